@@ -1,0 +1,123 @@
+package domain
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"time"
+)
+
+// EventType names a persisted event. Names are append-only: a breaking
+// change to an event is a new version, never an edit of an old one.
+type EventType string
+
+// The four movements of khuyến công money.
+const (
+	TypeAllocated EventType = "funds.allocated.v1"
+	TypeAdjusted  EventType = "funds.adjusted.v1"
+	TypeDisbursed EventType = "funds.disbursed.v1"
+	TypeRefunded  EventType = "funds.refunded.v1"
+)
+
+// EventTypes lists every event type.
+var EventTypes = []EventType{TypeAllocated, TypeAdjusted, TypeDisbursed, TypeRefunded}
+
+// Kind is the event type's subject token: "allocated", "adjusted",
+// "disbursed" or "refunded".
+func (t EventType) Kind() string {
+	switch t {
+	case TypeAllocated:
+		return "allocated"
+	case TypeAdjusted:
+		return "adjusted"
+	case TypeDisbursed:
+		return "disbursed"
+	case TypeRefunded:
+		return "refunded"
+	}
+	return ""
+}
+
+// Version is the event type's version token ("v1").
+func (t EventType) Version() string { return "v1" }
+
+// GenesisHash is the PrevHash of the first event of every budget line.
+const GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// Event is one recorded movement of a budget line. Its JSON encoding is the
+// public contract read by auditors and downstream subscribers: fields are
+// only ever added.
+type Event struct {
+	ID         string    `json:"id"`
+	Type       EventType `json:"type"`
+	FiscalYear int       `json:"fiscal_year"`
+	Province   string    `json:"province"`
+	Source     Source    `json:"source"`
+	Project    string    `json:"project,omitempty"`
+	Category   Category  `json:"category,omitempty"`
+	// Amount is positive, except for adjustments where it is the signed delta.
+	Amount         Amount    `json:"amount"`
+	Decision       string    `json:"decision,omitempty"`
+	Voucher        string    `json:"voucher,omitempty"`
+	Beneficiary    string    `json:"beneficiary,omitempty"`
+	Reason         string    `json:"reason,omitempty"`
+	EffectiveDate  Date      `json:"effective_date"`
+	RecordedAt     time.Time `json:"recorded_at"`
+	Actor          string    `json:"actor"`
+	IdempotencyKey string    `json:"idempotency_key"`
+	PrevHash       string    `json:"prev_hash"`
+	Hash           string    `json:"hash"`
+}
+
+// Line is the budget line the event belongs to.
+func (e *Event) Line() LineKey {
+	return LineKey{FiscalYear: e.FiscalYear, Province: e.Province, Source: e.Source}
+}
+
+// ComputeHash returns the SHA-256, in lowercase hex, of the event's
+// canonical encoding. The canonical encoding is the concatenation, in this
+// order, of the netstrings ("<byte length>:<bytes>,") of: the tag
+// "kcledger-event-v1", id, type, fiscal_year, province, source, project,
+// category, amount, decision, voucher, beneficiary, reason, effective_date,
+// recorded_at (RFC 3339 with nanoseconds, UTC), actor, idempotency_key and
+// prev_hash. Every field but hash is covered, so altering any of them, or
+// the order of a line's events, breaks the chain. docs/events.md repeats
+// this recipe for verifiers written in other languages.
+func (e *Event) ComputeHash() string {
+	h := sha256.New()
+	var buf []byte
+	field := func(s string) {
+		buf = strconv.AppendInt(buf[:0], int64(len(s)), 10)
+		buf = append(buf, ':')
+		buf = append(buf, s...)
+		buf = append(buf, ',')
+		h.Write(buf)
+	}
+	field("kcledger-event-v1")
+	field(e.ID)
+	field(string(e.Type))
+	field(strconv.Itoa(e.FiscalYear))
+	field(e.Province)
+	field(string(e.Source))
+	field(e.Project)
+	field(string(e.Category))
+	field(e.Amount.String())
+	field(e.Decision)
+	field(e.Voucher)
+	field(e.Beneficiary)
+	field(e.Reason)
+	field(e.EffectiveDate.String())
+	field(e.RecordedAt.UTC().Format(time.RFC3339Nano))
+	field(e.Actor)
+	field(e.IdempotencyKey)
+	field(e.PrevHash)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Recorded is an event together with its position in the event log.
+type Recorded struct {
+	Event Event
+	// Seq is the event's sequence in the log (JetStream stream sequence).
+	// Sequences grow with every append but are not contiguous.
+	Seq uint64
+}
