@@ -1,0 +1,155 @@
+// Package eventstoretest is the conformance suite every domain.EventLog
+// implementation must pass.
+package eventstoretest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kcledger/kcledger/domain"
+)
+
+// Event returns a well-formed event on line k with the given idempotency
+// key. The log does not judge events, but tests of it should store real
+// ones.
+func Event(k domain.LineKey, key string, amount int64) domain.Event {
+	e := domain.Event{
+		ID:             uuid.Must(uuid.NewV7()).String(),
+		Type:           domain.TypeAllocated,
+		FiscalYear:     k.FiscalYear,
+		Province:       k.Province,
+		Source:         k.Source,
+		Amount:         domain.AmountFromInt64(amount),
+		Decision:       "1/QĐ-BCT",
+		EffectiveDate:  domain.Date{Year: k.FiscalYear, Month: time.January, Day: 2},
+		RecordedAt:     time.Date(k.FiscalYear, time.January, 2, 3, 4, 5, 6, time.UTC),
+		Actor:          "conformance",
+		IdempotencyKey: key,
+		PrevHash:       domain.GenesisHash,
+	}
+	e.Hash = e.ComputeHash()
+	return e
+}
+
+// Run runs the suite; open returns a new, empty log for each subtest.
+func Run(t *testing.T, open func(t *testing.T) domain.EventLog) {
+	ctx := context.Background()
+	lineA := domain.LineKey{FiscalYear: 2024, Province: "01", Source: domain.SourceNational}
+	lineB := domain.LineKey{FiscalYear: 2024, Province: "79", Source: domain.SourceLocal}
+
+	t.Run("append then load and claim", func(t *testing.T) {
+		log := open(t)
+		e1 := Event(lineA, "k1", 100)
+		s1, err := log.Append(ctx, domain.Proposal{Event: e1, ExpectedSeq: 0, Fingerprint: "f1"})
+		require.NoError(t, err)
+		require.NotZero(t, s1)
+		e2 := Event(lineA, "k2", 200)
+		s2, err := log.Append(ctx, domain.Proposal{Event: e2, ExpectedSeq: s1, Fingerprint: "f2"})
+		require.NoError(t, err)
+		require.Greater(t, s2, s1)
+
+		got, err := log.Load(ctx, lineA, 0)
+		require.NoError(t, err)
+		require.Len(t, got, 2)
+		assert.Equal(t, []uint64{s1, s2}, []uint64{got[0].Seq, got[1].Seq})
+		assert.Equal(t, e1.ID, got[0].Event.ID)
+		assert.Equal(t, e2.Hash, got[1].Event.Hash)
+		assert.True(t, got[1].Event.Amount.Equal(domain.AmountFromInt64(200)))
+		assert.True(t, got[0].Event.RecordedAt.Equal(e1.RecordedAt), "recorded time survives the round trip")
+
+		later, err := log.Load(ctx, lineA, s1)
+		require.NoError(t, err)
+		require.Len(t, later, 1)
+		assert.Equal(t, s2, later[0].Seq)
+
+		none, err := log.Load(ctx, lineB, 0)
+		require.NoError(t, err)
+		assert.Empty(t, none)
+
+		c, ok, err := log.Claim(ctx, "k2")
+		require.NoError(t, err)
+		require.True(t, ok)
+		assert.Equal(t, "f2", c.Fingerprint)
+		assert.Equal(t, s2, c.Recorded.Seq)
+		assert.Equal(t, e2.ID, c.Recorded.Event.ID)
+
+		_, ok, err = log.Claim(ctx, "never-used")
+		require.NoError(t, err)
+		assert.False(t, ok)
+	})
+
+	t.Run("stale expectation appends nothing", func(t *testing.T) {
+		log := open(t)
+		s1, err := log.Append(ctx, domain.Proposal{Event: Event(lineA, "k1", 1), ExpectedSeq: 0})
+		require.NoError(t, err)
+		for _, stale := range []uint64{0, s1 + 1, s1 + 100} {
+			_, err = log.Append(ctx, domain.Proposal{Event: Event(lineA, fmt.Sprintf("stale-%d", stale), 2), ExpectedSeq: stale})
+			require.ErrorIs(t, err, domain.ErrStale, "expected %d while the line is at %d", stale, s1)
+			_, ok, err := log.Claim(ctx, fmt.Sprintf("stale-%d", stale))
+			require.NoError(t, err)
+			assert.False(t, ok, "a refused append must not claim its key")
+		}
+		got, err := log.Load(ctx, lineA, 0)
+		require.NoError(t, err)
+		assert.Len(t, got, 1)
+	})
+
+	t.Run("lines are independent", func(t *testing.T) {
+		log := open(t)
+		_, err := log.Append(ctx, domain.Proposal{Event: Event(lineA, "a1", 1), ExpectedSeq: 0})
+		require.NoError(t, err)
+		_, err = log.Append(ctx, domain.Proposal{Event: Event(lineB, "b1", 1), ExpectedSeq: 0})
+		require.NoError(t, err, "line B is empty whatever happens on line A")
+	})
+
+	t.Run("a claimed key refuses the whole append atomically", func(t *testing.T) {
+		log := open(t)
+		_, err := log.Append(ctx, domain.Proposal{Event: Event(lineA, "shared", 1), ExpectedSeq: 0, Fingerprint: "first"})
+		require.NoError(t, err)
+		// Line B is empty, so only the key's claim fails: the event must
+		// not be stored either.
+		_, err = log.Append(ctx, domain.Proposal{Event: Event(lineB, "shared", 1), ExpectedSeq: 0, Fingerprint: "second"})
+		require.ErrorIs(t, err, domain.ErrStale)
+		got, err := log.Load(ctx, lineB, 0)
+		require.NoError(t, err)
+		assert.Empty(t, got, "the event of a refused batch was stored")
+		c, ok, err := log.Claim(ctx, "shared")
+		require.NoError(t, err)
+		require.True(t, ok)
+		assert.Equal(t, "first", c.Fingerprint)
+	})
+
+	t.Run("concurrent appends with one expectation: exactly one wins", func(t *testing.T) {
+		log := open(t)
+		const n = 8
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = log.Append(ctx, domain.Proposal{Event: Event(lineA, fmt.Sprintf("race-%d", i), 1), ExpectedSeq: 0})
+			}()
+		}
+		wg.Wait()
+		wins := 0
+		for _, err := range errs {
+			if err == nil {
+				wins++
+			} else {
+				require.ErrorIs(t, err, domain.ErrStale)
+			}
+		}
+		assert.Equal(t, 1, wins)
+		got, err := log.Load(ctx, lineA, 0)
+		require.NoError(t, err)
+		assert.Len(t, got, 1)
+	})
+}

@@ -1,0 +1,74 @@
+package eventstore
+
+import (
+	"context"
+	"sync"
+
+	"github.com/kcledger/kcledger/domain"
+)
+
+// Memory is an event log held in memory, with the same semantics as
+// JetStream (it passes the same conformance suite). Tests of the rules use
+// it where a real server would only add time.
+type Memory struct {
+	mu     sync.Mutex
+	seq    uint64
+	events []domain.Recorded
+	claims map[string]domain.IdempotencyClaim
+	last   map[domain.LineKey]uint64
+}
+
+var _ domain.EventLog = (*Memory)(nil)
+
+// NewMemory returns an empty in-memory log.
+func NewMemory() *Memory {
+	return &Memory{claims: map[string]domain.IdempotencyClaim{}, last: map[domain.LineKey]uint64{}}
+}
+
+// Append implements domain.EventLog. Like the JetStream log, the event and
+// its claim take two sequences.
+func (m *Memory) Append(_ context.Context, p domain.Proposal) (uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := p.Event.Line()
+	if m.last[k] != p.ExpectedSeq {
+		return 0, domain.ErrStale
+	}
+	if _, ok := m.claims[p.Event.IdempotencyKey]; ok {
+		return 0, domain.ErrStale
+	}
+	m.seq += 2
+	rec := domain.Recorded{Event: p.Event, Seq: m.seq - 1}
+	m.events = append(m.events, rec)
+	m.claims[p.Event.IdempotencyKey] = domain.IdempotencyClaim{Fingerprint: p.Fingerprint, Recorded: rec}
+	m.last[k] = rec.Seq
+	return rec.Seq, nil
+}
+
+// Load implements domain.EventLog.
+func (m *Memory) Load(_ context.Context, k domain.LineKey, after uint64) ([]domain.Recorded, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []domain.Recorded
+	for _, r := range m.events {
+		if r.Seq > after && r.Event.Line() == k {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// Claim implements domain.EventLog.
+func (m *Memory) Claim(_ context.Context, key string) (domain.IdempotencyClaim, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.claims[key]
+	return c, ok, nil
+}
+
+// Events returns every recorded event, in order.
+func (m *Memory) Events() []domain.Recorded {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]domain.Recorded(nil), m.events...)
+}
