@@ -1,0 +1,416 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/projections"
+)
+
+// Limits of the HTTP API.
+const (
+	maxBodyBytes      = 64 * 1024
+	maxHeaderBytes    = 16 * 1024
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+	// readYourWritesWait bounds how long a read waits for the projection
+	// to reach this server's last write.
+	readYourWritesWait = 5 * time.Second
+)
+
+// api is the HTTP JSON API over the ledger and its read models.
+type api struct {
+	ledger   *domain.Ledger
+	balances *projections.Balances
+	log      *slog.Logger
+	now      func() time.Time
+	// lastWrite is the highest event sequence this server has returned to
+	// a writer; reads wait until the projection has applied it.
+	lastWrite atomic.Uint64
+}
+
+type ctxKey struct{}
+
+func requestID(r *http.Request) string {
+	id, _ := r.Context().Value(ctxKey{}).(string)
+	return id
+}
+
+func (a *api) routes() http.Handler {
+	mux := http.NewServeMux()
+	for path, kind := range map[string]domain.CommandKind{
+		"/v1/allocations":   domain.Allocate,
+		"/v1/adjustments":   domain.Adjust,
+		"/v1/disbursements": domain.Disburse,
+		"/v1/refunds":       domain.Refund,
+	} {
+		mux.HandleFunc("POST "+path, a.record(kind))
+		mux.HandleFunc(path, a.methodNotAllowed("POST"))
+	}
+	mux.HandleFunc("GET /v1/balances", a.getBalances)
+	mux.HandleFunc("/v1/balances", a.methodNotAllowed("GET"))
+	mux.HandleFunc("GET /v1/provinces", a.getProvinces)
+	mux.HandleFunc("/v1/provinces", a.methodNotAllowed("GET"))
+	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, a.log, domain.Errorf(domain.CodeNotFound, "", "no such resource: %s", r.URL.Path))
+	})
+	return a.middleware(mux)
+}
+
+// middleware gives every request an id and logs it once, when done.
+func (a *api) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := uuid.NewString()
+		w.Header().Set("X-Request-Id", id)
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		start := time.Now()
+		next.ServeHTTP(sw, r)
+		a.log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path,
+			"status", sw.status, "duration_ms", time.Since(start).Milliseconds())
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (a *api) methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeError(w, r, a.log, domain.Errorf(domain.CodeMethodNotAllowed, "", "%s %s is not supported; use %s", r.Method, r.URL.Path, allow))
+	}
+}
+
+// movementRequest is the body of the four recording routes. Amounts and
+// the date are decoded by hand so that errors name their field.
+type movementRequest struct {
+	FiscalYear    int             `json:"fiscal_year"`
+	Province      string          `json:"province"`
+	Source        string          `json:"source"`
+	Project       string          `json:"project"`
+	Category      string          `json:"category"`
+	Amount        json.RawMessage `json:"amount"`
+	Delta         json.RawMessage `json:"delta"`
+	Decision      string          `json:"decision"`
+	Voucher       string          `json:"voucher"`
+	Beneficiary   string          `json:"beneficiary"`
+	Reason        string          `json:"reason"`
+	EffectiveDate json.RawMessage `json:"effective_date"`
+}
+
+// decodeMovement reads a recording request body into a command. It
+// refuses bodies over maxBodyBytes, invalid UTF-8, unknown fields, trailing
+// data and JSON numbers for money.
+func decodeMovement(kind domain.CommandKind, body []byte) (domain.Command, error) {
+	if !utf8.Valid(body) {
+		return domain.Command{}, domain.Errorf(domain.CodeMalformedRequest, "", "the request body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var req movementRequest
+	if err := dec.Decode(&req); err != nil {
+		return domain.Command{}, jsonError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return domain.Command{}, domain.Errorf(domain.CodeMalformedRequest, "", "the request body must hold exactly one JSON object")
+	}
+	cmd := domain.Command{
+		Kind:        kind,
+		FiscalYear:  req.FiscalYear,
+		Province:    req.Province,
+		Source:      domain.Source(req.Source),
+		Project:     req.Project,
+		Category:    domain.Category(req.Category),
+		Decision:    req.Decision,
+		Voucher:     req.Voucher,
+		Beneficiary: req.Beneficiary,
+		Reason:      req.Reason,
+	}
+	if req.FiscalYear == 0 {
+		return cmd, domain.Errorf(domain.CodeMissingField, "fiscal_year", "fiscal_year is required, e.g. 2025")
+	}
+	use, avoid := "amount", "delta"
+	raw, other := req.Amount, req.Delta
+	if kind == domain.Adjust {
+		use, avoid = "delta", "amount"
+		raw, other = req.Delta, req.Amount
+	}
+	if other != nil {
+		return cmd, domain.Errorf(domain.CodeUnknownField, avoid, "%s takes %q, not %q", kindNoun(kind), use, avoid)
+	}
+	if raw == nil || string(raw) == "null" {
+		return cmd, domain.Errorf(domain.CodeMissingField, use, "%s is required, as a string of whole đồng, e.g. \"1500000000\"", use)
+	}
+	if err := cmd.Amount.UnmarshalJSON(raw); err != nil {
+		return cmd, withField(err, use)
+	}
+	if req.EffectiveDate == nil || string(req.EffectiveDate) == "null" {
+		return cmd, domain.Errorf(domain.CodeMissingField, "effective_date", "effective_date is required, as \"YYYY-MM-DD\"")
+	}
+	if err := cmd.EffectiveDate.UnmarshalJSON(req.EffectiveDate); err != nil {
+		return cmd, withField(err, "effective_date")
+	}
+	return cmd, nil
+}
+
+func kindNoun(k domain.CommandKind) string {
+	switch k {
+	case domain.Allocate:
+		return "an allocation"
+	case domain.Adjust:
+		return "an adjustment"
+	case domain.Disburse:
+		return "a disbursement"
+	}
+	return "a refund"
+}
+
+// withField names the field on a domain error that did not know it.
+func withField(err error, field string) error {
+	var de *domain.Error
+	if errors.As(err, &de) {
+		c := *de
+		c.Field = field
+		return &c
+	}
+	return domain.Errorf(domain.CodeInvalidField, field, "%v", err)
+}
+
+// jsonError turns encoding/json's errors into domain errors naming the
+// field where it can.
+func jsonError(err error) error {
+	var (
+		syntax *json.SyntaxError
+		typ    *json.UnmarshalTypeError
+		de     *domain.Error
+	)
+	switch {
+	case errors.As(err, &de):
+		return de
+	case errors.As(err, &syntax):
+		return domain.Errorf(domain.CodeMalformedRequest, "", "the request body is not valid JSON (at byte %d): %v", syntax.Offset, err)
+	case errors.As(err, &typ):
+		return domain.Errorf(domain.CodeInvalidField, typ.Field, "%s must be a JSON %s, not %s", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value)
+	case errors.Is(err, io.EOF):
+		return domain.Errorf(domain.CodeMalformedRequest, "", "the request body is empty; send a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return domain.Errorf(domain.CodeMalformedRequest, "", "the request body ends in the middle of a JSON value")
+	}
+	const prefix = "json: unknown field "
+	if msg := err.Error(); len(msg) > len(prefix) && msg[:len(prefix)] == prefix {
+		field, _ := strconv.Unquote(msg[len(prefix):])
+		return domain.Errorf(domain.CodeUnknownField, field, "unknown field %q", field)
+	}
+	return domain.Errorf(domain.CodeMalformedRequest, "", "the request body could not be read: %v", err)
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "int", "int64", "uint64":
+		return "integer"
+	case "string":
+		return "string"
+	}
+	return goKind
+}
+
+// readBody reads a JSON request body within maxBodyBytes.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return nil, domain.Errorf(domain.CodeUnsupportedMediaType, "", "send the body as Content-Type: application/json")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, domain.Errorf(domain.CodeBodyTooLarge, "", "the request body exceeds %d bytes", maxBodyBytes)
+	}
+	if err != nil {
+		return nil, domain.Errorf(domain.CodeMalformedRequest, "", "reading the request body: %v", err)
+	}
+	return body, nil
+}
+
+// recordResponse is the answer to a recording request.
+type recordResponse struct {
+	Event    domain.Event `json:"event"`
+	Seq      uint64       `json:"seq"`
+	Replayed bool         `json:"replayed"`
+	Line     lineView     `json:"line"`
+	Project  *projectView `json:"project,omitempty"`
+}
+
+type lineView struct {
+	Line    domain.LineKey `json:"line"`
+	Balance domain.Balance `json:"balance"`
+	Events  int            `json:"events"`
+	LastSeq uint64         `json:"last_seq"`
+}
+
+type projectView struct {
+	Project string         `json:"project"`
+	Balance domain.Balance `json:"balance"`
+}
+
+func (a *api) record(kind domain.CommandKind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, err := readBody(w, r)
+		if err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
+		cmd, err := decodeMovement(kind, body)
+		if err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
+		key := r.Header.Get("Idempotency-Key")
+		if key == "" {
+			writeError(w, r, a.log, domain.Errorf(domain.CodeInvalidIdempotencyKey, "Idempotency-Key",
+				"the Idempotency-Key header is required: a unique key per movement (a UUID), reused only to retry the same request"))
+			return
+		}
+		cmd.IdempotencyKey = key
+		cmd.EventID = uuid.Must(uuid.NewV7()).String()
+		cmd.Now = a.now().UTC()
+		cmd.Actor = actorOf(r)
+		res, err := a.ledger.Record(r.Context(), cmd)
+		if err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
+		a.noteWrite(res.Recorded.Seq)
+		resp := recordResponse{
+			Event:    res.Recorded.Event,
+			Seq:      res.Recorded.Seq,
+			Replayed: res.Replayed,
+			Line:     lineView{Line: res.Line.Key, Balance: res.Line.Balance, Events: res.Line.Events, LastSeq: res.Line.LastSeq},
+		}
+		if p := res.Recorded.Event.Project; p != "" {
+			resp.Project = &projectView{Project: p, Balance: res.Line.Project(p)}
+		}
+		status := http.StatusCreated
+		if res.Replayed {
+			status = http.StatusOK
+		}
+		writeJSON(w, status, resp)
+	}
+}
+
+// actorOf names who records. Until accounts exist every request is
+// anonymous; a client can never choose its actor.
+func actorOf(*http.Request) string { return "anonymous" }
+
+func (a *api) noteWrite(seq uint64) {
+	for {
+		cur := a.lastWrite.Load()
+		if seq <= cur || a.lastWrite.CompareAndSwap(cur, seq) {
+			return
+		}
+	}
+}
+
+// waitForWrites holds a read until the projection reflects every write
+// this server has acknowledged.
+func (a *api) waitForWrites(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, readYourWritesWait)
+	defer cancel()
+	if err := a.balances.WaitFor(ctx, a.lastWrite.Load()); err != nil {
+		return domain.Errorf(domain.CodeUnavailable, "", "balances are catching up with recent writes; retry shortly")
+	}
+	return nil
+}
+
+func (a *api) getBalances(w http.ResponseWriter, r *http.Request) {
+	f, err := parseFilter(r)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	if err := a.waitForWrites(r.Context()); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a.balances.Report(f))
+}
+
+// parseFilter reads ?year=&province=&source=, all optional.
+func parseFilter(r *http.Request) (projections.Filter, error) {
+	q := r.URL.Query()
+	var f projections.Filter
+	if y := q.Get("year"); y != "" {
+		n, err := strconv.Atoi(y)
+		if err != nil || n < domain.MinFiscalYear || n > domain.MaxFiscalYear {
+			return f, domain.Errorf(domain.CodeInvalidYear, "year", "year %q must be a fiscal year from %d to %d", y, domain.MinFiscalYear, domain.MaxFiscalYear)
+		}
+		f.FiscalYear = n
+	}
+	if p := q.Get("province"); p != "" {
+		if _, ok := domain.LookupProvince(domain.Scheme63, p); !ok {
+			if _, ok := domain.LookupProvince(domain.Scheme34, p); !ok {
+				return f, domain.Errorf(domain.CodeUnknownProvince, "province", "unknown province code %q", p)
+			}
+		}
+		f.Province = p
+	}
+	if s := q.Get("source"); s != "" {
+		src, err := domain.ParseSource(s)
+		if err != nil {
+			return f, err
+		}
+		f.Source = src
+	}
+	return f, nil
+}
+
+type provincesResponse struct {
+	Date      domain.Date       `json:"date"`
+	Scheme    domain.Scheme     `json:"scheme"`
+	Provinces []domain.Province `json:"provinces"`
+}
+
+func (a *api) getProvinces(w http.ResponseWriter, r *http.Request) {
+	d := domain.DateOf(a.now().In(vietnam))
+	if s := r.URL.Query().Get("date"); s != "" {
+		var err error
+		if d, err = domain.ParseDate(s); err != nil {
+			writeError(w, r, a.log, withField(err, "date"))
+			return
+		}
+	}
+	s := domain.SchemeOn(d)
+	writeJSON(w, http.StatusOK, provincesResponse{Date: d, Scheme: s, Provinces: domain.Provinces(s)})
+}
+
+func (a *api) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "applied_seq": a.balances.Applied()})
+}
+
+// vietnam is the zone in which "today" is judged.
+var vietnam = time.FixedZone("ICT", 7*60*60)
+
+var _ = fmt.Sprint

@@ -1,0 +1,388 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/projections"
+)
+
+// clientTimeout bounds one API call from the CLI.
+const clientTimeout = 30 * time.Second
+
+// client calls the ledger's HTTP API.
+type client struct {
+	base string
+	http *http.Client
+}
+
+func newClient(server string) (*client, error) {
+	u, err := url.Parse(server)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--server %q: want a URL such as http://127.0.0.1:8080", server)
+	}
+	return &client{base: strings.TrimRight(server, "/"), http: &http.Client{Timeout: clientTimeout}}, nil
+}
+
+// apiError is a refusal from the server, decoded from problem+json.
+type apiError struct {
+	Status int
+	problem
+}
+
+func (e *apiError) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("%s (%s, field %s): %s", http.StatusText(e.Status), e.Code, e.Field, e.Detail)
+	}
+	return fmt.Sprintf("%s (%s): %s", http.StatusText(e.Status), e.Code, e.Detail)
+}
+
+// do sends a request and decodes a 2xx JSON answer into out.
+func (c *client) do(ctx context.Context, method, path string, header http.Header, body, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return 0, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if resp.StatusCode >= 300 {
+		e := &apiError{Status: resp.StatusCode}
+		if json.Unmarshal(data, &e.problem) != nil || e.Code == "" {
+			e.Code = domain.CodeInternal
+			e.Detail = strings.TrimSpace(string(data))
+		}
+		return resp.StatusCode, e
+	}
+	return resp.StatusCode, json.Unmarshal(data, out)
+}
+
+// exitFor maps an API call's error to an exit code, printing it.
+func exitFor(err error, stderr io.Writer, server string) int {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		fmt.Fprintf(stderr, "kcledger: refused: %s\n", ae.Error())
+		if ae.Status >= 500 {
+			if ae.RequestID != "" {
+				fmt.Fprintf(stderr, "kcledger: request id %s\n", ae.RequestID)
+			}
+			return exitFailure
+		}
+		return exitRefused
+	}
+	fmt.Fprintf(stderr, "kcledger: could not reach the ledger at %s: %v\n", server, err)
+	return exitFailure
+}
+
+// movementCommand returns the CLI of allocate, adjust, disburse or refund.
+func movementCommand(name string) func(context.Context, []string, io.Writer, io.Writer) int {
+	kind := domain.CommandKind(name)
+	path := map[domain.CommandKind]string{
+		domain.Allocate: "/v1/allocations", domain.Adjust: "/v1/adjustments",
+		domain.Disburse: "/v1/disbursements", domain.Refund: "/v1/refunds",
+	}[kind]
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+		fs := newFlags(name, "record "+kindNoun(kind)+" through the ledger's API", stderr)
+		server := fs.String("server", env("KCLEDGER_SERVER", "http://127.0.0.1:8080"), "ledger API URL (KCLEDGER_SERVER)")
+		year := fs.Int("year", 0, "fiscal year, 2000–2100 (default: the year of --date)")
+		province := fs.String("province", "", "province code in force on --date, e.g. 01 (Hà Nội); see `kcledger provinces`")
+		source := fs.String("source", "", "fund source: national (KCQG) or local (KCĐP)")
+		project := fs.String("project", "", "project (đề án) code within the line, optional")
+		category := fs.String("category", "", "content category, optional: "+categoryList())
+		var amount, decision, voucher, beneficiary, reason *string
+		if kind == domain.Adjust {
+			amount = fs.String("delta", "", "signed change of the allocation: -250 triệu, 1,5 tỷ, 1.500.000.000")
+		} else {
+			amount = fs.String("amount", "", "amount in đồng: 1500000000, 1.500.000.000, 250 triệu, 1,5 tỷ")
+		}
+		if kind == domain.Allocate || kind == domain.Adjust {
+			decision = fs.String("decision", "", "the decision cited, e.g. 3536/QĐ-BCT")
+		}
+		if kind == domain.Disburse || kind == domain.Refund {
+			voucher = fs.String("voucher", "", "the State Treasury voucher number")
+		}
+		if kind == domain.Disburse {
+			beneficiary = fs.String("beneficiary", "", "who is paid")
+		}
+		if kind == domain.Adjust || kind == domain.Refund {
+			reason = fs.String("reason", "", "why")
+		}
+		date := fs.String("date", "", "effective date YYYY-MM-DD, of the decision or voucher (default: today in Vietnam)")
+		id := fs.String("id", "", "idempotency key; reuse the printed key to retry safely (default: a new one)")
+		asJSON := fs.Bool("json", envBool("KCLEDGER_JSON"), "print the server's JSON answer (KCLEDGER_JSON)")
+		if code, ok := parseFlags(fs, args); !ok {
+			return code
+		}
+		usageErr := func(format string, a ...any) int {
+			fmt.Fprintf(stderr, "kcledger %s: %s\n", name, fmt.Sprintf(format, a...))
+			return exitUsage
+		}
+		c, err := newClient(*server)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		amountFlag := "--amount"
+		if kind == domain.Adjust {
+			amountFlag = "--delta"
+		}
+		if *amount == "" {
+			return usageErr("%s is required", amountFlag)
+		}
+		amt, err := domain.ParseHumanAmount(*amount)
+		if err != nil {
+			return usageErr("%s: %v", amountFlag, err)
+		}
+		if *source == "" || *province == "" {
+			return usageErr("--province and --source are required")
+		}
+		src, err := domain.ParseSource(*source)
+		if err != nil {
+			return usageErr("--source: %v", err)
+		}
+		d := domain.DateOf(time.Now().In(vietnam))
+		if *date != "" {
+			if d, err = domain.ParseDate(*date); err != nil {
+				return usageErr("--date: %v", err)
+			}
+		}
+		if *year == 0 {
+			*year = d.Year
+		}
+		key := *id
+		if key == "" {
+			key = uuid.Must(uuid.NewV7()).String()
+			fmt.Fprintf(stderr, "idempotency key: %s (to retry safely, repeat the command with --id %s)\n", key, key)
+		}
+		body := map[string]any{
+			"fiscal_year": *year, "province": *province, "source": src, "effective_date": d.String(),
+		}
+		if kind == domain.Adjust {
+			body["delta"] = amt.String()
+		} else {
+			body["amount"] = amt.String()
+		}
+		for field, v := range map[string]*string{"project": project, "category": category, "decision": decision, "voucher": voucher, "beneficiary": beneficiary, "reason": reason} {
+			if v != nil && *v != "" {
+				body[field] = *v
+			}
+		}
+		var raw json.RawMessage
+		_, err = c.do(ctx, http.MethodPost, path, http.Header{"Idempotency-Key": {key}}, body, &raw)
+		if err != nil {
+			return exitFor(err, stderr, *server)
+		}
+		if *asJSON {
+			_, _ = stdout.Write(append(raw, '\n'))
+			return exitOK
+		}
+		var res recordResponse
+		if err := json.Unmarshal(raw, &res); err != nil {
+			fmt.Fprintf(stderr, "kcledger: unreadable answer: %v\n", err)
+			return exitFailure
+		}
+		printRecorded(stdout, res)
+		return exitOK
+	}
+}
+
+func envBool(name string) bool {
+	v, _ := strconv.ParseBool(env(name, "false"))
+	return v
+}
+
+func categoryList() string {
+	var s []string
+	for _, c := range domain.Categories() {
+		s = append(s, string(c))
+	}
+	return strings.Join(s, ", ")
+}
+
+func lineLabel(k domain.LineKey) string {
+	name := k.Province
+	if p, ok := domain.ProvinceName(k.Province, k.FiscalYear); ok {
+		name = k.Province + " " + p.Name
+	}
+	return fmt.Sprintf("%d · %s · %s", k.FiscalYear, name, k.Source.Label())
+}
+
+func printRecorded(w io.Writer, res recordResponse) {
+	e := res.Event
+	verb := "Recorded"
+	if res.Replayed {
+		verb = "Already recorded (same idempotency key, same movement); nothing new was appended:"
+	}
+	fmt.Fprintf(w, "%s %s %s at seq %d\n", verb, e.Type, e.ID, res.Seq)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  line\t%s\n", lineLabel(e.Line()))
+	if e.Project != "" {
+		fmt.Fprintf(tw, "  project\t%s\n", e.Project)
+	}
+	fmt.Fprintf(tw, "  amount\t%s\n", e.Amount.VND())
+	for _, f := range [][2]string{{"decision", e.Decision}, {"voucher", e.Voucher}, {"beneficiary", e.Beneficiary}, {"reason", e.Reason}, {"category", string(e.Category)}} {
+		if f[1] != "" {
+			fmt.Fprintf(tw, "  %s\t%s\n", f[0], f[1])
+		}
+	}
+	fmt.Fprintf(tw, "  effective\t%s\n", e.EffectiveDate)
+	fmt.Fprintf(tw, "  recorded\t%s by %s\n", e.RecordedAt.Format(time.RFC3339), e.Actor)
+	_ = tw.Flush()
+	b := res.Line.Balance
+	fmt.Fprintf(w, "Line balance: allocated %s · net disbursed %s · available %s\n", b.Allocated.VND(), b.NetDisbursed().VND(), b.Available().VND())
+	if res.Project != nil {
+		p := res.Project.Balance
+		fmt.Fprintf(w, "Project %s: allocated %s · net disbursed %s · available %s\n", res.Project.Project, p.Allocated.VND(), p.NetDisbursed().VND(), p.Available().VND())
+	}
+}
+
+func runBalances(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("balances", "show balances per budget line, province and fiscal year", stderr)
+	server := fs.String("server", env("KCLEDGER_SERVER", "http://127.0.0.1:8080"), "ledger API URL (KCLEDGER_SERVER)")
+	year := fs.Int("year", 0, "only this fiscal year")
+	province := fs.String("province", "", "only this province code")
+	source := fs.String("source", "", "only this source: national (KCQG) or local (KCĐP)")
+	projects := fs.Bool("projects", false, "also list each line's projects")
+	asJSON := fs.Bool("json", envBool("KCLEDGER_JSON"), "print JSON (KCLEDGER_JSON)")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	c, err := newClient(*server)
+	if err != nil {
+		fmt.Fprintf(stderr, "kcledger balances: %v\n", err)
+		return exitUsage
+	}
+	q := url.Values{}
+	if *year != 0 {
+		q.Set("year", strconv.Itoa(*year))
+	}
+	if *province != "" {
+		q.Set("province", *province)
+	}
+	if *source != "" {
+		src, err := domain.ParseSource(*source)
+		if err != nil {
+			fmt.Fprintf(stderr, "kcledger balances: --source: %v\n", err)
+			return exitUsage
+		}
+		q.Set("source", string(src))
+	}
+	var raw json.RawMessage
+	if _, err := c.do(ctx, http.MethodGet, "/v1/balances?"+q.Encode(), nil, nil, &raw); err != nil {
+		return exitFor(err, stderr, *server)
+	}
+	if *asJSON {
+		_, _ = stdout.Write(append(raw, '\n'))
+		return exitOK
+	}
+	var r projections.Report
+	if err := json.Unmarshal(raw, &r); err != nil {
+		fmt.Fprintf(stderr, "kcledger: unreadable answer: %v\n", err)
+		return exitFailure
+	}
+	printReport(stdout, r, *projects)
+	return exitOK
+}
+
+func printReport(w io.Writer, r projections.Report, projects bool) {
+	if len(r.Lines) == 0 {
+		fmt.Fprintln(w, "No movements recorded for this selection.")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "Year\tProvince\tSource\tAllocated\tDisbursed\tRefunded\tNet disbursed\tAvailable\tEvents\t")
+	row := func(year, prov, src string, b domain.Balance, events int) {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", year, prov, src,
+			b.Allocated.VND(), b.Disbursed.VND(), b.Refunded.VND(), b.NetDisbursed().VND(), b.Available().VND(), events)
+	}
+	for _, l := range r.Lines {
+		name := l.Line.Province
+		if p, ok := domain.ProvinceName(l.Line.Province, l.Line.FiscalYear); ok {
+			name += " " + p.Name
+		}
+		row(strconv.Itoa(l.Line.FiscalYear), name, l.Line.Source.Label(), l.Totals.Balance, l.Totals.Events)
+		if projects {
+			for _, p := range l.Projects {
+				row("", "  đề án "+p.Project, "", p.Balance, 0)
+			}
+		}
+	}
+	if len(r.Years) > 1 || len(r.Lines) > 1 {
+		for _, y := range r.Years {
+			row(strconv.Itoa(y.FiscalYear), "all provinces", "all", y.Totals.Balance, y.Totals.Events)
+		}
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(w, "As of stream sequence %d.\n", r.AsOfSeq)
+}
+
+func runProvinces(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("provinces", "list the provinces in force on a date, with their regions", stderr)
+	server := fs.String("server", env("KCLEDGER_SERVER", "http://127.0.0.1:8080"), "ledger API URL (KCLEDGER_SERVER)")
+	date := fs.String("date", "", "YYYY-MM-DD (default: today in Vietnam)")
+	asJSON := fs.Bool("json", envBool("KCLEDGER_JSON"), "print JSON (KCLEDGER_JSON)")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	c, err := newClient(*server)
+	if err != nil {
+		fmt.Fprintf(stderr, "kcledger provinces: %v\n", err)
+		return exitUsage
+	}
+	path := "/v1/provinces"
+	if *date != "" {
+		path += "?date=" + url.QueryEscape(*date)
+	}
+	var raw json.RawMessage
+	if _, err := c.do(ctx, http.MethodGet, path, nil, nil, &raw); err != nil {
+		return exitFor(err, stderr, *server)
+	}
+	if *asJSON {
+		_, _ = stdout.Write(append(raw, '\n'))
+		return exitOK
+	}
+	var r provincesResponse
+	if err := json.Unmarshal(raw, &r); err != nil {
+		fmt.Fprintf(stderr, "kcledger: unreadable answer: %v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintf(stdout, "%d provinces in force on %s (scheme %s):\n", len(r.Provinces), r.Date, r.Scheme)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	for _, p := range r.Provinces {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", p.Code, p.Name, p.Region)
+	}
+	_ = tw.Flush()
+	return exitOK
+}

@@ -1,0 +1,122 @@
+// Command kcledger is the ledger of Vietnam's khuyến công funds: `serve`
+// runs the ledger (an embedded JetStream server, the HTTP API and the live
+// balances), and the other subcommands are its command-line client.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes, stable for scripts.
+const (
+	exitOK      = 0
+	exitRefused = 1 // the ledger refused the request (bad input, a rule, a conflict)
+	exitUsage   = 2 // bad flags or arguments
+	exitFailure = 3 // the ledger could not be reached, or failed
+)
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+var commands []command
+
+func init() {
+	commands = []command{
+		{"serve", "run the ledger: embedded JetStream, HTTP API, live balances", runServe},
+		{"allocate", "record an allocation (giao kế hoạch) on a budget line", movementCommand("allocate")},
+		{"adjust", "record an adjustment (điều chỉnh) of a line's allocation", movementCommand("adjust")},
+		{"disburse", "record a disbursement (giải ngân) to a beneficiary", movementCommand("disburse")},
+		{"refund", "record a refund (nộp trả) to the state budget", movementCommand("refund")},
+		{"balances", "show balances per line, province and year", runBalances},
+		{"provinces", "list the provinces in force on a date", runProvinces},
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `kcledger: the ledger of Vietnam's khuyến công (industrial-promotion) funds.
+
+Usage: kcledger <command> [flags]
+
+Commands:
+`)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, `
+Run "kcledger <command> --help" for a command's flags. Every flag also reads
+an environment variable, named on its help line (e.g. KCLEDGER_SERVER).
+
+Exit codes: 0 done, 1 refused by the ledger, 2 usage error, 3 ledger
+unreachable or failed.
+`)
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "kcledger: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+// newFlags returns a flag set whose --help prints a summary first and
+// exits 0, and whose errors exit 2.
+func newFlags(name, summary string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("kcledger "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "kcledger %s: %s\n\nFlags:\n", name, summary)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args; it returns an exit code and false when the
+// command should stop (help was asked for, or the flags were wrong).
+func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK, false
+	case err != nil:
+		return exitUsage, false
+	case fs.NArg() > 0:
+		fmt.Fprintf(fs.Output(), "unexpected arguments: %q\n", fs.Args())
+		return exitUsage, false
+	}
+	return 0, true
+}
+
+// env returns the environment variable's value, or def.
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/kcledger/kcledger/domain"
+)
+
+// statusOf maps every error code to its one HTTP status. A test proves
+// that each domain.Code has an entry.
+var statusOf = map[domain.Code]int{
+	domain.CodeMalformedRequest:         http.StatusBadRequest,
+	domain.CodeUnknownField:             http.StatusBadRequest,
+	domain.CodeMissingField:             http.StatusBadRequest,
+	domain.CodeInvalidField:             http.StatusBadRequest,
+	domain.CodeInvalidAmount:            http.StatusBadRequest,
+	domain.CodeInvalidYear:              http.StatusBadRequest,
+	domain.CodeInvalidDate:              http.StatusBadRequest,
+	domain.CodeInvalidIdempotencyKey:    http.StatusBadRequest,
+	domain.CodeUnknownProvince:          http.StatusBadRequest,
+	domain.CodeUnknownSource:            http.StatusBadRequest,
+	domain.CodeUnknownCategory:          http.StatusBadRequest,
+	domain.CodeBodyTooLarge:             http.StatusRequestEntityTooLarge,
+	domain.CodeUnsupportedMediaType:     http.StatusUnsupportedMediaType,
+	domain.CodeProvinceNotInForce:       http.StatusUnprocessableEntity,
+	domain.CodeDateOutsideWindow:        http.StatusUnprocessableEntity,
+	domain.CodeInsufficientFunds:        http.StatusUnprocessableEntity,
+	domain.CodeRefundExceedsDisbursed:   http.StatusUnprocessableEntity,
+	domain.CodeAllocationBelowDisbursed: http.StatusUnprocessableEntity,
+	domain.CodeIdempotencyKeyReused:     http.StatusConflict,
+	domain.CodeConflict:                 http.StatusConflict,
+	domain.CodeNotFound:                 http.StatusNotFound,
+	domain.CodeMethodNotAllowed:         http.StatusMethodNotAllowed,
+	domain.CodeUnavailable:              http.StatusServiceUnavailable,
+	domain.CodeInternal:                 http.StatusInternalServerError,
+}
+
+// problem is an RFC 9457 problem details body.
+type problem struct {
+	Type      string      `json:"type"`
+	Title     string      `json:"title"`
+	Status    int         `json:"status"`
+	Detail    string      `json:"detail"`
+	Code      domain.Code `json:"code"`
+	Field     string      `json:"field,omitempty"`
+	RequestID string      `json:"request_id,omitempty"`
+}
+
+// writeError answers with err as problem+json. Errors that are not a
+// domain *Error are internal: they are logged with the request id, and the
+// client gets only that id, never the text.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	var de *domain.Error
+	if !errors.As(err, &de) || de.Code == domain.CodeInternal {
+		log.Error("request failed", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path, "err", err)
+		de = &domain.Error{Code: domain.CodeInternal, Message: "internal error; quote the request id to the operator"}
+	}
+	status, ok := statusOf[de.Code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	p := problem{
+		Type:      "urn:kcledger:error:" + string(de.Code),
+		Title:     http.StatusText(status),
+		Status:    status,
+		Detail:    de.Message,
+		Code:      de.Code,
+		Field:     de.Field,
+		RequestID: requestID(r),
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/eventstore"
+	"github.com/kcledger/kcledger/projections"
+)
+
+// serveConfig is everything `kcledger serve` needs, parsed from flags and
+// environment variables, or built directly by tests.
+type serveConfig struct {
+	HTTP            string
+	DataDir         string
+	NATSListen      string
+	NATSURL         string
+	Stream          string
+	Replicas        int
+	DuplicateWindow time.Duration
+	// SyncInterval 0 fsyncs every write (the default); see
+	// eventstore.ServerConfig.
+	SyncInterval  time.Duration
+	SettlementEnd domain.MonthDay
+	LogLevel      slog.Level
+}
+
+func (c *serveConfig) Validate() error {
+	if _, _, err := net.SplitHostPort(c.HTTP); err != nil {
+		return fmt.Errorf("--http %q: want host:port: %v", c.HTTP, err)
+	}
+	if c.NATSURL == "" {
+		if c.DataDir == "" {
+			return errors.New("--data: a data directory is required for the embedded server")
+		}
+		if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {
+			return fmt.Errorf("--nats-listen %q: want host:port: %v", c.NATSListen, err)
+		}
+		if c.Replicas != 1 {
+			return fmt.Errorf("--replicas %d: the embedded server is a single node; use --nats-url with a cluster for more replicas", c.Replicas)
+		}
+	}
+	if c.Replicas != 1 && c.Replicas != 3 && c.Replicas != 5 {
+		return fmt.Errorf("--replicas %d: want 1, 3 or 5", c.Replicas)
+	}
+	if c.DuplicateWindow < time.Second {
+		return fmt.Errorf("--duplicate-window %s: want at least 1s", c.DuplicateWindow)
+	}
+	if c.SyncInterval < 0 {
+		return fmt.Errorf("--fsync-interval %s: must not be negative", c.SyncInterval)
+	}
+	return nil
+}
+
+func parseServeConfig(args []string, stderr io.Writer) (serveConfig, int, bool) {
+	fs := newFlags("serve", "run the ledger", stderr)
+	c := serveConfig{}
+	fs.StringVar(&c.HTTP, "http", env("KCLEDGER_HTTP", "127.0.0.1:8080"), "HTTP API listen address (KCLEDGER_HTTP)")
+	fs.StringVar(&c.DataDir, "data", env("KCLEDGER_DATA", "./kcledger-data"), "data directory of the embedded JetStream server (KCLEDGER_DATA)")
+	fs.StringVar(&c.NATSListen, "nats-listen", env("KCLEDGER_NATS_LISTEN", "127.0.0.1:4222"), "where the embedded server listens for NATS clients such as the nats CLI (KCLEDGER_NATS_LISTEN)")
+	fs.StringVar(&c.NATSURL, "nats-url", env("KCLEDGER_NATS_URL", ""), "use this external NATS server or cluster instead of the embedded one, e.g. nats://127.0.0.1:4222 (KCLEDGER_NATS_URL)")
+	fs.StringVar(&c.Stream, "stream", env("KCLEDGER_STREAM", eventstore.DefaultStream), "JetStream stream name (KCLEDGER_STREAM)")
+	replicas := fs.String("replicas", env("KCLEDGER_REPLICAS", "1"), "stream replicas: 1, or 3 or 5 on a cluster (KCLEDGER_REPLICAS)")
+	dup := fs.String("duplicate-window", env("KCLEDGER_DUPLICATE_WINDOW", eventstore.DefaultDuplicateWindow.String()), "JetStream duplicate window; idempotency itself lasts forever (KCLEDGER_DUPLICATE_WINDOW)")
+	fsync := fs.String("fsync-interval", env("KCLEDGER_FSYNC_INTERVAL", "0"), "0 fsyncs every write before acknowledging it (durable across power cuts); a duration such as 1s fsyncs periodically: faster, but a power cut can lose acknowledged writes (KCLEDGER_FSYNC_INTERVAL)")
+	settle := fs.String("settlement-end-2026", env("KCLEDGER_SETTLEMENT_END_2026", "01-31"), "MM-DD in the next year: end of the settlement-adjustment period for fiscal years from 2026 (Law 89/2025) (KCLEDGER_SETTLEMENT_END_2026)")
+	level := fs.String("log-level", env("KCLEDGER_LOG_LEVEL", "info"), "debug, info, warn or error (KCLEDGER_LOG_LEVEL)")
+	if code, ok := parseFlags(fs, args); !ok {
+		return c, code, false
+	}
+	bad := func(err error) (serveConfig, int, bool) {
+		fmt.Fprintf(stderr, "kcledger serve: %v\n", err)
+		return c, exitUsage, false
+	}
+	var err error
+	if c.Replicas, err = strconv.Atoi(*replicas); err != nil {
+		return bad(fmt.Errorf("--replicas %q: not a number", *replicas))
+	}
+	if c.DuplicateWindow, err = time.ParseDuration(*dup); err != nil {
+		return bad(fmt.Errorf("--duplicate-window: %v", err))
+	}
+	if *fsync == "0" || *fsync == "always" {
+		c.SyncInterval = 0
+	} else if c.SyncInterval, err = time.ParseDuration(*fsync); err != nil {
+		return bad(fmt.Errorf("--fsync-interval: %v", err))
+	}
+	if c.SettlementEnd, err = domain.ParseMonthDay(*settle); err != nil {
+		return bad(fmt.Errorf("--settlement-end-2026: %v", err))
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
+		return bad(fmt.Errorf("--log-level: %v", err))
+	}
+	if err := c.Validate(); err != nil {
+		return bad(err)
+	}
+	return c, 0, true
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	c, code, ok := parseServeConfig(args, stderr)
+	if !ok {
+		return code
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+	if err := serve(ctx, c, log, stdout); err != nil {
+		log.Error("kcledger serve stopped", "err", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// serve runs the ledger until ctx ends. It prints one "ready" line to
+// stdout once the API accepts requests.
+func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Writer) error {
+	var (
+		nc      *nats.Conn
+		err     error
+		natsURL = c.NATSURL
+	)
+	if c.NATSURL == "" {
+		if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+		var ns *server.Server
+		ns, err = eventstore.StartServer(eventstore.ServerConfig{DataDir: c.DataDir, Listen: c.NATSListen, SyncInterval: c.SyncInterval, Logger: log})
+		if err != nil {
+			return err
+		}
+		defer ns.Shutdown()
+		natsURL = ns.ClientURL()
+		if c.SyncInterval > 0 {
+			log.Warn("fsync is periodic: a power cut can lose acknowledged writes", "fsync_interval", c.SyncInterval)
+		}
+		nc, err = eventstore.ConnectEmbedded(ns, "kcledger")
+	} else {
+		nc, err = nats.Connect(c.NATSURL, nats.Name("kcledger"), nats.MaxReconnects(-1))
+	}
+	if err != nil {
+		return fmt.Errorf("connect to NATS: %w", err)
+	}
+	defer nc.Close()
+
+	store, err := eventstore.Open(ctx, nc, eventstore.StreamConfig{Name: c.Stream, Replicas: c.Replicas, DuplicateWindow: c.DuplicateWindow})
+	if err != nil {
+		return err
+	}
+	balances := projections.NewBalances()
+	projErr := make(chan error, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { projErr <- balances.Run(ctx, store) }()
+	if err := catchUp(ctx, store, balances, log, projErr); err != nil {
+		return err
+	}
+
+	a := &api{
+		ledger:   domain.NewLedger(store, domain.Policy{SettlementEndFrom2026: c.SettlementEnd}),
+		balances: balances,
+		log:      log,
+		now:      time.Now,
+	}
+	ln, err := net.Listen("tcp", c.HTTP)
+	if err != nil {
+		return fmt.Errorf("http listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           a.routes(),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	httpErr := make(chan error, 1)
+	go func() { httpErr <- srv.Serve(ln) }()
+	log.Info("kcledger ready", "http", "http://"+ln.Addr().String(), "nats", natsURL, "stream", store.Stream(), "data", c.DataDir, "applied_seq", balances.Applied())
+	fmt.Fprintf(stdout, "kcledger: HTTP API on http://%s, NATS on %s, stream %s\n", ln.Addr(), natsURL, store.Stream())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-httpErr:
+		runErr = fmt.Errorf("http: %w", err)
+	case err := <-projErr:
+		runErr = fmt.Errorf("balances projection stopped: %w", err)
+	}
+	shutdownCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
+	defer done()
+	_ = srv.Shutdown(shutdownCtx)
+	log.Info("kcledger stopped")
+	return runErr
+}
+
+// catchUp waits until the projection has replayed the stream as it was at
+// start, reporting progress on long replays.
+func catchUp(ctx context.Context, store *eventstore.JetStream, b *projections.Balances, log *slog.Logger, projErr <-chan error) error {
+	target, err := store.LastEventSeq(ctx)
+	if err != nil {
+		return err
+	}
+	if target == 0 {
+		return nil
+	}
+	log.Info("replaying the event stream into balances", "target_seq", target)
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- b.WaitFor(ctx, target) }()
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				return err
+			}
+			log.Info("balances rebuilt", "applied_seq", b.Applied(), "duration_ms", time.Since(start).Milliseconds())
+			return nil
+		case err := <-projErr:
+			return fmt.Errorf("balances projection: %w", err)
+		case <-tick.C:
+			log.Info("replaying", "applied_seq", b.Applied(), "target_seq", target)
+		}
+	}
+}
+
+var _ = flag.ErrHelp
