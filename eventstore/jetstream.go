@@ -49,6 +49,9 @@ const (
 const (
 	errCodeWrongLastSeq          = 10071 // single server, and R1 streams
 	errCodeWrongLastSeqClustered = 10164 // replicated streams
+	// Inside the duplicate window, a batch whose event id was already
+	// stored is refused as a duplicate: the line has moved past it too.
+	errCodeBatchDuplicateMsgID = 10201
 )
 
 // Open ensures the stream exists with kcledger's settings and returns the
@@ -169,7 +172,8 @@ func (s *JetStream) publishAtomic(ctx context.Context, msgs []*nats.Msg) (uint64
 	}
 	if ack.Error != nil {
 		e := ack.Error
-		if e.ErrCode == errCodeWrongLastSeq || e.ErrCode == errCodeWrongLastSeqClustered {
+		switch e.ErrCode {
+		case errCodeWrongLastSeq, errCodeWrongLastSeqClustered, errCodeBatchDuplicateMsgID:
 			return 0, fmt.Errorf("eventstore: batch %s: %s: %w", batch, e.Description, domain.ErrStale)
 		}
 		return 0, fmt.Errorf("eventstore: batch %s: jetstream error %d (%d): %s", batch, e.ErrCode, e.Code, e.Description)

@@ -1,0 +1,429 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/eventstore"
+)
+
+// These tests run the real binary as separate processes.
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds kcledger once per test run.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "kcledger-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "kcledger")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	require.NoError(t, buildErr)
+	return binPath
+}
+
+// serveProc is a running `kcledger serve`.
+type serveProc struct {
+	cmd    *exec.Cmd
+	http   string // http://127.0.0.1:port
+	nats   string // nats://127.0.0.1:port
+	stderr *lockedBuffer
+	done   chan struct{}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+var readyLine = regexp.MustCompile(`HTTP API on (http://\S+), NATS on (nats://\S+),`)
+
+// startServe runs `kcledger serve` with args on free loopback ports and
+// waits for its ready line.
+func startServe(t *testing.T, args ...string) *serveProc {
+	t.Helper()
+	args = append([]string{"serve", "--http", "127.0.0.1:0", "--nats-listen", "127.0.0.1:-1", "--log-level", "warn"}, args...)
+	cmd := exec.Command(binary(t), args...)
+	cmd.Env = append(os.Environ(), "KCLEDGER_SERVER=")
+	p := &serveProc{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	cmd.Stderr = p.stderr
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() { p.kill() })
+
+	ready := make(chan []string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := readyLine.FindStringSubmatch(sc.Text()); m != nil {
+				ready <- m
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case m := <-ready:
+		p.http, p.nats = m[1], m[2]
+	case <-p.done:
+		t.Fatalf("kcledger serve exited before it was ready:\n%s", p.stderr.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("kcledger serve not ready after 60s:\n%s", p.stderr.String())
+	}
+	return p
+}
+
+// kill stops the process with SIGKILL: no clean shutdown, no flush.
+func (p *serveProc) kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// cli runs a kcledger subcommand and returns its exit code and output.
+func cli(t *testing.T, server string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(binary(t), args...)
+	cmd.Env = append(os.Environ(), "KCLEDGER_SERVER="+server)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	return code, stdout.String(), stderr.String()
+}
+
+// post sends one recording request; it returns the status and the body.
+func post(ctx context.Context, base, path, key string, body any) (int, map[string]any, error) {
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(b))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return resp.StatusCode, nil, err
+	}
+	return resp.StatusCode, out, nil
+}
+
+func eventID(body map[string]any) string {
+	ev, _ := body["event"].(map[string]any)
+	id, _ := ev["id"].(string)
+	return id
+}
+
+var testLine = domain.LineKey{FiscalYear: 2025, Province: "01", Source: domain.SourceNational}
+
+func allocationBody(amount string) map[string]any {
+	return map[string]any{"fiscal_year": 2025, "province": "01", "source": "national", "amount": amount,
+		"decision": "3536/QĐ-BCT", "effective_date": "2025-01-10"}
+}
+
+func disbursementBody(amount string) map[string]any {
+	return map[string]any{"fiscal_year": 2025, "province": "01", "source": "national", "amount": amount,
+		"voucher": "KB-1", "beneficiary": "HTX Gốm Bát Tràng", "effective_date": "2025-03-03"}
+}
+
+// lineEvents reads every event of the test line from the stream.
+func lineEvents(t *testing.T, natsURL string) []domain.Recorded {
+	t.Helper()
+	nc, err := nats.Connect(natsURL)
+	require.NoError(t, err)
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	log, err := eventstore.Open(ctx, nc, eventstore.StreamConfig{})
+	require.NoError(t, err)
+	recs, err := log.Load(ctx, testLine, 0)
+	require.NoError(t, err)
+	return recs
+}
+
+func TestCLIEndToEnd(t *testing.T) {
+	p := startServe(t, "--data", t.TempDir())
+
+	for _, c := range commands {
+		code, _, stderr := cli(t, p.http, c.name, "--help")
+		require.Equal(t, 0, code, "%s --help", c.name)
+		require.Contains(t, stderr, "kcledger "+c.name, "%s --help names the command", c.name)
+	}
+	code, out, _ := cli(t, p.http, "--help")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "disburse")
+
+	code, out, stderr := cli(t, p.http, "allocate", "--year", "2025", "--province", "01", "--source", "kcqg",
+		"--amount", "1,5 tỷ", "--decision", "3536/QĐ-BCT", "--date", "2025-01-10")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, "1.500.000.000 ₫")
+	require.Regexp(t, `idempotency key: \S+`, stderr, "the CLI prints the key it generated")
+
+	code, out, stderr = cli(t, p.http, "disburse", "--year", "2025", "--province", "01", "--source", "national",
+		"--amount", "250 triệu", "--voucher", "KB-0001", "--beneficiary", "HTX Gốm Bát Tràng", "--date", "2025-03-03", "--id", "pay-1")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, "available 1.250.000.000 ₫")
+
+	// The same key again: the original event, nothing new.
+	code, out, stderr = cli(t, p.http, "disburse", "--year", "2025", "--province", "01", "--source", "national",
+		"--amount", "250 triệu", "--voucher", "KB-0001", "--beneficiary", "HTX Gốm Bát Tràng", "--date", "2025-03-03", "--id", "pay-1")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, "Already recorded")
+
+	// Overspending is refused with exit 1 and the server's reason.
+	code, _, stderr = cli(t, p.http, "disburse", "--year", "2025", "--province", "01", "--source", "national",
+		"--amount", "2 tỷ", "--voucher", "KB-0002", "--beneficiary", "X", "--date", "2025-03-04")
+	require.Equal(t, exitRefused, code)
+	require.Contains(t, stderr, "insufficient_funds")
+
+	// A malformed amount never reaches the server: usage error.
+	code, _, stderr = cli(t, p.http, "disburse", "--year", "2025", "--province", "01", "--source", "national",
+		"--amount", "1,500", "--voucher", "KB-0003", "--beneficiary", "X", "--date", "2025-03-04")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, stderr, "1,500")
+
+	code, out, stderr = cli(t, p.http, "balances", "--year", "2025")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, "01 Hà Nội")
+	require.Contains(t, out, "1.500.000.000 ₫")
+	require.Contains(t, out, "1.250.000.000 ₫")
+
+	code, out, stderr = cli(t, p.http, "balances", "--json")
+	require.Equal(t, 0, code, stderr)
+	var report struct {
+		Lines []struct {
+			Totals struct {
+				Balance domain.Balance `json:"balance"`
+				Events  int            `json:"events"`
+			} `json:"totals"`
+		} `json:"lines"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &report))
+	require.Len(t, report.Lines, 1)
+	require.Equal(t, 2, report.Lines[0].Totals.Events)
+	require.True(t, report.Lines[0].Totals.Balance.Available().Equal(domain.AmountFromInt64(1_250_000_000)))
+
+	code, out, _ = cli(t, p.http, "provinces", "--date", "2025-07-01")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "34 provinces")
+
+	// Nothing listening: exit 3.
+	code, _, _ = cli(t, "http://127.0.0.1:1", "balances")
+	require.Equal(t, exitFailure, code)
+}
+
+// Two serve processes share one nats-server; 32 clients try to overspend
+// one line through both. No invariant may rely on either process's memory.
+func TestTwoProcessesCannotOverspend(t *testing.T) {
+	ns, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:-1"})
+	require.NoError(t, err)
+	t.Cleanup(ns.Shutdown)
+	a := startServe(t, "--nats-url", ns.ClientURL())
+	b := startServe(t, "--nats-url", ns.ClientURL())
+	servers := []string{a.http, b.http}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const allocated, each, clients, perClient = 10_000_000, 1_000_000, 32, 2
+	status, _, err := post(ctx, a.http, "/v1/allocations", "alloc", allocationBody(fmt.Sprint(allocated)))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, status)
+
+	var (
+		mu       sync.Mutex
+		accepted = map[string]string{} // key → event id
+		refused  int
+		wg       sync.WaitGroup
+	)
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perClient {
+				key := fmt.Sprintf("client-%d-%d", c, i)
+				srv := servers[(c+i)%2]
+				status, body, err := post(ctx, srv, "/v1/disbursements", key, disbursementBody(fmt.Sprint(each)))
+				if err != nil {
+					t.Errorf("%s: %v", key, err)
+					return
+				}
+				switch status {
+				case http.StatusCreated:
+					// Retry through the other process: the original event.
+					other := servers[(c+i+1)%2]
+					rs, rbody, err := post(ctx, other, "/v1/disbursements", key, disbursementBody(fmt.Sprint(each)))
+					if err != nil || rs != http.StatusOK || eventID(rbody) != eventID(body) {
+						t.Errorf("%s: retry through the other process: status %d, event %q, want 200 and %q (%v)", key, rs, eventID(rbody), eventID(body), err)
+					}
+					mu.Lock()
+					accepted[key] = eventID(body)
+					mu.Unlock()
+				case http.StatusUnprocessableEntity:
+					if body["code"] != string(domain.CodeInsufficientFunds) {
+						t.Errorf("%s: refused with %v, want insufficient_funds", key, body["code"])
+					}
+					mu.Lock()
+					refused++
+					mu.Unlock()
+				default:
+					t.Errorf("%s: status %d: %v", key, status, body)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	require.Len(t, accepted, allocated/each, "exactly the allocated amount can be paid out")
+	require.Equal(t, clients*perClient-allocated/each, refused)
+
+	recs := lineEvents(t, ns.ClientURL())
+	st := domain.NewLineState(testLine)
+	seen := map[string]int{}
+	for _, r := range recs {
+		require.NoError(t, st.Apply(r), "the stream replays without breaking a rule or the hash chain")
+		if r.Event.Type == domain.TypeDisbursed {
+			seen[r.Event.ID]++
+			require.Equal(t, accepted[r.Event.IdempotencyKey], r.Event.ID, "every disbursement in the stream was acknowledged to its client")
+		}
+	}
+	for key, id := range accepted {
+		require.Equal(t, 1, seen[id], "accepted disbursement %s (%s) is in the stream exactly once", id, key)
+	}
+	require.True(t, st.Balance.NetDisbursed().Cmp(st.Balance.Allocated) <= 0)
+	require.True(t, st.Balance.Available().IsZero())
+
+	// Both processes' balances agree with the stream.
+	for _, srv := range servers {
+		code, out, stderr := cli(t, srv, "balances", "--json")
+		require.Equal(t, 0, code, stderr)
+		require.Contains(t, out, `"net_disbursed": "10000000"`)
+	}
+}
+
+// kill -9 during a stream of writes: every acknowledged write survives,
+// nothing is duplicated, retries of the unanswered ones land exactly once,
+// and the balances equal a rebuild from the stream.
+func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
+	data := t.TempDir()
+	p := startServe(t, "--data", data)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	status, _, err := post(ctx, p.http, "/v1/allocations", "alloc", allocationBody("1000000000000"))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, status)
+
+	const writers, maxPerWriter, killAfter = 8, 500, 150
+	var (
+		mu      sync.Mutex
+		acked   = map[string]string{} // key → event id
+		unknown []string              // keys whose request got no answer
+		wg      sync.WaitGroup
+		once    sync.Once
+	)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range maxPerWriter {
+				key := fmt.Sprintf("w%d-%d", w, i)
+				status, body, err := post(ctx, p.http, "/v1/disbursements", key, disbursementBody("1000"))
+				mu.Lock()
+				if err == nil && status == http.StatusCreated {
+					acked[key] = eventID(body)
+				} else {
+					unknown = append(unknown, key)
+				}
+				n := len(acked)
+				mu.Unlock()
+				if err != nil {
+					return // the server is gone
+				}
+				if n >= killAfter {
+					once.Do(p.kill)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	once.Do(p.kill)
+	require.GreaterOrEqual(t, len(acked), killAfter)
+	t.Logf("killed after %d acknowledged writes; %d requests unanswered", len(acked), len(unknown))
+
+	q := startServe(t, "--data", data)
+	for _, key := range unknown {
+		status, body, err := post(ctx, q.http, "/v1/disbursements", key, disbursementBody("1000"))
+		require.NoError(t, err)
+		require.Contains(t, []int{http.StatusCreated, http.StatusOK}, status, "retry of %s: %v", key, body)
+		acked[key] = eventID(body)
+	}
+
+	recs := lineEvents(t, q.nats)
+	st := domain.NewLineState(testLine)
+	byKey := map[string]string{}
+	for _, r := range recs {
+		require.NoError(t, st.Apply(r))
+		if r.Event.Type != domain.TypeDisbursed {
+			continue
+		}
+		_, dup := byKey[r.Event.IdempotencyKey]
+		require.False(t, dup, "key %s recorded twice", r.Event.IdempotencyKey)
+		byKey[r.Event.IdempotencyKey] = r.Event.ID
+	}
+	require.Equal(t, acked, byKey, "the stream holds exactly the acknowledged writes")
+
+	code, out, stderr := cli(t, q.http, "balances", "--json")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, fmt.Sprintf(`"disbursed": "%s"`, st.Balance.Disbursed), "balances after restart equal a rebuild from the stream")
+	require.Equal(t, domain.AmountFromInt64(int64(1000*len(acked))).String(), st.Balance.Disbursed.String())
+	require.False(t, strings.Contains(q.stderr.String(), "level=ERROR"), q.stderr.String())
+}
