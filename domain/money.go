@@ -19,17 +19,16 @@ import (
 // The zero value is zero đồng. Compare amounts with Cmp or Equal, never with
 // == or reflect.DeepEqual: the wrapped decimal holds a pointer.
 type Amount struct {
-	// d always has exponent 0, so that the coefficient is the number of
-	// đồng and two equal amounts have equal representations.
+	// d always has exponent 0: the coefficient is the number of đồng, so
+	// formatting never has to reason about a scale.
 	d decimal.Decimal
 }
 
 // Limits on amounts that come from outside. They bound the work a parser does
 // and keep every parsed amount printable in the machine form.
 const (
-	// maxAmountDigits is the number of digits of the machine form: enough
-	// for any sum of movements (MaxMovement has 16), short enough that no
-	// input costs real work.
+	// maxAmountDigits bounds the machine form: every int64 fits, and so do
+	// sums of thousands of maximal movements (MaxMovement has 16 digits).
 	maxAmountDigits = 19
 	// maxHumanDigits bounds the digits people may type, fraction included,
 	// before a unit scales them.
@@ -37,6 +36,9 @@ const (
 	// maxHumanBytes bounds the whole human input (digits, dots, units,
 	// currency and spaces in UTF-8), so that no parser scans a megabyte.
 	maxHumanBytes = 100
+	// maxAmountJSONBytes bounds a JSON amount before it is decoded: the
+	// machine form with quotes, even with every character \u-escaped.
+	maxAmountJSONBytes = 2 + 6*(1+maxAmountDigits)
 	// maxQuotedBytes bounds how much of a bad input an error message repeats.
 	maxQuotedBytes = 40
 )
@@ -467,6 +469,8 @@ func (a *Amount) UnmarshalJSON(b []byte) error {
 	switch {
 	case len(b) == 0:
 		return amountError("amount is empty: amounts are JSON strings, such as \"1500000000\"")
+	case len(b) > maxAmountJSONBytes:
+		return amountError("amount %s is too long: at most %d bytes of JSON", rawJSONInput(b), maxAmountJSONBytes)
 	case string(b) == "null":
 		return amountError("amount is null: amounts are JSON strings, such as \"1500000000\"")
 	case b[0] == '-' || isASCIIDigit(rune(b[0])):
@@ -474,9 +478,13 @@ func (a *Amount) UnmarshalJSON(b []byte) error {
 	case b[0] != '"':
 		return amountError("amount %s is not a JSON string: amounts are JSON strings, such as \"1500000000\"", rawJSONInput(b))
 	}
+	// Amounts as this package writes them have no escapes; only others
+	// need the JSON decoder.
 	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return amountError("amount %s is not a valid JSON string", quoteInput(string(b)))
+	if inner := b[1:]; len(inner) > 0 && inner[len(inner)-1] == '"' && bytes.IndexAny(inner[:len(inner)-1], `\"`) < 0 {
+		s = string(inner[:len(inner)-1])
+	} else if err := json.Unmarshal(b, &s); err != nil {
+		return amountError("amount %s is not a valid JSON string", rawJSONInput(b))
 	}
 	v, err := ParseAmount(s)
 	if err != nil {
@@ -509,16 +517,17 @@ func amountError(format string, args ...any) *Error {
 // such as a no-break space, visible; the cut counts the escaped length, since
 // one invalid byte takes four.
 func quoteInput(s string) string {
-	q := fmt.Sprintf("%q", s)
-	if len(q) <= maxQuotedBytes+2 {
-		return q
+	if len(s) <= maxQuotedBytes {
+		if q := fmt.Sprintf("%q", s); len(q) <= maxQuotedBytes+2 {
+			return q
+		}
 	}
 	cut := min(len(s), maxQuotedBytes)
 	for {
 		for cut > 0 && cut < len(s) && !utf8.RuneStart(s[cut]) {
 			cut--
 		}
-		if q = fmt.Sprintf("%q", s[:cut]); len(q) <= maxQuotedBytes+2 || cut == 0 {
+		if q := fmt.Sprintf("%q", s[:cut]); len(q) <= maxQuotedBytes+2 || cut == 0 {
 			return fmt.Sprintf("%s… (%d bytes)", q, len(s))
 		}
 		cut--

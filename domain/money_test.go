@@ -588,3 +588,27 @@ func TestQuoteInputIsBounded(t *testing.T) {
 		}
 	}
 }
+
+func TestAmountJSONBoundsInput(t *testing.T) {
+	var a Amount
+	requireAmountError(t, a.UnmarshalJSON([]byte(`"`+strings.Repeat("1", 1<<20)+`"`)), "too long", "(1048578 bytes)")
+
+	// The longest legal form, every character escaped, still fits the bound.
+	escaped := `"-` + strings.Repeat(`\u0039`, maxAmountDigits) + `"`
+	require.NoError(t, a.UnmarshalJSON([]byte(escaped)))
+	requireAmount(t, "-9999999999999999999", a)
+}
+
+// Other decoders may hand UnmarshalJSON tokens encoding/json would refuse.
+func TestAmountUnmarshalJSONMalformedTokens(t *testing.T) {
+	for _, in := range []string{`"`, `"5`, `"5"x`, `"\u0031\u0030"x`, `"5\"`, "\"5\x00\"x"} {
+		a := AmountFromInt64(42)
+		requireAmountError(t, a.UnmarshalJSON([]byte(in)), "not a valid JSON string")
+		requireAmount(t, "42", a)
+	}
+	// A control character: encoding/json refuses it inside a string, and
+	// so does ParseAmount.
+	a := AmountFromInt64(42)
+	requireAmountError(t, a.UnmarshalJSON([]byte("\"5\x00\"")), "malformed")
+	requireAmount(t, "42", a)
+}
