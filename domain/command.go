@@ -1,9 +1,6 @@
 package domain
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -337,21 +334,11 @@ func ValidateIdempotencyKey(k string) error {
 	return nil
 }
 
-// Fingerprint identifies what the command asks for, leaving out what
-// changes between two tries of the same request (event id, recorded time,
-// idempotency key). Two commands with the same key and fingerprint are the
-// same command; with the same key and different fingerprints, the key was
-// reused.
+// Fingerprint is the fingerprint of the event the command records (see
+// Event.Fingerprint).
 func (c *Command) Fingerprint() string {
-	h := sha256.New()
-	for _, s := range []string{
-		"kcledger-command-v1", string(c.Kind), strconv.Itoa(c.FiscalYear), c.Province, string(c.Source),
-		c.Project, string(c.Category), c.Amount.String(), c.Decision, c.Voucher, c.Beneficiary,
-		c.Reason, c.EffectiveDate.String(), c.Actor,
-	} {
-		h.Write([]byte(strconv.Itoa(len(s)) + ":" + s + ","))
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	e := c.event()
+	return e.Fingerprint()
 }
 
 // event builds the command's event, without its hash chain fields.

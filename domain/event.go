@@ -114,6 +114,27 @@ func (e *Event) ComputeHash() string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// Fingerprint identifies what the event's command asked for, leaving out
+// what differs between two tries of the same request (event id, recorded
+// time, idempotency key) and the hash chain. Two commands with the same
+// idempotency key and fingerprint are the same command.
+func (e *Event) Fingerprint() string {
+	h := sha256.New()
+	var buf []byte
+	for _, s := range []string{
+		"kcledger-command-v1", string(e.Type), strconv.Itoa(e.FiscalYear), e.Province, string(e.Source),
+		e.Project, string(e.Category), e.Amount.String(), e.Decision, e.Voucher, e.Beneficiary,
+		e.Reason, e.EffectiveDate.String(), e.Actor,
+	} {
+		buf = strconv.AppendInt(buf[:0], int64(len(s)), 10)
+		buf = append(buf, ':')
+		buf = append(buf, s...)
+		buf = append(buf, ',')
+		h.Write(buf)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 // Recorded is an event together with its position in the event log.
 type Recorded struct {
 	Event Event

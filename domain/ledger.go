@@ -12,19 +12,21 @@ import (
 // conformance suite in eventstore/eventstoretest.
 type EventLog interface {
 	// Load returns the events of line with a sequence greater than after,
-	// in sequence order.
+	// in sequence order. It reads the log itself, never a cache.
 	Load(ctx context.Context, line LineKey, after uint64) ([]Recorded, error)
 
-	// Append appends p.Event atomically with a claim on its idempotency
-	// key, provided that the last event of its line still has sequence
-	// p.ExpectedSeq (0 for an empty line) and that the key was never
-	// claimed before. It returns the event's sequence. When either
-	// expectation fails, nothing is appended and the error wraps ErrStale.
-	// Any other error leaves the outcome unknown: the caller asks Claim.
+	// Append appends p.Event, as one message, provided that the last event
+	// of its line still has sequence p.ExpectedSeq (0 for an empty line).
+	// It returns the event's sequence. When the line has moved on, nothing
+	// is appended and the error wraps ErrStale. When the log knows the
+	// event's idempotency key is taken, nothing is appended and the error
+	// is a *ClaimedError. Any other error leaves the outcome unknown.
 	Append(ctx context.Context, p Proposal) (uint64, error)
 
-	// Claim returns the claim on an idempotency key, with ok false when the
-	// key was never claimed. Claims are kept forever.
+	// Claim returns the event recorded under an idempotency key, with ok
+	// false when there is none. It may lag behind appends made by other
+	// processes, but never by more than the window within which Append
+	// itself detects a taken key.
 	Claim(ctx context.Context, key string) (c IdempotencyClaim, ok bool, err error)
 }
 
@@ -32,20 +34,28 @@ type EventLog interface {
 type Proposal struct {
 	Event       Event
 	ExpectedSeq uint64
-	// Fingerprint is the command's fingerprint, kept with the key's claim.
-	Fingerprint string
 }
 
-// IdempotencyClaim records which event an idempotency key produced, and
-// the fingerprint of the command that produced it.
+// IdempotencyClaim is the event an idempotency key produced, with the
+// fingerprint of its command.
 type IdempotencyClaim struct {
 	Fingerprint string
 	Recorded    Recorded
 }
 
-// ErrStale reports an append whose expectation failed: the line moved on,
-// or the idempotency key is already claimed.
-var ErrStale = errors.New("domain: event log: expectation failed")
+// ClaimedError reports an append refused because its idempotency key had
+// already produced an event.
+type ClaimedError struct {
+	Claim IdempotencyClaim
+}
+
+func (e *ClaimedError) Error() string {
+	return fmt.Sprintf("domain: idempotency key %q already produced event %s at seq %d",
+		e.Claim.Recorded.Event.IdempotencyKey, e.Claim.Recorded.Event.ID, e.Claim.Recorded.Seq)
+}
+
+// ErrStale reports an append whose line had moved on.
+var ErrStale = errors.New("domain: event log: the line has moved on")
 
 // DefaultMaxAttempts bounds how often Record re-decides after losing a race
 // for the same line.
@@ -67,6 +77,19 @@ type Ledger struct {
 type lineEntry struct {
 	mu    sync.Mutex // held while deciding and appending for this line
 	state *LineState // nil until loaded
+	// keys maps the idempotency keys of the line's events to the events.
+	// A command always lands on its own line, so a retry of a recorded
+	// command always finds its key here once the line is reloaded.
+	keys map[string]Recorded
+}
+
+func (e *lineEntry) apply(r Recorded) error {
+	if err := e.state.Apply(r); err != nil {
+		e.state, e.keys = nil, nil
+		return err
+	}
+	e.keys[r.Event.IdempotencyKey] = r
+	return nil
 }
 
 // NewLedger returns a ledger over log.
@@ -90,6 +113,11 @@ type Result struct {
 // repeated command (same idempotency key, same content) returns the
 // original event, however long ago it was recorded; the same key with
 // different content is refused with ErrIdempotencyKeyReused.
+//
+// A retry of a recorded command is recognised exactly, on its own line:
+// its key is among the line's events, and a stale view of the line makes
+// the append fail and the line reload. A key reused for a command on
+// another line is recognised by the log (Append's ClaimedError, Claim).
 func (l *Ledger) Record(ctx context.Context, cmd Command) (Result, error) {
 	if err := cmd.Validate(l.policy); err != nil {
 		return Result{}, err
@@ -98,37 +126,52 @@ func (l *Ledger) Record(ctx context.Context, cmd Command) (Result, error) {
 	entry := l.entry(cmd.Line())
 	entry.mu.Lock()
 	defer entry.mu.Unlock()
-
+	if err := l.refresh(ctx, entry, cmd.Line(), false); err != nil {
+		return Result{}, err
+	}
+	if c, ok, err := l.log.Claim(ctx, cmd.IdempotencyKey); err != nil {
+		return Result{}, err
+	} else if ok {
+		return l.replay(ctx, entry, c, fp)
+	}
 	for attempt := 0; attempt < l.maxAttempts; attempt++ {
-		if err := l.refresh(ctx, entry, cmd.Line(), attempt > 0); err != nil {
-			return Result{}, err
+		if r, ok := entry.keys[cmd.IdempotencyKey]; ok {
+			return l.replay(ctx, entry, IdempotencyClaim{Fingerprint: r.Event.Fingerprint(), Recorded: r}, fp)
 		}
 		ev, err := Decide(entry.state, cmd, l.policy)
 		if err != nil {
-			// A retry of a command that was recorded may now be refused
-			// (the money is spent); answer it with the original event.
-			if res, ok, cerr := l.replay(ctx, entry, cmd.IdempotencyKey, fp); cerr != nil || ok {
-				return res, cerr
+			// The cached line may be stale: only refuse on the line as
+			// the log has it, where a retry also finds its original.
+			if attempt == 0 {
+				if rerr := l.refresh(ctx, entry, cmd.Line(), true); rerr != nil {
+					return Result{}, rerr
+				}
+				continue
 			}
 			return Result{}, err
 		}
-		seq, err := l.log.Append(ctx, Proposal{Event: ev, ExpectedSeq: entry.state.LastSeq, Fingerprint: fp})
+		seq, err := l.log.Append(ctx, Proposal{Event: ev, ExpectedSeq: entry.state.LastSeq})
 		if err == nil {
-			if aerr := entry.state.Apply(Recorded{Event: ev, Seq: seq}); aerr != nil {
-				entry.state = nil
+			r := Recorded{Event: ev, Seq: seq}
+			if aerr := entry.apply(r); aerr != nil {
 				return Result{}, aerr
 			}
-			return Result{Recorded: Recorded{Event: ev, Seq: seq}, Line: entry.state.Clone()}, nil
+			return Result{Recorded: r, Line: entry.state.Clone()}, nil
 		}
-		// The append failed or its outcome is unknown. Whatever happened,
-		// first ask whether this command's key already landed: a timeout
-		// may hide a success, and a retried publish is reported as a
-		// conflict, not a duplicate.
-		res, ok, cerr := l.replay(ctx, entry, cmd.IdempotencyKey, fp)
-		if cerr != nil || ok {
-			return res, cerr
+		var claimed *ClaimedError
+		if errors.As(err, &claimed) {
+			return l.replay(ctx, entry, claimed.Claim, fp)
+		}
+		// The line moved on, or the outcome is unknown (a timeout may hide
+		// a success). Either way reload the line: if this command landed,
+		// its key is there now.
+		if rerr := l.refresh(ctx, entry, cmd.Line(), true); rerr != nil {
+			return Result{}, errors.Join(err, rerr)
 		}
 		if !errors.Is(err, ErrStale) {
+			if r, ok := entry.keys[cmd.IdempotencyKey]; ok {
+				return l.replay(ctx, entry, IdempotencyClaim{Fingerprint: r.Event.Fingerprint(), Recorded: r}, fp)
+			}
 			return Result{}, err
 		}
 	}
@@ -163,37 +206,31 @@ func (l *Ledger) refresh(ctx context.Context, e *lineEntry, k LineKey, force boo
 	if e.state != nil && !force {
 		return nil
 	}
-	st := e.state
-	if st == nil {
-		st = NewLineState(k)
+	if e.state == nil {
+		e.state, e.keys = NewLineState(k), map[string]Recorded{}
 	}
-	recs, err := l.log.Load(ctx, k, st.LastSeq)
+	recs, err := l.log.Load(ctx, k, e.state.LastSeq)
 	if err != nil {
 		return err
 	}
 	for _, r := range recs {
-		if err := st.Apply(r); err != nil {
-			e.state = nil
+		if err := e.apply(r); err != nil {
 			return err
 		}
 	}
-	e.state = st
 	return nil
 }
 
-// replay answers a command whose idempotency key is already claimed.
-func (l *Ledger) replay(ctx context.Context, e *lineEntry, key, fp string) (Result, bool, error) {
-	c, ok, err := l.log.Claim(ctx, key)
-	if err != nil || !ok {
-		return Result{}, false, err
-	}
+// replay answers a command whose idempotency key already produced c.
+func (l *Ledger) replay(ctx context.Context, e *lineEntry, c IdempotencyClaim, fp string) (Result, error) {
+	ev := c.Recorded.Event
 	if c.Fingerprint != fp {
-		return Result{}, false, Errorf(CodeIdempotencyKeyReused, "idempotency_key",
-			"idempotency key %q was already used for a different command (event %s); use a new key for a new movement", key, c.Recorded.Event.ID)
+		return Result{}, Errorf(CodeIdempotencyKeyReused, "idempotency_key",
+			"idempotency key %q was already used for a different movement (event %s on line %s); use a new key for a new movement", ev.IdempotencyKey, ev.ID, ev.Line())
 	}
-	// Catch up so the balance returned includes the original event.
-	if err := l.refresh(ctx, e, c.Recorded.Event.Line(), true); err != nil {
-		return Result{}, false, fmt.Errorf("domain: replay of key %q: %w", key, err)
+	// Catch up so that the balance returned includes the original event.
+	if err := l.refresh(ctx, e, ev.Line(), e.state == nil || e.state.LastSeq < c.Recorded.Seq); err != nil {
+		return Result{}, fmt.Errorf("domain: replay of key %q: %w", ev.IdempotencyKey, err)
 	}
-	return Result{Recorded: c.Recorded, Line: e.state.Clone(), Replayed: true}, true, nil
+	return Result{Recorded: c.Recorded, Line: e.state.Clone(), Replayed: true}, nil
 }

@@ -2,13 +2,14 @@ package eventstore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -21,6 +22,8 @@ type JetStream struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	name   string
+	keys   *keyIndex
+	stop   context.CancelFunc
 }
 
 var _ domain.EventLog = (*JetStream)(nil)
@@ -35,28 +38,24 @@ const (
 	contentTypeJSON   = "application/json"
 )
 
-// JetStream's headers for expectations and atomic batches.
+// JetStream's headers for deduplication and expectations.
 const (
 	hdrMsgID              = "Nats-Msg-Id"
 	hdrExpectedSubjSeq    = "Nats-Expected-Last-Subject-Sequence"
 	hdrExpectedSubjSeqSub = "Nats-Expected-Last-Subject-Sequence-Subject"
-	hdrBatchID            = "Nats-Batch-Id"
-	hdrBatchSeq           = "Nats-Batch-Sequence"
-	hdrBatchCommit        = "Nats-Batch-Commit"
 )
 
-// JetStream API error codes that mean "your expectation failed".
+// JetStream API error codes that mean "the line has moved on".
 const (
 	errCodeWrongLastSeq          = 10071 // single server, and R1 streams
 	errCodeWrongLastSeqClustered = 10164 // replicated streams
-	// Inside the duplicate window, a batch whose event id was already
-	// stored is refused as a duplicate: the line has moved past it too.
-	errCodeBatchDuplicateMsgID = 10201
 )
 
-// Open ensures the stream exists with kcledger's settings and returns the
-// event log over it.
+// Open ensures the stream exists with kcledger's settings, builds the
+// idempotency key index from it, and returns the event log. Close stops
+// the index.
 func Open(ctx context.Context, nc *nats.Conn, c StreamConfig) (*JetStream, error) {
+	c = c.withDefaults()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: jetstream: %w", err)
@@ -65,18 +64,30 @@ func Open(ctx context.Context, nc *nats.Conn, c StreamConfig) (*JetStream, error
 	if err != nil {
 		return nil, err
 	}
-	return &JetStream{nc: nc, js: js, stream: s, name: s.CachedInfo().Config.Name}, nil
+	runCtx, stop := context.WithCancel(context.Background())
+	log := &JetStream{nc: nc, js: js, stream: s, name: s.CachedInfo().Config.Name, keys: newKeyIndex(c.DuplicateWindow / 2), stop: stop}
+	log.runKeyIndex(runCtx)
+	select {
+	case <-log.keys.ready:
+		return log, nil
+	case <-ctx.Done():
+		stop()
+		return nil, fmt.Errorf("eventstore: building the idempotency key index: %w", ctx.Err())
+	}
 }
+
+// Close stops following the stream. It does not close the connection.
+func (s *JetStream) Close() { s.stop() }
 
 // Stream returns the name of the stream.
 func (s *JetStream) Stream() string { return s.name }
 
-// claimRecord is the body of an idempotency key's claim.
-type claimRecord struct {
-	Key         string `json:"idempotency_key"`
-	Fingerprint string `json:"fingerprint"`
-	EventID     string `json:"event_id"`
-	Subject     string `json:"subject"`
+// msgID is the JetStream message id of an event: its idempotency key,
+// hashed to a fixed length. Within the duplicate window, JetStream itself
+// then refuses a second event with the same key, on any line.
+func msgID(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
 }
 
 // expectLine sets the line's expectation on m. Every expectation is built
@@ -86,102 +97,53 @@ func expectLine(m *nats.Msg, k domain.LineKey, seq uint64) {
 	m.Header.Set(hdrExpectedSubjSeq, strconv.FormatUint(seq, 10))
 }
 
-// messages returns the messages that record one proposal: the event, with
-// the line's expectation, then the key's claim, expecting that the key was
-// never claimed. The claim always directly follows its event.
-func messages(p domain.Proposal) ([]*nats.Msg, error) {
+// message builds the one message that records a proposal.
+func message(p domain.Proposal) (*nats.Msg, error) {
 	ev := p.Event
 	data, err := json.Marshal(&ev)
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: encode event %s: %w", ev.ID, err)
 	}
-	subj := EventSubject(&ev)
-	claim, err := json.Marshal(claimRecord{Key: ev.IdempotencyKey, Fingerprint: p.Fingerprint, EventID: ev.ID, Subject: subj})
-	if err != nil {
-		return nil, fmt.Errorf("eventstore: encode claim of %s: %w", ev.ID, err)
-	}
-	em := nats.NewMsg(subj)
-	em.Data = data
-	em.Header.Set(headerContentType, contentTypeJSON)
-	em.Header.Set(hdrMsgID, ev.ID)
-	expectLine(em, ev.Line(), p.ExpectedSeq)
-
-	cm := nats.NewMsg(KeySubject(ev.IdempotencyKey))
-	cm.Data = claim
-	cm.Header.Set(headerContentType, contentTypeJSON)
-	cm.Header.Set(hdrExpectedSubjSeq, "0")
-	return []*nats.Msg{em, cm}, nil
+	m := nats.NewMsg(EventSubject(&ev))
+	m.Data = data
+	m.Header.Set(headerContentType, contentTypeJSON)
+	m.Header.Set(hdrMsgID, msgID(ev.IdempotencyKey))
+	expectLine(m, ev.Line(), p.ExpectedSeq)
+	return m, nil
 }
 
-// Append implements domain.EventLog. The event and its key's claim go in
-// one atomic batch: both are stored, or neither.
+// Append implements domain.EventLog: one message, on the line's subject,
+// expecting the line's last sequence.
 //
-// The batch is the unit a future group commit will widen: several
-// proposals' messages gathered into one batch, without changing callers.
+// Building the message and publishing it are separate steps so that a
+// group commit can later gather concurrent proposals into one JetStream
+// atomic batch (each message keeping its own expectation) without
+// changing callers.
 func (s *JetStream) Append(ctx context.Context, p domain.Proposal) (uint64, error) {
-	msgs, err := messages(p)
+	m, err := message(p)
 	if err != nil {
 		return 0, err
 	}
-	last, err := s.publishAtomic(ctx, msgs)
-	if err != nil {
-		return 0, err
-	}
-	return last - 1, nil // the event sits right before its claim
-}
-
-// pubAck is JetStream's answer to a publish or a batch commit.
-type pubAck struct {
-	Stream string    `json:"stream"`
-	Seq    uint64    `json:"seq"`
-	Count  int       `json:"count"`
-	Error  *apiError `json:"error"`
-}
-
-type apiError struct {
-	Code        int    `json:"code"`
-	ErrCode     int    `json:"err_code"`
-	Description string `json:"description"`
-}
-
-// publishAtomic publishes msgs as one JetStream atomic batch and returns
-// the sequence of the last one. Messages from one connection arrive in
-// order, so only the commit needs a reply.
-func (s *JetStream) publishAtomic(ctx context.Context, msgs []*nats.Msg) (uint64, error) {
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
-	batch := uuid.NewString()
-	for i, m := range msgs {
-		m.Header.Set(hdrBatchID, batch)
-		m.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
-		if i < len(msgs)-1 {
-			if err := s.nc.PublishMsg(m); err != nil {
-				return 0, fmt.Errorf("eventstore: publish %s: %w", m.Subject, err)
-			}
-		}
-	}
-	commit := msgs[len(msgs)-1]
-	commit.Header.Set(hdrBatchCommit, "1")
-	resp, err := s.nc.RequestMsgWithContext(ctx, commit)
+	ack, err := s.js.PublishMsg(ctx, m)
 	if err != nil {
-		return 0, fmt.Errorf("eventstore: commit batch %s: %w", batch, err)
-	}
-	var ack pubAck
-	if err := json.Unmarshal(resp.Data, &ack); err != nil {
-		return 0, fmt.Errorf("eventstore: commit batch %s: unreadable answer %q: %w", batch, resp.Data, err)
-	}
-	if ack.Error != nil {
-		e := ack.Error
-		switch e.ErrCode {
-		case errCodeWrongLastSeq, errCodeWrongLastSeqClustered, errCodeBatchDuplicateMsgID:
-			return 0, fmt.Errorf("eventstore: batch %s: %s: %w", batch, e.Description, domain.ErrStale)
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && (apiErr.ErrorCode == errCodeWrongLastSeq || apiErr.ErrorCode == errCodeWrongLastSeqClustered) {
+			return 0, fmt.Errorf("eventstore: append to %s: %s: %w", m.Subject, apiErr.Description, domain.ErrStale)
 		}
-		return 0, fmt.Errorf("eventstore: batch %s: jetstream error %d (%d): %s", batch, e.ErrCode, e.Code, e.Description)
+		return 0, fmt.Errorf("eventstore: append to %s: %w", m.Subject, err)
 	}
-	if ack.Count != len(msgs) || ack.Seq < uint64(len(msgs)) {
-		return 0, fmt.Errorf("eventstore: batch %s: server stored %d of %d messages, ending at %d", batch, ack.Count, len(msgs), ack.Seq)
+	if ack.Duplicate {
+		// Within the duplicate window, the key already produced the event
+		// at ack.Sequence.
+		rec, err := s.event(ctx, ack.Sequence)
+		if err != nil {
+			return 0, err
+		}
+		return 0, &domain.ClaimedError{Claim: domain.IdempotencyClaim{Fingerprint: rec.Event.Fingerprint(), Recorded: rec}}
 	}
-	return ack.Seq, nil
+	return ack.Sequence, nil
 }
 
 func withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -191,35 +153,32 @@ func withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, DefaultTimeout)
 }
 
-// Claim implements domain.EventLog. It reads from the stream's leader,
-// never from a possibly lagging replica.
+// event reads the event at seq from the stream's leader, never from a
+// possibly lagging replica.
+func (s *JetStream) event(ctx context.Context, seq uint64) (domain.Recorded, error) {
+	m, err := s.stream.GetMsg(ctx, seq)
+	if err != nil {
+		return domain.Recorded{}, fmt.Errorf("eventstore: read seq %d: %w", seq, err)
+	}
+	return decode(m.Data, m.Sequence)
+}
+
+// Claim implements domain.EventLog from the key index.
 func (s *JetStream) Claim(ctx context.Context, key string) (domain.IdempotencyClaim, bool, error) {
+	seq, ok, err := s.keys.lookup(key)
+	if err != nil || !ok {
+		return domain.IdempotencyClaim{}, false, err
+	}
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
-	cm, err := s.stream.GetLastMsgForSubject(ctx, KeySubject(key))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return domain.IdempotencyClaim{}, false, nil
-	}
-	if err != nil {
-		return domain.IdempotencyClaim{}, false, fmt.Errorf("eventstore: claim of key %q: %w", key, err)
-	}
-	var c claimRecord
-	if err := json.Unmarshal(cm.Data, &c); err != nil {
-		return domain.IdempotencyClaim{}, false, fmt.Errorf("eventstore: claim at seq %d: %w", cm.Sequence, err)
-	}
-	em, err := s.stream.GetMsg(ctx, cm.Sequence-1)
-	if err != nil {
-		return domain.IdempotencyClaim{}, false, fmt.Errorf("eventstore: event of claim at seq %d: %w", cm.Sequence, err)
-	}
-	rec, err := decode(em.Data, em.Sequence)
+	rec, err := s.event(ctx, seq)
 	if err != nil {
 		return domain.IdempotencyClaim{}, false, err
 	}
-	if rec.Event.ID != c.EventID || c.Key != key {
-		return domain.IdempotencyClaim{}, false, fmt.Errorf("%w: claim at seq %d names event %s for key %q, but seq %d holds event %s",
-			domain.ErrCorrupt, cm.Sequence, c.EventID, c.Key, em.Sequence, rec.Event.ID)
+	if rec.Event.IdempotencyKey != key {
+		return domain.IdempotencyClaim{}, false, fmt.Errorf("%w: key index points key %q at seq %d, which holds key %q", domain.ErrCorrupt, key, seq, rec.Event.IdempotencyKey)
 	}
-	return domain.IdempotencyClaim{Fingerprint: c.Fingerprint, Recorded: rec}, true, nil
+	return domain.IdempotencyClaim{Fingerprint: rec.Event.Fingerprint(), Recorded: rec}, true, nil
 }
 
 func decode(data []byte, seq uint64) (domain.Recorded, error) {
@@ -274,6 +233,19 @@ func (s *JetStream) Load(ctx context.Context, k domain.LineKey, after uint64) ([
 // read delivers, in order, the events matching filter with a sequence
 // greater than after, until fn returns false or an error, or ctx ends.
 func (s *JetStream) read(ctx context.Context, filter string, after uint64, fn func(domain.Recorded) (bool, error)) error {
+	return s.consume(ctx, filter, after, func(m jetstream.Msg, seq uint64) (bool, error) {
+		rec, err := decode(m.Data(), seq)
+		if err != nil {
+			return false, err
+		}
+		return fn(rec)
+	})
+}
+
+// consume delivers, in order, the messages matching filter with a sequence
+// greater than after, with their stream sequence, until fn returns false
+// or an error, or ctx ends.
+func (s *JetStream) consume(ctx context.Context, filter string, after uint64, fn func(jetstream.Msg, uint64) (bool, error)) error {
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverAllPolicy}
 	if after > 0 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
@@ -302,11 +274,7 @@ func (s *JetStream) read(ctx context.Context, filter string, after uint64, fn fu
 		if err != nil {
 			return fmt.Errorf("metadata of message on %s: %w", m.Subject(), err)
 		}
-		rec, err := decode(m.Data(), meta.Sequence.Stream)
-		if err != nil {
-			return err
-		}
-		more, err := fn(rec)
+		more, err := fn(m, meta.Sequence.Stream)
 		if err != nil || !more {
 			return err
 		}

@@ -36,6 +36,7 @@ func openLog(t *testing.T, s *server.Server, c eventstore.StreamConfig) *eventst
 	t.Helper()
 	log, err := eventstore.Open(context.Background(), connect(t, s), c)
 	require.NoError(t, err)
+	t.Cleanup(log.Close)
 	return log
 }
 

@@ -25,8 +25,7 @@ func NewMemory() *Memory {
 	return &Memory{claims: map[string]domain.IdempotencyClaim{}, last: map[domain.LineKey]uint64{}}
 }
 
-// Append implements domain.EventLog. Like the JetStream log, the event and
-// its claim take two sequences.
+// Append implements domain.EventLog.
 func (m *Memory) Append(_ context.Context, p domain.Proposal) (uint64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -34,13 +33,13 @@ func (m *Memory) Append(_ context.Context, p domain.Proposal) (uint64, error) {
 	if m.last[k] != p.ExpectedSeq {
 		return 0, domain.ErrStale
 	}
-	if _, ok := m.claims[p.Event.IdempotencyKey]; ok {
-		return 0, domain.ErrStale
+	if c, ok := m.claims[p.Event.IdempotencyKey]; ok {
+		return 0, &domain.ClaimedError{Claim: c}
 	}
-	m.seq += 2
-	rec := domain.Recorded{Event: p.Event, Seq: m.seq - 1}
+	m.seq++
+	rec := domain.Recorded{Event: p.Event, Seq: m.seq}
 	m.events = append(m.events, rec)
-	m.claims[p.Event.IdempotencyKey] = domain.IdempotencyClaim{Fingerprint: p.Fingerprint, Recorded: rec}
+	m.claims[p.Event.IdempotencyKey] = domain.IdempotencyClaim{Fingerprint: p.Event.Fingerprint(), Recorded: rec}
 	m.last[k] = rec.Seq
 	return rec.Seq, nil
 }

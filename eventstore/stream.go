@@ -45,7 +45,7 @@ func StreamSettings(c StreamConfig) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        c.Name,
 		Description: "kcledger: khuyến công fund movements (append-only)",
-		Subjects:    []string{AllEvents, allKeys},
+		Subjects:    []string{AllEvents},
 		Retention:   jetstream.LimitsPolicy,
 		// No limits at all, and discard "new": should a limit ever be set,
 		// appends are refused instead of history being silently dropped.
@@ -66,11 +66,13 @@ func StreamSettings(c StreamConfig) jetstream.StreamConfig {
 		Compression:       jetstream.NoCompression,
 		// Direct Get may be answered by a lagging replica; reads that
 		// decide anything go through the leader.
-		AllowDirect:        false,
-		MirrorDirect:       false,
-		AllowMsgTTL:        false,
-		AllowMsgCounter:    false,
-		AllowMsgSchedules:  false,
+		AllowDirect:       false,
+		MirrorDirect:      false,
+		AllowMsgTTL:       false,
+		AllowMsgCounter:   false,
+		AllowMsgSchedules: false,
+		// Not used yet: the group commit will gather concurrent appends
+		// into atomic batches.
 		AllowAtomicPublish: true,
 		PersistMode:        jetstream.DefaultPersistMode,
 	}
@@ -93,7 +95,7 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, c StreamConfig) (
 		return nil, fmt.Errorf("eventstore: look up stream %s: %w", want.Name, err)
 	}
 	have := s.CachedInfo().Config
-	if len(have.Subjects) != 2 || have.Subjects[0] != AllEvents || have.Subjects[1] != allKeys {
+	if len(have.Subjects) != 1 || have.Subjects[0] != AllEvents {
 		return nil, fmt.Errorf("eventstore: stream %s exists with subjects %v, not kcledger's %v", want.Name, have.Subjects, want.Subjects)
 	}
 	if !sameSettings(have, want) {

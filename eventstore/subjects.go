@@ -1,8 +1,6 @@
 package eventstore
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"strconv"
 
@@ -14,9 +12,6 @@ import (
 //	kcledger.events.<fiscal year>.<province>.<source>.<kind>.<version>
 //	    one message per recorded movement, e.g.
 //	    kcledger.events.2025.01.national.disbursed.v1
-//	kcledger.keys.<sha256 of the idempotency key, hex>
-//	    the permanent claim on an idempotency key, appended atomically
-//	    with the event it produced
 //
 // so `kcledger.events.2025.>` is one fiscal year, `kcledger.events.*.01.>`
 // one province, `kcledger.events.*.*.local.>` the local funds and
@@ -25,10 +20,8 @@ const (
 	// DefaultStream is the name of the stream.
 	DefaultStream = "KCLEDGER"
 	eventsPrefix  = "kcledger.events"
-	keysPrefix    = "kcledger.keys"
-	// AllEvents is the filter that matches every event and no claim.
+	// AllEvents is the filter that matches every event.
 	AllEvents = eventsPrefix + ".>"
-	allKeys   = keysPrefix + ".>"
 )
 
 // EventSubject is the subject an event is published on.
@@ -41,11 +34,4 @@ func EventSubject(e *domain.Event) string {
 // only sees in-flight writes made with the identical filter string.
 func LineFilter(k domain.LineKey) string {
 	return eventsPrefix + "." + strconv.Itoa(k.FiscalYear) + "." + k.Province + "." + string(k.Source) + ".>"
-}
-
-// KeySubject is the subject of an idempotency key's claim. The key is
-// hashed so that any printable key makes a valid, fixed-length token.
-func KeySubject(key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return keysPrefix + "." + hex.EncodeToString(sum[:])
 }

@@ -187,6 +187,7 @@ func lineEvents(t *testing.T, natsURL string) []domain.Recorded {
 	defer cancel()
 	log, err := eventstore.Open(ctx, nc, eventstore.StreamConfig{})
 	require.NoError(t, err)
+	defer log.Close()
 	recs, err := log.Load(ctx, testLine, 0)
 	require.NoError(t, err)
 	return recs

@@ -157,6 +157,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	if err != nil {
 		return err
 	}
+	defer store.Close()
 	balances := projections.NewBalances()
 	projErr := make(chan error, 1)
 	ctx, cancel := context.WithCancel(ctx)

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/eventstore"
+)
+
+// Bench limits: every load loop is bounded in count and time.
+const (
+	maxBenchCount    = 1_000_000
+	maxBenchWriters  = 256
+	maxBenchDuration = 10 * time.Minute
+)
+
+type benchResult struct {
+	Writers    int     `json:"writers"`
+	Events     int     `json:"events"`
+	Seconds    float64 `json:"seconds"`
+	PerSecond  float64 `json:"per_second"`
+	P50Micros  int64   `json:"p50_us"`
+	P99Micros  int64   `json:"p99_us"`
+	Errors     int     `json:"errors"`
+	Durability string  `json:"durability"`
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("bench", "measure validated appends (disbursements through the domain ledger) per second and their latency", stderr)
+	natsURL := fs.String("nats-url", env("KCLEDGER_NATS_URL", ""), "NATS server to measure; empty starts an embedded one in a temporary directory, fsync on every write (KCLEDGER_NATS_URL)")
+	writers := fs.Int("writers", 1, "concurrent writers")
+	count := fs.Int("count", 2000, "disbursements to record in all")
+	limit := fs.Duration("duration", 2*time.Minute, "stop after this long even if --count is not reached")
+	allowExisting := fs.Bool("allow-existing", false, "write into a stream that already holds events (never do this on a real ledger: benchmark movements are real events)")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if *writers < 1 || *writers > maxBenchWriters || *count < *writers || *count > maxBenchCount || *limit <= 0 || *limit > maxBenchDuration {
+		fmt.Fprintf(stderr, "kcledger bench: want 1 ≤ --writers ≤ %d, --writers ≤ --count ≤ %d, 0 < --duration ≤ %s\n", maxBenchWriters, maxBenchCount, maxBenchDuration)
+		return exitUsage
+	}
+	res, err := bench(ctx, *natsURL, *writers, *count, *limit, *allowExisting, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "kcledger bench: %v\n", err)
+		return exitFailure
+	}
+	if *asJSON {
+		_ = json.NewEncoder(stdout).Encode(res)
+	} else {
+		fmt.Fprintf(stdout, "kcledger appends: %d writers, %d events in %.2fs: %.0f/s, p50 %.2f ms, p99 %.2f ms, %d errors (%s)\n",
+			res.Writers, res.Events, res.Seconds, res.PerSecond, float64(res.P50Micros)/1000, float64(res.P99Micros)/1000, res.Errors, res.Durability)
+	}
+	if res.Errors > 0 {
+		return exitFailure
+	}
+	return exitOK
+}
+
+func bench(ctx context.Context, natsURL string, writers, count int, limit time.Duration, allowExisting bool, progress io.Writer) (benchResult, error) {
+	res := benchResult{Writers: writers, Durability: "as configured on " + natsURL}
+	var nc *nats.Conn
+	if natsURL == "" {
+		dir, err := os.MkdirTemp("", "kcledger-bench-")
+		if err != nil {
+			return res, err
+		}
+		defer os.RemoveAll(dir)
+		ns, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: dir, Listen: "127.0.0.1:-1"})
+		if err != nil {
+			return res, err
+		}
+		defer ns.Shutdown()
+		natsURL = ns.ClientURL()
+		res.Durability = "embedded server, fsync on every write"
+	}
+	nc, err := nats.Connect(natsURL, nats.Name("kcledger-bench"))
+	if err != nil {
+		return res, err
+	}
+	defer nc.Close()
+	if !allowExisting {
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return res, err
+		}
+		if s, err := js.Stream(ctx, eventstore.DefaultStream); err == nil && s.CachedInfo().State.Msgs > 0 {
+			return res, fmt.Errorf("stream %s on %s already holds %d messages; benchmark movements would be recorded as real ones. Use a scratch server, or --allow-existing", eventstore.DefaultStream, natsURL, s.CachedInfo().State.Msgs)
+		}
+	}
+	store, err := eventstore.Open(ctx, nc, eventstore.StreamConfig{})
+	if err != nil {
+		return res, err
+	}
+	defer store.Close()
+	ledger := domain.NewLedger(store, domain.Policy{})
+	provinces := domain.Provinces(domain.Scheme63)
+	const fy = 2024
+	now := time.Now().UTC()
+	run := uuid.NewString()[:8]
+	cmd := func(kind domain.CommandKind, province string, key string) domain.Command {
+		c := domain.Command{
+			Kind: kind, FiscalYear: fy, Province: province, Source: domain.SourceLocal,
+			EffectiveDate: domain.Date{Year: fy, Month: time.March, Day: 1},
+			EventID:       uuid.Must(uuid.NewV7()).String(), Actor: "bench", IdempotencyKey: key, Now: now,
+		}
+		if kind == domain.Allocate {
+			c.Amount, c.Decision = domain.MaxMovement, "1/QĐ-BENCH"
+		} else {
+			c.Amount, c.Voucher, c.Beneficiary = domain.AmountFromInt64(1000), "KB-BENCH", "Cơ sở CNNT thử tải"
+		}
+		return c
+	}
+	for _, p := range provinces {
+		if _, err := ledger.Record(ctx, cmd(domain.Allocate, p.Code, "bench-"+run+"-alloc-"+p.Code)); err != nil {
+			return res, fmt.Errorf("allocate %s: %w", p.Code, err)
+		}
+	}
+	slog.New(slog.NewTextHandler(progress, nil)).Info("bench: recording", "writers", writers, "count", count, "nats", natsURL)
+
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	latencies := make([][]time.Duration, writers)
+	errs := make([]int, writers)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := count / writers
+			if w < count%writers {
+				n++
+			}
+			for i := 0; i < n && ctx.Err() == nil; i++ {
+				p := provinces[(w+i*writers)%len(provinces)]
+				t0 := time.Now()
+				_, err := ledger.Record(ctx, cmd(domain.Disburse, p.Code, fmt.Sprintf("bench-%s-%d-%d", run, w, i)))
+				if err != nil {
+					errs[w]++
+					continue
+				}
+				latencies[w] = append(latencies[w], time.Since(t0))
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	var all []time.Duration
+	for w := range writers {
+		all = append(all, latencies[w]...)
+		res.Errors += errs[w]
+	}
+	slices.Sort(all)
+	res.Events = len(all)
+	res.Seconds = elapsed.Seconds()
+	if len(all) > 0 {
+		res.PerSecond = float64(len(all)) / elapsed.Seconds()
+		res.P50Micros = all[len(all)/2].Microseconds()
+		res.P99Micros = all[min(len(all)-1, len(all)*99/100)].Microseconds()
+	}
+	return res, nil
+}
