@@ -162,6 +162,9 @@ func (c *Command) Validate(p Policy) error {
 	if c.FiscalYear < MinFiscalYear || c.FiscalYear > MaxFiscalYear {
 		return Errorf(CodeInvalidYear, "fiscal_year", "fiscal year %d is outside %d–%d", c.FiscalYear, MinFiscalYear, MaxFiscalYear)
 	}
+	if c.Source == "" {
+		return Errorf(CodeMissingField, "source", "a source is required: %q (KCQG) or %q (KCĐP)", SourceNational, SourceLocal)
+	}
 	if c.Source != SourceNational && c.Source != SourceLocal {
 		return Errorf(CodeUnknownSource, "source", "unknown source %q; want %q (KCQG) or %q (KCĐP)", c.Source, SourceNational, SourceLocal)
 	}

@@ -81,6 +81,39 @@ func TestIdempotencyOutlivesDuplicateWindow(t *testing.T) {
 	_, err = ledger.Record(ctx, disbursement("pay-1", 4_000_000))
 	require.ErrorIs(t, err, domain.ErrIdempotencyKeyReused)
 	assert.Equal(t, seqAfterFirst, lastSeq(t, js))
+
+	// The same key on another line, long after the window: only the key
+	// index can see it, and a fresh ledger has no cache to help.
+	other := allocation("pay-1", 1_000)
+	other.Province = "79"
+	_, err = domain.NewLedger(log, domain.Policy{}).Record(ctx, other)
+	require.ErrorIs(t, err, domain.ErrIdempotencyKeyReused)
+	assert.Equal(t, seqAfterFirst, lastSeq(t, js))
+}
+
+// Within the duplicate window JetStream refuses the reused key itself,
+// before any index has seen the first event.
+func TestReusedKeyOnAnotherLineWithinWindow(t *testing.T) {
+	ctx := context.Background()
+	s := startServer(t)
+	log := openLog(t, s, eventstore.StreamConfig{})
+	js, err := jetstream.New(connect(t, s))
+	require.NoError(t, err)
+	first := allocation("shared", 1_000)
+	_, err = domain.NewLedger(log, domain.Policy{}).Record(ctx, first)
+	require.NoError(t, err)
+	before := lastSeq(t, js)
+
+	other := allocation("shared", 1_000)
+	other.Province = "79"
+	st := domain.NewLineState(other.Line())
+	ev, err := domain.Decide(st, other, domain.Policy{})
+	require.NoError(t, err)
+	_, err = log.Append(ctx, domain.Proposal{Event: ev})
+	var claimed *domain.ClaimedError
+	require.ErrorAs(t, err, &claimed)
+	assert.Equal(t, first.EventID, claimed.Claim.Recorded.Event.ID)
+	assert.Equal(t, before, lastSeq(t, js))
 }
 
 // A publish retried with the same message id and the same, now stale,

@@ -129,6 +129,9 @@ func decodeMovement(kind domain.CommandKind, body []byte) (domain.Command, error
 	if !utf8.Valid(body) {
 		return domain.Command{}, domain.Errorf(domain.CodeMalformedRequest, "", "the request body is not valid UTF-8")
 	}
+	if err := checkKeys(body); err != nil {
+		return domain.Command{}, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	var req movementRequest
@@ -200,6 +203,47 @@ func withField(err error, field string) error {
 	return domain.Errorf(domain.CodeInvalidField, field, "%v", err)
 }
 
+// movementFields are the exact keys a recording request may carry.
+var movementFields = map[string]bool{
+	"fiscal_year": true, "province": true, "source": true, "project": true, "category": true,
+	"amount": true, "delta": true, "decision": true, "voucher": true, "beneficiary": true,
+	"reason": true, "effective_date": true,
+}
+
+// checkKeys walks the top level of a JSON object and refuses keys that are
+// not exactly one of movementFields, and keys given twice. encoding/json
+// alone would match "AMOUNT" to amount and let the last duplicate win.
+func checkKeys(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	tok, err := dec.Token()
+	if err != nil {
+		return jsonError(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return domain.Errorf(domain.CodeMalformedRequest, "", "the request body must be a JSON object")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return jsonError(err)
+		}
+		key, _ := tok.(string)
+		if !movementFields[key] {
+			return domain.Errorf(domain.CodeUnknownField, key, "unknown field %q", key)
+		}
+		if seen[key] {
+			return domain.Errorf(domain.CodeMalformedRequest, key, "field %q is given twice", key)
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return jsonError(err)
+		}
+	}
+	return nil
+}
+
 // jsonError turns encoding/json's errors into domain errors naming the
 // field where it can.
 func jsonError(err error) error {
@@ -213,6 +257,8 @@ func jsonError(err error) error {
 		return de
 	case errors.As(err, &syntax):
 		return domain.Errorf(domain.CodeMalformedRequest, "", "the request body is not valid JSON (at byte %d): %v", syntax.Offset, err)
+	case errors.As(err, &typ) && typ.Field == "":
+		return domain.Errorf(domain.CodeMalformedRequest, "", "the request body must be a JSON object")
 	case errors.As(err, &typ):
 		return domain.Errorf(domain.CodeInvalidField, typ.Field, "%s must be a JSON %s, not %s", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value)
 	case errors.Is(err, io.EOF):
@@ -300,6 +346,9 @@ func (a *api) record(kind domain.CommandKind) http.HandlerFunc {
 		cmd.Actor = actorOf(r)
 		res, err := a.ledger.Record(r.Context(), cmd)
 		if err != nil {
+			if c := domain.ErrorCode(err); c == domain.CodeInvalidIdempotencyKey || c == domain.CodeIdempotencyKeyReused {
+				err = withField(err, "Idempotency-Key") // the key came in that header
+			}
 			writeError(w, r, a.log, err)
 			return
 		}

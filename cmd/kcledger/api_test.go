@@ -1,0 +1,777 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/eventstore"
+	"github.com/kcledger/kcledger/projections"
+)
+
+var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
+
+// testNow is the API's fixed clock: 10:00 on 1 June 2026 in Vietnam.
+var testNow = time.Date(2026, time.June, 1, 3, 0, 0, 0, time.UTC)
+
+// testAPI is the HTTP API over a real ledger on an embedded JetStream
+// server, with the live balances projection running.
+type testAPI struct {
+	srv *httptest.Server
+	nc  *nats.Conn
+}
+
+func newTestAPI(t *testing.T) *testAPI {
+	t.Helper()
+	ns, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:-1"})
+	require.NoError(t, err)
+	t.Cleanup(ns.Shutdown)
+	nc, err := eventstore.ConnectEmbedded(ns, "kcledger-test")
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	store, err := eventstore.Open(t.Context(), nc, eventstore.StreamConfig{})
+	require.NoError(t, err)
+	t.Cleanup(store.Close)
+
+	balances := projections.NewBalances()
+	ctx, cancel := context.WithCancel(context.Background())
+	projErr := make(chan error, 1)
+	go func() { projErr <- balances.Run(ctx, store) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-projErr; err != nil {
+			t.Errorf("balances projection: %v", err)
+		}
+	})
+
+	a := &api{
+		ledger:   domain.NewLedger(store, domain.Policy{}),
+		balances: balances,
+		log:      slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+		now:      func() time.Time { return testNow },
+	}
+	srv := httptest.NewServer(a.routes())
+	t.Cleanup(srv.Close)
+	return &testAPI{srv: srv, nc: nc}
+}
+
+// streamLastSeq returns the last sequence of the stream, counting events
+// and idempotency claims alike.
+func (ta *testAPI) streamLastSeq(t *testing.T) uint64 {
+	t.Helper()
+	js, err := jetstream.New(ta.nc)
+	require.NoError(t, err)
+	s, err := js.Stream(t.Context(), eventstore.DefaultStream)
+	require.NoError(t, err)
+	info, err := s.Info(t.Context())
+	require.NoError(t, err)
+	return info.State.LastSeq
+}
+
+// response is an answer read in full.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (ta *testAPI) do(t *testing.T, method, path string, header http.Header, body []byte) response {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, ta.srv.URL+path, rd)
+	require.NoError(t, err)
+	maps.Copy(req.Header, header)
+	resp, err := ta.srv.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return response{status: resp.StatusCode, header: resp.Header, body: data}
+}
+
+// post sends a JSON body with an Idempotency-Key.
+func (ta *testAPI) post(t *testing.T, path, key string, body []byte) response {
+	t.Helper()
+	return ta.do(t, http.MethodPost, path, http.Header{
+		"Content-Type":    {"application/json"},
+		"Idempotency-Key": {key},
+	}, body)
+}
+
+func (ta *testAPI) get(t *testing.T, path string) response {
+	t.Helper()
+	return ta.do(t, http.MethodGet, path, nil, nil)
+}
+
+// requireProblem checks an RFC 9457 answer and returns it.
+func requireProblem(t *testing.T, r response, status int, code domain.Code, field string) problem {
+	t.Helper()
+	require.Equal(t, status, r.status, "body: %s", r.body)
+	mt, _, err := mime.ParseMediaType(r.header.Get("Content-Type"))
+	require.NoError(t, err)
+	require.Equal(t, "application/problem+json", mt)
+	var p problem
+	dec := json.NewDecoder(bytes.NewReader(r.body))
+	dec.DisallowUnknownFields()
+	require.NoError(t, dec.Decode(&p), "body: %s", r.body)
+	assert.Equal(t, code, p.Code, "detail: %s", p.Detail)
+	assert.Equal(t, field, p.Field, "detail: %s", p.Detail)
+	assert.Equal(t, status, p.Status)
+	assert.Equal(t, "urn:kcledger:error:"+string(code), p.Type)
+	assert.Equal(t, http.StatusText(status), p.Title)
+	assert.NotEmpty(t, strings.TrimSpace(p.Detail))
+	assert.NotEmpty(t, p.RequestID)
+	assert.Equal(t, r.header.Get("X-Request-Id"), p.RequestID)
+	return p
+}
+
+// requireAmount compares amounts by value: decimals that are equal numbers
+// need not be equal structs.
+func requireAmount(t *testing.T, want string, got domain.Amount, msgAndArgs ...any) {
+	t.Helper()
+	w, err := domain.ParseAmount(want)
+	require.NoError(t, err)
+	if !w.Equal(got) {
+		t.Fatalf("want %s đồng, got %s %s", w, got, fmt.Sprint(msgAndArgs...))
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return b
+}
+
+// Paths of the four recording routes.
+const (
+	pathAllocations   = "/v1/allocations"
+	pathAdjustments   = "/v1/adjustments"
+	pathDisbursements = "/v1/disbursements"
+	pathRefunds       = "/v1/refunds"
+)
+
+// validBody returns a body that the ledger accepts on the line 2025/01/
+// national once it holds the setup's allocation and disbursement. Every
+// bad-input case changes one thing about it.
+func validBody(path string) map[string]any {
+	b := map[string]any{"fiscal_year": 2025, "province": "01", "source": "national"}
+	switch path {
+	case pathAllocations:
+		maps.Copy(b, map[string]any{"amount": "1000000000", "decision": "123/QĐ-BCT", "effective_date": "2025-03-01", "category": "training"})
+	case pathDisbursements:
+		maps.Copy(b, map[string]any{"amount": "100000000", "voucher": "UNC-0002", "beneficiary": "Hợp tác xã Gốm Bát Tràng", "effective_date": "2025-05-01"})
+	case pathRefunds:
+		maps.Copy(b, map[string]any{"amount": "1000", "voucher": "NT-0001", "reason": "Thu hồi theo kết luận kiểm toán", "effective_date": "2025-06-01"})
+	case pathAdjustments:
+		maps.Copy(b, map[string]any{"delta": "-1000", "decision": "45/QĐ-BCT", "reason": "Điều chỉnh giảm kế hoạch", "effective_date": "2025-06-15"})
+	default:
+		panic("no valid body for " + path)
+	}
+	return b
+}
+
+// The setup's movements on line 2025/01/national: 1 000 000 000 allocated,
+// 400 000 000 disbursed, so 600 000 000 is available.
+const (
+	setupAllocationKey   = "setup-allocation"
+	setupDisbursementKey = "setup-disbursement"
+)
+
+func TestBadInputAppendsNothing(t *testing.T) {
+	t.Parallel()
+	ta := newTestAPI(t)
+
+	r := ta.post(t, pathAllocations, setupAllocationKey, mustJSON(t, validBody(pathAllocations)))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	disb := validBody(pathDisbursements)
+	disb["amount"] = "400000000"
+	r = ta.post(t, pathDisbursements, setupDisbursementKey, mustJSON(t, disb))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+
+	raw := func(s string) json.RawMessage { return json.RawMessage(s) }
+	const (
+		noKey       = "\x00none" // send no Idempotency-Key header
+		contentJSON = "application/json"
+	)
+	tooLarge := validBody(pathRefunds)
+	tooLarge["reason"] = strings.Repeat("a", maxBodyBytes)
+
+	tests := []struct {
+		name string
+		path string
+		set  map[string]any // fields replaced in validBody(path)
+		del  []string       // fields removed from it
+		raw  []byte         // the body verbatim, instead of validBody
+		// contentType defaults to application/json; "-" sends none.
+		contentType string
+		key         string // defaults to a fresh UUID
+		status      int
+		code        domain.Code
+		field       string
+	}{
+		// Provinces.
+		{name: "unknown province", path: pathAllocations, set: map[string]any{"province": "99"},
+			status: 400, code: domain.CodeUnknownProvince, field: "province"},
+		{name: "province not two digits", path: pathAllocations, set: map[string]any{"province": "1"},
+			status: 400, code: domain.CodeUnknownProvince, field: "province"},
+		{name: "province missing", path: pathAllocations, del: []string{"province"},
+			status: 400, code: domain.CodeMissingField, field: "province"},
+		{name: "old province code after the merger", path: pathAllocations,
+			set:    map[string]any{"province": "10", "effective_date": "2025-08-01"},
+			status: 422, code: domain.CodeProvinceNotInForce, field: "province"},
+		// Sources and categories.
+		{name: "unknown source", path: pathDisbursements, set: map[string]any{"source": "regional"},
+			status: 400, code: domain.CodeUnknownSource, field: "source"},
+		{name: "source missing", path: pathDisbursements, del: []string{"source"},
+			status: 400, code: domain.CodeMissingField, field: "source"},
+		{name: "unknown category", path: pathAllocations, set: map[string]any{"category": "tourism"},
+			status: 400, code: domain.CodeUnknownCategory, field: "category"},
+		// Fiscal years.
+		{name: "fiscal year 1999", path: pathAllocations, set: map[string]any{"fiscal_year": 1999},
+			status: 400, code: domain.CodeInvalidYear, field: "fiscal_year"},
+		{name: "fiscal year 2101", path: pathAllocations, set: map[string]any{"fiscal_year": 2101},
+			status: 400, code: domain.CodeInvalidYear, field: "fiscal_year"},
+		{name: "fiscal year as a string", path: pathAllocations, set: map[string]any{"fiscal_year": "2025"},
+			status: 400, code: domain.CodeInvalidField, field: "fiscal_year"},
+		{name: "fiscal year fractional", path: pathAllocations, set: map[string]any{"fiscal_year": raw("2025.5")},
+			status: 400, code: domain.CodeInvalidField, field: "fiscal_year"},
+		{name: "fiscal year missing", path: pathAllocations, del: []string{"fiscal_year"},
+			status: 400, code: domain.CodeMissingField, field: "fiscal_year"},
+		// Amounts.
+		{name: "amount zero", path: pathDisbursements, set: map[string]any{"amount": "0"},
+			status: 400, code: domain.CodeInvalidAmount, field: "amount"},
+		{name: "amount negative", path: pathDisbursements, set: map[string]any{"amount": "-5"},
+			status: 400, code: domain.CodeInvalidAmount, field: "amount"},
+		{name: "amount fractional", path: pathDisbursements, set: map[string]any{"amount": "1.5"},
+			status: 400, code: domain.CodeInvalidAmount, field: "amount"},
+		{name: "amount over the bound", path: pathAllocations, set: map[string]any{"amount": "1000000000000001"},
+			status: 400, code: domain.CodeInvalidAmount, field: "amount"},
+		{name: "amount with grouping", path: pathAllocations, set: map[string]any{"amount": "1.500.000.000"},
+			status: 400, code: domain.CodeInvalidAmount, field: "amount"},
+		{name: "amount with a unit", path: pathAllocations, set: map[string]any{"amount": "1,5 tỷ"},
+			status: 400, code: domain.CodeInvalidAmount, field: "amount"},
+		{name: "amount empty string", path: pathAllocations, set: map[string]any{"amount": ""},
+			status: 400, code: domain.CodeInvalidAmount, field: "amount"},
+		{name: "amount with leading zeros", path: pathRefunds, set: map[string]any{"amount": "0100"},
+			status: 400, code: domain.CodeInvalidAmount, field: "amount"},
+		{name: "amount as a JSON number", path: pathAllocations, set: map[string]any{"amount": raw("1500000000")},
+			status: 400, code: domain.CodeInvalidAmount, field: "amount"},
+		{name: "amount as a JSON number with exponent", path: pathAllocations, set: map[string]any{"amount": raw("1.5e9")},
+			status: 400, code: domain.CodeInvalidAmount, field: "amount"},
+		{name: "amount as a JSON object", path: pathAllocations, set: map[string]any{"amount": raw(`{"value":"1"}`)},
+			status: 400, code: domain.CodeInvalidAmount, field: "amount"},
+		{name: "amount null", path: pathDisbursements, set: map[string]any{"amount": nil},
+			status: 400, code: domain.CodeMissingField, field: "amount"},
+		{name: "amount missing", path: pathRefunds, del: []string{"amount"},
+			status: 400, code: domain.CodeMissingField, field: "amount"},
+		{name: "delta zero", path: pathAdjustments, set: map[string]any{"delta": "0"},
+			status: 400, code: domain.CodeInvalidAmount, field: "delta"},
+		{name: "delta over the bound", path: pathAdjustments, set: map[string]any{"delta": "-1000000000000001"},
+			status: 400, code: domain.CodeInvalidAmount, field: "delta"},
+		{name: "delta as a JSON number", path: pathAdjustments, set: map[string]any{"delta": raw("-1000")},
+			status: 400, code: domain.CodeInvalidAmount, field: "delta"},
+		{name: "amount on an adjustment", path: pathAdjustments, set: map[string]any{"amount": "1000"},
+			status: 400, code: domain.CodeUnknownField, field: "amount"},
+		{name: "delta on a disbursement", path: pathDisbursements, set: map[string]any{"delta": "1000"},
+			status: 400, code: domain.CodeUnknownField, field: "delta"},
+		// Business rules against the line's state.
+		{name: "disbursement over available", path: pathDisbursements, set: map[string]any{"amount": "600000001"},
+			status: 422, code: domain.CodeInsufficientFunds, field: "amount"},
+		{name: "refund over net disbursed", path: pathRefunds, set: map[string]any{"amount": "400000001"},
+			status: 422, code: domain.CodeRefundExceedsDisbursed, field: "amount"},
+		{name: "adjustment below net disbursed", path: pathAdjustments, set: map[string]any{"delta": "-600000001"},
+			status: 422, code: domain.CodeAllocationBelowDisbursed, field: "delta"},
+		// Dates.
+		{name: "disbursement before the fiscal year", path: pathDisbursements, set: map[string]any{"effective_date": "2024-12-31"},
+			status: 422, code: domain.CodeDateOutsideWindow, field: "effective_date"},
+		{name: "disbursement after the settlement period", path: pathDisbursements, set: map[string]any{"effective_date": "2026-02-01"},
+			status: 422, code: domain.CodeDateOutsideWindow, field: "effective_date"},
+		{name: "allocation after the fiscal year", path: pathAllocations, set: map[string]any{"effective_date": "2026-01-01"},
+			status: 422, code: domain.CodeDateOutsideWindow, field: "effective_date"},
+		{name: "allocation two years early", path: pathAllocations, set: map[string]any{"effective_date": "2023-12-31"},
+			status: 422, code: domain.CodeDateOutsideWindow, field: "effective_date"},
+		{name: "adjustment after the fiscal year", path: pathAdjustments, set: map[string]any{"effective_date": "2026-01-01"},
+			status: 422, code: domain.CodeDateOutsideWindow, field: "effective_date"},
+		{name: "refund dated tomorrow", path: pathRefunds, set: map[string]any{"effective_date": "2026-06-02"},
+			status: 422, code: domain.CodeDateOutsideWindow, field: "effective_date"},
+		{name: "date month 13", path: pathAllocations, set: map[string]any{"effective_date": "2025-13-01"},
+			status: 400, code: domain.CodeInvalidDate, field: "effective_date"},
+		{name: "date 30 February", path: pathAllocations, set: map[string]any{"effective_date": "2025-02-30"},
+			status: 400, code: domain.CodeInvalidDate, field: "effective_date"},
+		{name: "date in another format", path: pathAllocations, set: map[string]any{"effective_date": "01/03/2025"},
+			status: 400, code: domain.CodeInvalidDate, field: "effective_date"},
+		{name: "date as a JSON number", path: pathAllocations, set: map[string]any{"effective_date": raw("20250301")},
+			status: 400, code: domain.CodeInvalidDate, field: "effective_date"},
+		{name: "date missing", path: pathAllocations, del: []string{"effective_date"},
+			status: 400, code: domain.CodeMissingField, field: "effective_date"},
+		// References.
+		{name: "allocation without decision", path: pathAllocations, del: []string{"decision"},
+			status: 400, code: domain.CodeMissingField, field: "decision"},
+		{name: "adjustment with blank decision", path: pathAdjustments, set: map[string]any{"decision": ""},
+			status: 400, code: domain.CodeMissingField, field: "decision"},
+		{name: "disbursement without voucher", path: pathDisbursements, del: []string{"voucher"},
+			status: 400, code: domain.CodeMissingField, field: "voucher"},
+		{name: "refund without voucher", path: pathRefunds, del: []string{"voucher"},
+			status: 400, code: domain.CodeMissingField, field: "voucher"},
+		{name: "disbursement citing a decision", path: pathDisbursements, set: map[string]any{"decision": "1/QĐ"},
+			status: 400, code: domain.CodeInvalidField, field: "decision"},
+		{name: "reference with control character", path: pathDisbursements, set: map[string]any{"voucher": "UNC\u0007"},
+			status: 400, code: domain.CodeInvalidField, field: "voucher"},
+		{name: "reference too long", path: pathDisbursements, set: map[string]any{"voucher": strings.Repeat("V", domain.MaxReferenceLen+1)},
+			status: 400, code: domain.CodeInvalidField, field: "voucher"},
+		// The body as a whole.
+		{name: "unknown JSON field", path: pathAllocations, set: map[string]any{"memo": "x"},
+			status: 400, code: domain.CodeUnknownField, field: "memo"},
+		{name: "body over the size limit", path: pathRefunds, raw: mustJSON(t, tooLarge),
+			status: 413, code: domain.CodeBodyTooLarge},
+		{name: "invalid UTF-8", path: pathAllocations,
+			raw:    []byte(`{"fiscal_year":2025,"province":"01","source":"national","amount":"1000","decision":"1/Q` + "\xff\xfe" + `","effective_date":"2025-03-01"}`),
+			status: 400, code: domain.CodeMalformedRequest},
+		{name: "empty body", path: pathAllocations, raw: []byte{},
+			status: 400, code: domain.CodeMalformedRequest},
+		{name: "not JSON", path: pathAllocations, raw: []byte("fiscal_year=2025"),
+			status: 400, code: domain.CodeMalformedRequest},
+		{name: "truncated JSON", path: pathAllocations, raw: []byte(`{"fiscal_year":2025,"province":"01"`),
+			status: 400, code: domain.CodeMalformedRequest},
+		{name: "trailing garbage", path: pathAllocations, raw: append(mustJSON(t, validBody(pathAllocations)), " garbage"...),
+			status: 400, code: domain.CodeMalformedRequest},
+		{name: "two objects", path: pathAllocations, raw: append(mustJSON(t, validBody(pathAllocations)), "{}"...),
+			status: 400, code: domain.CodeMalformedRequest},
+		{name: "a JSON array", path: pathAllocations, raw: []byte(`[]`),
+			status: 400, code: domain.CodeMalformedRequest},
+		{name: "a JSON string", path: pathAllocations, raw: []byte(`"x"`),
+			status: 400, code: domain.CodeMalformedRequest},
+		{name: "field name in another case", path: pathAllocations,
+			raw:    []byte(`{"FISCAL_YEAR":2025,"province":"01","source":"national","amount":"1000","decision":"1/QĐ","effective_date":"2025-03-01"}`),
+			status: 400, code: domain.CodeUnknownField, field: "FISCAL_YEAR"},
+		{name: "field name folding to another (long s)", path: pathAllocations,
+			raw:    []byte(`{"fiscal_year":2025,"province":"01","ſource":"national","amount":"1000","decision":"1/QĐ","effective_date":"2025-03-01"}`),
+			status: 400, code: domain.CodeUnknownField, field: "ſource"},
+		{name: "amount given twice", path: pathAllocations,
+			raw:    []byte(`{"fiscal_year":2025,"province":"01","source":"national","amount":"5","amount":"7","decision":"1/QĐ","effective_date":"2025-03-01"}`),
+			status: 400, code: domain.CodeMalformedRequest, field: "amount"},
+		{name: "wrong content type", path: pathAllocations, contentType: "text/plain",
+			status: 415, code: domain.CodeUnsupportedMediaType},
+		{name: "form content type", path: pathAllocations, contentType: "application/x-www-form-urlencoded",
+			status: 415, code: domain.CodeUnsupportedMediaType},
+		{name: "no content type", path: pathAllocations, contentType: "-",
+			status: 415, code: domain.CodeUnsupportedMediaType},
+		// Idempotency keys.
+		{name: "no idempotency key", path: pathAllocations, key: noKey,
+			status: 400, code: domain.CodeInvalidIdempotencyKey, field: "Idempotency-Key"},
+		{name: "idempotency key with a space", path: pathAllocations, key: "a key",
+			status: 400, code: domain.CodeInvalidIdempotencyKey, field: "Idempotency-Key"},
+		{name: "idempotency key too long", path: pathAllocations, key: strings.Repeat("k", domain.MaxIdempotencyKeyLen+1),
+			status: 400, code: domain.CodeInvalidIdempotencyKey, field: "Idempotency-Key"},
+		{name: "idempotency key reused for another amount", path: pathAllocations, key: setupAllocationKey,
+			set:    map[string]any{"amount": "2000000000"},
+			status: 409, code: domain.CodeIdempotencyKeyReused, field: "Idempotency-Key"},
+		{name: "idempotency key reused on another route", path: pathDisbursements, key: setupAllocationKey,
+			status: 409, code: domain.CodeIdempotencyKeyReused, field: "Idempotency-Key"},
+		{name: "idempotency key reused for a refused command", path: pathDisbursements, key: setupDisbursementKey,
+			set:    map[string]any{"amount": "900000000"},
+			status: 409, code: domain.CodeIdempotencyKeyReused, field: "Idempotency-Key"},
+	}
+	require.GreaterOrEqual(t, len(tests), 25)
+
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := tt.raw
+			if body == nil {
+				b := validBody(tt.path)
+				maps.Copy(b, tt.set)
+				for _, f := range tt.del {
+					delete(b, f)
+				}
+				body = mustJSON(t, b)
+			}
+			header := http.Header{"Content-Type": {contentJSON}, "Idempotency-Key": {uuid.NewString()}}
+			switch tt.contentType {
+			case "":
+			case "-":
+				header.Del("Content-Type")
+			default:
+				header.Set("Content-Type", tt.contentType)
+			}
+			switch tt.key {
+			case "":
+			case noKey:
+				header.Del("Idempotency-Key")
+			default:
+				header.Set("Idempotency-Key", tt.key)
+			}
+
+			before := ta.streamLastSeq(t)
+			r := ta.do(t, http.MethodPost, tt.path, header, body)
+			requireProblem(t, r, tt.status, tt.code, tt.field)
+			require.Equal(t, before, ta.streamLastSeq(t), "the refused request appended to the stream")
+		})
+	}
+
+	// Each valid body is accepted, so every case above was refused for
+	// the one thing it changed.
+	for _, path := range []string{pathAllocations, pathDisbursements, pathRefunds, pathAdjustments} {
+		before := ta.streamLastSeq(t)
+		r := ta.post(t, path, uuid.NewString(), mustJSON(t, validBody(path)))
+		require.Equal(t, http.StatusCreated, r.status, "%s: %s", path, r.body)
+		var res recordResponse
+		require.NoError(t, json.Unmarshal(r.body, &res))
+		after := ta.streamLastSeq(t)
+		require.Greater(t, res.Seq, before, path)
+		require.LessOrEqual(t, res.Seq, after, path)
+	}
+}
+
+// recordedJSON is a recording answer decoded without the domain's types, to
+// check the wire format itself.
+type recordedJSON struct {
+	Event struct {
+		ID       string `json:"id"`
+		Type     string `json:"type"`
+		Amount   any    `json:"amount"`
+		PrevHash string `json:"prev_hash"`
+		Hash     string `json:"hash"`
+	} `json:"event"`
+	Seq      uint64 `json:"seq"`
+	Replayed bool   `json:"replayed"`
+}
+
+var hexHash = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func TestRecordAndReplay(t *testing.T) {
+	t.Parallel()
+	ta := newTestAPI(t)
+
+	// An allocation, with a charset in the media type.
+	alloc := validBody(pathAllocations)
+	maps.Copy(alloc, map[string]any{"amount": "1500000000", "project": "KC-2025-01"})
+	r := ta.do(t, http.MethodPost, pathAllocations, http.Header{
+		"Content-Type":    {"application/json; charset=utf-8"},
+		"Idempotency-Key": {"alloc-1"},
+	}, mustJSON(t, alloc))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	require.Equal(t, "application/json", r.header.Get("Content-Type"))
+
+	var wire recordedJSON
+	require.NoError(t, json.Unmarshal(r.body, &wire))
+	assert.Equal(t, "1500000000", wire.Event.Amount, "amounts are JSON strings")
+	assert.Equal(t, string(domain.TypeAllocated), wire.Event.Type)
+	assert.Regexp(t, hexHash, wire.Event.Hash)
+	assert.Equal(t, domain.GenesisHash, wire.Event.PrevHash)
+	assert.False(t, wire.Replayed)
+
+	var allocRes recordResponse
+	require.NoError(t, json.Unmarshal(r.body, &allocRes))
+	ev := allocRes.Event
+	assert.Equal(t, ev.Hash, ev.ComputeHash(), "the event's hash is its content's")
+	assert.Equal(t, "anonymous", ev.Actor)
+	assert.Equal(t, "alloc-1", ev.IdempotencyKey)
+	assert.True(t, testNow.Equal(ev.RecordedAt), "recorded at %s", ev.RecordedAt)
+	assert.Equal(t, domain.LineKey{FiscalYear: 2025, Province: "01", Source: domain.SourceNational}, allocRes.Line.Line)
+	requireAmount(t, "1500000000", allocRes.Line.Balance.Allocated)
+	requireAmount(t, "1500000000", allocRes.Line.Balance.Available())
+	assert.Equal(t, 1, allocRes.Line.Events)
+	assert.Equal(t, allocRes.Seq, allocRes.Line.LastSeq)
+	require.NotNil(t, allocRes.Project)
+	requireAmount(t, "1500000000", allocRes.Project.Balance.Allocated)
+	assert.LessOrEqual(t, allocRes.Seq, ta.streamLastSeq(t))
+
+	// A disbursement links to the allocation.
+	disb := validBody(pathDisbursements)
+	maps.Copy(disb, map[string]any{"amount": "250000000", "project": "KC-2025-01"})
+	r = ta.post(t, pathDisbursements, "disb-1", mustJSON(t, disb))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	var disbRes recordResponse
+	require.NoError(t, json.Unmarshal(r.body, &disbRes))
+	assert.Equal(t, ev.Hash, disbRes.Event.PrevHash)
+	assert.Regexp(t, hexHash, disbRes.Event.Hash)
+	assert.False(t, disbRes.Replayed)
+	requireAmount(t, "250000000", disbRes.Line.Balance.Disbursed)
+	requireAmount(t, "1250000000", disbRes.Line.Balance.Available())
+	requireAmount(t, "1250000000", disbRes.Project.Balance.Available())
+	assert.Greater(t, disbRes.Seq, allocRes.Seq)
+
+	// The same request again is answered with the original event.
+	seq := ta.streamLastSeq(t)
+	r = ta.post(t, pathDisbursements, "disb-1", mustJSON(t, disb))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var again recordResponse
+	require.NoError(t, json.Unmarshal(r.body, &again))
+	assert.True(t, again.Replayed)
+	assert.Equal(t, disbRes.Event.ID, again.Event.ID)
+	assert.Equal(t, disbRes.Event.Hash, again.Event.Hash)
+	assert.Equal(t, disbRes.Seq, again.Seq)
+	requireAmount(t, "250000000", again.Line.Balance.Disbursed, "the balance counts it once")
+	require.Equal(t, seq, ta.streamLastSeq(t), "a replay appends nothing")
+
+	// The same key for another movement is refused.
+	disb["amount"] = "250000001"
+	r = ta.post(t, pathDisbursements, "disb-1", mustJSON(t, disb))
+	p := requireProblem(t, r, http.StatusConflict, domain.CodeIdempotencyKeyReused, "Idempotency-Key")
+	assert.Contains(t, p.Detail, disbRes.Event.ID, "the detail names the original event")
+	require.Equal(t, seq, ta.streamLastSeq(t))
+
+	// Reads reflect this server's writes without waiting.
+	r = ta.get(t, "/v1/balances?year=2025&province=01&source=national")
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var rep projections.Report
+	require.NoError(t, json.Unmarshal(r.body, &rep))
+	assert.GreaterOrEqual(t, rep.AsOfSeq, disbRes.Seq)
+	require.Len(t, rep.Lines, 1)
+	assert.Equal(t, allocRes.Line.Line, rep.Lines[0].Line)
+	requireAmount(t, "1500000000", rep.Lines[0].Totals.Balance.Allocated)
+	requireAmount(t, "250000000", rep.Lines[0].Totals.Balance.Disbursed)
+	requireAmount(t, "1250000000", rep.Lines[0].Totals.Balance.Available())
+	assert.Equal(t, 2, rep.Lines[0].Totals.Events)
+	require.Len(t, rep.Lines[0].Projects, 1)
+	assert.Equal(t, "KC-2025-01", rep.Lines[0].Projects[0].Project)
+	requireAmount(t, "250000000", rep.Total.Balance.Disbursed)
+
+	r = ta.get(t, "/v1/balances?year=2025&source=local")
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	rep = projections.Report{}
+	require.NoError(t, json.Unmarshal(r.body, &rep))
+	assert.Empty(t, rep.Lines)
+
+	for _, tc := range []struct {
+		query string
+		code  domain.Code
+		field string
+	}{
+		{"year=1999", domain.CodeInvalidYear, "year"},
+		{"year=2101", domain.CodeInvalidYear, "year"},
+		{"year=abc", domain.CodeInvalidYear, "year"},
+		{"province=99", domain.CodeUnknownProvince, "province"},
+		{"source=regional", domain.CodeUnknownSource, "source"},
+	} {
+		requireProblem(t, ta.get(t, "/v1/balances?"+tc.query), http.StatusBadRequest, tc.code, tc.field)
+	}
+
+	// Provinces in force on either side of the merger.
+	for _, tc := range []struct {
+		date   string
+		scheme domain.Scheme
+		n      int
+	}{
+		{"2025-06-30", domain.Scheme63, 63},
+		{"2025-07-01", domain.Scheme34, 34},
+		{"", domain.Scheme34, 34}, // today, by the API's clock
+	} {
+		r = ta.get(t, "/v1/provinces?date="+tc.date)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		var pr provincesResponse
+		require.NoError(t, json.Unmarshal(r.body, &pr))
+		assert.Equal(t, tc.scheme, pr.Scheme, tc.date)
+		assert.Len(t, pr.Provinces, tc.n, tc.date)
+		if tc.date == "" {
+			assert.Equal(t, "2026-06-01", pr.Date.String())
+		}
+	}
+	requireProblem(t, ta.get(t, "/v1/provinces?date=2025-02-30"), http.StatusBadRequest, domain.CodeInvalidDate, "date")
+
+	r = ta.get(t, "/healthz")
+	require.Equal(t, http.StatusOK, r.status)
+	var health struct {
+		Status     string `json:"status"`
+		AppliedSeq uint64 `json:"applied_seq"`
+	}
+	require.NoError(t, json.Unmarshal(r.body, &health))
+	assert.Equal(t, "ok", health.Status)
+	assert.GreaterOrEqual(t, health.AppliedSeq, disbRes.Seq)
+
+	requireProblem(t, ta.get(t, "/v1/nothing-here"), http.StatusNotFound, domain.CodeNotFound, "")
+
+	r = ta.get(t, pathAllocations)
+	requireProblem(t, r, http.StatusMethodNotAllowed, domain.CodeMethodNotAllowed, "")
+	assert.Equal(t, "POST", r.header.Get("Allow"))
+	r = ta.do(t, http.MethodPost, "/v1/balances", http.Header{"Content-Type": {"application/json"}}, []byte("{}"))
+	requireProblem(t, r, http.StatusMethodNotAllowed, domain.CodeMethodNotAllowed, "")
+	assert.Equal(t, "GET", r.header.Get("Allow"))
+	require.Equal(t, seq, ta.streamLastSeq(t))
+}
+
+func TestEveryCodeHasStatus(t *testing.T) {
+	seen := map[domain.Code]bool{}
+	for _, c := range domain.Codes {
+		require.False(t, seen[c], "code %s is listed twice", c)
+		seen[c] = true
+		status, ok := statusOf[c]
+		require.True(t, ok, "code %s has no HTTP status", c)
+		require.True(t, status >= 400 && status <= 599, "code %s maps to %d", c, status)
+		require.NotEmpty(t, http.StatusText(status), "code %s maps to %d", c, status)
+	}
+	for c := range statusOf {
+		require.True(t, seen[c], "statusOf maps %s, which is not in domain.Codes", c)
+	}
+}
+
+// An error that is not a domain error reaches the client as a bare 500
+// with a request id, never its text.
+func TestInternalErrorHidesDetail(t *testing.T) {
+	var logged bytes.Buffer
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/v1/balances", nil)
+	req = req.WithContext(context.WithValue(req.Context(), ctxKey{}, "req-1"))
+	writeError(rec, req, slog.New(slog.NewTextHandler(&logged, nil)), errors.New("nats: secret connection detail"))
+	require.Equal(t, http.StatusInternalServerError, rec.Code)
+	assert.NotContains(t, rec.Body.String(), "secret")
+	assert.Contains(t, logged.String(), "secret")
+	var p problem
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &p))
+	assert.Equal(t, domain.CodeInternal, p.Code)
+	assert.Equal(t, "req-1", p.RequestID)
+}
+
+// ---------------------------------------------------------------- golden
+
+// goldenLine is the line of the golden events.
+var goldenLine = domain.LineKey{FiscalYear: 2025, Province: "01", Source: domain.SourceNational}
+
+func mustAmount(t *testing.T, s string) domain.Amount {
+	t.Helper()
+	a, err := domain.ParseAmount(s)
+	require.NoError(t, err)
+	return a
+}
+
+func mustDate(t *testing.T, s string) domain.Date {
+	t.Helper()
+	d, err := domain.ParseDate(s)
+	require.NoError(t, err)
+	return d
+}
+
+// goldenEvents returns one event of each type, chained on goldenLine and
+// verified by applying them to a line state.
+func goldenEvents(t *testing.T) []domain.Event {
+	t.Helper()
+	evs := []domain.Event{
+		{
+			ID: "01970a6e-8000-7000-8000-000000000001", Type: domain.TypeAllocated,
+			Project: "KC-2025-01", Category: domain.CategoryTraining, Amount: mustAmount(t, "1500000000"),
+			Decision: "123/QĐ-BCT", EffectiveDate: mustDate(t, "2025-03-01"),
+			RecordedAt: time.Date(2025, time.March, 3, 2, 30, 0, 123456789, time.UTC), IdempotencyKey: "golden-allocate",
+		},
+		{
+			ID: "01970a6e-8000-7000-8000-000000000002", Type: domain.TypeDisbursed,
+			Project: "KC-2025-01", Category: domain.CategoryTraining, Amount: mustAmount(t, "250000000"),
+			Voucher: "UNC-0042", Beneficiary: "Hợp tác xã Gốm Bát Tràng", EffectiveDate: mustDate(t, "2025-04-15"),
+			RecordedAt: time.Date(2025, time.April, 15, 9, 0, 0, 0, time.UTC), IdempotencyKey: "golden-disburse",
+		},
+		{
+			ID: "01970a6e-8000-7000-8000-000000000003", Type: domain.TypeRefunded,
+			Project: "KC-2025-01", Amount: mustAmount(t, "50000000"),
+			Voucher: "NT-0007", Reason: "Thu hồi theo kết luận kiểm toán", EffectiveDate: mustDate(t, "2025-06-20"),
+			RecordedAt: time.Date(2025, time.June, 20, 1, 2, 3, 0, time.UTC), IdempotencyKey: "golden-refund",
+		},
+		{
+			ID: "01970a6e-8000-7000-8000-000000000004", Type: domain.TypeAdjusted,
+			Project: "KC-2025-01", Amount: mustAmount(t, "-100000000"),
+			Decision: "456/QĐ-BCT", Reason: "Điều chỉnh giảm kế hoạch", EffectiveDate: mustDate(t, "2025-06-25"),
+			RecordedAt: time.Date(2025, time.June, 25, 4, 5, 6, 0, time.UTC), IdempotencyKey: "golden-adjust",
+		},
+	}
+	st := domain.NewLineState(goldenLine)
+	for i := range evs {
+		e := &evs[i]
+		e.FiscalYear, e.Province, e.Source = goldenLine.FiscalYear, goldenLine.Province, goldenLine.Source
+		e.Actor = "anonymous"
+		e.PrevHash = st.LastHash
+		e.Hash = e.ComputeHash()
+		require.NoError(t, st.Apply(domain.Recorded{Event: *e, Seq: uint64(2*i + 1)}))
+	}
+	return evs
+}
+
+// checkGolden compares got with testdata/golden/name, or rewrites the file
+// under -update.
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *updateGolden {
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, got, 0o644))
+		return
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run go test ./cmd/kcledger -run Golden -update to create it")
+	require.Equal(t, string(want), string(got), "%s differs; if the change is intended, rerun with -update", path)
+}
+
+func TestGoldenEvents(t *testing.T) {
+	evs := goldenEvents(t)
+	require.Len(t, evs, len(domain.EventTypes))
+	for _, ev := range evs {
+		t.Run(ev.Type.Kind(), func(t *testing.T) {
+			got, err := json.MarshalIndent(ev, "", "  ")
+			require.NoError(t, err)
+			got = append(got, '\n')
+			checkGolden(t, "event_"+ev.Type.Kind()+".json", got)
+
+			// The file is a verifiable event: it decodes to the same
+			// event, whose hash is its content's.
+			var back domain.Event
+			dec := json.NewDecoder(bytes.NewReader(got))
+			dec.DisallowUnknownFields()
+			require.NoError(t, dec.Decode(&back))
+			assert.Equal(t, ev.Hash, back.ComputeHash())
+			requireAmount(t, ev.Amount.String(), back.Amount)
+			back.Amount, ev.Amount = domain.Amount{}, domain.Amount{}
+			assert.Equal(t, ev, back)
+		})
+	}
+}
+
+func TestGoldenProblem(t *testing.T) {
+	evs := goldenEvents(t)
+	st := domain.NewLineState(goldenLine)
+	for i, ev := range evs[:2] {
+		require.NoError(t, st.Apply(domain.Recorded{Event: ev, Seq: uint64(2*i + 1)}))
+	}
+	cmd := domain.Command{
+		Kind: domain.Disburse, FiscalYear: 2025, Province: "01", Source: domain.SourceNational,
+		Amount: mustAmount(t, "1300000000"), Voucher: "UNC-0043", Beneficiary: "Công ty TNHH Mây tre đan Phú Vinh",
+		EffectiveDate: mustDate(t, "2025-05-02"),
+		EventID:       "01970a6e-8000-7000-8000-000000000005", Actor: "anonymous", IdempotencyKey: "golden-overdraw",
+		Now: time.Date(2025, time.May, 2, 3, 0, 0, 0, time.UTC),
+	}
+	_, err := domain.Decide(st, cmd, domain.Policy{})
+	require.ErrorIs(t, err, domain.ErrInsufficientFunds)
+
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, pathDisbursements, nil)
+	req = req.WithContext(context.WithValue(req.Context(), ctxKey{}, "01970a6e-8000-7000-8000-0000000000ff"))
+	writeError(rec, req, slog.New(slog.DiscardHandler), err)
+	require.Equal(t, http.StatusUnprocessableEntity, rec.Code)
+	require.Equal(t, "application/problem+json", rec.Header().Get("Content-Type"))
+
+	var got bytes.Buffer
+	require.NoError(t, json.Indent(&got, rec.Body.Bytes(), "", "  "))
+	checkGolden(t, "problem_insufficient_funds.json", got.Bytes())
+}
