@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
+	"time"
 )
 
 // EventLog is the append-only log the ledger records into. Package
@@ -60,6 +62,29 @@ var ErrStale = errors.New("domain: event log: the line has moved on")
 // DefaultMaxAttempts bounds how often Record re-decides after losing a race
 // for the same line.
 const DefaultMaxAttempts = 16
+
+// Backoff between attempts after a lost race: random, growing from
+// backoffBase, at most backoffMax. Without it, ledgers in several
+// processes that keep retrying in step can starve each other: on a
+// replicated stream the leader refuses an expectation while another
+// proposal on the same line is in flight, even one that will fail too.
+const (
+	backoffBase = time.Millisecond
+	backoffMax  = 100 * time.Millisecond
+)
+
+// backoff waits a random time that grows with attempt, or until ctx ends.
+func backoff(ctx context.Context, attempt int) error {
+	limit := min(backoffBase<<min(attempt, 10), backoffMax)
+	t := time.NewTimer(time.Duration(rand.Int64N(int64(limit)) + 1))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
 
 // Ledger records commands into an EventLog. It caches the state of every
 // line it touched, but never trusts the cache: each append expects the
@@ -172,6 +197,9 @@ func (l *Ledger) Record(ctx context.Context, cmd Command) (Result, error) {
 			if r, ok := entry.keys[cmd.IdempotencyKey]; ok {
 				return l.replay(ctx, entry, IdempotencyClaim{Fingerprint: r.Event.Fingerprint(), Recorded: r}, fp)
 			}
+			return Result{}, err
+		}
+		if err := backoff(ctx, attempt); err != nil {
 			return Result{}, err
 		}
 	}
