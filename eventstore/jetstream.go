@@ -210,7 +210,10 @@ func (s *JetStream) LastEventSeq(ctx context.Context) (uint64, error) {
 	return s.lastSeq(ctx, AllEvents)
 }
 
-// Load implements domain.EventLog.
+// Load implements domain.EventLog. It asks the stream's leader for each
+// next message of the line: no consumer to create (slow and contended on a
+// replicated stream, where an ephemeral consumer may also sit on a lagging
+// replica), and a reload after a conflict usually needs one or two events.
 func (s *JetStream) Load(ctx context.Context, k domain.LineKey, after uint64) ([]domain.Recorded, error) {
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
@@ -220,12 +223,17 @@ func (s *JetStream) Load(ctx context.Context, k domain.LineKey, after uint64) ([
 		return nil, err
 	}
 	var out []domain.Recorded
-	err = s.read(ctx, filter, after, func(r domain.Recorded) (bool, error) {
-		out = append(out, r)
-		return r.Seq < last, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("eventstore: load line %s: %w", k, err)
+	for next := after + 1; next <= last; {
+		m, err := s.stream.GetMsg(ctx, next, jetstream.WithGetMsgSubject(filter))
+		if err != nil {
+			return nil, fmt.Errorf("eventstore: load line %s from seq %d: %w", k, next, err)
+		}
+		rec, err := decode(m.Data, m.Sequence)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+		next = m.Sequence + 1
 	}
 	return out, nil
 }

@@ -2,7 +2,6 @@ package eventstore
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -49,7 +48,8 @@ func (x *keyIndex) lookup(key string) (uint64, bool, error) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	if lag := time.Since(x.confirmed); lag > x.maxLag {
-		return 0, false, fmt.Errorf("eventstore: idempotency key index last confirmed %s ago (limit %s): %w", lag.Round(time.Millisecond), x.maxLag, domain.ErrUnavailable)
+		return 0, false, domain.Errorf(domain.CodeUnavailable, "",
+			"the idempotency key index is catching up with the stream (last confirmed %s ago, limit %s); retry shortly with the same key", lag.Round(time.Millisecond), x.maxLag)
 	}
 	seq, ok := x.seqs[msgID(key)]
 	return seq, ok, nil
