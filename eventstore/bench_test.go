@@ -3,6 +3,7 @@ package eventstore_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -107,4 +108,46 @@ func benchEvent(line domain.LineKey, i int) domain.Event {
 	}
 	e.Hash = e.ComputeHash()
 	return e
+}
+
+// BenchmarkRecord16 is BenchmarkRecord with 16 concurrent writers spread
+// over the 63 provinces, one line each at a time.
+func BenchmarkRecord16(b *testing.B) {
+	_, log := benchServer(b)
+	ctx := context.Background()
+	ledger := domain.NewLedger(log, domain.Policy{})
+	now := time.Now().UTC()
+	provinces := domain.Provinces(domain.Scheme63)
+	cmd := func(kind domain.CommandKind, province, key string) domain.Command {
+		c := domain.Command{Kind: kind, FiscalYear: 2024, Province: province, Source: domain.SourceLocal,
+			EffectiveDate: domain.Date{Year: 2024, Month: time.March, Day: 1},
+			EventID:       uuid.Must(uuid.NewV7()).String(), Actor: "bench", IdempotencyKey: key, Now: now}
+		if kind == domain.Allocate {
+			c.Amount, c.Decision = domain.MaxMovement, "1/QĐ"
+		} else {
+			c.Amount, c.Voucher, c.Beneficiary = domain.AmountFromInt64(1000), "KB", "HTX"
+		}
+		return c
+	}
+	for _, p := range provinces {
+		_, err := ledger.Record(ctx, cmd(domain.Allocate, p.Code, "alloc-"+p.Code))
+		require.NoError(b, err)
+	}
+	const writers = 16
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < b.N; i += writers {
+				p := provinces[i%len(provinces)]
+				if _, err := ledger.Record(ctx, cmd(domain.Disburse, p.Code, fmt.Sprint("pay-", i))); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -24,6 +24,12 @@ type JetStream struct {
 	name   string
 	keys   *keyIndex
 	stop   context.CancelFunc
+
+	// Group commit (commit.go); queue is nil when it is off.
+	queue         chan *pendingAppend
+	maxBatch      int
+	committerDone chan struct{}
+	stats         commitStats
 }
 
 var _ domain.EventLog = (*JetStream)(nil)
@@ -65,19 +71,30 @@ func Open(ctx context.Context, nc *nats.Conn, c StreamConfig) (*JetStream, error
 		return nil, err
 	}
 	runCtx, stop := context.WithCancel(context.Background())
-	log := &JetStream{nc: nc, js: js, stream: s, name: s.CachedInfo().Config.Name, keys: newKeyIndex(c.DuplicateWindow / 2), stop: stop}
+	log := &JetStream{nc: nc, js: js, stream: s, name: s.CachedInfo().Config.Name, keys: newKeyIndex(c.DuplicateWindow / 2), stop: stop, maxBatch: c.MaxBatch}
 	log.runKeyIndex(runCtx)
 	select {
 	case <-log.keys.ready:
-		return log, nil
 	case <-ctx.Done():
 		stop()
 		return nil, fmt.Errorf("eventstore: building the idempotency key index: %w", ctx.Err())
 	}
+	if log.maxBatch > 1 {
+		log.queue = make(chan *pendingAppend, log.maxBatch)
+		log.committerDone = make(chan struct{})
+		go log.runCommitter(runCtx)
+	}
+	return log, nil
 }
 
-// Close stops following the stream. It does not close the connection.
-func (s *JetStream) Close() { s.stop() }
+// Close stops following the stream and committing; appends still queued
+// fail. It does not close the connection.
+func (s *JetStream) Close() {
+	s.stop()
+	if s.committerDone != nil {
+		<-s.committerDone
+	}
+}
 
 // Stream returns the name of the stream.
 func (s *JetStream) Stream() string { return s.name }
@@ -115,10 +132,8 @@ func message(p domain.Proposal) (*nats.Msg, error) {
 // Append implements domain.EventLog: one message, on the line's subject,
 // expecting the line's last sequence.
 //
-// Building the message and publishing it are separate steps so that a
-// group commit can later gather concurrent proposals into one JetStream
-// atomic batch (each message keeping its own expectation) without
-// changing callers.
+// Concurrent appends are gathered into atomic batches (group commit,
+// commit.go), each message keeping its own expectation and message id.
 func (s *JetStream) Append(ctx context.Context, p domain.Proposal) (uint64, error) {
 	m, err := message(p)
 	if err != nil {
@@ -126,7 +141,7 @@ func (s *JetStream) Append(ctx context.Context, p domain.Proposal) (uint64, erro
 	}
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
-	ack, err := s.js.PublishMsg(ctx, m)
+	ack, err := s.publish(ctx, m)
 	if err != nil {
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && (apiErr.ErrorCode == errCodeWrongLastSeq || apiErr.ErrorCode == errCodeWrongLastSeqClustered) {
@@ -134,16 +149,16 @@ func (s *JetStream) Append(ctx context.Context, p domain.Proposal) (uint64, erro
 		}
 		return 0, fmt.Errorf("eventstore: append to %s: %w", m.Subject, err)
 	}
-	if ack.Duplicate {
+	if ack.duplicate {
 		// Within the duplicate window, the key already produced the event
-		// at ack.Sequence.
-		rec, err := s.event(ctx, ack.Sequence)
+		// at ack.seq.
+		rec, err := s.event(ctx, ack.seq)
 		if err != nil {
 			return 0, err
 		}
 		return 0, &domain.ClaimedError{Claim: domain.IdempotencyClaim{Fingerprint: rec.Event.Fingerprint(), Recorded: rec}}
 	}
-	return ack.Sequence, nil
+	return ack.seq, nil
 }
 
 func withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {

@@ -46,3 +46,11 @@ func TestJetStreamConformance(t *testing.T) {
 		return openLog(t, startServer(t), eventstore.StreamConfig{DuplicateWindow: time.Minute})
 	})
 }
+
+// The same suite with group commit on: concurrent appends travel in
+// atomic batches.
+func TestJetStreamConformanceGroupCommit(t *testing.T) {
+	eventstoretest.Run(t, func(t *testing.T) domain.EventLog {
+		return openLog(t, startServer(t), eventstore.StreamConfig{DuplicateWindow: time.Minute, MaxBatch: 64})
+	})
+}

@@ -23,6 +23,10 @@ type StreamConfig struct {
 	Name            string
 	Replicas        int
 	DuplicateWindow time.Duration
+	// MaxBatch bounds how many concurrent appends one atomic batch
+	// gathers (group commit, commit.go); 0 means DefaultMaxBatch, 1 turns
+	// group commit off.
+	MaxBatch int
 }
 
 func (c StreamConfig) withDefaults() StreamConfig {
@@ -35,6 +39,10 @@ func (c StreamConfig) withDefaults() StreamConfig {
 	if c.DuplicateWindow == 0 {
 		c.DuplicateWindow = DefaultDuplicateWindow
 	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = DefaultMaxBatch
+	}
+	c.MaxBatch = min(max(c.MaxBatch, 1), maxBatchMessages)
 	return c
 }
 
@@ -71,8 +79,8 @@ func StreamSettings(c StreamConfig) jetstream.StreamConfig {
 		AllowMsgTTL:       false,
 		AllowMsgCounter:   false,
 		AllowMsgSchedules: false,
-		// Not used yet: the group commit will gather concurrent appends
-		// into atomic batches.
+		// The group commit gathers concurrent appends into atomic
+		// batches (commit.go).
 		AllowAtomicPublish: true,
 		PersistMode:        jetstream.DefaultPersistMode,
 	}

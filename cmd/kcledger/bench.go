@@ -27,14 +27,15 @@ const (
 )
 
 type benchResult struct {
-	Writers    int     `json:"writers"`
-	Events     int     `json:"events"`
-	Seconds    float64 `json:"seconds"`
-	PerSecond  float64 `json:"per_second"`
-	P50Micros  int64   `json:"p50_us"`
-	P99Micros  int64   `json:"p99_us"`
-	Errors     int     `json:"errors"`
-	Durability string  `json:"durability"`
+	Writers     int     `json:"writers"`
+	GroupCommit int     `json:"group_commit"`
+	Events      int     `json:"events"`
+	Seconds     float64 `json:"seconds"`
+	PerSecond   float64 `json:"per_second"`
+	P50Micros   int64   `json:"p50_us"`
+	P99Micros   int64   `json:"p99_us"`
+	Errors      int     `json:"errors"`
+	Durability  string  `json:"durability"`
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -44,15 +45,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	count := fs.Int("count", 2000, "disbursements to record in all")
 	limit := fs.Duration("duration", 2*time.Minute, "stop after this long even if --count is not reached")
 	allowExisting := fs.Bool("allow-existing", false, "write into a stream that already holds events (never do this on a real ledger: benchmark movements are real events)")
+	groupCommit := fs.Int("group-commit", 1, "appends gathered per JetStream atomic batch; 1 is off, as in serve")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	if *writers < 1 || *writers > maxBenchWriters || *count < *writers || *count > maxBenchCount || *limit <= 0 || *limit > maxBenchDuration {
-		fmt.Fprintf(stderr, "kcledger bench: want 1 ≤ --writers ≤ %d, --writers ≤ --count ≤ %d, 0 < --duration ≤ %s\n", maxBenchWriters, maxBenchCount, maxBenchDuration)
+	if *writers < 1 || *writers > maxBenchWriters || *count < *writers || *count > maxBenchCount || *limit <= 0 || *limit > maxBenchDuration || *groupCommit < 1 || *groupCommit > 1000 {
+		fmt.Fprintf(stderr, "kcledger bench: want 1 ≤ --writers ≤ %d, --writers ≤ --count ≤ %d, 0 < --duration ≤ %s, 1 ≤ --group-commit ≤ 1000\n", maxBenchWriters, maxBenchCount, maxBenchDuration)
 		return exitUsage
 	}
-	res, err := bench(ctx, *natsURL, *writers, *count, *limit, *allowExisting, stderr)
+	res, err := bench(ctx, *natsURL, *writers, *count, *groupCommit, *limit, *allowExisting, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "kcledger bench: %v\n", err)
 		return exitFailure
@@ -69,8 +71,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return exitOK
 }
 
-func bench(ctx context.Context, natsURL string, writers, count int, limit time.Duration, allowExisting bool, progress io.Writer) (benchResult, error) {
-	res := benchResult{Writers: writers, Durability: "as configured on " + natsURL}
+func bench(ctx context.Context, natsURL string, writers, count, groupCommit int, limit time.Duration, allowExisting bool, progress io.Writer) (benchResult, error) {
+	res := benchResult{Writers: writers, GroupCommit: groupCommit, Durability: "as configured on " + natsURL}
 	var nc *nats.Conn
 	if natsURL == "" {
 		dir, err := os.MkdirTemp("", "kcledger-bench-")
@@ -100,7 +102,7 @@ func bench(ctx context.Context, natsURL string, writers, count int, limit time.D
 			return res, fmt.Errorf("stream %s on %s already holds %d messages; benchmark movements would be recorded as real ones. Use a scratch server, or --allow-existing", eventstore.DefaultStream, natsURL, s.CachedInfo().State.Msgs)
 		}
 	}
-	store, err := eventstore.Open(ctx, nc, eventstore.StreamConfig{})
+	store, err := eventstore.Open(ctx, nc, eventstore.StreamConfig{MaxBatch: groupCommit})
 	if err != nil {
 		return res, err
 	}
