@@ -33,6 +33,11 @@ const (
 	CodeRefundExceedsDisbursed   Code = "refund_exceeds_disbursed"
 	CodeAllocationBelowDisbursed Code = "allocation_below_disbursed"
 
+	// Who may do what.
+	CodeUnauthenticated Code = "unauthenticated"
+	CodeForbidden       Code = "forbidden"
+	CodeAccountExists   Code = "account_exists"
+
 	// Concurrency and idempotency.
 	CodeIdempotencyKeyReused Code = "idempotency_key_reused"
 	CodeConflict             Code = "conflict"
@@ -52,7 +57,7 @@ var Codes = []Code{
 	CodeUnsupportedMediaType, CodeProvinceNotInForce, CodeDateOutsideWindow,
 	CodeInsufficientFunds, CodeRefundExceedsDisbursed, CodeAllocationBelowDisbursed,
 	CodeIdempotencyKeyReused, CodeConflict, CodeNotFound, CodeMethodNotAllowed,
-	CodeUnavailable, CodeInternal,
+	CodeUnavailable, CodeInternal, CodeUnauthenticated, CodeForbidden, CodeAccountExists,
 }
 
 // Error is the one error type of the domain: a stable code, the offending
@@ -88,6 +93,9 @@ var (
 	ErrConflict                 = &Error{Code: CodeConflict}
 	ErrNotFound                 = &Error{Code: CodeNotFound}
 	ErrUnavailable              = &Error{Code: CodeUnavailable}
+	ErrUnauthenticated          = &Error{Code: CodeUnauthenticated}
+	ErrForbidden                = &Error{Code: CodeForbidden}
+	ErrAccountExists            = &Error{Code: CodeAccountExists}
 )
 
 // Errorf builds an *Error.
