@@ -91,12 +91,16 @@ type Filter struct {
 	FiscalYear int
 	Province   string
 	Source     domain.Source
+	// Allow, when set, further limits the lines to those it accepts (an
+	// officer's provinces and sources).
+	Allow func(domain.LineKey) bool
 }
 
 func (f Filter) match(k domain.LineKey) bool {
 	return (f.FiscalYear == 0 || f.FiscalYear == k.FiscalYear) &&
 		(f.Province == "" || f.Province == k.Province) &&
-		(f.Source == "" || f.Source == k.Source)
+		(f.Source == "" || f.Source == k.Source) &&
+		(f.Allow == nil || f.Allow(k))
 }
 
 // Totals is a balance with the count and position of its events.
