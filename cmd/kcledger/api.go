@@ -38,6 +38,7 @@ const (
 type api struct {
 	ledger   *domain.Ledger
 	balances *projections.Balances
+	accounts accountStore
 	log      *slog.Logger
 	now      func() time.Time
 	// lastWrite is the highest event sequence this server has returned to
@@ -53,25 +54,37 @@ func requestID(r *http.Request) string {
 }
 
 func (a *api) routes() http.Handler {
-	mux := http.NewServeMux()
+	v1 := http.NewServeMux()
 	for path, kind := range map[string]domain.CommandKind{
 		"/v1/allocations":   domain.Allocate,
 		"/v1/adjustments":   domain.Adjust,
 		"/v1/disbursements": domain.Disburse,
 		"/v1/refunds":       domain.Refund,
 	} {
-		mux.HandleFunc("POST "+path, a.record(kind))
-		mux.HandleFunc(path, a.methodNotAllowed("POST"))
+		v1.HandleFunc("POST "+path, a.record(kind))
+		v1.HandleFunc(path, a.methodNotAllowed("POST"))
 	}
-	mux.HandleFunc("GET /v1/balances", a.getBalances)
-	mux.HandleFunc("/v1/balances", a.methodNotAllowed("GET"))
-	mux.HandleFunc("GET /v1/provinces", a.getProvinces)
-	mux.HandleFunc("/v1/provinces", a.methodNotAllowed("GET"))
+	v1.HandleFunc("GET /v1/balances", a.getBalances)
+	v1.HandleFunc("/v1/balances", a.methodNotAllowed("GET"))
+	v1.HandleFunc("GET /v1/provinces", a.getProvinces)
+	v1.HandleFunc("/v1/provinces", a.methodNotAllowed("GET"))
+	v1.HandleFunc("POST /v1/users", a.addUser)
+	v1.HandleFunc("GET /v1/users", a.listUsers)
+	v1.HandleFunc("/v1/users", a.methodNotAllowed("GET, POST"))
+	v1.HandleFunc("POST /v1/users/{name}/disable", a.disableUser)
+	v1.HandleFunc("/v1/users/{name}/disable", a.methodNotAllowed("POST"))
+	v1.HandleFunc("/v1/", a.notFound)
+
+	mux := http.NewServeMux()
+	// Every /v1 route needs an account; the health check does not.
+	mux.Handle("/v1/", a.requireAccount(v1))
 	mux.HandleFunc("GET /healthz", a.healthz)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, a.log, domain.Errorf(domain.CodeNotFound, "", "no such resource: %s", r.URL.Path))
-	})
+	mux.HandleFunc("/", a.notFound)
 	return a.middleware(mux)
+}
+
+func (a *api) notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, r, a.log, domain.Errorf(domain.CodeNotFound, "", "no such resource: %s", r.URL.Path))
 }
 
 // middleware gives every request an id and logs it once, when done.
@@ -324,6 +337,11 @@ type projectView struct {
 
 func (a *api) record(kind domain.CommandKind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		acc := accountOf(r)
+		if err := acc.MayRecordAny(); err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
 		body, err := readBody(w, r)
 		if err != nil {
 			writeError(w, r, a.log, err)
@@ -331,6 +349,10 @@ func (a *api) record(kind domain.CommandKind) http.HandlerFunc {
 		}
 		cmd, err := decodeMovement(kind, body)
 		if err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
+		if err := acc.MayRecord(cmd.Line()); err != nil {
 			writeError(w, r, a.log, err)
 			return
 		}
@@ -343,7 +365,7 @@ func (a *api) record(kind domain.CommandKind) http.HandlerFunc {
 		cmd.IdempotencyKey = key
 		cmd.EventID = uuid.Must(uuid.NewV7()).String()
 		cmd.Now = a.now().UTC()
-		cmd.Actor = actorOf(r)
+		cmd.Actor = acc.Name // from the token, never from the request body
 		res, err := a.ledger.Record(r.Context(), cmd)
 		if err != nil {
 			if c := domain.ErrorCode(err); c == domain.CodeInvalidIdempotencyKey || c == domain.CodeIdempotencyKeyReused {
@@ -370,10 +392,6 @@ func (a *api) record(kind domain.CommandKind) http.HandlerFunc {
 	}
 }
 
-// actorOf names who records. Until accounts exist every request is
-// anonymous; a client can never choose its actor.
-func actorOf(*http.Request) string { return "anonymous" }
-
 func (a *api) noteWrite(seq uint64) {
 	for {
 		cur := a.lastWrite.Load()
@@ -395,11 +413,23 @@ func (a *api) waitForWrites(ctx context.Context) error {
 }
 
 func (a *api) getBalances(w http.ResponseWriter, r *http.Request) {
+	acc := accountOf(r)
+	if err := acc.MayRead(); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
 	f, err := parseFilter(r)
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return
 	}
+	if f.Province != "" {
+		if err := acc.MayReadProvince(f.Province); err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
+	}
+	f.Allow = acc.Sees
 	if err := a.waitForWrites(r.Context()); err != nil {
 		writeError(w, r, a.log, err)
 		return
@@ -443,6 +473,10 @@ type provincesResponse struct {
 }
 
 func (a *api) getProvinces(w http.ResponseWriter, r *http.Request) {
+	if err := accountOf(r).MayRead(); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
 	d := domain.DateOf(a.now().In(vietnam))
 	if s := r.URL.Query().Get("date"); s != "" {
 		var err error

@@ -39,8 +39,31 @@ var testNow = time.Date(2026, time.June, 1, 3, 0, 0, 0, time.UTC)
 // testAPI is the HTTP API over a real ledger on an embedded JetStream
 // server, with the live balances projection running.
 type testAPI struct {
-	srv *httptest.Server
-	nc  *nats.Conn
+	srv      *httptest.Server
+	nc       *nats.Conn
+	accounts *eventstore.Accounts
+	// token is sent as the bearer token unless a request sets its own
+	// Authorization header; the first admin's by default.
+	token string
+}
+
+// as returns the API seen with another token.
+func (ta *testAPI) as(token string) *testAPI {
+	c := *ta
+	c.token = token
+	return &c
+}
+
+// addAccount creates an account through the API, as the admin, and
+// returns its token.
+func (ta *testAPI) addAccount(t *testing.T, name string, role domain.Role, provinces, sources []string) string {
+	t.Helper()
+	r := ta.do(t, http.MethodPost, "/v1/users", http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + ta.token}},
+		mustJSON(t, newAccountRequest{Name: name, Role: string(role), Provinces: provinces, Sources: sources}))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	var res newAccountResponse
+	require.NoError(t, json.Unmarshal(r.body, &res))
+	return res.Token
 }
 
 func newTestAPI(t *testing.T) *testAPI {
@@ -66,15 +89,25 @@ func newTestAPI(t *testing.T) *testAPI {
 		}
 	})
 
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	accounts, err := eventstore.OpenAccounts(t.Context(), js, "", 1)
+	require.NoError(t, err)
+	data := t.TempDir()
+	require.NoError(t, ensureAdmin(t.Context(), accounts, data, testNow, slog.New(slog.DiscardHandler)))
+	token, err := readSecretFile(filepath.Join(data, adminTokenFile))
+	require.NoError(t, err)
+
 	a := &api{
 		ledger:   domain.NewLedger(store, domain.Policy{}),
 		balances: balances,
+		accounts: accounts,
 		log:      slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 		now:      func() time.Time { return testNow },
 	}
 	srv := httptest.NewServer(a.routes())
 	t.Cleanup(srv.Close)
-	return &testAPI{srv: srv, nc: nc}
+	return &testAPI{srv: srv, nc: nc, accounts: accounts, token: token}
 }
 
 // streamLastSeq returns the last sequence of the stream, counting events
@@ -106,6 +139,9 @@ func (ta *testAPI) do(t *testing.T, method, path string, header http.Header, bod
 	req, err := http.NewRequestWithContext(t.Context(), method, ta.srv.URL+path, rd)
 	require.NoError(t, err)
 	maps.Copy(req.Header, header)
+	if _, set := header["Authorization"]; !set && ta.token != "" {
+		req.Header.Set("Authorization", "Bearer "+ta.token)
+	}
 	resp, err := ta.srv.Client().Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -490,7 +526,7 @@ func TestRecordAndReplay(t *testing.T) {
 	require.NoError(t, json.Unmarshal(r.body, &allocRes))
 	ev := allocRes.Event
 	assert.Equal(t, ev.Hash, ev.ComputeHash(), "the event's hash is its content's")
-	assert.Equal(t, "anonymous", ev.Actor)
+	assert.Equal(t, firstAdmin, ev.Actor, "the actor is the token's account")
 	assert.Equal(t, "alloc-1", ev.IdempotencyKey)
 	assert.True(t, testNow.Equal(ev.RecordedAt), "recorded at %s", ev.RecordedAt)
 	assert.Equal(t, domain.LineKey{FiscalYear: 2025, Province: "01", Source: domain.SourceNational}, allocRes.Line.Line)
@@ -701,7 +737,7 @@ func goldenEvents(t *testing.T) []domain.Event {
 	for i := range evs {
 		e := &evs[i]
 		e.FiscalYear, e.Province, e.Source = goldenLine.FiscalYear, goldenLine.Province, goldenLine.Source
-		e.Actor = "anonymous"
+		e.Actor = "officer-hanoi"
 		e.PrevHash = st.LastHash
 		e.Hash = e.ComputeHash()
 		require.NoError(t, st.Apply(domain.Recorded{Event: *e, Seq: uint64(2*i + 1)}))
@@ -758,7 +794,7 @@ func TestGoldenProblem(t *testing.T) {
 		Kind: domain.Disburse, FiscalYear: 2025, Province: "01", Source: domain.SourceNational,
 		Amount: mustAmount(t, "1300000000"), Voucher: "UNC-0043", Beneficiary: "Công ty TNHH Mây tre đan Phú Vinh",
 		EffectiveDate: mustDate(t, "2025-05-02"),
-		EventID:       "01970a6e-8000-7000-8000-000000000005", Actor: "anonymous", IdempotencyKey: "golden-overdraw",
+		EventID:       "01970a6e-8000-7000-8000-000000000005", Actor: "officer-hanoi", IdempotencyKey: "golden-overdraw",
 		Now: time.Date(2025, time.May, 2, 3, 0, 0, 0, time.UTC),
 	}
 	_, err := domain.Decide(st, cmd, domain.Policy{})

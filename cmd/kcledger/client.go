@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -25,16 +28,84 @@ const clientTimeout = 30 * time.Second
 
 // client calls the ledger's HTTP API.
 type client struct {
-	base string
-	http *http.Client
+	base  string
+	token string
+	http  *http.Client
 }
 
-func newClient(server string) (*client, error) {
+func newClient(server, token string) (*client, error) {
 	u, err := url.Parse(server)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("--server %q: want a URL such as http://127.0.0.1:8080", server)
 	}
-	return &client{base: strings.TrimRight(server, "/"), http: &http.Client{Timeout: clientTimeout}}, nil
+	return &client{base: strings.TrimRight(server, "/"), token: token, http: &http.Client{Timeout: clientTimeout}}, nil
+}
+
+// clientFlags are the flags every API command takes.
+type clientFlags struct {
+	server, token, tokenFile *string
+}
+
+func addClientFlags(fs *flag.FlagSet) *clientFlags {
+	return &clientFlags{
+		server:    fs.String("server", env("KCLEDGER_SERVER", "http://127.0.0.1:8080"), "ledger API URL (KCLEDGER_SERVER)"),
+		token:     fs.String("token", env("KCLEDGER_TOKEN", ""), "bearer token of your account (KCLEDGER_TOKEN); prefer --token-file, which stays out of the process list"),
+		tokenFile: fs.String("token-file", env("KCLEDGER_TOKEN_FILE", ""), "file holding your token, readable only by you (KCLEDGER_TOKEN_FILE); default: the admin token that serve wrote in "+defaultTokenFile()+", if it is there"),
+	}
+}
+
+// defaultTokenFile is where `serve` writes the first admin's token, with
+// the default data directory.
+func defaultTokenFile() string {
+	return filepath.Join(env("KCLEDGER_DATA", "./kcledger-data"), adminTokenFile)
+}
+
+func (f *clientFlags) client() (*client, error) {
+	tok, err := f.resolveToken()
+	if err != nil {
+		return nil, err
+	}
+	return newClient(*f.server, tok)
+}
+
+// resolveToken finds the token: --token, then --token-file, then the
+// admin token file in the default data directory.
+func (f *clientFlags) resolveToken() (string, error) {
+	if *f.token != "" {
+		return *f.token, nil
+	}
+	path, explicit := *f.tokenFile, true
+	if path == "" {
+		path, explicit = defaultTokenFile(), false
+	}
+	if _, err := os.Stat(path); err != nil && !explicit {
+		return "", nil // no token: the server says 401, and the CLI how to get one
+	}
+	tok, err := readSecretFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--token-file: %w", err)
+	}
+	return tok, nil
+}
+
+// readSecretFile reads a secret from a file that only its owner may read.
+func readSecretFile(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("%s is readable by others (mode %v); run chmod 600 %s", path, st.Mode().Perm(), path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	tok := strings.TrimSpace(string(data))
+	if tok == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return tok, nil
 }
 
 // apiError is a refusal from the server, decoded from problem+json.
@@ -70,6 +141,9 @@ func (c *client) do(ctx context.Context, method, path string, header http.Header
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return 0, err
@@ -95,6 +169,9 @@ func exitFor(err error, stderr io.Writer, server string) int {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		fmt.Fprintf(stderr, "kcledger: refused: %s\n", ae.Error())
+		if ae.Code == domain.CodeUnauthenticated {
+			fmt.Fprintf(stderr, "kcledger: give your account's token with --token-file, KCLEDGER_TOKEN_FILE, --token or KCLEDGER_TOKEN; on the ledger's own machine the first admin's token is in %s\n", defaultTokenFile())
+		}
 		if ae.Status >= 500 {
 			if ae.RequestID != "" {
 				fmt.Fprintf(stderr, "kcledger: request id %s\n", ae.RequestID)
@@ -116,7 +193,7 @@ func movementCommand(name string) func(context.Context, []string, io.Writer, io.
 	}[kind]
 	return func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs := newFlags(name, "record "+kindNoun(kind)+" through the ledger's API", stderr)
-		server := fs.String("server", env("KCLEDGER_SERVER", "http://127.0.0.1:8080"), "ledger API URL (KCLEDGER_SERVER)")
+		server := addClientFlags(fs)
 		year := fs.Int("year", 0, "fiscal year, 2000–2100 (default: the year of --date)")
 		province := fs.String("province", "", "province code in force on --date, e.g. 01 (Hà Nội); see `kcledger provinces`")
 		source := fs.String("source", "", "fund source: national (KCQG) or local (KCĐP)")
@@ -150,7 +227,7 @@ func movementCommand(name string) func(context.Context, []string, io.Writer, io.
 			fmt.Fprintf(stderr, "kcledger %s: %s\n", name, fmt.Sprintf(format, a...))
 			return exitUsage
 		}
-		c, err := newClient(*server)
+		c, err := server.client()
 		if err != nil {
 			return usageErr("%v", err)
 		}
@@ -202,7 +279,7 @@ func movementCommand(name string) func(context.Context, []string, io.Writer, io.
 		var raw json.RawMessage
 		_, err = c.do(ctx, http.MethodPost, path, http.Header{"Idempotency-Key": {key}}, body, &raw)
 		if err != nil {
-			return exitFor(err, stderr, *server)
+			return exitFor(err, stderr, *server.server)
 		}
 		if *asJSON {
 			_, _ = stdout.Write(append(raw, '\n'))
@@ -270,7 +347,7 @@ func printRecorded(w io.Writer, res recordResponse) {
 
 func runBalances(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("balances", "show balances per budget line, province and fiscal year", stderr)
-	server := fs.String("server", env("KCLEDGER_SERVER", "http://127.0.0.1:8080"), "ledger API URL (KCLEDGER_SERVER)")
+	server := addClientFlags(fs)
 	year := fs.Int("year", 0, "only this fiscal year")
 	province := fs.String("province", "", "only this province code")
 	source := fs.String("source", "", "only this source: national (KCQG) or local (KCĐP)")
@@ -279,7 +356,7 @@ func runBalances(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	c, err := newClient(*server)
+	c, err := server.client()
 	if err != nil {
 		fmt.Fprintf(stderr, "kcledger balances: %v\n", err)
 		return exitUsage
@@ -301,7 +378,7 @@ func runBalances(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	var raw json.RawMessage
 	if _, err := c.do(ctx, http.MethodGet, "/v1/balances?"+q.Encode(), nil, nil, &raw); err != nil {
-		return exitFor(err, stderr, *server)
+		return exitFor(err, stderr, *server.server)
 	}
 	if *asJSON {
 		_, _ = stdout.Write(append(raw, '\n'))
@@ -350,13 +427,13 @@ func printReport(w io.Writer, r projections.Report, projects bool) {
 
 func runProvinces(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("provinces", "list the provinces in force on a date, with their regions", stderr)
-	server := fs.String("server", env("KCLEDGER_SERVER", "http://127.0.0.1:8080"), "ledger API URL (KCLEDGER_SERVER)")
+	server := addClientFlags(fs)
 	date := fs.String("date", "", "YYYY-MM-DD (default: today in Vietnam)")
 	asJSON := fs.Bool("json", envBool("KCLEDGER_JSON"), "print JSON (KCLEDGER_JSON)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	c, err := newClient(*server)
+	c, err := server.client()
 	if err != nil {
 		fmt.Fprintf(stderr, "kcledger provinces: %v\n", err)
 		return exitUsage
@@ -367,7 +444,7 @@ func runProvinces(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	var raw json.RawMessage
 	if _, err := c.do(ctx, http.MethodGet, path, nil, nil, &raw); err != nil {
-		return exitFor(err, stderr, *server)
+		return exitFor(err, stderr, *server.server)
 	}
 	if *asJSON {
 		_, _ = stdout.Write(append(raw, '\n'))

@@ -39,6 +39,7 @@ func init() {
 		{"refund", "record a refund (nộp trả) to the state budget", movementCommand("refund")},
 		{"balances", "show balances per line, province and year", runBalances},
 		{"provinces", "list the provinces in force on a date", runProvinces},
+		{"user", "manage accounts: add, list, disable (admins)", runUser},
 		{"bench", "measure append throughput and latency against a NATS server", runBench},
 	}
 }

@@ -36,6 +36,9 @@ var statusOf = map[domain.Code]int{
 	domain.CodeMethodNotAllowed:         http.StatusMethodNotAllowed,
 	domain.CodeUnavailable:              http.StatusServiceUnavailable,
 	domain.CodeInternal:                 http.StatusInternalServerError,
+	domain.CodeUnauthenticated:          http.StatusUnauthorized,
+	domain.CodeForbidden:                http.StatusForbidden,
+	domain.CodeAccountExists:            http.StatusConflict,
 }
 
 // problem is an RFC 9457 problem details body.

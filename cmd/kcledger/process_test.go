@@ -56,6 +56,7 @@ type serveProc struct {
 	cmd    *exec.Cmd
 	http   string // http://127.0.0.1:port
 	nats   string // nats://127.0.0.1:port
+	data   string // its --data directory
 	stderr *lockedBuffer
 	done   chan struct{}
 }
@@ -83,10 +84,20 @@ var readyLine = regexp.MustCompile(`HTTP API on (http://\S+), NATS on (nats://\S
 // waits for its ready line.
 func startServe(t *testing.T, args ...string) *serveProc {
 	t.Helper()
+	data := ""
+	for i, a := range args {
+		if a == "--data" && i+1 < len(args) {
+			data = args[i+1]
+		}
+	}
+	if data == "" {
+		data = t.TempDir()
+		args = append(args, "--data", data)
+	}
 	args = append([]string{"serve", "--http", "127.0.0.1:0", "--nats-listen", "127.0.0.1:-1", "--log-level", "warn"}, args...)
 	cmd := exec.Command(binary(t), args...)
 	cmd.Env = append(os.Environ(), "KCLEDGER_SERVER=")
-	p := &serveProc{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	p := &serveProc{cmd: cmd, data: data, stderr: &lockedBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -107,12 +118,37 @@ func startServe(t *testing.T, args ...string) *serveProc {
 	select {
 	case m := <-ready:
 		p.http, p.nats = m[1], m[2]
+		if _, err := os.Stat(p.tokenFile()); err == nil {
+			useTokenFile(p.http, p.tokenFile())
+		}
 	case <-p.done:
 		t.Fatalf("kcledger serve exited before it was ready:\n%s", p.stderr.String())
 	case <-time.After(60 * time.Second):
 		t.Fatalf("kcledger serve not ready after 60s:\n%s", p.stderr.String())
 	}
 	return p
+}
+
+// tokenFile is where serve wrote the first admin's token, if it made
+// the first admin.
+func (p *serveProc) tokenFile() string { return filepath.Join(p.data, adminTokenFile) }
+
+// tokenFiles maps a serve's HTTP URL to the admin token file that post
+// and cli use with it.
+var tokenFiles sync.Map
+
+func useTokenFile(server, path string) { tokenFiles.Store(server, path) }
+
+func tokenFor(server string) string {
+	path, ok := tokenFiles.Load(server)
+	if !ok {
+		return ""
+	}
+	tok, err := readSecretFile(path.(string))
+	if err != nil {
+		panic(err)
+	}
+	return tok
 }
 
 // kill stops the process with SIGKILL: no clean shutdown, no flush.
@@ -124,8 +160,19 @@ func (p *serveProc) kill() {
 // cli runs a kcledger subcommand and returns its exit code and output.
 func cli(t *testing.T, server string, args ...string) (int, string, string) {
 	t.Helper()
+	var env []string
+	if path, ok := tokenFiles.Load(server); ok {
+		env = append(env, "KCLEDGER_TOKEN_FILE="+path.(string))
+	}
+	return cliEnv(t, server, env, args...)
+}
+
+// cliEnv is cli with more environment variables.
+func cliEnv(t *testing.T, server string, env []string, args ...string) (int, string, string) {
+	t.Helper()
 	cmd := exec.Command(binary(t), args...)
-	cmd.Env = append(os.Environ(), "KCLEDGER_SERVER="+server)
+	cmd.Env = append(os.Environ(), "KCLEDGER_SERVER="+server, "KCLEDGER_TOKEN=", "KCLEDGER_TOKEN_FILE=", "KCLEDGER_DATA="+os.DevNull)
+	cmd.Env = append(cmd.Env, env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -147,6 +194,7 @@ func post(ctx context.Context, base, path, key string, body any) (int, map[strin
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", key)
+	req.Header.Set("Authorization", "Bearer "+tokenFor(base))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, nil, err
@@ -272,6 +320,13 @@ func TestTwoProcessesCannotOverspend(t *testing.T) {
 	t.Cleanup(ns.Shutdown)
 	a := startServe(t, "--nats-url", ns.ClientURL())
 	b := startServe(t, "--nats-url", ns.ClientURL())
+	// They share the accounts: the first admin, made by one of them.
+	for _, p := range []*serveProc{a, b} {
+		if _, err := os.Stat(p.tokenFile()); err == nil {
+			useTokenFile(a.http, p.tokenFile())
+			useTokenFile(b.http, p.tokenFile())
+		}
+	}
 	servers := []string{a.http, b.http}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -427,4 +482,52 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 	require.Contains(t, out, fmt.Sprintf(`"disbursed": "%s"`, st.Balance.Disbursed), "balances after restart equal a rebuild from the stream")
 	require.Equal(t, domain.AmountFromInt64(int64(1000*len(acked))).String(), st.Balance.Disbursed.String())
 	require.False(t, strings.Contains(q.stderr.String(), "level=ERROR"), q.stderr.String())
+}
+
+// An admin manages accounts with the CLI; an officer records with its own
+// token, is refused outside its province, and is locked out once disabled.
+func TestCLIUserManagement(t *testing.T) {
+	p := startServe(t)
+	code, out, stderr := cli(t, p.http, "user", "add", "can-bo-ha-noi", "--role", "officer", "--provinces", "01", "--sources", "national")
+	require.Equal(t, 0, code, stderr)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	token := lines[len(lines)-1]
+	require.True(t, strings.HasPrefix(token, "kcl_can-bo-ha-noi_"), out)
+	tokenFile := filepath.Join(t.TempDir(), "officer.token")
+	require.NoError(t, os.WriteFile(tokenFile, []byte(token+"\n"), 0o600))
+	officer := []string{"KCLEDGER_TOKEN_FILE=" + tokenFile}
+
+	code, _, stderr = cli(t, p.http, "allocate", "--year", "2025", "--province", "01", "--source", "national",
+		"--amount", "5 tỷ", "--decision", "3536/QĐ-BCT", "--date", "2025-01-10")
+	require.Equal(t, 0, code, stderr)
+	code, out, stderr = cliEnv(t, p.http, officer, "disburse", "--year", "2025", "--province", "01", "--source", "national",
+		"--amount", "1 tỷ", "--voucher", "KB-1", "--beneficiary", "HTX Gốm", "--date", "2025-03-03")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, "by can-bo-ha-noi")
+
+	code, _, stderr = cliEnv(t, p.http, officer, "allocate", "--year", "2025", "--province", "79", "--source", "national",
+		"--amount", "5 tỷ", "--decision", "1/QĐ", "--date", "2025-01-10")
+	require.Equal(t, exitRefused, code)
+	require.Contains(t, stderr, "forbidden")
+
+	code, out, stderr = cli(t, p.http, "user", "list")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, "can-bo-ha-noi")
+	require.NotContains(t, out, token)
+
+	code, _, stderr = cli(t, p.http, "user", "disable", "can-bo-ha-noi")
+	require.Equal(t, 0, code, stderr)
+	code, _, stderr = cliEnv(t, p.http, officer, "balances")
+	require.Equal(t, exitRefused, code)
+	require.Contains(t, stderr, "unauthenticated")
+
+	// No token at all: refused, with where to find one.
+	code, _, stderr = cliEnv(t, p.http, nil, "balances")
+	require.Equal(t, exitRefused, code)
+	require.Contains(t, stderr, "--token-file")
+
+	// The first admin's token file is the owner's alone.
+	st, err := os.Stat(p.tokenFile())
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
@@ -29,6 +30,7 @@ type serveConfig struct {
 	NATSListen      string
 	NATSURL         string
 	Stream          string
+	AccountsBucket  string
 	Replicas        int
 	DuplicateWindow time.Duration
 	// SyncInterval 0 fsyncs every write (the default); see
@@ -39,16 +41,43 @@ type serveConfig struct {
 	// GroupCommit bounds the appends gathered into one atomic batch; 1
 	// (the default) publishes each on its own.
 	GroupCommit int
+	// TLSCert and TLSKey make the API speak HTTPS.
+	TLSCert, TLSKey string
+	// Insecure allows listening beyond loopback without TLS.
+	Insecure bool
+}
+
+// isLoopback says whether a listen address is reachable only from this
+// machine.
+func isLoopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (c *serveConfig) Validate() error {
 	if _, _, err := net.SplitHostPort(c.HTTP); err != nil {
 		return fmt.Errorf("--http %q: want host:port: %v", c.HTTP, err)
 	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if !isLoopback(c.HTTP) && c.TLSCert == "" && !c.Insecure {
+		return fmt.Errorf("--http %s is reachable from other machines, and tokens would cross the network in clear: give --tls-cert and --tls-key, or --insecure if TLS ends in front of kcledger", c.HTTP)
+	}
+	if c.NATSURL == "" && !isLoopback(c.NATSListen) && !c.Insecure {
+		return fmt.Errorf("--nats-listen %s is reachable from other machines, and the embedded NATS server does not yet authenticate its clients (SECURITY.md): keep it on loopback, or say --insecure", c.NATSListen)
+	}
+	if c.DataDir == "" {
+		return errors.New("--data: a data directory is required: it holds the embedded server's store and the first admin's token")
+	}
 	if c.NATSURL == "" {
-		if c.DataDir == "" {
-			return errors.New("--data: a data directory is required for the embedded server")
-		}
 		if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {
 			return fmt.Errorf("--nats-listen %q: want host:port: %v", c.NATSListen, err)
 		}
@@ -79,11 +108,15 @@ func parseServeConfig(args []string, stderr io.Writer) (serveConfig, int, bool) 
 	fs.StringVar(&c.NATSListen, "nats-listen", env("KCLEDGER_NATS_LISTEN", "127.0.0.1:4222"), "where the embedded server listens for NATS clients such as the nats CLI (KCLEDGER_NATS_LISTEN)")
 	fs.StringVar(&c.NATSURL, "nats-url", env("KCLEDGER_NATS_URL", ""), "use this external NATS server or cluster instead of the embedded one, e.g. nats://127.0.0.1:4222 (KCLEDGER_NATS_URL)")
 	fs.StringVar(&c.Stream, "stream", env("KCLEDGER_STREAM", eventstore.DefaultStream), "JetStream stream name (KCLEDGER_STREAM)")
+	fs.StringVar(&c.AccountsBucket, "accounts-bucket", env("KCLEDGER_ACCOUNTS_BUCKET", eventstore.DefaultAccountsBucket), "JetStream key-value bucket of accounts (KCLEDGER_ACCOUNTS_BUCKET)")
 	replicas := fs.String("replicas", env("KCLEDGER_REPLICAS", "1"), "stream replicas: 1, or 3 or 5 on a cluster (KCLEDGER_REPLICAS)")
 	dup := fs.String("duplicate-window", env("KCLEDGER_DUPLICATE_WINDOW", eventstore.DefaultDuplicateWindow.String()), "JetStream duplicate window; idempotency itself lasts forever (KCLEDGER_DUPLICATE_WINDOW)")
 	fsync := fs.String("fsync-interval", env("KCLEDGER_FSYNC_INTERVAL", "0"), "0 fsyncs every write before acknowledging it (durable across power cuts); a duration such as 1s fsyncs periodically: faster, but a power cut can lose acknowledged writes (KCLEDGER_FSYNC_INTERVAL)")
 	settle := fs.String("settlement-end-2026", env("KCLEDGER_SETTLEMENT_END_2026", "01-31"), "MM-DD in the next year: end of the settlement-adjustment period for fiscal years from 2026 (Law 89/2025) (KCLEDGER_SETTLEMENT_END_2026)")
 	groupCommit := fs.String("group-commit", env("KCLEDGER_GROUP_COMMIT", "1"), "gather up to this many concurrent appends into one JetStream atomic batch; 1 publishes each on its own, faster on a single-replica stream (KCLEDGER_GROUP_COMMIT)")
+	fs.StringVar(&c.TLSCert, "tls-cert", env("KCLEDGER_TLS_CERT", ""), "PEM certificate for HTTPS (KCLEDGER_TLS_CERT)")
+	fs.StringVar(&c.TLSKey, "tls-key", env("KCLEDGER_TLS_KEY", ""), "PEM private key for HTTPS (KCLEDGER_TLS_KEY)")
+	fs.BoolVar(&c.Insecure, "insecure", envBool("KCLEDGER_INSECURE"), "allow listening beyond loopback without TLS, e.g. behind a TLS-terminating proxy (KCLEDGER_INSECURE)")
 	level := fs.String("log-level", env("KCLEDGER_LOG_LEVEL", "info"), "debug, info, warn or error (KCLEDGER_LOG_LEVEL)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return c, code, false
@@ -168,6 +201,17 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		return err
 	}
 	defer store.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	accounts, err := eventstore.OpenAccounts(ctx, js, c.AccountsBucket, c.Replicas)
+	if err != nil {
+		return err
+	}
+	if err := ensureAdmin(ctx, accounts, c.DataDir, time.Now(), log); err != nil {
+		return err
+	}
 	balances := projections.NewBalances()
 	projErr := make(chan error, 1)
 	ctx, cancel := context.WithCancel(ctx)
@@ -180,6 +224,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	a := &api{
 		ledger:   domain.NewLedger(store, domain.Policy{SettlementEndFrom2026: c.SettlementEnd}),
 		balances: balances,
+		accounts: accounts,
 		log:      log,
 		now:      time.Now,
 	}
@@ -197,9 +242,18 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	httpErr := make(chan error, 1)
-	go func() { httpErr <- srv.Serve(ln) }()
-	log.Info("kcledger ready", "http", "http://"+ln.Addr().String(), "nats", natsURL, "stream", store.Stream(), "data", c.DataDir, "applied_seq", balances.Applied())
-	fmt.Fprintf(stdout, "kcledger: HTTP API on http://%s, NATS on %s, stream %s\n", ln.Addr(), natsURL, store.Stream())
+	scheme := "http"
+	if c.TLSCert != "" {
+		scheme = "https"
+		go func() { httpErr <- srv.ServeTLS(ln, c.TLSCert, c.TLSKey) }()
+	} else {
+		go func() { httpErr <- srv.Serve(ln) }()
+	}
+	if !isLoopback(c.HTTP) && c.TLSCert == "" {
+		log.Warn("the API listens beyond loopback without TLS (--insecure): tokens cross the network in clear unless a proxy adds TLS", "http", c.HTTP)
+	}
+	log.Info("kcledger ready", "http", scheme+"://"+ln.Addr().String(), "nats", natsURL, "stream", store.Stream(), "data", c.DataDir, "applied_seq", balances.Applied())
+	fmt.Fprintf(stdout, "kcledger: HTTP API on %s://%s, NATS on %s, stream %s\n", scheme, ln.Addr(), natsURL, store.Stream())
 
 	var runErr error
 	select {

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/projections"
+)
+
+// Every role against every route, with the status each must get. A
+// refused write must append nothing.
+func TestAccessMatrix(t *testing.T) {
+	ta := newTestAPI(t)
+	// The officer's line 2025/01/national, and two it does not own:
+	// another province, another source; all funded.
+	own, otherProvince, otherSource := validBody(pathAllocations), validBody(pathAllocations), validBody(pathAllocations)
+	otherProvince["province"] = "79"
+	otherSource["source"] = "local"
+	for _, b := range []map[string]any{own, otherProvince, otherSource} {
+		r := ta.post(t, pathAllocations, uuid.NewString(), mustJSON(t, b))
+		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	}
+
+	tokens := map[string]string{
+		"admin":      ta.token,
+		"officer":    ta.addAccount(t, "officer-hanoi", domain.RoleOfficer, []string{"01"}, []string{"national"}),
+		"auditor":    ta.addAccount(t, "kiem-toan", domain.RoleAuditor, nil, nil),
+		"subscriber": ta.addAccount(t, "kho-bac", domain.RoleSubscriber, nil, nil),
+		"disabled":   ta.addAccount(t, "former-officer", domain.RoleOfficer, []string{"01"}, []string{"national"}),
+		"none":       "",
+		"bad secret": domain.Token(firstAdmin, strings.Repeat("0", 64)),
+		"no account": domain.Token("nobody", strings.Repeat("a", 64)),
+		"malformed":  "let-me-in",
+	}
+	r := ta.do(t, http.MethodPost, "/v1/users/former-officer/disable", nil, nil)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+
+	type route struct {
+		name, method, path string
+		body               map[string]any
+		// officerField is the field an officer's refusal names.
+		officerField string
+	}
+	ownDisb, otherDisb := validBody(pathDisbursements), validBody(pathDisbursements)
+	otherDisb["province"] = "79"
+	routes := []route{
+		{"allocate own line", http.MethodPost, pathAllocations, own, ""},
+		{"disburse own line", http.MethodPost, pathDisbursements, ownDisb, ""},
+		{"disburse other province", http.MethodPost, pathDisbursements, otherDisb, "province"},
+		{"allocate other source", http.MethodPost, pathAllocations, otherSource, "source"},
+		{"balances", http.MethodGet, "/v1/balances", nil, ""},
+		{"balances of own province", http.MethodGet, "/v1/balances?province=01", nil, ""},
+		{"balances of other province", http.MethodGet, "/v1/balances?province=79", nil, "province"},
+		{"provinces", http.MethodGet, "/v1/provinces", nil, ""},
+		{"list users", http.MethodGet, "/v1/users", nil, ""},
+		{"add user", http.MethodPost, "/v1/users", nil, ""},
+		{"disable user", http.MethodPost, "/v1/users/kiem-toan-2/disable", nil, ""},
+		{"unknown route", http.MethodGet, "/v1/nothing", nil, ""},
+		{"health", http.MethodGet, "/healthz", nil, ""},
+	}
+	const (
+		ok, created, unauth, forbid, notFound = 200, 201, 401, 403, 404
+	)
+	// want[role] lists the statuses, in the order of routes.
+	want := map[string][]int{
+		"admin":      {created, created, created, created, ok, ok, ok, ok, ok, created, ok, notFound, ok},
+		"officer":    {created, created, forbid, forbid, ok, ok, forbid, ok, forbid, forbid, forbid, notFound, ok},
+		"auditor":    {forbid, forbid, forbid, forbid, ok, ok, ok, ok, forbid, forbid, forbid, notFound, ok},
+		"subscriber": {forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, notFound, ok},
+	}
+	for _, refused := range []string{"disabled", "none", "bad secret", "no account", "malformed"} {
+		want[refused] = []int{unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, ok}
+	}
+	for role, statuses := range want {
+		require.Len(t, statuses, len(routes), role)
+		for i, rt := range routes {
+			t.Run(role+"/"+rt.name, func(t *testing.T) {
+				if rt.path == "/v1/users/kiem-toan-2/disable" {
+					ta.addAccount(t, "kiem-toan-2-"+strings.ReplaceAll(role, " ", "-"), domain.RoleAuditor, nil, nil)
+					rt.path = "/v1/users/kiem-toan-2-" + strings.ReplaceAll(role, " ", "-") + "/disable"
+				}
+				if rt.name == "add user" {
+					rt.body = map[string]any{"name": "new-" + uuid.NewString()[:8], "role": "auditor"}
+				}
+				as := ta.as(tokens[role])
+				header := http.Header{"Content-Type": {"application/json"}, "Idempotency-Key": {uuid.NewString()}}
+				if tokens[role] == "" {
+					header["Authorization"] = nil // send none
+				}
+				var body []byte
+				if rt.body != nil {
+					body = mustJSON(t, rt.body)
+				}
+				before := ta.streamLastSeq(t)
+				r := as.do(t, rt.method, rt.path, header, body)
+				assert.Equal(t, statuses[i], r.status, "%s %s as %s: %s", rt.method, rt.path, role, r.body)
+				switch r.status {
+				case unauth:
+					requireProblem(t, r, unauth, domain.CodeUnauthenticated, "Authorization")
+					assert.Equal(t, `Bearer realm="kcledger"`, r.header.Get("WWW-Authenticate"))
+				case forbid:
+					field := ""
+					if role == "officer" {
+						field = rt.officerField
+					}
+					requireProblem(t, r, forbid, domain.CodeForbidden, field)
+				}
+				if r.status >= 400 {
+					assert.Equal(t, before, ta.streamLastSeq(t), "a refused request appended")
+				}
+				if tok := tokens[role]; tok != "" {
+					assert.NotContains(t, string(r.body), tok, "the token came back in the answer")
+				}
+			})
+		}
+	}
+}
+
+// The actor of an event is the account of the token; a client cannot name
+// another.
+func TestActorIsTheAuthenticatedAccount(t *testing.T) {
+	ta := newTestAPI(t)
+	r := ta.post(t, pathAllocations, uuid.NewString(), mustJSON(t, validBody(pathAllocations)))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	officer := ta.as(ta.addAccount(t, "can-bo-ha-noi", domain.RoleOfficer, []string{"01"}, []string{"national"}))
+
+	r = officer.post(t, pathDisbursements, "pay-1", mustJSON(t, validBody(pathDisbursements)))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	var res recordResponse
+	require.NoError(t, json.Unmarshal(r.body, &res))
+	assert.Equal(t, "can-bo-ha-noi", res.Event.Actor)
+	assert.Equal(t, res.Event.Hash, res.Event.ComputeHash(), "the actor is under the hash")
+
+	before := ta.streamLastSeq(t)
+	forged := validBody(pathDisbursements)
+	forged["actor"] = "admin"
+	requireProblem(t, officer.post(t, pathDisbursements, "pay-2", mustJSON(t, forged)), http.StatusBadRequest, domain.CodeUnknownField, "actor")
+	assert.Equal(t, before, ta.streamLastSeq(t))
+}
+
+// Disabling an account refuses its very next request, with no restart.
+func TestDisableTakesEffectAtOnce(t *testing.T) {
+	ta := newTestAPI(t)
+	auditor := ta.as(ta.addAccount(t, "kiem-toan-vien", domain.RoleAuditor, nil, nil))
+	require.Equal(t, http.StatusOK, auditor.get(t, "/v1/balances").status)
+
+	r := ta.do(t, http.MethodPost, "/v1/users/kiem-toan-vien/disable", nil, nil)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	requireProblem(t, auditor.get(t, "/v1/balances"), http.StatusUnauthorized, domain.CodeUnauthenticated, "Authorization")
+
+	// The list shows who disabled it, and never a hash.
+	r = ta.get(t, "/v1/users")
+	require.Equal(t, http.StatusOK, r.status)
+	assert.NotContains(t, string(r.body), "hash")
+	var list struct {
+		Accounts []accountView `json:"accounts"`
+	}
+	require.NoError(t, json.Unmarshal(r.body, &list))
+	var found bool
+	for _, a := range list.Accounts {
+		if a.Name == "kiem-toan-vien" {
+			found = true
+			assert.True(t, a.Disabled)
+			assert.Equal(t, firstAdmin, a.DisabledBy)
+		}
+	}
+	assert.True(t, found)
+
+	requireProblem(t, ta.do(t, http.MethodPost, "/v1/users/"+firstAdmin+"/disable", nil, nil), http.StatusForbidden, domain.CodeForbidden, "name")
+	requireProblem(t, ta.do(t, http.MethodPost, "/v1/users/nobody/disable", nil, nil), http.StatusNotFound, domain.CodeNotFound, "name")
+}
+
+// An officer's balances hold its own lines only.
+func TestOfficerSeesOnlyItsLines(t *testing.T) {
+	ta := newTestAPI(t)
+	for _, pr := range []string{"01", "79"} {
+		b := validBody(pathAllocations)
+		b["province"] = pr
+		r := ta.post(t, pathAllocations, uuid.NewString(), mustJSON(t, b))
+		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	}
+	officer := ta.as(ta.addAccount(t, "can-bo-hcm", domain.RoleOfficer, []string{"79"}, []string{"national", "local"}))
+	r := officer.get(t, "/v1/balances")
+	require.Equal(t, http.StatusOK, r.status)
+	var rep projections.Report
+	require.NoError(t, json.Unmarshal(r.body, &rep))
+	require.Len(t, rep.Lines, 1)
+	assert.Equal(t, "79", rep.Lines[0].Line.Province)
+	requireAmount(t, "1000000000", rep.Total.Balance.Allocated, "the total is of its lines only")
+}
+
+func TestAddAccountRefusesBadInput(t *testing.T) {
+	ta := newTestAPI(t)
+	ta.addAccount(t, "taken", domain.RoleAuditor, nil, nil)
+	for _, tc := range []struct {
+		name   string
+		body   string
+		status int
+		code   domain.Code
+		field  string
+	}{
+		{"bad name", `{"name":"Nguyễn Văn A","role":"auditor"}`, 400, domain.CodeInvalidField, "name"},
+		{"name with a dot", `{"name":"a.b","role":"auditor"}`, 400, domain.CodeInvalidField, "name"},
+		{"unknown role", `{"name":"x","role":"root"}`, 400, domain.CodeInvalidField, "role"},
+		{"officer without provinces", `{"name":"x","role":"officer","sources":["local"]}`, 400, domain.CodeMissingField, "provinces"},
+		{"officer without sources", `{"name":"x","role":"officer","provinces":["01"]}`, 400, domain.CodeMissingField, "sources"},
+		{"officer with unknown province", `{"name":"x","role":"officer","provinces":["99"],"sources":["local"]}`, 400, domain.CodeUnknownProvince, "provinces"},
+		{"auditor with provinces", `{"name":"x","role":"auditor","provinces":["01"]}`, 400, domain.CodeInvalidField, "provinces"},
+		{"unknown field", `{"name":"x","role":"auditor","token_hash":"00"}`, 400, domain.CodeUnknownField, "token_hash"},
+		{"name taken", `{"name":"taken","role":"auditor"}`, 409, domain.CodeAccountExists, "name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := ta.do(t, http.MethodPost, "/v1/users", http.Header{"Content-Type": {"application/json"}}, []byte(tc.body))
+			requireProblem(t, r, tc.status, tc.code, tc.field)
+		})
+	}
+}
+
+// The CLI refuses a token file that others can read.
+func TestTokenFileMustBeOwnerOnly(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "token")
+	require.NoError(t, os.WriteFile(path, []byte("kcl_x_y\n"), 0o644))
+	_, err := readSecretFile(path)
+	require.ErrorContains(t, err, "readable by others")
+
+	require.NoError(t, os.Chmod(path, 0o600))
+	tok, err := readSecretFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "kcl_x_y", tok)
+}
+
+// serve's first admin token is written owner-only, and only once.
+func TestFirstAdminTokenFile(t *testing.T) {
+	ta := newTestAPI(t)
+	data := t.TempDir()
+	require.NoError(t, ensureAdmin(t.Context(), ta.accounts, data, testNow, nil))
+	_, err := os.Stat(filepath.Join(data, adminTokenFile))
+	assert.ErrorIs(t, err, os.ErrNotExist, "an admin exists already: no second token")
+}
+
+// serve refuses to expose the API or the embedded NATS server beyond
+// loopback without TLS, unless told --insecure.
+func TestServeRefusesPublicAddressWithoutTLS(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		refused string
+	}{
+		{[]string{"--http", "0.0.0.0:8080"}, "--http 0.0.0.0:8080 is reachable from other machines"},
+		{[]string{"--http", "192.0.2.10:8080"}, "--tls-cert"},
+		{[]string{"--nats-listen", "0.0.0.0:4222"}, "--nats-listen 0.0.0.0:4222"},
+		{[]string{"--http", "0.0.0.0:8080", "--tls-cert", "c.pem"}, "--tls-cert and --tls-key go together"},
+		{[]string{"--http", "0.0.0.0:8080", "--insecure"}, ""},
+		{[]string{"--http", "0.0.0.0:8080", "--tls-cert", "c.pem", "--tls-key", "k.pem"}, ""},
+		{[]string{"--http", "[::1]:8080"}, ""},
+		{[]string{"--http", "localhost:8080"}, ""},
+	} {
+		var stderr strings.Builder
+		_, code, ok := parseServeConfig(append(tc.args, "--data", t.TempDir()), &stderr)
+		if tc.refused == "" {
+			assert.True(t, ok, "%v: %s", tc.args, stderr.String())
+			continue
+		}
+		assert.False(t, ok, "%v", tc.args)
+		assert.Equal(t, exitUsage, code)
+		assert.Contains(t, stderr.String(), tc.refused, "%v", tc.args)
+	}
+
+	// The real binary, too: it exits before listening.
+	code, _, stderr := cliEnv(t, "", nil, "serve", "--http", "0.0.0.0:0", "--data", t.TempDir())
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, "give --tls-cert and --tls-key, or --insecure")
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+)
+
+// runUser is `kcledger user add|list|disable`: account management, for
+// admins, through the API.
+func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	usage := func(w io.Writer) {
+		fmt.Fprint(w, `kcledger user: manage accounts (admins only)
+
+Usage:
+  kcledger user add NAME --role admin|officer|auditor|subscriber [--provinces 01,79] [--sources national,local]
+  kcledger user list [--json]
+  kcledger user disable NAME
+
+An officer records and reads only the provinces and sources listed on its
+account. The new account's token is printed once and never stored in
+clear: hand it to its owner. Disabling takes effect at once, on every
+kcledger process sharing the NATS server.
+
+Run "kcledger user <add|list|disable> --help" for the flags.
+`)
+	}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	switch args[0] {
+	case "add":
+		return runUserAdd(ctx, args[1:], stdout, stderr)
+	case "list":
+		return runUserList(ctx, args[1:], stdout, stderr)
+	case "disable":
+		return runUserDisable(ctx, args[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "kcledger user: unknown subcommand %q\n\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+// splitName takes the account name, which comes first, off args.
+func splitName(args []string) (string, []string) {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		return args[0], args[1:]
+	}
+	return "", args
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func runUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	name, rest := splitName(args)
+	fs := newFlags("user add", "create an account and print its token, once (usage: kcledger user add NAME --role ROLE ...)", stderr)
+	server := addClientFlags(fs)
+	role := fs.String("role", "", "admin, officer, auditor or subscriber")
+	provinces := fs.String("provinces", "", "officers: comma-separated province codes it may record and read, e.g. 01,79")
+	sources := fs.String("sources", "", "officers: national, local or national,local")
+	asJSON := fs.Bool("json", envBool("KCLEDGER_JSON"), "print JSON (KCLEDGER_JSON)")
+	if code, ok := parseFlags(fs, rest); !ok {
+		return code
+	}
+	if name == "" {
+		fmt.Fprintln(stderr, "kcledger user add: give the account's name: kcledger user add NAME --role ROLE")
+		return exitUsage
+	}
+	c, err := server.client()
+	if err != nil {
+		fmt.Fprintf(stderr, "kcledger user add: %v\n", err)
+		return exitUsage
+	}
+	req := newAccountRequest{Name: name, Role: *role, Provinces: splitList(*provinces), Sources: splitList(*sources)}
+	var res newAccountResponse
+	if _, err := c.do(ctx, http.MethodPost, "/v1/users", nil, req, &res); err != nil {
+		return exitFor(err, stderr, *server.server)
+	}
+	if *asJSON {
+		_ = json.NewEncoder(stdout).Encode(res)
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "Created %s account %s.\n", res.Account.Role, res.Account.Name)
+	if len(res.Account.Provinces) > 0 {
+		fmt.Fprintf(stdout, "  provinces %s · sources %s\n", strings.Join(res.Account.Provinces, ", "), joinAny(res.Account.Sources))
+	}
+	fmt.Fprintf(stdout, "Token (shown only now; store it in a file only its owner can read, and use --token-file):\n%s\n", res.Token)
+	return exitOK
+}
+
+func joinAny[T ~string](xs []T) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = string(x)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func runUserList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("user list", "list the accounts", stderr)
+	server := addClientFlags(fs)
+	asJSON := fs.Bool("json", envBool("KCLEDGER_JSON"), "print JSON (KCLEDGER_JSON)")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	c, err := server.client()
+	if err != nil {
+		fmt.Fprintf(stderr, "kcledger user list: %v\n", err)
+		return exitUsage
+	}
+	var res struct {
+		Accounts []accountView `json:"accounts"`
+	}
+	if _, err := c.do(ctx, http.MethodGet, "/v1/users", nil, nil, &res); err != nil {
+		return exitFor(err, stderr, *server.server)
+	}
+	if *asJSON {
+		_ = json.NewEncoder(stdout).Encode(res)
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  Name\tRole\tProvinces\tSources\tHTTP\tNATS\tStatus\tCreated")
+	for _, a := range res.Accounts {
+		status := "enabled"
+		if a.Disabled {
+			status = "disabled"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s by %s\n", a.Name, a.Role, orAll(strings.Join(a.Provinces, ",")), orAll(joinAny(a.Sources)),
+			yesNo(a.HTTPToken), yesNo(a.NATS), status, a.CreatedAt.In(vietnam).Format("2006-01-02 15:04"), a.CreatedBy)
+	}
+	_ = tw.Flush()
+	return exitOK
+}
+
+func orAll(s string) string {
+	if s == "" {
+		return "all"
+	}
+	return s
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func runUserDisable(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	name, rest := splitName(args)
+	fs := newFlags("user disable", "disable an account at once (usage: kcledger user disable NAME)", stderr)
+	server := addClientFlags(fs)
+	if code, ok := parseFlags(fs, rest); !ok {
+		return code
+	}
+	if name == "" {
+		fmt.Fprintln(stderr, "kcledger user disable: give the account's name: kcledger user disable NAME")
+		return exitUsage
+	}
+	c, err := server.client()
+	if err != nil {
+		fmt.Fprintf(stderr, "kcledger user disable: %v\n", err)
+		return exitUsage
+	}
+	var res struct {
+		Account accountView `json:"account"`
+	}
+	if _, err := c.do(ctx, http.MethodPost, "/v1/users/"+url.PathEscape(name)+"/disable", nil, nil, &res); err != nil {
+		return exitFor(err, stderr, *server.server)
+	}
+	fmt.Fprintf(stdout, "Account %s is disabled; its token is refused from now on.\n", res.Account.Name)
+	return exitOK
+}
