@@ -325,37 +325,56 @@ func TestLedgerStaleCache(t *testing.T) {
 		requireVND(t, "10000000", sumOf(mem.Events(), lineHaNoi, domain.TypeDisbursed))
 	})
 
-	t.Run("no overspend of a project", func(t *testing.T) {
-		mem := eventstore.NewMemory()
-		a := domain.NewLedger(mem, domain.Policy{})
-		b := domain.NewLedger(mem, domain.Policy{})
-		mustRecord(t, b, newCommand(domain.Allocate, lineHaNoi, 10*million, "DA-01"))
-		mustRecord(t, b, newCommand(domain.Allocate, lineHaNoi, 10*million, ""))
-		mustRecord(t, a, newCommand(domain.Disburse, lineHaNoi, 6*million, "DA-01"))
-		_, err := b.Record(ctx, newCommand(domain.Disburse, lineHaNoi, 6*million, "DA-01"))
-		requireErrorCode(t, err, domain.ErrInsufficientFunds, "amount")
-	})
-
-	t.Run("no refund of a refund", func(t *testing.T) {
-		mem := eventstore.NewMemory()
-		a := domain.NewLedger(mem, domain.Policy{})
-		b := domain.NewLedger(mem, domain.Policy{})
-		mustRecord(t, b, newCommand(domain.Allocate, lineHaNoi, 10*million, ""))
-		mustRecord(t, b, newCommand(domain.Disburse, lineHaNoi, 4*million, ""))
-		mustRecord(t, a, newCommand(domain.Refund, lineHaNoi, 3*million, ""))
-		_, err := b.Record(ctx, newCommand(domain.Refund, lineHaNoi, 2*million, ""))
-		requireErrorCode(t, err, domain.ErrRefundExceedsDisbursed, "amount")
-	})
-
-	t.Run("no adjustment below what was spent elsewhere", func(t *testing.T) {
-		mem := eventstore.NewMemory()
-		a := domain.NewLedger(mem, domain.Policy{})
-		b := domain.NewLedger(mem, domain.Policy{})
-		mustRecord(t, b, newCommand(domain.Allocate, lineHaNoi, 10*million, ""))
-		mustRecord(t, a, newCommand(domain.Disburse, lineHaNoi, 8*million, ""))
-		_, err := b.Record(ctx, newCommand(domain.Adjust, lineHaNoi, -3*million, ""))
-		requireErrorCode(t, err, domain.ErrAllocationBelowDisbursed, "delta")
-	})
+	// b caches the line after given, a then records elsewhere, and b's
+	// command must be judged on the line as the log has it.
+	for _, tc := range []struct {
+		name      string
+		given     []domain.Command // through b
+		elsewhere domain.Command   // through a
+		when      domain.Command   // through b
+		want      error
+		field     string
+	}{
+		{
+			name: "no overspend of a project",
+			given: []domain.Command{
+				newCommand(domain.Allocate, lineHaNoi, 10*million, "DA-01"),
+				newCommand(domain.Allocate, lineHaNoi, 10*million, ""),
+			},
+			elsewhere: newCommand(domain.Disburse, lineHaNoi, 6*million, "DA-01"),
+			when:      newCommand(domain.Disburse, lineHaNoi, 6*million, "DA-01"),
+			want:      domain.ErrInsufficientFunds, field: "amount",
+		},
+		{
+			name: "no refund of a refund",
+			given: []domain.Command{
+				newCommand(domain.Allocate, lineHaNoi, 10*million, ""),
+				newCommand(domain.Disburse, lineHaNoi, 4*million, ""),
+			},
+			elsewhere: newCommand(domain.Refund, lineHaNoi, 3*million, ""),
+			when:      newCommand(domain.Refund, lineHaNoi, 2*million, ""),
+			want:      domain.ErrRefundExceedsDisbursed, field: "amount",
+		},
+		{
+			name:      "no adjustment below what was spent elsewhere",
+			given:     []domain.Command{newCommand(domain.Allocate, lineHaNoi, 10*million, "")},
+			elsewhere: newCommand(domain.Disburse, lineHaNoi, 8*million, ""),
+			when:      newCommand(domain.Adjust, lineHaNoi, -3*million, ""),
+			want:      domain.ErrAllocationBelowDisbursed, field: "delta",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := eventstore.NewMemory()
+			a := domain.NewLedger(mem, domain.Policy{})
+			b := domain.NewLedger(mem, domain.Policy{})
+			for _, c := range tc.given {
+				mustRecord(t, b, c)
+			}
+			mustRecord(t, a, tc.elsewhere)
+			_, err := b.Record(ctx, tc.when)
+			requireErrorCode(t, err, tc.want, tc.field)
+		})
+	}
 
 	t.Run("no refusal on a stale cache", func(t *testing.T) {
 		mem := eventstore.NewMemory()

@@ -62,10 +62,11 @@ func startCluster(t *testing.T, n int) []*server.Server {
 // cluster elects its JetStream leader.
 func openReplicated(t *testing.T, s *server.Server) *eventstore.JetStream {
 	t.Helper()
-	nc, err := nats.Connect(s.ClientURL())
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	var log *eventstore.JetStream
+	nc := connect(t, s)
+	var (
+		log *eventstore.JetStream
+		err error
+	)
 	require.Eventually(t, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -495,5 +494,3 @@ func (a *api) healthz(w http.ResponseWriter, r *http.Request) {
 
 // vietnam is the zone in which "today" is judged.
 var vietnam = time.FixedZone("ICT", 7*60*60)
-
-var _ = fmt.Sprint

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -301,5 +300,3 @@ func catchUp(ctx context.Context, store *eventstore.JetStream, b *projections.Ba
 		}
 	}
 }
-
-var _ = flag.ErrHelp
