@@ -256,7 +256,7 @@ func (s *JetStream) Load(ctx context.Context, k domain.LineKey, after uint64) ([
 // read delivers, in order, the events matching filter with a sequence
 // greater than after, until fn returns false or an error, or ctx ends.
 func (s *JetStream) read(ctx context.Context, filter string, after uint64, fn func(domain.Recorded) (bool, error)) error {
-	return s.consume(ctx, filter, after, func(m jetstream.Msg, seq uint64) (bool, error) {
+	return s.consume(ctx, filter, after, false, func(m jetstream.Msg, seq uint64) (bool, error) {
 		rec, err := decode(m.Data(), seq)
 		if err != nil {
 			return false, err
@@ -267,9 +267,9 @@ func (s *JetStream) read(ctx context.Context, filter string, after uint64, fn fu
 
 // consume delivers, in order, the messages matching filter with a sequence
 // greater than after, with their stream sequence, until fn returns false
-// or an error, or ctx ends.
-func (s *JetStream) consume(ctx context.Context, filter string, after uint64, fn func(jetstream.Msg, uint64) (bool, error)) error {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverAllPolicy}
+// or an error, or ctx ends. With headersOnly the bodies stay on the server.
+func (s *JetStream) consume(ctx context.Context, filter string, after uint64, headersOnly bool, fn func(jetstream.Msg, uint64) (bool, error)) error {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverAllPolicy, HeadersOnly: headersOnly}
 	if after > 0 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = after + 1

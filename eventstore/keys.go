@@ -11,9 +11,9 @@ import (
 )
 
 // keyIndex maps every idempotency key in the stream, by its message id
-// (msgID), to the sequence of the event it produced. It reads only the
-// Nats-Msg-Id header, never the event bodies. It follows the stream, so it lags slightly behind
-// appends made by other processes. That lag is harmless as long as it stays
+// (msgID), to the sequence of the event it produced. Its consumer is
+// headers-only: the event bodies never leave the server. It follows the
+// stream, so it lags slightly behind appends made by other processes. That lag is harmless as long as it stays
 // well inside the stream's duplicate window, within which JetStream itself
 // refuses a second message with the same key (Nats-Msg-Id); the index
 // refuses to answer when it cannot show that it does.
@@ -81,7 +81,7 @@ const keyIndexConfirmEvery = 500 * time.Millisecond
 func (s *JetStream) runKeyIndex(ctx context.Context) {
 	go func() {
 		for ctx.Err() == nil {
-			err := s.consume(ctx, AllEvents, s.keys.appliedSeq(), func(m jetstream.Msg, seq uint64) (bool, error) {
+			err := s.consume(ctx, AllEvents, s.keys.appliedSeq(), true, func(m jetstream.Msg, seq uint64) (bool, error) {
 				s.keys.add(m.Headers().Get(hdrMsgID), seq)
 				return true, nil
 			})
