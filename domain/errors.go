@@ -37,6 +37,9 @@ const (
 	CodeUnauthenticated Code = "unauthenticated"
 	CodeForbidden       Code = "forbidden"
 	CodeAccountExists   Code = "account_exists"
+	// CodeUnsupported: the request is well formed but this deployment
+	// cannot do it (e.g. NATS users on an external server).
+	CodeUnsupported Code = "unsupported"
 
 	// Concurrency and idempotency.
 	CodeIdempotencyKeyReused Code = "idempotency_key_reused"
@@ -57,7 +60,7 @@ var Codes = []Code{
 	CodeUnsupportedMediaType, CodeProvinceNotInForce, CodeDateOutsideWindow,
 	CodeInsufficientFunds, CodeRefundExceedsDisbursed, CodeAllocationBelowDisbursed,
 	CodeIdempotencyKeyReused, CodeConflict, CodeNotFound, CodeMethodNotAllowed,
-	CodeUnavailable, CodeInternal, CodeUnauthenticated, CodeForbidden, CodeAccountExists,
+	CodeUnavailable, CodeInternal, CodeUnauthenticated, CodeForbidden, CodeAccountExists, CodeUnsupported,
 }
 
 // Error is the one error type of the domain: a stable code, the offending

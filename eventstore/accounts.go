@@ -148,3 +148,57 @@ func (s *Accounts) HasAdmin(ctx context.Context) (bool, error) {
 	}
 	return slices.ContainsFunc(all, func(a domain.Account) bool { return a.Role == domain.RoleAdmin && !a.Disabled }), nil
 }
+
+// Watch calls fn with every account as it is now, then with every change,
+// until ctx ends. It returns once the accounts as they are now have been
+// delivered; fn runs on another goroutine afterwards.
+func (s *Accounts) Watch(ctx context.Context, fn func(domain.Account)) error {
+	w, err := s.kv.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("eventstore: watch accounts: %w", err)
+	}
+	deliver := func(e jetstream.KeyValueEntry) {
+		if e.Operation() != jetstream.KeyValuePut {
+			// A deleted key is an account nobody may use.
+			fn(domain.Account{Name: e.Key(), Disabled: true})
+			return
+		}
+		var a domain.Account
+		if err := json.Unmarshal(e.Value(), &a); err != nil {
+			fn(domain.Account{Name: e.Key(), Disabled: true}) // unreadable: refuse it
+			return
+		}
+		fn(a)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			_ = w.Stop()
+			return ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok {
+				return errors.New("eventstore: accounts watch closed")
+			}
+			if e == nil { // the current values are all delivered
+				go func() {
+					defer func() { _ = w.Stop() }()
+					for {
+						select {
+						case <-ctx.Done():
+							return
+						case e, ok := <-w.Updates():
+							if !ok {
+								return
+							}
+							if e != nil {
+								deliver(e)
+							}
+						}
+					}
+				}()
+				return nil
+			}
+			deliver(e)
+		}
+	}
+}

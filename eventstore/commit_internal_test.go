@@ -20,7 +20,7 @@ func openGroupCommit(t *testing.T, maxBatch int) *JetStream {
 	s, err := StartServer(ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:-1"})
 	require.NoError(t, err)
 	t.Cleanup(s.Shutdown)
-	nc, err := ConnectEmbedded(s, "group-commit-test")
+	nc, err := ConnectEmbedded(s, "group-commit-test", "")
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	log, err := Open(context.Background(), nc, StreamConfig{MaxBatch: maxBatch})

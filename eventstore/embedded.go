@@ -27,6 +27,12 @@ type ServerConfig struct {
 	SyncInterval time.Duration
 	// Logger receives the server's log; nil discards it.
 	Logger *slog.Logger
+	// TLSCert and TLSKey, when set, make the server speak TLS to its
+	// network clients (in-process connections need none).
+	TLSCert, TLSKey string
+	// Auth, when set, decides who may connect (NATSAuth); nil lets every
+	// client in with every permission (tests of the store alone).
+	Auth *NATSAuth
 }
 
 // StartServer starts an embedded nats-server with JetStream and waits until
@@ -51,6 +57,16 @@ func StartServer(c ServerConfig) (*server.Server, error) {
 		NoLog:      c.Logger == nil,
 		MaxPayload: 1024 * 1024,
 	}
+	if c.Auth != nil {
+		opts.CustomClientAuthentication = c.Auth
+	}
+	if c.TLSCert != "" {
+		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: c.TLSCert, KeyFile: c.TLSKey})
+		if err != nil {
+			return nil, fmt.Errorf("eventstore: NATS TLS: %w", err)
+		}
+		opts.TLSConfig, opts.TLS = tc, true
+	}
 	if c.SyncInterval > 0 {
 		opts.SyncInterval = c.SyncInterval
 	}
@@ -61,6 +77,9 @@ func StartServer(c ServerConfig) (*server.Server, error) {
 	if c.Logger != nil {
 		s.SetLoggerV2(&serverLog{c.Logger}, false, false, false)
 	}
+	if c.Auth != nil {
+		c.Auth.attach(s)
+	}
 	s.Start()
 	if !s.ReadyForConnections(30 * time.Second) {
 		s.Shutdown()
@@ -69,9 +88,14 @@ func StartServer(c ServerConfig) (*server.Server, error) {
 	return s, nil
 }
 
-// ConnectEmbedded connects to an embedded server in-process, without TCP.
-func ConnectEmbedded(s *server.Server, name string) (*nats.Conn, error) {
-	nc, err := nats.Connect(s.ClientURL(), nats.InProcessServer(s), nats.Name(name), nats.MaxReconnects(-1))
+// ConnectEmbedded connects to an embedded server in-process, without TCP,
+// as the service user when password is set.
+func ConnectEmbedded(s *server.Server, name, password string) (*nats.Conn, error) {
+	opts := []nats.Option{nats.InProcessServer(s), nats.Name(name), nats.MaxReconnects(-1), nats.CustomInboxPrefix(ServiceInboxPrefix)}
+	if password != "" {
+		opts = append(opts, nats.UserInfo(ServiceUser, password))
+	}
+	nc, err := nats.Connect(s.ClientURL(), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: connect to embedded server: %w", err)
 	}

@@ -28,6 +28,9 @@ const (
 	readTimeout       = 30 * time.Second
 	writeTimeout      = 30 * time.Second
 	idleTimeout       = 2 * time.Minute
+	// maxInFlight bounds the /v1 requests served at once; more are
+	// refused with 503 rather than queued without end.
+	maxInFlight = 256
 	// readYourWritesWait bounds how long a read waits for the projection
 	// to reach this server's last write.
 	readYourWritesWait = 5 * time.Second
@@ -38,6 +41,15 @@ type api struct {
 	ledger   *domain.Ledger
 	balances *projections.Balances
 	accounts accountStore
+	// natsURL is where readers connect; natsUsers says whether kcledger
+	// manages the NATS users (embedded server) or the operator of an
+	// external server does.
+	natsURL   string
+	natsUsers bool
+	stream    string
+	// inFlight holds a token per /v1 request being served; nil means
+	// maxInFlight.
+	inFlight chan struct{}
 	log      *slog.Logger
 	now      func() time.Time
 	// lastWrite is the highest event sequence this server has returned to
@@ -70,16 +82,35 @@ func (a *api) routes() http.Handler {
 	v1.HandleFunc("POST /v1/users", a.addUser)
 	v1.HandleFunc("GET /v1/users", a.listUsers)
 	v1.HandleFunc("/v1/users", a.methodNotAllowed("GET, POST"))
+	v1.HandleFunc("POST /v1/nats-users", a.addNATSUser)
+	v1.HandleFunc("/v1/nats-users", a.methodNotAllowed("POST"))
 	v1.HandleFunc("POST /v1/users/{name}/disable", a.disableUser)
 	v1.HandleFunc("/v1/users/{name}/disable", a.methodNotAllowed("POST"))
 	v1.HandleFunc("/v1/", a.notFound)
 
 	mux := http.NewServeMux()
 	// Every /v1 route needs an account; the health check does not.
-	mux.Handle("/v1/", a.requireAccount(v1))
+	mux.Handle("/v1/", a.limit(a.requireAccount(v1)))
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("/", a.notFound)
 	return a.middleware(mux)
+}
+
+// limit refuses a request when maxInFlight are already being served.
+func (a *api) limit(next http.Handler) http.Handler {
+	if a.inFlight == nil {
+		a.inFlight = make(chan struct{}, maxInFlight)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case a.inFlight <- struct{}{}:
+			defer func() { <-a.inFlight }()
+			next.ServeHTTP(w, r)
+		default:
+			w.Header().Set("Retry-After", "1")
+			writeError(w, r, a.log, domain.Errorf(domain.CodeUnavailable, "", "the ledger is serving %d requests already; retry in a moment (with the same Idempotency-Key)", cap(a.inFlight)))
+		}
+	})
 }
 
 func (a *api) notFound(w http.ResponseWriter, r *http.Request) {

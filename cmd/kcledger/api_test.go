@@ -71,7 +71,7 @@ func newTestAPI(t *testing.T) *testAPI {
 	ns, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:-1"})
 	require.NoError(t, err)
 	t.Cleanup(ns.Shutdown)
-	nc, err := eventstore.ConnectEmbedded(ns, "kcledger-test")
+	nc, err := eventstore.ConnectEmbedded(ns, "kcledger-test", "")
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	store, err := eventstore.Open(t.Context(), nc, eventstore.StreamConfig{})
@@ -99,11 +99,14 @@ func newTestAPI(t *testing.T) *testAPI {
 	require.NoError(t, err)
 
 	a := &api{
-		ledger:   domain.NewLedger(store, domain.Policy{}),
-		balances: balances,
-		accounts: accounts,
-		log:      slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
-		now:      func() time.Time { return testNow },
+		ledger:    domain.NewLedger(store, domain.Policy{}),
+		balances:  balances,
+		accounts:  accounts,
+		natsURL:   ns.ClientURL(),
+		natsUsers: true,
+		stream:    store.Stream(),
+		log:       slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+		now:       func() time.Time { return testNow },
 	}
 	srv := httptest.NewServer(a.routes())
 	t.Cleanup(srv.Close)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/eventstore"
 )
 
 // adminTokenFile is the file, in the data directory, where serve writes the
@@ -218,6 +219,72 @@ func (a *api) addUser(w http.ResponseWriter, r *http.Request) {
 	}
 	a.log.Info("account created", "account", acc.Name, "role", acc.Role, "by", admin.Name)
 	writeJSON(w, http.StatusCreated, newAccountResponse{Account: viewOf(acc), Token: domain.Token(acc.Name, secret)})
+}
+
+// newNATSUserRequest is the body of POST /v1/nats-users.
+type newNATSUserRequest struct {
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
+type newNATSUserResponse struct {
+	Account accountView `json:"account"`
+	// User and Password are the NATS credentials; the password is shown
+	// once, here, and stored only as a hash.
+	User     string `json:"user"`
+	Password string `json:"password"`
+	URL      string `json:"url"`
+	Stream   string `json:"stream"`
+}
+
+// addNATSUser creates a read-only NATS user of the embedded server for a
+// subscriber or an auditor.
+func (a *api) addNATSUser(w http.ResponseWriter, r *http.Request) {
+	admin := accountOf(r)
+	if err := admin.MayManageAccounts(); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	if !a.natsUsers {
+		writeError(w, r, a.log, domain.Errorf(domain.CodeUnsupported, "", "kcledger uses an external NATS server; its operator manages its users (SECURITY.md lists the permissions a reader needs)"))
+		return
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	var req newNATSUserRequest
+	if err := decodeStrict(body, &req); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	role, err := domain.ParseRole(req.Role)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	if role != domain.RoleSubscriber && role != domain.RoleAuditor {
+		writeError(w, r, a.log, domain.Errorf(domain.CodeInvalidField, "role", "NATS users are read-only: subscriber or auditor, not %s", role))
+		return
+	}
+	acc := domain.Account{Name: req.Name, Role: role, CreatedAt: a.now().UTC(), CreatedBy: admin.Name}
+	if err := acc.Validate(); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	if acc.Name == eventstore.ServiceUser {
+		writeError(w, r, a.log, domain.Errorf(domain.CodeAccountExists, "name", "%q is the NATS service user's name", acc.Name))
+		return
+	}
+	password, hash := domain.NewSecret()
+	acc.NATSPasswordHash = hash
+	if err := a.accounts.Create(r.Context(), acc); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	a.log.Info("NATS user created", "account", acc.Name, "role", acc.Role, "by", admin.Name)
+	writeJSON(w, http.StatusCreated, newNATSUserResponse{Account: viewOf(acc), User: acc.Name, Password: password, URL: a.natsURL, Stream: a.stream})
 }
 
 func (a *api) listUsers(w http.ResponseWriter, r *http.Request) {

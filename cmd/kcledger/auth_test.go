@@ -2,11 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
@@ -64,6 +68,7 @@ func TestAccessMatrix(t *testing.T) {
 		{"list users", http.MethodGet, "/v1/users", nil, ""},
 		{"add user", http.MethodPost, "/v1/users", nil, ""},
 		{"disable user", http.MethodPost, "/v1/users/kiem-toan-2/disable", nil, ""},
+		{"add NATS user", http.MethodPost, "/v1/nats-users", nil, ""},
 		{"unknown route", http.MethodGet, "/v1/nothing", nil, ""},
 		{"health", http.MethodGet, "/healthz", nil, ""},
 	}
@@ -72,13 +77,13 @@ func TestAccessMatrix(t *testing.T) {
 	)
 	// want[role] lists the statuses, in the order of routes.
 	want := map[string][]int{
-		"admin":      {created, created, created, created, ok, ok, ok, ok, ok, created, ok, notFound, ok},
-		"officer":    {created, created, forbid, forbid, ok, ok, forbid, ok, forbid, forbid, forbid, notFound, ok},
-		"auditor":    {forbid, forbid, forbid, forbid, ok, ok, ok, ok, forbid, forbid, forbid, notFound, ok},
-		"subscriber": {forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, notFound, ok},
+		"admin":      {created, created, created, created, ok, ok, ok, ok, ok, created, ok, created, notFound, ok},
+		"officer":    {created, created, forbid, forbid, ok, ok, forbid, ok, forbid, forbid, forbid, forbid, notFound, ok},
+		"auditor":    {forbid, forbid, forbid, forbid, ok, ok, ok, ok, forbid, forbid, forbid, forbid, notFound, ok},
+		"subscriber": {forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, notFound, ok},
 	}
 	for _, refused := range []string{"disabled", "none", "bad secret", "no account", "malformed"} {
-		want[refused] = []int{unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, ok}
+		want[refused] = []int{unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, ok}
 	}
 	for role, statuses := range want {
 		require.Len(t, statuses, len(routes), role)
@@ -88,8 +93,11 @@ func TestAccessMatrix(t *testing.T) {
 					ta.addAccount(t, "kiem-toan-2-"+strings.ReplaceAll(role, " ", "-"), domain.RoleAuditor, nil, nil)
 					rt.path = "/v1/users/kiem-toan-2-" + strings.ReplaceAll(role, " ", "-") + "/disable"
 				}
-				if rt.name == "add user" {
+				switch rt.name {
+				case "add user":
 					rt.body = map[string]any{"name": "new-" + uuid.NewString()[:8], "role": "auditor"}
+				case "add NATS user":
+					rt.body = map[string]any{"name": "nats-" + uuid.NewString()[:8], "role": "subscriber"}
 				}
 				as := ta.as(tokens[role])
 				header := http.Header{"Content-Type": {"application/json"}, "Idempotency-Key": {uuid.NewString()}}
@@ -279,4 +287,89 @@ func TestServeRefusesPublicAddressWithoutTLS(t *testing.T) {
 	code, _, stderr := cliEnv(t, "", nil, "serve", "--http", "0.0.0.0:0", "--data", t.TempDir())
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, stderr, "give --tls-cert and --tls-key, or --insecure")
+}
+
+func TestAddNATSUser(t *testing.T) {
+	ta := newTestAPI(t)
+	r := ta.do(t, http.MethodPost, "/v1/nats-users", http.Header{"Content-Type": {"application/json"}}, []byte(`{"name":"kho-bac","role":"subscriber"}`))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	var res newNATSUserResponse
+	require.NoError(t, json.Unmarshal(r.body, &res))
+	assert.Equal(t, "kho-bac", res.User)
+	assert.Len(t, res.Password, 64)
+	assert.True(t, res.Account.NATS)
+	assert.False(t, res.Account.HTTPToken, "a NATS user has no API token")
+	acc, _, err := ta.accounts.Account(t.Context(), "kho-bac")
+	require.NoError(t, err)
+	assert.True(t, domain.SecretMatches(res.Password, acc.NATSPasswordHash))
+	assert.NotContains(t, acc.NATSPasswordHash, res.Password)
+
+	for _, tc := range []struct {
+		name, body string
+		status     int
+		code       domain.Code
+		field      string
+	}{
+		{"officer role", `{"name":"x","role":"officer"}`, 400, domain.CodeInvalidField, "role"},
+		{"admin role", `{"name":"x","role":"admin"}`, 400, domain.CodeInvalidField, "role"},
+		{"the service user's name", `{"name":"kcledger","role":"auditor"}`, 409, domain.CodeAccountExists, "name"},
+		{"name taken", `{"name":"kho-bac","role":"auditor"}`, 409, domain.CodeAccountExists, "name"},
+		{"bad name", `{"name":"kho bac","role":"auditor"}`, 400, domain.CodeInvalidField, "name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := ta.do(t, http.MethodPost, "/v1/nats-users", http.Header{"Content-Type": {"application/json"}}, []byte(tc.body))
+			requireProblem(t, r, tc.status, tc.code, tc.field)
+		})
+	}
+
+	// With an external NATS server its operator manages the users.
+	external := *ta
+	a := &api{accounts: ta.accounts, natsUsers: false, log: slog.New(slog.DiscardHandler), now: func() time.Time { return testNow }}
+	srv := httptest.NewServer(a.routes())
+	t.Cleanup(srv.Close)
+	external.srv = srv
+	r = external.do(t, http.MethodPost, "/v1/nats-users", http.Header{"Content-Type": {"application/json"}}, []byte(`{"name":"y","role":"auditor"}`))
+	requireProblem(t, r, http.StatusUnprocessableEntity, domain.CodeUnsupported, "")
+}
+
+// Past the limit of requests served at once, more are refused, not queued.
+func TestConcurrentRequestLimit(t *testing.T) {
+	ta := newTestAPI(t)
+	// Rebuild the handler with a limit of one.
+	limited := *ta
+	a := &api{accounts: ta.accounts, balances: projections.NewBalances(), log: slog.New(slog.DiscardHandler), now: func() time.Time { return testNow }, inFlight: make(chan struct{}, 1)}
+	srv := httptest.NewServer(a.routes())
+	t.Cleanup(srv.Close)
+	limited.srv = srv
+
+	// The first request holds its slot while its body trickles in.
+	body, feed := io.Pipe()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/v1/users", body)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+ta.token)
+	req.Header.Set("Content-Type", "application/json")
+	first := make(chan int, 1)
+	go func() {
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			first <- 0
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	_, err = feed.Write([]byte(`{"name":"slow",`))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(a.inFlight) == 1 }, 10*time.Second, 5*time.Millisecond)
+
+	r := limited.get(t, "/v1/provinces")
+	requireProblem(t, r, http.StatusServiceUnavailable, domain.CodeUnavailable, "")
+	assert.Equal(t, "1", r.header.Get("Retry-After"))
+	require.Equal(t, http.StatusOK, limited.get(t, "/healthz").status, "health checks are never refused")
+
+	_, err = feed.Write([]byte(`"role":"auditor"}`))
+	require.NoError(t, err)
+	require.NoError(t, feed.Close())
+	require.Equal(t, http.StatusCreated, <-first)
+	require.Equal(t, http.StatusOK, limited.get(t, "/v1/provinces").status, "the slot is free again")
 }

@@ -40,6 +40,7 @@ func init() {
 		{"balances", "show balances per line, province and year", runBalances},
 		{"provinces", "list the provinces in force on a date", runProvinces},
 		{"user", "manage accounts: add, list, disable (admins)", runUser},
+		{"nats-user", "create a read-only NATS user for a subscriber or auditor (admins)", runNATSUser},
 		{"bench", "measure append throughput and latency against a NATS server", runBench},
 	}
 }

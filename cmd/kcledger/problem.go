@@ -39,6 +39,7 @@ var statusOf = map[domain.Code]int{
 	domain.CodeUnauthenticated:          http.StatusUnauthorized,
 	domain.CodeForbidden:                http.StatusForbidden,
 	domain.CodeAccountExists:            http.StatusConflict,
+	domain.CodeUnsupported:              http.StatusUnprocessableEntity,
 }
 
 // problem is an RFC 9457 problem details body.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -133,6 +134,15 @@ func startServe(t *testing.T, args ...string) *serveProc {
 // the first admin.
 func (p *serveProc) tokenFile() string { return filepath.Join(p.data, adminTokenFile) }
 
+// serviceUser is the NATS option to connect as the embedded server's
+// service user, with the password serve keeps in its data directory.
+func (p *serveProc) serviceUser(t *testing.T) nats.Option {
+	t.Helper()
+	pw, err := readSecretFile(filepath.Join(p.data, natsServiceFile))
+	require.NoError(t, err)
+	return nats.UserInfo(eventstore.ServiceUser, pw)
+}
+
 // tokenFiles maps a serve's HTTP URL to the admin token file that post
 // and cli use with it.
 var tokenFiles sync.Map
@@ -226,9 +236,9 @@ func disbursementBody(amount string) map[string]any {
 }
 
 // lineEvents reads every event of the test line from the stream.
-func lineEvents(t *testing.T, natsURL string) []domain.Recorded {
+func lineEvents(t *testing.T, natsURL string, opts ...nats.Option) []domain.Recorded {
 	t.Helper()
-	nc, err := nats.Connect(natsURL)
+	nc, err := nats.Connect(natsURL, opts...)
 	require.NoError(t, err)
 	defer nc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -463,7 +473,7 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 		acked[key] = eventID(body)
 	}
 
-	recs := lineEvents(t, q.nats)
+	recs := lineEvents(t, q.nats, q.serviceUser(t))
 	st := domain.NewLineState(testLine)
 	byKey := map[string]string{}
 	for _, r := range recs {
@@ -530,4 +540,121 @@ func TestCLIUserManagement(t *testing.T) {
 	st, err := os.Stat(p.tokenFile())
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+}
+
+// natsCLI returns the path of the real nats CLI: $KCLEDGER_NATS_CLI, then
+// .tools/bin/nats (scripts/test installs it there), then $PATH. When
+// KCLEDGER_REQUIRE_TOOLS is set, as scripts/test sets it, a missing CLI
+// fails the test instead of skipping it.
+func natsCLI(t *testing.T) string {
+	t.Helper()
+	candidates := []string{os.Getenv("KCLEDGER_NATS_CLI"), filepath.Join("..", "..", ".tools", "bin", "nats")}
+	if p, err := exec.LookPath("nats"); err == nil {
+		candidates = append(candidates, p)
+	}
+	for _, c := range candidates {
+		if c == "" {
+			continue
+		}
+		if abs, err := filepath.Abs(c); err == nil {
+			if st, err := os.Stat(abs); err == nil && !st.IsDir() {
+				return abs
+			}
+		}
+	}
+	if os.Getenv("KCLEDGER_REQUIRE_TOOLS") != "" {
+		t.Fatal("the nats CLI is not installed: scripts/test installs it into .tools/bin")
+	}
+	t.Skip("the nats CLI is not installed (scripts/test installs it; set KCLEDGER_NATS_CLI to use another)")
+	return ""
+}
+
+// A subscriber's NATS user, made with `kcledger nats-user add`, reads the
+// stream with the real nats CLI, and is refused when it publishes onto a
+// ledger subject, purges or deletes the stream.
+func TestNATSSubscriberWithTheNATSCLI(t *testing.T) {
+	natsBin := natsCLI(t)
+	p := startServe(t)
+	code, _, stderr := cli(t, p.http, "allocate", "--year", "2025", "--province", "01", "--source", "national",
+		"--amount", "5 tỷ", "--decision", "3536/QĐ-BCT", "--date", "2025-01-10")
+	require.Equal(t, 0, code, stderr)
+	code, out, stderr := cli(t, p.http, "nats-user", "add", "kho-bac", "--role", "subscriber", "--json")
+	require.Equal(t, 0, code, stderr)
+	var creds newNATSUserResponse
+	require.NoError(t, json.Unmarshal([]byte(out), &creds))
+	require.Equal(t, p.nats, creds.URL)
+
+	nats := func(args ...string) (int, string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		args = append([]string{"--server", creds.URL, "--user", creds.User, "--password", creds.Password, "--timeout", "2s"}, args...)
+		cmd := exec.CommandContext(ctx, natsBin, args...)
+		cmd.Env = append(os.Environ(), "HOME="+t.TempDir()) // no nats contexts of the machine's user
+		b, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode(), string(b)
+		}
+		require.NoError(t, err, "%s", b)
+		return 0, string(b)
+	}
+
+	code, out = nats("stream", "info", "KCLEDGER")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "kcledger.events.>")
+
+	// The documented filter for one fiscal year.
+	code, out = nats("sub", "--stream", "KCLEDGER", "kcledger.events.2025.>", "--all", "--count", "1")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, `"type":"funds.allocated.v1"`)
+
+	code, out = nats("pub", "kcledger.events.2025.01.national.disbursed.v1", `{"forged":true}`)
+	require.NotEqual(t, 0, code, out)
+	require.Contains(t, out, `Permissions Violation for Publish to "kcledger.events.2025.01.national.disbursed.v1"`)
+
+	code, out = nats("stream", "purge", "KCLEDGER", "-f")
+	require.NotEqual(t, 0, code, out)
+	require.Contains(t, out, `Permissions Violation for Publish to "$JS.API.STREAM.PURGE.KCLEDGER"`)
+
+	code, out = nats("stream", "rm", "KCLEDGER", "-f")
+	require.NotEqual(t, 0, code, out)
+	require.Contains(t, out, `Permissions Violation for Publish to "$JS.API.STREAM.DELETE.KCLEDGER"`)
+
+	// Nothing changed: the one event is there, under the service user.
+	recs := lineEvents(t, p.nats, p.serviceUser(t))
+	require.Len(t, recs, 1)
+
+	// Disabled, it can no longer connect.
+	code, _, stderr = cli(t, p.http, "user", "disable", "kho-bac")
+	require.Equal(t, 0, code, stderr)
+	code, out = nats("stream", "info", "KCLEDGER")
+	require.NotEqual(t, 0, code, out)
+	require.Contains(t, strings.ToLower(out), "authorization violation")
+}
+
+// The API's limits on headers and on slow clients, on the real server.
+func TestServeRefusesOversizedHeadersAndSlowClients(t *testing.T) {
+	p := startServe(t)
+	addr := strings.TrimPrefix(p.http, "http://")
+
+	// Headers over maxHeaderBytes: 431, and no handler runs.
+	req, err := http.NewRequest(http.MethodGet, p.http+"/v1/balances", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Padding", strings.Repeat("a", 2*maxHeaderBytes))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusRequestHeaderFieldsTooLarge, resp.StatusCode)
+
+	// A client that starts a request and never finishes its headers is
+	// cut off after readHeaderTimeout.
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.Write([]byte("GET /v1/balances HTTP/1.1\r\nHost: x\r\n"))
+	require.NoError(t, err)
+	start := time.Now()
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(readHeaderTimeout+10*time.Second)))
+	_, err = io.ReadAll(conn)
+	require.NoError(t, err, "the server closes the connection (EOF), rather than the client's deadline passing")
+	require.Less(t, time.Since(start), readHeaderTimeout+5*time.Second)
 }

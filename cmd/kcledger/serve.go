@@ -9,10 +9,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -44,6 +44,10 @@ type serveConfig struct {
 	TLSCert, TLSKey string
 	// Insecure allows listening beyond loopback without TLS.
 	Insecure bool
+	// NATSTLSCert and NATSTLSKey make the embedded server speak TLS.
+	NATSTLSCert, NATSTLSKey string
+	// Credentials of kcledger's own connection to an external server.
+	NATSCreds, NATSUser, NATSPassword, NATSToken, NATSCA string
 }
 
 // isLoopback says whether a listen address is reachable only from this
@@ -70,8 +74,20 @@ func (c *serveConfig) Validate() error {
 	if !isLoopback(c.HTTP) && c.TLSCert == "" && !c.Insecure {
 		return fmt.Errorf("--http %s is reachable from other machines, and tokens would cross the network in clear: give --tls-cert and --tls-key, or --insecure if TLS ends in front of kcledger", c.HTTP)
 	}
-	if c.NATSURL == "" && !isLoopback(c.NATSListen) && !c.Insecure {
-		return fmt.Errorf("--nats-listen %s is reachable from other machines, and the embedded NATS server does not yet authenticate its clients (SECURITY.md): keep it on loopback, or say --insecure", c.NATSListen)
+	if (c.NATSTLSCert == "") != (c.NATSTLSKey == "") {
+		return errors.New("--nats-tls-cert and --nats-tls-key go together")
+	}
+	if c.NATSURL == "" && !isLoopback(c.NATSListen) && c.NATSTLSCert == "" && !c.Insecure {
+		return fmt.Errorf("--nats-listen %s is reachable from other machines, and NATS passwords would cross the network in clear: give --nats-tls-cert and --nats-tls-key, or --insecure", c.NATSListen)
+	}
+	if c.NATSURL != "" && (c.NATSTLSCert != "" || c.NATSTLSKey != "") {
+		return errors.New("--nats-tls-cert and --nats-tls-key configure the embedded server; with --nats-url, TLS is the external server's (give --nats-ca to trust it)")
+	}
+	if n := btoi(c.NATSCreds != "") + btoi(c.NATSUser != "") + btoi(c.NATSToken != ""); n > 1 {
+		return errors.New("give one of --nats-creds, --nats-user (with --nats-password) or --nats-token")
+	}
+	if c.NATSURL == "" && (c.NATSCreds != "" || c.NATSUser != "" || c.NATSToken != "" || c.NATSCA != "") {
+		return errors.New("--nats-creds, --nats-user, --nats-token and --nats-ca are for an external server (--nats-url); the embedded one uses its own service user")
 	}
 	if c.DataDir == "" {
 		return errors.New("--data: a data directory is required: it holds the embedded server's store and the first admin's token")
@@ -99,6 +115,13 @@ func (c *serveConfig) Validate() error {
 	return nil
 }
 
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func parseServeConfig(args []string, stderr io.Writer) (serveConfig, int, bool) {
 	fs := newFlags("serve", "run the ledger", stderr)
 	c := serveConfig{}
@@ -115,6 +138,13 @@ func parseServeConfig(args []string, stderr io.Writer) (serveConfig, int, bool) 
 	groupCommit := fs.String("group-commit", env("KCLEDGER_GROUP_COMMIT", "1"), "gather up to this many concurrent appends into one JetStream atomic batch; 1 publishes each on its own, faster on a single-replica stream (KCLEDGER_GROUP_COMMIT)")
 	fs.StringVar(&c.TLSCert, "tls-cert", env("KCLEDGER_TLS_CERT", ""), "PEM certificate for HTTPS (KCLEDGER_TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", env("KCLEDGER_TLS_KEY", ""), "PEM private key for HTTPS (KCLEDGER_TLS_KEY)")
+	fs.StringVar(&c.NATSTLSCert, "nats-tls-cert", env("KCLEDGER_NATS_TLS_CERT", ""), "PEM certificate: the embedded NATS server speaks TLS to its clients (KCLEDGER_NATS_TLS_CERT)")
+	fs.StringVar(&c.NATSTLSKey, "nats-tls-key", env("KCLEDGER_NATS_TLS_KEY", ""), "PEM private key of --nats-tls-cert (KCLEDGER_NATS_TLS_KEY)")
+	fs.StringVar(&c.NATSCreds, "nats-creds", env("KCLEDGER_NATS_CREDS", ""), "with --nats-url: credentials file of kcledger's NATS user (KCLEDGER_NATS_CREDS)")
+	fs.StringVar(&c.NATSUser, "nats-user", env("KCLEDGER_NATS_USER", ""), "with --nats-url: NATS user name (KCLEDGER_NATS_USER)")
+	fs.StringVar(&c.NATSPassword, "nats-password", env("KCLEDGER_NATS_PASSWORD", ""), "with --nats-user: its password; prefer the environment variable (KCLEDGER_NATS_PASSWORD)")
+	fs.StringVar(&c.NATSToken, "nats-token", env("KCLEDGER_NATS_TOKEN", ""), "with --nats-url: NATS token; prefer the environment variable (KCLEDGER_NATS_TOKEN)")
+	fs.StringVar(&c.NATSCA, "nats-ca", env("KCLEDGER_NATS_CA", ""), "with --nats-url: PEM CA that signed the server's certificate (KCLEDGER_NATS_CA)")
 	fs.BoolVar(&c.Insecure, "insecure", envBool("KCLEDGER_INSECURE"), "allow listening beyond loopback without TLS, e.g. behind a TLS-terminating proxy (KCLEDGER_INSECURE)")
 	level := fs.String("log-level", env("KCLEDGER_LOG_LEVEL", "info"), "debug, info, warn or error (KCLEDGER_LOG_LEVEL)")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -168,16 +198,24 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // stdout once the API accepts requests.
 func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Writer) error {
 	var (
-		nc      *nats.Conn
-		err     error
-		natsURL = c.NATSURL
+		nc       *nats.Conn
+		err      error
+		natsURL  = c.NATSURL
+		natsAuth *eventstore.NATSAuth // nil with an external server
 	)
 	if c.NATSURL == "" {
 		if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 			return fmt.Errorf("data directory: %w", err)
 		}
-		var ns *server.Server
-		ns, err = eventstore.StartServer(eventstore.ServerConfig{DataDir: c.DataDir, Listen: c.NATSListen, SyncInterval: c.SyncInterval, Logger: log})
+		password, err := servicePassword(c.DataDir)
+		if err != nil {
+			return err
+		}
+		natsAuth = eventstore.NewNATSAuth(password, c.Stream)
+		ns, err := eventstore.StartServer(eventstore.ServerConfig{
+			DataDir: c.DataDir, Listen: c.NATSListen, SyncInterval: c.SyncInterval, Logger: log,
+			Auth: natsAuth, TLSCert: c.NATSTLSCert, TLSKey: c.NATSTLSKey,
+		})
 		if err != nil {
 			return err
 		}
@@ -186,9 +224,10 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		if c.SyncInterval > 0 {
 			log.Warn("fsync is periodic: a power cut can lose acknowledged writes", "fsync_interval", c.SyncInterval)
 		}
-		nc, err = eventstore.ConnectEmbedded(ns, "kcledger")
+		log.Info("the embedded NATS server requires authentication; its service password is in a file only you can read", "file", filepath.Join(c.DataDir, natsServiceFile))
+		nc, err = eventstore.ConnectEmbedded(ns, "kcledger", password)
 	} else {
-		nc, err = nats.Connect(c.NATSURL, nats.Name("kcledger"), nats.MaxReconnects(-1))
+		nc, err = nats.Connect(c.NATSURL, externalNATSOptions(c)...)
 	}
 	if err != nil {
 		return fmt.Errorf("connect to NATS: %w", err)
@@ -211,21 +250,31 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	if err := ensureAdmin(ctx, accounts, c.DataDir, time.Now(), log); err != nil {
 		return err
 	}
-	balances := projections.NewBalances()
-	projErr := make(chan error, 1)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if natsAuth != nil {
+		// Readers may connect once their accounts are known; a disabled
+		// account is refused, and its connections closed, at once.
+		if err := accounts.Watch(ctx, natsAuth.SetAccount); err != nil {
+			return err
+		}
+	}
+	balances := projections.NewBalances()
+	projErr := make(chan error, 1)
 	go func() { projErr <- balances.Run(ctx, store) }()
 	if err := catchUp(ctx, store, balances, log, projErr); err != nil {
 		return err
 	}
 
 	a := &api{
-		ledger:   domain.NewLedger(store, domain.Policy{SettlementEndFrom2026: c.SettlementEnd}),
-		balances: balances,
-		accounts: accounts,
-		log:      log,
-		now:      time.Now,
+		ledger:    domain.NewLedger(store, domain.Policy{SettlementEndFrom2026: c.SettlementEnd}),
+		balances:  balances,
+		accounts:  accounts,
+		natsURL:   natsURL,
+		natsUsers: natsAuth != nil,
+		stream:    store.Stream(),
+		log:       log,
+		now:       time.Now,
 	}
 	ln, err := net.Listen("tcp", c.HTTP)
 	if err != nil {

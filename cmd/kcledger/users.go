@@ -188,3 +188,64 @@ func runUserDisable(ctx context.Context, args []string, stdout, stderr io.Writer
 	fmt.Fprintf(stdout, "Account %s is disabled; its token is refused from now on.\n", res.Account.Name)
 	return exitOK
 }
+
+// runNATSUser is `kcledger nats-user add`: read-only NATS users of the
+// embedded server, for subscribers and auditors.
+func runNATSUser(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	usage := func(w io.Writer) {
+		fmt.Fprint(w, `kcledger nats-user: read-only NATS users of the embedded server (admins only)
+
+Usage:
+  kcledger nats-user add NAME --role subscriber|auditor
+
+The user may read the event stream (subscribe, create its own consumers,
+read messages and stream info) and nothing else: no publishing on ledger
+subjects, no deleting or purging, no editing the stream. Its password is
+printed once. "kcledger user disable NAME" refuses it and closes its
+connections at once; "kcledger user list" shows it.
+
+Run "kcledger nats-user add --help" for the flags.
+`)
+	}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	if args[0] != "add" {
+		fmt.Fprintf(stderr, "kcledger nats-user: unknown subcommand %q\n\n", args[0])
+		usage(stderr)
+		return exitUsage
+	}
+	name, rest := splitName(args[1:])
+	fs := newFlags("nats-user add", "create a read-only NATS user and print its credentials, once (usage: kcledger nats-user add NAME --role subscriber|auditor)", stderr)
+	server := addClientFlags(fs)
+	role := fs.String("role", "subscriber", "subscriber or auditor")
+	asJSON := fs.Bool("json", envBool("KCLEDGER_JSON"), "print JSON (KCLEDGER_JSON)")
+	if code, ok := parseFlags(fs, rest); !ok {
+		return code
+	}
+	if name == "" {
+		fmt.Fprintln(stderr, "kcledger nats-user add: give the user's name: kcledger nats-user add NAME --role subscriber")
+		return exitUsage
+	}
+	c, err := server.client()
+	if err != nil {
+		fmt.Fprintf(stderr, "kcledger nats-user add: %v\n", err)
+		return exitUsage
+	}
+	var res newNATSUserResponse
+	if _, err := c.do(ctx, http.MethodPost, "/v1/nats-users", nil, newNATSUserRequest{Name: name, Role: *role}, &res); err != nil {
+		return exitFor(err, stderr, *server.server)
+	}
+	if *asJSON {
+		_ = json.NewEncoder(stdout).Encode(res)
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "Created read-only NATS %s %s. The password is shown only now:\n", res.Account.Role, res.User)
+	fmt.Fprintf(stdout, "  url       %s\n  user      %s\n  password  %s\n  stream    %s\n", res.URL, res.User, res.Password, res.Stream)
+	fmt.Fprintf(stdout, "Try: nats --server %s --user %s --password '<password>' stream info %s\n", res.URL, res.User, res.Stream)
+	return exitOK
+}
