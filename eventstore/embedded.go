@@ -6,6 +6,7 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -95,7 +96,10 @@ func ConnectEmbedded(s *server.Server, name, password string) (*nats.Conn, error
 	if password != "" {
 		opts = append(opts, nats.UserInfo(ServiceUser, password))
 	}
-	nc, err := nats.Connect(s.ClientURL(), opts...)
+	// An in-process connection needs no TLS, even when network clients
+	// must use it: the URL is only a label, so drop its tls:// scheme.
+	url := strings.Replace(s.ClientURL(), "tls://", "nats://", 1)
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: connect to embedded server: %w", err)
 	}

@@ -247,3 +247,25 @@ func TestNATSServiceUserManagesTheStream(t *testing.T) {
 	_, err = ss.stream.Info(context.Background())
 	require.True(t, errors.Is(err, jetstream.ErrStreamNotFound) || strings.Contains(err.Error(), "not found"), "%v", err)
 }
+
+// With a certificate, the embedded server speaks TLS to network clients
+// and refuses plain ones; in-process connections need none.
+func TestNATSTLS(t *testing.T) {
+	cert, key := eventstoretest.SelfSignedCert(t)
+	auth := eventstore.NewNATSAuth(servicePassword, "")
+	s, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:-1", Auth: auth, TLSCert: cert, TLSKey: key})
+	require.NoError(t, err)
+	t.Cleanup(s.Shutdown)
+
+	in, err := eventstore.ConnectEmbedded(s, "service", servicePassword)
+	require.NoError(t, err, "in-process")
+	in.Close()
+
+	nc, err := nats.Connect(s.ClientURL(), nats.UserInfo(eventstore.ServiceUser, servicePassword), nats.RootCAs(cert), nats.MaxReconnects(0))
+	require.NoError(t, err, "TLS client trusting the certificate")
+	assert.True(t, nc.TLSRequired())
+	nc.Close()
+
+	_, err = nats.Connect(s.ClientURL(), nats.UserInfo(eventstore.ServiceUser, servicePassword), nats.MaxReconnects(0))
+	require.Error(t, err, "a client that does not trust the certificate")
+}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
+	"github.com/kcledger/kcledger/eventstore/eventstoretest"
 )
 
 // These tests run the real binary as separate processes.
@@ -79,7 +80,7 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-var readyLine = regexp.MustCompile(`HTTP API on (http://\S+), NATS on (nats://\S+),`)
+var readyLine = regexp.MustCompile(`HTTP API on (https?://\S+), NATS on ((?:nats|tls)://\S+),`)
 
 // startServe runs `kcledger serve` with args on free loopback ports and
 // waits for its ready line.
@@ -497,7 +498,7 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 // An admin manages accounts with the CLI; an officer records with its own
 // token, is refused outside its province, and is locked out once disabled.
 func TestCLIUserManagement(t *testing.T) {
-	p := startServe(t)
+	p := startServe(t, "--log-level", "debug") // everything it logs is checked for secrets below
 	code, out, stderr := cli(t, p.http, "user", "add", "can-bo-ha-noi", "--role", "officer", "--provinces", "01", "--sources", "national")
 	require.Equal(t, 0, code, stderr)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
@@ -540,6 +541,13 @@ func TestCLIUserManagement(t *testing.T) {
 	st, err := os.Stat(p.tokenFile())
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+
+	// No secret ever reaches the server's log.
+	admin, err := readSecretFile(p.tokenFile())
+	require.NoError(t, err)
+	for _, secret := range []string{token, admin, strings.TrimPrefix(token, "kcl_can-bo-ha-noi_")} {
+		require.NotContains(t, p.stderr.String(), secret)
+	}
 }
 
 // natsCLI returns the path of the real nats CLI: $KCLEDGER_NATS_CLI, then
@@ -657,4 +665,31 @@ func TestServeRefusesOversizedHeadersAndSlowClients(t *testing.T) {
 	_, err = io.ReadAll(conn)
 	require.NoError(t, err, "the server closes the connection (EOF), rather than the client's deadline passing")
 	require.Less(t, time.Since(start), readHeaderTimeout+5*time.Second)
+}
+
+// With a certificate, the API speaks HTTPS and the embedded NATS server
+// TLS, even on a public address; the CLI trusts the certificate through
+// the system's usual SSL_CERT_FILE.
+func TestServeOverTLS(t *testing.T) {
+	cert, key := eventstoretest.SelfSignedCert(t)
+	p := startServe(t, "--tls-cert", cert, "--tls-key", key, "--nats-tls-cert", cert, "--nats-tls-key", key)
+	require.True(t, strings.HasPrefix(p.http, "https://"), p.http)
+	require.True(t, strings.HasPrefix(p.nats, "tls://"), p.nats)
+
+	code, out, stderr := cliEnv(t, p.http, []string{"SSL_CERT_FILE=" + cert, "KCLEDGER_TOKEN_FILE=" + p.tokenFile()}, "balances", "--json")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, `"as_of_seq"`)
+
+	// Plain HTTP to the TLS port is refused.
+	resp, err := http.Get("http://" + strings.TrimPrefix(p.http, "https://") + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+
+	// NATS clients must trust the certificate.
+	nc, err := nats.Connect(p.nats, p.serviceUser(t), nats.RootCAs(cert))
+	require.NoError(t, err)
+	nc.Close()
+	_, err = nats.Connect(p.nats, p.serviceUser(t), nats.MaxReconnects(0))
+	require.Error(t, err)
 }
