@@ -41,11 +41,12 @@ type api struct {
 	ledger   *domain.Ledger
 	balances *projections.Balances
 	accounts accountStore
-	// natsURL is where readers connect; natsUsers says whether kcledger
-	// manages the NATS users (embedded server) or the operator of an
-	// external server does.
+	// natsURL is where readers connect. natsUsers is the embedded
+	// server's authenticator, told of account changes as they are made
+	// (its watch of the accounts bucket would follow a moment later); nil
+	// when the operator of an external server manages its users.
 	natsURL   string
-	natsUsers bool
+	natsUsers interface{ SetAccount(domain.Account) }
 	stream    string
 	// inFlight holds a token per /v1 request being served; nil means
 	// maxInFlight.

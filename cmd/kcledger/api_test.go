@@ -103,7 +103,7 @@ func newTestAPI(t *testing.T) *testAPI {
 		balances:  balances,
 		accounts:  accounts,
 		natsURL:   ns.ClientURL(),
-		natsUsers: true,
+		natsUsers: eventstore.NewNATSAuth("unused", ""),
 		stream:    store.Stream(),
 		log:       slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 		now:       func() time.Time { return testNow },

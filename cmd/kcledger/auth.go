@@ -245,7 +245,7 @@ func (a *api) addNATSUser(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	if !a.natsUsers {
+	if a.natsUsers == nil {
 		writeError(w, r, a.log, domain.Errorf(domain.CodeUnsupported, "", "kcledger uses an external NATS server; its operator manages its users (SECURITY.md lists the permissions a reader needs)"))
 		return
 	}
@@ -283,6 +283,7 @@ func (a *api) addNATSUser(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
+	a.natsUsers.SetAccount(acc) // it may connect as soon as this answer arrives
 	a.log.Info("NATS user created", "account", acc.Name, "role", acc.Role, "by", admin.Name)
 	writeJSON(w, http.StatusCreated, newNATSUserResponse{Account: viewOf(acc), User: acc.Name, Password: password, URL: a.natsURL, Stream: a.stream})
 }
@@ -325,6 +326,9 @@ func (a *api) disableUser(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return
+	}
+	if a.natsUsers != nil {
+		a.natsUsers.SetAccount(acc) // refused, and its connections closed, before this answer
 	}
 	a.log.Info("account disabled", "account", name, "by", admin.Name)
 	writeJSON(w, http.StatusOK, map[string]any{"account": viewOf(acc)})

@@ -324,7 +324,7 @@ func TestAddNATSUser(t *testing.T) {
 
 	// With an external NATS server its operator manages the users.
 	external := *ta
-	a := &api{accounts: ta.accounts, natsUsers: false, log: slog.New(slog.DiscardHandler), now: func() time.Time { return testNow }}
+	a := &api{accounts: ta.accounts, log: slog.New(slog.DiscardHandler), now: func() time.Time { return testNow }}
 	srv := httptest.NewServer(a.routes())
 	t.Cleanup(srv.Close)
 	external.srv = srv

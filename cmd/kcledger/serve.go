@@ -271,7 +271,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		balances:  balances,
 		accounts:  accounts,
 		natsURL:   natsURL,
-		natsUsers: natsAuth != nil,
+		natsUsers: natsUsersOf(natsAuth),
 		stream:    store.Stream(),
 		log:       log,
 		now:       time.Now,
@@ -348,4 +348,12 @@ func catchUp(ctx context.Context, store *eventstore.JetStream, b *projections.Ba
 			log.Info("replaying", "applied_seq", b.Applied(), "target_seq", target)
 		}
 	}
+}
+
+// natsUsersOf keeps a nil authenticator a nil interface.
+func natsUsersOf(a *eventstore.NATSAuth) interface{ SetAccount(domain.Account) } {
+	if a == nil {
+		return nil
+	}
+	return a
 }
