@@ -693,3 +693,27 @@ func TestServeOverTLS(t *testing.T) {
 	_, err = nats.Connect(p.nats, p.serviceUser(t), nats.MaxReconnects(0))
 	require.Error(t, err)
 }
+
+// With an external server that requires authentication, serve connects
+// with the credentials it is given, and fails clearly without them.
+func TestServeWithExternalServerCredentials(t *testing.T) {
+	const password = "external-service-password"
+	ns, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:-1", Auth: eventstore.NewNATSAuth(password, "")})
+	require.NoError(t, err)
+	t.Cleanup(ns.Shutdown)
+
+	t.Setenv("KCLEDGER_NATS_PASSWORD", password) // the environment, not the command line
+	p := startServe(t, "--nats-url", ns.ClientURL(), "--nats-user", eventstore.ServiceUser)
+	code, _, stderr := cli(t, p.http, "allocate", "--year", "2025", "--province", "01", "--source", "national",
+		"--amount", "1 tỷ", "--decision", "1/QĐ-UBND", "--date", "2025-01-10")
+	require.Equal(t, 0, code, stderr)
+	code, _, stderr = cli(t, p.http, "nats-user", "add", "reader", "--role", "subscriber")
+	require.Equal(t, exitRefused, code, "an external server's users are its operator's")
+	require.Contains(t, stderr, "unsupported")
+
+	t.Setenv("KCLEDGER_NATS_PASSWORD", "wrong")
+	code, _, stderr = cliEnv(t, "", nil, "serve", "--nats-url", ns.ClientURL(), "--nats-user", eventstore.ServiceUser,
+		"--http", "127.0.0.1:0", "--data", t.TempDir())
+	require.Equal(t, exitFailure, code)
+	require.Contains(t, strings.ToLower(stderr), "authorization violation")
+}
