@@ -1,6 +1,8 @@
 package domain_test
 
 import (
+	"bytes"
+	"crypto/ed25519"
 	"strings"
 	"testing"
 
@@ -94,4 +96,27 @@ func TestAccountPermissions(t *testing.T) {
 	require.NoError(t, officer.MayRecordAny())
 	require.ErrorIs(t, officer.MayManageAccounts(), domain.ErrForbidden)
 	require.ErrorIs(t, (&domain.Account{Role: domain.RoleSubscriber}).MayRead(), domain.ErrForbidden)
+}
+
+func TestSignatures(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	signer := domain.NewSigner(key)
+	ring := domain.Keyring{}
+	ring.Add(signer.Public())
+	e := domain.Event{ID: "e1", Hash: strings.Repeat("ab", 32)}
+	require.ErrorIs(t, ring.Verify(&e), domain.ErrForged, "unsigned")
+	signer.Sign(&e)
+	require.NoError(t, ring.Verify(&e))
+	assert.Equal(t, signer.ID(), e.SignedBy)
+	assert.Len(t, e.SignedBy, 16)
+
+	altered := e
+	altered.Hash = strings.Repeat("cd", 32)
+	require.ErrorIs(t, ring.Verify(&altered), domain.ErrForged, "the signature covers the hash")
+	require.ErrorIs(t, ring.Verify(&altered), domain.ErrCorrupt)
+
+	other := domain.NewSigner(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, ed25519.SeedSize)))
+	forged := domain.Event{ID: "e2", Hash: e.Hash}
+	other.Sign(&forged)
+	require.ErrorIs(t, ring.Verify(&forged), domain.ErrForged, "a key outside the keyring")
 }

@@ -67,6 +67,11 @@ type Event struct {
 	IdempotencyKey string    `json:"idempotency_key"`
 	PrevHash       string    `json:"prev_hash"`
 	Hash           string    `json:"hash"`
+	// SignedBy and Signature: the key id of the kcledger process that
+	// recorded the event, and its Ed25519 signature of Hash (signature.go).
+	// Not covered by the hash, which they sign.
+	SignedBy  string `json:"signed_by,omitempty"`
+	Signature string `json:"signature,omitempty"`
 }
 
 // Line is the budget line the event belongs to.
@@ -80,7 +85,7 @@ func (e *Event) Line() LineKey {
 // "kcledger-event-v1", id, type, fiscal_year, province, source, project,
 // category, amount, decision, voucher, beneficiary, reason, effective_date,
 // recorded_at (RFC 3339 with nanoseconds, UTC), actor, idempotency_key and
-// prev_hash. Every field but hash is covered, so altering any of them, or
+// prev_hash. Every field but hash, signed_by and signature is covered, so altering any of them, or
 // the order of a line's events, breaks the chain. docs/events.md repeats
 // this recipe for verifiers written in other languages.
 func (e *Event) ComputeHash() string {
@@ -141,4 +146,26 @@ type Recorded struct {
 	// Seq is the event's sequence in the log (JetStream stream sequence).
 	// Sequences grow with every append but are not contiguous.
 	Seq uint64
+}
+
+// Validate checks a recorded event against the rules its command had to
+// pass, as of its recorded time: auditors run it on every event of the
+// stream, whoever wrote it.
+func (e *Event) Validate(p Policy) error {
+	var kind CommandKind
+	for _, k := range []CommandKind{Allocate, Adjust, Disburse, Refund} {
+		if k.EventType() == e.Type {
+			kind = k
+		}
+	}
+	if kind == "" {
+		return Errorf(CodeInvalidField, "type", "unknown event type %q", e.Type)
+	}
+	c := Command{
+		Kind: kind, FiscalYear: e.FiscalYear, Province: e.Province, Source: e.Source, Project: e.Project,
+		Category: e.Category, Amount: e.Amount, Decision: e.Decision, Voucher: e.Voucher,
+		Beneficiary: e.Beneficiary, Reason: e.Reason, EffectiveDate: e.EffectiveDate,
+		EventID: e.ID, Actor: e.Actor, IdempotencyKey: e.IdempotencyKey, Now: e.RecordedAt,
+	}
+	return c.Validate(p)
 }

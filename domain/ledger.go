@@ -94,6 +94,7 @@ type Ledger struct {
 	log         EventLog
 	policy      Policy
 	maxAttempts int
+	signer      *Signer // nil: events are not signed
 
 	mu    sync.Mutex
 	lines map[LineKey]*lineEntry
@@ -121,6 +122,9 @@ func (e *lineEntry) apply(r Recorded) error {
 func NewLedger(log EventLog, p Policy) *Ledger {
 	return &Ledger{log: log, policy: p, maxAttempts: DefaultMaxAttempts, lines: map[LineKey]*lineEntry{}}
 }
+
+// SignWith makes the ledger sign every event it records with s.
+func (l *Ledger) SignWith(s *Signer) { l.signer = s }
 
 // Result is the outcome of Record.
 type Result struct {
@@ -164,6 +168,9 @@ func (l *Ledger) Record(ctx context.Context, cmd Command) (Result, error) {
 			return l.replay(ctx, entry, IdempotencyClaim{Fingerprint: r.Event.Fingerprint(), Recorded: r}, fp)
 		}
 		ev, err := Decide(entry.state, cmd, l.policy)
+		if err == nil && l.signer != nil {
+			l.signer.Sign(&ev)
+		}
 		if err != nil {
 			// The cached line may be stale: only refuse on the line as
 			// the log has it, where a retry also finds its original.

@@ -1,0 +1,113 @@
+package eventstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kcledger/kcledger/domain"
+)
+
+// Reader reads the event stream without changing anything: what auditors
+// and independent replays use, with a read-only NATS user.
+type Reader struct {
+	js     jetstream.JetStream
+	stream jetstream.Stream
+}
+
+// OpenReader opens an existing stream for reading.
+func OpenReader(ctx context.Context, nc *nats.Conn, stream string) (*Reader, error) {
+	if stream == "" {
+		stream = DefaultStream
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: jetstream: %w", err)
+	}
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: stream %s: %w", stream, err)
+	}
+	return &Reader{js: js, stream: s}, nil
+}
+
+// StreamState is what the stream says of itself.
+type StreamState struct {
+	FirstSeq, LastSeq, Msgs uint64
+}
+
+// State returns the stream's first and last sequence and message count.
+func (r *Reader) State(ctx context.Context) (StreamState, error) {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	info, err := r.stream.Info(ctx)
+	if err != nil {
+		return StreamState{}, fmt.Errorf("eventstore: stream info: %w", err)
+	}
+	return StreamState{FirstSeq: info.State.FirstSeq, LastSeq: info.State.LastSeq, Msgs: info.State.Msgs}, nil
+}
+
+// StoredEvent is one message of the stream as an auditor sees it.
+type StoredEvent struct {
+	Seq     uint64
+	Subject string
+	// Stored is when the server stored the message.
+	Stored   time.Time
+	Recorded domain.Recorded
+	// Err is set when the message is not an event of kcledger's format on
+	// its own subject; it wraps domain.ErrCorrupt.
+	Err error
+}
+
+// Scan delivers, in order, every message with a sequence from 1 up to and
+// including last, until fn returns false or an error, or ctx ends.
+func (r *Reader) Scan(ctx context.Context, last uint64, fn func(StoredEvent) (bool, error)) error {
+	if last == 0 {
+		return nil
+	}
+	cons, err := r.js.OrderedConsumer(ctx, r.stream.CachedInfo().Config.Name, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{AllEvents}, DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("eventstore: scan: %w", err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("eventstore: scan: %w", err)
+	}
+	defer it.Stop()
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	for {
+		m, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("eventstore: scan: %w", err)
+		}
+		meta, err := m.Metadata()
+		if err != nil {
+			return fmt.Errorf("eventstore: scan: metadata: %w", err)
+		}
+		if meta.Sequence.Stream > last {
+			return nil
+		}
+		se := StoredEvent{Seq: meta.Sequence.Stream, Subject: m.Subject(), Stored: meta.Timestamp}
+		se.Recorded, se.Err = decode(m.Data(), se.Seq)
+		if se.Err == nil {
+			if want := EventSubject(&se.Recorded.Event); want != se.Subject {
+				se.Err = fmt.Errorf("%w: event %s at seq %d is on subject %s; its content belongs on %s", domain.ErrCorrupt, se.Recorded.Event.ID, se.Seq, se.Subject, want)
+			}
+		}
+		more, err := fn(se)
+		if err != nil || !more || se.Seq == last {
+			return err
+		}
+	}
+}

@@ -1,0 +1,89 @@
+package eventstore
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// DefaultSignersBucket is the JetStream key-value bucket where every
+// kcledger process registers the public key it signs events with. Auditors
+// take the keys from there once (kcledger keys) and pin them.
+const DefaultSignersBucket = "KCLEDGER_SIGNERS"
+
+// SignerKey is one registered public key.
+type SignerKey struct {
+	ID           string            `json:"id"`
+	PublicKey    ed25519.PublicKey `json:"public_key"` // base64 in JSON
+	RegisteredAt time.Time         `json:"registered_at"`
+}
+
+// Signers is the bucket of public keys.
+type Signers struct {
+	kv jetstream.KeyValue
+}
+
+// OpenSigners creates or opens the signers bucket.
+func OpenSigners(ctx context.Context, js jetstream.JetStream, replicas int) (*Signers, error) {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	kv, err := js.KeyValue(ctx, DefaultSignersBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      DefaultSignersBucket,
+			Description: "kcledger: public keys that sign events",
+			History:     1,
+			Storage:     jetstream.FileStorage,
+			Replicas:    max(replicas, 1),
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: signers bucket: %w", err)
+	}
+	return &Signers{kv: kv}, nil
+}
+
+// Register records a public key under id; registering it again changes
+// nothing.
+func (s *Signers) Register(ctx context.Context, id string, pub ed25519.PublicKey, now time.Time) error {
+	data, err := json.Marshal(SignerKey{ID: id, PublicKey: pub, RegisteredAt: now.UTC()})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	if _, err := s.kv.Create(ctx, id, data); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		return fmt.Errorf("eventstore: register signer %s: %w", id, err)
+	}
+	return nil
+}
+
+// List returns every registered key, oldest first.
+func (s *Signers) List(ctx context.Context) ([]SignerKey, error) {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	lister, err := s.kv.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: list signers: %w", err)
+	}
+	var out []SignerKey
+	for k := range lister.Keys() {
+		e, err := s.kv.Get(ctx, k)
+		if err != nil {
+			return nil, fmt.Errorf("eventstore: read signer %s: %w", k, err)
+		}
+		var sk SignerKey
+		if err := json.Unmarshal(e.Value(), &sk); err != nil {
+			return nil, fmt.Errorf("eventstore: signer %s: %w", k, err)
+		}
+		out = append(out, sk)
+	}
+	slices.SortFunc(out, func(a, b SignerKey) int { return a.RegisteredAt.Compare(b.RegisteredAt) })
+	return out, nil
+}
