@@ -41,6 +41,7 @@ type api struct {
 	ledger   *domain.Ledger
 	balances *projections.Balances
 	accounts accountStore
+	signers  signerList
 	// natsURL is where readers connect. natsUsers is the embedded
 	// server's authenticator, told of account changes as they are made
 	// (its watch of the accounts bucket would follow a moment later); nil
@@ -83,6 +84,8 @@ func (a *api) routes() http.Handler {
 	v1.HandleFunc("POST /v1/users", a.addUser)
 	v1.HandleFunc("GET /v1/users", a.listUsers)
 	v1.HandleFunc("/v1/users", a.methodNotAllowed("GET, POST"))
+	v1.HandleFunc("GET /v1/keys", a.getKeys)
+	v1.HandleFunc("/v1/keys", a.methodNotAllowed("GET"))
 	v1.HandleFunc("POST /v1/nats-users", a.addNATSUser)
 	v1.HandleFunc("/v1/nats-users", a.methodNotAllowed("POST"))
 	v1.HandleFunc("POST /v1/users/{name}/disable", a.disableUser)

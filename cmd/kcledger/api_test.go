@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -93,6 +94,8 @@ func newTestAPI(t *testing.T) *testAPI {
 	require.NoError(t, err)
 	accounts, err := eventstore.OpenAccounts(t.Context(), js, "", 1)
 	require.NoError(t, err)
+	signers, err := eventstore.OpenSigners(t.Context(), js, 1)
+	require.NoError(t, err)
 	data := t.TempDir()
 	require.NoError(t, ensureAdmin(t.Context(), accounts, data, testNow, slog.New(slog.DiscardHandler)))
 	token, err := readSecretFile(filepath.Join(data, adminTokenFile))
@@ -102,6 +105,7 @@ func newTestAPI(t *testing.T) *testAPI {
 		ledger:    domain.NewLedger(store, domain.Policy{}),
 		balances:  balances,
 		accounts:  accounts,
+		signers:   signers,
 		natsURL:   ns.ClientURL(),
 		natsUsers: eventstore.NewNATSAuth("unused", ""),
 		stream:    store.Stream(),
@@ -737,12 +741,15 @@ func goldenEvents(t *testing.T) []domain.Event {
 		},
 	}
 	st := domain.NewLineState(goldenLine)
+	// A fixed key: Ed25519 signatures are deterministic.
+	signer := domain.NewSigner(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize)))
 	for i := range evs {
 		e := &evs[i]
 		e.FiscalYear, e.Province, e.Source = goldenLine.FiscalYear, goldenLine.Province, goldenLine.Source
 		e.Actor = "officer-hanoi"
 		e.PrevHash = st.LastHash
 		e.Hash = e.ComputeHash()
+		signer.Sign(e)
 		require.NoError(t, st.Apply(domain.Recorded{Event: *e, Seq: uint64(2*i + 1)}))
 	}
 	return evs

@@ -41,6 +41,9 @@ func init() {
 		{"provinces", "list the provinces in force on a date", runProvinces},
 		{"user", "manage accounts: add, list, disable (admins)", runUser},
 		{"nats-user", "create a read-only NATS user for a subscriber or auditor (admins)", runNATSUser},
+		{"verify", "check the whole stream, straight from NATS: signatures, hash chains, invariants, gaps", runVerify},
+		{"replay", "rebuild the balances from the stream in this process, at any past sequence or moment", runReplay},
+		{"keys", "print the public keys that sign events, to pin for verify", runKeys},
 		{"bench", "measure append throughput and latency against a NATS server", runBench},
 	}
 }

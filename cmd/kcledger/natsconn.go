@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"path/filepath"
@@ -35,21 +37,69 @@ func servicePassword(dataDir string) (string, error) {
 	return pw, nil
 }
 
-// externalNATSOptions are the connection options of kcledger's service
-// connection to an external NATS server: the credentials given, TLS when
-// asked, and a private reply prefix.
-func externalNATSOptions(c serveConfig) []nats.Option {
-	opts := []nats.Option{nats.Name("kcledger"), nats.MaxReconnects(-1), nats.CustomInboxPrefix(eventstore.ServiceInboxPrefix)}
+// natsCredentials are the ways to connect to a NATS server that requires
+// authentication.
+type natsCredentials struct {
+	Creds, User, Password, Token, CA string
+}
+
+// options returns the connection options: the credentials given, and TLS
+// trust when a CA is given.
+func (c natsCredentials) options(name string) []nats.Option {
+	opts := []nats.Option{nats.Name(name)}
 	switch {
-	case c.NATSCreds != "":
-		opts = append(opts, nats.UserCredentials(c.NATSCreds))
-	case c.NATSUser != "":
-		opts = append(opts, nats.UserInfo(c.NATSUser, c.NATSPassword))
-	case c.NATSToken != "":
-		opts = append(opts, nats.Token(c.NATSToken))
+	case c.Creds != "":
+		opts = append(opts, nats.UserCredentials(c.Creds))
+	case c.User != "":
+		opts = append(opts, nats.UserInfo(c.User, c.Password))
+	case c.Token != "":
+		opts = append(opts, nats.Token(c.Token))
 	}
-	if c.NATSCA != "" {
-		opts = append(opts, nats.RootCAs(c.NATSCA))
+	if c.CA != "" {
+		opts = append(opts, nats.RootCAs(c.CA))
 	}
 	return opts
+}
+
+// externalNATSOptions are the options of kcledger's service connection to
+// an external NATS server: it reconnects for ever, and its replies go to a
+// prefix readers may not listen to.
+func externalNATSOptions(c serveConfig) []nats.Option {
+	creds := natsCredentials{Creds: c.NATSCreds, User: c.NATSUser, Password: c.NATSPassword, Token: c.NATSToken, CA: c.NATSCA}
+	return append(creds.options("kcledger"), nats.MaxReconnects(-1), nats.CustomInboxPrefix(eventstore.ServiceInboxPrefix))
+}
+
+// readerFlags are the flags of the commands that read the stream straight
+// from NATS (verify, replay), with a read-only user.
+type readerFlags struct {
+	url, stream *string
+	creds       natsCredentials
+}
+
+func addReaderFlags(fs *flag.FlagSet) *readerFlags {
+	f := &readerFlags{}
+	f.url = fs.String("nats-url", env("KCLEDGER_NATS_URL", ""), "the NATS server holding the stream, e.g. nats://127.0.0.1:4222 (KCLEDGER_NATS_URL)")
+	f.stream = fs.String("stream", env("KCLEDGER_STREAM", eventstore.DefaultStream), "the stream (KCLEDGER_STREAM)")
+	fs.StringVar(&f.creds.User, "nats-user", env("KCLEDGER_NATS_USER", ""), "NATS user, e.g. one made by `kcledger nats-user add NAME --role auditor` (KCLEDGER_NATS_USER)")
+	fs.StringVar(&f.creds.Password, "nats-password", env("KCLEDGER_NATS_PASSWORD", ""), "its password; prefer the environment variable (KCLEDGER_NATS_PASSWORD)")
+	fs.StringVar(&f.creds.Creds, "nats-creds", env("KCLEDGER_NATS_CREDS", ""), "NATS credentials file, instead of user and password (KCLEDGER_NATS_CREDS)")
+	fs.StringVar(&f.creds.CA, "nats-ca", env("KCLEDGER_NATS_CA", ""), "PEM CA that signed the server's certificate (KCLEDGER_NATS_CA)")
+	return f
+}
+
+// open connects and opens the stream for reading.
+func (f *readerFlags) open(ctx context.Context, name string) (*nats.Conn, *eventstore.Reader, error) {
+	if *f.url == "" {
+		return nil, nil, errors.New("--nats-url is required: the NATS server holding the stream")
+	}
+	nc, err := nats.Connect(*f.url, append(f.creds.options(name), nats.MaxReconnects(5))...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to %s: %w", *f.url, err)
+	}
+	r, err := eventstore.OpenReader(ctx, nc, *f.stream)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, r, nil
 }

@@ -717,3 +717,70 @@ func TestServeWithExternalServerCredentials(t *testing.T) {
 	require.Equal(t, exitFailure, code)
 	require.Contains(t, strings.ToLower(stderr), "authorization violation")
 }
+
+// An auditor checks the stream with its own read-only NATS user and the
+// signing keys it pinned: an honest history passes and matches the served
+// balances; an event published straight onto a ledger subject by someone
+// holding NATS publish rights, however well chained, is named.
+func TestVerifyAndReplayAsAnAuditor(t *testing.T) {
+	p := startServe(t)
+	for _, args := range [][]string{
+		{"allocate", "--amount", "5 tỷ", "--decision", "3536/QĐ-BCT", "--date", "2025-01-10"},
+		{"disburse", "--amount", "1 tỷ", "--voucher", "KB-1", "--beneficiary", "HTX Gốm", "--date", "2025-03-03"},
+	} {
+		code, _, stderr := cli(t, p.http, append(args, "--year", "2025", "--province", "01", "--source", "national")...)
+		require.Equal(t, 0, code, stderr)
+	}
+	code, out, stderr := cli(t, p.http, "nats-user", "add", "kiem-toan", "--role", "auditor", "--json")
+	require.Equal(t, 0, code, stderr)
+	var creds newNATSUserResponse
+	require.NoError(t, json.Unmarshal([]byte(out), &creds))
+	code, keys, stderr := cli(t, p.http, "keys")
+	require.Equal(t, 0, code, stderr)
+	keysFile := filepath.Join(t.TempDir(), "keys.json")
+	require.NoError(t, os.WriteFile(keysFile, []byte(keys), 0o644))
+
+	auditor := []string{"KCLEDGER_NATS_URL=" + creds.URL, "KCLEDGER_NATS_USER=" + creds.User, "KCLEDGER_NATS_PASSWORD=" + creds.Password}
+	if path, ok := tokenFiles.Load(p.http); ok {
+		auditor = append(auditor, "KCLEDGER_TOKEN_FILE="+path.(string))
+	}
+	code, out, stderr = cliEnv(t, p.http, auditor, "verify", "--keys", keysFile, "--compare")
+	require.Equal(t, 0, code, "%s\n%s", out, stderr)
+	require.Contains(t, out, "Checked 2 events on 1 budget line")
+	require.Contains(t, out, "equal those recomputed")
+
+	code, out, stderr = cliEnv(t, p.http, auditor, "replay", "--json")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, `"net_disbursed": "1000000000"`)
+	code, out, stderr = cliEnv(t, p.http, auditor, "replay", "--until-seq", "1", "--json")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, `"net_disbursed": "0"`, "as of seq 1, only the allocation")
+	code, _, stderr = cliEnv(t, p.http, auditor, "replay", "--until-seq", "99")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, stderr, "beyond the stream")
+
+	// A forger with the server's own NATS credentials (but not a signing
+	// key) extends line 01's chain correctly.
+	recs := lineEvents(t, p.nats, p.serviceUser(t))
+	lastEv := recs[len(recs)-1].Event
+	forged := domain.Event{
+		ID: "01970a6e-8000-7000-8000-00000000f00d", Type: domain.TypeDisbursed, FiscalYear: 2025, Province: "01",
+		Source: domain.SourceNational, Amount: domain.AmountFromInt64(1_000_000), Voucher: "KB-FAKE",
+		Beneficiary: "Công ty ma", EffectiveDate: domain.Date{Year: 2025, Month: time.March, Day: 4},
+		RecordedAt: time.Now().UTC(), Actor: "admin", IdempotencyKey: "forged-1", PrevHash: lastEv.Hash,
+	}
+	forged.Hash = forged.ComputeHash()
+	nc, err := nats.Connect(p.nats, p.serviceUser(t))
+	require.NoError(t, err)
+	defer nc.Close()
+	data, err := json.Marshal(&forged)
+	require.NoError(t, err)
+	require.NoError(t, nc.Publish(eventstore.EventSubject(&forged), data))
+	require.NoError(t, nc.Flush())
+	require.Eventually(t, func() bool { return len(lineEvents(t, p.nats, p.serviceUser(t))) == 3 }, 10*time.Second, 20*time.Millisecond)
+
+	code, out, stderr = cliEnv(t, p.http, auditor, "verify", "--keys", keysFile)
+	require.Equal(t, exitRefused, code, "%s\n%s", out, stderr)
+	require.Contains(t, out, "the first at seq 3")
+	require.Contains(t, out, "event 01970a6e-8000-7000-8000-00000000f00d is not signed")
+}

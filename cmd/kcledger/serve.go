@@ -259,6 +259,18 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 			return err
 		}
 	}
+	key, err := signingKey(c.DataDir)
+	if err != nil {
+		return err
+	}
+	signer := domain.NewSigner(key)
+	signers, err := eventstore.OpenSigners(ctx, js, c.Replicas)
+	if err != nil {
+		return err
+	}
+	if err := signers.Register(ctx, signer.ID(), signer.Public(), time.Now()); err != nil {
+		return err
+	}
 	balances := projections.NewBalances()
 	projErr := make(chan error, 1)
 	go func() { projErr <- balances.Run(ctx, store) }()
@@ -266,8 +278,11 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		return err
 	}
 
+	ledger := domain.NewLedger(store, domain.Policy{SettlementEndFrom2026: c.SettlementEnd})
+	ledger.SignWith(signer)
 	a := &api{
-		ledger:    domain.NewLedger(store, domain.Policy{SettlementEndFrom2026: c.SettlementEnd}),
+		ledger:    ledger,
+		signers:   signers,
 		balances:  balances,
 		accounts:  accounts,
 		natsURL:   natsURL,

@@ -1,0 +1,284 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/eventstore"
+	"github.com/kcledger/kcledger/projections"
+)
+
+// progressEvery is how often long scans report progress on stderr.
+const progressEvery = 2 * time.Second
+
+// progress reports a scan's advance on w at most every progressEvery.
+type progress struct {
+	w     io.Writer
+	what  string
+	total uint64
+	last  time.Time
+}
+
+func (p *progress) at(seq uint64) {
+	if p.w == nil || time.Since(p.last) < progressEvery {
+		return
+	}
+	p.last = time.Now()
+	fmt.Fprintf(p.w, "kcledger: %s: %s of %s messages (%.0f%%)\n", p.what, groupDigits(seq), groupDigits(p.total), 100*float64(seq)/float64(max(p.total, 1)))
+}
+
+// groupDigits writes n the Vietnamese way: 1.234.567.
+func groupDigits(n uint64) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "." + s[i:]
+	}
+	return s
+}
+
+// verifyReport is the JSON summary of `kcledger verify`.
+type verifyReport struct {
+	OK       bool                  `json:"ok"`
+	Events   int                   `json:"events"`
+	Lines    int                   `json:"lines"`
+	LastSeq  uint64                `json:"last_seq"`
+	Problems []projections.Problem `json:"problems"`
+	More     int                   `json:"more_problems,omitempty"`
+	// Served is the comparison with a running ledger's balances, when
+	// --server was given.
+	Served *servedCheck `json:"served,omitempty"`
+}
+
+type servedCheck struct {
+	AsOfSeq uint64 `json:"as_of_seq"`
+	Equal   bool   `json:"equal"`
+	Detail  string `json:"detail,omitempty"`
+}
+
+func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("verify", "re-read the whole stream straight from NATS and check every event: format and rules, signature by a pinned key, hash chain, balance invariants, no missing message; optionally compare a running ledger's balances", stderr)
+	nf := addReaderFlags(fs)
+	keysFile := fs.String("keys", env("KCLEDGER_KEYS", ""), "the pinned public keys, saved earlier with `kcledger keys > keys.json` (KCLEDGER_KEYS); without it the keys are asked of --server, which means trusting it")
+	server := addClientFlags(fs)
+	compare := fs.Bool("compare", false, "also compare the balances served by --server with the recomputed ones")
+	settle := fs.String("settlement-end-2026", env("KCLEDGER_SETTLEMENT_END_2026", "01-31"), "as given to serve (KCLEDGER_SETTLEMENT_END_2026)")
+	asJSON := fs.Bool("json", envBool("KCLEDGER_JSON"), "print the report as JSON (KCLEDGER_JSON)")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	fail := func(code int, format string, a ...any) int {
+		fmt.Fprintf(stderr, "kcledger verify: "+format+"\n", a...)
+		return code
+	}
+	settlement, err := domain.ParseMonthDay(*settle)
+	if err != nil {
+		return fail(exitUsage, "--settlement-end-2026: %v", err)
+	}
+	var c *client
+	if *compare || *keysFile == "" {
+		if c, err = server.client(); err != nil {
+			return fail(exitUsage, "%v", err)
+		}
+	}
+	var ring domain.Keyring
+	if *keysFile != "" {
+		f, err := os.Open(*keysFile)
+		if err != nil {
+			return fail(exitUsage, "--keys: %v", err)
+		}
+		ring, err = keyring(f)
+		f.Close()
+		if err != nil {
+			return fail(exitUsage, "--keys %s: %v", *keysFile, err)
+		}
+	} else {
+		var res keysResponse
+		if _, err := c.do(ctx, http.MethodGet, "/v1/keys", nil, nil, &res); err != nil {
+			return exitFor(err, stderr, *server.server)
+		}
+		if ring, err = res.keyring(); err != nil {
+			return fail(exitFailure, "keys from %s: %v", *server.server, err)
+		}
+		fmt.Fprintf(stderr, "kcledger verify: trusting the %d signing keys %s serves; pin them with --keys for an independent check\n", len(ring), *server.server)
+	}
+
+	nc, rd, err := nf.open(ctx, "kcledger-verify")
+	if err != nil {
+		return fail(exitFailure, "%v", err)
+	}
+	defer nc.Close()
+	state, err := rd.State(ctx)
+	if err != nil {
+		return fail(exitFailure, "%v", err)
+	}
+	last := state.LastSeq
+
+	// The served balances are read first: the scan snapshots the
+	// recomputed ones at the same sequence.
+	var served *projections.Report
+	if *compare {
+		served = &projections.Report{}
+		if _, err := c.do(ctx, http.MethodGet, "/v1/balances", nil, nil, served); err != nil {
+			return exitFor(err, stderr, *server.server)
+		}
+		last = max(last, served.AsOfSeq)
+	}
+
+	v := projections.NewVerification(ring, domain.Policy{SettlementEndFrom2026: settlement})
+	var atServed map[domain.LineKey]*domain.LineState
+	snapshot := func() {
+		atServed = map[domain.LineKey]*domain.LineState{}
+		for k, st := range v.Lines() {
+			atServed[k] = st.Clone()
+		}
+	}
+	if served != nil && served.AsOfSeq == 0 {
+		snapshot()
+	}
+	pr := &progress{w: stderr, what: "verifying", total: last, last: time.Now()}
+	err = rd.Scan(ctx, last, func(se eventstore.StoredEvent) (bool, error) {
+		v.Check(se.Seq, se.Recorded, se.Err)
+		if served != nil && se.Seq == served.AsOfSeq {
+			snapshot()
+		}
+		pr.at(se.Seq)
+		return true, nil
+	})
+	if err != nil {
+		return fail(exitFailure, "%v", err)
+	}
+	v.Finish(last)
+
+	rep := verifyReport{OK: v.OK(), Events: v.Events, Lines: len(v.Lines()), LastSeq: last, Problems: v.Problems, More: v.More}
+	if rep.Problems == nil {
+		rep.Problems = []projections.Problem{}
+	}
+	if served != nil {
+		rep.Served = &servedCheck{AsOfSeq: served.AsOfSeq, Equal: true}
+		if atServed == nil {
+			rep.Served.Equal, rep.Served.Detail = false, fmt.Sprintf("the served balances are as of seq %d, which the stream does not hold", served.AsOfSeq)
+		} else if err := projections.Compare(*served, atServed); err != nil {
+			rep.Served.Equal, rep.Served.Detail = false, err.Error()
+		}
+		rep.OK = rep.OK && rep.Served.Equal
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(rep)
+	} else {
+		printVerify(stdout, rep)
+	}
+	if !rep.OK {
+		return exitRefused
+	}
+	return exitOK
+}
+
+func printVerify(w io.Writer, rep verifyReport) {
+	lines := "budget lines"
+	if rep.Lines == 1 {
+		lines = "budget line"
+	}
+	fmt.Fprintf(w, "Checked %s events on %d %s, up to seq %s.\n", groupDigits(uint64(rep.Events)), rep.Lines, lines, groupDigits(rep.LastSeq))
+	if rep.Served != nil {
+		if rep.Served.Equal {
+			fmt.Fprintf(w, "The ledger's served balances (as of seq %s) equal those recomputed from the stream.\n", groupDigits(rep.Served.AsOfSeq))
+		} else {
+			fmt.Fprintf(w, "MISMATCH: the ledger's served balances (as of seq %s) differ from the stream:\n  %s\n", groupDigits(rep.Served.AsOfSeq), rep.Served.Detail)
+		}
+	}
+	if len(rep.Problems) == 0 {
+		if rep.OK {
+			fmt.Fprintln(w, "No problem found: every event is well formed, signed by a pinned key, chained, and keeps every invariant; no message is missing.")
+		}
+		return
+	}
+	fmt.Fprintf(w, "%d PROBLEMS; the first at seq %d:\n", len(rep.Problems)+rep.More, rep.Problems[0].Seq)
+	for _, p := range rep.Problems {
+		fmt.Fprintf(w, "  seq %d: %s\n", p.Seq, p.Detail)
+	}
+	if rep.More > 0 {
+		fmt.Fprintf(w, "  … and %d more\n", rep.More)
+	}
+}
+
+func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("replay", "rebuild the balances in this process straight from the stream, with no kcledger server: the auditor's own copy of the truth", stderr)
+	nf := addReaderFlags(fs)
+	untilSeq := fs.Uint64("until-seq", 0, "stop after this stream sequence (default: the end)")
+	asOf := fs.String("as-of", "", "what the ledger knew at this moment: only messages the server had stored by then, e.g. 2025-06-30T17:00:00+07:00")
+	year := fs.Int("year", 0, "only this fiscal year")
+	province := fs.String("province", "", "only this province code")
+	projects := fs.Bool("projects", false, "also list each line's projects")
+	asJSON := fs.Bool("json", envBool("KCLEDGER_JSON"), "print JSON (KCLEDGER_JSON)")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	fail := func(code int, format string, a ...any) int {
+		fmt.Fprintf(stderr, "kcledger replay: "+format+"\n", a...)
+		return code
+	}
+	var cutoff time.Time
+	if *asOf != "" {
+		t, err := time.Parse(time.RFC3339, *asOf)
+		if err != nil {
+			return fail(exitUsage, "--as-of %q: want a time with its zone, such as 2025-06-30T17:00:00+07:00", *asOf)
+		}
+		if t.After(time.Now()) {
+			return fail(exitUsage, "--as-of %s is in the future", *asOf)
+		}
+		cutoff = t
+	}
+	nc, rd, err := nf.open(ctx, "kcledger-replay")
+	if err != nil {
+		return fail(exitFailure, "%v", err)
+	}
+	defer nc.Close()
+	state, err := rd.State(ctx)
+	if err != nil {
+		return fail(exitFailure, "%v", err)
+	}
+	last := state.LastSeq
+	if *untilSeq > 0 {
+		if *untilSeq > state.LastSeq {
+			return fail(exitUsage, "--until-seq %d is beyond the stream, which ends at %d", *untilSeq, state.LastSeq)
+		}
+		last = *untilSeq
+	}
+	b := projections.NewBalances()
+	pr := &progress{w: stderr, what: "replaying", total: last, last: time.Now()}
+	err = rd.Scan(ctx, last, func(se eventstore.StoredEvent) (bool, error) {
+		if !cutoff.IsZero() && se.Stored.After(cutoff) {
+			return false, nil
+		}
+		if se.Err != nil {
+			return false, se.Err
+		}
+		pr.at(se.Seq)
+		return true, b.Apply(se.Recorded)
+	})
+	if err != nil {
+		if errors.Is(err, domain.ErrCorrupt) {
+			return fail(exitRefused, "the stream is not sound, so no balance is shown (run kcledger verify): %v", err)
+		}
+		return fail(exitFailure, "%v", err)
+	}
+	f := projections.Filter{FiscalYear: *year, Province: *province}
+	rep := b.Report(f)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(rep)
+		return exitOK
+	}
+	printReport(stdout, rep, *projects)
+	return exitOK
+}
