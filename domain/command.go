@@ -241,6 +241,10 @@ func (c *Command) validateAmount() error {
 	return nil
 }
 
+// ValidateProject checks a project code: at most MaxProjectLen bytes of
+// ASCII letters, digits and - _ . /.
+func ValidateProject(code string) error { return validateProject(code) }
+
 func validateProject(code string) error {
 	if len(code) > MaxProjectLen {
 		return Errorf(CodeInvalidField, "project", "project code is %d bytes long, the limit is %d", len(code), MaxProjectLen)

@@ -75,6 +75,12 @@ func (b Balance) check() error {
 	return nil
 }
 
+// After returns b with one event's effect added, checking nothing: for
+// views of history that are not a prefix of the stream (by effective
+// date), where the invariants held when each event was recorded but need
+// not hold in every subset.
+func (b Balance) After(e *Event) Balance { return b.apply(e) }
+
 // apply adds one event's effect to b.
 func (b Balance) apply(e *Event) Balance {
 	switch e.Type {

@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -67,11 +68,29 @@ type StoredEvent struct {
 // Scan delivers, in order, every message with a sequence from 1 up to and
 // including last, until fn returns false or an error, or ctx ends.
 func (r *Reader) Scan(ctx context.Context, last uint64, fn func(StoredEvent) (bool, error)) error {
+	return r.ScanFilter(ctx, AllEvents, last, fn)
+}
+
+// ScanFilter is Scan of the messages whose subject matches filter (see
+// subjects.go): the server skips the others.
+func (r *Reader) ScanFilter(ctx context.Context, filter string, last uint64, fn func(StoredEvent) (bool, error)) error {
 	if last == 0 {
 		return nil
 	}
+	// The last matching message bounds the scan: an ordered consumer
+	// would otherwise wait for more.
+	ctx2, cancel := withTimeout(ctx)
+	m, err := r.stream.GetLastMsgForSubject(ctx2, filter)
+	cancel()
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("eventstore: last message of %s: %w", filter, err)
+	}
+	last = min(last, m.Sequence)
 	cons, err := r.js.OrderedConsumer(ctx, r.stream.CachedInfo().Config.Name, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{AllEvents}, DeliverPolicy: jetstream.DeliverAllPolicy,
+		FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
 		return fmt.Errorf("eventstore: scan: %w", err)
@@ -106,7 +125,7 @@ func (r *Reader) Scan(ctx context.Context, last uint64, fn func(StoredEvent) (bo
 			}
 		}
 		more, err := fn(se)
-		if err != nil || !more || se.Seq == last {
+		if err != nil || !more || se.Seq >= last {
 			return err
 		}
 	}

@@ -35,3 +35,22 @@ func EventSubject(e *domain.Event) string {
 func LineFilter(k domain.LineKey) string {
 	return eventsPrefix + "." + strconv.Itoa(k.FiscalYear) + "." + k.Province + "." + string(k.Source) + ".>"
 }
+
+// Filter matches the events of a fiscal year, province and source; a zero
+// value matches any.
+func Filter(year int, province string, source domain.Source) string {
+	tok := func(v string) string {
+		if v == "" {
+			return "*"
+		}
+		return v
+	}
+	y := ""
+	if year != 0 {
+		y = strconv.Itoa(year)
+	}
+	if y == "" && province == "" && source == "" {
+		return AllEvents
+	}
+	return eventsPrefix + "." + tok(y) + "." + tok(province) + "." + tok(string(source)) + ".>"
+}

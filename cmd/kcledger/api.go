@@ -42,6 +42,7 @@ type api struct {
 	balances *projections.Balances
 	accounts accountStore
 	signers  signerList
+	history  historyReader
 	// natsURL is where readers connect. natsUsers is the embedded
 	// server's authenticator, told of account changes as they are made
 	// (its watch of the accounts bucket would follow a moment later); nil
@@ -84,6 +85,8 @@ func (a *api) routes() http.Handler {
 	v1.HandleFunc("POST /v1/users", a.addUser)
 	v1.HandleFunc("GET /v1/users", a.listUsers)
 	v1.HandleFunc("/v1/users", a.methodNotAllowed("GET, POST"))
+	v1.HandleFunc("GET /v1/audit", a.getAudit)
+	v1.HandleFunc("/v1/audit", a.methodNotAllowed("GET"))
 	v1.HandleFunc("GET /v1/keys", a.getKeys)
 	v1.HandleFunc("/v1/keys", a.methodNotAllowed("GET"))
 	v1.HandleFunc("POST /v1/nats-users", a.addNATSUser)
@@ -447,23 +450,20 @@ func (a *api) waitForWrites(ctx context.Context) error {
 }
 
 func (a *api) getBalances(w http.ResponseWriter, r *http.Request) {
-	acc := accountOf(r)
-	if err := acc.MayRead(); err != nil {
+	q := r.URL.Query()
+	if err := checkParams(q, "year", "province", "source", "as_of", "until_seq", "effective_until"); err != nil {
 		writeError(w, r, a.log, err)
 		return
 	}
-	f, err := parseFilter(r)
+	f, err := a.readFilter(r)
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return
 	}
-	if f.Province != "" {
-		if err := acc.MayReadProvince(f.Province); err != nil {
-			writeError(w, r, a.log, err)
-			return
-		}
+	if q.Has("as_of") || q.Has("until_seq") || q.Has("effective_until") {
+		a.pastBalances(w, r, f)
+		return
 	}
-	f.Allow = acc.Sees
 	if err := a.waitForWrites(r.Context()); err != nil {
 		writeError(w, r, a.log, err)
 		return

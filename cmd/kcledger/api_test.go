@@ -43,6 +43,7 @@ type testAPI struct {
 	srv      *httptest.Server
 	nc       *nats.Conn
 	accounts *eventstore.Accounts
+	api      *api
 	// token is sent as the bearer token unless a request sets its own
 	// Authorization header; the first admin's by default.
 	token string
@@ -96,6 +97,8 @@ func newTestAPI(t *testing.T) *testAPI {
 	require.NoError(t, err)
 	signers, err := eventstore.OpenSigners(t.Context(), js, 1)
 	require.NoError(t, err)
+	history, err := eventstore.OpenReader(t.Context(), nc, store.Stream())
+	require.NoError(t, err)
 	data := t.TempDir()
 	require.NoError(t, ensureAdmin(t.Context(), accounts, data, testNow, slog.New(slog.DiscardHandler)))
 	token, err := readSecretFile(filepath.Join(data, adminTokenFile))
@@ -106,6 +109,7 @@ func newTestAPI(t *testing.T) *testAPI {
 		balances:  balances,
 		accounts:  accounts,
 		signers:   signers,
+		history:   history,
 		natsURL:   ns.ClientURL(),
 		natsUsers: eventstore.NewNATSAuth("unused", ""),
 		stream:    store.Stream(),
@@ -114,7 +118,7 @@ func newTestAPI(t *testing.T) *testAPI {
 	}
 	srv := httptest.NewServer(a.routes())
 	t.Cleanup(srv.Close)
-	return &testAPI{srv: srv, nc: nc, accounts: accounts, token: token}
+	return &testAPI{srv: srv, nc: nc, accounts: accounts, api: a, token: token}
 }
 
 // streamLastSeq returns the last sequence of the stream, counting events

@@ -352,6 +352,7 @@ func runBalances(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	province := fs.String("province", "", "only this province code")
 	source := fs.String("source", "", "only this source: national (KCQG) or local (KCĐP)")
 	projects := fs.Bool("projects", false, "also list each line's projects")
+	past := addPastFlags(fs)
 	asJSON := fs.Bool("json", envBool("KCLEDGER_JSON"), "print JSON (KCLEDGER_JSON)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -361,21 +362,12 @@ func runBalances(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "kcledger balances: %v\n", err)
 		return exitUsage
 	}
-	q := url.Values{}
-	if *year != 0 {
-		q.Set("year", strconv.Itoa(*year))
+	q, err := lineQuery(*year, *province, *source)
+	if err != nil {
+		fmt.Fprintf(stderr, "kcledger balances: %v\n", err)
+		return exitUsage
 	}
-	if *province != "" {
-		q.Set("province", *province)
-	}
-	if *source != "" {
-		src, err := domain.ParseSource(*source)
-		if err != nil {
-			fmt.Fprintf(stderr, "kcledger balances: --source: %v\n", err)
-			return exitUsage
-		}
-		q.Set("source", string(src))
-	}
+	past.set(q)
 	var raw json.RawMessage
 	if _, err := c.do(ctx, http.MethodGet, "/v1/balances?"+q.Encode(), nil, nil, &raw); err != nil {
 		return exitFor(err, stderr, *server.server)
@@ -391,6 +383,51 @@ func runBalances(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	printReport(stdout, r, *projects)
 	return exitOK
+}
+
+// lineQuery is ?year=&province=&source= of the flags given.
+func lineQuery(year int, province, source string) (url.Values, error) {
+	q := url.Values{}
+	if year != 0 {
+		q.Set("year", strconv.Itoa(year))
+	}
+	if province != "" {
+		q.Set("province", province)
+	}
+	if source != "" {
+		src, err := domain.ParseSource(source)
+		if err != nil {
+			return nil, fmt.Errorf("--source: %w", err)
+		}
+		q.Set("source", string(src))
+	}
+	return q, nil
+}
+
+// pastFlags choose a moment in the past (history.go on the server).
+type pastFlags struct {
+	asOf, effectiveUntil *string
+	untilSeq             *uint64
+}
+
+func addPastFlags(fs *flag.FlagSet) *pastFlags {
+	return &pastFlags{
+		asOf:           fs.String("as-of", "", "as the ledger knew it at this moment, e.g. 2025-06-30T17:00:00+07:00"),
+		untilSeq:       fs.Uint64("until-seq", 0, "as it stood after this stream sequence"),
+		effectiveUntil: fs.String("effective-until", "", "only movements whose decision or voucher is dated on or before YYYY-MM-DD"),
+	}
+}
+
+func (p *pastFlags) set(q url.Values) {
+	if *p.asOf != "" {
+		q.Set("as_of", *p.asOf)
+	}
+	if *p.untilSeq != 0 {
+		q.Set("until_seq", strconv.FormatUint(*p.untilSeq, 10))
+	}
+	if *p.effectiveUntil != "" {
+		q.Set("effective_until", *p.effectiveUntil)
+	}
 }
 
 func printReport(w io.Writer, r projections.Report, projects bool) {

@@ -38,6 +38,7 @@ func init() {
 		{"disburse", "record a disbursement (giải ngân) to a beneficiary", movementCommand("disburse")},
 		{"refund", "record a refund (nộp trả) to the state budget", movementCommand("refund")},
 		{"balances", "show balances per line, province and year", runBalances},
+		{"audit", "list movements with who recorded them, when and why, and the totals after each", runAudit},
 		{"provinces", "list the provinces in force on a date", runProvinces},
 		{"user", "manage accounts: add, list, disable (admins)", runUser},
 		{"nats-user", "create a read-only NATS user for a subscriber or auditor (admins)", runNATSUser},

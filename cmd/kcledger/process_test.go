@@ -759,6 +759,17 @@ func TestVerifyAndReplayAsAnAuditor(t *testing.T) {
 	require.Equal(t, exitUsage, code)
 	require.Contains(t, stderr, "beyond the stream")
 
+	// The trail and the past, through the API.
+	code, out, stderr = cli(t, p.http, "audit")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, "KB-1 → HTX Gốm")
+	require.Contains(t, out, "3536/QĐ-BCT")
+	require.Contains(t, out, "4.000.000.000 ₫", "available after the disbursement")
+	code, out, stderr = cli(t, p.http, "balances", "--until-seq", "1", "--json")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, `"net_disbursed": "0"`)
+	require.Contains(t, out, `"until_seq": 1`)
+
 	// A forger with the server's own NATS credentials (but not a signing
 	// key) extends line 01's chain correctly.
 	recs := lineEvents(t, p.nats, p.serviceUser(t))

@@ -280,9 +280,14 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 
 	ledger := domain.NewLedger(store, domain.Policy{SettlementEndFrom2026: c.SettlementEnd})
 	ledger.SignWith(signer)
+	history, err := eventstore.OpenReader(ctx, nc, store.Stream())
+	if err != nil {
+		return err
+	}
 	a := &api{
 		ledger:    ledger,
 		signers:   signers,
+		history:   history,
 		balances:  balances,
 		accounts:  accounts,
 		natsURL:   natsURL,

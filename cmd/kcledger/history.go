@@ -1,0 +1,289 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/eventstore"
+	"github.com/kcledger/kcledger/projections"
+)
+
+// Limits of the history routes.
+const (
+	defaultAuditPage = 100
+	maxAuditPage     = 1000
+)
+
+// historyReader is what the API needs of eventstore.Reader: views of the
+// past are rebuilt from the stream itself, read with a subject filter so
+// that the server skips other years, provinces and sources.
+type historyReader interface {
+	State(ctx context.Context) (eventstore.StreamState, error)
+	ScanFilter(ctx context.Context, filter string, last uint64, fn func(eventstore.StoredEvent) (bool, error)) error
+}
+
+// checkParams refuses query parameters a route does not know.
+func checkParams(q url.Values, known ...string) error {
+	for k := range q {
+		ok := false
+		for _, n := range known {
+			ok = ok || k == n
+		}
+		if !ok {
+			return domain.Errorf(domain.CodeUnknownField, k, "unknown query parameter %q; this route takes %v", k, known)
+		}
+	}
+	return nil
+}
+
+// cutView is a Cut as the API shows it.
+type cutView struct {
+	UntilSeq       uint64       `json:"until_seq,omitempty"`
+	AsOf           *time.Time   `json:"as_of,omitempty"`
+	EffectiveUntil *domain.Date `json:"effective_until,omitempty"`
+}
+
+func viewOfCut(c projections.Cut) *cutView {
+	if c.IsZero() {
+		return nil
+	}
+	v := &cutView{UntilSeq: c.UntilSeq}
+	if !c.AsOf.IsZero() {
+		v.AsOf = &c.AsOf
+	}
+	if !c.EffectiveUntil.IsZero() {
+		v.EffectiveUntil = &c.EffectiveUntil
+	}
+	return v
+}
+
+// parseCut reads ?as_of=&until_seq=&effective_until=, all optional, and
+// checks them against the stream, whose last sequence is last.
+func parseCut(q url.Values, now time.Time, last uint64) (projections.Cut, error) {
+	var c projections.Cut
+	if s := q.Get("as_of"); s != "" {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return c, domain.Errorf(domain.CodeInvalidField, "as_of", "as_of %q is not a time with its zone, such as 2025-06-30T17:00:00+07:00", s)
+		}
+		if t.After(now) {
+			return c, domain.Errorf(domain.CodeInvalidField, "as_of", "as_of %s is in the future", s)
+		}
+		c.AsOf = t
+	}
+	if s := q.Get("until_seq"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil || n == 0 {
+			return c, domain.Errorf(domain.CodeInvalidField, "until_seq", "until_seq %q is not a stream sequence (1, 2, …)", s)
+		}
+		if n > last {
+			return c, domain.Errorf(domain.CodeInvalidField, "until_seq", "until_seq %d is beyond the stream, which ends at %d", n, last)
+		}
+		c.UntilSeq = n
+	}
+	if s := q.Get("effective_until"); s != "" {
+		d, err := domain.ParseDate(s)
+		if err != nil {
+			return c, withField(err, "effective_until")
+		}
+		c.EffectiveUntil = d
+	}
+	return c, nil
+}
+
+// readFilter is what every read route starts with: the account may read,
+// the filter parses and stays within what the account sees.
+func (a *api) readFilter(r *http.Request) (projections.Filter, error) {
+	acc := accountOf(r)
+	if err := acc.MayRead(); err != nil {
+		return projections.Filter{}, err
+	}
+	f, err := parseFilter(r)
+	if err != nil {
+		return f, err
+	}
+	if f.Province != "" {
+		if err := acc.MayReadProvince(f.Province); err != nil {
+			return f, err
+		}
+	}
+	f.Allow = acc.Sees
+	return f, nil
+}
+
+// pastBalances answers GET /v1/balances with a cut: rebuilt from the
+// stream, up to the cut.
+func (a *api) pastBalances(w http.ResponseWriter, r *http.Request, f projections.Filter) {
+	state, err := a.history.State(r.Context())
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	cut, err := parseCut(r.URL.Query(), a.now(), state.LastSeq)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	past := projections.NewPast(cut)
+	err = a.history.ScanFilter(r.Context(), eventstore.Filter(f.FiscalYear, f.Province, f.Source), state.LastSeq, func(se eventstore.StoredEvent) (bool, error) {
+		if se.Err != nil {
+			return false, se.Err
+		}
+		return past.Add(se.Recorded, se.Stored)
+	})
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		projections.Report
+		Cut *cutView `json:"cut"`
+	}{past.Report(f), viewOfCut(cut)})
+}
+
+// auditResponse is a page of an audit trail.
+type auditResponse struct {
+	Entries []projections.TrailEntry `json:"entries"`
+	// NextAfterSeq, when set, asks for the next page: ?after_seq=N.
+	NextAfterSeq uint64   `json:"next_after_seq,omitempty"`
+	Cut          *cutView `json:"cut,omitempty"`
+}
+
+func (a *api) getAudit(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if err := checkParams(q, "year", "province", "source", "project", "as_of", "until_seq", "effective_until", "after_seq", "limit"); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	f, err := a.readFilter(r)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	project := q.Get("project")
+	if project != "" {
+		if err := domain.ValidateProject(project); err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
+	}
+	limit := defaultAuditPage
+	if s := q.Get("limit"); s != "" {
+		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > maxAuditPage {
+			writeError(w, r, a.log, domain.Errorf(domain.CodeInvalidField, "limit", "limit %q: want 1 to %d entries a page", s, maxAuditPage))
+			return
+		}
+	}
+	var after uint64
+	if s := q.Get("after_seq"); s != "" {
+		if after, err = strconv.ParseUint(s, 10, 64); err != nil {
+			writeError(w, r, a.log, domain.Errorf(domain.CodeInvalidField, "after_seq", "after_seq %q is not a stream sequence", s))
+			return
+		}
+	}
+	state, err := a.history.State(r.Context())
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	cut, err := parseCut(q, a.now(), state.LastSeq)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	trail := projections.NewTrail(f, project, cut, after, limit)
+	err = a.history.ScanFilter(r.Context(), eventstore.Filter(f.FiscalYear, f.Province, f.Source), state.LastSeq, func(se eventstore.StoredEvent) (bool, error) {
+		if se.Err != nil {
+			return false, se.Err
+		}
+		return trail.Add(se.Recorded, se.Stored), nil
+	})
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	res := auditResponse{Entries: trail.Entries, Cut: viewOfCut(cut)}
+	if trail.More {
+		res.NextAfterSeq = trail.Entries[len(trail.Entries)-1].Seq
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// runAudit is `kcledger audit`: the audit trail, a page at a time.
+func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("audit", "list movements in stream order with who recorded them, when, under which decision or voucher, and the line's totals after each", stderr)
+	server := addClientFlags(fs)
+	year := fs.Int("year", 0, "only this fiscal year")
+	province := fs.String("province", "", "only this province code")
+	source := fs.String("source", "", "only this source: national (KCQG) or local (KCĐP)")
+	project := fs.String("project", "", "only this project (đề án)")
+	past := addPastFlags(fs)
+	after := fs.Uint64("after-seq", 0, "start after this sequence (the next page)")
+	limit := fs.Int("limit", defaultAuditPage, fmt.Sprintf("entries per page, at most %d", maxAuditPage))
+	all := fs.Bool("all", false, "follow every page to the end")
+	asJSON := fs.Bool("json", envBool("KCLEDGER_JSON"), "print JSON, one page per line (KCLEDGER_JSON)")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	c, err := server.client()
+	if err != nil {
+		fmt.Fprintf(stderr, "kcledger audit: %v\n", err)
+		return exitUsage
+	}
+	q, err := lineQuery(*year, *province, *source)
+	if err != nil {
+		fmt.Fprintf(stderr, "kcledger audit: %v\n", err)
+		return exitUsage
+	}
+	past.set(q)
+	if *project != "" {
+		q.Set("project", *project)
+	}
+	q.Set("limit", strconv.Itoa(*limit))
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	if !*asJSON {
+		fmt.Fprintln(tw, "Seq\tRecorded (ICT)\tBy\tLine\tProject\tMovement\tAmount\tEffective\tReference\tAvailable after")
+	}
+	for {
+		q.Set("after_seq", strconv.FormatUint(*after, 10))
+		var res auditResponse
+		if _, err := c.do(ctx, http.MethodGet, "/v1/audit?"+q.Encode(), nil, nil, &res); err != nil {
+			_ = tw.Flush()
+			return exitFor(err, stderr, *server.server)
+		}
+		if *asJSON {
+			_ = json.NewEncoder(stdout).Encode(res)
+		}
+		for _, e := range res.Entries {
+			if *asJSON {
+				break
+			}
+			ev := e.Event
+			ref := ev.Decision + ev.Voucher
+			if ev.Beneficiary != "" {
+				ref += " → " + ev.Beneficiary
+			}
+			if ev.Reason != "" {
+				ref += " (" + ev.Reason + ")"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, ev.RecordedAt.In(vietnam).Format("2006-01-02 15:04:05"), ev.Actor,
+				lineLabel(ev.Line()), ev.Project, ev.Type.Kind(), ev.Amount.VND(), ev.EffectiveDate, ref, e.Line.Available().VND())
+		}
+		if res.NextAfterSeq == 0 || !*all {
+			_ = tw.Flush()
+			if res.NextAfterSeq != 0 && !*asJSON {
+				fmt.Fprintf(stdout, "More: kcledger audit … --after-seq %d (or --all)\n", res.NextAfterSeq)
+			}
+			return exitOK
+		}
+		*after = res.NextAfterSeq
+	}
+}

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/eventstore"
+	"github.com/kcledger/kcledger/projections"
+)
+
+// randomBody is a random movement on one of a few lines and projects.
+func randomBody(rng *rand.Rand) (string, map[string]any) {
+	province := []string{"01", "79"}[rng.IntN(2)]
+	source := []string{"national", "local"}[rng.IntN(2)]
+	b := map[string]any{"fiscal_year": 2025, "province": province, "source": source}
+	if rng.IntN(3) == 0 {
+		b["project"] = "DA-0" + fmt.Sprint(rng.IntN(2))
+	}
+	amount := fmt.Sprint((rng.IntN(9) + 1) * 1_000_000)
+	date := fmt.Sprintf("2025-%02d-%02d", rng.IntN(11)+1, rng.IntN(28)+1)
+	switch rng.IntN(5) {
+	case 0, 1:
+		b["amount"], b["decision"], b["effective_date"] = amount, "1/QĐ-BCT", date
+		return pathAllocations, b
+	case 2:
+		b["amount"], b["voucher"], b["beneficiary"], b["effective_date"] = amount, "KB-1", "HTX", date
+		return pathDisbursements, b
+	case 3:
+		b["amount"], b["voucher"], b["reason"], b["effective_date"] = amount, "NT-1", "thu hồi", date
+		return pathRefunds, b
+	}
+	if rng.IntN(2) == 0 {
+		amount = "-" + amount
+	}
+	b["delta"], b["decision"], b["reason"], b["effective_date"] = amount, "2/QĐ-BCT", "điều chỉnh", date
+	return pathAdjustments, b
+}
+
+func reportOf(t *testing.T, r response) projections.Report {
+	t.Helper()
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var rep projections.Report
+	require.NoError(t, json.Unmarshal(r.body, &rep))
+	return rep
+}
+
+// sameLines compares two reports line by line, by value.
+func sameLines(t *testing.T, want, got projections.Report, msg string) {
+	t.Helper()
+	require.Len(t, got.Lines, len(want.Lines), msg)
+	for i := range want.Lines {
+		w, g := want.Lines[i], got.Lines[i]
+		require.Equal(t, w.Line, g.Line, msg)
+		require.Equal(t, w.Totals.Events, g.Totals.Events, "%s: line %s", msg, w.Line)
+		for _, pair := range [][2]domain.Amount{
+			{w.Totals.Balance.Allocated, g.Totals.Balance.Allocated},
+			{w.Totals.Balance.Disbursed, g.Totals.Balance.Disbursed},
+			{w.Totals.Balance.Refunded, g.Totals.Balance.Refunded},
+		} {
+			require.True(t, pair[0].Equal(pair[1]), "%s: line %s: want %s, got %s", msg, w.Line, pair[0], pair[1])
+		}
+		require.Len(t, g.Projects, len(w.Projects), msg)
+		for j := range w.Projects {
+			require.Equal(t, w.Projects[j].Project, g.Projects[j].Project)
+			require.True(t, w.Projects[j].Balance.Available().Equal(g.Projects[j].Balance.Available()), "%s: project %s", msg, w.Projects[j].Project)
+		}
+	}
+}
+
+// Balances at any past sequence equal those of a fresh ledger that only
+// ever received the movements accepted up to it: random histories.
+func TestTimeTravelEqualsAFreshLedger(t *testing.T) {
+	for seed := uint64(1); seed <= 3; seed++ {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 2025))
+			ta := newTestAPI(t)
+			type accepted struct {
+				cmd domain.Command
+				seq uint64
+			}
+			var history []accepted
+			for i := range 40 {
+				path, body := randomBody(rng)
+				r := ta.post(t, path, fmt.Sprint("k-", i), mustJSON(t, body))
+				if r.status != http.StatusCreated {
+					require.Equal(t, http.StatusUnprocessableEntity, r.status, "%s", r.body)
+					continue
+				}
+				var res recordResponse
+				require.NoError(t, json.Unmarshal(r.body, &res))
+				cmd, err := decodeMovement(map[string]domain.CommandKind{pathAllocations: domain.Allocate, pathAdjustments: domain.Adjust, pathDisbursements: domain.Disburse, pathRefunds: domain.Refund}[path], mustJSON(t, body))
+				require.NoError(t, err)
+				cmd.IdempotencyKey, cmd.Actor, cmd.Now = fmt.Sprint("k-", i), "fresh", testNow
+				history = append(history, accepted{cmd, res.Seq})
+			}
+			require.NotEmpty(t, history)
+
+			for k := 1; k <= len(history); k += 1 + rng.IntN(4) {
+				fresh := eventstore.NewMemory()
+				ledger := domain.NewLedger(fresh, domain.Policy{})
+				for _, h := range history[:k] {
+					h.cmd.EventID = fmt.Sprint("fresh-", h.seq)
+					_, err := ledger.Record(context.Background(), h.cmd)
+					require.NoError(t, err)
+				}
+				want := projections.NewBalances()
+				for _, r := range fresh.Events() {
+					require.NoError(t, want.Apply(r))
+				}
+				got := reportOf(t, ta.get(t, fmt.Sprint("/v1/balances?until_seq=", history[k-1].seq)))
+				sameLines(t, want.Report(projections.Filter{}), got, fmt.Sprintf("after %d movements", k))
+			}
+			// The whole history is the present.
+			sameLines(t, reportOf(t, ta.get(t, "/v1/balances")), reportOf(t, ta.get(t, fmt.Sprint("/v1/balances?until_seq=", history[len(history)-1].seq))), "the end")
+		})
+	}
+}
+
+func TestBalancesAsOfAndByEffectiveDate(t *testing.T) {
+	ta := newTestAPI(t)
+	ta.api.now = time.Now // as_of is compared with the server's storage times
+	post := func(path string, body map[string]any) {
+		r := ta.post(t, path, fmt.Sprint(time.Now().UnixNano()), mustJSON(t, body))
+		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	}
+	line := map[string]any{"fiscal_year": 2025, "province": "01", "source": "national"}
+	with := func(m map[string]any) map[string]any {
+		out := map[string]any{}
+		for k, v := range line {
+			out[k] = v
+		}
+		for k, v := range m {
+			out[k] = v
+		}
+		return out
+	}
+	post(pathAllocations, with(map[string]any{"amount": "10000000", "decision": "1/QĐ", "effective_date": "2025-01-10"}))
+	post(pathDisbursements, with(map[string]any{"amount": "3000000", "voucher": "KB-5", "beneficiary": "A", "effective_date": "2025-05-05"}))
+	// What the ledger knew here: one allocation, one disbursement.
+	time.Sleep(20 * time.Millisecond) // storage times are a clock's: leave a gap to name
+	knew := time.Now()
+	time.Sleep(20 * time.Millisecond)
+	post(pathDisbursements, with(map[string]any{"amount": "1000000", "voucher": "KB-3", "beneficiary": "B", "effective_date": "2025-03-03"}))
+
+	rep := reportOf(t, ta.get(t, "/v1/balances?as_of="+url.QueryEscape(knew.Format(time.RFC3339Nano))))
+	require.Len(t, rep.Lines, 1)
+	requireAmount(t, "3000000", rep.Lines[0].Totals.Balance.Disbursed, "as of the moment between")
+
+	// By voucher date, 1 April: only the one paid on 3 March, though it
+	// was recorded last.
+	rep = reportOf(t, ta.get(t, "/v1/balances?effective_until=2025-04-01"))
+	requireAmount(t, "1000000", rep.Lines[0].Totals.Balance.Disbursed, "by effective date")
+	requireAmount(t, "10000000", rep.Lines[0].Totals.Balance.Allocated)
+	assert.Equal(t, 2, rep.Lines[0].Totals.Events)
+}
+
+func TestAuditTrail(t *testing.T) {
+	ta := newTestAPI(t)
+	r := ta.post(t, pathAllocations, "a1", mustJSON(t, map[string]any{"fiscal_year": 2025, "province": "01", "source": "national", "project": "DA-1",
+		"amount": "10000000", "decision": "3536/QĐ-BCT", "effective_date": "2025-01-10"}))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	r = ta.post(t, pathAllocations, "b1", mustJSON(t, map[string]any{"fiscal_year": 2025, "province": "79", "source": "local",
+		"amount": "5000000", "decision": "9/QĐ-UBND", "effective_date": "2025-01-10"}))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	officer := ta.as(ta.addAccount(t, "can-bo-01", domain.RoleOfficer, []string{"01"}, []string{"national"}))
+	r = officer.post(t, pathDisbursements, "p1", mustJSON(t, map[string]any{"fiscal_year": 2025, "province": "01", "source": "national", "project": "DA-1",
+		"amount": "4000000", "voucher": "KB-77", "beneficiary": "HTX Gốm", "effective_date": "2025-03-03"}))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+
+	page := func(as *testAPI, query string) auditResponse {
+		t.Helper()
+		r := as.get(t, "/v1/audit?"+query)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		var res auditResponse
+		require.NoError(t, json.Unmarshal(r.body, &res))
+		return res
+	}
+	all := page(ta, "")
+	require.Len(t, all.Entries, 3)
+	last := all.Entries[2]
+	assert.Equal(t, "can-bo-01", last.Event.Actor, "who recorded it")
+	assert.Equal(t, "KB-77", last.Event.Voucher)
+	assert.Equal(t, "HTX Gốm", last.Event.Beneficiary)
+	requireAmount(t, "6000000", last.Line.Available(), "the line's available right after")
+	require.NotNil(t, last.Project)
+	requireAmount(t, "4000000", last.Project.NetDisbursed())
+	assert.False(t, last.Stored.IsZero())
+
+	// Pages of one.
+	p1 := page(ta, "limit=1")
+	require.Len(t, p1.Entries, 1)
+	require.Equal(t, p1.Entries[0].Seq, p1.NextAfterSeq)
+	p2 := page(ta, fmt.Sprint("limit=1&after_seq=", p1.NextAfterSeq))
+	require.Len(t, p2.Entries, 1)
+	assert.Greater(t, p2.Entries[0].Seq, p1.Entries[0].Seq)
+	p3 := page(ta, fmt.Sprint("limit=2&after_seq=", p2.NextAfterSeq))
+	require.Len(t, p3.Entries, 1)
+	assert.Zero(t, p3.NextAfterSeq, "the last page")
+
+	// One line, one project; an officer sees only its own.
+	assert.Len(t, page(ta, "province=79").Entries, 1)
+	assert.Len(t, page(ta, "project=DA-1").Entries, 2)
+	assert.Len(t, page(officer, "").Entries, 2)
+	requireProblem(t, officer.get(t, "/v1/audit?province=79"), http.StatusForbidden, domain.CodeForbidden, "province")
+	// The past: the trail until the second event.
+	assert.Len(t, page(ta, fmt.Sprint("until_seq=", all.Entries[1].Seq)).Entries, 2)
+}
+
+func TestHistoryRefusesBadInput(t *testing.T) {
+	ta := newTestAPI(t)
+	r := ta.post(t, pathAllocations, "a1", mustJSON(t, validBody(pathAllocations)))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	for _, tc := range []struct {
+		path  string
+		code  domain.Code
+		field string
+	}{
+		{"/v1/balances?as_of=yesterday", domain.CodeInvalidField, "as_of"},
+		{"/v1/balances?as_of=2025-06-30", domain.CodeInvalidField, "as_of"},
+		{"/v1/balances?as_of=2099-01-01T00:00:00Z", domain.CodeInvalidField, "as_of"},
+		{"/v1/balances?until_seq=0", domain.CodeInvalidField, "until_seq"},
+		{"/v1/balances?until_seq=-1", domain.CodeInvalidField, "until_seq"},
+		{"/v1/balances?until_seq=999", domain.CodeInvalidField, "until_seq"},
+		{"/v1/balances?effective_until=2025-02-30", domain.CodeInvalidDate, "effective_until"},
+		{"/v1/balances?region=north", domain.CodeUnknownField, "region"},
+		{"/v1/audit?limit=0", domain.CodeInvalidField, "limit"},
+		{"/v1/audit?limit=5000", domain.CodeInvalidField, "limit"},
+		{"/v1/audit?after_seq=x", domain.CodeInvalidField, "after_seq"},
+		{"/v1/audit?project=a%20b", domain.CodeInvalidField, "project"},
+		{"/v1/audit?actor=admin", domain.CodeUnknownField, "actor"},
+		{"/v1/audit?year=1999", domain.CodeInvalidYear, "year"},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			requireProblem(t, ta.get(t, tc.path), http.StatusBadRequest, tc.code, tc.field)
+		})
+	}
+}
