@@ -245,3 +245,18 @@ func TestHistoryRefusesBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestBeancountAccountPart(t *testing.T) {
+	for in, want := range map[string]string{
+		"HTX Gốm Bát Tràng":      "HTX-Gom-Bat-Trang",
+		`HTX Gốm "Bát Tràng"`:    "HTX-Gom-Bat-Trang",
+		"Đặng Thị Ánh":           "Dang-Thi-Anh",
+		"công ty cổ phần 3/2":    "Cong-ty-co-phan-3-2",
+		"1 Thành viên":           "B1-Thanh-vien",
+		"":                       "Unnamed",
+		"  ***  ":                "Unnamed",
+		"Cơ sở CNNT Nguyễn Huệ ": "Co-so-CNNT-Nguyen-Hue",
+	} {
+		assert.Equal(t, want, accountPart(in), "%q", in)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,6 +25,7 @@ import (
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
 	"github.com/kcledger/kcledger/eventstore/eventstoretest"
+	"github.com/kcledger/kcledger/projections"
 )
 
 // These tests run the real binary as separate processes.
@@ -794,4 +796,105 @@ func TestVerifyAndReplayAsAnAuditor(t *testing.T) {
 	require.Equal(t, exitRefused, code, "%s\n%s", out, stderr)
 	require.Contains(t, out, "the first at seq 3")
 	require.Contains(t, out, "event 01970a6e-8000-7000-8000-00000000f00d is not signed")
+}
+
+// lookTool finds a program the tests drive; scripts/test installs them and
+// sets KCLEDGER_REQUIRE_TOOLS, so CI never skips.
+func lookTool(t *testing.T, name, how string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("KCLEDGER_REQUIRE_TOOLS") != "" {
+		t.Fatalf("%s is not installed: %s", name, how)
+	}
+	t.Skipf("%s is not installed (%s)", name, how)
+	return ""
+}
+
+// The exports an auditor's own tools read: CSV for Excel, JSON lines, and
+// a Beancount journal that the real bean-check accepts and whose balances,
+// by the real bean-query, are kcledger's.
+func TestExports(t *testing.T) {
+	beanCheck := lookTool(t, "bean-check", "apt-get install beancount; scripts/test does it")
+	beanQuery := lookTool(t, "bean-query", "apt-get install beancount; scripts/test does it")
+	p := startServe(t)
+	for _, args := range [][]string{
+		{"allocate", "--province", "01", "--source", "national", "--amount", "5 tỷ", "--decision", "3536/QĐ-BCT", "--date", "2025-01-10"},
+		{"allocate", "--province", "01", "--source", "national", "--amount", "1 tỷ", "--decision", "1/QĐ-BCT", "--date", "2025-01-11", "--project", "DA-1"},
+		{"disburse", "--province", "01", "--source", "national", "--amount", "300 triệu", "--voucher", "KB-2", "--beneficiary", `HTX Gốm "Bát Tràng"`, "--date", "2025-03-04", "--project", "DA-1"},
+		{"disburse", "--province", "01", "--source", "national", "--amount", "50 triệu", "--voucher", "KB-3", "--beneficiary", "Đặng Thị Ánh", "--date", "2025-03-05"},
+		{"refund", "--province", "01", "--source", "national", "--amount", "100 triệu", "--voucher", "NT-1", "--reason", "thu hồi", "--date", "2025-06-01"},
+		{"adjust", "--province", "79", "--source", "local", "--delta", "2 tỷ", "--decision", "9/QĐ-UBND", "--reason", "bổ sung", "--date", "2025-02-01"},
+		{"adjust", "--province", "79", "--source", "local", "--delta", "-500 triệu", "--decision", "10/QĐ-UBND", "--reason", "giảm", "--date", "2025-08-01"},
+	} {
+		code, _, stderr := cli(t, p.http, append(args, "--year", "2025")...)
+		require.Equal(t, 0, code, "%v: %s", args, stderr)
+	}
+	code, out, stderr := cli(t, p.http, "nats-user", "add", "kiem-toan", "--role", "auditor", "--json")
+	require.Equal(t, 0, code, stderr)
+	var creds newNATSUserResponse
+	require.NoError(t, json.Unmarshal([]byte(out), &creds))
+	auditor := []string{"KCLEDGER_NATS_URL=" + creds.URL, "KCLEDGER_NATS_USER=" + creds.User, "KCLEDGER_NATS_PASSWORD=" + creds.Password}
+	dir := t.TempDir()
+
+	// CSV: a BOM, a header, a row per movement, diacritics intact.
+	csvFile := filepath.Join(dir, "movements.csv")
+	code, _, stderr = cliEnv(t, p.http, auditor, "export", "--format", "csv", "--vi-numbers", "--output", csvFile)
+	require.Equal(t, 0, code, stderr)
+	data, err := os.ReadFile(csvFile)
+	require.NoError(t, err)
+	require.True(t, bytes.HasPrefix(data, []byte("\xEF\xBB\xBF")), "UTF-8 BOM for Excel")
+	rows, err := csv.NewReader(bytes.NewReader(data[3:])).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, rows, 8)
+	require.Equal(t, csvHeader, rows[0])
+	require.Equal(t, "Hà Nội", rows[1][6])
+	require.Equal(t, "5.000.000.000", rows[1][11])
+	require.Equal(t, `HTX Gốm "Bát Tràng"`, rows[3][14])
+
+	// JSON lines: one trail entry each.
+	code, out, stderr = cliEnv(t, p.http, auditor, "export", "--format", "jsonl", "--year", "2025", "--province", "79")
+	require.Equal(t, 0, code, stderr)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 2)
+	var entry projections.TrailEntry
+	require.NoError(t, json.Unmarshal([]byte(lines[1]), &entry))
+	requireAmount(t, "1500000000", entry.Line.Allocated)
+
+	// Beancount: the real bean-check accepts it, the real bean-query's
+	// balances are kcledger's.
+	journal := filepath.Join(dir, "kcledger.beancount")
+	code, _, stderr = cliEnv(t, p.http, auditor, "export", "--format", "beancount", "--output", journal)
+	require.Equal(t, 0, code, stderr)
+	out2, err := exec.Command(beanCheck, journal).CombinedOutput()
+	require.NoError(t, err, "bean-check: %s", out2)
+	q, err := exec.Command(beanQuery, "-f", "csv", journal, "SELECT account, sum(number) AS total GROUP BY account").Output()
+	require.NoError(t, err)
+	sums := map[string]domain.Amount{}
+	qrows, err := csv.NewReader(bytes.NewReader(q)).ReadAll()
+	require.NoError(t, err)
+	for _, r := range qrows[1:] {
+		a, err := domain.ParseAmount(strings.TrimSpace(r[1]))
+		require.NoError(t, err, "%q", r[1])
+		sums[strings.TrimSpace(r[0])] = a
+	}
+	code, out, stderr = cli(t, p.http, "balances", "--json")
+	require.Equal(t, 0, code, stderr)
+	var rep projections.Report
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	require.Len(t, rep.Lines, 2)
+	for _, l := range rep.Lines {
+		base := fmt.Sprintf("%s:Y%d:P%s", fundName(l.Line.Source), l.Line.FiscalYear, l.Line.Province)
+		requireAmount(t, l.Totals.Balance.Available().String(), sums["Assets:"+base+":Available"], base+" available")
+		requireAmount(t, l.Totals.Balance.Allocated.Neg().String(), sums["Equity:"+base+":Allocated"], base+" allocated")
+		net := domain.AmountFromInt64(0)
+		for acct, v := range sums {
+			if strings.HasPrefix(acct, "Expenses:"+base+":") {
+				net = net.Add(v)
+			}
+		}
+		requireAmount(t, l.Totals.Balance.NetDisbursed().String(), net, base+" net disbursed")
+	}
 }

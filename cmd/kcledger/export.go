@@ -1,0 +1,347 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/eventstore"
+	"github.com/kcledger/kcledger/projections"
+)
+
+// exporter writes trail entries in one format.
+type exporter interface {
+	write(e projections.TrailEntry) error
+	close() error
+}
+
+func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("export", "write the movements, straight from the stream, as CSV (Excel, UTF-8 with BOM), JSON lines or a Beancount journal", stderr)
+	nf := addReaderFlags(fs)
+	format := fs.String("format", "csv", "csv, jsonl or beancount")
+	year := fs.Int("year", 0, "only this fiscal year")
+	province := fs.String("province", "", "only this province code")
+	source := fs.String("source", "", "only this source: national or local")
+	untilSeq := fs.Uint64("until-seq", 0, "only up to this stream sequence")
+	asOf := fs.String("as-of", "", "only what the ledger knew at this moment, e.g. 2025-06-30T17:00:00+07:00")
+	viNumbers := fs.Bool("vi-numbers", false, "csv: write amounts the Vietnamese way (1.500.000.000) rather than plain digits")
+	output := fs.String("output", "", "write to this file instead of standard output")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	fail := func(code int, format string, a ...any) int {
+		fmt.Fprintf(stderr, "kcledger export: "+format+"\n", a...)
+		return code
+	}
+	var src domain.Source
+	if *source != "" {
+		s, err := domain.ParseSource(*source)
+		if err != nil {
+			return fail(exitUsage, "--source: %v", err)
+		}
+		src = s
+	}
+	var cut projections.Cut
+	if *asOf != "" {
+		t, err := time.Parse(time.RFC3339Nano, *asOf)
+		if err != nil || t.After(time.Now()) {
+			return fail(exitUsage, "--as-of %q: want a past time with its zone, such as 2025-06-30T17:00:00+07:00", *asOf)
+		}
+		cut.AsOf = t
+	}
+	cut.UntilSeq = *untilSeq
+	if *format != "csv" && *format != "jsonl" && *format != "beancount" {
+		return fail(exitUsage, "--format %q: want csv, jsonl or beancount", *format)
+	}
+
+	nc, rd, err := nf.open(ctx, "kcledger-export")
+	if err != nil {
+		return fail(exitFailure, "%v", err)
+	}
+	defer nc.Close()
+	state, err := rd.State(ctx)
+	if err != nil {
+		return fail(exitFailure, "%v", err)
+	}
+	if cut.UntilSeq > state.LastSeq {
+		return fail(exitUsage, "--until-seq %d is beyond the stream, which ends at %d", cut.UntilSeq, state.LastSeq)
+	}
+
+	out := stdout
+	var file *os.File
+	if *output != "" {
+		if file, err = os.Create(*output); err != nil {
+			return fail(exitUsage, "--output: %v", err)
+		}
+		out = file
+	}
+	bw := bufio.NewWriter(out)
+	var ex exporter
+	switch *format {
+	case "csv":
+		ex, err = newCSVExport(bw, *viNumbers)
+	case "jsonl":
+		ex = &jsonlExport{enc: json.NewEncoder(bw)}
+	default:
+		ex = newBeancountExport(bw)
+	}
+	if err != nil {
+		return fail(exitFailure, "%v", err)
+	}
+
+	trail := projections.NewTrail(projections.Filter{FiscalYear: *year, Province: *province, Source: src}, "", cut, 0, maxExportEvents)
+	pr := &progress{w: terminal(stderr), what: "exporting", total: state.LastSeq, last: time.Now()}
+	written := 0
+	err = rd.ScanFilter(ctx, eventstore.Filter(*year, *province, src), state.LastSeq, func(se eventstore.StoredEvent) (bool, error) {
+		if se.Err != nil {
+			return false, se.Err
+		}
+		pr.at(se.Seq)
+		more := trail.Add(se.Recorded, se.Stored)
+		for ; written < len(trail.Entries); written++ {
+			if err := ex.write(trail.Entries[written]); err != nil {
+				return false, err
+			}
+		}
+		// Written entries need not stay in memory.
+		trail.Entries, written = trail.Entries[:0], 0
+		return more, nil
+	})
+	if err == nil {
+		err = ex.close()
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	if file != nil {
+		if cerr := file.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		if errors.Is(err, domain.ErrCorrupt) {
+			return fail(exitRefused, "the stream is not sound; run kcledger verify: %v", err)
+		}
+		return fail(exitFailure, "%v", err)
+	}
+	return exitOK
+}
+
+// maxExportEvents bounds one export.
+const maxExportEvents = 100_000_000
+
+// terminal returns w when it is a terminal, for progress reports that
+// would only clutter a redirected stream.
+func terminal(w io.Writer) io.Writer {
+	f, ok := w.(*os.File)
+	if !ok {
+		return nil
+	}
+	st, err := f.Stat()
+	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	return w
+}
+
+// csvExport writes one row per movement, with a BOM so that Excel reads
+// the diacritics as UTF-8.
+type csvExport struct {
+	w  *csv.Writer
+	vi bool
+}
+
+var csvHeader = []string{
+	"seq", "stored_at", "recorded_at", "effective_date", "fiscal_year", "province", "province_name", "source", "project", "category",
+	"type", "amount", "decision", "voucher", "beneficiary", "reason", "actor", "idempotency_key", "event_id", "hash", "signed_by",
+	"line_allocated_after", "line_net_disbursed_after", "line_available_after",
+}
+
+func newCSVExport(w io.Writer, vi bool) (*csvExport, error) {
+	if _, err := io.WriteString(w, "\uFEFF"); err != nil {
+		return nil, err
+	}
+	c := &csvExport{w: csv.NewWriter(w), vi: vi}
+	return c, c.w.Write(csvHeader)
+}
+
+func (c *csvExport) amount(a domain.Amount) string {
+	if c.vi {
+		return a.Grouped()
+	}
+	return a.String()
+}
+
+func (c *csvExport) write(e projections.TrailEntry) error {
+	ev := e.Event
+	name := ""
+	if p, err := domain.ProvinceOn(ev.Province, ev.EffectiveDate); err == nil {
+		name = p.Name
+	}
+	return c.w.Write([]string{
+		strconv.FormatUint(e.Seq, 10), e.Stored.UTC().Format(time.RFC3339Nano), ev.RecordedAt.UTC().Format(time.RFC3339Nano),
+		ev.EffectiveDate.String(), strconv.Itoa(ev.FiscalYear), ev.Province, name, string(ev.Source), ev.Project, string(ev.Category),
+		string(ev.Type), c.amount(ev.Amount), ev.Decision, ev.Voucher, ev.Beneficiary, ev.Reason, ev.Actor, ev.IdempotencyKey,
+		ev.ID, ev.Hash, ev.SignedBy,
+		c.amount(e.Line.Allocated), c.amount(e.Line.NetDisbursed()), c.amount(e.Line.Available()),
+	})
+}
+
+func (c *csvExport) close() error {
+	c.w.Flush()
+	return c.w.Error()
+}
+
+// jsonlExport writes one trail entry per line.
+type jsonlExport struct{ enc *json.Encoder }
+
+func (j *jsonlExport) write(e projections.TrailEntry) error { return j.enc.Encode(e) }
+func (j *jsonlExport) close() error                         { return nil }
+
+// beancountExport writes a Beancount journal: per budget line, the
+// equity that allocations draw from the state budget, the available
+// funds, and the expenses paid to each beneficiary, less refunds. Its
+// balances are kcledger's:
+//
+//	Assets:<fund>:Y<year>:P<province>:Available           = available
+//	Expenses:<fund>:Y<year>:P<province>:…                 = net disbursed
+//	Equity:<fund>:Y<year>:P<province>:Allocated           = − allocated
+//
+// Accounts are opened before the first transaction, so the journal is
+// written once every account is known.
+type beancountExport struct {
+	w        io.Writer
+	accounts map[string]bool
+	txns     []string
+	first    domain.Date
+}
+
+func newBeancountExport(w io.Writer) *beancountExport {
+	return &beancountExport{w: w, accounts: map[string]bool{}}
+}
+
+func fundName(s domain.Source) string {
+	if s == domain.SourceNational {
+		return "KCQG"
+	}
+	return "KCDP"
+}
+
+func (b *beancountExport) account(parts ...string) string {
+	a := strings.Join(parts, ":")
+	b.accounts[a] = true
+	return a
+}
+
+func (b *beancountExport) write(e projections.TrailEntry) error {
+	ev := e.Event
+	base := fmt.Sprintf("%s:Y%d:P%s", fundName(ev.Source), ev.FiscalYear, ev.Province)
+	available := b.account("Assets", base, "Available")
+	var from, to string
+	amount := ev.Amount
+	switch ev.Type {
+	case domain.TypeAllocated, domain.TypeAdjusted:
+		from, to = b.account("Equity", base, "Allocated"), available
+	case domain.TypeDisbursed:
+		from, to = available, b.account("Expenses", base, "Beneficiary", accountPart(ev.Beneficiary))
+	case domain.TypeRefunded:
+		from, to = b.account("Expenses", base, "Refunds"), available
+	default:
+		return fmt.Errorf("%w: event %s at seq %d has type %q", domain.ErrCorrupt, ev.ID, e.Seq, ev.Type)
+	}
+	if b.first.IsZero() || ev.EffectiveDate.Before(b.first) {
+		b.first = ev.EffectiveDate
+	}
+	var sb strings.Builder
+	narration := string(ev.Type) + " " + ev.Decision + ev.Voucher
+	fmt.Fprintf(&sb, "%s * %s %s\n", ev.EffectiveDate, quote(ev.Beneficiary), quote(narration))
+	meta := [][2]string{
+		{"seq", strconv.FormatUint(e.Seq, 10)}, {"event_id", ev.ID}, {"recorded_at", ev.RecordedAt.UTC().Format(time.RFC3339Nano)},
+		{"actor", ev.Actor}, {"decision", ev.Decision}, {"voucher", ev.Voucher}, {"reason", ev.Reason},
+		{"project", ev.Project}, {"category", string(ev.Category)}, {"hash", ev.Hash},
+	}
+	for _, m := range meta {
+		if m[1] != "" {
+			fmt.Fprintf(&sb, "  %s: %s\n", m[0], quote(m[1]))
+		}
+	}
+	fmt.Fprintf(&sb, "  %s  %s VND\n  %s  %s VND\n", to, amount.String(), from, amount.Neg().String())
+	b.txns = append(b.txns, sb.String())
+	return nil
+}
+
+func (b *beancountExport) close() error {
+	if _, err := fmt.Fprintf(b.w, "; kcledger export: khuyến công movements as a Beancount journal\noption \"title\" \"kcledger\"\noption \"operating_currency\" \"VND\"\n\n"); err != nil {
+		return err
+	}
+	open := b.first
+	if open.IsZero() {
+		open = domain.Date{Year: 2000, Month: time.January, Day: 1}
+	}
+	names := make([]string, 0, len(b.accounts))
+	for a := range b.accounts {
+		names = append(names, a)
+	}
+	sort.Strings(names)
+	for _, a := range names {
+		if _, err := fmt.Fprintf(b.w, "%s open %s VND\n", open, a); err != nil {
+			return err
+		}
+	}
+	for _, t := range b.txns {
+		if _, err := fmt.Fprintf(b.w, "\n%s", t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// quote writes a Beancount string.
+func quote(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+// accountPart turns a name into a Beancount account component: ASCII
+// letters and digits joined by hyphens, starting with a capital letter,
+// e.g. "HTX Gốm Bát Tràng" → "HTX-Gom-Bat-Trang".
+func accountPart(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range norm.NFD.String(strings.ReplaceAll(strings.ReplaceAll(name, "đ", "d"), "Đ", "D")) {
+		switch {
+		case r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)):
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			dash = false
+			b.WriteRune(r)
+		case unicode.Is(unicode.Mn, r):
+			// a combining mark: dropped with its diacritic
+		default:
+			dash = true
+		}
+	}
+	s := b.String()
+	if s == "" {
+		return "Unnamed"
+	}
+	if c := s[0]; c >= 'a' && c <= 'z' {
+		s = string(c-'a'+'A') + s[1:]
+	} else if c >= '0' && c <= '9' {
+		s = "B" + s
+	}
+	return s
+}
