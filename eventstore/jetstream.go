@@ -2,12 +2,12 @@ package eventstore
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -24,6 +24,14 @@ type JetStream struct {
 	name   string
 	keys   *keyIndex
 	stop   context.CancelFunc
+
+	// checkpoints holds the key index's checkpoint; keysSaved is the
+	// applied sequence of the last one saved; keysResumed says where the
+	// index resumed from, and keysProblem why a checkpoint was not used.
+	checkpoints *Checkpoints
+	keysSaved   atomic.Uint64
+	keysResumed uint64
+	keysProblem error
 
 	// Group commit (commit.go); queue is nil when it is off.
 	queue         chan *pendingAppend
@@ -70,8 +78,19 @@ func Open(ctx context.Context, nc *nats.Conn, c StreamConfig) (*JetStream, error
 	if err != nil {
 		return nil, err
 	}
+	cps, err := OpenCheckpoints(ctx, js, c.Replicas)
+	if err != nil {
+		return nil, err
+	}
 	runCtx, stop := context.WithCancel(context.Background())
-	log := &JetStream{nc: nc, js: js, stream: s, name: s.CachedInfo().Config.Name, keys: newKeyIndex(c.DuplicateWindow / 2), stop: stop, maxBatch: c.MaxBatch}
+	log := &JetStream{nc: nc, js: js, stream: s, name: s.CachedInfo().Config.Name, stop: stop, maxBatch: c.MaxBatch, checkpoints: cps}
+	if c.Rebuild {
+		log.keys = newKeyIndex(c.DuplicateWindow / 2)
+	} else {
+		log.keys, log.keysProblem = log.resumeKeyIndex(ctx, c.DuplicateWindow/2)
+	}
+	log.keysResumed = log.keys.appliedSeq()
+	log.keysSaved.Store(log.keysResumed)
 	log.runKeyIndex(runCtx)
 	select {
 	case <-log.keys.ready:
@@ -87,14 +106,28 @@ func Open(ctx context.Context, nc *nats.Conn, c StreamConfig) (*JetStream, error
 	return log, nil
 }
 
-// Close stops following the stream and committing; appends still queued
-// fail. It does not close the connection.
+// Close stops following the stream and committing (appends still queued
+// fail), and saves the key index's checkpoint. It does not close the
+// connection.
 func (s *JetStream) Close() {
 	s.stop()
 	if s.committerDone != nil {
 		<-s.committerDone
 	}
+	if s.keys.appliedSeq() > s.keysSaved.Load() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.saveKeyIndex(ctx) // best effort: a missing checkpoint only means a longer start
+	}
 }
+
+// KeyIndexResumed says from which sequence the idempotency key index
+// resumed (0: it read the whole stream), and why a checkpoint found was
+// not used.
+func (s *JetStream) KeyIndexResumed() (uint64, error) { return s.keysResumed, s.keysProblem }
+
+// Checkpoints is the checkpoint store, for other projections.
+func (s *JetStream) Checkpoints() *Checkpoints { return s.checkpoints }
 
 // Stream returns the name of the stream.
 func (s *JetStream) Stream() string { return s.name }
@@ -103,8 +136,8 @@ func (s *JetStream) Stream() string { return s.name }
 // hashed to a fixed length. Within the duplicate window, JetStream itself
 // then refuses a second event with the same key, on any line.
 func msgID(key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return hex.EncodeToString(sum[:])
+	id := idOf(key)
+	return hex.EncodeToString(id[:])
 }
 
 // expectLine sets the line's expectation on m. Every expectation is built

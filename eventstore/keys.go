@@ -1,7 +1,13 @@
 package eventstore
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -19,7 +25,7 @@ import (
 // refuses to answer when it cannot show that it does.
 type keyIndex struct {
 	mu      sync.RWMutex
-	seqs    map[string]uint64
+	seqs    map[keyID]uint64
 	applied uint64
 	// confirmed is when the index was last shown to hold every event
 	// appended before that moment.
@@ -29,15 +35,32 @@ type keyIndex struct {
 	readyOnce sync.Once
 }
 
+// keyID is the SHA-256 of an idempotency key: 32 bytes, whatever the
+// key's length. Its hex form is the message id (msgID).
+type keyID [sha256.Size]byte
+
+func idOf(key string) keyID { return sha256.Sum256([]byte(key)) }
+
 func newKeyIndex(maxLag time.Duration) *keyIndex {
-	return &keyIndex{seqs: map[string]uint64{}, maxLag: maxLag, ready: make(chan struct{})}
+	return &keyIndex{seqs: map[keyID]uint64{}, maxLag: maxLag, ready: make(chan struct{})}
 }
 
-func (x *keyIndex) add(id string, seq uint64) {
+// add records the message at seq, whose Nats-Msg-Id header is header. A
+// message without a well-formed id (not kcledger's) only moves the index
+// on.
+func (x *keyIndex) add(header string, seq uint64) {
+	var id keyID
+	ok := len(header) == 2*len(id)
+	if ok {
+		_, err := hex.Decode(id[:], []byte(header))
+		ok = err == nil
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if seq > x.applied {
-		x.seqs[id] = seq
+		if ok {
+			x.seqs[id] = seq
+		}
 		x.applied = seq
 	}
 }
@@ -51,7 +74,7 @@ func (x *keyIndex) lookup(key string) (uint64, bool, error) {
 		return 0, false, domain.Errorf(domain.CodeUnavailable, "",
 			"the idempotency key index is catching up with the stream (last confirmed %s ago, limit %s); retry shortly with the same key", lag.Round(time.Millisecond), x.maxLag)
 	}
-	seq, ok := x.seqs[msgID(key)]
+	seq, ok := x.seqs[idOf(key)]
 	return seq, ok, nil
 }
 
@@ -96,6 +119,20 @@ func (s *JetStream) runKeyIndex(ctx context.Context) {
 		}
 	}()
 	go func() {
+		t := time.NewTicker(keyIndexSaveEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if s.keys.appliedSeq() >= s.keysSaved.Load()+keyIndexSaveAfter {
+					_ = s.saveKeyIndex(ctx) // best effort: the next save, or a rebuild, makes up for it
+				}
+			}
+		}
+	}()
+	go func() {
 		t := time.NewTicker(min(keyIndexConfirmEvery, s.keys.maxLag/4))
 		defer t.Stop()
 		for {
@@ -125,4 +162,121 @@ func (s *JetStream) waitIndexed(ctx context.Context, target uint64) {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
+}
+
+// The key index's checkpoint.
+const (
+	keyIndexCheckpoint = "key-index"
+	keyIndexMagic      = "kcledger-key-index-v1\n"
+	// keyIndexSaveEvery and keyIndexSaveAfter: the index is saved at most
+	// every minute, once this many events have been added since the last
+	// save, and when the log is closed.
+	keyIndexSaveEvery = time.Minute
+	keyIndexSaveAfter = 1000
+)
+
+// snapshot encodes the index: the magic line; the applied sequence and
+// the message id at it (8 + 1 + 32 bytes: a flag says whether that message
+// had one); the number of keys; then each key's id and sequence.
+func (x *keyIndex) snapshot() (data []byte, applied uint64) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	buf := make([]byte, 0, len(keyIndexMagic)+8+1+32+8+len(x.seqs)*(32+8))
+	buf = append(buf, keyIndexMagic...)
+	buf = binary.BigEndian.AppendUint64(buf, x.applied)
+	var at keyID
+	has := false
+	for id, seq := range x.seqs {
+		if seq == x.applied {
+			at, has = id, true
+			break
+		}
+	}
+	if has {
+		buf = append(buf, 1)
+	} else {
+		buf = append(buf, 0)
+	}
+	buf = append(buf, at[:]...)
+	buf = binary.BigEndian.AppendUint64(buf, uint64(len(x.seqs)))
+	for id, seq := range x.seqs {
+		buf = append(buf, id[:]...)
+		buf = binary.BigEndian.AppendUint64(buf, seq)
+	}
+	return buf, x.applied
+}
+
+// restoreKeyIndex decodes a snapshot. It returns the message id the
+// stream must hold at the applied sequence ("" when that message had
+// none).
+func restoreKeyIndex(data []byte, maxLag time.Duration) (*keyIndex, string, error) {
+	x := newKeyIndex(maxLag)
+	rest, ok := bytes.CutPrefix(data, []byte(keyIndexMagic))
+	if !ok || len(rest) < 8+1+32+8 {
+		return nil, "", errors.New("not a key index checkpoint")
+	}
+	x.applied = binary.BigEndian.Uint64(rest)
+	has := rest[8] == 1
+	var at keyID
+	copy(at[:], rest[9:41])
+	n := binary.BigEndian.Uint64(rest[41:])
+	rest = rest[49:]
+	if uint64(len(rest)) != n*(32+8) {
+		return nil, "", fmt.Errorf("key index checkpoint: %d keys announced, %d bytes follow", n, len(rest))
+	}
+	for i := uint64(0); i < n; i++ {
+		var id keyID
+		copy(id[:], rest[:32])
+		seq := binary.BigEndian.Uint64(rest[32:40])
+		rest = rest[40:]
+		if seq == 0 || seq > x.applied {
+			return nil, "", fmt.Errorf("key index checkpoint: key at seq %d beyond its applied seq %d", seq, x.applied)
+		}
+		x.seqs[id] = seq
+	}
+	if has && x.seqs[at] != x.applied {
+		return nil, "", errors.New("key index checkpoint: the id at its applied seq is not among its keys")
+	}
+	want := ""
+	if has {
+		want = hex.EncodeToString(at[:])
+	}
+	return x, want, nil
+}
+
+// resumeKeyIndex loads the key index's checkpoint, if it matches the
+// stream: the message at its applied sequence must be there, with the
+// same id. Otherwise the index starts empty and says why.
+func (s *JetStream) resumeKeyIndex(ctx context.Context, maxLag time.Duration) (*keyIndex, error) {
+	data, err := s.checkpoints.Load(ctx, keyIndexCheckpoint)
+	if err != nil || data == nil {
+		return newKeyIndex(maxLag), err
+	}
+	x, want, err := restoreKeyIndex(data, maxLag)
+	if err != nil {
+		return newKeyIndex(maxLag), err
+	}
+	if x.applied == 0 {
+		return x, nil
+	}
+	gctx, cancel := withTimeout(ctx)
+	defer cancel()
+	m, err := s.stream.GetMsg(gctx, x.applied)
+	if err != nil {
+		return newKeyIndex(maxLag), fmt.Errorf("key index checkpoint at seq %d: the stream does not hold that message: %w", x.applied, err)
+	}
+	if got := m.Header.Get(hdrMsgID); got != want {
+		return newKeyIndex(maxLag), fmt.Errorf("key index checkpoint at seq %d: the stream's message there has id %q, the checkpoint %q", x.applied, got, want)
+	}
+	return x, nil
+}
+
+// saveKeyIndex writes the index's checkpoint.
+func (s *JetStream) saveKeyIndex(ctx context.Context) error {
+	data, applied := s.keys.snapshot()
+	if err := s.checkpoints.Save(ctx, keyIndexCheckpoint, data); err != nil {
+		return err
+	}
+	s.keysSaved.Store(applied)
+	return nil
 }

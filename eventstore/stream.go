@@ -27,6 +27,9 @@ type StreamConfig struct {
 	// gathers (group commit, commit.go); 0 means DefaultMaxBatch, 1 turns
 	// group commit off.
 	MaxBatch int
+	// Rebuild ignores the key index's checkpoint: the index is rebuilt
+	// from the whole stream.
+	Rebuild bool
 }
 
 func (c StreamConfig) withDefaults() StreamConfig {

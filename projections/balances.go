@@ -22,7 +22,10 @@ type Balances struct {
 	mu      sync.RWMutex
 	lines   map[domain.LineKey]*domain.LineState
 	applied uint64
-	changed chan struct{} // closed and replaced after every apply
+	// appliedHash is the hash of the event at applied: it ties a
+	// checkpoint to the stream it was taken from.
+	appliedHash string
+	changed     chan struct{} // closed and replaced after every apply
 }
 
 // NewBalances returns an empty model.
@@ -50,6 +53,7 @@ func (b *Balances) Apply(r domain.Recorded) error {
 	}
 	b.lines[k] = st
 	b.applied = r.Seq
+	b.appliedHash = r.Event.Hash
 	close(b.changed)
 	b.changed = make(chan struct{})
 	return nil

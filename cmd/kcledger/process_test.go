@@ -16,10 +16,12 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kcledger/kcledger/domain"
@@ -897,4 +899,68 @@ func TestExports(t *testing.T) {
 		}
 		requireAmount(t, l.Totals.Balance.NetDisbursed().String(), net, base+" net disbursed")
 	}
+}
+
+// stop ends the process cleanly (SIGTERM) and waits for it.
+func (p *serveProc) stop(t *testing.T) {
+	t.Helper()
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop on SIGTERM")
+	}
+}
+
+// A restart resumes from the checkpoints and serves the same balances as a
+// full rebuild; a damaged checkpoint is noticed and rebuilt.
+func TestRestartFromCheckpoints(t *testing.T) {
+	data := t.TempDir()
+	p := startServe(t, "--data", data, "--log-level", "info")
+	for i, args := range [][]string{
+		{"allocate", "--amount", "5 tỷ", "--decision", "3536/QĐ-BCT", "--date", "2025-01-10", "--project", "DA-1"},
+		{"disburse", "--amount", "1 tỷ", "--voucher", "KB-1", "--beneficiary", "HTX Gốm", "--date", "2025-03-03", "--project", "DA-1"},
+		{"refund", "--amount", "100 triệu", "--voucher", "NT-1", "--reason", "thu hồi", "--date", "2025-06-01", "--project", "DA-1"},
+	} {
+		code, _, stderr := cli(t, p.http, append(args, "--year", "2025", "--province", "01", "--source", "national", "--id", fmt.Sprint("m-", i))...)
+		require.Equal(t, 0, code, stderr)
+	}
+	balances := func(p *serveProc) string {
+		t.Helper()
+		code, out, stderr := cli(t, p.http, "balances", "--json", "--projects")
+		require.Equal(t, 0, code, stderr)
+		return out
+	}
+	want := balances(p)
+	p.stop(t)
+
+	q := startServe(t, "--data", data, "--log-level", "info")
+	require.Contains(t, q.stderr.String(), `balances resumed from their checkpoint" seq=3`)
+	require.Contains(t, q.stderr.String(), `idempotency key index resumed from its checkpoint" seq=3`)
+	require.JSONEq(t, want, balances(q))
+	// The resumed key index still knows every key: a retry replays.
+	code, out, stderr := cli(t, q.http, "refund", "--amount", "100 triệu", "--voucher", "NT-1", "--reason", "thu hồi", "--date", "2025-06-01",
+		"--project", "DA-1", "--year", "2025", "--province", "01", "--source", "national", "--id", "m-2")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, "Already recorded")
+
+	// Damage the balances' checkpoint with the operator's credentials.
+	nc, err := nats.Connect(q.nats, q.serviceUser(t))
+	require.NoError(t, err)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	cps, err := eventstore.OpenCheckpoints(t.Context(), js, 1)
+	require.NoError(t, err)
+	require.NoError(t, cps.Save(t.Context(), balancesCheckpoint, []byte(`{"version":1,"applied_seq":3,"applied_hash":"`+strings.Repeat("0", 64)+`","lines":[]}`)))
+	nc.Close()
+	q.kill() // no clean shutdown: the damaged checkpoint stays
+
+	r := startServe(t, "--data", data, "--log-level", "info")
+	require.Contains(t, r.stderr.String(), "the balances' checkpoint does not match the stream; rebuilding")
+	require.JSONEq(t, want, balances(r))
+	r.stop(t)
+
+	s := startServe(t, "--data", data, "--log-level", "info", "--rebuild")
+	require.Contains(t, s.stderr.String(), "rebuilding the balances from the whole stream (--rebuild)")
+	require.JSONEq(t, want, balances(s))
 }

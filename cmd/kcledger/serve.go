@@ -37,6 +37,9 @@ type serveConfig struct {
 	SyncInterval  time.Duration
 	SettlementEnd domain.MonthDay
 	LogLevel      slog.Level
+	// Rebuild ignores every checkpoint: the projections are rebuilt from
+	// the whole stream, and new checkpoints saved.
+	Rebuild bool
 	// GroupCommit bounds the appends gathered into one atomic batch; 1
 	// (the default) publishes each on its own.
 	GroupCommit int
@@ -145,6 +148,7 @@ func parseServeConfig(args []string, stderr io.Writer) (serveConfig, int, bool) 
 	fs.StringVar(&c.NATSPassword, "nats-password", env("KCLEDGER_NATS_PASSWORD", ""), "with --nats-user: its password; prefer the environment variable (KCLEDGER_NATS_PASSWORD)")
 	fs.StringVar(&c.NATSToken, "nats-token", env("KCLEDGER_NATS_TOKEN", ""), "with --nats-url: NATS token; prefer the environment variable (KCLEDGER_NATS_TOKEN)")
 	fs.StringVar(&c.NATSCA, "nats-ca", env("KCLEDGER_NATS_CA", ""), "with --nats-url: PEM CA that signed the server's certificate (KCLEDGER_NATS_CA)")
+	fs.BoolVar(&c.Rebuild, "rebuild", envBool("KCLEDGER_REBUILD"), "ignore the checkpoints: rebuild the idempotency key index and the balances from the whole stream, then save new checkpoints (KCLEDGER_REBUILD)")
 	fs.BoolVar(&c.Insecure, "insecure", envBool("KCLEDGER_INSECURE"), "allow listening beyond loopback without TLS, e.g. behind a TLS-terminating proxy (KCLEDGER_INSECURE)")
 	level := fs.String("log-level", env("KCLEDGER_LOG_LEVEL", "info"), "debug, info, warn or error (KCLEDGER_LOG_LEVEL)")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -234,7 +238,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	}
 	defer nc.Close()
 
-	store, err := eventstore.Open(ctx, nc, eventstore.StreamConfig{Name: c.Stream, Replicas: c.Replicas, DuplicateWindow: c.DuplicateWindow, MaxBatch: c.GroupCommit})
+	store, err := eventstore.Open(ctx, nc, eventstore.StreamConfig{Name: c.Stream, Replicas: c.Replicas, DuplicateWindow: c.DuplicateWindow, MaxBatch: c.GroupCommit, Rebuild: c.Rebuild})
 	if err != nil {
 		return err
 	}
@@ -271,12 +275,22 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	if err := signers.Register(ctx, signer.ID(), signer.Public(), time.Now()); err != nil {
 		return err
 	}
-	balances := projections.NewBalances()
+	if resumed, problem := store.KeyIndexResumed(); problem != nil {
+		log.Warn("the idempotency key index's checkpoint did not match the stream; rebuilt it from the stream", "problem", problem)
+	} else if resumed > 0 {
+		log.Info("idempotency key index resumed from its checkpoint", "seq", resumed)
+	}
+	balances := resumeBalances(ctx, store, c.Rebuild, log)
 	projErr := make(chan error, 1)
 	go func() { projErr <- balances.Run(ctx, store) }()
 	if err := catchUp(ctx, store, balances, log, projErr); err != nil {
 		return err
 	}
+	saved := make(chan struct{})
+	go func() {
+		defer close(saved)
+		saveBalancesEvery(ctx, store.Checkpoints(), balances, log)
+	}()
 
 	ledger := domain.NewLedger(store, domain.Policy{SettlementEndFrom2026: c.SettlementEnd})
 	ledger.SignWith(signer)
@@ -334,6 +348,8 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	shutdownCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
 	defer done()
 	_ = srv.Shutdown(shutdownCtx)
+	cancel()
+	<-saved // the last checkpoint of the balances
 	log.Info("kcledger stopped")
 	return runErr
 }
@@ -376,4 +392,77 @@ func natsUsersOf(a *eventstore.NATSAuth) interface{ SetAccount(domain.Account) }
 		return nil
 	}
 	return a
+}
+
+// balancesCheckpoint is the name of the balances' checkpoint.
+const balancesCheckpoint = "balances"
+
+// Balances checkpoints are saved at most every balancesSaveEvery, once
+// balancesSaveAfter events have been applied since the last, and when
+// serve stops.
+const (
+	balancesSaveEvery = time.Minute
+	balancesSaveAfter = 1000
+)
+
+// resumeBalances starts the balances from their checkpoint when it
+// matches the stream (the stream holds, at the checkpoint's sequence, the
+// event whose hash it names), and from nothing otherwise.
+func resumeBalances(ctx context.Context, store *eventstore.JetStream, rebuild bool, log *slog.Logger) *projections.Balances {
+	if rebuild {
+		log.Info("rebuilding the balances from the whole stream (--rebuild)")
+		return projections.NewBalances()
+	}
+	data, err := store.Checkpoints().Load(ctx, balancesCheckpoint)
+	if err != nil || data == nil {
+		if err != nil {
+			log.Warn("the balances' checkpoint could not be read; rebuilding from the stream", "problem", err)
+		}
+		return projections.NewBalances()
+	}
+	b, cp, err := projections.RestoreBalances(data)
+	if err == nil && cp.AppliedSeq > 0 {
+		var hash string
+		if hash, err = store.EventHash(ctx, cp.AppliedSeq); err == nil && hash != cp.AppliedHash {
+			err = fmt.Errorf("the stream's event at seq %d has hash %s, the checkpoint names %s", cp.AppliedSeq, hash, cp.AppliedHash)
+		}
+	}
+	if err != nil {
+		log.Warn("the balances' checkpoint does not match the stream; rebuilding from the stream", "problem", err)
+		return projections.NewBalances()
+	}
+	log.Info("balances resumed from their checkpoint", "seq", cp.AppliedSeq)
+	return b
+}
+
+// saveBalancesEvery saves the balances' checkpoint now and then, and once
+// more when ctx ends.
+func saveBalancesEvery(ctx context.Context, cps *eventstore.Checkpoints, b *projections.Balances, log *slog.Logger) {
+	var savedSeq uint64
+	save := func(ctx context.Context) {
+		data, seq := b.Checkpoint()
+		if seq == savedSeq {
+			return
+		}
+		if err := cps.Save(ctx, balancesCheckpoint, data); err != nil {
+			log.Warn("saving the balances' checkpoint failed; the next start replays more", "err", err)
+			return
+		}
+		savedSeq = seq
+	}
+	t := time.NewTicker(balancesSaveEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			final, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			save(final)
+			cancel()
+			return
+		case <-t.C:
+			if b.Applied() >= savedSeq+balancesSaveAfter {
+				save(ctx)
+			}
+		}
+	}
 }

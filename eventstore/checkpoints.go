@@ -1,0 +1,88 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// DefaultCheckpointsBucket is the JetStream object store where kcledger
+// keeps the checkpoints of its in-memory state (the idempotency key index,
+// the balances), so that a restart resumes after them instead of reading
+// the whole stream again. A checkpoint is only ever a shortcut: one that
+// does not match the stream is thrown away and the state rebuilt.
+const DefaultCheckpointsBucket = "KCLEDGER_CHECKPOINTS"
+
+// Checkpoints is the checkpoint store.
+type Checkpoints struct {
+	obs jetstream.ObjectStore
+}
+
+// OpenCheckpoints creates or opens the checkpoint store, with as many
+// replicas as the event stream.
+func OpenCheckpoints(ctx context.Context, js jetstream.JetStream, replicas int) (*Checkpoints, error) {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	obs, err := js.ObjectStore(ctx, DefaultCheckpointsBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		obs, err = js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{
+			Bucket:      DefaultCheckpointsBucket,
+			Description: "kcledger: checkpoints of projections (derived data, rebuilt from the stream when missing or wrong)",
+			Storage:     jetstream.FileStorage,
+			Replicas:    max(replicas, 1),
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: checkpoints bucket: %w", err)
+	}
+	return &Checkpoints{obs: obs}, nil
+}
+
+// Save replaces the checkpoint name.
+func (c *Checkpoints) Save(ctx context.Context, name string, data []byte) error {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	if _, err := c.obs.PutBytes(ctx, name, data); err != nil {
+		return fmt.Errorf("eventstore: save checkpoint %s: %w", name, err)
+	}
+	return nil
+}
+
+// Load returns the checkpoint name, nil when there is none. The object
+// store checks its digest: a damaged checkpoint is an error.
+func (c *Checkpoints) Load(ctx context.Context, name string) ([]byte, error) {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	data, err := c.obs.GetBytes(ctx, name)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: load checkpoint %s: %w", name, err)
+	}
+	return data, nil
+}
+
+// Delete removes the checkpoint name, if any.
+func (c *Checkpoints) Delete(ctx context.Context, name string) error {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	if err := c.obs.Delete(ctx, name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		return fmt.Errorf("eventstore: delete checkpoint %s: %w", name, err)
+	}
+	return nil
+}
+
+// EventHash returns the hash of the event at seq, read from the stream's
+// leader: what a checkpoint taken after that event must name.
+func (s *JetStream) EventHash(ctx context.Context, seq uint64) (string, error) {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	rec, err := s.event(ctx, seq)
+	if err != nil {
+		return "", err
+	}
+	return rec.Event.Hash, nil
+}
