@@ -147,6 +147,11 @@ func expectLine(m *nats.Msg, k domain.LineKey, seq uint64) {
 	m.Header.Set(hdrExpectedSubjSeq, strconv.FormatUint(seq, 10))
 }
 
+// NewMessage is the message that records a proposal, for tools that
+// publish recorded events in bulk (kcledger bench --fill); the ledger
+// appends through Append.
+func NewMessage(p domain.Proposal) (*nats.Msg, error) { return message(p) }
+
 // message builds the one message that records a proposal.
 func message(p domain.Proposal) (*nats.Msg, error) {
 	ev := p.Event

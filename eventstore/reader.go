@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -102,31 +103,93 @@ func (r *Reader) ScanFilter(ctx context.Context, filter string, last uint64, fn 
 	defer it.Stop()
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
-	for {
-		m, err := it.Next()
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+
+	// Decoding is most of a replay's work: messages are decoded by
+	// scanDecoders goroutines, and handed to fn in stream order.
+	scanCtx, cancelScan := context.WithCancel(ctx)
+	defer cancelScan()
+	jobs := make(chan *scanJob, scanWindow)
+	ordered := make(chan *scanJob, scanWindow)
+	var readErr error
+	go func() {
+		defer close(ordered)
+		defer close(jobs)
+		for {
+			m, err := it.Next()
+			if err != nil {
+				if scanCtx.Err() == nil {
+					readErr = fmt.Errorf("eventstore: scan: %w", err)
+				}
+				return
 			}
-			return fmt.Errorf("eventstore: scan: %w", err)
-		}
-		meta, err := m.Metadata()
-		if err != nil {
-			return fmt.Errorf("eventstore: scan: metadata: %w", err)
-		}
-		if meta.Sequence.Stream > last {
-			return nil
-		}
-		se := StoredEvent{Seq: meta.Sequence.Stream, Subject: m.Subject(), Stored: meta.Timestamp}
-		se.Recorded, se.Err = decode(m.Data(), se.Seq)
-		if se.Err == nil {
-			if want := EventSubject(&se.Recorded.Event); want != se.Subject {
-				se.Err = fmt.Errorf("%w: event %s at seq %d is on subject %s; its content belongs on %s", domain.ErrCorrupt, se.Recorded.Event.ID, se.Seq, se.Subject, want)
+			meta, err := m.Metadata()
+			if err != nil {
+				readErr = fmt.Errorf("eventstore: scan: metadata: %w", err)
+				return
+			}
+			if meta.Sequence.Stream > last {
+				return
+			}
+			j := &scanJob{se: StoredEvent{Seq: meta.Sequence.Stream, Subject: m.Subject(), Stored: meta.Timestamp}, data: m.Data(), done: make(chan struct{})}
+			select {
+			case ordered <- j:
+			case <-scanCtx.Done():
+				return
+			}
+			select {
+			case jobs <- j:
+			case <-scanCtx.Done():
+				return
+			}
+			if j.se.Seq >= last {
+				return
 			}
 		}
-		more, err := fn(se)
-		if err != nil || !more || se.Seq >= last {
+	}()
+	for range scanDecoders {
+		go func() {
+			for j := range jobs {
+				j.decode()
+			}
+		}()
+	}
+	for j := range ordered {
+		select {
+		case <-j.done:
+		case <-scanCtx.Done():
+			return ctx.Err()
+		}
+		more, err := fn(j.se)
+		if err != nil || !more {
+			cancelScan()
+			it.Stop()
 			return err
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return readErr
+}
+
+// Scans decode scanDecoders messages at once, at most scanWindow ahead of
+// the caller.
+const scanWindow = 1024
+
+var scanDecoders = max(runtime.GOMAXPROCS(0), 2)
+
+type scanJob struct {
+	se   StoredEvent
+	data []byte
+	done chan struct{}
+}
+
+func (j *scanJob) decode() {
+	defer close(j.done)
+	j.se.Recorded, j.se.Err = decode(j.data, j.se.Seq)
+	if j.se.Err == nil {
+		if want := EventSubject(&j.se.Recorded.Event); want != j.se.Subject {
+			j.se.Err = fmt.Errorf("%w: event %s at seq %d is on subject %s; its content belongs on %s", domain.ErrCorrupt, j.se.Recorded.Event.ID, j.se.Seq, j.se.Subject, want)
 		}
 	}
 }

@@ -142,7 +142,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if served != nil && served.AsOfSeq == 0 {
 		snapshot()
 	}
-	pr := &progress{w: stderr, what: "verifying", total: last, last: time.Now()}
+	pr := &progress{w: terminal(stderr), what: "verifying", total: last, last: time.Now()}
 	err = rd.Scan(ctx, last, func(se eventstore.StoredEvent) (bool, error) {
 		v.Check(se.Seq, se.Recorded, se.Err)
 		if served != nil && se.Seq == served.AsOfSeq {
@@ -254,7 +254,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		last = *untilSeq
 	}
 	b := projections.NewBalances()
-	pr := &progress{w: stderr, what: "replaying", total: last, last: time.Now()}
+	pr := &progress{w: terminal(stderr), what: "replaying", total: last, last: time.Now()}
 	err = rd.Scan(ctx, last, func(se eventstore.StoredEvent) (bool, error) {
 		if !cutoff.IsZero() && se.Stored.After(cutoff) {
 			return false, nil

@@ -24,6 +24,7 @@ const (
 	maxBenchCount    = 1_000_000
 	maxBenchWriters  = 256
 	maxBenchDuration = 10 * time.Minute
+	maxBenchFill     = 10_000_000
 )
 
 type benchResult struct {
@@ -46,9 +47,24 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	limit := fs.Duration("duration", 2*time.Minute, "stop after this long even if --count is not reached")
 	allowExisting := fs.Bool("allow-existing", false, "write into a stream that already holds events (never do this on a real ledger: benchmark movements are real events)")
 	groupCommit := fs.Int("group-commit", 1, "appends gathered per JetStream atomic batch; 1 is off, as in serve")
+	fillN := fs.Int("fill", 0, "instead: fill an empty stream with this many valid, signed events, as fast as JetStream takes them, for replay and verify benchmarks (needs --nats-url and --keys-out)")
+	keysOut := fs.String("keys-out", "", "with --fill: where to write the signing key, for kcledger verify --keys")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
+	}
+	if *fillN > 0 {
+		if *natsURL == "" || *keysOut == "" || *fillN > maxBenchFill {
+			fmt.Fprintf(stderr, "kcledger bench --fill: want --nats-url, --keys-out and at most %d events\n", maxBenchFill)
+			return exitUsage
+		}
+		start := time.Now()
+		if err := fill(ctx, *natsURL, *fillN, *keysOut, stderr); err != nil {
+			fmt.Fprintf(stderr, "kcledger bench --fill: %v\n", err)
+			return exitFailure
+		}
+		fmt.Fprintf(stdout, "filled %d events in %.1fs\n", *fillN, time.Since(start).Seconds())
+		return exitOK
 	}
 	if *writers < 1 || *writers > maxBenchWriters || *count < *writers || *count > maxBenchCount || *limit <= 0 || *limit > maxBenchDuration || *groupCommit < 1 || *groupCommit > 1000 {
 		fmt.Fprintf(stderr, "kcledger bench: want 1 ≤ --writers ≤ %d, --writers ≤ --count ≤ %d, 0 < --duration ≤ %s, 1 ≤ --group-commit ≤ 1000\n", maxBenchWriters, maxBenchCount, maxBenchDuration)
