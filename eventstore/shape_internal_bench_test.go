@@ -85,3 +85,17 @@ func BenchmarkPublishShape16(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDecodeEvent is the decoding of one event's JSON, most of a
+// replay's work.
+func BenchmarkDecodeEvent(b *testing.B) {
+	e := eventstoretest.Event(domain.LineKey{FiscalYear: 2024, Province: "01", Source: domain.SourceLocal}, "k", 1000)
+	m, err := message(domain.Proposal{Event: e})
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decode(m.Data, 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
