@@ -2,9 +2,11 @@ package projections
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/kcledger/kcledger/domain"
 )
@@ -97,4 +99,77 @@ func RestoreBalances(data []byte) (*Balances, Checkpoint, error) {
 	}
 	b.applied, b.appliedHash = c.AppliedSeq, c.AppliedHash
 	return b, c, nil
+}
+
+// Rebuild replays feed from its start into a fresh model and, once that
+// has caught up with b, replaces b's state with it: the cure for a state
+// that came from a checkpoint one no longer trusts. It returns the
+// sequence rebuilt to and whether the rebuilt state differed from b's.
+func (b *Balances) Rebuild(ctx context.Context, feed Feed) (uint64, bool, error) {
+	fresh := NewBalances()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	followErr := make(chan error, 1)
+	go func() { followErr <- feed.Follow(ctx, 0, fresh.Apply) }()
+	for attempt := 0; attempt < rebuildAttempts; attempt++ {
+		target := b.Applied()
+		waited := make(chan error, 1)
+		go func() { waited <- fresh.WaitFor(ctx, target) }()
+		select {
+		case err := <-followErr:
+			return 0, false, fmt.Errorf("projections: rebuild: %w", err)
+		case err := <-waited:
+			if err != nil {
+				return 0, false, err
+			}
+		}
+		// Both models follow the same stream; swap when they stand at the
+		// same event, which they do whenever writes pause.
+		b.mu.Lock()
+		fresh.mu.Lock()
+		if fresh.applied == b.applied {
+			differed := !sameLines(b.lines, fresh.lines)
+			b.lines, b.appliedHash = fresh.lines, fresh.appliedHash
+			fresh.lines = map[domain.LineKey]*domain.LineState{}
+			fresh.mu.Unlock()
+			close(b.changed)
+			b.changed = make(chan struct{})
+			seq := b.applied
+			b.mu.Unlock()
+			return seq, differed, nil
+		}
+		fresh.mu.Unlock()
+		b.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return 0, false, ctx.Err()
+		case <-time.After(rebuildRetryWait):
+		}
+	}
+	return 0, false, fmt.Errorf("projections: rebuild: the ledger kept moving for %d attempts; try again when writes pause", rebuildAttempts)
+}
+
+// Rebuild's bounds: how often it tries to catch the live model at rest.
+const (
+	rebuildAttempts  = 200
+	rebuildRetryWait = 10 * time.Millisecond
+)
+
+func sameLines(a, b map[domain.LineKey]*domain.LineState) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, x := range a {
+		y := b[k]
+		if y == nil || x.Events != y.Events || x.LastSeq != y.LastSeq || x.LastHash != y.LastHash ||
+			!sameBalance(x.Balance, y.Balance) || len(x.Projects) != len(y.Projects) {
+			return false
+		}
+		for p, pb := range x.Projects {
+			if !sameBalance(pb, y.Projects[p]) {
+				return false
+			}
+		}
+	}
+	return true
 }

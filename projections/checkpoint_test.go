@@ -1,6 +1,7 @@
 package projections_test
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -66,4 +67,33 @@ func TestCheckpointRefusesImpossibleStates(t *testing.T) {
 		_, _, err := projections.RestoreBalances(bad)
 		assert.Error(t, err, name)
 	}
+}
+
+// A model resumed from a wrong (but plausible) checkpoint is put right by
+// Rebuild, which says that it differed; a sound one is left as it was.
+func TestRebuildReplacesAWrongState(t *testing.T) {
+	h, _ := honest(t)
+	good := projections.NewBalances()
+	for _, r := range h.recs {
+		require.NoError(t, good.Apply(r))
+	}
+	data, _ := good.Checkpoint()
+	var c projections.Checkpoint
+	require.NoError(t, json.Unmarshal(data, &c))
+	c.Lines[0].Balance.Allocated = c.Lines[0].Balance.Allocated.Add(domain.AmountFromInt64(1_000_000))
+	wrongData, err := json.Marshal(&c)
+	require.NoError(t, err)
+	wrong, _, err := projections.RestoreBalances(wrongData)
+	require.NoError(t, err, "plausible, so the checkpoint checks let it through")
+	require.NotEqual(t, good.Report(projections.Filter{}), wrong.Report(projections.Filter{}))
+
+	seq, differed, err := wrong.Rebuild(context.Background(), sliceFeed(h.recs))
+	require.NoError(t, err)
+	assert.True(t, differed)
+	assert.Equal(t, uint64(5), seq)
+	assert.Equal(t, good.Report(projections.Filter{}), wrong.Report(projections.Filter{}))
+
+	_, differed, err = good.Rebuild(context.Background(), sliceFeed(h.recs))
+	require.NoError(t, err)
+	assert.False(t, differed)
 }

@@ -43,6 +43,10 @@ type api struct {
 	accounts accountStore
 	signers  signerList
 	history  historyReader
+	// feed is the stream the balances follow, for rebuilds; checkpoints
+	// is where their checkpoint is kept.
+	feed        projections.Feed
+	checkpoints checkpointStore
 	// natsURL is where readers connect. natsUsers is the embedded
 	// server's authenticator, told of account changes as they are made
 	// (its watch of the accounts bucket would follow a moment later); nil
@@ -87,6 +91,8 @@ func (a *api) routes() http.Handler {
 	v1.HandleFunc("/v1/users", a.methodNotAllowed("GET, POST"))
 	v1.HandleFunc("GET /v1/audit", a.getAudit)
 	v1.HandleFunc("/v1/audit", a.methodNotAllowed("GET"))
+	v1.HandleFunc("POST /v1/rebuild", a.rebuild)
+	v1.HandleFunc("/v1/rebuild", a.methodNotAllowed("POST"))
 	v1.HandleFunc("GET /v1/keys", a.getKeys)
 	v1.HandleFunc("/v1/keys", a.methodNotAllowed("GET"))
 	v1.HandleFunc("POST /v1/nats-users", a.addNATSUser)

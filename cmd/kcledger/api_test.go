@@ -105,16 +105,18 @@ func newTestAPI(t *testing.T) *testAPI {
 	require.NoError(t, err)
 
 	a := &api{
-		ledger:    domain.NewLedger(store, domain.Policy{}),
-		balances:  balances,
-		accounts:  accounts,
-		signers:   signers,
-		history:   history,
-		natsURL:   ns.ClientURL(),
-		natsUsers: eventstore.NewNATSAuth("unused", ""),
-		stream:    store.Stream(),
-		log:       slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
-		now:       func() time.Time { return testNow },
+		ledger:      domain.NewLedger(store, domain.Policy{}),
+		balances:    balances,
+		accounts:    accounts,
+		signers:     signers,
+		history:     history,
+		feed:        store,
+		checkpoints: store.Checkpoints(),
+		natsURL:     ns.ClientURL(),
+		natsUsers:   eventstore.NewNATSAuth("unused", ""),
+		stream:      store.Stream(),
+		log:         slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+		now:         func() time.Time { return testNow },
 	}
 	srv := httptest.NewServer(a.routes())
 	t.Cleanup(srv.Close)

@@ -70,6 +70,7 @@ func TestAccessMatrix(t *testing.T) {
 		{"disable user", http.MethodPost, "/v1/users/kiem-toan-2/disable", nil, ""},
 		{"add NATS user", http.MethodPost, "/v1/nats-users", nil, ""},
 		{"signing keys", http.MethodGet, "/v1/keys", nil, ""},
+		{"rebuild", http.MethodPost, "/v1/rebuild", nil, ""},
 		{"unknown route", http.MethodGet, "/v1/nothing", nil, ""},
 		{"health", http.MethodGet, "/healthz", nil, ""},
 	}
@@ -78,13 +79,13 @@ func TestAccessMatrix(t *testing.T) {
 	)
 	// want[role] lists the statuses, in the order of routes.
 	want := map[string][]int{
-		"admin":      {created, created, created, created, ok, ok, ok, ok, ok, created, ok, created, ok, notFound, ok},
-		"officer":    {created, created, forbid, forbid, ok, ok, forbid, ok, forbid, forbid, forbid, forbid, ok, notFound, ok},
-		"auditor":    {forbid, forbid, forbid, forbid, ok, ok, ok, ok, forbid, forbid, forbid, forbid, ok, notFound, ok},
-		"subscriber": {forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, notFound, ok},
+		"admin":      {created, created, created, created, ok, ok, ok, ok, ok, created, ok, created, ok, ok, notFound, ok},
+		"officer":    {created, created, forbid, forbid, ok, ok, forbid, ok, forbid, forbid, forbid, forbid, ok, forbid, notFound, ok},
+		"auditor":    {forbid, forbid, forbid, forbid, ok, ok, ok, ok, forbid, forbid, forbid, forbid, ok, forbid, notFound, ok},
+		"subscriber": {forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, notFound, ok},
 	}
 	for _, refused := range []string{"disabled", "none", "bad secret", "no account", "malformed"} {
-		want[refused] = []int{unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, ok}
+		want[refused] = []int{unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, ok}
 	}
 	for role, statuses := range want {
 		require.Len(t, statuses, len(routes), role)

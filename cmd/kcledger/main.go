@@ -45,6 +45,7 @@ func init() {
 		{"verify", "check the whole stream, straight from NATS: signatures, hash chains, invariants, gaps", runVerify},
 		{"replay", "rebuild the balances from the stream in this process, at any past sequence or moment", runReplay},
 		{"export", "write the movements as CSV (Excel), JSON lines or a Beancount journal, straight from the stream", runExport},
+		{"rebuild", "rebuild the running ledger's balances from the whole stream (admins)", runRebuild},
 		{"keys", "print the public keys that sign events, to pin for verify", runKeys},
 		{"bench", "measure append throughput and latency against a NATS server", runBench},
 	}

@@ -963,4 +963,10 @@ func TestRestartFromCheckpoints(t *testing.T) {
 	s := startServe(t, "--data", data, "--log-level", "info", "--rebuild")
 	require.Contains(t, s.stderr.String(), "rebuilding the balances from the whole stream (--rebuild)")
 	require.JSONEq(t, want, balances(s))
+
+	// And without a restart.
+	code, out, stderr = cli(t, s.http, "rebuild")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, "Rebuilt the balances up to seq 3; they equal those served until now.")
+	require.JSONEq(t, want, balances(s))
 }

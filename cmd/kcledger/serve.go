@@ -299,16 +299,18 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		return err
 	}
 	a := &api{
-		ledger:    ledger,
-		signers:   signers,
-		history:   history,
-		balances:  balances,
-		accounts:  accounts,
-		natsURL:   natsURL,
-		natsUsers: natsUsersOf(natsAuth),
-		stream:    store.Stream(),
-		log:       log,
-		now:       time.Now,
+		ledger:      ledger,
+		signers:     signers,
+		history:     history,
+		feed:        store,
+		checkpoints: store.Checkpoints(),
+		balances:    balances,
+		accounts:    accounts,
+		natsURL:     natsURL,
+		natsUsers:   natsUsersOf(natsAuth),
+		stream:      store.Stream(),
+		log:         log,
+		now:         time.Now,
 	}
 	ln, err := net.Listen("tcp", c.HTTP)
 	if err != nil {
