@@ -901,6 +901,14 @@ func TestExports(t *testing.T) {
 	}
 }
 
+// waitLog waits until the process has logged substr: its stderr is
+// copied by another goroutine, so it may trail its ready line.
+func (p *serveProc) waitLog(t *testing.T, substr string) {
+	t.Helper()
+	require.Eventually(t, func() bool { return strings.Contains(p.stderr.String(), substr) }, 10*time.Second, 10*time.Millisecond,
+		"serve never logged %q:\n%s", substr, p.stderr.String())
+}
+
 // stop ends the process cleanly (SIGTERM) and waits for it.
 func (p *serveProc) stop(t *testing.T) {
 	t.Helper()
@@ -935,8 +943,8 @@ func TestRestartFromCheckpoints(t *testing.T) {
 	p.stop(t)
 
 	q := startServe(t, "--data", data, "--log-level", "info")
-	require.Contains(t, q.stderr.String(), `balances resumed from their checkpoint" seq=3`)
-	require.Contains(t, q.stderr.String(), `idempotency key index resumed from its checkpoint" seq=3`)
+	q.waitLog(t, `balances resumed from their checkpoint" seq=3`)
+	q.waitLog(t, `idempotency key index resumed from its checkpoint" seq=3`)
 	require.JSONEq(t, want, balances(q))
 	// The resumed key index still knows every key: a retry replays.
 	code, out, stderr := cli(t, q.http, "refund", "--amount", "100 triệu", "--voucher", "NT-1", "--reason", "thu hồi", "--date", "2025-06-01",
@@ -956,12 +964,12 @@ func TestRestartFromCheckpoints(t *testing.T) {
 	q.kill() // no clean shutdown: the damaged checkpoint stays
 
 	r := startServe(t, "--data", data, "--log-level", "info")
-	require.Contains(t, r.stderr.String(), "the balances' checkpoint does not match the stream; rebuilding")
+	r.waitLog(t, "the balances' checkpoint does not match the stream; rebuilding")
 	require.JSONEq(t, want, balances(r))
 	r.stop(t)
 
 	s := startServe(t, "--data", data, "--log-level", "info", "--rebuild")
-	require.Contains(t, s.stderr.String(), "rebuilding the balances from the whole stream (--rebuild)")
+	s.waitLog(t, "rebuilding the balances from the whole stream (--rebuild)")
 	require.JSONEq(t, want, balances(s))
 
 	// And without a restart.
