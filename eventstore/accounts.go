@@ -131,9 +131,9 @@ func (s *Accounts) Update(ctx context.Context, name string, fn func(*domain.Acco
 		if err == nil {
 			return a, nil
 		}
-		// Somebody else changed it in between: read it again.
-		var apiErr *jetstream.APIError
-		if !errors.As(err, &apiErr) || apiErr.ErrorCode != errCodeWrongLastSeq {
+		// Somebody else changed it in between (10071, or 10164 on a
+		// replicated bucket): read it again.
+		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			return a, fmt.Errorf("eventstore: update account %s: %w", name, err)
 		}
 	}
