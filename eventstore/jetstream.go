@@ -46,12 +46,6 @@ var _ domain.EventLog = (*JetStream)(nil)
 // has no deadline.
 const DefaultTimeout = 10 * time.Second
 
-// Headers kcledger sets on its messages, besides JetStream's own.
-const (
-	headerContentType = "Content-Type"
-	contentTypeJSON   = "application/json"
-)
-
 // JetStream's headers for deduplication and expectations.
 const (
 	hdrMsgID              = "Nats-Msg-Id"
@@ -161,9 +155,10 @@ func message(p domain.Proposal) (*nats.Msg, error) {
 	}
 	m := nats.NewMsg(EventSubject(&ev))
 	m.Data = data
-	m.Header.Set(headerContentType, contentTypeJSON)
+	setCloudEvents(m, &ev)
 	m.Header.Set(hdrMsgID, msgID(ev.IdempotencyKey))
 	expectLine(m, ev.Line(), p.ExpectedSeq)
+	tap(m)
 	return m, nil
 }
 

@@ -130,7 +130,7 @@ func (r *Reader) ScanFilter(ctx context.Context, filter string, last uint64, fn 
 			if meta.Sequence.Stream > last {
 				return
 			}
-			j := &scanJob{se: StoredEvent{Seq: meta.Sequence.Stream, Subject: m.Subject(), Stored: meta.Timestamp}, data: m.Data(), done: make(chan struct{})}
+			j := &scanJob{se: StoredEvent{Seq: meta.Sequence.Stream, Subject: m.Subject(), Stored: meta.Timestamp}, header: m.Headers(), data: m.Data(), done: make(chan struct{})}
 			select {
 			case ordered <- j:
 			case <-scanCtx.Done():
@@ -179,9 +179,10 @@ const scanWindow = 1024
 var scanDecoders = max(runtime.GOMAXPROCS(0), 2)
 
 type scanJob struct {
-	se   StoredEvent
-	data []byte
-	done chan struct{}
+	se     StoredEvent
+	header nats.Header
+	data   []byte
+	done   chan struct{}
 }
 
 func (j *scanJob) decode() {
@@ -190,6 +191,8 @@ func (j *scanJob) decode() {
 	if j.se.Err == nil {
 		if want := EventSubject(&j.se.Recorded.Event); want != j.se.Subject {
 			j.se.Err = fmt.Errorf("%w: event %s at seq %d is on subject %s; its content belongs on %s", domain.ErrCorrupt, j.se.Recorded.Event.ID, j.se.Seq, j.se.Subject, want)
+		} else if err := CheckCloudEvents(j.header, &j.se.Recorded.Event); err != nil {
+			j.se.Err = fmt.Errorf("%w: event %s at seq %d: CloudEvents %v", domain.ErrCorrupt, j.se.Recorded.Event.ID, j.se.Seq, err)
 		}
 	}
 }

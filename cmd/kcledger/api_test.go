@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -796,6 +797,28 @@ func TestGoldenEvents(t *testing.T) {
 			requireAmount(t, ev.Amount.String(), back.Amount)
 			back.Amount, ev.Amount = domain.Amount{}, domain.Amount{}
 			assert.Equal(t, ev, back)
+		})
+	}
+}
+
+// TestGoldenMessages pins the whole NATS message of each golden event, as
+// a subscriber receives it: subject, headers (CloudEvents, message id and
+// the line's expectation) and body.
+func TestGoldenMessages(t *testing.T) {
+	for i, ev := range goldenEvents(t) {
+		t.Run(ev.Type.Kind(), func(t *testing.T) {
+			m, err := eventstore.NewMessage(domain.Proposal{Event: ev, ExpectedSeq: uint64(max(2*i-1, 0))})
+			require.NoError(t, err)
+			var b bytes.Buffer
+			fmt.Fprintf(&b, "subject: %s\n", m.Subject)
+			for _, k := range slices.Sorted(maps.Keys(m.Header)) {
+				for _, v := range m.Header[k] {
+					fmt.Fprintf(&b, "%s: %s\n", k, v)
+				}
+			}
+			fmt.Fprintf(&b, "\n%s\n", m.Data)
+			checkGolden(t, "message_"+ev.Type.Kind()+".txt", b.Bytes())
+			require.NoError(t, eventstore.CheckCloudEvents(m.Header, &ev))
 		})
 	}
 }

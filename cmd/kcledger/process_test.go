@@ -788,9 +788,11 @@ func TestVerifyAndReplayAsAnAuditor(t *testing.T) {
 	nc, err := nats.Connect(p.nats, p.serviceUser(t))
 	require.NoError(t, err)
 	defer nc.Close()
-	data, err := json.Marshal(&forged)
+	// A well-formed message too: CloudEvents headers that agree with the
+	// body, and the line's expectation.
+	m, err := eventstore.NewMessage(domain.Proposal{Event: forged, ExpectedSeq: recs[len(recs)-1].Seq})
 	require.NoError(t, err)
-	require.NoError(t, nc.Publish(eventstore.EventSubject(&forged), data))
+	require.NoError(t, nc.PublishMsg(m))
 	require.NoError(t, nc.Flush())
 	require.Eventually(t, func() bool { return len(lineEvents(t, p.nats, p.serviceUser(t))) == 3 }, 10*time.Second, 20*time.Millisecond)
 

@@ -1,0 +1,114 @@
+package eventstore_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/eventstore"
+	"github.com/kcledger/kcledger/eventstore/eventstoretest"
+)
+
+var ceLine = domain.LineKey{FiscalYear: 2025, Province: "01", Source: domain.SourceNational}
+
+// Every appended message carries the CloudEvents attributes of its event
+// as headers, read back from the stream as a subscriber sees them.
+func TestAppendedMessagesCarryCloudEvents(t *testing.T) {
+	s := startServer(t)
+	log := openLog(t, s, eventstore.StreamConfig{})
+	ev := eventstoretest.Event(ceLine, "ce-1", 1000)
+	seq, err := log.Append(context.Background(), domain.Proposal{Event: ev})
+	require.NoError(t, err)
+
+	js, err := jetstream.New(connect(t, s))
+	require.NoError(t, err)
+	stream, err := js.Stream(context.Background(), eventstore.DefaultStream)
+	require.NoError(t, err)
+	m, err := stream.GetMsg(context.Background(), seq)
+	require.NoError(t, err)
+	assert.Equal(t, "kcledger.events.2025.01.national.allocated.v1", m.Subject)
+	for header, want := range map[string]string{
+		"ce-specversion": "1.0",
+		"ce-id":          ev.ID,
+		"ce-type":        "funds.allocated.v1",
+		"ce-source":      "/kcledger",
+		"ce-time":        "2025-01-02T03:04:05.000000006Z",
+		"ce-subject":     "2025/01/national",
+		"content-type":   "application/json",
+	} {
+		assert.Equal(t, []string{want}, m.Header.Values(header), header)
+	}
+	require.NoError(t, eventstore.CheckCloudEvents(m.Header, &ev))
+}
+
+func TestCheckCloudEventsNamesTheHeader(t *testing.T) {
+	ev := eventstoretest.Event(ceLine, "ce-2", 1000)
+	m, err := eventstore.NewMessage(domain.Proposal{Event: ev})
+	require.NoError(t, err)
+	require.NoError(t, eventstore.CheckCloudEvents(m.Header, &ev))
+	for _, tt := range []struct {
+		name   string
+		change func(h nats.Header)
+		want   string
+	}{
+		{"missing id", func(h nats.Header) { h.Del("ce-id") }, "header ce-id is missing"},
+		{"other type", func(h nats.Header) { h.Set("ce-type", "funds.disbursed.v1") }, `header ce-type is "funds.disbursed.v1"; the event says "funds.allocated.v1"`},
+		{"other time", func(h nats.Header) { h.Set("ce-time", "2025-01-02T03:04:05Z") }, "header ce-time is"},
+		{"repeated subject", func(h nats.Header) { h.Add("ce-subject", "2025/79/local") }, "header ce-subject is repeated"},
+		{"canonical case is another header", func(h nats.Header) {
+			v := h.Get("content-type")
+			h.Del("content-type")
+			h.Set("Content-Type", v)
+		}, "header content-type is missing"},
+		{"old spec version", func(h nats.Header) { h.Set("ce-specversion", "0.3") }, "header ce-specversion is"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := nats.Header{}
+			for k, v := range m.Header {
+				h[k] = append([]string(nil), v...)
+			}
+			tt.change(h)
+			err := eventstore.CheckCloudEvents(h, &ev)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+// A message whose headers contradict its body, published around kcledger,
+// is named by the auditor's reader, which refuses to take it as an event.
+func TestReaderRefusesContradictingCloudEvents(t *testing.T) {
+	s := startServer(t)
+	log := openLog(t, s, eventstore.StreamConfig{})
+	honest := eventstoretest.Event(ceLine, "ce-3", 1000)
+	_, err := log.Append(context.Background(), domain.Proposal{Event: honest})
+	require.NoError(t, err)
+	forged := eventstoretest.Event(domain.LineKey{FiscalYear: 2025, Province: "79", Source: domain.SourceLocal}, "ce-4", 1000)
+	m, err := eventstore.NewMessage(domain.Proposal{Event: forged})
+	require.NoError(t, err)
+	m.Header.Set("ce-id", honest.ID) // a consumer keyed on ce-id would drop it as a duplicate
+	nc := connect(t, s)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	_, err = js.PublishMsg(context.Background(), m)
+	require.NoError(t, err)
+
+	r, err := eventstore.OpenReader(context.Background(), nc, "")
+	require.NoError(t, err)
+	var got []eventstore.StoredEvent
+	require.NoError(t, r.Scan(context.Background(), 2, func(se eventstore.StoredEvent) (bool, error) {
+		got = append(got, se)
+		return true, nil
+	}))
+	require.Len(t, got, 2)
+	assert.NoError(t, got[0].Err)
+	require.Error(t, got[1].Err)
+	assert.ErrorIs(t, got[1].Err, domain.ErrCorrupt)
+	assert.Contains(t, got[1].Err.Error(), "seq 2")
+	assert.Contains(t, got[1].Err.Error(), "header ce-id is")
+}
