@@ -44,6 +44,7 @@ func init() {
 		{"nats-user", "create a read-only NATS user for a subscriber or auditor (admins)", runNATSUser},
 		{"verify", "check the whole stream, straight from NATS: signatures, hash chains, invariants, gaps", runVerify},
 		{"replay", "rebuild the balances from the stream in this process, at any past sequence or moment", runReplay},
+		{"subscribe", "follow the events as they are recorded: JSON lines, or each piped to a command; durable and resumable", runSubscribe},
 		{"export", "write the movements as CSV (Excel), JSON lines or a Beancount journal, straight from the stream", runExport},
 		{"rebuild", "rebuild the running ledger's balances from the whole stream (admins)", runRebuild},
 		{"keys", "print the public keys that sign events, to pin for verify", runKeys},

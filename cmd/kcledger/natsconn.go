@@ -80,21 +80,30 @@ func addReaderFlags(fs *flag.FlagSet) *readerFlags {
 	f := &readerFlags{}
 	f.url = fs.String("nats-url", env("KCLEDGER_NATS_URL", ""), "the NATS server holding the stream, e.g. nats://127.0.0.1:4222 (KCLEDGER_NATS_URL)")
 	f.stream = fs.String("stream", env("KCLEDGER_STREAM", eventstore.DefaultStream), "the stream (KCLEDGER_STREAM)")
-	fs.StringVar(&f.creds.User, "nats-user", env("KCLEDGER_NATS_USER", ""), "NATS user, e.g. one made by `kcledger nats-user add NAME --role auditor` (KCLEDGER_NATS_USER)")
+	fs.StringVar(&f.creds.User, "nats-user", env("KCLEDGER_NATS_USER", ""), "NATS user, e.g. one made by \"kcledger nats-user add NAME --role auditor\" (KCLEDGER_NATS_USER)")
 	fs.StringVar(&f.creds.Password, "nats-password", env("KCLEDGER_NATS_PASSWORD", ""), "its password; prefer the environment variable (KCLEDGER_NATS_PASSWORD)")
 	fs.StringVar(&f.creds.Creds, "nats-creds", env("KCLEDGER_NATS_CREDS", ""), "NATS credentials file, instead of user and password (KCLEDGER_NATS_CREDS)")
 	fs.StringVar(&f.creds.CA, "nats-ca", env("KCLEDGER_NATS_CA", ""), "PEM CA that signed the server's certificate (KCLEDGER_NATS_CA)")
 	return f
 }
 
-// open connects and opens the stream for reading.
-func (f *readerFlags) open(ctx context.Context, name string) (*nats.Conn, *eventstore.Reader, error) {
+// connect connects to the NATS server with the reader's credentials.
+func (f *readerFlags) connect(name string) (*nats.Conn, error) {
 	if *f.url == "" {
-		return nil, nil, errors.New("--nats-url is required: the NATS server holding the stream")
+		return nil, errors.New("--nats-url is required: the NATS server holding the stream")
 	}
 	nc, err := nats.Connect(*f.url, append(f.creds.options(name), nats.MaxReconnects(5))...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to %s: %w", *f.url, err)
+		return nil, fmt.Errorf("connect to %s: %w", *f.url, err)
+	}
+	return nc, nil
+}
+
+// open connects and opens the stream for reading.
+func (f *readerFlags) open(ctx context.Context, name string) (*nats.Conn, *eventstore.Reader, error) {
+	nc, err := f.connect(name)
+	if err != nil {
+		return nil, nil, err
 	}
 	r, err := eventstore.OpenReader(ctx, nc, *f.stream)
 	if err != nil {
