@@ -109,7 +109,7 @@ func TestTimeTravelEqualsAFreshLedger(t *testing.T) {
 				fresh := eventstore.NewMemory()
 				ledger := domain.NewLedger(fresh, domain.Policy{})
 				for _, h := range history[:k] {
-					h.cmd.EventID = fmt.Sprint("fresh-", h.seq)
+					h.cmd.EventID = fmt.Sprintf("00000000-0000-7000-8000-%012d", h.seq) // a UUID, as the contract says
 					_, err := ledger.Record(context.Background(), h.cmd)
 					require.NoError(t, err)
 				}
