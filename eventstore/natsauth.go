@@ -119,11 +119,17 @@ func disconnectUser(s *server.Server, user string) {
 	}
 }
 
+// CommandSubjects are the subjects of kcledger's NATS service
+// (cmd/kcledger/natsapi.go). Readers may send requests there; only the
+// service user may listen, so nobody else sees the requests' tokens.
+const CommandSubjects = "kcledger.api.>"
+
 // ReaderPermissions are the NATS permissions of subscribers and auditors:
-// read the event stream, create and use their own consumers on it, and
-// nothing else. Everything not allowed is refused; the denials repeat the
-// dangerous actions explicitly so that a later widening of the allow list
-// cannot let them through.
+// read the event stream, create and use their own consumers on it, send
+// requests to kcledger's NATS service (which judges each by its bearer
+// token, as over HTTP), and nothing else. Everything not allowed is
+// refused; the denials repeat the dangerous actions explicitly so that a
+// later widening of the allow list cannot let them through.
 func ReaderPermissions(stream string) *server.Permissions {
 	api := "$JS.API."
 	return &server.Permissions{
@@ -145,6 +151,11 @@ func ReaderPermissions(stream string) *server.Permissions {
 				api + "CONSUMER.MSG.NEXT." + stream + ".>",
 				"$JS.ACK." + stream + ".>",
 				"$JS.FC." + stream + ".>",
+				// kcledger's NATS service (commands and balances, each
+				// request judged by its bearer token as over HTTP), and
+				// its discovery (nats micro ls / info / stats).
+				CommandSubjects,
+				"$SRV.PING", "$SRV.PING.>", "$SRV.INFO", "$SRV.INFO.>", "$SRV.STATS", "$SRV.STATS.>",
 			},
 			Deny: []string{
 				eventsPrefix + ".>",

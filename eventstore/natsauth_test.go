@@ -180,6 +180,18 @@ func TestNATSReaderPermissions(t *testing.T) {
 					_, err := nc.RequestWithContext(ctx, "$JS.API.DIRECT.GET.KV_"+kv+".$KV."+kv+".admin", nil)
 					return err
 				}},
+				{"listen to the commands others send (and their tokens)", "Subscription to \"kcledger.api.>\"", func(context.Context) error {
+					if _, err := nc.SubscribeSync("kcledger.api.>"); err != nil {
+						return err
+					}
+					return nc.Flush()
+				}},
+				{"answer commands in the service's place", "Subscription to \"kcledger.api.v1.disbursements\"", func(context.Context) error {
+					if _, err := nc.QueueSubscribeSync("kcledger.api.v1.disbursements", "q"); err != nil {
+						return err
+					}
+					return nc.Flush()
+				}},
 				{"listen to the service's replies", "Subscription to \"" + eventstore.ServiceInboxPrefix, func(context.Context) error {
 					if _, err := nc.SubscribeSync(eventstore.ServiceInboxPrefix + ".>"); err != nil {
 						return err

@@ -619,6 +619,23 @@ func TestNATSSubscriberWithTheNATSCLI(t *testing.T) {
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, `"type":"funds.allocated.v1"`)
 
+	// The NATS service: discovered, and answering a reader's request as
+	// the account whose token it carries.
+	code, out = nats("micro", "ls")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "kcledger")
+	code, out = nats("micro", "info", "kcledger")
+	require.Equal(t, 0, code, out)
+	for _, e := range []string{"allocations", "adjustments", "disbursements", "refunds", "balances"} {
+		require.Contains(t, out, "kcledger.api.v1."+e)
+	}
+	code, out = nats("request", "kcledger.api.v1.balances", `{"year": 2025, "province": "01"}`, "-H", "Authorization:Bearer "+tokenFor(p.http))
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, `"allocated": "5000000000"`)
+	code, out = nats("request", "kcledger.api.v1.disbursements", string(mustJSON(t, disbursementBody("1000"))), "-H", "Authorization:Bearer "+tokenFor(p.http))
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "invalid_idempotency_key")
+
 	code, out = nats("pub", "kcledger.events.2025.01.national.disbursed.v1", `{"forged":true}`)
 	require.NotEqual(t, 0, code, out)
 	require.Contains(t, out, `Permissions Violation for Publish to "kcledger.events.2025.01.national.disbursed.v1"`)

@@ -312,12 +312,18 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		log:         log,
 		now:         time.Now,
 	}
+	handler := a.routes()
+	svc, err := startNATSService(nc, handler, log)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = svc.Stop() }()
 	ln, err := net.Listen("tcp", c.HTTP)
 	if err != nil {
 		return fmt.Errorf("http listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           a.routes(),
+		Handler:           handler,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,

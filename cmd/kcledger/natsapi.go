@@ -1,0 +1,237 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/kcledger/kcledger/domain"
+)
+
+// Commands over NATS. The four recording commands and the balance query
+// are also a NATS service (nats.go's micro framework), discoverable with
+// `nats micro ls` and `nats micro info kcledger`, for systems that speak
+// NATS rather than HTTP. Each request is served by the very HTTP handler
+// of the API, so validation, accounts, idempotency, answers and error
+// codes are the same by construction:
+//
+//	kcledger.api.v1.allocations    POST /v1/allocations
+//	kcledger.api.v1.adjustments    POST /v1/adjustments
+//	kcledger.api.v1.disbursements  POST /v1/disbursements
+//	kcledger.api.v1.refunds        POST /v1/refunds
+//	kcledger.api.v1.balances       GET  /v1/balances (the query as a JSON object)
+//
+// A request carries the same headers as over HTTP: Authorization (Bearer
+// token) and, to record, Idempotency-Key. A success is answered with the
+// JSON body and a Status header (201, or 200 for a replay); a refusal with
+// the problem+json body and micro's error headers: Nats-Service-Error-Code
+// the HTTP status, Nats-Service-Error the stable code (insufficient_funds,
+// ...). A request on any other kcledger.api.v1 subject is answered with
+// the code not_found.
+const (
+	natsServiceName    = "kcledger"
+	natsServiceVersion = "1.0.0"
+	natsAPIPrefix      = "kcledger.api.v1"
+	// natsAPITimeout bounds one request's work.
+	natsAPITimeout = 30 * time.Second
+)
+
+type natsEndpoint struct {
+	name, method, path, summary string
+}
+
+var natsEndpoints = []natsEndpoint{
+	{"allocations", http.MethodPost, "/v1/allocations", "record an allocation (giao kế hoạch)"},
+	{"adjustments", http.MethodPost, "/v1/adjustments", "record an adjustment (điều chỉnh)"},
+	{"disbursements", http.MethodPost, "/v1/disbursements", "record a disbursement (giải ngân)"},
+	{"refunds", http.MethodPost, "/v1/refunds", "record a refund (nộp trả)"},
+	{"balances", http.MethodGet, "/v1/balances", "balances per line, province and year; the query (year, province, source, as_of, until_seq, effective_until) as a JSON object"},
+}
+
+// startNATSService serves handler's recording and balance routes on nc.
+func startNATSService(nc *nats.Conn, handler http.Handler, log *slog.Logger) (micro.Service, error) {
+	svc, err := micro.AddService(nc, micro.Config{
+		Name:        natsServiceName,
+		Version:     natsServiceVersion,
+		Description: "kcledger: record khuyến công fund movements and read balances over NATS (the HTTP API's rules and codes)",
+		Metadata:    map[string]string{"docs": "docs/events.md#commands-over-nats"},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("NATS service: %w", err)
+	}
+	serve := func(e natsEndpoint) micro.HandlerFunc {
+		return func(req micro.Request) {
+			// Each request on its own goroutine: the API's own limit
+			// (maxInFlight) bounds them, as over HTTP.
+			go serveNATSRequest(req, e, handler, log)
+		}
+	}
+	g := svc.AddGroup(natsAPIPrefix)
+	for _, e := range natsEndpoints {
+		if err := g.AddEndpoint(e.name, serve(e), micro.WithEndpointMetadata(map[string]string{"method": e.method, "http": e.path, "summary": e.summary})); err != nil {
+			_ = svc.Stop()
+			return nil, fmt.Errorf("NATS service endpoint %s: %w", e.name, err)
+		}
+	}
+	// Every other command gets an answer too. It listens on the whole
+	// prefix, in a queue group of its own, and stays silent on the
+	// subjects the endpoints above answer.
+	known := map[string]bool{}
+	for _, e := range natsEndpoints {
+		known[natsAPIPrefix+"."+e.name] = true
+	}
+	unknown := func(req micro.Request) {
+		if known[req.Subject()] {
+			return
+		}
+		var names []string
+		for _, e := range natsEndpoints {
+			names = append(names, natsAPIPrefix+"."+e.name)
+		}
+		respondNATSProblem(req, http.StatusNotFound, domain.Errorf(domain.CodeNotFound, "", "no such command: %s; the commands are %s", req.Subject(), strings.Join(names, ", ")))
+	}
+	if err := svc.AddEndpoint("unknown", micro.HandlerFunc(unknown), micro.WithEndpointSubject(natsAPIPrefix+".>"),
+		micro.WithEndpointQueueGroup("kcledger-unknown"),
+		micro.WithEndpointMetadata(map[string]string{"summary": "answers requests for commands that do not exist"})); err != nil {
+		_ = svc.Stop()
+		return nil, fmt.Errorf("NATS service: %w", err)
+	}
+	log.Info("NATS service ready", "service", natsServiceName, "subjects", natsAPIPrefix+".>")
+	return svc, nil
+}
+
+// serveNATSRequest runs one request through the HTTP handler and answers
+// it with the handler's response.
+func serveNATSRequest(req micro.Request, e natsEndpoint, handler http.Handler, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), natsAPITimeout)
+	defer cancel()
+	target := e.path
+	var body []byte
+	if e.method == http.MethodGet {
+		q, err := natsQuery(req.Data())
+		if err != nil {
+			respondNATSProblem(req, http.StatusBadRequest, err)
+			return
+		}
+		if len(q) > 0 {
+			target += "?" + q.Encode()
+		}
+	} else {
+		body = req.Data()
+	}
+	r, err := http.NewRequestWithContext(ctx, e.method, target, bytes.NewReader(body))
+	if err != nil {
+		respondNATSProblem(req, http.StatusBadRequest, domain.Errorf(domain.CodeMalformedRequest, "", "unusable request: %v", err))
+		return
+	}
+	r.RemoteAddr = "nats"
+	for _, h := range []string{"Authorization", "Idempotency-Key"} {
+		if v := req.Headers().Get(h); v != "" {
+			r.Header.Set(h, v)
+		}
+	}
+	if body != nil {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	r.ContentLength = int64(len(body))
+	w := &natsResponse{header: http.Header{}}
+	handler.ServeHTTP(w, r)
+	status := w.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	headers := micro.Headers{"Status": {strconv.Itoa(status)}, "Content-Type": {w.header.Get("Content-Type")}}
+	if rid := w.header.Get("X-Request-Id"); rid != "" {
+		headers["X-Request-Id"] = []string{rid}
+	}
+	if status >= 300 {
+		var p problem
+		_ = json.Unmarshal(w.body.Bytes(), &p)
+		code := string(p.Code)
+		if code == "" {
+			code = string(domain.CodeInternal)
+		}
+		if err := req.Error(strconv.Itoa(status), code, w.body.Bytes(), micro.WithHeaders(headers)); err != nil {
+			log.Warn("NATS service: reply failed", "subject", req.Subject(), "err", err)
+		}
+		return
+	}
+	if err := req.Respond(w.body.Bytes(), micro.WithHeaders(headers)); err != nil {
+		log.Warn("NATS service: reply failed", "subject", req.Subject(), "err", err)
+	}
+}
+
+// natsQuery turns the balance query's JSON object into URL parameters:
+// strings and whole numbers only, so that the API judges them as it
+// judges ?year=2025&province=01.
+func natsQuery(data []byte) (url.Values, error) {
+	q := url.Values{}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return q, nil
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(data, &obj); err != nil {
+		return nil, domain.Errorf(domain.CodeMalformedRequest, "", "the query must be a JSON object such as {\"year\": 2025, \"province\": \"01\"}: %v", err)
+	}
+	for k, raw := range obj {
+		var s string
+		if err := json.Unmarshal(raw, &s); err == nil {
+			q.Set(k, s)
+			continue
+		}
+		var n json.Number
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&n); err == nil && !strings.ContainsAny(n.String(), ".eE") {
+			q.Set(k, n.String())
+			continue
+		}
+		return nil, domain.Errorf(domain.CodeInvalidField, k, "query field %q must be a string or a whole number, not %s", k, raw)
+	}
+	return q, nil
+}
+
+// respondNATSProblem answers a request the HTTP handler never saw.
+func respondNATSProblem(req micro.Request, status int, err error) {
+	de, _ := err.(*domain.Error)
+	if de == nil {
+		de = &domain.Error{Code: domain.CodeInternal, Message: err.Error()}
+	}
+	body, _ := json.Marshal(problem{
+		Type: "urn:kcledger:error:" + string(de.Code), Title: http.StatusText(status), Status: status,
+		Detail: de.Message, Code: de.Code, Field: de.Field,
+	})
+	_ = req.Error(strconv.Itoa(status), string(de.Code), body, micro.WithHeaders(micro.Headers{
+		"Status": {strconv.Itoa(status)}, "Content-Type": {"application/problem+json"},
+	}))
+}
+
+// natsResponse collects what the HTTP handler writes.
+type natsResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (w *natsResponse) Header() http.Header { return w.header }
+func (w *natsResponse) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.body.Write(b)
+}
+func (w *natsResponse) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kcledger/kcledger/domain"
+)
+
+// natsClient is a NATS-native system in front of the test API's NATS
+// service.
+type natsClient struct {
+	nc    *nats.Conn
+	token string
+}
+
+func newNATSService(t *testing.T, ta *testAPI) *natsClient {
+	t.Helper()
+	svc, err := startNATSService(ta.nc, ta.api.routes(), slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = svc.Stop() })
+	nc, err := nats.Connect(ta.api.natsURL)
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	return &natsClient{nc: nc, token: ta.token}
+}
+
+// natsAnswer is a reply read in full.
+type natsAnswer struct {
+	status  int
+	errCode string // Nats-Service-Error: the stable code
+	body    []byte
+	header  nats.Header
+}
+
+func (c *natsClient) request(t *testing.T, subject string, header nats.Header, body []byte) natsAnswer {
+	t.Helper()
+	m := nats.NewMsg(subject)
+	m.Data = body
+	for k, v := range header {
+		m.Header[k] = v
+	}
+	if _, set := header["Authorization"]; !set && c.token != "" {
+		m.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	reply, err := c.nc.RequestMsg(m, 10*time.Second)
+	require.NoError(t, err)
+	a := natsAnswer{errCode: reply.Header.Get(micro.ErrorHeader), body: reply.Data, header: reply.Header}
+	a.status, err = strconv.Atoi(reply.Header.Get("Status"))
+	require.NoError(t, err, "Status header of %s: %q", subject, reply.Header.Get("Status"))
+	if a.errCode != "" {
+		assert.Equal(t, reply.Header.Get("Status"), reply.Header.Get(micro.ErrorCodeHeader))
+	}
+	return a
+}
+
+func (c *natsClient) record(t *testing.T, what, key string, body []byte) natsAnswer {
+	t.Helper()
+	h := nats.Header{}
+	if key != "" {
+		h.Set("Idempotency-Key", key)
+	}
+	return c.request(t, "kcledger.api.v1."+what, h, body)
+}
+
+func (a natsAnswer) problem(t *testing.T) problem {
+	t.Helper()
+	var p problem
+	require.NoError(t, json.Unmarshal(a.body, &p), "%s", a.body)
+	return p
+}
+
+func TestNATSServiceRecordsAndReadsLikeHTTP(t *testing.T) {
+	ta := newTestAPI(t)
+	c := newNATSService(t, ta)
+	alloc := mustJSON(t, map[string]any{"fiscal_year": 2026, "province": "01", "source": "national", "amount": "1000000000",
+		"decision": "12/QĐ-BCT", "effective_date": "2026-05-02"})
+	a := c.record(t, "allocations", "nats-alloc", alloc)
+	require.Equal(t, http.StatusCreated, a.status, "%s", a.body)
+	assert.Empty(t, a.errCode)
+
+	pay := mustJSON(t, map[string]any{"fiscal_year": 2026, "province": "01", "source": "national", "amount": "250000000",
+		"voucher": "UNC-1", "beneficiary": "HTX Gốm Bát Tràng", "effective_date": "2026-05-20"})
+	a = c.record(t, "disbursements", "nats-pay", pay)
+	require.Equal(t, http.StatusCreated, a.status, "%s", a.body)
+	var rec recordResponse
+	require.NoError(t, json.Unmarshal(a.body, &rec))
+	assert.Equal(t, "admin", rec.Event.Actor, "the actor is the token's account")
+	assert.Equal(t, "750000000", rec.Line.Balance.Available().String())
+
+	// The same key and command: the original event, nothing appended.
+	before := ta.streamLastSeq(t)
+	a = c.record(t, "disbursements", "nats-pay", pay)
+	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
+	var again recordResponse
+	require.NoError(t, json.Unmarshal(a.body, &again))
+	assert.True(t, again.Replayed)
+	assert.Equal(t, rec.Event.ID, again.Event.ID)
+	assert.Equal(t, before, ta.streamLastSeq(t))
+
+	// And the HTTP API sees it: one ledger, two doors.
+	r := ta.post(t, pathDisbursements, "nats-pay", pay)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+
+	a = c.request(t, "kcledger.api.v1.balances", nil, []byte(`{"year": 2026, "province": "01"}`))
+	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
+	assert.Contains(t, string(a.body), `"net_disbursed": "250000000"`)
+	a = c.request(t, "kcledger.api.v1.balances", nil, nil)
+	require.Equal(t, http.StatusOK, a.status, "an empty query is every line: %s", a.body)
+}
+
+// Bad requests get an error reply with the stable code, and nothing is
+// appended.
+func TestNATSServiceRefusals(t *testing.T) {
+	ta := newTestAPI(t)
+	c := newNATSService(t, ta)
+	alloc := mustJSON(t, map[string]any{"fiscal_year": 2026, "province": "01", "source": "national", "amount": "1000",
+		"decision": "12/QĐ-BCT", "effective_date": "2026-05-02"})
+	require.Equal(t, http.StatusCreated, c.record(t, "allocations", "a1", alloc).status)
+	pay := func(amount any) []byte {
+		return mustJSON(t, map[string]any{"fiscal_year": 2026, "province": "01", "source": "national", "amount": amount,
+			"voucher": "UNC-1", "beneficiary": "HTX", "effective_date": "2026-05-20"})
+	}
+	for _, tt := range []struct {
+		name    string
+		subject string
+		header  nats.Header
+		body    []byte
+		status  int
+		code    domain.Code
+		field   string
+	}{
+		{"malformed JSON", "disbursements", nats.Header{"Idempotency-Key": {"k1"}}, []byte(`{"fiscal_year": 2026,`), 400, domain.CodeMalformedRequest, ""},
+		{"unknown command", "paychecks", nats.Header{"Idempotency-Key": {"k2"}}, pay("10"), 404, domain.CodeNotFound, ""},
+		{"missing idempotency key", "disbursements", nil, pay("10"), 400, domain.CodeInvalidIdempotencyKey, "Idempotency-Key"},
+		{"no token", "disbursements", nats.Header{"Idempotency-Key": {"k3"}, "Authorization": {""}}, pay("10"), 401, domain.CodeUnauthenticated, "Authorization"},
+		{"money as a JSON number", "disbursements", nats.Header{"Idempotency-Key": {"k4"}}, pay(10), 400, domain.CodeInvalidAmount, "amount"},
+		{"unknown field", "disbursements", nats.Header{"Idempotency-Key": {"k5"}}, []byte(`{"fiscal_year": 2026, "colour": "red"}`), 400, domain.CodeUnknownField, "colour"},
+		{"overspend", "disbursements", nats.Header{"Idempotency-Key": {"k6"}}, pay("1001"), 422, domain.CodeInsufficientFunds, "amount"},
+		{"key reused for another movement", "allocations", nats.Header{"Idempotency-Key": {"a1"}}, mustJSON(t, map[string]any{"fiscal_year": 2026, "province": "01", "source": "national", "amount": "2000",
+			"decision": "12/QĐ-BCT", "effective_date": "2026-05-02"}), 409, domain.CodeIdempotencyKeyReused, "Idempotency-Key"},
+		{"balance query not an object", "balances", nil, []byte(`[2026]`), 400, domain.CodeMalformedRequest, ""},
+		{"balance query with a fraction", "balances", nil, []byte(`{"year": 2026.5}`), 400, domain.CodeInvalidField, "year"},
+		{"balance query out of range", "balances", nil, []byte(`{"year": 1999}`), 400, domain.CodeInvalidYear, "year"},
+		{"balance query with an unknown filter", "balances", nil, []byte(`{"colour": "red"}`), 400, domain.CodeUnknownField, "colour"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := ta.streamLastSeq(t)
+			a := c.request(t, "kcledger.api.v1."+tt.subject, tt.header, tt.body)
+			assert.Equal(t, tt.status, a.status, "%s", a.body)
+			assert.Equal(t, string(tt.code), a.errCode)
+			p := a.problem(t)
+			assert.Equal(t, tt.code, p.Code, "%s", p.Detail)
+			assert.Equal(t, tt.field, p.Field, "%s", p.Detail)
+			assert.NotEmpty(t, p.Detail)
+			assert.Equal(t, before, ta.streamLastSeq(t), "nothing appended")
+		})
+	}
+}
+
+// Over NATS and over HTTP, the same bodies get the same verdicts.
+func TestNATSServiceJudgesAsHTTPDoes(t *testing.T) {
+	ta := newTestAPI(t)
+	c := newNATSService(t, ta)
+	bodies := []string{
+		`{}`,
+		`{"fiscal_year": 2026, "province": "01", "source": "national", "amount": "5 tỷ", "decision": "1/QĐ", "effective_date": "2026-05-02"}`,
+		`{"fiscal_year": 2026, "province": "01", "source": "national", "amount": "1.5", "decision": "1/QĐ", "effective_date": "2026-05-02"}`,
+		`{"fiscal_year": 2026, "province": "99", "source": "national", "amount": "5", "decision": "1/QĐ", "effective_date": "2026-05-02"}`,
+		`{"fiscal_year": 2026, "province": "01", "source": "regional", "amount": "5", "decision": "1/QĐ", "effective_date": "2026-05-02"}`,
+		`{"fiscal_year": 2026, "province": "01", "source": "national", "amount": "5", "effective_date": "2026-05-02"}`,
+		`{"fiscal_year": 2026, "province": "01", "source": "national", "amount": "5", "decision": "1/QĐ", "effective_date": "2031-05-02"}`,
+		"{\"fiscal_year\": 2026, \"province\": \"01\", \"source\": \"national\", \"amount\": \"5\", \"decision\": \"\xff\", \"effective_date\": \"2026-05-02\"}",
+	}
+	for i, body := range bodies {
+		key := uuid.NewString()
+		viaHTTP := ta.post(t, "/v1/allocations", key, []byte(body))
+		require.NotEqual(t, http.StatusCreated, viaHTTP.status, "body %d was meant to be refused: %s", i, viaHTTP.body)
+		var hp problem
+		require.NoError(t, json.Unmarshal(viaHTTP.body, &hp))
+		viaNATS := c.record(t, "allocations", key, []byte(body))
+		np := viaNATS.problem(t)
+		assert.Equal(t, viaHTTP.status, viaNATS.status, "body %d", i)
+		assert.Equal(t, hp.Code, np.Code, "body %d: %s | %s", i, hp.Detail, np.Detail)
+		assert.Equal(t, hp.Field, np.Field, "body %d", i)
+		assert.Equal(t, hp.Detail, np.Detail, "body %d", i)
+	}
+}
+
+// The service is discoverable the micro way.
+func TestNATSServiceIsDiscoverable(t *testing.T) {
+	ta := newTestAPI(t)
+	c := newNATSService(t, ta)
+	reply, err := c.nc.Request("$SRV.INFO.kcledger", nil, 5*time.Second)
+	require.NoError(t, err)
+	var info micro.Info
+	require.NoError(t, json.Unmarshal(reply.Data, &info))
+	assert.Equal(t, "kcledger", info.Name)
+	var subjects []string
+	for _, e := range info.Endpoints {
+		subjects = append(subjects, e.Subject)
+	}
+	assert.Subset(t, subjects, []string{"kcledger.api.v1.allocations", "kcledger.api.v1.adjustments",
+		"kcledger.api.v1.disbursements", "kcledger.api.v1.refunds", "kcledger.api.v1.balances"})
+}
