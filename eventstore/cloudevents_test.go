@@ -1,8 +1,14 @@
 package eventstore_test
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"testing"
+
+	"github.com/cloudevents/sdk-go/v2/binding"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -111,4 +117,45 @@ func TestReaderRefusesContradictingCloudEvents(t *testing.T) {
 	assert.ErrorIs(t, got[1].Err, domain.ErrCorrupt)
 	assert.Contains(t, got[1].Err.Error(), "seq 2")
 	assert.Contains(t, got[1].Err.Error(), "header ce-id is")
+}
+
+// The CloudEvents Go SDK reads a stored message as a CloudEvent without
+// kcledger code. Its NATS JetStream protocol module is not served by the
+// module proxy here, so the message goes through the SDK's HTTP binding,
+// whose binary mode uses the same headers (ce-<attribute>, and
+// content-type for datacontenttype): the headers are copied as they are.
+func TestCloudEventsSDKReadsTheMessages(t *testing.T) {
+	s := startServer(t)
+	log := openLog(t, s, eventstore.StreamConfig{})
+	ev := eventstoretest.Event(ceLine, "ce-sdk", 250_000_000)
+	seq, err := log.Append(context.Background(), domain.Proposal{Event: ev})
+	require.NoError(t, err)
+	js, err := jetstream.New(connect(t, s))
+	require.NoError(t, err)
+	stream, err := js.Stream(context.Background(), eventstore.DefaultStream)
+	require.NoError(t, err)
+	m, err := stream.GetMsg(context.Background(), seq)
+	require.NoError(t, err)
+
+	h := http.Header{}
+	for k, vs := range m.Header {
+		for _, v := range vs {
+			h.Add(k, v)
+		}
+	}
+	msg := cehttp.NewMessage(h, io.NopCloser(bytes.NewReader(m.Data)))
+	require.Equal(t, binding.EncodingBinary, msg.ReadEncoding())
+	ce, err := binding.ToEvent(context.Background(), msg)
+	require.NoError(t, err)
+	require.NoError(t, ce.Validate())
+	assert.Equal(t, "1.0", ce.SpecVersion())
+	assert.Equal(t, ev.ID, ce.ID())
+	assert.Equal(t, "funds.allocated.v1", ce.Type())
+	assert.Equal(t, "/kcledger", ce.Source())
+	assert.Equal(t, "2025/01/national", ce.Subject())
+	assert.True(t, ev.RecordedAt.Equal(ce.Time()), "%s vs %s", ev.RecordedAt, ce.Time())
+	assert.Equal(t, "application/json", ce.DataContentType())
+	var back domain.Event
+	require.NoError(t, ce.DataAs(&back))
+	assert.Equal(t, ev.Hash, back.ComputeHash(), "the data is the event, whole")
 }
