@@ -194,3 +194,33 @@ func TestSubjects(t *testing.T) {
 	assert.Equal(t, "kcledger.events.2025.79.local.refunded.v1", eventstore.EventSubject(&e))
 	assert.Equal(t, "kcledger.events.2025.79.local.>", eventstore.LineFilter(e.Line()))
 }
+
+// Another process's keys: each log learns them by catching up with the
+// stream, not from its own appends. Process B is open before A records;
+// once the duplicate window has passed, only B's key index can refuse
+// the key reused on another line.
+func TestKeysOfAnotherProcessOutliveTheWindow(t *testing.T) {
+	ctx := context.Background()
+	s := startServer(t)
+	const window = time.Second
+	a := openLog(t, s, eventstore.StreamConfig{DuplicateWindow: window})
+	b := openLog(t, s, eventstore.StreamConfig{DuplicateWindow: window})
+	js, err := jetstream.New(connect(t, s))
+	require.NoError(t, err)
+
+	_, err = domain.NewLedger(a, domain.Policy{}).Record(ctx, allocation("a-alloc", 5_000_000))
+	require.NoError(t, err)
+	seq := lastSeq(t, js)
+	time.Sleep(window + 500*time.Millisecond) // time itself must pass
+
+	claim, ok, err := b.Claim(ctx, "a-alloc")
+	require.NoError(t, err)
+	require.True(t, ok, "B's key index has caught up with A's append")
+	assert.Equal(t, seq, claim.Recorded.Seq)
+
+	other := allocation("a-alloc", 1_000)
+	other.Province = "79"
+	_, err = domain.NewLedger(b, domain.Policy{}).Record(ctx, other)
+	require.ErrorIs(t, err, domain.ErrIdempotencyKeyReused)
+	assert.Equal(t, seq, lastSeq(t, js), "nothing appended")
+}

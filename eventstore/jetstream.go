@@ -108,9 +108,14 @@ func (s *JetStream) Close() {
 	if s.committerDone != nil {
 		<-s.committerDone
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// Catch up first, so that the checkpoint holds this process's own
+	// last appends.
+	if target, err := s.LastEventSeq(ctx); err == nil {
+		_ = s.catchUpKeys(ctx, target)
+	}
 	if s.keys.appliedSeq() > s.keysSaved.Load() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
 		_ = s.saveKeyIndex(ctx) // best effort: a missing checkpoint only means a longer start
 	}
 }
@@ -191,6 +196,7 @@ func (s *JetStream) Append(ctx context.Context, p domain.Proposal) (uint64, erro
 		}
 		return 0, &domain.ClaimedError{Claim: domain.IdempotencyClaim{Fingerprint: rec.Event.Fingerprint(), Recorded: rec}}
 	}
+	s.keys.note(idOf(p.Event.IdempotencyKey), ack.seq)
 	return ack.seq, nil
 }
 
