@@ -237,7 +237,7 @@ func (s *JetStream) Claim(ctx context.Context, key string) (domain.IdempotencyCl
 
 func decode(data []byte, seq uint64) (domain.Recorded, error) {
 	var e domain.Event
-	if err := json.Unmarshal(data, &e); err != nil {
+	if err := domain.UnmarshalEvent(data, &e); err != nil {
 		return domain.Recorded{}, fmt.Errorf("%w: event at seq %d: %v", domain.ErrCorrupt, seq, err)
 	}
 	return domain.Recorded{Event: e, Seq: seq}, nil
