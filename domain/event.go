@@ -146,6 +146,11 @@ type Recorded struct {
 	// Seq is the event's sequence in the log (JetStream stream sequence).
 	// Sequences grow with every append but are not contiguous.
 	Seq uint64
+	// HashChecked says that whoever read the event from the log has
+	// already found Event.Hash equal to Event.ComputeHash() (stream scans
+	// do it on every core while events wait to be applied in order), so
+	// LineState.Apply need not compute it again. When false, Apply does.
+	HashChecked bool
 }
 
 // Validate checks a recorded event against the rules its command had to

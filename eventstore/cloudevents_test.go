@@ -159,3 +159,39 @@ func TestCloudEventsSDKReadsTheMessages(t *testing.T) {
 	require.NoError(t, ce.DataAs(&back))
 	assert.Equal(t, ev.Hash, back.ComputeHash(), "the data is the event, whole")
 }
+
+// A scan checks each event's hash on every core and says so; an event
+// whose content does not match its hash is not vouched for, and applying
+// it still names the mismatch.
+func TestScanChecksHashesButLeavesMismatchesToApply(t *testing.T) {
+	s := startServer(t)
+	log := openLog(t, s, eventstore.StreamConfig{})
+	honest := eventstoretest.Event(ceLine, "h-1", 1000)
+	_, err := log.Append(context.Background(), domain.Proposal{Event: honest})
+	require.NoError(t, err)
+	altered := eventstoretest.Event(domain.LineKey{FiscalYear: 2025, Province: "79", Source: domain.SourceLocal}, "h-2", 1000)
+	altered.Amount = domain.AmountFromInt64(9_000_000) // after hashing
+	m, err := eventstore.NewMessage(domain.Proposal{Event: altered})
+	require.NoError(t, err)
+	nc := connect(t, s)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	_, err = js.PublishMsg(context.Background(), m)
+	require.NoError(t, err)
+
+	r, err := eventstore.OpenReader(context.Background(), nc, "")
+	require.NoError(t, err)
+	var got []eventstore.StoredEvent
+	require.NoError(t, r.Scan(context.Background(), 2, func(se eventstore.StoredEvent) (bool, error) {
+		got = append(got, se)
+		return true, nil
+	}))
+	require.Len(t, got, 2)
+	require.NoError(t, got[0].Err)
+	assert.True(t, got[0].Recorded.HashChecked)
+	require.NoError(t, got[1].Err, "decodes fine: the hash is Apply's to judge")
+	assert.False(t, got[1].Recorded.HashChecked)
+	err = domain.NewLineState(altered.Line()).Apply(got[1].Recorded)
+	require.ErrorIs(t, err, domain.ErrCorrupt)
+	assert.Contains(t, err.Error(), "its content hashes to")
+}

@@ -193,6 +193,9 @@ func (j *scanJob) decode() {
 			j.se.Err = fmt.Errorf("%w: event %s at seq %d is on subject %s; its content belongs on %s", domain.ErrCorrupt, j.se.Recorded.Event.ID, j.se.Seq, j.se.Subject, want)
 		} else if err := CheckCloudEvents(j.header, &j.se.Recorded.Event); err != nil {
 			j.se.Err = fmt.Errorf("%w: event %s at seq %d: CloudEvents %v", domain.ErrCorrupt, j.se.Recorded.Event.ID, j.se.Seq, err)
+		} else {
+			// A mismatch is left for Apply to find and name.
+			j.se.Recorded.HashChecked = j.se.Recorded.Event.Hash == j.se.Recorded.Event.ComputeHash()
 		}
 	}
 }

@@ -29,6 +29,7 @@ type exporter interface {
 }
 
 func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	batchGC()
 	fs := newFlags("export", "write the movements, straight from the stream, as CSV (Excel, UTF-8 with BOM), JSON lines or a Beancount journal", stderr)
 	nf := addReaderFlags(fs)
 	format := fs.String("format", "csv", "csv, jsonl or beancount")
