@@ -106,6 +106,18 @@ func ConnectEmbedded(s *server.Server, name, password string) (*nats.Conn, error
 	return nc, nil
 }
 
+// ConnectEmbeddedAPI connects to an embedded server in-process as
+// ServiceAPIUser, for kcledger's NATS service.
+func ConnectEmbeddedAPI(s *server.Server, password string) (*nats.Conn, error) {
+	url := strings.Replace(s.ClientURL(), "tls://", "nats://", 1)
+	nc, err := nats.Connect(url, nats.InProcessServer(s), nats.Name("kcledger-api"), nats.MaxReconnects(-1),
+		nats.UserInfo(ServiceAPIUser, password), nats.CustomInboxPrefix(ServiceInboxPrefix))
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: connect to embedded server as %s: %w", ServiceAPIUser, err)
+	}
+	return nc, nil
+}
+
 // serverLog adapts nats-server's logger to slog.
 type serverLog struct{ l *slog.Logger }
 

@@ -20,6 +20,12 @@ import (
 // deleting a whole stream; these permissions do.
 const (
 	ServiceUser = "kcledger"
+	// ServiceAPIUser is the connection that serves kcledger's NATS
+	// service (CommandSubjects), with the service password. Requesters
+	// choose where its replies go, so it may publish only to _INBOX.>:
+	// a reply aimed at a ledger subject or a bucket is refused by the
+	// server instead of being stored (APIPermissions).
+	ServiceAPIUser = "kcledger-api"
 	// ServiceInboxPrefix is the reply prefix of the service's own
 	// connections. Readers may subscribe to _INBOX.> for their replies;
 	// the service's replies (account records among them) go elsewhere.
@@ -60,6 +66,13 @@ func (a *NATSAuth) Check(c server.ClientAuthentication) bool {
 		return false
 	}
 	o := c.GetOpts()
+	if o.Username == ServiceAPIUser {
+		if !domain.SecretMatches(o.Password, a.serviceHash) {
+			return false
+		}
+		c.RegisterUser(&server.User{Username: ServiceAPIUser, Permissions: APIPermissions()})
+		return true
+	}
 	if o.Username == ServiceUser {
 		if !domain.SecretMatches(o.Password, a.serviceHash) {
 			return false
@@ -123,6 +136,19 @@ func disconnectUser(s *server.Server, user string) {
 // (cmd/kcledger/natsapi.go). Readers may send requests there; only the
 // service user may listen, so nobody else sees the requests' tokens.
 const CommandSubjects = "kcledger.api.>"
+
+// APIPermissions are the NATS permissions of ServiceAPIUser: listen for
+// service requests and discovery, answer to inboxes, nothing else.
+func APIPermissions() *server.Permissions {
+	return &server.Permissions{
+		Publish: &server.SubjectPermission{
+			Allow: []string{"_INBOX.>"},
+		},
+		Subscribe: &server.SubjectPermission{
+			Allow: []string{CommandSubjects, "$SRV.>"},
+		},
+	}
+}
 
 // ReaderPermissions are the NATS permissions of subscribers and auditors:
 // read the event stream, create and use their own consumers on it, send

@@ -31,6 +31,11 @@ import (
 //	kcledger.api.v1.refunds        POST /v1/refunds
 //	kcledger.api.v1.balances       GET  /v1/balances (the query as a JSON object)
 //
+// The service answers as ServiceAPIUser, which may publish only to
+// _INBOX.>, and drops requests whose reply is anything else: a requester
+// chooses the reply subject, and a reply aimed at a ledger subject would
+// otherwise be stored in the stream.
+//
 // A request carries the same headers as over HTTP: Authorization (Bearer
 // token) and, to record, Idempotency-Key. A success is answered with the
 // JSON body and a Status header (201, or 200 for a replay); a refusal with
@@ -71,9 +76,15 @@ func startNATSService(nc *nats.Conn, handler http.Handler, log *slog.Logger) (mi
 	}
 	serve := func(e natsEndpoint) micro.HandlerFunc {
 		return func(req micro.Request) {
-			// Each request on its own goroutine: the API's own limit
-			// (maxInFlight) bounds them, as over HTTP.
-			go serveNATSRequest(req, e, handler, log)
+			r, ok := takeNATSRequest(req, log)
+			if !ok {
+				return
+			}
+			// Each request on its own goroutine, which answers on the
+			// connection itself (micro's request may not be touched once
+			// this handler returns): the API's own limit (maxInFlight)
+			// bounds them, as over HTTP.
+			go serveNATSRequest(nc, r, e, handler, log)
 		}
 	}
 	g := svc.AddGroup(natsAPIPrefix)
@@ -94,11 +105,15 @@ func startNATSService(nc *nats.Conn, handler http.Handler, log *slog.Logger) (mi
 		if known[req.Subject()] {
 			return
 		}
+		r, ok := takeNATSRequest(req, log)
+		if !ok {
+			return
+		}
 		var names []string
 		for _, e := range natsEndpoints {
 			names = append(names, natsAPIPrefix+"."+e.name)
 		}
-		respondNATSProblem(req, http.StatusNotFound, domain.Errorf(domain.CodeNotFound, "", "no such command: %s; the commands are %s", req.Subject(), strings.Join(names, ", ")))
+		respondNATSProblem(nc, r, http.StatusNotFound, domain.Errorf(domain.CodeNotFound, "", "no such command: %s; the commands are %s", r.subject, strings.Join(names, ", ")))
 	}
 	if err := svc.AddEndpoint("unknown", micro.HandlerFunc(unknown), micro.WithEndpointSubject(natsAPIPrefix+".>"),
 		micro.WithEndpointQueueGroup("kcledger-unknown"),
@@ -110,33 +125,52 @@ func startNATSService(nc *nats.Conn, handler http.Handler, log *slog.Logger) (mi
 	return svc, nil
 }
 
+// natsRequest is what a handler keeps of micro's request.
+type natsRequest struct {
+	subject, reply string
+	data           []byte
+	header         nats.Header
+}
+
+// takeNATSRequest copies what the request carries, and drops one whose
+// reply does not go to an inbox (readers' replies must, and nothing else
+// is ours to publish to).
+func takeNATSRequest(req micro.Request, log *slog.Logger) (natsRequest, bool) {
+	r := natsRequest{subject: req.Subject(), reply: req.Reply(), data: req.Data(), header: nats.Header(req.Headers())}
+	if !strings.HasPrefix(r.reply, "_INBOX.") {
+		log.Warn("NATS service: request dropped: its reply subject is not an inbox", "subject", r.subject, "reply", r.reply)
+		return r, false
+	}
+	return r, true
+}
+
 // serveNATSRequest runs one request through the HTTP handler and answers
 // it with the handler's response.
-func serveNATSRequest(req micro.Request, e natsEndpoint, handler http.Handler, log *slog.Logger) {
+func serveNATSRequest(nc *nats.Conn, req natsRequest, e natsEndpoint, handler http.Handler, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), natsAPITimeout)
 	defer cancel()
 	target := e.path
 	var body []byte
 	if e.method == http.MethodGet {
-		q, err := natsQuery(req.Data())
+		q, err := natsQuery(req.data)
 		if err != nil {
-			respondNATSProblem(req, http.StatusBadRequest, err)
+			respondNATSProblem(nc, req, http.StatusBadRequest, err)
 			return
 		}
 		if len(q) > 0 {
 			target += "?" + q.Encode()
 		}
 	} else {
-		body = req.Data()
+		body = req.data
 	}
 	r, err := http.NewRequestWithContext(ctx, e.method, target, bytes.NewReader(body))
 	if err != nil {
-		respondNATSProblem(req, http.StatusBadRequest, domain.Errorf(domain.CodeMalformedRequest, "", "unusable request: %v", err))
+		respondNATSProblem(nc, req, http.StatusBadRequest, domain.Errorf(domain.CodeMalformedRequest, "", "unusable request: %v", err))
 		return
 	}
 	r.RemoteAddr = "nats"
 	for _, h := range []string{"Authorization", "Idempotency-Key"} {
-		if v := req.Headers().Get(h); v != "" {
+		if v := req.header.Get(h); v != "" {
 			r.Header.Set(h, v)
 		}
 	}
@@ -150,9 +184,12 @@ func serveNATSRequest(req micro.Request, e natsEndpoint, handler http.Handler, l
 	if status == 0 {
 		status = http.StatusOK
 	}
-	headers := micro.Headers{"Status": {strconv.Itoa(status)}, "Content-Type": {w.header.Get("Content-Type")}}
+	m := nats.NewMsg(req.reply)
+	m.Data = w.body.Bytes()
+	m.Header.Set("Status", strconv.Itoa(status))
+	m.Header.Set("Content-Type", w.header.Get("Content-Type"))
 	if rid := w.header.Get("X-Request-Id"); rid != "" {
-		headers["X-Request-Id"] = []string{rid}
+		m.Header.Set("X-Request-Id", rid)
 	}
 	if status >= 300 {
 		var p problem
@@ -161,13 +198,11 @@ func serveNATSRequest(req micro.Request, e natsEndpoint, handler http.Handler, l
 		if code == "" {
 			code = string(domain.CodeInternal)
 		}
-		if err := req.Error(strconv.Itoa(status), code, w.body.Bytes(), micro.WithHeaders(headers)); err != nil {
-			log.Warn("NATS service: reply failed", "subject", req.Subject(), "err", err)
-		}
-		return
+		m.Header.Set(micro.ErrorCodeHeader, strconv.Itoa(status))
+		m.Header.Set(micro.ErrorHeader, code)
 	}
-	if err := req.Respond(w.body.Bytes(), micro.WithHeaders(headers)); err != nil {
-		log.Warn("NATS service: reply failed", "subject", req.Subject(), "err", err)
+	if err := nc.PublishMsg(m); err != nil {
+		log.Warn("NATS service: reply failed", "subject", req.subject, "err", err)
 	}
 }
 
@@ -202,18 +237,21 @@ func natsQuery(data []byte) (url.Values, error) {
 }
 
 // respondNATSProblem answers a request the HTTP handler never saw.
-func respondNATSProblem(req micro.Request, status int, err error) {
+func respondNATSProblem(nc *nats.Conn, req natsRequest, status int, err error) {
 	de, _ := err.(*domain.Error)
 	if de == nil {
 		de = &domain.Error{Code: domain.CodeInternal, Message: err.Error()}
 	}
-	body, _ := json.Marshal(problem{
+	m := nats.NewMsg(req.reply)
+	m.Data, _ = json.Marshal(problem{
 		Type: "urn:kcledger:error:" + string(de.Code), Title: http.StatusText(status), Status: status,
 		Detail: de.Message, Code: de.Code, Field: de.Field,
 	})
-	_ = req.Error(strconv.Itoa(status), string(de.Code), body, micro.WithHeaders(micro.Headers{
-		"Status": {strconv.Itoa(status)}, "Content-Type": {"application/problem+json"},
-	}))
+	m.Header.Set("Status", strconv.Itoa(status))
+	m.Header.Set("Content-Type", "application/problem+json")
+	m.Header.Set(micro.ErrorCodeHeader, strconv.Itoa(status))
+	m.Header.Set(micro.ErrorHeader, string(de.Code))
+	_ = nc.PublishMsg(m)
 }
 
 // natsResponse collects what the HTTP handler writes.

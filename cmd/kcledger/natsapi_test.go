@@ -213,3 +213,24 @@ func TestNATSServiceIsDiscoverable(t *testing.T) {
 	assert.Subset(t, subjects, []string{"kcledger.api.v1.allocations", "kcledger.api.v1.adjustments",
 		"kcledger.api.v1.disbursements", "kcledger.api.v1.refunds", "kcledger.api.v1.balances"})
 }
+
+// A requester chooses the reply subject. One aimed at a ledger subject is
+// dropped, and nothing is stored.
+func TestNATSServiceDropsRepliesAimedAtTheLedger(t *testing.T) {
+	ta := newTestAPI(t)
+	c := newNATSService(t, ta)
+	before := ta.streamLastSeq(t)
+	for _, subject := range []string{"kcledger.api.v1.nope", "kcledger.api.v1.balances", "kcledger.api.v1.disbursements"} {
+		m := nats.NewMsg(subject)
+		m.Reply = "kcledger.events.2026.01.national.allocated.v1"
+		m.Header.Set("Authorization", "Bearer "+c.token)
+		m.Data = []byte(`{}`)
+		require.NoError(t, c.nc.PublishMsg(m))
+	}
+	require.NoError(t, c.nc.Flush())
+	// A request that is answered, after those: they were handled by then.
+	a := c.request(t, "kcledger.api.v1.balances", nil, nil)
+	require.Equal(t, http.StatusOK, a.status)
+	time.Sleep(100 * time.Millisecond)
+	assert.Equal(t, before, ta.streamLastSeq(t), "no reply was stored in the stream")
+}

@@ -596,7 +596,7 @@ func TestNATSSubscriberWithTheNATSCLI(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &creds))
 	require.Equal(t, p.nats, creds.URL)
 
-	nats := func(args ...string) (int, string) {
+	natsCmd := func(args ...string) (int, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		args = append([]string{"--server", creds.URL, "--user", creds.User, "--password", creds.Password, "--timeout", "2s"}, args...)
@@ -610,41 +610,54 @@ func TestNATSSubscriberWithTheNATSCLI(t *testing.T) {
 		return 0, string(b)
 	}
 
-	code, out = nats("stream", "info", "KCLEDGER")
+	code, out = natsCmd("stream", "info", "KCLEDGER")
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "kcledger.events.>")
 
 	// The documented filter for one fiscal year.
-	code, out = nats("sub", "--stream", "KCLEDGER", "kcledger.events.2025.>", "--all", "--count", "1")
+	code, out = natsCmd("sub", "--stream", "KCLEDGER", "kcledger.events.2025.>", "--all", "--count", "1")
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, `"type":"funds.allocated.v1"`)
 
 	// The NATS service: discovered, and answering a reader's request as
 	// the account whose token it carries.
-	code, out = nats("micro", "ls")
+	code, out = natsCmd("micro", "ls")
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "kcledger")
-	code, out = nats("micro", "info", "kcledger")
+	code, out = natsCmd("micro", "info", "kcledger")
 	require.Equal(t, 0, code, out)
 	for _, e := range []string{"allocations", "adjustments", "disbursements", "refunds", "balances"} {
 		require.Contains(t, out, "kcledger.api.v1."+e)
 	}
-	code, out = nats("request", "kcledger.api.v1.balances", `{"year": 2025, "province": "01"}`, "-H", "Authorization:Bearer "+tokenFor(p.http))
+	code, out = natsCmd("request", "kcledger.api.v1.balances", `{"year": 2025, "province": "01"}`, "-H", "Authorization:Bearer "+tokenFor(p.http))
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, `"allocated": "5000000000"`)
-	code, out = nats("request", "kcledger.api.v1.disbursements", string(mustJSON(t, disbursementBody("1000"))), "-H", "Authorization:Bearer "+tokenFor(p.http))
+	code, out = natsCmd("request", "kcledger.api.v1.disbursements", string(mustJSON(t, disbursementBody("1000"))), "-H", "Authorization:Bearer "+tokenFor(p.http))
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "invalid_idempotency_key")
 
-	code, out = nats("pub", "kcledger.events.2025.01.national.disbursed.v1", `{"forged":true}`)
+	// A reply aimed at a ledger subject: the service answers as a user
+	// that may only publish to inboxes, so nothing is stored.
+	seqBefore := len(lineEvents(t, p.nats, p.serviceUser(t)))
+	rnc, err := nats.Connect(creds.URL, nats.UserInfo(creds.User, creds.Password))
+	require.NoError(t, err)
+	for _, subject := range []string{"$SRV.PING", "$SRV.INFO.kcledger", "kcledger.api.v1.nope"} {
+		require.NoError(t, rnc.PublishRequest(subject, "kcledger.events.2025.01.national.allocated.v1", []byte(`{}`)))
+	}
+	require.NoError(t, rnc.Flush())
+	rnc.Close()
+	time.Sleep(300 * time.Millisecond)
+	require.Len(t, lineEvents(t, p.nats, p.serviceUser(t)), seqBefore, "no reply landed on the ledger")
+
+	code, out = natsCmd("pub", "kcledger.events.2025.01.national.disbursed.v1", `{"forged":true}`)
 	require.NotEqual(t, 0, code, out)
 	require.Contains(t, out, `Permissions Violation for Publish to "kcledger.events.2025.01.national.disbursed.v1"`)
 
-	code, out = nats("stream", "purge", "KCLEDGER", "-f")
+	code, out = natsCmd("stream", "purge", "KCLEDGER", "-f")
 	require.NotEqual(t, 0, code, out)
 	require.Contains(t, out, `Permissions Violation for Publish to "$JS.API.STREAM.PURGE.KCLEDGER"`)
 
-	code, out = nats("stream", "rm", "KCLEDGER", "-f")
+	code, out = natsCmd("stream", "rm", "KCLEDGER", "-f")
 	require.NotEqual(t, 0, code, out)
 	require.Contains(t, out, `Permissions Violation for Publish to "$JS.API.STREAM.DELETE.KCLEDGER"`)
 
@@ -655,7 +668,7 @@ func TestNATSSubscriberWithTheNATSCLI(t *testing.T) {
 	// Disabled, it can no longer connect.
 	code, _, stderr = cli(t, p.http, "user", "disable", "kho-bac")
 	require.Equal(t, 0, code, stderr)
-	code, out = nats("stream", "info", "KCLEDGER")
+	code, out = natsCmd("stream", "info", "KCLEDGER")
 	require.NotEqual(t, 0, code, out)
 	require.Contains(t, strings.ToLower(out), "authorization violation")
 }

@@ -206,6 +206,9 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		err      error
 		natsURL  = c.NATSURL
 		natsAuth *eventstore.NATSAuth // nil with an external server
+		// apiNC serves the NATS service, as a user that may only answer
+		// to inboxes; nil with an external server (no such user there).
+		apiNC *nats.Conn
 	)
 	if c.NATSURL == "" {
 		if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
@@ -230,6 +233,11 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		}
 		log.Info("the embedded NATS server requires authentication; its service password is in a file only you can read", "file", filepath.Join(c.DataDir, natsServiceFile))
 		nc, err = eventstore.ConnectEmbedded(ns, "kcledger", password)
+		if err == nil {
+			if apiNC, err = eventstore.ConnectEmbeddedAPI(ns, password); err == nil {
+				defer apiNC.Close()
+			}
+		}
 	} else {
 		nc, err = nats.Connect(c.NATSURL, externalNATSOptions(c)...)
 	}
@@ -313,11 +321,17 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		now:         time.Now,
 	}
 	handler := a.routes()
-	svc, err := startNATSService(nc, handler, log)
-	if err != nil {
-		return err
+	if apiNC != nil {
+		svc, err := startNATSService(apiNC, handler, log)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = svc.Stop() }()
+	} else {
+		// Requesters choose where replies go: serving with the operator's
+		// credentials would let one aim a reply at a ledger subject.
+		log.Info("the NATS service (kcledger.api.v1.*) runs only with the embedded server, where it answers as a user that may publish to _INBOX.> alone")
 	}
-	defer func() { _ = svc.Stop() }()
 	ln, err := net.Listen("tcp", c.HTTP)
 	if err != nil {
 		return fmt.Errorf("http listen: %w", err)
