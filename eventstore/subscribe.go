@@ -79,15 +79,6 @@ type Delivery struct {
 	msg     jetstream.Msg
 }
 
-// InProgress tells the server the handler is still at work, so that it
-// does not deliver the message again yet.
-func (d *Delivery) InProgress() error {
-	if d.msg == nil {
-		return nil
-	}
-	return d.msg.InProgress()
-}
-
 // SubscriptionInfo describes a subscription as it begins.
 type SubscriptionInfo struct {
 	Durable string
@@ -264,6 +255,15 @@ func Subscribe(ctx context.Context, nc *nats.Conn, c SubscribeConfig, begin func
 	defer it.Stop()
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
+	ack := func(m jetstream.Msg, seq uint64) error {
+		ackCtx, cancel := withTimeout(context.WithoutCancel(ctx))
+		defer cancel()
+		if err := m.DoubleAck(ackCtx); err != nil {
+			return fmt.Errorf("eventstore: acknowledge seq %d: %w (it will be delivered again)", seq, err)
+		}
+		return nil
+	}
+	var acked uint64 // the last sequence this subscription acknowledged
 	for {
 		m, err := it.Next()
 		if err != nil {
@@ -276,23 +276,60 @@ func Subscribe(ctx context.Context, nc *nats.Conn, c SubscribeConfig, begin func
 		if err != nil {
 			return err
 		}
+		if d.Seq <= acked {
+			// A copy the server sent again while the handler held the
+			// message past the ack wait: handled once already.
+			if err := ack(m, d.Seq); err != nil {
+				return err
+			}
+			continue
+		}
 		// The handler runs to its end even when ctx ends meanwhile: a
-		// command half done is worse than a stop a little later.
-		if err := fn(context.WithoutCancel(ctx), d); err != nil {
-			// Left unacknowledged: redelivered to the next subscription.
+		// command half done is worse than a stop a little later. Until
+		// then the server is told, within each ack wait, that the
+		// message is still being worked on.
+		if err := withHeartbeat(m, info.AckWait, func() error { return fn(context.WithoutCancel(ctx), d) }); err != nil {
+			// Left unacknowledged: redelivered to the next subscription,
+			// once this one has stopped asking for messages.
+			it.Stop()
 			_ = m.Nak()
 			return err
 		}
-		ackCtx, cancel := withTimeout(context.WithoutCancel(ctx))
-		err = m.DoubleAck(ackCtx)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("eventstore: acknowledge seq %d: %w (it will be delivered again)", d.Seq, err)
+		if err := ack(m, d.Seq); err != nil {
+			return err
 		}
+		acked = d.Seq
 		if ctx.Err() != nil {
 			return nil
 		}
 	}
+}
+
+// withHeartbeat runs fn, telling the server every third of ackWait that m
+// is still in progress.
+func withHeartbeat(m jetstream.Msg, ackWait time.Duration, fn func() error) error {
+	if ackWait <= 0 {
+		ackWait = DefaultAckWait
+	}
+	done := make(chan struct{})
+	beats := make(chan struct{})
+	go func() {
+		defer close(beats)
+		t := time.NewTicker(ackWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = m.InProgress()
+			}
+		}
+	}()
+	err := fn()
+	close(done)
+	<-beats
+	return err
 }
 
 func delivery(m jetstream.Msg) (*Delivery, error) {
@@ -318,6 +355,9 @@ func durableConsumer(ctx context.Context, stream jetstream.Stream, c SubscribeCo
 		}
 		if !slices.Equal(filters, c.Filters) {
 			return nil, info, fmt.Errorf("%w: durable %s reads %v, not %v; choose another durable name", ErrDurableMismatch, c.Durable, filters, c.Filters)
+		}
+		if have.Config.AckPolicy != jetstream.AckExplicitPolicy || have.Config.MaxAckPending != 1 {
+			return nil, info, fmt.Errorf("%w: durable %s was not made by kcledger subscribe (ack policy %s, max ack pending %d; it needs explicit acks, one at a time, to keep order); choose another durable name", ErrDurableMismatch, c.Durable, have.Config.AckPolicy, have.Config.MaxAckPending)
 		}
 		if c.Start.given() {
 			return nil, info, fmt.Errorf("%w: durable %s already resumes at seq %d; a start (%s) only applies to a new durable, so drop it or choose another name", ErrDurableMismatch, c.Durable, have.AckFloor.Stream+1, c.Start)

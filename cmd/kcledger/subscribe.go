@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -128,7 +129,7 @@ func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	var state *subscribeState
 	if *statePath != "" {
 		var err error
-		if state, err = loadSubscribeState(*statePath, *durable); err != nil {
+		if state, err = loadSubscribeState(*statePath, *nf.stream, *durable); err != nil {
 			return usageErr("--state: %v", err)
 		}
 	}
@@ -142,7 +143,6 @@ func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 	out := bufio.NewWriter(stdout)
 	stopCtx := ctx
-	heartbeat := *ackWait / 3 // set from the consumer's own in begin
 	handler := func(ctx context.Context, d *eventstore.Delivery) error {
 		if state != nil && d.Seq <= state.LastSeq {
 			return nil // handled before the acknowledgement was lost
@@ -151,7 +151,7 @@ func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if *command != "" {
 			// ctx, the subscriber's own, ends retries at Ctrl-C; each
 			// attempt runs to its end on the handler's.
-			err = runHandler(ctx, stopCtx, *command, d, *retries, *retryDelay, *timeout, heartbeat, stdout, stderr)
+			err = runHandler(ctx, stopCtx, *command, d, *retries, *retryDelay, *timeout, stdout, stderr)
 		} else {
 			out.Write(d.Data)
 			out.WriteByte('\n')
@@ -177,9 +177,6 @@ func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			who, *nf.stream, strings.Join(info.Filters, " "), info.Resume, groupDigits(info.Pending))
 		if info.Unacknowledged > 0 {
 			fmt.Fprintf(stderr, "kcledger subscribe: an earlier run took the event at seq %d and did not acknowledge it; it comes again within %s\n", info.Resume, info.AckWait)
-		}
-		if info.AckWait > 0 {
-			heartbeat = info.AckWait / 3
 		}
 	}
 	err = eventstore.Subscribe(ctx, nc, cfg, begin, handler)
@@ -234,39 +231,23 @@ type stoppedError struct{ seq uint64 }
 func (e *stoppedError) Error() string { return fmt.Sprintf("stopped before retrying seq %d", e.seq) }
 
 // runHandler pipes d to command until it exits 0, retrying with a growing
-// delay, and keeps the server from redelivering d meanwhile. Attempts run
-// on ctx; stop ends the waits between them.
-func runHandler(ctx, stop context.Context, command string, d *eventstore.Delivery, retries int, delay, timeout, heartbeat time.Duration, stdout, stderr io.Writer) error {
-	hb := time.NewTicker(heartbeat)
-	defer hb.Stop()
+// delay. Attempts run on ctx; stop ends the waits between them.
+func runHandler(ctx, stop context.Context, command string, d *eventstore.Delivery, retries int, delay, timeout time.Duration, stdout, stderr io.Writer) error {
 	var last error
 	for attempt := 0; attempt <= retries; attempt++ {
 		if attempt > 0 {
 			fmt.Fprintf(stderr, "kcledger subscribe: seq %d: %v; retry %d of %d in %s\n", d.Seq, last, attempt, retries, delay)
 			wait := time.NewTimer(delay)
-			for waiting := true; waiting; {
-				select {
-				case <-wait.C:
-					waiting = false
-				case <-stop.Done():
-					wait.Stop()
-					return &stoppedError{seq: d.Seq}
-				case <-hb.C:
-					_ = d.InProgress()
-				}
+			select {
+			case <-wait.C:
+			case <-stop.Done():
+				wait.Stop()
+				return &stoppedError{seq: d.Seq}
 			}
 			delay = min(2*delay, time.Minute)
 		}
-		done := make(chan error, 1)
-		go func() { done <- runOnce(ctx, command, d, timeout, stdout, stderr) }()
-		for running := true; running; {
-			select {
-			case last = <-done:
-				running = false
-			case <-hb.C:
-				_ = d.InProgress()
-			}
-		}
+		// eventstore.Subscribe keeps the event reserved meanwhile.
+		last = runOnce(ctx, command, d, timeout, stdout, stderr)
 		if last == nil {
 			return nil
 		}
@@ -323,12 +304,13 @@ func plainWords(command string) ([]string, bool) {
 // last sequence handled.
 type subscribeState struct {
 	path    string
+	Stream  string `json:"stream"`
 	Durable string `json:"durable"`
 	LastSeq uint64 `json:"last_seq"`
 }
 
-func loadSubscribeState(path, durable string) (*subscribeState, error) {
-	s := &subscribeState{path: path, Durable: durable}
+func loadSubscribeState(path, stream, durable string) (*subscribeState, error) {
+	s := &subscribeState{path: path, Stream: stream, Durable: durable}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return s, nil
@@ -339,8 +321,8 @@ func loadSubscribeState(path, durable string) (*subscribeState, error) {
 	if err := decodeStrict(data, s); err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
-	if s.Durable != durable {
-		return nil, fmt.Errorf("%s belongs to durable %q, not %q", path, s.Durable, durable)
+	if s.Durable != durable || s.Stream != stream {
+		return nil, fmt.Errorf("%s belongs to durable %q on stream %s, not %q on %s", path, s.Durable, s.Stream, durable, stream)
 	}
 	return s, nil
 }
@@ -349,7 +331,11 @@ func loadSubscribeState(path, durable string) (*subscribeState, error) {
 // acknowledged.
 func (s *subscribeState) save(seq uint64) error {
 	s.LastSeq = seq
-	data := fmt.Appendf(nil, "{\"durable\":%q,\"last_seq\":%d}\n", s.Durable, s.LastSeq)
+	data, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("--state: %w", err)
+	}
+	data = append(data, '\n')
 	tmp, err := os.CreateTemp(filepath.Dir(s.path), ".kcledger-subscribe-*")
 	if err != nil {
 		return fmt.Errorf("--state: %w", err)

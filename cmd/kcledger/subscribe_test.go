@@ -443,3 +443,56 @@ func mustConnect(t *testing.T, creds newNATSUserResponse) *nats.Conn {
 
 var _ = bufio.NewReader
 var _ io.Writer = (*lockedLines)(nil)
+
+// slowLines is lockedLines whose first write blocks for a while, as a
+// pipe to a slow reader does.
+type slowLines struct {
+	lockedLines
+	once  sync.Once
+	delay time.Duration
+}
+
+func (s *slowLines) Write(p []byte) (int, error) {
+	s.once.Do(func() { time.Sleep(s.delay) })
+	return s.lockedLines.Write(p)
+}
+
+// Output that blocks for longer than the ack wait neither loses the event
+// nor writes it twice: the server is told it is in progress, and a copy
+// sent meanwhile is recognised.
+func TestSubscribeSlowOutputWritesEachEventOnce(t *testing.T) {
+	l := newSubLedger(t)
+	seqs := l.record(t, "01", 2)
+	out := &slowLines{delay: 2500 * time.Millisecond}
+	errs := &lockedLines{}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan int, 1)
+	go func() {
+		done <- runSubscribe(ctx, []string{"--nats-url", l.url, "--durable", "slow", "--ack-wait", "1s"}, out, errs)
+	}()
+	require.Eventually(t, func() bool { return len(out.lines()) >= len(seqs) }, 15*time.Second, 20*time.Millisecond, "%v", errs.lines())
+	time.Sleep(1500 * time.Millisecond) // past another ack wait: a duplicate would show now
+	cancel()
+	require.Equal(t, exitOK, <-done, "%v", errs.lines())
+	got := out.lines()
+	require.Len(t, got, len(seqs), "each event once")
+	for i, seq := range seqs {
+		m, err := l.stream.GetMsg(t.Context(), seq)
+		require.NoError(t, err)
+		assert.JSONEq(t, string(m.Data), got[i])
+	}
+}
+
+// A durable someone else made (here: no acknowledgements) cannot keep the
+// order and the exactly-once promises: it is refused.
+func TestSubscribeRefusesAForeignDurable(t *testing.T) {
+	l := newSubLedger(t)
+	l.record(t, "01", 1)
+	_, err := l.stream.CreateConsumer(t.Context(), jetstream.ConsumerConfig{Durable: "foreign", AckPolicy: jetstream.AckNonePolicy, FilterSubjects: []string{"kcledger.events.>"}})
+	require.NoError(t, err)
+	var stdout, stderr bytes.Buffer
+	code := runSubscribe(t.Context(), []string{"--nats-url", l.url, "--durable", "foreign"}, &stdout, &stderr)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr.String(), "durable foreign was not made by kcledger subscribe")
+	assert.Empty(t, stdout.String())
+}
