@@ -42,6 +42,10 @@ type JetStream struct {
 
 var _ domain.EventLog = (*JetStream)(nil)
 
+// orderedConsumerIdle is how long the server keeps an ordered consumer
+// nobody pulls from.
+const orderedConsumerIdle = 10 * time.Second
+
 // DefaultTimeout bounds one request to the server when the caller's context
 // has no deadline.
 const DefaultTimeout = 10 * time.Second
@@ -308,7 +312,9 @@ func (s *JetStream) read(ctx context.Context, filter string, after uint64, fn fu
 // greater than after, with their stream sequence, until fn returns false
 // or an error, or ctx ends. With headersOnly the bodies stay on the server.
 func (s *JetStream) consume(ctx context.Context, filter string, after uint64, headersOnly bool, fn func(jetstream.Msg, uint64) (bool, error)) error {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverAllPolicy, HeadersOnly: headersOnly}
+	// A consumer left behind (nats.go does not delete ordered consumers
+	// on Stop) goes soon: the key index makes one per catch-up.
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverAllPolicy, HeadersOnly: headersOnly, InactiveThreshold: orderedConsumerIdle}
 	if after > 0 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = after + 1

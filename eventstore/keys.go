@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,6 +38,10 @@ type keyIndex struct {
 	// appended before that moment.
 	confirmed time.Time
 	maxLag    time.Duration
+	// own holds the sequences of this process's appends above applied:
+	// where they follow applied without a gap, the catch-up has nothing
+	// to read (skipOwn).
+	own       []uint64
 	ready     chan struct{} // closed once the first confirmation is done
 	readyOnce sync.Once
 }
@@ -80,6 +85,26 @@ func (x *keyIndex) note(id keyID, seq uint64) {
 	if _, ok := x.seqs[id]; !ok {
 		x.seqs[id] = seq
 	}
+	if seq > x.applied {
+		x.own = append(x.own, seq)
+	}
+}
+
+// skipOwn moves the applied sequence over this process's own appends
+// that follow it without a gap (their keys are in the index already) and
+// returns it: a process that is the only writer never reads the stream
+// back.
+func (x *keyIndex) skipOwn() uint64 {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	slices.Sort(x.own)
+	i := 0
+	for i < len(x.own) && x.own[i] <= x.applied+1 {
+		x.applied = max(x.applied, x.own[i])
+		i++
+	}
+	x.own = slices.Delete(x.own, 0, i)
+	return x.applied
 }
 
 // lookup returns the sequence of key's event. It fails when the index
@@ -155,7 +180,7 @@ func (s *JetStream) runKeyIndex(ctx context.Context) {
 // catchUpKeys reads the stream's headers from the index's applied
 // sequence up to target into the index, within the index's allowed lag.
 func (s *JetStream) catchUpKeys(ctx context.Context, target uint64) error {
-	from := s.keys.appliedSeq()
+	from := s.keys.skipOwn()
 	if from >= target {
 		return nil
 	}
