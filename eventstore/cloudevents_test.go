@@ -57,6 +57,8 @@ func TestCheckCloudEventsNamesTheHeader(t *testing.T) {
 	m, err := eventstore.NewMessage(domain.Proposal{Event: ev})
 	require.NoError(t, err)
 	require.NoError(t, eventstore.CheckCloudEvents(m.Header, &ev))
+	legacy := nats.Header{"Content-Type": {"application/json"}, "Nats-Msg-Id": m.Header["Nats-Msg-Id"]}
+	require.NoError(t, eventstore.CheckCloudEvents(legacy, &ev), "recorded before kcledger wrote CloudEvents headers")
 	for _, tt := range []struct {
 		name   string
 		change func(h nats.Header)
