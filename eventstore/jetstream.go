@@ -200,7 +200,7 @@ func (s *JetStream) Append(ctx context.Context, p domain.Proposal) (uint64, erro
 		}
 		return 0, &domain.ClaimedError{Claim: domain.IdempotencyClaim{Fingerprint: rec.Event.Fingerprint(), Recorded: rec}}
 	}
-	s.keys.note(idOf(p.Event.IdempotencyKey), ack.seq)
+	s.keys.note(m.Header.Get(hdrMsgID), ack.seq)
 	return ack.seq, nil
 }
 

@@ -60,12 +60,7 @@ func newKeyIndex(maxLag time.Duration) *keyIndex {
 // message without a well-formed id (not kcledger's) only moves the index
 // on.
 func (x *keyIndex) add(header string, seq uint64) {
-	var id keyID
-	ok := len(header) == 2*len(id)
-	if ok {
-		_, err := hex.Decode(id[:], []byte(header))
-		ok = err == nil
-	}
+	id, ok := parseMsgID(header)
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if seq > x.applied {
@@ -76,10 +71,24 @@ func (x *keyIndex) add(header string, seq uint64) {
 	}
 }
 
-// note records that this process's append of id landed at seq. The
-// applied sequence does not move: the catch-up still reads every message
-// before seq, from whichever process.
-func (x *keyIndex) note(id keyID, seq uint64) {
+// parseMsgID reads a Nats-Msg-Id header written by msgID.
+func parseMsgID(header string) (keyID, bool) {
+	var id keyID
+	if len(header) != 2*len(id) {
+		return id, false
+	}
+	_, err := hex.Decode(id[:], []byte(header))
+	return id, err == nil
+}
+
+// note records that this process's append whose Nats-Msg-Id header is
+// header landed at seq. The applied sequence does not move: the catch-up
+// still reads every message before seq, from whichever process.
+func (x *keyIndex) note(header string, seq uint64) {
+	id, ok := parseMsgID(header)
+	if !ok {
+		return
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if _, ok := x.seqs[id]; !ok {

@@ -43,9 +43,9 @@ func TestKeyIndexRefusesWhenStale(t *testing.T) {
 func TestKeyIndexSkipsOnlyItsOwnContiguousAppends(t *testing.T) {
 	x := newKeyIndex(time.Minute)
 	x.add(msgID("a"), 4)
-	x.note(idOf("own-6"), 6)
-	x.note(idOf("own-5"), 5)
-	x.note(idOf("own-8"), 8)
+	x.note(msgID("own-6"), 6)
+	x.note(msgID("own-5"), 5)
+	x.note(msgID("own-8"), 8)
 	assert.Equal(t, uint64(6), x.skipOwn(), "5 and 6 are this process's; 7 is someone else's, unread")
 	assert.Equal(t, uint64(6), x.skipOwn())
 	x.add(msgID("other-7"), 7)

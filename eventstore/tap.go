@@ -30,8 +30,11 @@ var tapState struct {
 	f    *os.File
 }
 
+// tapDir is the tap's directory, read once: "" when there is no tap.
+var tapDir = sync.OnceValue(func() string { return os.Getenv(TapEnv) })
+
 func tap(m *nats.Msg) {
-	dir := os.Getenv(TapEnv)
+	dir := tapDir()
 	if dir == "" {
 		return
 	}
