@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -113,7 +114,7 @@ func startNATSService(nc *nats.Conn, handler http.Handler, log *slog.Logger) (mi
 		for _, e := range natsEndpoints {
 			names = append(names, natsAPIPrefix+"."+e.name)
 		}
-		respondNATSProblem(nc, r, http.StatusNotFound, domain.Errorf(domain.CodeNotFound, "", "no such command: %s; the commands are %s", r.subject, strings.Join(names, ", ")))
+		respondNATSProblem(nc, r, domain.Errorf(domain.CodeNotFound, "", "no such command: %s; the commands are %s", r.subject, strings.Join(names, ", ")), log)
 	}
 	if err := svc.AddEndpoint("unknown", micro.HandlerFunc(unknown), micro.WithEndpointSubject(natsAPIPrefix+".>"),
 		micro.WithEndpointQueueGroup("kcledger-unknown"),
@@ -154,7 +155,7 @@ func serveNATSRequest(nc *nats.Conn, req natsRequest, e natsEndpoint, handler ht
 	if e.method == http.MethodGet {
 		q, err := natsQuery(req.data)
 		if err != nil {
-			respondNATSProblem(nc, req, http.StatusBadRequest, err)
+			respondNATSProblem(nc, req, err, log)
 			return
 		}
 		if len(q) > 0 {
@@ -165,7 +166,7 @@ func serveNATSRequest(nc *nats.Conn, req natsRequest, e natsEndpoint, handler ht
 	}
 	r, err := http.NewRequestWithContext(ctx, e.method, target, bytes.NewReader(body))
 	if err != nil {
-		respondNATSProblem(nc, req, http.StatusBadRequest, domain.Errorf(domain.CodeMalformedRequest, "", "unusable request: %v", err))
+		respondNATSProblem(nc, req, domain.Errorf(domain.CodeMalformedRequest, "", "unusable request: %v", err), log)
 		return
 	}
 	r.RemoteAddr = "nats"
@@ -177,28 +178,29 @@ func serveNATSRequest(nc *nats.Conn, req natsRequest, e natsEndpoint, handler ht
 	if body != nil {
 		r.Header.Set("Content-Type", "application/json")
 	}
-	r.ContentLength = int64(len(body))
-	w := &natsResponse{header: http.Header{}}
+	w := httptest.NewRecorder()
 	handler.ServeHTTP(w, r)
-	status := w.status
-	if status == 0 {
-		status = http.StatusOK
-	}
+	replyNATS(nc, req, w, log)
+}
+
+// replyNATS publishes an HTTP response as the request's reply: the body,
+// a Status header, and for a refusal micro's error headers.
+func replyNATS(nc *nats.Conn, req natsRequest, w *httptest.ResponseRecorder, log *slog.Logger) {
 	m := nats.NewMsg(req.reply)
-	m.Data = w.body.Bytes()
-	m.Header.Set("Status", strconv.Itoa(status))
-	m.Header.Set("Content-Type", w.header.Get("Content-Type"))
-	if rid := w.header.Get("X-Request-Id"); rid != "" {
+	m.Data = w.Body.Bytes()
+	m.Header.Set("Status", strconv.Itoa(w.Code))
+	m.Header.Set("Content-Type", w.Header().Get("Content-Type"))
+	if rid := w.Header().Get("X-Request-Id"); rid != "" {
 		m.Header.Set("X-Request-Id", rid)
 	}
-	if status >= 300 {
+	if w.Code >= 300 {
 		var p problem
-		_ = json.Unmarshal(w.body.Bytes(), &p)
+		_ = json.Unmarshal(w.Body.Bytes(), &p)
 		code := string(p.Code)
 		if code == "" {
 			code = string(domain.CodeInternal)
 		}
-		m.Header.Set(micro.ErrorCodeHeader, strconv.Itoa(status))
+		m.Header.Set(micro.ErrorCodeHeader, strconv.Itoa(w.Code))
 		m.Header.Set(micro.ErrorHeader, code)
 	}
 	if err := nc.PublishMsg(m); err != nil {
@@ -236,40 +238,10 @@ func natsQuery(data []byte) (url.Values, error) {
 	return q, nil
 }
 
-// respondNATSProblem answers a request the HTTP handler never saw.
-func respondNATSProblem(nc *nats.Conn, req natsRequest, status int, err error) {
-	de, _ := err.(*domain.Error)
-	if de == nil {
-		de = &domain.Error{Code: domain.CodeInternal, Message: err.Error()}
-	}
-	m := nats.NewMsg(req.reply)
-	m.Data, _ = json.Marshal(problem{
-		Type: "urn:kcledger:error:" + string(de.Code), Title: http.StatusText(status), Status: status,
-		Detail: de.Message, Code: de.Code, Field: de.Field,
-	})
-	m.Header.Set("Status", strconv.Itoa(status))
-	m.Header.Set("Content-Type", "application/problem+json")
-	m.Header.Set(micro.ErrorCodeHeader, strconv.Itoa(status))
-	m.Header.Set(micro.ErrorHeader, string(de.Code))
-	_ = nc.PublishMsg(m)
-}
-
-// natsResponse collects what the HTTP handler writes.
-type natsResponse struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (w *natsResponse) Header() http.Header { return w.header }
-func (w *natsResponse) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.body.Write(b)
-}
-func (w *natsResponse) WriteHeader(status int) {
-	if w.status == 0 {
-		w.status = status
-	}
+// respondNATSProblem answers a request the HTTP handler never saw, with
+// the problem the API would write.
+func respondNATSProblem(nc *nats.Conn, req natsRequest, err error, log *slog.Logger) {
+	w := httptest.NewRecorder()
+	writeError(w, httptest.NewRequest(http.MethodPost, "/"+req.subject, nil), log, err)
+	replyNATS(nc, req, w, log)
 }
