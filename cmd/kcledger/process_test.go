@@ -84,6 +84,15 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// lines returns the complete lines written so far.
+func (l *lockedBuffer) lines() []string {
+	s := strings.TrimSuffix(l.String(), "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
 var readyLine = regexp.MustCompile(`HTTP API on (https?://\S+), NATS on ((?:nats|tls)://\S+),`)
 
 // startServe runs `kcledger serve` with args on free loopback ports and

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,8 +25,8 @@ import (
 	"github.com/kcledger/kcledger/eventstore"
 )
 
-// subLedger is an embedded server with kcledger's stream and a ledger
-// recording into it, for subscribers run in this process.
+// subLedger is the test API's embedded server and ledger, recorded into
+// directly, for subscribers run in this process.
 type subLedger struct {
 	url    string
 	nc     *nats.Conn
@@ -39,20 +37,12 @@ type subLedger struct {
 
 func newSubLedger(t *testing.T) *subLedger {
 	t.Helper()
-	s, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:-1"})
-	require.NoError(t, err)
-	t.Cleanup(s.Shutdown)
-	nc, err := nats.Connect(s.ClientURL())
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	log, err := eventstore.Open(t.Context(), nc, eventstore.StreamConfig{})
-	require.NoError(t, err)
-	t.Cleanup(log.Close)
-	js, err := jetstream.New(nc)
+	ta := newTestAPI(t)
+	js, err := jetstream.New(ta.nc)
 	require.NoError(t, err)
 	stream, err := js.Stream(t.Context(), eventstore.DefaultStream)
 	require.NoError(t, err)
-	return &subLedger{url: s.ClientURL(), nc: nc, stream: stream, ledger: domain.NewLedger(log, domain.Policy{})}
+	return &subLedger{url: ta.api.natsURL, nc: ta.nc, stream: stream, ledger: ta.api.ledger}
 }
 
 // record records an allocation on province's national line the first
@@ -133,33 +123,11 @@ func TestSubscribeRefusesBadInputBeforeCreatingAnything(t *testing.T) {
 	}
 }
 
-// lockedLines is a writer whose complete lines can be read concurrently.
-type lockedLines struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedLines) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedLines) lines() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := strings.TrimSuffix(b.buf.String(), "\n")
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, "\n")
-}
-
 // subscribeInProcess runs the subscriber until stop is called, as Ctrl-C
 // would; stop returns its exit code.
-func subscribeInProcess(t *testing.T, args ...string) (out, errs *lockedLines, stop func() int) {
+func subscribeInProcess(t *testing.T, args ...string) (out, errs *lockedBuffer, stop func() int) {
 	t.Helper()
-	out, errs = &lockedLines{}, &lockedLines{}
+	out, errs = &lockedBuffer{}, &lockedBuffer{}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan int, 1)
 	go func() { done <- runSubscribe(ctx, args, out, errs) }()
@@ -178,21 +146,6 @@ func subscribeInProcess(t *testing.T, args ...string) (out, errs *lockedLines, s
 	}
 	t.Cleanup(func() { stop() })
 	return out, errs, stop
-}
-
-func eventSeqs(t *testing.T, lines []string) []uint64 {
-	t.Helper()
-	var seqs []uint64
-	for _, line := range lines {
-		var ev struct {
-			IdempotencyKey string `json:"idempotency_key"`
-			Province       string `json:"province"`
-		}
-		require.NoError(t, json.Unmarshal([]byte(line), &ev), line)
-		seqs = append(seqs, 0)
-		_ = ev
-	}
-	return seqs
 }
 
 // A durable stdout subscriber writes the events of its filter, stops
@@ -380,11 +333,11 @@ fi
 id=$(cat | sed -e 's/.*"id":"\([^"]*\)".*/\1/')
 printf '%s %s\n' "$KCLEDGER_SEQ" "$id" >> "`+dir+`/handled"
 `), 0o755))
-	subscriber := func() (*exec.Cmd, *lockedLines) {
+	subscriber := func() (*exec.Cmd, *lockedBuffer) {
 		cmd := exec.Command(binary(t), "subscribe", "--nats-url", creds.URL, "--durable", "kho-bac",
 			"--filter", "kcledger.events.*.*.*.disbursed.>", "--exec", handler, "--state", filepath.Join(dir, "state"), "--ack-wait", "1s")
 		cmd.Env = append(os.Environ(), "KCLEDGER_NATS_USER="+creds.User, "KCLEDGER_NATS_PASSWORD="+creds.Password)
-		errs := &lockedLines{}
+		errs := &lockedBuffer{}
 		cmd.Stderr = errs
 		cmd.WaitDelay = 2 * time.Second // an orphaned command may hold stderr
 		require.NoError(t, cmd.Start())
@@ -441,30 +394,29 @@ func mustConnect(t *testing.T, creds newNATSUserResponse) *nats.Conn {
 	return nc
 }
 
-var _ = bufio.NewReader
-var _ io.Writer = (*lockedLines)(nil)
-
-// slowLines is lockedLines whose first write blocks for a while, as a
+// slowLines is lockedBuffer whose first write blocks for a while, as a
 // pipe to a slow reader does.
 type slowLines struct {
-	lockedLines
+	lockedBuffer
 	once  sync.Once
 	delay time.Duration
 }
 
 func (s *slowLines) Write(p []byte) (int, error) {
 	s.once.Do(func() { time.Sleep(s.delay) })
-	return s.lockedLines.Write(p)
+	return s.lockedBuffer.Write(p)
 }
 
 // Output that blocks for longer than the ack wait neither loses the event
-// nor writes it twice: the server is told it is in progress, and a copy
-// sent meanwhile is recognised.
+// nor writes it twice. This is the property as a user sees it; it does
+// not single out the heartbeat or the skip of copies: with one message
+// per pull, nats.go asks for no message while the handler runs, so the
+// server had no copy to send (removing both still passed, 2026-12-01).
 func TestSubscribeSlowOutputWritesEachEventOnce(t *testing.T) {
 	l := newSubLedger(t)
 	seqs := l.record(t, "01", 2)
 	out := &slowLines{delay: 2500 * time.Millisecond}
-	errs := &lockedLines{}
+	errs := &lockedBuffer{}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan int, 1)
 	go func() {
