@@ -90,22 +90,22 @@ func TestCheckCloudEventsNamesTheHeader(t *testing.T) {
 
 // A message whose headers contradict its body, published around kcledger,
 // is named by the auditor's reader, which refuses to take it as an event.
-func TestReaderRefusesContradictingCloudEvents(t *testing.T) {
+// scanAfterHonest appends an honest event, publishes the message forge
+// makes straight onto the stream (around kcledger, as another client
+// could), and returns both as the auditor's reader sees them.
+func scanAfterHonest(t *testing.T, forge func(honest domain.Event) *nats.Msg) []eventstore.StoredEvent {
+	t.Helper()
 	s := startServer(t)
 	log := openLog(t, s, eventstore.StreamConfig{})
-	honest := eventstoretest.Event(ceLine, "ce-3", 1000)
+	honest := eventstoretest.Event(ceLine, "honest", 1000)
 	_, err := log.Append(context.Background(), domain.Proposal{Event: honest})
 	require.NoError(t, err)
-	forged := eventstoretest.Event(domain.LineKey{FiscalYear: 2025, Province: "79", Source: domain.SourceLocal}, "ce-4", 1000)
-	m, err := eventstore.NewMessage(domain.Proposal{Event: forged})
-	require.NoError(t, err)
-	m.Header.Set("ce-id", honest.ID) // a consumer keyed on ce-id would drop it as a duplicate
+	m := forge(honest)
 	nc := connect(t, s)
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
 	_, err = js.PublishMsg(context.Background(), m)
 	require.NoError(t, err)
-
 	r, err := eventstore.OpenReader(context.Background(), nc, "")
 	require.NoError(t, err)
 	var got []eventstore.StoredEvent
@@ -114,6 +114,17 @@ func TestReaderRefusesContradictingCloudEvents(t *testing.T) {
 		return true, nil
 	}))
 	require.Len(t, got, 2)
+	return got
+}
+
+func TestReaderRefusesContradictingCloudEvents(t *testing.T) {
+	got := scanAfterHonest(t, func(honest domain.Event) *nats.Msg {
+		forged := eventstoretest.Event(domain.LineKey{FiscalYear: 2025, Province: "79", Source: domain.SourceLocal}, "ce-4", 1000)
+		m, err := eventstore.NewMessage(domain.Proposal{Event: forged})
+		require.NoError(t, err)
+		m.Header.Set("ce-id", honest.ID) // a consumer keyed on ce-id would drop it as a duplicate
+		return m
+	})
 	assert.NoError(t, got[0].Err)
 	require.Error(t, got[1].Err)
 	assert.ErrorIs(t, got[1].Err, domain.ErrCorrupt)
@@ -166,29 +177,11 @@ func TestCloudEventsSDKReadsTheMessages(t *testing.T) {
 // whose content does not match its hash is not vouched for, and applying
 // it still names the mismatch.
 func TestScanChecksHashesButLeavesMismatchesToApply(t *testing.T) {
-	s := startServer(t)
-	log := openLog(t, s, eventstore.StreamConfig{})
-	honest := eventstoretest.Event(ceLine, "h-1", 1000)
-	_, err := log.Append(context.Background(), domain.Proposal{Event: honest})
-	require.NoError(t, err)
 	altered := eventstoretest.Event(domain.LineKey{FiscalYear: 2025, Province: "79", Source: domain.SourceLocal}, "h-2", 1000)
 	altered.Amount = domain.AmountFromInt64(9_000_000) // after hashing
 	m, err := eventstore.NewMessage(domain.Proposal{Event: altered})
 	require.NoError(t, err)
-	nc := connect(t, s)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	_, err = js.PublishMsg(context.Background(), m)
-	require.NoError(t, err)
-
-	r, err := eventstore.OpenReader(context.Background(), nc, "")
-	require.NoError(t, err)
-	var got []eventstore.StoredEvent
-	require.NoError(t, r.Scan(context.Background(), 2, func(se eventstore.StoredEvent) (bool, error) {
-		got = append(got, se)
-		return true, nil
-	}))
-	require.Len(t, got, 2)
+	got := scanAfterHonest(t, func(domain.Event) *nats.Msg { return m })
 	require.NoError(t, got[0].Err)
 	assert.True(t, got[0].Recorded.HashChecked)
 	require.NoError(t, got[1].Err, "decodes fine: the hash is Apply's to judge")
