@@ -209,7 +209,10 @@ var ErrDurableMismatch = errors.New("eventstore: durable consumer exists with ot
 // in order until ctx ends (nil) or fn fails (its error). With a durable,
 // a message is acknowledged, and the server told so before the next one
 // comes, only when fn returned nil; a message whose fn failed stays
-// unacknowledged, and a later subscription starts with it.
+// unacknowledged, and a later subscription starts with it. Once a durable
+// subscription has returned, the server has forgotten it, and a message
+// the server sent it during the stop has been given back, not kept
+// reserved for the ack wait.
 func Subscribe(ctx context.Context, nc *nats.Conn, c SubscribeConfig, begin func(SubscriptionInfo), fn func(context.Context, *Delivery) error) error {
 	if c.Stream == "" {
 		c.Stream = DefaultStream
@@ -237,6 +240,9 @@ func Subscribe(ctx context.Context, nc *nats.Conn, c SubscribeConfig, begin func
 	reqCtx, cancel := withTimeout(ctx)
 	stream, err := js.Stream(reqCtx, c.Stream)
 	cancel()
+	if err != nil && stopped(ctx, err) {
+		return nil // stopped before it began
+	}
 	if err != nil {
 		return fmt.Errorf("eventstore: stream %s: %w", c.Stream, err)
 	}
@@ -244,6 +250,9 @@ func Subscribe(ctx context.Context, nc *nats.Conn, c SubscribeConfig, begin func
 		return subscribeOrdered(ctx, js, c, begin, fn)
 	}
 	cons, info, err := durableConsumer(ctx, stream, c)
+	if err != nil && stopped(ctx, err) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -253,7 +262,12 @@ func Subscribe(ctx context.Context, nc *nats.Conn, c SubscribeConfig, begin func
 		return fmt.Errorf("eventstore: subscribe %s: %w", c.Durable, err)
 	}
 	defer it.Stop()
-	stop := context.AfterFunc(ctx, it.Stop)
+	// A stop drains rather than cuts: the server may have sent a message
+	// for this subscription's last pull request before it learns the
+	// subscription is gone. Drained, that message is still read here and
+	// given back at once (below); cut, it would arrive at a closed inbox
+	// and stay reserved for the ack wait, holding up the next run.
+	stop := context.AfterFunc(ctx, it.Drain)
 	defer stop()
 	ack := func(m jetstream.Msg, seq uint64) error {
 		ackCtx, cancel := withTimeout(context.WithoutCancel(ctx))
@@ -268,9 +282,18 @@ func Subscribe(ctx context.Context, nc *nats.Conn, c SubscribeConfig, begin func
 		m, err := it.Next()
 		if err != nil {
 			if ctx.Err() != nil {
+				// Drained: the server holds no request of ours, and
+				// the messages given back are on their way to it.
+				_ = nc.Flush()
 				return nil
 			}
 			return fmt.Errorf("eventstore: subscribe %s: %w", c.Durable, err)
+		}
+		if ctx.Err() != nil {
+			// Came during the drain: not handled, given back for the
+			// next subscription to take at once.
+			_ = m.Nak()
+			continue
 		}
 		d, err := delivery(m)
 		if err != nil {
@@ -299,10 +322,13 @@ func Subscribe(ctx context.Context, nc *nats.Conn, c SubscribeConfig, begin func
 			return err
 		}
 		acked = d.Seq
-		if ctx.Err() != nil {
-			return nil
-		}
 	}
+}
+
+// stopped reports whether err is ctx's end, a stop asked for rather than
+// a failure.
+func stopped(ctx context.Context, err error) bool {
+	return ctx.Err() != nil && errors.Is(err, ctx.Err())
 }
 
 // withHeartbeat runs fn, telling the server every third of ackWait that m
@@ -409,6 +435,9 @@ func subscribeOrdered(ctx context.Context, js jetstream.JetStream, c SubscribeCo
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &t
 	}
 	cons, err := js.OrderedConsumer(ctx, c.Stream, cfg)
+	if err != nil && stopped(ctx, err) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("eventstore: subscribe: %w", err)
 	}
@@ -422,7 +451,12 @@ func subscribeOrdered(ctx context.Context, js jetstream.JetStream, c SubscribeCo
 		return fmt.Errorf("eventstore: subscribe: %w", err)
 	}
 	defer it.Stop()
-	stop := context.AfterFunc(ctx, it.Stop)
+	// A stop drains rather than cuts: the server may have sent a message
+	// for this subscription's last pull request before it learns the
+	// subscription is gone. Drained, that message is still read here and
+	// given back at once (below); cut, it would arrive at a closed inbox
+	// and stay reserved for the ack wait, holding up the next run.
+	stop := context.AfterFunc(ctx, it.Drain)
 	defer stop()
 	for {
 		m, err := it.Next()

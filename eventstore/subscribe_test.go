@@ -1,10 +1,18 @@
 package eventstore_test
 
 import (
+	"context"
+	"io"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
@@ -113,4 +121,182 @@ func FuzzValidateFilter(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A durable subscription that stops gives back what the server sent it
+// before it learnt of the stop. The subscriber's bytes reach the server
+// 150 ms late here, and an event is recorded just after the stop: the
+// server sends it to the subscription's waiting pull request. Were it
+// dropped on arrival rather than given back, it would stay reserved for
+// the ack wait (a minute) and hold up the next run.
+func TestSubscribeStopGivesBackWhatCameMeanwhile(t *testing.T) {
+	s := startServer(t)
+	ledger := domain.NewLedger(openLog(t, s, eventstore.StreamConfig{}), domain.Policy{})
+	_, err := ledger.Record(t.Context(), allocation("a", 1_000_000))
+	require.NoError(t, err)
+	nc, err := nats.Connect(slowUpstream(t, s.Addr().String(), 150*time.Millisecond))
+	require.NoError(t, err)
+	defer nc.Close()
+	cfg := eventstore.SubscribeConfig{Durable: "d", AckWait: time.Minute}
+	subscribe := func() (<-chan uint64, <-chan error, func()) {
+		ctx, cancel := context.WithCancel(t.Context())
+		handled, done := make(chan uint64, 10), make(chan error, 1)
+		go func() {
+			done <- eventstore.Subscribe(ctx, nc, cfg, func(eventstore.SubscriptionInfo) {}, func(_ context.Context, d *eventstore.Delivery) error {
+				handled <- d.Seq
+				return nil
+			})
+		}()
+		return handled, done, cancel
+	}
+	next := func(handled <-chan uint64) uint64 {
+		select {
+		case seq := <-handled:
+			return seq
+		case <-time.After(10 * time.Second):
+			t.Fatal("no event within 10s")
+			return 0
+		}
+	}
+	js, err := jetstream.New(connect(t, s))
+	require.NoError(t, err)
+
+	handled, done, cancel := subscribe()
+	defer cancel()
+	require.Equal(t, uint64(1), next(handled))
+	cons, err := js.Consumer(t.Context(), eventstore.DefaultStream, "d")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		info, err := cons.Info(t.Context())
+		return err == nil && info.AckFloor.Stream == 1 && info.NumWaiting == 1
+	}, 10*time.Second, 5*time.Millisecond, "the subscriber never acknowledged seq 1 and asked for more")
+	cancel()
+	_, err = ledger.Record(t.Context(), disbursement("b", 1000))
+	require.NoError(t, err)
+	require.NoError(t, <-done)
+	assert.Empty(t, handled, "nothing handled after the stop")
+
+	// Well within the ack wait.
+	handled, done, cancel = subscribe()
+	defer cancel()
+	require.Equal(t, uint64(2), next(handled), "the next run starts with the event recorded during the stop")
+	cancel()
+	require.NoError(t, <-done)
+}
+
+// When a durable subscription returns from a stop, the server has already
+// dropped its subscription: the caller may close the connection at once
+// (the CLI does) without a window in which the server still sends it an
+// event. The subscriber's bytes reach the server 150 ms late here, as on
+// a loaded machine, so a stop that returned on sending its unsubscribe,
+// rather than on the server's answer, would show.
+func TestSubscribeReturnsOnceTheServerDroppedIt(t *testing.T) {
+	s := startServer(t)
+	ledger := domain.NewLedger(openLog(t, s, eventstore.StreamConfig{}), domain.Policy{})
+	_, err := ledger.Record(t.Context(), allocation("a", 1_000_000))
+	require.NoError(t, err)
+	nc, err := nats.Connect(slowUpstream(t, s.Addr().String(), 150*time.Millisecond))
+	require.NoError(t, err)
+	defer nc.Close()
+	cid, err := nc.GetClientID()
+	require.NoError(t, err)
+	subs := func() uint32 {
+		cz, err := s.Connz(&server.ConnzOptions{CID: cid})
+		require.NoError(t, err)
+		require.Len(t, cz.Conns, 1)
+		return cz.Conns[0].NumSubs
+	}
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	_, err = js.Stream(t.Context(), eventstore.DefaultStream) // the connection's reply subscription, kept
+	require.NoError(t, err)
+	idle := subs()
+	for round := range 3 {
+		ctx, cancel := context.WithCancel(t.Context())
+		done, begun := make(chan error, 1), make(chan struct{})
+		go func() {
+			done <- eventstore.Subscribe(ctx, nc, eventstore.SubscribeConfig{Durable: "d"}, func(eventstore.SubscriptionInfo) { close(begun) },
+				func(context.Context, *eventstore.Delivery) error { return nil })
+		}()
+		<-begun
+		require.Eventually(t, func() bool { return subs() > idle }, 10*time.Second, time.Millisecond, "round %d: the subscription never showed on the server", round)
+		cancel()
+		require.NoError(t, <-done)
+		require.Equal(t, idle, subs(), "round %d: Subscribe returned while the server still held its subscription", round)
+	}
+}
+
+// slowUpstream listens on 127.0.0.1 and forwards each connection to addr,
+// handing what the client sends to the server delay late, in order; the
+// server's answers pass at once. It returns the URL to connect to.
+func slowUpstream(t *testing.T, addr string, delay time.Duration) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", addr)
+			if err != nil {
+				client.Close()
+				return
+			}
+			t.Cleanup(func() { client.Close(); up.Close() })
+			go io.Copy(client, up)
+			type chunk struct {
+				b  []byte
+				at time.Time
+			}
+			late := make(chan chunk, 1024)
+			go func() {
+				defer up.Close()
+				for c := range late {
+					time.Sleep(time.Until(c.at))
+					if _, err := up.Write(c.b); err != nil {
+						return
+					}
+				}
+			}()
+			go func() {
+				defer close(late)
+				for {
+					b := make([]byte, 32<<10)
+					n, err := client.Read(b)
+					if n > 0 {
+						late <- chunk{b[:n], time.Now().Add(delay)}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return "nats://" + ln.Addr().String()
+}
+
+// A stop that comes before the subscription began is a stop, not an
+// error, and leaves nothing on the server.
+func TestSubscribeStoppedBeforeItBegan(t *testing.T) {
+	s := startServer(t)
+	openLog(t, s, eventstore.StreamConfig{})
+	nc := connect(t, s)
+	for _, durable := range []string{"", "d"} {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		err := eventstore.Subscribe(ctx, nc, eventstore.SubscribeConfig{Durable: durable}, func(eventstore.SubscriptionInfo) { t.Error("begun after its stop") },
+			func(context.Context, *eventstore.Delivery) error { return nil })
+		assert.NoError(t, err, "durable %q", durable)
+	}
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	stream, err := js.Stream(t.Context(), eventstore.DefaultStream)
+	require.NoError(t, err)
+	info, err := stream.Info(t.Context())
+	require.NoError(t, err)
+	assert.Zero(t, info.State.Consumers)
 }

@@ -242,7 +242,7 @@ func TestExampleConsumerExactlyOnceAcrossKill(t *testing.T) {
 	before, err := os.ReadFile(stateFile)
 	require.NoError(t, err)
 	c = start()
-	require.Eventually(t, func() bool { return strings.Contains(c.stderr.String(), "consuming ") }, 10*time.Second, 5*time.Millisecond, c.stderr.String())
+	waitUntil(t, 10*time.Second, func() bool { return strings.Contains(c.stderr.String(), "consuming ") }, c.stderr.String)
 	time.Sleep(200 * time.Millisecond) // inside its wait for messages
 	require.NoError(t, c.cmd.Process.Signal(syscall.SIGTERM))
 	require.Equal(t, 0, wait(c, 10*time.Second), c.stderr.String())

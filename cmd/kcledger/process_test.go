@@ -946,8 +946,22 @@ func TestExports(t *testing.T) {
 // copied by another goroutine, so it may trail its ready line.
 func (p *serveProc) waitLog(t *testing.T, substr string) {
 	t.Helper()
-	require.Eventually(t, func() bool { return strings.Contains(p.stderr.String(), substr) }, 10*time.Second, 10*time.Millisecond,
-		"serve never logged %q:\n%s", substr, p.stderr.String())
+	waitUntil(t, 10*time.Second, func() bool { return strings.Contains(p.stderr.String(), substr) },
+		func() string { return fmt.Sprintf("serve never logged %q:\n%s", substr, p.stderr.String()) })
+}
+
+// waitUntil polls cond until it holds, failing after within with what
+// explain says then (require.Eventually would format its message before
+// the wait, when there is nothing to say yet).
+func waitUntil(t *testing.T, within time.Duration, cond func() bool, explain func() string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not so after %s: %s", within, explain())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // stop ends the process cleanly (SIGTERM) and waits for it.

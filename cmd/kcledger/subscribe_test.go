@@ -158,14 +158,14 @@ func TestSubscribeStdoutResumesWhereItStopped(t *testing.T) {
 	args := []string{"--nats-url", l.url, "--durable", "dashboard-01", "--filter", "kcledger.events.2025.01.>"}
 
 	out, errs, stop := subscribeInProcess(t, args...)
-	require.Eventually(t, func() bool { return len(out.lines()) == len(hanoi) }, 10*time.Second, 10*time.Millisecond, "%v", errs.lines())
+	waitUntil(t, 10*time.Second, func() bool { return len(out.lines()) == len(hanoi) }, func() string { return fmt.Sprintf("%v", errs.lines()) })
 	require.Equal(t, exitOK, stop(), "%v", errs.lines())
 	assert.Contains(t, strings.Join(errs.lines(), "\n"), "durable dashboard-01 (new) on KCLEDGER, filter kcledger.events.2025.01.>, from seq 1, 4 pending")
 
 	more := l.record(t, "01", 2)
 	l.record(t, "79", 1)
 	out2, errs2, stop2 := subscribeInProcess(t, args...)
-	require.Eventually(t, func() bool { return len(out2.lines()) == len(more) }, 10*time.Second, 10*time.Millisecond, "%v", errs2.lines())
+	waitUntil(t, 10*time.Second, func() bool { return len(out2.lines()) == len(more) }, func() string { return fmt.Sprintf("%v", errs2.lines()) })
 	time.Sleep(200 * time.Millisecond) // anything extra would show now
 	require.Equal(t, exitOK, stop2())
 	assert.Contains(t, strings.Join(errs2.lines(), "\n"), fmt.Sprintf("durable dashboard-01 on KCLEDGER, filter kcledger.events.2025.01.>, from seq %d, 2 pending", hanoi[len(hanoi)-1]+1))
@@ -213,7 +213,7 @@ func TestSubscribeStarts(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			out, errs, stop := subscribeInProcess(t, append([]string{"--nats-url", l.url}, tt.args...)...)
-			require.Eventually(t, func() bool { return len(out.lines()) >= len(tt.want) }, 10*time.Second, 10*time.Millisecond, "%v", errs.lines())
+			waitUntil(t, 10*time.Second, func() bool { return len(out.lines()) >= len(tt.want) }, func() string { return fmt.Sprintf("%v", errs.lines()) })
 			time.Sleep(100 * time.Millisecond)
 			require.Equal(t, exitOK, stop())
 			got := out.lines()
@@ -241,10 +241,10 @@ func TestSubscribeStopsRatherThanSkipping(t *testing.T) {
 
 	got := filepath.Join(t.TempDir(), "got")
 	out, errs, stop := subscribeInProcess(t, "--nats-url", l.url, "--durable", "picky", "--exec", `printf '%s\n' "$KCLEDGER_SEQ" >> `+got)
-	require.Eventually(t, func() bool {
+	waitUntil(t, 10*time.Second, func() bool {
 		b, _ := os.ReadFile(got)
 		return strings.Count(string(b), "\n") == len(seqs)
-	}, 10*time.Second, 10*time.Millisecond, "%v", errs.lines())
+	}, func() string { return fmt.Sprintf("%v", errs.lines()) })
 	require.Equal(t, exitOK, stop())
 	assert.Empty(t, out.lines())
 	b, err := os.ReadFile(got)
@@ -264,10 +264,10 @@ func TestSubscribeExecContract(t *testing.T) {
 	dir := t.TempDir()
 	script := `cat > "` + dir + `/in.$KCLEDGER_SEQ"; printf '%s|%s|%s|%s\n' "$KCLEDGER_SEQ" "$KCLEDGER_SUBJECT" "$KCLEDGER_EVENT_ID" "$KCLEDGER_EVENT_TYPE" >> "` + dir + `/env"`
 	_, errs, stop := subscribeInProcess(t, "--nats-url", l.url, "--exec", script)
-	require.Eventually(t, func() bool {
+	waitUntil(t, 10*time.Second, func() bool {
 		b, _ := os.ReadFile(filepath.Join(dir, "env"))
 		return strings.Count(string(b), "\n") == len(seqs)
-	}, 10*time.Second, 10*time.Millisecond, "%v", errs.lines())
+	}, func() string { return fmt.Sprintf("%v", errs.lines()) })
 	require.Equal(t, exitOK, stop())
 	m, err := l.stream.GetMsg(t.Context(), seqs[1])
 	require.NoError(t, err)
@@ -351,7 +351,7 @@ printf '%s %s\n' "$KCLEDGER_SEQ" "$id" >> "`+dir+`/handled"
 	}
 
 	first, errs := subscriber()
-	require.Eventually(t, func() bool { return exists("blocked") }, 20*time.Second, 10*time.Millisecond, "%v", errs.lines())
+	waitUntil(t, 20*time.Second, func() bool { return exists("blocked") }, func() string { return fmt.Sprintf("%v", errs.lines()) })
 	require.Equal(t, "3", handled()[0], "seq 3, the first disbursement, was done before the kill")
 	require.NoError(t, first.Process.Signal(syscall.SIGKILL))
 	_ = first.Wait()
@@ -377,7 +377,9 @@ printf '%s %s\n' "$KCLEDGER_SEQ" "$id" >> "`+dir+`/handled"
 		return true, nil
 	}))
 	require.Len(t, want, 2*9)
-	require.Eventually(t, func() bool { return len(handled()) >= len(want) }, 20*time.Second, 10*time.Millisecond, "first: %v\nsecond: %v\nhandled: %v", errs.lines(), errs2.lines(), handled())
+	waitUntil(t, 20*time.Second, func() bool { return len(handled()) >= len(want) }, func() string {
+		return fmt.Sprintf("first: %v\nsecond: %v\nhandled: %v", errs.lines(), errs2.lines(), handled())
+	})
 	time.Sleep(300 * time.Millisecond) // a duplicate would show now
 	require.NoError(t, second.Process.Signal(syscall.SIGINT))
 	require.NoError(t, second.Wait(), "Ctrl-C stops cleanly: %v", errs2.lines())
@@ -422,7 +424,7 @@ func TestSubscribeSlowOutputWritesEachEventOnce(t *testing.T) {
 	go func() {
 		done <- runSubscribe(ctx, []string{"--nats-url", l.url, "--durable", "slow", "--ack-wait", "1s"}, out, errs)
 	}()
-	require.Eventually(t, func() bool { return len(out.lines()) >= len(seqs) }, 15*time.Second, 20*time.Millisecond, "%v", errs.lines())
+	waitUntil(t, 15*time.Second, func() bool { return len(out.lines()) >= len(seqs) }, func() string { return fmt.Sprintf("%v", errs.lines()) })
 	time.Sleep(1500 * time.Millisecond) // past another ack wait: a duplicate would show now
 	cancel()
 	require.Equal(t, exitOK, <-done, "%v", errs.lines())
