@@ -3,8 +3,12 @@ package eventstore
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -14,16 +18,23 @@ import (
 	"github.com/kcledger/kcledger/eventstore/eventstoretest"
 )
 
-// BenchmarkPublishShape16 separates what a kcledger append costs the
-// server beyond a raw publish: 16 writers, each on lines of its own, fsync
-// on every write, publishing
+// BenchmarkPublishShape1 and BenchmarkPublishShape16 separate what a
+// kcledger append costs the server beyond a raw publish: 1 or 16 writers,
+// each on lines of its own, fsync on every write, publishing
 //
 //	raw:        400 zero bytes on one subject of a plain stream
 //	event-bare: an event's JSON on its line's subject, no headers
-//	event:      the same with its message id and line expectation
+//	event:      the message kcledger sends: the same with its headers
+//	            (message id, line expectation, CloudEvents attributes)
 //
-// No rules, no key index lookups: the store alone.
-func BenchmarkPublishShape16(b *testing.B) {
+// Every shape builds an event's message first, at the same cost in each,
+// so the differences are the server's and the wire's. No rules, no key
+// index lookups: the ledger's own work is BenchmarkRecordCPU.
+func BenchmarkPublishShape1(b *testing.B) { benchPublishShape(b, 1) }
+
+func BenchmarkPublishShape16(b *testing.B) { benchPublishShape(b, 16) }
+
+func benchPublishShape(b *testing.B, writers int) {
 	s, err := StartServer(ServerConfig{DataDir: b.TempDir(), Listen: "127.0.0.1:-1"})
 	require.NoError(b, err)
 	b.Cleanup(s.Shutdown)
@@ -36,7 +47,6 @@ func BenchmarkPublishShape16(b *testing.B) {
 	_, err = log.js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "RAW", Subjects: []string{"raw.>"}, Storage: jetstream.FileStorage})
 	require.NoError(b, err)
 
-	const writers = 16
 	provinces := domain.Provinces(domain.Scheme63)
 	// Each writer's lines, and their last sequences, kept across runs.
 	lasts := make([]map[domain.LineKey]uint64, writers)
@@ -58,7 +68,8 @@ func BenchmarkPublishShape16(b *testing.B) {
 					defer wg.Done()
 					for i := w; i < b.N; i += writers {
 						k := lines[w][i%len(lines[w])]
-						m, err := message(domain.Proposal{Event: eventstoretest.Event(k, fmt.Sprint(run, "-", i), 1), ExpectedSeq: lasts[w][k]})
+						key := fmt.Sprint(run, "-", i)
+						m, err := message(domain.Proposal{Event: eventstoretest.Event(k, key, 1), ExpectedSeq: lasts[w][k]})
 						if err != nil {
 							b.Error(err)
 							return
@@ -77,6 +88,9 @@ func BenchmarkPublishShape16(b *testing.B) {
 						}
 						if shape != "raw" {
 							lasts[w][k] = ack.Sequence
+							// As Append does: the key index then has
+							// nothing to read back from the stream.
+							log.keys.note(msgID(key), ack.Sequence)
 						}
 					}
 				}()
@@ -95,6 +109,72 @@ func BenchmarkDecodeEvent(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := decode(m.Data, 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// cpuLog is an event log that does the client-side work of a JetStream
+// append (the message, its headers and id, the key index note and lookup)
+// but sends nothing: what an append costs kcledger's own process.
+type cpuLog struct {
+	seq  *uint64
+	keys *keyIndex
+}
+
+func (l cpuLog) Load(context.Context, domain.LineKey, uint64) ([]domain.Recorded, error) {
+	return nil, nil
+}
+
+func (l cpuLog) Claim(_ context.Context, key string) (domain.IdempotencyClaim, bool, error) {
+	_, ok, err := l.keys.lookup(key)
+	if ok {
+		return domain.IdempotencyClaim{}, false, fmt.Errorf("key %q again", key)
+	}
+	return domain.IdempotencyClaim{}, false, err
+}
+
+func (l cpuLog) Append(_ context.Context, p domain.Proposal) (uint64, error) {
+	m, err := message(p)
+	if err != nil {
+		return 0, err
+	}
+	if p.ExpectedSeq != *l.seq {
+		return 0, domain.ErrStale // one line: its last event is the log's
+	}
+	*l.seq++
+	l.keys.note(m.Header.Get(hdrMsgID), *l.seq)
+	return *l.seq, nil
+}
+
+// BenchmarkRecordCPU is a validated disbursement recorded through the
+// domain ledger into cpuLog: the CPU an append costs the writer before and
+// after its one round trip to the server. With one writer, it adds to
+// every append's latency.
+func BenchmarkRecordCPU(b *testing.B) {
+	ctx := context.Background()
+	keys := newKeyIndex(time.Hour)
+	keys.confirm(time.Now().Add(time.Hour))
+	ledger := domain.NewLedger(cpuLog{new(uint64), keys}, domain.Policy{})
+	now := time.Now().UTC()
+	cmd := func(kind domain.CommandKind, key string) domain.Command {
+		c := domain.Command{Kind: kind, FiscalYear: 2024, Province: "01", Source: domain.SourceLocal,
+			EffectiveDate: domain.Date{Year: 2024, Month: time.March, Day: 1},
+			EventID:       uuid.Must(uuid.NewV7()).String(), Actor: "bench", IdempotencyKey: key, Now: now}
+		if kind == domain.Allocate {
+			c.Amount, c.Decision = domain.MaxMovement, "1/QĐ-BENCH"
+		} else {
+			c.Amount, c.Voucher, c.Beneficiary = domain.AmountFromInt64(1000), "KB-BENCH", "Cơ sở CNNT thử tải"
+		}
+		return c
+	}
+	_, err := ledger.Record(ctx, cmd(domain.Allocate, "alloc"))
+	require.NoError(b, err)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		if _, err := ledger.Record(ctx, cmd(domain.Disburse, "pay-"+strconv.Itoa(i))); err != nil {
 			b.Fatal(err)
 		}
 	}
