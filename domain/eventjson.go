@@ -309,3 +309,110 @@ func (d *eventDecoder) field(key string, e *Event) error {
 	}
 	return nil
 }
+
+// MarshalEvent encodes e exactly as json.Marshal does, byte for byte,
+// without reflection: every append encodes its event. Events with a
+// string that encoding/json would escape (a quote, a backslash, a control
+// character, <, > or &, invalid UTF-8, U+2028 or U+2029), or a date or
+// time it would refuse, go to json.Marshal, whose answer then stands. A
+// fuzz test holds the two to the same output.
+func MarshalEvent(e *Event) ([]byte, error) {
+	if b, ok := appendEventFast(make([]byte, 0, 1024), e); ok {
+		return b, nil
+	}
+	return json.Marshal(e)
+}
+
+func appendEventFast(b []byte, e *Event) ([]byte, bool) {
+	if !e.EffectiveDate.valid() {
+		return nil, false
+	}
+	at, err := e.RecordedAt.MarshalJSON()
+	if err != nil {
+		return nil, false
+	}
+	w := eventWriter{b: append(b, '{')}
+	w.str("id", e.ID, false)
+	w.str("type", string(e.Type), false)
+	w.key("fiscal_year")
+	w.b = strconv.AppendInt(w.b, int64(e.FiscalYear), 10)
+	w.str("province", e.Province, false)
+	w.str("source", string(e.Source), false)
+	w.str("project", e.Project, true)
+	w.str("category", string(e.Category), true)
+	w.str("amount", e.Amount.String(), false)
+	w.str("decision", e.Decision, true)
+	w.str("voucher", e.Voucher, true)
+	w.str("beneficiary", e.Beneficiary, true)
+	w.str("reason", e.Reason, true)
+	w.str("effective_date", e.EffectiveDate.String(), false)
+	w.key("recorded_at")
+	w.b = append(w.b, at...)
+	w.str("actor", e.Actor, false)
+	w.str("idempotency_key", e.IdempotencyKey, false)
+	w.str("prev_hash", e.PrevHash, false)
+	w.str("hash", e.Hash, false)
+	w.str("signed_by", e.SignedBy, true)
+	w.str("signature", e.Signature, true)
+	if w.slow {
+		return nil, false
+	}
+	return append(w.b, '}'), true
+}
+
+// eventWriter appends an object's members; slow is set once a string
+// needs what only encoding/json does.
+type eventWriter struct {
+	b    []byte
+	n    int
+	slow bool
+}
+
+func (w *eventWriter) key(k string) {
+	if w.n > 0 {
+		w.b = append(w.b, ',')
+	}
+	w.n++
+	w.b = append(w.b, '"')
+	w.b = append(w.b, k...)
+	w.b = append(w.b, '"', ':')
+}
+
+func (w *eventWriter) str(k, v string, omitEmpty bool) {
+	if omitEmpty && v == "" {
+		return
+	}
+	if !plainJSONString(v) {
+		w.slow = true
+		return
+	}
+	w.key(k)
+	w.b = append(w.b, '"')
+	w.b = append(w.b, v...)
+	w.b = append(w.b, '"')
+}
+
+// plainJSONString reports whether encoding/json writes s as it is.
+func plainJSONString(s string) bool {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	if ascii {
+		return true
+	}
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r == '\u2028' || r == '\u2029' {
+			return false
+		}
+	}
+	return true
+}

@@ -132,3 +132,95 @@ func BenchmarkUnmarshalEvent(b *testing.B) {
 		}
 	})
 }
+
+func sampleEvent(t testing.TB) domain.Event {
+	var e domain.Event
+	require.NoError(t, json.Unmarshal(sampleEventJSON(t), &e))
+	return e
+}
+
+// sameEncodingAsEncodingJSON fails unless MarshalEvent writes e as
+// json.Marshal does, byte for byte, or both refuse it.
+func sameEncodingAsEncodingJSON(t testing.TB, e domain.Event) {
+	t.Helper()
+	want, wantErr := json.Marshal(&e)
+	got, gotErr := domain.MarshalEvent(&e)
+	if (wantErr == nil) != (gotErr == nil) {
+		t.Fatalf("on %+v: encoding/json says %v, MarshalEvent says %v", e, wantErr, gotErr)
+	}
+	if string(want) != string(got) {
+		t.Fatalf("on %+v:\nencoding/json %s\nMarshalEvent  %s", e, want, got)
+	}
+}
+
+func TestMarshalEventAgreesWithEncodingJSON(t *testing.T) {
+	hanoi := time.FixedZone("ICT", 7*60*60)
+	for _, tt := range []struct {
+		name   string
+		change func(e *domain.Event)
+	}{
+		{"as kcledger writes it", func(*domain.Event) {}},
+		{"every optional field empty", func(e *domain.Event) {
+			e.Project, e.Category, e.Decision, e.Voucher, e.Beneficiary, e.Reason, e.SignedBy, e.Signature = "", "", "", "", "", "", "", ""
+		}},
+		{"every field", func(e *domain.Event) { e.Decision, e.Reason = "3536/QĐ-BCT", "điều chỉnh" }},
+		{"zero event", func(e *domain.Event) { *e = domain.Event{} }},
+		{"negative amount", func(e *domain.Event) { e.Amount = domain.AmountFromInt64(-250_000_000) }},
+		{"zero amount", func(e *domain.Event) { e.Amount = domain.Amount{} }},
+		{"negative year", func(e *domain.Event) { e.FiscalYear = -3 }},
+		{"time in Hà Nội", func(e *domain.Event) { e.RecordedAt = e.RecordedAt.In(hanoi) }},
+		{"time without fraction", func(e *domain.Event) { e.RecordedAt = time.Date(2025, 4, 15, 9, 0, 0, 0, time.UTC) }},
+		{"time beyond 9999", func(e *domain.Event) { e.RecordedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }},
+		{"zero time", func(e *domain.Event) { e.RecordedAt = time.Time{} }},
+		{"invalid date", func(e *domain.Event) { e.EffectiveDate = domain.Date{Year: 2025, Month: 2, Day: 30} }},
+		{"quote", func(e *domain.Event) { e.Beneficiary = `HTX "Gốm"` }},
+		{"backslash", func(e *domain.Event) { e.Reason = `a\b` }},
+		{"html characters", func(e *domain.Event) { e.Decision = "<b>&</b>" }},
+		{"control character", func(e *domain.Event) { e.Reason = "a\tb" }},
+		{"invalid UTF-8", func(e *domain.Event) { e.Beneficiary = "\xff\xfe" }},
+		{"line separator", func(e *domain.Event) { e.Beneficiary = "a\u2028b\u2029" }},
+		{"escape in a required field", func(e *domain.Event) { e.Actor = "o\"fficer" }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := sampleEvent(t)
+			tt.change(&e)
+			sameEncodingAsEncodingJSON(t, e)
+		})
+	}
+}
+
+// Whatever the event, MarshalEvent writes json.Marshal's bytes.
+func FuzzMarshalEvent(f *testing.F) {
+	f.Add("HTX Gốm", "UNC-0042", "officer", int64(250_000_000), 2025, 4, 15, int64(1744707600123456789), 0)
+	f.Add(`a"b`, "<&>", "\xff", int64(-1), -1, 13, 0, int64(-62135596800000000000/1000), 7*3600)
+	f.Add("a\u2028", "\x00", "", int64(0), 0, 0, 0, int64(0), -3600+1)
+	f.Fuzz(func(t *testing.T, beneficiary, voucher, actor string, amount int64, year, month, day int, unixNano int64, offset int) {
+		e := sampleEvent(t)
+		e.Beneficiary, e.Voucher, e.Actor, e.Reason = beneficiary, voucher, actor, beneficiary+voucher
+		e.Amount = domain.AmountFromInt64(amount)
+		e.FiscalYear = year
+		e.EffectiveDate = domain.Date{Year: year, Month: time.Month(month), Day: day}
+		e.RecordedAt = time.Unix(0, unixNano).In(time.FixedZone("z", offset%(100*3600)))
+		sameEncodingAsEncodingJSON(t, e)
+	})
+}
+
+func BenchmarkMarshalEvent(b *testing.B) {
+	e := sampleEvent(b)
+	b.Run("encoding/json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(&e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("MarshalEvent", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := domain.MarshalEvent(&e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -151,7 +151,6 @@ func (l *Ledger) Record(ctx context.Context, cmd Command) (Result, error) {
 	if err := cmd.Validate(l.policy); err != nil {
 		return Result{}, err
 	}
-	fp := cmd.Fingerprint()
 	entry := l.entry(cmd.Line())
 	entry.mu.Lock()
 	defer entry.mu.Unlock()
@@ -161,11 +160,11 @@ func (l *Ledger) Record(ctx context.Context, cmd Command) (Result, error) {
 	if c, ok, err := l.log.Claim(ctx, cmd.IdempotencyKey); err != nil {
 		return Result{}, err
 	} else if ok {
-		return l.replay(ctx, entry, c, fp)
+		return l.replay(ctx, entry, c, &cmd)
 	}
 	for attempt := 0; attempt < l.maxAttempts; attempt++ {
 		if r, ok := entry.keys[cmd.IdempotencyKey]; ok {
-			return l.replay(ctx, entry, IdempotencyClaim{Fingerprint: r.Event.Fingerprint(), Recorded: r}, fp)
+			return l.replay(ctx, entry, IdempotencyClaim{Fingerprint: r.Event.Fingerprint(), Recorded: r}, &cmd)
 		}
 		ev, err := Decide(entry.state, cmd, l.policy)
 		if err == nil && l.signer != nil {
@@ -184,7 +183,8 @@ func (l *Ledger) Record(ctx context.Context, cmd Command) (Result, error) {
 		}
 		seq, err := l.log.Append(ctx, Proposal{Event: ev, ExpectedSeq: entry.state.LastSeq})
 		if err == nil {
-			r := Recorded{Event: ev, Seq: seq}
+			// Decide computed the hash of this very event.
+			r := Recorded{Event: ev, Seq: seq, HashChecked: true}
 			if aerr := entry.apply(r); aerr != nil {
 				return Result{}, aerr
 			}
@@ -192,7 +192,7 @@ func (l *Ledger) Record(ctx context.Context, cmd Command) (Result, error) {
 		}
 		var claimed *ClaimedError
 		if errors.As(err, &claimed) {
-			return l.replay(ctx, entry, claimed.Claim, fp)
+			return l.replay(ctx, entry, claimed.Claim, &cmd)
 		}
 		// The line moved on, or the outcome is unknown (a timeout may hide
 		// a success). Either way reload the line: if this command landed,
@@ -202,7 +202,7 @@ func (l *Ledger) Record(ctx context.Context, cmd Command) (Result, error) {
 		}
 		if !errors.Is(err, ErrStale) {
 			if r, ok := entry.keys[cmd.IdempotencyKey]; ok {
-				return l.replay(ctx, entry, IdempotencyClaim{Fingerprint: r.Event.Fingerprint(), Recorded: r}, fp)
+				return l.replay(ctx, entry, IdempotencyClaim{Fingerprint: r.Event.Fingerprint(), Recorded: r}, &cmd)
 			}
 			return Result{}, err
 		}
@@ -257,9 +257,9 @@ func (l *Ledger) refresh(ctx context.Context, e *lineEntry, k LineKey, force boo
 }
 
 // replay answers a command whose idempotency key already produced c.
-func (l *Ledger) replay(ctx context.Context, e *lineEntry, c IdempotencyClaim, fp string) (Result, error) {
+func (l *Ledger) replay(ctx context.Context, e *lineEntry, c IdempotencyClaim, cmd *Command) (Result, error) {
 	ev := c.Recorded.Event
-	if c.Fingerprint != fp {
+	if c.Fingerprint != cmd.Fingerprint() {
 		return Result{}, Errorf(CodeIdempotencyKeyReused, "idempotency_key",
 			"idempotency key %q was already used for a different movement (event %s on line %s); use a new key for a new movement", ev.IdempotencyKey, ev.ID, ev.Line())
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // LineKey identifies a budget line: a fiscal year, a province and a source.
@@ -14,7 +15,7 @@ type LineKey struct {
 }
 
 func (k LineKey) String() string {
-	return fmt.Sprintf("%d/%s/%s", k.FiscalYear, k.Province, k.Source)
+	return strconv.Itoa(k.FiscalYear) + "/" + k.Province + "/" + string(k.Source)
 }
 
 // Balance holds the running totals of a line or of a project within it.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -371,7 +372,18 @@ func (a Amount) Decimal() decimal.Decimal { return a.d }
 // plain digits with an optional '-', no grouping ("1500000000",
 // "-250000000", "0"). It reads the coefficient directly rather than calling
 // decimal's String, whose output depends on package-level settings.
-func (a Amount) String() string { return a.d.BigInt().String() }
+func (a Amount) String() string {
+	// Whole đồng below 10^18 in size, as every movement and any real
+	// total is, print from an int64 without building a big.Int (this is
+	// on every event's hash and JSON).
+	if a.d.Exponent() == 0 && a.d.Cmp(int64Max) < 0 && a.d.Cmp(int64Min) > 0 {
+		return strconv.FormatInt(a.d.CoefficientInt64(), 10)
+	}
+	return a.d.BigInt().String()
+}
+
+// ±10^18, with exponent 0 so that comparing with them rescales nothing.
+var int64Max, int64Min = decimal.NewFromInt(1e18), decimal.NewFromInt(-1e18)
 
 // VND renders a for people in vi-VN style with the đồng sign:
 // "1.500.000.000 ₫", "-250.000.000 ₫", "0 ₫". It is exact, and

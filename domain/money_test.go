@@ -612,3 +612,17 @@ func TestAmountUnmarshalJSONMalformedTokens(t *testing.T) {
 	requireAmountError(t, a.UnmarshalJSON([]byte("\"5\x00\"")), "malformed")
 	requireAmount(t, "42", a)
 }
+
+// String's int64 shortcut writes what the coefficient's own big.Int would,
+// at its edges and beyond, and for values whose exponent is not zero.
+func TestAmountStringShortcut(t *testing.T) {
+	var cases []decimal.Decimal
+	for _, s := range []string{"0", "1", "-1", "999999999999999999", "-999999999999999999", "1000000000000000000", "-1000000000000000000",
+		"9223372036854775807", "9223372036854775808", "-9223372036854775809", "123456789012345678901234567890"} {
+		cases = append(cases, decimal.RequireFromString(s))
+	}
+	cases = append(cases, decimal.New(15, 8), decimal.New(-25, 7), decimal.New(7, 20), decimal.NewFromInt(1e15).Add(decimal.NewFromInt(1)))
+	for _, d := range cases {
+		assert.Equal(t, d.BigInt().String(), Amount{d: d}.String(), "%s (exponent %d)", d, d.Exponent())
+	}
+}

@@ -3,6 +3,7 @@ package domain
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -412,6 +413,10 @@ func TestDateMethods(t *testing.T) {
 	assert.True(t, Date{}.IsZero())
 	assert.False(t, a.IsZero())
 	assert.Equal(t, "0000-00-00", Date{}.String())
+	// String writes what fmt's %04d-%02d-%02d would, out of range too.
+	for _, d := range []Date{a, b, {1, 1, 1}, {999, 12, 9}, {9999, 12, 31}, {10000, 1, 1}, {-1, 1, 1}, {2025, 13, 32}, {2025, 100, 1}, {2025, 1, 100}, {2025, -1, 1}, {2025, 1, -5}} {
+		assert.Equal(t, fmt.Sprintf("%04d-%02d-%02d", d.Year, int(d.Month), d.Day), d.String(), "%#v", d)
+	}
 
 	assert.Equal(t, b, a.AddDays(1))
 	assert.Equal(t, a, b.AddDays(-1))

@@ -3,7 +3,6 @@ package eventstore
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -158,12 +157,12 @@ func NewMessage(p domain.Proposal) (*nats.Msg, error) { return message(p) }
 // message builds the one message that records a proposal.
 func message(p domain.Proposal) (*nats.Msg, error) {
 	ev := p.Event
-	data, err := json.Marshal(&ev)
+	data, err := domain.MarshalEvent(&ev)
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: encode event %s: %w", ev.ID, err)
 	}
-	m := nats.NewMsg(EventSubject(&ev))
-	m.Data = data
+	// Sized for its headers up front: one map, never grown.
+	m := &nats.Msg{Subject: EventSubject(&ev), Header: make(nats.Header, 11), Data: data}
 	setCloudEvents(m, &ev)
 	m.Header.Set(hdrMsgID, msgID(ev.IdempotencyKey))
 	expectLine(m, ev.Line(), p.ExpectedSeq)
