@@ -76,7 +76,6 @@ type Delivery struct {
 	Stored time.Time
 	// Pending is how many matching messages follow this one.
 	Pending uint64
-	msg     jetstream.Msg
 }
 
 // SubscriptionInfo describes a subscription as it begins.
@@ -240,7 +239,7 @@ func Subscribe(ctx context.Context, nc *nats.Conn, c SubscribeConfig, begin func
 	reqCtx, cancel := withTimeout(ctx)
 	stream, err := js.Stream(reqCtx, c.Stream)
 	cancel()
-	if err != nil && stopped(ctx, err) {
+	if stopped(ctx, err) {
 		return nil // stopped before it began
 	}
 	if err != nil {
@@ -250,7 +249,7 @@ func Subscribe(ctx context.Context, nc *nats.Conn, c SubscribeConfig, begin func
 		return subscribeOrdered(ctx, js, c, begin, fn)
 	}
 	cons, info, err := durableConsumer(ctx, stream, c)
-	if err != nil && stopped(ctx, err) {
+	if stopped(ctx, err) {
 		return nil
 	}
 	if err != nil {
@@ -326,7 +325,7 @@ func Subscribe(ctx context.Context, nc *nats.Conn, c SubscribeConfig, begin func
 }
 
 // stopped reports whether err is ctx's end, a stop asked for rather than
-// a failure.
+// a failure (false for a nil err).
 func stopped(ctx context.Context, err error) bool {
 	return ctx.Err() != nil && errors.Is(err, ctx.Err())
 }
@@ -363,7 +362,7 @@ func delivery(m jetstream.Msg) (*Delivery, error) {
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: subscribe: metadata of a message on %s: %w", m.Subject(), err)
 	}
-	return &Delivery{Seq: meta.Sequence.Stream, Subject: m.Subject(), Header: m.Headers(), Data: m.Data(), Stored: meta.Timestamp, Pending: meta.NumPending, msg: m}, nil
+	return &Delivery{Seq: meta.Sequence.Stream, Subject: m.Subject(), Header: m.Headers(), Data: m.Data(), Stored: meta.Timestamp, Pending: meta.NumPending}, nil
 }
 
 // durableConsumer finds or makes the durable consumer of c.
@@ -435,7 +434,7 @@ func subscribeOrdered(ctx context.Context, js jetstream.JetStream, c SubscribeCo
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &t
 	}
 	cons, err := js.OrderedConsumer(ctx, c.Stream, cfg)
-	if err != nil && stopped(ctx, err) {
+	if stopped(ctx, err) {
 		return nil
 	}
 	if err != nil {
@@ -451,12 +450,9 @@ func subscribeOrdered(ctx context.Context, js jetstream.JetStream, c SubscribeCo
 		return fmt.Errorf("eventstore: subscribe: %w", err)
 	}
 	defer it.Stop()
-	// A stop drains rather than cuts: the server may have sent a message
-	// for this subscription's last pull request before it learns the
-	// subscription is gone. Drained, that message is still read here and
-	// given back at once (below); cut, it would arrive at a closed inbox
-	// and stay reserved for the ack wait, holding up the next run.
-	stop := context.AfterFunc(ctx, it.Drain)
+	// A stop may cut: an ordered consumer takes no acknowledgements, so a
+	// message lost on the way reserves nothing (unlike a durable's).
+	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
 	for {
 		m, err := it.Next()
@@ -470,7 +466,6 @@ func subscribeOrdered(ctx context.Context, js jetstream.JetStream, c SubscribeCo
 		if err != nil {
 			return err
 		}
-		d.msg = nil // nothing to acknowledge
 		if err := fn(context.WithoutCancel(ctx), d); err != nil {
 			return err
 		}
