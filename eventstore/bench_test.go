@@ -14,6 +14,7 @@ import (
 
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
+	"github.com/kcledger/kcledger/eventstore/eventstoretest"
 )
 
 // The benchmarks run on an embedded server that fsyncs every write, as
@@ -76,7 +77,9 @@ func BenchmarkRecord(b *testing.B) {
 	ctx := context.Background()
 	ledger := domain.NewLedger(log, domain.Policy{})
 	now := time.Now().UTC()
-	cmd := func(kind domain.CommandKind, key string) domain.Command { return benchCommand(kind, "01", key, now) }
+	cmd := func(kind domain.CommandKind, key string) domain.Command {
+		return eventstoretest.Command(kind, "01", key, now)
+	}
 	_, err := ledger.Record(ctx, cmd(domain.Allocate, "alloc"))
 	require.NoError(b, err)
 	b.ResetTimer()
@@ -109,7 +112,7 @@ func BenchmarkRecord16(b *testing.B) {
 	now := time.Now().UTC()
 	provinces := domain.Provinces(domain.Scheme63)
 	cmd := func(kind domain.CommandKind, province, key string) domain.Command {
-		return benchCommand(kind, province, key, now)
+		return eventstoretest.Command(kind, province, key, now)
 	}
 	for _, p := range provinces {
 		_, err := ledger.Record(ctx, cmd(domain.Allocate, p.Code, "alloc-"+p.Code))
@@ -132,18 +135,4 @@ func BenchmarkRecord16(b *testing.B) {
 		}()
 	}
 	wg.Wait()
-}
-
-// benchCommand is an allocation of the maximum, or a disbursement of
-// 1000 đồng, on the local line of province in 2024.
-func benchCommand(kind domain.CommandKind, province, key string, now time.Time) domain.Command {
-	c := domain.Command{Kind: kind, FiscalYear: 2024, Province: province, Source: domain.SourceLocal,
-		EffectiveDate: domain.Date{Year: 2024, Month: time.March, Day: 1},
-		EventID:       uuid.Must(uuid.NewV7()).String(), Actor: "bench", IdempotencyKey: key, Now: now}
-	if kind == domain.Allocate {
-		c.Amount, c.Decision = domain.MaxMovement, "1/QĐ"
-	} else {
-		c.Amount, c.Voucher, c.Beneficiary = domain.AmountFromInt64(1000), "KB", "HTX"
-	}
-	return c
 }

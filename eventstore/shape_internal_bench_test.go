@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
@@ -158,15 +156,7 @@ func BenchmarkRecordCPU(b *testing.B) {
 	ledger := domain.NewLedger(cpuLog{new(uint64), keys}, domain.Policy{})
 	now := time.Now().UTC()
 	cmd := func(kind domain.CommandKind, key string) domain.Command {
-		c := domain.Command{Kind: kind, FiscalYear: 2024, Province: "01", Source: domain.SourceLocal,
-			EffectiveDate: domain.Date{Year: 2024, Month: time.March, Day: 1},
-			EventID:       uuid.Must(uuid.NewV7()).String(), Actor: "bench", IdempotencyKey: key, Now: now}
-		if kind == domain.Allocate {
-			c.Amount, c.Decision = domain.MaxMovement, "1/QĐ-BENCH"
-		} else {
-			c.Amount, c.Voucher, c.Beneficiary = domain.AmountFromInt64(1000), "KB-BENCH", "Cơ sở CNNT thử tải"
-		}
-		return c
+		return eventstoretest.Command(kind, "01", key, now)
 	}
 	_, err := ledger.Record(ctx, cmd(domain.Allocate, "alloc"))
 	require.NoError(b, err)

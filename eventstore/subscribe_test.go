@@ -130,13 +130,7 @@ func FuzzValidateFilter(f *testing.F) {
 // dropped on arrival rather than given back, it would stay reserved for
 // the ack wait (a minute) and hold up the next run.
 func TestSubscribeStopGivesBackWhatCameMeanwhile(t *testing.T) {
-	s := startServer(t)
-	ledger := domain.NewLedger(openLog(t, s, eventstore.StreamConfig{}), domain.Policy{})
-	_, err := ledger.Record(t.Context(), allocation("a", 1_000_000))
-	require.NoError(t, err)
-	nc, err := nats.Connect(slowUpstream(t, s.Addr().String(), 150*time.Millisecond))
-	require.NoError(t, err)
-	defer nc.Close()
+	s, ledger, nc := slowSubscriber(t)
 	cfg := eventstore.SubscribeConfig{Durable: "d", AckWait: time.Minute}
 	subscribe := func() (<-chan uint64, <-chan error, func()) {
 		ctx, cancel := context.WithCancel(t.Context())
@@ -191,13 +185,7 @@ func TestSubscribeStopGivesBackWhatCameMeanwhile(t *testing.T) {
 // a loaded machine, so a stop that returned on sending its unsubscribe,
 // rather than on the server's answer, would show.
 func TestSubscribeReturnsOnceTheServerDroppedIt(t *testing.T) {
-	s := startServer(t)
-	ledger := domain.NewLedger(openLog(t, s, eventstore.StreamConfig{}), domain.Policy{})
-	_, err := ledger.Record(t.Context(), allocation("a", 1_000_000))
-	require.NoError(t, err)
-	nc, err := nats.Connect(slowUpstream(t, s.Addr().String(), 150*time.Millisecond))
-	require.NoError(t, err)
-	defer nc.Close()
+	s, _, nc := slowSubscriber(t)
 	cid, err := nc.GetClientID()
 	require.NoError(t, err)
 	subs := func() uint32 {
@@ -224,6 +212,21 @@ func TestSubscribeReturnsOnceTheServerDroppedIt(t *testing.T) {
 		require.NoError(t, <-done)
 		require.Equal(t, idle, subs(), "round %d: Subscribe returned while the server still held its subscription", round)
 	}
+}
+
+// slowSubscriber is a server whose stream holds one allocation, a ledger
+// recording into it, and a connection whose bytes reach the server 150 ms
+// late, for a subscriber.
+func slowSubscriber(t *testing.T) (*server.Server, *domain.Ledger, *nats.Conn) {
+	t.Helper()
+	s := startServer(t)
+	ledger := domain.NewLedger(openLog(t, s, eventstore.StreamConfig{}), domain.Policy{})
+	_, err := ledger.Record(t.Context(), allocation("a", 1_000_000))
+	require.NoError(t, err)
+	nc, err := nats.Connect(slowUpstream(t, s.Addr().String(), 150*time.Millisecond))
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	return s, ledger, nc
 }
 
 // slowUpstream listens on 127.0.0.1 and forwards each connection to addr,

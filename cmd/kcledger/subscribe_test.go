@@ -158,14 +158,14 @@ func TestSubscribeStdoutResumesWhereItStopped(t *testing.T) {
 	args := []string{"--nats-url", l.url, "--durable", "dashboard-01", "--filter", "kcledger.events.2025.01.>"}
 
 	out, errs, stop := subscribeInProcess(t, args...)
-	waitUntil(t, 10*time.Second, func() bool { return len(out.lines()) == len(hanoi) }, func() string { return fmt.Sprintf("%v", errs.lines()) })
+	waitUntil(t, 10*time.Second, func() bool { return len(out.lines()) == len(hanoi) }, errs.String)
 	require.Equal(t, exitOK, stop(), "%v", errs.lines())
 	assert.Contains(t, strings.Join(errs.lines(), "\n"), "durable dashboard-01 (new) on KCLEDGER, filter kcledger.events.2025.01.>, from seq 1, 4 pending")
 
 	more := l.record(t, "01", 2)
 	l.record(t, "79", 1)
 	out2, errs2, stop2 := subscribeInProcess(t, args...)
-	waitUntil(t, 10*time.Second, func() bool { return len(out2.lines()) == len(more) }, func() string { return fmt.Sprintf("%v", errs2.lines()) })
+	waitUntil(t, 10*time.Second, func() bool { return len(out2.lines()) == len(more) }, errs2.String)
 	time.Sleep(200 * time.Millisecond) // anything extra would show now
 	require.Equal(t, exitOK, stop2())
 	assert.Contains(t, strings.Join(errs2.lines(), "\n"), fmt.Sprintf("durable dashboard-01 on KCLEDGER, filter kcledger.events.2025.01.>, from seq %d, 2 pending", hanoi[len(hanoi)-1]+1))
@@ -213,7 +213,7 @@ func TestSubscribeStarts(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			out, errs, stop := subscribeInProcess(t, append([]string{"--nats-url", l.url}, tt.args...)...)
-			waitUntil(t, 10*time.Second, func() bool { return len(out.lines()) >= len(tt.want) }, func() string { return fmt.Sprintf("%v", errs.lines()) })
+			waitUntil(t, 10*time.Second, func() bool { return len(out.lines()) >= len(tt.want) }, errs.String)
 			time.Sleep(100 * time.Millisecond)
 			require.Equal(t, exitOK, stop())
 			got := out.lines()
@@ -244,7 +244,7 @@ func TestSubscribeStopsRatherThanSkipping(t *testing.T) {
 	waitUntil(t, 10*time.Second, func() bool {
 		b, _ := os.ReadFile(got)
 		return strings.Count(string(b), "\n") == len(seqs)
-	}, func() string { return fmt.Sprintf("%v", errs.lines()) })
+	}, errs.String)
 	require.Equal(t, exitOK, stop())
 	assert.Empty(t, out.lines())
 	b, err := os.ReadFile(got)
@@ -267,7 +267,7 @@ func TestSubscribeExecContract(t *testing.T) {
 	waitUntil(t, 10*time.Second, func() bool {
 		b, _ := os.ReadFile(filepath.Join(dir, "env"))
 		return strings.Count(string(b), "\n") == len(seqs)
-	}, func() string { return fmt.Sprintf("%v", errs.lines()) })
+	}, errs.String)
 	require.Equal(t, exitOK, stop())
 	m, err := l.stream.GetMsg(t.Context(), seqs[1])
 	require.NoError(t, err)
@@ -351,7 +351,7 @@ printf '%s %s\n' "$KCLEDGER_SEQ" "$id" >> "`+dir+`/handled"
 	}
 
 	first, errs := subscriber()
-	waitUntil(t, 20*time.Second, func() bool { return exists("blocked") }, func() string { return fmt.Sprintf("%v", errs.lines()) })
+	waitUntil(t, 20*time.Second, func() bool { return exists("blocked") }, errs.String)
 	require.Equal(t, "3", handled()[0], "seq 3, the first disbursement, was done before the kill")
 	require.NoError(t, first.Process.Signal(syscall.SIGKILL))
 	_ = first.Wait()
@@ -424,7 +424,7 @@ func TestSubscribeSlowOutputWritesEachEventOnce(t *testing.T) {
 	go func() {
 		done <- runSubscribe(ctx, []string{"--nats-url", l.url, "--durable", "slow", "--ack-wait", "1s"}, out, errs)
 	}()
-	waitUntil(t, 15*time.Second, func() bool { return len(out.lines()) >= len(seqs) }, func() string { return fmt.Sprintf("%v", errs.lines()) })
+	waitUntil(t, 15*time.Second, func() bool { return len(out.lines()) >= len(seqs) }, errs.String)
 	time.Sleep(1500 * time.Millisecond) // past another ack wait: a duplicate would show now
 	cancel()
 	require.Equal(t, exitOK, <-done, "%v", errs.lines())

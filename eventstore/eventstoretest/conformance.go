@@ -38,6 +38,21 @@ func Event(k domain.LineKey, key string, amount int64) domain.Event {
 	return e
 }
 
+// Command is a valid command on the local line of province in 2024: an
+// allocation of the largest movement, or a disbursement of 1 000 đồng to
+// a beneficiary with a Vietnamese name, recorded by "bench" at now.
+func Command(kind domain.CommandKind, province, key string, now time.Time) domain.Command {
+	c := domain.Command{Kind: kind, FiscalYear: 2024, Province: province, Source: domain.SourceLocal,
+		EffectiveDate: domain.Date{Year: 2024, Month: time.March, Day: 1},
+		EventID:       uuid.Must(uuid.NewV7()).String(), Actor: "bench", IdempotencyKey: key, Now: now}
+	if kind == domain.Allocate {
+		c.Amount, c.Decision = domain.MaxMovement, "1/QĐ-BENCH"
+	} else {
+		c.Amount, c.Voucher, c.Beneficiary = domain.AmountFromInt64(1000), "KB-BENCH", "Cơ sở CNNT thử tải"
+	}
+	return c
+}
+
 // Run runs the suite; open returns a new, empty log for each subtest.
 func Run(t *testing.T, open func(t *testing.T) domain.EventLog) {
 	ctx := context.Background()
