@@ -78,13 +78,16 @@ func StartServer(c ServerConfig) (*server.Server, error) {
 	if c.Logger != nil {
 		s.SetLoggerV2(&serverLog{c.Logger}, false, false, false)
 	}
-	if c.Auth != nil {
-		c.Auth.attach(s)
-	}
 	s.Start()
 	if !s.ReadyForConnections(30 * time.Second) {
 		s.Shutdown()
 		return nil, fmt.Errorf("eventstore: nats-server on %s did not become ready", c.Listen)
+	}
+	if c.Auth != nil {
+		if err := c.Auth.start(s); err != nil {
+			s.Shutdown()
+			return nil, err
+		}
 	}
 	return s, nil
 }

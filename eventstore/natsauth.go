@@ -1,9 +1,13 @@
 package eventstore
 
 import (
+	"fmt"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 
 	"github.com/kcledger/kcledger/domain"
 )
@@ -38,10 +42,14 @@ const (
 type NATSAuth struct {
 	serviceHash string
 	stream      string
+	// gatePassword is the consumer gate's, made anew by each process and
+	// never written anywhere.
+	gatePassword string
 
-	mu      sync.RWMutex
-	readers map[string]natsReader
-	srv     *server.Server
+	mu        sync.RWMutex
+	readers   map[string]natsReader
+	srv       *server.Server
+	readerAcc *server.Account
 }
 
 type natsReader struct {
@@ -57,7 +65,8 @@ func NewNATSAuth(servicePassword, stream string) *NATSAuth {
 	if stream == "" {
 		stream = DefaultStream
 	}
-	return &NATSAuth{serviceHash: domain.HashSecret(servicePassword), stream: stream, readers: map[string]natsReader{}}
+	gate, _ := domain.NewSecret()
+	return &NATSAuth{serviceHash: domain.HashSecret(servicePassword), stream: stream, gatePassword: gate, readers: map[string]natsReader{}}
 }
 
 // Check implements server.Authentication.
@@ -66,6 +75,13 @@ func (a *NATSAuth) Check(c server.ClientAuthentication) bool {
 		return false
 	}
 	o := c.GetOpts()
+	if o.Username == ServiceGateUser {
+		if !domain.SecretMatches(o.Password, domain.HashSecret(a.gatePassword)) {
+			return false
+		}
+		c.RegisterUser(&server.User{Username: ServiceGateUser, Permissions: GatePermissions(a.stream)})
+		return true
+	}
 	if o.Username == ServiceAPIUser {
 		if !domain.SecretMatches(o.Password, a.serviceHash) {
 			return false
@@ -82,15 +98,16 @@ func (a *NATSAuth) Check(c server.ClientAuthentication) bool {
 	}
 	a.mu.RLock()
 	r, ok := a.readers[o.Username]
+	readers := a.readerAcc
 	a.mu.RUnlock()
-	if !ok {
+	if !ok || readers == nil {
 		domain.SecretMatches(o.Password, unknownReaderHash) // same cost as a wrong password
 		return false
 	}
 	if !domain.SecretMatches(o.Password, r.passwordHash) {
 		return false
 	}
-	c.RegisterUser(&server.User{Username: o.Username, Permissions: ReaderPermissions(a.stream)})
+	c.RegisterUser(&server.User{Username: o.Username, Account: readers, Permissions: ReaderPermissions(a.stream)})
 	return true
 }
 
@@ -100,7 +117,7 @@ var unknownReaderHash = domain.HashSecret("no such NATS user")
 // with NATS credentials may connect as a reader; any other may not, and its
 // open connections are closed.
 func (a *NATSAuth) SetAccount(acc domain.Account) {
-	reader := !acc.Disabled && acc.NATSPasswordHash != "" &&
+	reader := !acc.Disabled && acc.NATSPasswordHash != "" && !IsReservedUser(acc.Name) &&
 		(acc.Role == domain.RoleSubscriber || acc.Role == domain.RoleAuditor)
 	a.mu.Lock()
 	if reader {
@@ -110,15 +127,36 @@ func (a *NATSAuth) SetAccount(acc domain.Account) {
 	}
 	srv := a.srv
 	a.mu.Unlock()
-	if !reader && srv != nil && acc.Name != ServiceUser {
+	if !reader && srv != nil && !IsReservedUser(acc.Name) {
 		disconnectUser(srv, acc.Name)
 	}
 }
 
-func (a *NATSAuth) attach(s *server.Server) {
+// start sets up the readers' account on a running server and the
+// consumer gate that serves it; both end with the server.
+func (a *NATSAuth) start(s *server.Server) error {
+	readers, err := setUpReaders(s, s.GlobalAccount(), a.stream)
+	if err != nil {
+		return err
+	}
 	a.mu.Lock()
-	a.srv = s
+	a.srv, a.readerAcc = s, readers
 	a.mu.Unlock()
+	url := strings.Replace(s.ClientURL(), "tls://", "nats://", 1)
+	nc, err := nats.Connect(url, nats.InProcessServer(s), nats.Name(ServiceGateUser), nats.MaxReconnects(0),
+		nats.UserInfo(ServiceGateUser, a.gatePassword), nats.CustomInboxPrefix(ServiceInboxPrefix))
+	if err != nil {
+		return fmt.Errorf("eventstore: connect the consumer gate: %w", err)
+	}
+	if _, err := RunConsumerGate(nc, a.stream); err != nil {
+		nc.Close()
+		return err
+	}
+	go func() {
+		s.WaitForShutdown()
+		nc.Close()
+	}()
+	return nil
 }
 
 // disconnectUser closes every connection of a NATS user.
@@ -147,6 +185,11 @@ func APIPermissions() *server.Permissions {
 		Subscribe: &server.SubjectPermission{
 			Allow: []string{CommandSubjects, "$SRV.>"},
 		},
+		// Readers' requests arrive through their account's import, with
+		// a reply subject the server made (_R_.…) that leads back into
+		// the readers' account. No count: a request the catch-all
+		// subscription also receives is counted once more by the server.
+		Response: &server.ResponsePermission{MaxMsgs: 0, Expires: time.Minute},
 	}
 }
 
@@ -160,23 +203,19 @@ func ReaderPermissions(stream string) *server.Permissions {
 	api := "$JS.API."
 	return &server.Permissions{
 		Publish: &server.SubjectPermission{
+			// What readerImports bring into the readers' account; the
+			// consumer-create subjects reach the consumer gate.
 			Allow: []string{
 				api + "INFO",
 				api + "STREAM.NAMES",
-				api + "STREAM.LIST",
 				api + "STREAM.INFO." + stream,
 				api + "STREAM.MSG.GET." + stream,
-				api + "DIRECT.GET." + stream,
-				api + "DIRECT.GET." + stream + ".>",
 				api + "CONSUMER.CREATE." + stream,
 				api + "CONSUMER.CREATE." + stream + ".>",
-				api + "CONSUMER.DURABLE.CREATE." + stream + ".>",
-				api + "CONSUMER.INFO." + stream + ".>",
-				api + "CONSUMER.NAMES." + stream,
-				api + "CONSUMER.LIST." + stream,
-				api + "CONSUMER.MSG.NEXT." + stream + ".>",
+				api + "CONSUMER.DURABLE.CREATE." + stream + ".*",
+				api + "CONSUMER.INFO." + stream + ".*",
+				api + "CONSUMER.MSG.NEXT." + stream + ".*",
 				"$JS.ACK." + stream + ".>",
-				"$JS.FC." + stream + ".>",
 				// kcledger's NATS service (commands and balances, each
 				// request judged by its bearer token as over HTTP), and
 				// its discovery (nats micro ls / info / stats).
@@ -191,12 +230,17 @@ func ReaderPermissions(stream string) *server.Permissions {
 				api + "STREAM.PURGE.>",
 				api + "STREAM.MSG.DELETE.>",
 				api + "CONSUMER.DELETE.>",
+				api + "CONSUMER.PAUSE.>",
+				api + "CONSUMER.UNPIN.>",
+				api + "CONSUMER.LIST.>",
+				api + "CONSUMER.NAMES.>",
 				"$KV.>",
+				gatePrefix + ".>",
 			},
 		},
 		Subscribe: &server.SubjectPermission{
 			Allow: []string{eventsPrefix + ".>", "_INBOX.>"},
-			Deny:  []string{ServiceInboxPrefix + ".>", "$KV.>", "$JS.API.>"},
+			Deny:  []string{ServiceInboxPrefix + ".>", "$KV.>", "$JS.API.>", gatePrefix + ".>"},
 		},
 	}
 }

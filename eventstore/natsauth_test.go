@@ -2,6 +2,7 @@ package eventstore_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -135,7 +136,7 @@ func TestNATSReaderPermissions(t *testing.T) {
 			got, err := oc.Next(jetstream.FetchMaxWait(5 * time.Second))
 			require.NoError(t, err, "read through the ordered consumer")
 			assert.Equal(t, "kcledger.events.2025.01.national.allocated.v1", got.Subject())
-			durable, err := js.CreateConsumer(ctx, eventstore.DefaultStream, jetstream.ConsumerConfig{Durable: name + "-durable", AckPolicy: jetstream.AckExplicitPolicy})
+			durable, err := js.CreateConsumer(ctx, eventstore.DefaultStream, jetstream.ConsumerConfig{Durable: name + "_durable", AckPolicy: jetstream.AckExplicitPolicy})
 			require.NoError(t, err, "durable consumer")
 			dm, err := durable.Next(jetstream.FetchMaxWait(5 * time.Second))
 			require.NoError(t, err)
@@ -174,7 +175,7 @@ func TestNATSReaderPermissions(t *testing.T) {
 					_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "MINE", Subjects: []string{"mine.>"}})
 					return err
 				}},
-				{"delete a consumer", "$JS.API.CONSUMER.DELETE." + stream, func(ctx context.Context) error { return js.DeleteConsumer(ctx, stream, name+"-durable") }},
+				{"delete a consumer", "$JS.API.CONSUMER.DELETE." + stream, func(ctx context.Context) error { return js.DeleteConsumer(ctx, stream, name+"_durable") }},
 				{"read the accounts bucket", "$JS.API.STREAM.INFO.KV_" + kv, func(ctx context.Context) error { _, err := js.KeyValue(ctx, kv); return err }},
 				{"read an account entry", "$JS.API.DIRECT.GET.KV_" + kv, func(ctx context.Context) error {
 					_, err := nc.RequestWithContext(ctx, "$JS.API.DIRECT.GET.KV_"+kv+".$KV."+kv+".admin", nil)
@@ -218,7 +219,7 @@ func TestNATSReaderPermissions(t *testing.T) {
 			}
 			_, err = ss.stream.Info(context.Background())
 			require.NoError(t, err, "the stream is still there")
-			_, err = ss.service.Consumer(context.Background(), eventstore.DefaultStream, name+"-durable")
+			_, err = ss.service.Consumer(context.Background(), eventstore.DefaultStream, name+"_durable")
 			require.NoError(t, err, "the consumer is still there")
 		})
 	}
@@ -280,4 +281,241 @@ func TestNATSTLS(t *testing.T) {
 
 	_, err = nats.Connect(s.ClientURL(), nats.UserInfo(eventstore.ServiceUser, servicePassword), nats.MaxReconnects(0))
 	require.Error(t, err, "a client that does not trust the certificate")
+}
+
+// A reader may create and change only consumers named after it; it can
+// neither change, delete nor pause kcledger's own consumers or another
+// reader's, whatever name or action it gives.
+func TestNATSReaderConsumers(t *testing.T) {
+	ss := startSecured(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	stream := eventstore.DefaultStream
+	all := jetstream.ConsumerConfig{FilterSubject: "kcledger.events.>", AckPolicy: jetstream.AckNonePolicy, InactiveThreshold: time.Hour}
+	named := func(name string, durable bool) jetstream.ConsumerConfig {
+		c := all
+		c.Name = name
+		if durable {
+			c.Durable, c.InactiveThreshold = name, 0
+			c.AckPolicy = jetstream.AckExplicitPolicy
+		}
+		return c
+	}
+	// kcledger's own: an ephemeral as its followers use, and a durable.
+	_, err := ss.service.CreateConsumer(ctx, stream, named("Svc7fHq2", false))
+	require.NoError(t, err)
+	_, err = ss.service.CreateConsumer(ctx, stream, named("kcledger", true))
+	require.NoError(t, err)
+
+	kho := ss.reader("kho", domain.RoleSubscriber)
+	khoBac := ss.reader("kho-bac", domain.RoleSubscriber)
+	ncBac, bacErrs, err := connectAs(t, ss.srv, "kho-bac", khoBac)
+	require.NoError(t, err)
+	bac, err := jetstream.New(ncBac)
+	require.NoError(t, err)
+	// kho-bac's own consumers: created, then changed.
+	_, err = bac.CreateConsumer(ctx, stream, named("kho-bac", true))
+	require.NoError(t, err, "a durable named after the reader")
+	_, err = bac.CreateConsumer(ctx, stream, named("kho-bac_treasury", true))
+	require.NoError(t, err, "a durable under the reader's prefix")
+	mine := named("kho-bac_treasury", true)
+	mine.FilterSubject = "kcledger.events.2025.>"
+	_, err = bac.UpdateConsumer(ctx, stream, mine)
+	require.NoError(t, err, "a reader changes its own consumer")
+	_, err = bac.CreateConsumer(ctx, stream, named("Rnd0mOrdered", false))
+	require.NoError(t, err, "a new consumer of any other name, as the nats CLI's ordered consumers are")
+
+	ncKho, khoErrs, err := connectAs(t, ss.srv, "kho", kho)
+	require.NoError(t, err)
+	other, err := jetstream.New(ncKho)
+	require.NoError(t, err)
+
+	narrow := func(c jetstream.ConsumerConfig) jetstream.ConsumerConfig {
+		c.FilterSubject = "kcledger.events.2099.>"
+		return c
+	}
+	headersOnly := func(c jetstream.ConsumerConfig) jetstream.ConsumerConfig {
+		c.HeadersOnly = true
+		return c
+	}
+	for _, tc := range []struct {
+		what   string
+		target jetstream.ConsumerConfig
+		try    func(ctx context.Context, js jetstream.JetStream, c jetstream.ConsumerConfig) error
+		change func(jetstream.ConsumerConfig) jetstream.ConsumerConfig
+	}{
+		{"update kcledger's ephemeral", named("Svc7fHq2", false), updateConsumer, narrow},
+		{"create-or-update kcledger's ephemeral", named("Svc7fHq2", false), createOrUpdateConsumer, narrow},
+		{"make kcledger's ephemeral headers-only", named("Svc7fHq2", false), createOrUpdateConsumer, headersOnly},
+		{"create kcledger's ephemeral again, changed", named("Svc7fHq2", false), createConsumer, narrow},
+		{"update kcledger's durable", named("kcledger", true), updateConsumer, narrow},
+		{"create-or-update kcledger's durable", named("kcledger", true), createOrUpdateConsumer, headersOnly},
+		{"update another reader's durable, by its name", named("kho-bac", true), updateConsumer, narrow},
+		{"create-or-update another reader's durable, by its name", named("kho-bac", true), createOrUpdateConsumer, narrow},
+		{"a reader whose name is a prefix of another's, on that one's durable", named("kho-bac_treasury", true), createOrUpdateConsumer, narrow},
+		{"update another reader's ephemeral", named("Rnd0mOrdered", false), updateConsumer, narrow},
+		{"create-or-update another reader's ephemeral", named("Rnd0mOrdered", false), createOrUpdateConsumer, headersOnly},
+		{"legacy durable create on another's name", named("kho-bac", true), legacyDurableCreate, narrow},
+	} {
+		t.Run(tc.what, func(t *testing.T) {
+			before, err := ss.service.Consumer(ctx, stream, tc.target.Name)
+			require.NoError(t, err)
+			err = tc.try(ctx, other, tc.change(tc.target))
+			require.Error(t, err, "%s was accepted", tc.what)
+			after, err := ss.service.Consumer(ctx, stream, tc.target.Name)
+			require.NoError(t, err)
+			assert.Equal(t, before.CachedInfo().Config, after.CachedInfo().Config, "the consumer changed")
+			assert.Equal(t, before.CachedInfo().Created, after.CachedInfo().Created, "the consumer was replaced")
+		})
+	}
+	// Durables of their own only: another name is refused, even new.
+	_, err = other.CreateConsumer(ctx, stream, named("kho-bac_new", true))
+	require.Error(t, err, "a durable under another reader's prefix")
+	_, err = other.CreateConsumer(ctx, stream, named("shared", true))
+	require.Error(t, err, "a durable not named after the reader")
+
+	// Delete, pause, list: refused by permission, on any consumer.
+	for _, tc := range []struct {
+		what, subject string
+		try           func(ctx context.Context) error
+	}{
+		{"delete kcledger's consumer", "$JS.API.CONSUMER.DELETE." + stream, func(ctx context.Context) error { return other.DeleteConsumer(ctx, stream, "kcledger") }},
+		{"delete another reader's consumer", "$JS.API.CONSUMER.DELETE." + stream, func(ctx context.Context) error { return other.DeleteConsumer(ctx, stream, "kho-bac") }},
+		{"delete its own consumer", "$JS.API.CONSUMER.DELETE." + stream, func(ctx context.Context) error { return bac.DeleteConsumer(ctx, stream, "kho-bac") }},
+		{"pause kcledger's consumer", "$JS.API.CONSUMER.PAUSE." + stream, func(ctx context.Context) error {
+			_, err := other.PauseConsumer(ctx, stream, "Svc7fHq2", time.Now().Add(time.Hour))
+			return err
+		}},
+		{"pause another reader's consumer", "$JS.API.CONSUMER.PAUSE." + stream, func(ctx context.Context) error {
+			_, err := other.PauseConsumer(ctx, stream, "kho-bac", time.Now().Add(time.Hour))
+			return err
+		}},
+		{"list the consumers (and learn kcledger's names)", "$JS.API.CONSUMER.NAMES." + stream, func(ctx context.Context) error {
+			_, err := ncKho.RequestWithContext(ctx, "$JS.API.CONSUMER.NAMES."+stream, nil)
+			return err
+		}},
+		{"list the consumers' configurations", "$JS.API.CONSUMER.LIST." + stream, func(ctx context.Context) error {
+			_, err := ncKho.RequestWithContext(ctx, "$JS.API.CONSUMER.LIST."+stream, nil)
+			return err
+		}},
+		{"call the consumer gate directly", "_KCLEDGER_GATE", func(ctx context.Context) error {
+			_, err := ncKho.RequestWithContext(ctx, "_KCLEDGER_GATE.CREATE."+stream+".kcledger", []byte(`{"config":{"durable_name":"kcledger"}}`))
+			return err
+		}},
+	} {
+		t.Run(tc.what, func(t *testing.T) {
+			for _, errs := range []<-chan error{khoErrs, bacErrs} {
+				for len(errs) > 0 {
+					<-errs
+				}
+			}
+			ctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+			defer cancel()
+			_ = tc.try(ctx)
+			select {
+			case err := <-khoErrs:
+				require.ErrorIs(t, err, nats.ErrPermissionViolation)
+				assert.Contains(t, err.Error(), tc.subject)
+			case err := <-bacErrs:
+				require.ErrorIs(t, err, nats.ErrPermissionViolation)
+				assert.Contains(t, err.Error(), tc.subject)
+			case <-time.After(5 * time.Second):
+				t.Fatalf("%s: no permissions violation", tc.what)
+			}
+		})
+	}
+	for _, name := range []string{"Svc7fHq2", "kcledger", "kho-bac", "kho-bac_treasury", "Rnd0mOrdered"} {
+		c, err := ss.service.Consumer(ctx, stream, name)
+		require.NoError(t, err, "consumer %s is still there", name)
+		assert.False(t, c.CachedInfo().Paused, "consumer %s is paused", name)
+	}
+}
+
+func createConsumer(ctx context.Context, js jetstream.JetStream, c jetstream.ConsumerConfig) error {
+	_, err := js.CreateConsumer(ctx, eventstore.DefaultStream, c)
+	return err
+}
+
+func updateConsumer(ctx context.Context, js jetstream.JetStream, c jetstream.ConsumerConfig) error {
+	_, err := js.UpdateConsumer(ctx, eventstore.DefaultStream, c)
+	return err
+}
+
+func createOrUpdateConsumer(ctx context.Context, js jetstream.JetStream, c jetstream.ConsumerConfig) error {
+	_, err := js.CreateOrUpdateConsumer(ctx, eventstore.DefaultStream, c)
+	return err
+}
+
+// legacyDurableCreate uses the JetStream API's older durable subject.
+func legacyDurableCreate(ctx context.Context, js jetstream.JetStream, c jetstream.ConsumerConfig) error {
+	body, err := json.Marshal(map[string]any{"stream_name": eventstore.DefaultStream, "config": c})
+	if err != nil {
+		return err
+	}
+	m, err := js.Conn().RequestWithContext(ctx, "$JS.API.CONSUMER.DURABLE.CREATE."+eventstore.DefaultStream+"."+c.Durable, body)
+	if err != nil {
+		return err
+	}
+	var resp struct {
+		Error *jetstream.APIError `json:"error"`
+	}
+	if err := json.Unmarshal(m.Data, &resp); err != nil {
+		return err
+	}
+	if resp.Error != nil {
+		return resp.Error
+	}
+	return nil
+}
+
+// A reader chooses where the server's answers go. Aimed at a ledger
+// subject, an answer of the JetStream API, or the messages of a pull
+// request on the reader's own consumer, would be stored as ledger
+// messages if readers shared the stream's account; in their own account
+// the answer goes nowhere.
+func TestNATSReaderRepliesNeverReachTheStream(t *testing.T) {
+	ss := startSecured(t)
+	nc, _, err := connectAs(t, ss.srv, "kho-bac", ss.reader("kho-bac", domain.RoleSubscriber))
+	require.NoError(t, err)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = js.CreateConsumer(ctx, eventstore.DefaultStream, jetstream.ConsumerConfig{Durable: "kho-bac", AckPolicy: jetstream.AckExplicitPolicy})
+	require.NoError(t, err)
+	before := ss.lastSeq(t)
+	ledger := "kcledger.events.2025.02.national.allocated.v1"
+	// A pull request's messages delivered to a ledger subject: event 1,
+	// whose expectation (no earlier event on its line) also holds on the
+	// empty line 2025/02.
+	for _, subject := range []string{
+		"$JS.API.STREAM.INFO." + eventstore.DefaultStream,
+		"$JS.API.INFO",
+		"$JS.API.STREAM.MSG.GET." + eventstore.DefaultStream,
+		"$JS.API.CONSUMER.INFO." + eventstore.DefaultStream + ".kho-bac",
+		"$JS.API.CONSUMER.MSG.NEXT." + eventstore.DefaultStream + ".kho-bac",
+		"$JS.API.CONSUMER.CREATE." + eventstore.DefaultStream + ".kho-bac_x",
+		"kcledger.api.v1.balances",
+		"$SRV.PING",
+	} {
+		m := nats.NewMsg(subject)
+		m.Reply = ledger
+		switch {
+		case strings.Contains(subject, "MSG.GET"):
+			m.Data = []byte(`{"seq":1}`)
+		case strings.Contains(subject, "MSG.NEXT"):
+			m.Data = []byte(`{"batch":1,"expires":1000000000}`)
+		case strings.Contains(subject, "CONSUMER.CREATE"):
+			m.Data = []byte(`{"stream_name":"KCLEDGER","config":{"durable_name":"kho-bac_x","ack_policy":"explicit"}}`)
+		}
+		require.NoError(t, nc.PublishMsg(m), subject)
+	}
+	require.NoError(t, nc.Flush())
+	// The answers have had their chance: a request sent after them is
+	// answered after them.
+	_, err = js.Stream(ctx, eventstore.DefaultStream)
+	require.NoError(t, err)
+	_, err = nc.Request("$JS.API.CONSUMER.MSG.NEXT."+eventstore.DefaultStream+".kho-bac", []byte(`{"batch":1,"no_wait":true}`), 2*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, before, ss.lastSeq(t), "an answer aimed at a ledger subject was stored")
 }

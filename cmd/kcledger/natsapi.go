@@ -32,10 +32,13 @@ import (
 //	kcledger.api.v1.refunds        POST /v1/refunds
 //	kcledger.api.v1.balances       GET  /v1/balances (the query as a JSON object)
 //
-// The service answers as ServiceAPIUser, which may publish only to
-// _INBOX.>, and drops requests whose reply is anything else: a requester
-// chooses the reply subject, and a reply aimed at a ledger subject would
-// otherwise be stored in the stream.
+// Readers send requests from their own NATS account (eventstore's
+// readers.go), through an import: the reply subject the service sees is
+// one the server made (_R_.…), leading back into the readers' account,
+// whatever the requester chose. The service answers as ServiceAPIUser,
+// which may publish only to _INBOX.> and to those replies, and drops
+// requests whose reply is anything else, so that a reply could not be
+// aimed at a ledger subject even by a client of the service's account.
 //
 // A request carries the same headers as over HTTP: Authorization (Bearer
 // token) and, to record, Idempotency-Key. A success is answered with the
@@ -134,11 +137,11 @@ type natsRequest struct {
 }
 
 // takeNATSRequest copies what the request carries, and drops one whose
-// reply does not go to an inbox (readers' replies must, and nothing else
-// is ours to publish to).
+// reply goes neither to an inbox nor back through the readers' import
+// (nothing else is ours to publish to).
 func takeNATSRequest(req micro.Request, log *slog.Logger) (natsRequest, bool) {
 	r := natsRequest{subject: req.Subject(), reply: req.Reply(), data: req.Data(), header: nats.Header(req.Headers())}
-	if !strings.HasPrefix(r.reply, "_INBOX.") {
+	if !strings.HasPrefix(r.reply, "_INBOX.") && !strings.HasPrefix(r.reply, "_R_.") {
 		log.Warn("NATS service: request dropped: its reply subject is not an inbox", "subject", r.subject, "reply", r.reply)
 		return r, false
 	}
