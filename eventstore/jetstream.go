@@ -310,6 +310,13 @@ func (s *JetStream) read(ctx context.Context, filter string, after uint64, fn fu
 // consume delivers, in order, the messages matching filter with a sequence
 // greater than after, with their stream sequence, until fn returns false
 // or an error, or ctx ends. With headersOnly the bodies stay on the server.
+//
+// It trusts the consumer no further than it can check: the server's
+// consumer is created anew, its configuration compared with the one asked
+// for (and again every consumerCheckEvery), and, on the whole stream,
+// every sequence must follow the one before. A consumer that someone else
+// changed answers ErrConsumerAltered; a sequence missing from the stream
+// itself wraps domain.ErrCorrupt.
 func (s *JetStream) consume(ctx context.Context, filter string, after uint64, headersOnly bool, fn func(jetstream.Msg, uint64) (bool, error)) error {
 	// A consumer left behind (nats.go does not delete ordered consumers
 	// on Stop) goes soon: the key index makes one per catch-up.
@@ -329,11 +336,50 @@ func (s *JetStream) consume(ctx context.Context, filter string, after uint64, he
 	defer it.Stop()
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
+	whole := filter == AllEvents
+	next := after + 1
+	// A watchdog asks for the consumer's configuration now and then,
+	// also while nothing arrives (a filter moved to a future year
+	// delivers nothing at all).
+	var altered atomic.Pointer[error]
+	watch, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go func() {
+		t := time.NewTicker(consumerCheckEvery)
+		defer t.Stop()
+		for {
+			if info := cons.CachedInfo(); info != nil {
+				if err := orderedAsAsked(info.Config, filter, headersOnly); err != nil {
+					altered.Store(&err)
+					it.Stop()
+					return
+				}
+			}
+			select {
+			case <-watch.Done():
+				return
+			case <-t.C:
+			}
+			ictx, cancel := withTimeout(watch)
+			info, err := cons.Info(ictx)
+			cancel()
+			if err == nil {
+				if err := orderedAsAsked(info.Config, filter, headersOnly); err != nil {
+					altered.Store(&err)
+					it.Stop()
+					return
+				}
+			}
+		}
+	}()
 	for {
 		m, err := it.Next()
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if a := altered.Load(); a != nil {
+				return *a
 			}
 			return fmt.Errorf("next message of %s: %w", filter, err)
 		}
@@ -341,22 +387,96 @@ func (s *JetStream) consume(ctx context.Context, filter string, after uint64, he
 		if err != nil {
 			return fmt.Errorf("metadata of message on %s: %w", m.Subject(), err)
 		}
-		more, err := fn(m, meta.Sequence.Stream)
+		seq := meta.Sequence.Stream
+		if whole && seq != next {
+			return s.gap(ctx, next, seq)
+		}
+		if !headersOnly && len(m.Data()) == 0 && m.Headers().Get(nats.MsgSize) != "" {
+			return fmt.Errorf("%w: message at seq %d came without its body (headers only), which kcledger did not ask for", ErrConsumerAltered, seq)
+		}
+		next = seq + 1
+		more, err := fn(m, seq)
 		if err != nil || !more {
 			return err
 		}
 	}
 }
 
+// consumerCheckEvery is how often a consume asks the server for its
+// consumer's configuration.
+var consumerCheckEvery = 5 * time.Second
+
+// ErrConsumerAltered marks a consumer whose configuration or deliveries
+// are not the ones kcledger asked for: someone changed it. Reading again,
+// through a new consumer, is the remedy.
+var ErrConsumerAltered = errors.New("eventstore: the stream's consumer was changed by someone else")
+
+// orderedAsAsked compares what the server says of a consumer with what
+// kcledger asked for.
+func orderedAsAsked(c jetstream.ConsumerConfig, filter string, headersOnly bool) error {
+	filters := c.FilterSubjects
+	if c.FilterSubject != "" {
+		filters = append([]string{c.FilterSubject}, filters...)
+	}
+	switch {
+	case len(filters) != 1 || filters[0] != filter:
+		return fmt.Errorf("%w: its filter is %v, not %s", ErrConsumerAltered, filters, filter)
+	case c.HeadersOnly != headersOnly:
+		return fmt.Errorf("%w: headers_only is %t", ErrConsumerAltered, c.HeadersOnly)
+	case c.DeliverSubject != "":
+		return fmt.Errorf("%w: it pushes to %s", ErrConsumerAltered, c.DeliverSubject)
+	case c.MaxDeliver > 1 || c.AckPolicy != jetstream.AckNonePolicy:
+		return fmt.Errorf("%w: it acknowledges (%s)", ErrConsumerAltered, c.AckPolicy)
+	}
+	return nil
+}
+
+// gap explains a sequence that did not follow the one expected on the
+// whole stream: the consumer skipped a message the stream still holds, or
+// the stream lost one.
+func (s *JetStream) gap(ctx context.Context, want, got uint64) error {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	m, err := s.stream.GetMsg(ctx, want)
+	switch {
+	case err == nil && m.Sequence == want:
+		return fmt.Errorf("%w: it delivered seq %d after %d, skipping a message the stream holds", ErrConsumerAltered, got, want-1)
+	case errors.Is(err, jetstream.ErrMsgNotFound) && got > want:
+		return fmt.Errorf("%w: the stream has no message at seq %d (the next is seq %d): a message was removed from the stream", domain.ErrCorrupt, want, got)
+	case err != nil:
+		return fmt.Errorf("eventstore: the stream's seq %d after %d: %w", got, want-1, err)
+	}
+	return fmt.Errorf("%w: it delivered seq %d where seq %d was due", ErrConsumerAltered, got, want)
+}
+
 // Follow delivers every event with a sequence greater than after, in
 // order, then keeps delivering new ones as they are appended, until ctx
 // ends or fn fails. It is the feed projections consume.
+//
+// A consumer that turns out altered (ErrConsumerAltered) is replaced by a
+// new one, from the last event delivered, up to followRetries times in a
+// row; an event delivered resets the count.
 func (s *JetStream) Follow(ctx context.Context, after uint64, fn func(domain.Recorded) error) error {
-	err := s.read(ctx, AllEvents, after, func(r domain.Recorded) (bool, error) {
-		return true, fn(r)
-	})
-	if ctx.Err() != nil {
-		return nil
+	for retries := 0; ; retries++ {
+		from := after
+		err := s.read(ctx, AllEvents, after, func(r domain.Recorded) (bool, error) {
+			if err := fn(r); err != nil {
+				return false, err
+			}
+			after = r.Seq
+			return true, nil
+		})
+		if ctx.Err() != nil {
+			return nil
+		}
+		if after > from {
+			retries = 0
+		}
+		if !errors.Is(err, ErrConsumerAltered) || retries >= followRetries {
+			return fmt.Errorf("eventstore: follow: %w", err)
+		}
 	}
-	return fmt.Errorf("eventstore: follow: %w", err)
 }
+
+// followRetries bounds Follow's new consumers in a row.
+const followRetries = 5
