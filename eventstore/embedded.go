@@ -47,6 +47,15 @@ func StartServer(c ServerConfig) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: nats listen port %q: %w", portStr, err)
 	}
+	if port > 0 {
+		// nats-server logs a port it cannot take and then waits; say it
+		// at once instead.
+		l, err := net.Listen("tcp", c.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("eventstore: nats listen address %s: %w", c.Listen, err)
+		}
+		l.Close()
+	}
 	opts := &server.Options{
 		ServerName: "kcledger",
 		Host:       host,

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -203,17 +202,25 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Writer) error {
 	var (
 		nc       *nats.Conn
-		err      error
 		natsURL  = c.NATSURL
 		natsAuth *eventstore.NATSAuth // nil with an external server
 		// apiNC serves the NATS service, as a user that may only answer
 		// to inboxes; nil with an external server (no such user there).
 		apiNC *nats.Conn
 	)
+	// One process per data directory, and the listeners taken before the
+	// long work: a second serve is told at once what is in the way.
+	unlock, err := lockDataDir(c.DataDir, c.HTTP, time.Now())
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	ln, err := net.Listen("tcp", c.HTTP)
+	if err != nil {
+		return fmt.Errorf("--http %s: %w", c.HTTP, err)
+	}
+	defer ln.Close()
 	if c.NATSURL == "" {
-		if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
-			return fmt.Errorf("data directory: %w", err)
-		}
 		password, err := servicePassword(c.DataDir)
 		if err != nil {
 			return err
@@ -331,10 +338,6 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		// Requesters choose where replies go: serving with the operator's
 		// credentials would let one aim a reply at a ledger subject.
 		log.Info("the NATS service (kcledger.api.v1.*) runs only with the embedded server, where it answers as a user that may publish to _INBOX.> alone")
-	}
-	ln, err := net.Listen("tcp", c.HTTP)
-	if err != nil {
-		return fmt.Errorf("http listen: %w", err)
 	}
 	srv := &http.Server{
 		Handler:           handler,
