@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -86,3 +87,32 @@ func (s *JetStream) EventHash(ctx context.Context, seq uint64) (string, error) {
 	}
 	return rec.Event.Hash, nil
 }
+
+// Missing returns the sequences up to upTo (all of them with 0) that the
+// stream lacks. kcledger never deletes a message (the stream denies it),
+// so any is a message removed, for instance by re-creating the stream
+// without it: a checkpoint that counted it must not be used.
+func (s *JetStream) Missing(ctx context.Context, upTo uint64) ([]uint64, error) {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	info, err := s.stream.Info(ctx, jetstream.WithDeletedDetails(true))
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: stream info: %w", err)
+	}
+	var out []uint64
+	if info.State.Msgs > 0 || info.State.LastSeq > 0 {
+		for seq := uint64(1); seq < info.State.FirstSeq && (upTo == 0 || seq <= upTo) && len(out) < maxMissingListed; seq++ {
+			out = append(out, seq)
+		}
+	}
+	for _, seq := range info.State.Deleted {
+		if (upTo == 0 || seq <= upTo) && len(out) < maxMissingListed {
+			out = append(out, seq)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// maxMissingListed bounds the sequences Missing lists.
+const maxMissingListed = 100

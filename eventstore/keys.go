@@ -313,6 +313,13 @@ func (s *JetStream) resumeKeyIndex(ctx context.Context, maxLag time.Duration) (*
 	if got := m.Header.Get(hdrMsgID); got != want {
 		return newKeyIndex(maxLag), fmt.Errorf("key index checkpoint at seq %d: the stream's message there has id %q, the checkpoint %q", x.applied, got, want)
 	}
+	missing, err := s.Missing(ctx, x.applied)
+	if err != nil {
+		return newKeyIndex(maxLag), err
+	}
+	if len(missing) > 0 {
+		return newKeyIndex(maxLag), fmt.Errorf("key index checkpoint at seq %d: the stream no longer holds seq %v, which it counted", x.applied, missing)
+	}
 	return x, nil
 }
 

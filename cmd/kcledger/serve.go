@@ -447,10 +447,7 @@ func resumeBalances(ctx context.Context, store *eventstore.JetStream, rebuild bo
 	}
 	b, cp, err := projections.RestoreBalances(data)
 	if err == nil && cp.AppliedSeq > 0 {
-		var hash string
-		if hash, err = store.EventHash(ctx, cp.AppliedSeq); err == nil && hash != cp.AppliedHash {
-			err = fmt.Errorf("the stream's event at seq %d has hash %s, the checkpoint names %s", cp.AppliedSeq, hash, cp.AppliedHash)
-		}
+		err = checkpointMatches(ctx, store, cp)
 	}
 	if err != nil {
 		log.Warn("the balances' checkpoint does not match the stream; rebuilding from the stream", "problem", err)
@@ -458,6 +455,39 @@ func resumeBalances(ctx context.Context, store *eventstore.JetStream, rebuild bo
 	}
 	log.Info("balances resumed from their checkpoint", "seq", cp.AppliedSeq)
 	return b
+}
+
+// checkpointMatches says whether the stream still holds the history a
+// checkpoint was taken from: the event at its sequence, the last event of
+// each of its lines (hash and sequence: a line re-chained after an edit
+// ends elsewhere), and no message missing up to it (kcledger never
+// deletes one; re-creating the stream without one keeps the other
+// sequences, and the checkpoint would go on counting the removed one).
+func checkpointMatches(ctx context.Context, store *eventstore.JetStream, cp projections.Checkpoint) error {
+	hash, err := store.EventHash(ctx, cp.AppliedSeq)
+	if err != nil {
+		return err
+	}
+	if hash != cp.AppliedHash {
+		return fmt.Errorf("the stream's event at seq %d has hash %s, the checkpoint names %s", cp.AppliedSeq, hash, cp.AppliedHash)
+	}
+	missing, err := store.Missing(ctx, cp.AppliedSeq)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("the stream no longer holds seq %v, which the checkpoint (at seq %d) counted: a message was removed", missing, cp.AppliedSeq)
+	}
+	for _, l := range cp.Lines {
+		hash, err := store.EventHash(ctx, l.LastSeq)
+		if err != nil {
+			return fmt.Errorf("line %s: its last event, seq %d: %w", l.Key, l.LastSeq, err)
+		}
+		if hash != l.LastHash {
+			return fmt.Errorf("line %s: the stream's event at seq %d has hash %s, the checkpoint names %s", l.Key, l.LastSeq, hash, l.LastHash)
+		}
+	}
+	return nil
 }
 
 // saveBalancesEvery saves the balances' checkpoint now and then, and once

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kcledger/kcledger/eventstore"
+)
+
+// A stream deleted and re-created without one message (the other
+// sequences kept, deny-delete back on) is noticed on restart: serve does
+// not resume from checkpoints that count the removed message, says so in
+// its log, and serves no total that includes it.
+func TestRestartNoticesAMessageRemovedWithTheStream(t *testing.T) {
+	data := t.TempDir()
+	p := startServe(t, "--data", data, "--log-level", "info")
+	for i, m := range []struct{ kind, province, amount string }{
+		{"allocate", "01", "5 tỷ"},
+		{"disburse", "01", "1 tỷ"},
+		{"allocate", "02", "2 tỷ"}, // seq 3: the one that goes, its line's only event
+		{"disburse", "01", "500 triệu"},
+		{"allocate", "79", "3 tỷ"},
+		{"disburse", "79", "1 tỷ"},
+	} {
+		args := []string{m.kind, "--year", "2025", "--province", m.province, "--source", "national", "--amount", m.amount, "--date", "2025-03-03", "--id", fmt.Sprint("h-", i)}
+		if m.kind == "allocate" {
+			args = append(args, "--decision", "1/QĐ-BCT")
+		} else {
+			args = append(args, "--voucher", fmt.Sprint("KB-", i), "--beneficiary", "HTX Gốm")
+		}
+		code, _, stderr := cli(t, p.http, args...)
+		require.Equal(t, 0, code, stderr)
+	}
+	token := tokenFor(p.http)
+	p.stop(t) // saves the checkpoints at seq 6
+
+	// With the operator's password, on the stopped ledger's store.
+	pw, err := readSecretFile(filepath.Join(data, natsServiceFile))
+	require.NoError(t, err)
+	ns, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: data, Listen: "127.0.0.1:-1", Auth: eventstore.NewNATSAuth(pw, "")})
+	require.NoError(t, err)
+	nc, err := eventstore.ConnectEmbedded(ns, "tamper", pw)
+	require.NoError(t, err)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, eventstore.DefaultStream)
+	require.NoError(t, err)
+	var msgs []*jetstream.RawStreamMsg
+	for seq := uint64(1); seq <= 6; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		require.NoError(t, err)
+		msgs = append(msgs, m)
+	}
+	require.NoError(t, js.DeleteStream(ctx, eventstore.DefaultStream))
+	cfg := eventstore.StreamSettings(eventstore.StreamConfig{})
+	cfg.DenyDelete = false
+	st, err = js.CreateStream(ctx, cfg)
+	require.NoError(t, err)
+	for _, m := range msgs {
+		out := nats.NewMsg(m.Subject)
+		out.Data = m.Data
+		for k, v := range m.Header {
+			if !strings.HasPrefix(k, "Nats-Expected") {
+				out.Header[k] = v
+			}
+		}
+		_, err := js.PublishMsg(ctx, out)
+		require.NoError(t, err)
+	}
+	require.NoError(t, st.DeleteMsg(ctx, 3))
+	cfg.DenyDelete = true
+	_, err = js.UpdateStream(ctx, cfg)
+	require.NoError(t, err)
+	info, err := st.Info(ctx)
+	require.NoError(t, err)
+	require.Equal(t, uint64(6), info.State.LastSeq)
+	require.Equal(t, 1, info.State.NumDeleted)
+	nc.Close()
+	ns.Shutdown()
+	ns.WaitForShutdown()
+
+	// The restart: either serve refuses to start, naming seq 3, or it
+	// runs and serves no total that counts it.
+	q, ready := startServeOrExit(t, "--data", data, "--log-level", "info")
+	waitForLog(q, "seq [3]")
+	assert.Contains(t, q.stderr.String(), "seq [3]", "the log names the removed message")
+	if !ready {
+		assert.Contains(t, q.stderr.String(), "no message at seq 3", "serve stopped, but not for the removed message")
+		return
+	}
+	req, err := http.NewRequest(http.MethodGet, q.http+"/v1/balances?year=2025&province=02", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		assert.NotContains(t, string(body), "2000000000", "the removed allocation is still counted: %s", body)
+	}
+}
+
+// waitForLog gives a serve's log a moment to reach its buffer: it is
+// copied by another goroutine.
+func waitForLog(p *serveProc, substr string) {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && !strings.Contains(p.stderr.String(), substr) {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// startServeOrExit is startServe for a serve that may refuse to start:
+// it reports whether the process became ready.
+func startServeOrExit(t *testing.T, args ...string) (*serveProc, bool) {
+	t.Helper()
+	data := ""
+	for i, a := range args {
+		if a == "--data" && i+1 < len(args) {
+			data = args[i+1]
+		}
+	}
+	args = append([]string{"serve", "--http", "127.0.0.1:0", "--nats-listen", "127.0.0.1:-1"}, args...)
+	cmd := exec.Command(binary(t), args...)
+	cmd.Env = append(os.Environ(), "KCLEDGER_SERVER=")
+	p := &serveProc{cmd: cmd, data: data, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	cmd.Stderr = p.stderr
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() { p.kill() })
+	ready := make(chan []string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := readyLine.FindStringSubmatch(sc.Text()); m != nil {
+				ready <- m
+			}
+		}
+	}()
+	select {
+	case m := <-ready:
+		p.http, p.nats = m[1], m[2]
+		return p, true
+	case <-p.done:
+		return p, false
+	case <-time.After(60 * time.Second):
+		t.Fatalf("kcledger serve neither ready nor stopped after 60s:\n%s", p.stderr.String())
+	}
+	return p, false
+}
