@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"strconv"
+	"time"
 )
 
 // Signatures. The hash chain shows that nothing recorded was altered or
@@ -73,3 +75,89 @@ func (k Keyring) Verify(e *Event) error {
 
 // ErrForged marks an event that no kcledger process of the keyring signed.
 var ErrForged = fmt.Errorf("%w: forged event", ErrCorrupt)
+
+// Endorsements. A process registers its public key in a bucket that
+// anyone with the operator's NATS credentials can write, so a
+// registration alone proves nothing. The ledger root, an Ed25519 key kept
+// with the data directory and never sent over NATS, therefore endorses
+// each signer key: it signs the key's registration (id, public key and
+// registration time), and only keys with a valid endorsement by the root
+// a reader trusts are taken as the ledger's.
+//
+// The endorsement signs the concatenation of the netstrings
+// ("<byte length>:<bytes>,") of: the tag "kcledger-signer-v1", the key id,
+// the public key (its 32 raw bytes) and the registration time (RFC 3339
+// with nanoseconds, UTC).
+
+// SignerKey is a signer's registration: one public key that signs events,
+// and, when the ledger root endorsed it, that endorsement.
+type SignerKey struct {
+	ID           string            `json:"id"`
+	PublicKey    ed25519.PublicKey `json:"public_key"` // base64 in JSON
+	RegisteredAt time.Time         `json:"registered_at"`
+	// EndorsedBy is the key id of the root that endorsed the key.
+	EndorsedBy string `json:"endorsed_by,omitempty"`
+	// Endorsement is the root's Ed25519 signature of the registration,
+	// base64.
+	Endorsement string `json:"endorsement,omitempty"`
+}
+
+func (k SignerKey) endorsed() []byte {
+	var b []byte
+	for _, f := range []string{"kcledger-signer-v1", k.ID, string(k.PublicKey), k.RegisteredAt.UTC().Format(time.RFC3339Nano)} {
+		b = strconv.AppendInt(b, int64(len(f)), 10)
+		b = append(b, ':')
+		b = append(b, f...)
+		b = append(b, ',')
+	}
+	return b
+}
+
+// VerifyEndorsement checks that the key matches its id and carries a
+// valid endorsement by root. An error wraps ErrUnendorsed.
+func (k SignerKey) VerifyEndorsement(root ed25519.PublicKey) error {
+	if len(k.PublicKey) != ed25519.PublicKeySize || KeyID(k.PublicKey) != k.ID {
+		return fmt.Errorf("%w: key %s: its public key does not match its id", ErrUnendorsed, k.ID)
+	}
+	rootID := KeyID(root)
+	if k.Endorsement == "" {
+		return fmt.Errorf("%w: key %s is registered without an endorsement by the ledger root", ErrUnendorsed, k.ID)
+	}
+	if k.EndorsedBy != rootID {
+		return fmt.Errorf("%w: key %s is endorsed by root %s, not by the ledger root %s", ErrUnendorsed, k.ID, k.EndorsedBy, rootID)
+	}
+	sig, err := base64.StdEncoding.DecodeString(k.Endorsement)
+	if err != nil || !ed25519.Verify(root, k.endorsed(), sig) {
+		return fmt.Errorf("%w: key %s: its endorsement does not match its registration (id, public key, time) under the ledger root %s", ErrUnendorsed, k.ID, rootID)
+	}
+	return nil
+}
+
+// ErrUnendorsed marks a signer key that the trusted ledger root did not
+// endorse: events it signs are forgeries.
+var ErrUnendorsed = fmt.Errorf("%w: signer key not endorsed by the ledger root", ErrForged)
+
+// Root is the ledger root: the key that endorses signer keys.
+type Root struct {
+	id  string
+	key ed25519.PrivateKey
+}
+
+// NewRoot returns the root of a private key.
+func NewRoot(key ed25519.PrivateKey) *Root {
+	return &Root{id: KeyID(key.Public().(ed25519.PublicKey)), key: key}
+}
+
+// ID is the root's key id.
+func (r *Root) ID() string { return r.id }
+
+// Public is the root's public key.
+func (r *Root) Public() ed25519.PublicKey { return r.key.Public().(ed25519.PublicKey) }
+
+// Endorse returns the registration k endorsed by the root.
+func (r *Root) Endorse(k SignerKey) SignerKey {
+	k.RegisteredAt = k.RegisteredAt.UTC()
+	k.EndorsedBy = r.id
+	k.Endorsement = base64.StdEncoding.EncodeToString(ed25519.Sign(r.key, k.endorsed()))
+	return k
+}
