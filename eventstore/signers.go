@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kcledger/kcledger/domain"
 )
 
 // DefaultSignersBucket is the JetStream key-value bucket where every
@@ -17,12 +19,11 @@ import (
 // take the keys from there once (kcledger keys) and pin them.
 const DefaultSignersBucket = "KCLEDGER_SIGNERS"
 
-// SignerKey is one registered public key.
-type SignerKey struct {
-	ID           string            `json:"id"`
-	PublicKey    ed25519.PublicKey `json:"public_key"` // base64 in JSON
-	RegisteredAt time.Time         `json:"registered_at"`
-}
+// SignerKey is one registered public key, with the ledger root's
+// endorsement when it has one. Anyone with the operator's credentials can
+// write the bucket: only the endorsement, which needs the root's private
+// key, makes a registration worth trusting.
+type SignerKey = domain.SignerKey
 
 // Signers is the bucket of public keys.
 type Signers struct {
@@ -60,6 +61,21 @@ func (s *Signers) Register(ctx context.Context, id string, pub ed25519.PublicKey
 	defer cancel()
 	if _, err := s.kv.Create(ctx, id, data); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
 		return fmt.Errorf("eventstore: register signer %s: %w", id, err)
+	}
+	return nil
+}
+
+// Put records k under its id, replacing what was there: how a process
+// endorses its own key's registration.
+func (s *Signers) Put(ctx context.Context, k SignerKey) error {
+	data, err := json.Marshal(k)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	if _, err := s.kv.Put(ctx, k.ID, data); err != nil {
+		return fmt.Errorf("eventstore: register signer %s: %w", k.ID, err)
 	}
 	return nil
 }
