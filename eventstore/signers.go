@@ -2,12 +2,10 @@ package eventstore
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -48,21 +46,6 @@ func OpenSigners(ctx context.Context, js jetstream.JetStream, replicas int) (*Si
 		return nil, fmt.Errorf("eventstore: signers bucket: %w", err)
 	}
 	return &Signers{kv: kv}, nil
-}
-
-// Register records a public key under id; registering it again changes
-// nothing.
-func (s *Signers) Register(ctx context.Context, id string, pub ed25519.PublicKey, now time.Time) error {
-	data, err := json.Marshal(SignerKey{ID: id, PublicKey: pub, RegisteredAt: now.UTC()})
-	if err != nil {
-		return err
-	}
-	ctx, cancel := withTimeout(ctx)
-	defer cancel()
-	if _, err := s.kv.Create(ctx, id, data); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
-		return fmt.Errorf("eventstore: register signer %s: %w", id, err)
-	}
-	return nil
 }
 
 // Put records k under its id, replacing what was there: how a process

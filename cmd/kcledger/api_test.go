@@ -101,6 +101,10 @@ func newTestAPI(t *testing.T) *testAPI {
 	history, err := eventstore.OpenReader(t.Context(), nc, store.Stream())
 	require.NoError(t, err)
 	data := t.TempDir()
+	key, err := signingKey(data)
+	require.NoError(t, err)
+	trust, err := trustSigners(t.Context(), data, signers, domain.NewSigner(key), testNow, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
 	require.NoError(t, ensureAdmin(t.Context(), accounts, data, testNow, slog.New(slog.DiscardHandler)))
 	token, err := readSecretFile(filepath.Join(data, adminTokenFile))
 	require.NoError(t, err)
@@ -109,7 +113,7 @@ func newTestAPI(t *testing.T) *testAPI {
 		ledger:      domain.NewLedger(store, domain.Policy{}),
 		balances:    balances,
 		accounts:    accounts,
-		signers:     signers,
+		signers:     trust,
 		history:     history,
 		feed:        store,
 		checkpoints: store.Checkpoints(),

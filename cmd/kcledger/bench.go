@@ -47,19 +47,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	limit := fs.Duration("duration", 2*time.Minute, "stop after this long even if --count is not reached")
 	allowExisting := fs.Bool("allow-existing", false, "write into a stream that already holds events (never do this on a real ledger: benchmark movements are real events)")
 	groupCommit := fs.Int("group-commit", 1, "appends gathered per JetStream atomic batch; 1 is off, as in serve")
-	fillN := fs.Int("fill", 0, "instead: fill an empty stream with this many valid, signed events, as fast as JetStream takes them, for replay and verify benchmarks (needs --nats-url and --keys-out)")
+	fillN := fs.Int("fill", 0, "instead: fill an empty stream with this many valid, signed events, as fast as JetStream takes them, for replay and verify benchmarks (needs --nats-url, --keys-out and --data)")
 	keysOut := fs.String("keys-out", "", "with --fill: where to write the signing key, for kcledger verify --keys")
+	fillData := fs.String("data", "", "with --fill: the data directory of the serve that will read the stream; fill signs with its signing key, endorsed by its ledger root (both made if missing)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
 	if *fillN > 0 {
-		if *natsURL == "" || *keysOut == "" || *fillN > maxBenchFill {
-			fmt.Fprintf(stderr, "kcledger bench --fill: want --nats-url, --keys-out and at most %d events\n", maxBenchFill)
+		if *natsURL == "" || *keysOut == "" || *fillData == "" || *fillN > maxBenchFill {
+			fmt.Fprintf(stderr, "kcledger bench --fill: want --nats-url, --keys-out, --data and at most %d events\n", maxBenchFill)
 			return exitUsage
 		}
 		start := time.Now()
-		if err := fill(ctx, *natsURL, *fillN, *keysOut, stderr); err != nil {
+		if err := fill(ctx, *natsURL, *fillN, *keysOut, *fillData, stderr); err != nil {
 			fmt.Fprintf(stderr, "kcledger bench --fill: %v\n", err)
 			return exitFailure
 		}

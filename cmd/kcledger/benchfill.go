@@ -2,11 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
@@ -24,9 +23,11 @@ const fillWindow = 4096
 // fill records n valid, signed, chained events into an empty stream on
 // natsURL, as fast as JetStream takes them: an allocation then
 // disbursements on each of the 126 lines of one year (63 provinces, two
-// sources). It writes the signing key to keysOut, for verify. It is for
+// sources), signed with the key of the data directory dataDir, endorsed
+// by its ledger root and registered, so that a serve on dataDir takes
+// them. It writes the keys file to keysOut, for verify. It is for
 // benchmarks of replay and verification, never for a real ledger.
-func fill(ctx context.Context, natsURL string, n int, keysOut string, progressTo io.Writer) error {
+func fill(ctx context.Context, natsURL string, n int, keysOut, dataDir string, progressTo io.Writer) error {
 	nc, err := nats.Connect(natsURL, nats.Name("kcledger-bench-fill"))
 	if err != nil {
 		return err
@@ -44,12 +45,27 @@ func fill(ctx context.Context, natsURL string, n int, keysOut string, progressTo
 	if last, err := store.LastEventSeq(ctx); err != nil || last != 0 {
 		return fmt.Errorf("fill needs an empty stream (it holds up to seq %d): use a scratch server (%v)", last, err)
 	}
-	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return err
+	}
+	key, err := signingKey(dataDir)
 	if err != nil {
 		return err
 	}
 	signer := domain.NewSigner(key)
-	keys, _ := json.MarshalIndent(keysResponse{Keys: []eventstore.SignerKey{{ID: signer.ID(), PublicKey: signer.Public(), RegisteredAt: time.Now().UTC()}}}, "", "  ")
+	signers, err := eventstore.OpenSigners(ctx, js, 1)
+	if err != nil {
+		return err
+	}
+	trust, err := trustSigners(ctx, dataDir, signers, signer, time.Now(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	kr, err := trust.Keys(ctx)
+	if err != nil {
+		return err
+	}
+	keys, _ := json.MarshalIndent(kr, "", "  ")
 	if err := os.WriteFile(keysOut, keys, 0o644); err != nil {
 		return err
 	}

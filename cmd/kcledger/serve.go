@@ -287,9 +287,13 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	if err != nil {
 		return err
 	}
-	if err := signers.Register(ctx, signer.ID(), signer.Public(), time.Now()); err != nil {
+	// Every event the balances take must be signed by a key the ledger
+	// root endorsed, this process's own included.
+	trust, err := trustSigners(ctx, c.DataDir, signers, signer, time.Now(), log)
+	if err != nil {
 		return err
 	}
+	feed := trust.checked(store)
 	if resumed, problem := store.KeyIndexResumed(); problem != nil {
 		log.Warn("the idempotency key index's checkpoint did not match the stream; rebuilt it from the stream", "problem", problem)
 	} else if resumed > 0 {
@@ -297,7 +301,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	}
 	balances := resumeBalances(ctx, store, c.Rebuild, log)
 	projErr := make(chan error, 1)
-	go func() { projErr <- balances.Run(ctx, store) }()
+	go func() { projErr <- balances.Run(ctx, feed) }()
 	if err := catchUp(ctx, store, balances, log, projErr); err != nil {
 		return err
 	}
@@ -315,9 +319,9 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	}
 	a := &api{
 		ledger:      ledger,
-		signers:     signers,
+		signers:     trust,
 		history:     history,
-		feed:        store,
+		feed:        feed,
 		checkpoints: store.Checkpoints(),
 		balances:    balances,
 		accounts:    accounts,

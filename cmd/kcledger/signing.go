@@ -10,11 +10,15 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"path/filepath"
+	"sync"
+	"time"
 
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
+	"github.com/kcledger/kcledger/projections"
 )
 
 // signingKeyFile is the file, in the data directory, that holds this
@@ -25,36 +29,260 @@ const signingKeyFile = "signing.key"
 // start.
 func signingKey(dataDir string) (ed25519.PrivateKey, error) {
 	path := filepath.Join(dataDir, signingKeyFile)
-	s, err := readSecretFile(path)
-	if err == nil {
-		seed, err := hex.DecodeString(s)
-		if err != nil || len(seed) != ed25519.SeedSize {
-			return nil, fmt.Errorf("signing key %s is not a hex Ed25519 seed", path)
-		}
-		return ed25519.NewKeyFromSeed(seed), nil
+	key, err := readSeed(path, "signing key")
+	if errors.Is(err, fs.ErrNotExist) {
+		key, err = newSeedFile(path)
 	}
-	if !errors.Is(err, fs.ErrNotExist) {
+	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
+	return key, nil
+}
+
+// ledgerRootFile is the file, in the data directory, that holds the
+// ledger root's Ed25519 key (hex seed): the key that endorses every signer
+// key. It never leaves the data directory by kcledger's doing; a second
+// process of the same ledger gets a copy of it (see SECURITY.md).
+const ledgerRootFile = "ledger-root.key"
+
+// readSeed reads a hex Ed25519 seed from a secret file.
+func readSeed(path, what string) (ed25519.PrivateKey, error) {
+	s, err := readSecretFile(path)
+	if err != nil {
+		return nil, err
+	}
+	seed, err := hex.DecodeString(s)
+	if err != nil || len(seed) != ed25519.SeedSize {
+		return nil, fmt.Errorf("%s %s is not a hex Ed25519 seed", what, path)
+	}
+	return ed25519.NewKeyFromSeed(seed), nil
+}
+
+// newSeedFile makes a fresh key and writes its seed to a new secret file.
+func newSeedFile(path string) (ed25519.PrivateKey, error) {
 	seed := make([]byte, ed25519.SeedSize)
 	if _, err := rand.Read(seed); err != nil {
 		return nil, err
 	}
 	if err := writeSecretFile(path, hex.EncodeToString(seed)); err != nil {
-		return nil, fmt.Errorf("signing key: %w", err)
+		return nil, err
 	}
 	return ed25519.NewKeyFromSeed(seed), nil
 }
 
-// signerList is what the API needs of eventstore.Signers.
-type signerList interface {
+// ledgerRoot reads the ledger root from the data directory, or makes one
+// when the directory has none and no registration in the signers bucket
+// names a root: a process joining a ledger whose keys another root
+// endorsed must be given that root, not make its own, or each process
+// would refuse the other's events.
+func ledgerRoot(dataDir string, registered []eventstore.SignerKey) (*domain.Root, error) {
+	path := filepath.Join(dataDir, ledgerRootFile)
+	key, err := readSeed(path, "ledger root")
+	if err == nil {
+		return domain.NewRoot(key), nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("ledger root: %w", err)
+	}
+	for _, k := range registered {
+		if k.EndorsedBy != "" {
+			return nil, fmt.Errorf("ledger root: the signers bucket holds key %s endorsed by ledger root %s, and %s has no %s: copy that file (mode 0600) from the data directory of a process of this ledger, then start again", k.ID, k.EndorsedBy, dataDir, ledgerRootFile)
+		}
+	}
+	if key, err = newSeedFile(path); err != nil {
+		return nil, fmt.Errorf("ledger root: %w", err)
+	}
+	return domain.NewRoot(key), nil
+}
+
+// signerBucket is what the trust needs of eventstore.Signers.
+type signerBucket interface {
 	List(ctx context.Context) ([]eventstore.SignerKey, error)
+	Put(ctx context.Context, k eventstore.SignerKey) error
+}
+
+// signerTrust is the set of keys serve takes events from: its own, and
+// every key registered in the signers bucket with a valid endorsement by
+// its ledger root. A registration without one is not enough: anyone
+// holding the operator's NATS credentials can write the bucket.
+type signerTrust struct {
+	root   *domain.Root
+	bucket signerBucket
+	log    *slog.Logger
+
+	mu   sync.Mutex
+	ring domain.Keyring
+	// refused remembers why an untrusted key was refused and when it was
+	// last looked up, so that events signed by it do not each re-read
+	// the bucket.
+	refused map[string]refusal
+}
+
+type refusal struct {
+	at  time.Time
+	err error
+}
+
+// signerRecheckEvery bounds how often the bucket is re-read for a key
+// already refused.
+const signerRecheckEvery = time.Second
+
+// trustSigners makes the trust of a serve process: it reads (or makes)
+// the ledger root, registers the process's own key endorsed by it (also
+// endorsing, in a store from before endorsements, the registration the
+// key already has), and takes in every other key the root endorsed.
+func trustSigners(ctx context.Context, dataDir string, bucket signerBucket, signer *domain.Signer, now time.Time, log *slog.Logger) (*signerTrust, error) {
+	registered, err := bucket.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	root, err := ledgerRoot(dataDir, registered)
+	if err != nil {
+		return nil, err
+	}
+	t := &signerTrust{root: root, bucket: bucket, log: log, ring: domain.Keyring{}, refused: map[string]refusal{}}
+	own := eventstore.SignerKey{ID: signer.ID(), PublicKey: signer.Public(), RegisteredAt: now.UTC()}
+	for _, k := range registered {
+		if k.ID == own.ID && k.PublicKey.Equal(own.PublicKey) {
+			own.RegisteredAt = k.RegisteredAt
+			if k.VerifyEndorsement(root.Public()) == nil {
+				own = k
+			}
+		}
+	}
+	if own.Endorsement == "" {
+		own = root.Endorse(own)
+		if err := bucket.Put(ctx, own); err != nil {
+			return nil, err
+		}
+		log.Info("registered this process's signing key, endorsed by the ledger root", "key", own.ID, "root", root.ID())
+	}
+	t.trust(own)
+	for _, k := range registered {
+		if k.ID == own.ID {
+			continue
+		}
+		if err := k.VerifyEndorsement(root.Public()); err != nil {
+			log.Warn("a registered signing key is not trusted: events it signs are refused", "key", k.ID, "problem", err)
+			t.refused[k.ID] = refusal{time.Now(), err}
+			continue
+		}
+		t.trust(k)
+	}
+	return t, nil
+}
+
+func (t *signerTrust) trust(k eventstore.SignerKey) {
+	t.ring.Add(k.PublicKey)
+	delete(t.refused, k.ID)
+}
+
+// check is serve's signature check of one event: it must be signed, by a
+// key the ledger root endorsed, and the signature must match its hash. An
+// error wraps domain.ErrForged and names the event's sequence. A key not
+// yet known is looked up in the bucket: another process of the ledger
+// may have registered it since.
+func (t *signerTrust) check(ctx context.Context, r domain.Recorded) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := &r.Event
+	if _, known := t.ring[e.SignedBy]; !known && e.SignedBy != "" {
+		if err := t.lookUp(ctx, e.SignedBy); err != nil {
+			return fmt.Errorf("event %s at seq %d is signed by key %s, which is not trusted: %w", e.ID, r.Seq, e.SignedBy, err)
+		}
+	}
+	if err := t.ring.Verify(e); err != nil {
+		return fmt.Errorf("event at seq %d: %w", r.Seq, err)
+	}
+	return nil
+}
+
+// lookUp re-reads the bucket for a key id, and trusts the key if the root
+// endorsed it. It returns why not otherwise.
+func (t *signerTrust) lookUp(ctx context.Context, id string) error {
+	if r, ok := t.refused[id]; ok && time.Since(r.at) < signerRecheckEvery {
+		return r.err
+	}
+	registered, err := t.bucket.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, k := range registered {
+		if k.ID != id {
+			continue
+		}
+		if err := k.VerifyEndorsement(t.root.Public()); err != nil {
+			t.refused[id] = refusal{time.Now(), err}
+			t.log.Warn("a registered signing key is not trusted: events it signs are refused", "key", id, "problem", err)
+			return err
+		}
+		t.log.Info("trusting a new signing key endorsed by the ledger root", "key", id, "root", t.root.ID())
+		t.trust(k)
+		return nil
+	}
+	err = fmt.Errorf("%w: key %s is not registered", domain.ErrUnendorsed, id)
+	t.refused[id] = refusal{time.Now(), err}
+	t.log.Warn("an event is signed by a key that is not registered: events it signs are refused", "key", id)
+	return err
+}
+
+// Keys is what GET /v1/keys serves: the ledger root and the keys it
+// endorsed (a key the root did not endorse is not the ledger's, and is
+// not offered for pinning).
+func (t *signerTrust) Keys(ctx context.Context) (keysResponse, error) {
+	registered, err := t.bucket.List(ctx)
+	if err != nil {
+		return keysResponse{}, err
+	}
+	res := keysResponse{Root: &rootKey{ID: t.root.ID(), PublicKey: t.root.Public()}, Keys: []eventstore.SignerKey{}}
+	for _, k := range registered {
+		if k.VerifyEndorsement(t.root.Public()) == nil {
+			res.Keys = append(res.Keys, k)
+		}
+	}
+	return res, nil
+}
+
+// checked returns feed with every event it delivers checked first: an
+// event that fails the check is never handed to fn, and its error ends
+// the feed as a broken hash chain does.
+func (t *signerTrust) checked(feed projections.Feed) projections.Feed {
+	return checkedFeed{feed: feed, check: t.check}
+}
+
+// checkedFeed is a feed whose events pass check before fn sees them.
+type checkedFeed struct {
+	feed  projections.Feed
+	check func(context.Context, domain.Recorded) error
+}
+
+func (f checkedFeed) Follow(ctx context.Context, after uint64, fn func(domain.Recorded) error) error {
+	return f.feed.Follow(ctx, after, func(r domain.Recorded) error {
+		if err := f.check(ctx, r); err != nil {
+			return err
+		}
+		return fn(r)
+	})
+}
+
+// signerList is what the API needs of the signer trust.
+type signerList interface {
+	Keys(ctx context.Context) (keysResponse, error)
 }
 
 // keysResponse is the body of GET /v1/keys, and the file format of
-// `kcledger verify --keys`.
+// `kcledger verify --keys` and `kcledger replay --keys`.
 type keysResponse struct {
+	// Root is the ledger root that endorsed every key of the file; files
+	// written before the root existed have none.
+	Root *rootKey               `json:"root,omitempty"`
 	Keys []eventstore.SignerKey `json:"keys"`
+}
+
+// rootKey is the ledger root's public key.
+type rootKey struct {
+	ID        string            `json:"id"`
+	PublicKey ed25519.PublicKey `json:"public_key"` // base64 in JSON
 }
 
 func (a *api) getKeys(w http.ResponseWriter, r *http.Request) {
@@ -62,15 +290,12 @@ func (a *api) getKeys(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	keys, err := a.signers.List(r.Context())
+	res, err := a.signers.Keys(r.Context())
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return
 	}
-	if keys == nil {
-		keys = []eventstore.SignerKey{}
-	}
-	writeJSON(w, http.StatusOK, keysResponse{Keys: keys})
+	writeJSON(w, http.StatusOK, res)
 }
 
 // keyring reads a keys file as written by `kcledger keys`.
@@ -84,12 +309,21 @@ func keyring(r io.Reader) (domain.Keyring, error) {
 	return kr.keyring()
 }
 
-// keyring checks each key against its id and returns them as a keyring.
+// keyring checks each key against its id, and, when the file names a
+// root, against the root's endorsement, and returns them as a keyring.
 func (kr keysResponse) keyring() (domain.Keyring, error) {
+	if kr.Root != nil && (len(kr.Root.PublicKey) != ed25519.PublicKeySize || domain.KeyID(kr.Root.PublicKey) != kr.Root.ID) {
+		return nil, fmt.Errorf("root %q: its public key does not match its id", kr.Root.ID)
+	}
 	ring := domain.Keyring{}
 	for _, k := range kr.Keys {
 		if len(k.PublicKey) != ed25519.PublicKeySize || domain.KeyID(k.PublicKey) != k.ID {
 			return nil, fmt.Errorf("key %q: its public key does not match its id", k.ID)
+		}
+		if kr.Root != nil {
+			if err := k.VerifyEndorsement(kr.Root.PublicKey); err != nil {
+				return nil, err
+			}
 		}
 		ring.Add(k.PublicKey)
 	}

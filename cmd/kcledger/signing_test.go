@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/eventstore"
+)
+
+// signersBucket is a fresh signers bucket on an embedded server.
+func signersBucket(t *testing.T) *eventstore.Signers {
+	t.Helper()
+	ns, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:-1"})
+	require.NoError(t, err)
+	t.Cleanup(ns.Shutdown)
+	nc, err := eventstore.ConnectEmbedded(ns, "kcledger-test", "")
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	s, err := eventstore.OpenSigners(t.Context(), js, 1)
+	require.NoError(t, err)
+	return s
+}
+
+// signedEvent is an event at seq signed by s.
+func signedEvent(s *domain.Signer, seq uint64) domain.Recorded {
+	e := domain.Event{ID: "e1", Hash: strings.Repeat("ab", 32)}
+	s.Sign(&e)
+	return domain.Recorded{Seq: seq, Event: e}
+}
+
+func testSigner(b byte) *domain.Signer {
+	return domain.NewSigner(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{b}, ed25519.SeedSize)))
+}
+
+// A store from before endorsements: serve endorses its own registration
+// on start, refuses events of another unendorsed key (saying which key and
+// why), and trusts a second process given a copy of the root, even one
+// that registers after the first started.
+func TestSignerTrust(t *testing.T) {
+	bucket := signersBucket(t)
+	a, stranger, b := testSigner(1), testSigner(2), testSigner(3)
+	for _, s := range []*domain.Signer{a, stranger} {
+		require.NoError(t, bucket.Put(t.Context(), eventstore.SignerKey{ID: s.ID(), PublicKey: s.Public(), RegisteredAt: testNow}))
+	}
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	dataA := t.TempDir()
+	trustA, err := trustSigners(t.Context(), dataA, bucket, a, testNow.Add(1), log)
+	require.NoError(t, err)
+	st, err := os.Stat(filepath.Join(dataA, ledgerRootFile))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	require.Contains(t, logs.String(), "key="+stranger.ID())
+	require.Contains(t, logs.String(), "without an endorsement")
+
+	regs, err := bucket.List(t.Context())
+	require.NoError(t, err)
+	root := trustA.root
+	for _, k := range regs {
+		if k.ID == a.ID() {
+			require.NoError(t, k.VerifyEndorsement(root.Public()), "serve endorsed its own key")
+			require.True(t, k.RegisteredAt.Equal(testNow), "keeping the time it was registered at")
+		}
+	}
+
+	require.NoError(t, trustA.check(t.Context(), signedEvent(a, 1)))
+	err = trustA.check(t.Context(), signedEvent(stranger, 2))
+	require.ErrorIs(t, err, domain.ErrForged)
+	require.ErrorContains(t, err, "seq 2")
+	require.ErrorContains(t, err, stranger.ID())
+	require.ErrorContains(t, err, "without an endorsement")
+
+	// A process with its own data directory and no root must not make
+	// one: its events would be refused by a.
+	_, err = trustSigners(t.Context(), t.TempDir(), bucket, b, testNow, log)
+	require.ErrorContains(t, err, "copy that file")
+	// Given a copy, it endorses its key, and a trusts it on sight.
+	dataB := t.TempDir()
+	seed, err := os.ReadFile(filepath.Join(dataA, ledgerRootFile))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dataB, ledgerRootFile), seed, 0o600))
+	trustB, err := trustSigners(t.Context(), dataB, bucket, b, testNow, log)
+	require.NoError(t, err)
+	require.NoError(t, trustA.check(t.Context(), signedEvent(b, 3)))
+	require.NoError(t, trustB.check(t.Context(), signedEvent(a, 1)))
+
+	// GET /v1/keys offers the root and the endorsed keys only, and the
+	// file it makes pins them.
+	res, err := trustA.Keys(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, root.ID(), res.Root.ID)
+	var ids []string
+	for _, k := range res.Keys {
+		ids = append(ids, k.ID)
+	}
+	require.ElementsMatch(t, []string{a.ID(), b.ID()}, ids)
+	file, err := json.Marshal(res)
+	require.NoError(t, err)
+	ring, err := keyring(bytes.NewReader(file))
+	require.NoError(t, err)
+	require.Len(t, ring, 2)
+}
+
+// A keys file with a root holds only keys that root endorsed; a file from
+// before roots (no "root") is read as before.
+func TestKeysFile(t *testing.T) {
+	root := domain.NewRoot(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{5}, ed25519.SeedSize)))
+	s := testSigner(6)
+	reg := eventstore.SignerKey{ID: s.ID(), PublicKey: s.Public(), RegisteredAt: testNow}
+	endorsed := root.Endorse(reg)
+	tampered := endorsed
+	tampered.RegisteredAt = testNow.Add(1)
+	for _, tc := range []struct {
+		name  string
+		file  keysResponse
+		wants string // "" for a good file
+	}{
+		{"from before roots", keysResponse{Keys: []eventstore.SignerKey{reg}}, ""},
+		{"endorsed", keysResponse{Root: &rootKey{ID: root.ID(), PublicKey: root.Public()}, Keys: []eventstore.SignerKey{endorsed}}, ""},
+		{"a key without endorsement", keysResponse{Root: &rootKey{ID: root.ID(), PublicKey: root.Public()}, Keys: []eventstore.SignerKey{reg}}, "without an endorsement"},
+		{"a tampered registration", keysResponse{Root: &rootKey{ID: root.ID(), PublicKey: root.Public()}, Keys: []eventstore.SignerKey{tampered}}, "does not match its registration"},
+		{"a root that does not match its id", keysResponse{Root: &rootKey{ID: "0000000000000000", PublicKey: root.Public()}, Keys: []eventstore.SignerKey{endorsed}}, "does not match its id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data, err := json.Marshal(tc.file)
+			require.NoError(t, err)
+			ring, err := keyring(bytes.NewReader(data))
+			if tc.wants == "" {
+				require.NoError(t, err)
+				require.Contains(t, ring, s.ID())
+				return
+			}
+			require.ErrorContains(t, err, tc.wants)
+		})
+	}
+}
