@@ -227,6 +227,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	year := fs.Int("year", 0, "only this fiscal year")
 	province := fs.String("province", "", "only this province code")
 	projects := fs.Bool("projects", false, "also list each line's projects")
+	keysFile := fs.String("keys", env("KCLEDGER_KEYS", ""), "required: the pinned public keys, saved earlier with: kcledger keys > keys.json (KCLEDGER_KEYS); every event must be signed by one of them")
 	asJSON := fs.Bool("json", envBool("KCLEDGER_JSON"), "print JSON (KCLEDGER_JSON)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -234,6 +235,21 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fail := func(code int, format string, a ...any) int {
 		fmt.Fprintf(stderr, "kcledger replay: "+format+"\n", a...)
 		return code
+	}
+	// The keys come from the auditor alone: the signers bucket is
+	// written by whoever holds the operator's NATS credentials, and a
+	// server could hand out any key.
+	if *keysFile == "" {
+		return fail(exitUsage, "--keys is required: the public keys you pinned earlier with kcledger keys > keys.json; every event must be signed by one of them")
+	}
+	kf, err := os.Open(*keysFile)
+	if err != nil {
+		return fail(exitUsage, "--keys: %v", err)
+	}
+	ring, err := keyring(kf)
+	kf.Close()
+	if err != nil {
+		return fail(exitUsage, "--keys %s: %v", *keysFile, err)
 	}
 	var cutoff time.Time
 	if *asOf != "" {
@@ -270,6 +286,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		if se.Err != nil {
 			return false, se.Err
+		}
+		if err := ring.Verify(&se.Recorded.Event); err != nil {
+			return false, fmt.Errorf("event at seq %d: %w", se.Seq, err)
 		}
 		pr.at(se.Seq)
 		return true, b.Apply(se.Recorded)

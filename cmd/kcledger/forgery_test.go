@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -30,7 +31,8 @@ const forgedAmount = "7770000000"
 // publishes, onto the right subject and with the line's expectation
 // header, an allocation chained correctly after the line's last event.
 // serve refuses it live and with --rebuild, naming its sequence, and
-// never serves its amount.
+// never serves its amount; replay with the pinned keys exits 1 naming the
+// sequence.
 func TestForgedEventsAreRefused(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -60,9 +62,14 @@ func TestForgedEventsAreRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			data := t.TempDir()
 			p := startServe(t, "--data", data)
-			code, _, stderr := cli(t, p.http, "allocate", "--amount", "5 tỷ", "--decision", "3536/QĐ-BCT", "--date", "2025-01-10",
+			code, keys, stderr := cli(t, p.http, "allocate", "--amount", "5 tỷ", "--decision", "3536/QĐ-BCT", "--date", "2025-01-10",
 				"--year", "2025", "--province", "01", "--source", "national")
 			require.Equal(t, 0, code, stderr)
+			code, keys, stderr = cli(t, p.http, "keys")
+			require.Equal(t, 0, code, stderr)
+			keysFile := filepath.Join(t.TempDir(), "keys.json")
+			require.NoError(t, os.WriteFile(keysFile, []byte(keys), 0o644))
+
 			recs := lineEvents(t, p.nats, p.serviceUser(t))
 			require.Len(t, recs, 1)
 			last := recs[0]
@@ -108,8 +115,17 @@ func TestForgedEventsAreRefused(t *testing.T) {
 
 			q := startServeOrExit(t, "--data", data, "--rebuild")
 			refused(q)
-			q.kill()
 
+			store := []string{"KCLEDGER_NATS_URL=" + storeOf(t, q)}
+			code, out, stderr := cliEnv(t, "", store, "replay", "--keys", keysFile, "--json")
+			require.Equal(t, exitRefused, code, "%s\n%s", out, stderr)
+			require.Contains(t, stderr, "seq 2")
+			require.Contains(t, stderr, "forged event")
+			require.NotContains(t, out, forgedAmount)
+			// No keys pinned, no balances: replay never takes keys from NATS.
+			code, out, stderr = cliEnv(t, "", store, "replay", "--json")
+			require.Equal(t, exitUsage, code, "%s\n%s", out, stderr)
+			require.Contains(t, stderr, "--keys is required")
 		})
 	}
 }

@@ -798,13 +798,13 @@ func TestVerifyAndReplayAsAnAuditor(t *testing.T) {
 	require.Contains(t, out, "Checked 2 events on 1 budget line")
 	require.Contains(t, out, "equal those recomputed")
 
-	code, out, stderr = cliEnv(t, p.http, auditor, "replay", "--json")
+	code, out, stderr = cliEnv(t, p.http, auditor, "replay", "--keys", keysFile, "--json")
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, out, `"net_disbursed": "1000000000"`)
-	code, out, stderr = cliEnv(t, p.http, auditor, "replay", "--until-seq", "1", "--json")
+	code, out, stderr = cliEnv(t, p.http, auditor, "replay", "--keys", keysFile, "--until-seq", "1", "--json")
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, out, `"net_disbursed": "0"`, "as of seq 1, only the allocation")
-	code, _, stderr = cliEnv(t, p.http, auditor, "replay", "--until-seq", "99")
+	code, _, stderr = cliEnv(t, p.http, auditor, "replay", "--keys", keysFile, "--until-seq", "99")
 	require.Equal(t, exitUsage, code)
 	require.Contains(t, stderr, "beyond the stream")
 
