@@ -335,7 +335,7 @@ func (kr keysResponse) keyring() (domain.Keyring, error) {
 
 // runKeys is `kcledger keys`: the public keys that sign events, to pin.
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("keys", "print the public keys that sign the ledger's events, as JSON to save and pin: kcledger keys > keys.json, then kcledger verify --keys keys.json", stderr)
+	fs := newFlags("keys", "print the public keys that sign the ledger's events, with the ledger root that endorsed them, as JSON to save and pin: kcledger keys > keys.json, then kcledger verify --keys keys.json and kcledger replay --keys keys.json", stderr)
 	server := addClientFlags(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
