@@ -89,7 +89,8 @@ func TestServeOnTakenPortsSaysSoAtOnce(t *testing.T) {
 
 // With an external server, a second serve (the first admin exists, so it
 // writes no token) given a data directory that does not exist yet makes
-// it, as the first did.
+// it, as the first did, and says what it lacks: the ledger root, which
+// the operator copies there.
 func TestServeMakesItsDataDir(t *testing.T) {
 	const password = "external-service-password"
 	ns, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:-1", Auth: eventstore.NewNATSAuth(password, "")})
@@ -98,6 +99,14 @@ func TestServeMakesItsDataDir(t *testing.T) {
 	t.Setenv("KCLEDGER_NATS_PASSWORD", password)
 	first := startServe(t, "--nats-url", ns.ClientURL(), "--nats-user", eventstore.ServiceUser)
 	data := filepath.Join(t.TempDir(), "not", "yet")
+	code, out := serveOnce(t, 30*time.Second, "--nats-url", ns.ClientURL(), "--nats-user", eventstore.ServiceUser, "--data", data, "--http", "127.0.0.1:0")
+	assert.Equal(t, exitFailure, code)
+	assert.NotContains(t, out, "no such file or directory")
+	assert.Contains(t, out, "ledger-root.key")
+	root, err := os.ReadFile(filepath.Join(first.data, "ledger-root.key"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(data, "ledger-root.key"), root, 0o600), "the directory was made")
+
 	second := startServe(t, "--nats-url", ns.ClientURL(), "--nats-user", eventstore.ServiceUser, "--data", data)
 	_, err = os.Stat(filepath.Join(data, "signing.key"))
 	require.NoError(t, err)

@@ -311,7 +311,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		saveBalancesEvery(ctx, store.Checkpoints(), balances, log)
 	}()
 
-	ledger := domain.NewLedger(store, domain.Policy{SettlementEndFrom2026: c.SettlementEnd})
+	ledger := domain.NewLedger(trust.decidedOn(store), domain.Policy{SettlementEndFrom2026: c.SettlementEnd})
 	ledger.SignWith(signer)
 	history, err := eventstore.OpenReader(ctx, nc, store.Stream())
 	if err != nil {

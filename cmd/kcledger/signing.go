@@ -265,6 +265,44 @@ func (f checkedFeed) Follow(ctx context.Context, after uint64, fn func(domain.Re
 	})
 }
 
+// decidedOn returns the event log the domain ledger decides new
+// movements on, with every event it loads, or finds under an idempotency
+// key, checked first: a forged allocation must not raise what a line may
+// spend, nor a forged event take an honest command's key.
+func (t *signerTrust) decidedOn(log domain.EventLog) domain.EventLog {
+	return checkedLog{EventLog: log, check: t.check}
+}
+
+// checkedLog is an event log whose loaded events pass check.
+type checkedLog struct {
+	domain.EventLog
+	check func(context.Context, domain.Recorded) error
+}
+
+func (l checkedLog) Load(ctx context.Context, k domain.LineKey, after uint64) ([]domain.Recorded, error) {
+	recs, err := l.EventLog.Load(ctx, k, after)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		if err := l.check(ctx, r); err != nil {
+			return nil, fmt.Errorf("line %s: %w", k, err)
+		}
+	}
+	return recs, nil
+}
+
+func (l checkedLog) Claim(ctx context.Context, key string) (domain.IdempotencyClaim, bool, error) {
+	c, ok, err := l.EventLog.Claim(ctx, key)
+	if err != nil || !ok {
+		return c, ok, err
+	}
+	if err := l.check(ctx, c.Recorded); err != nil {
+		return domain.IdempotencyClaim{}, false, err
+	}
+	return c, true, nil
+}
+
 // signerList is what the API needs of the signer trust.
 type signerList interface {
 	Keys(ctx context.Context) (keysResponse, error)

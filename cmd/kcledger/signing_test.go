@@ -15,6 +15,7 @@ import (
 
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
+	"github.com/kcledger/kcledger/eventstore/eventstoretest"
 )
 
 // signersBucket is a fresh signers bucket on an embedded server.
@@ -145,4 +146,45 @@ func TestKeysFile(t *testing.T) {
 			require.ErrorContains(t, err, tc.wants)
 		})
 	}
+}
+
+// New movements are decided on a line's events as the log holds them: an
+// unsigned allocation published onto the line must not raise what the
+// line may spend, and an event under an honest command's idempotency key
+// must not answer for it.
+func TestDecisionsRefuseForgedEvents(t *testing.T) {
+	bucket := signersBucket(t)
+	honest := testSigner(1)
+	trust, err := trustSigners(t.Context(), t.TempDir(), bucket, honest, testNow, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	mem := eventstore.NewMemory()
+	recorder := domain.NewLedger(mem, domain.Policy{})
+	recorder.SignWith(honest)
+	alloc := eventstoretest.Command(domain.Allocate, "01", "honest-1", testNow)
+	alloc.Amount = domain.AmountFromInt64(5_000_000_000)
+	res, err := recorder.Record(t.Context(), alloc)
+	require.NoError(t, err)
+
+	// The forgery: chained after the honest allocation, unsigned.
+	forged := eventstoretest.Event(alloc.Line(), "forged-1", 7_770_000_000)
+	forged.FiscalYear, forged.EffectiveDate = 2024, domain.Date{Year: 2024, Month: 2, Day: 1}
+	forged.PrevHash = res.Recorded.Event.Hash
+	forged.Hash = forged.ComputeHash()
+	_, err = mem.Append(t.Context(), domain.Proposal{Event: forged, ExpectedSeq: res.Recorded.Seq})
+	require.NoError(t, err)
+
+	spend := eventstoretest.Command(domain.Disburse, "01", "spend-1", testNow)
+	spend.Amount = domain.AmountFromInt64(6_000_000_000) // more than the 5 tỷ really allocated
+	checked := domain.NewLedger(trust.decidedOn(mem), domain.Policy{})
+	checked.SignWith(honest)
+	_, err = checked.Record(t.Context(), spend)
+	require.ErrorIs(t, err, domain.ErrForged, "the forged allocation was spent")
+	_, err = checked.Record(t.Context(), eventstoretest.Command(domain.Allocate, "01", "forged-1", testNow))
+	require.ErrorIs(t, err, domain.ErrForged, "the forgery answered for an idempotency key")
+
+	// Without the check, the same ledger would have paid.
+	unchecked := domain.NewLedger(mem, domain.Policy{})
+	unchecked.SignWith(honest)
+	_, err = unchecked.Record(t.Context(), spend)
+	require.NoError(t, err, "the test's forgery is not what makes the spend fail")
 }

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -97,7 +94,8 @@ func TestRestartNoticesAMessageRemovedWithTheStream(t *testing.T) {
 
 	// The restart: either serve refuses to start, naming seq 3, or it
 	// runs and serves no total that counts it.
-	q, ready := startServeOrExit(t, "--data", data, "--log-level", "info")
+	q := startServeOrExit(t, "--data", data, "--log-level", "info")
+	ready := q.http != ""
 	waitForLog(q, "seq [3]")
 	assert.Contains(t, q.stderr.String(), "seq [3]", "the log names the removed message")
 	if !ready {
@@ -123,45 +121,4 @@ func waitForLog(p *serveProc, substr string) {
 	for time.Now().Before(deadline) && !strings.Contains(p.stderr.String(), substr) {
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// startServeOrExit is startServe for a serve that may refuse to start:
-// it reports whether the process became ready.
-func startServeOrExit(t *testing.T, args ...string) (*serveProc, bool) {
-	t.Helper()
-	data := ""
-	for i, a := range args {
-		if a == "--data" && i+1 < len(args) {
-			data = args[i+1]
-		}
-	}
-	args = append([]string{"serve", "--http", "127.0.0.1:0", "--nats-listen", "127.0.0.1:-1"}, args...)
-	cmd := exec.Command(binary(t), args...)
-	cmd.Env = append(os.Environ(), "KCLEDGER_SERVER=")
-	p := &serveProc{cmd: cmd, data: data, stderr: &lockedBuffer{}, done: make(chan struct{})}
-	cmd.Stderr = p.stderr
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() { p.kill() })
-	ready := make(chan []string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := readyLine.FindStringSubmatch(sc.Text()); m != nil {
-				ready <- m
-			}
-		}
-	}()
-	select {
-	case m := <-ready:
-		p.http, p.nats = m[1], m[2]
-		return p, true
-	case <-p.done:
-		return p, false
-	case <-time.After(60 * time.Second):
-		t.Fatalf("kcledger serve neither ready nor stopped after 60s:\n%s", p.stderr.String())
-	}
-	return p, false
 }
