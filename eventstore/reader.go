@@ -18,7 +18,14 @@ import (
 type Reader struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
+	// keys, when set, has every scanned event's signature checked by the
+	// scan's decoders, on every core (StoredEvent.Unsigned).
+	keys domain.Keyring
 }
+
+// CheckSignatures makes every scan check each event's signature against
+// keys, in parallel with decoding.
+func (r *Reader) CheckSignatures(keys domain.Keyring) { r.keys = keys }
 
 // OpenReader opens an existing stream for reading.
 func OpenReader(ctx context.Context, nc *nats.Conn, stream string) (*Reader, error) {
@@ -64,6 +71,9 @@ type StoredEvent struct {
 	// Err is set when the message is not an event of kcledger's format on
 	// its own subject; it wraps domain.ErrCorrupt.
 	Err error
+	// Unsigned is, when the reader checks signatures, why the event's
+	// signature is not one of the keys' (it wraps domain.ErrForged).
+	Unsigned error
 }
 
 // Scan delivers, in order, every message with a sequence from 1 up to and
@@ -130,7 +140,7 @@ func (r *Reader) ScanFilter(ctx context.Context, filter string, last uint64, fn 
 			if meta.Sequence.Stream > last {
 				return
 			}
-			j := &scanJob{se: StoredEvent{Seq: meta.Sequence.Stream, Subject: m.Subject(), Stored: meta.Timestamp}, header: m.Headers(), data: m.Data(), done: make(chan struct{})}
+			j := &scanJob{se: StoredEvent{Seq: meta.Sequence.Stream, Subject: m.Subject(), Stored: meta.Timestamp}, header: m.Headers(), data: m.Data(), keys: r.keys, done: make(chan struct{})}
 			select {
 			case ordered <- j:
 			case <-scanCtx.Done():
@@ -182,6 +192,7 @@ type scanJob struct {
 	se     StoredEvent
 	header nats.Header
 	data   []byte
+	keys   domain.Keyring
 	done   chan struct{}
 }
 
@@ -196,6 +207,9 @@ func (j *scanJob) decode() {
 		} else {
 			// A mismatch is left for Apply to find and name.
 			j.se.Recorded.HashChecked = j.se.Recorded.Event.Hash == j.se.Recorded.Event.ComputeHash()
+			if j.keys != nil {
+				j.se.Unsigned = j.keys.Verify(&j.se.Recorded.Event)
+			}
 		}
 	}
 }

@@ -280,15 +280,21 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	b := projections.NewBalances()
 	pr := &progress{w: terminal(stderr), what: "replaying", total: last, last: time.Now()}
+	rd.CheckSignatures(ring)
+	next := uint64(1)
 	err = rd.Scan(ctx, last, func(se eventstore.StoredEvent) (bool, error) {
 		if !cutoff.IsZero() && se.Stored.After(cutoff) {
 			return false, nil
 		}
+		if se.Seq != next {
+			return false, fmt.Errorf("%w: the stream has no message at seq %d (the next is seq %d): a message was removed", domain.ErrCorrupt, next, se.Seq)
+		}
+		next = se.Seq + 1
 		if se.Err != nil {
 			return false, se.Err
 		}
-		if err := ring.Verify(&se.Recorded.Event); err != nil {
-			return false, fmt.Errorf("event at seq %d: %w", se.Seq, err)
+		if se.Unsigned != nil {
+			return false, fmt.Errorf("event at seq %d: %w", se.Seq, se.Unsigned)
 		}
 		pr.at(se.Seq)
 		return true, b.Apply(se.Recorded)

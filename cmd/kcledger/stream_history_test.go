@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -43,6 +44,10 @@ func TestRestartNoticesAMessageRemovedWithTheStream(t *testing.T) {
 		require.Equal(t, 0, code, stderr)
 	}
 	token := tokenFor(p.http)
+	code, keys, stderr := cli(t, p.http, "keys")
+	require.Equal(t, 0, code, stderr)
+	keysFile := filepath.Join(t.TempDir(), "keys.json")
+	require.NoError(t, os.WriteFile(keysFile, []byte(keys), 0o600))
 	p.stop(t) // saves the checkpoints at seq 6
 
 	// With the operator's password, on the stopped ledger's store.
@@ -88,6 +93,11 @@ func TestRestartNoticesAMessageRemovedWithTheStream(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, uint64(6), info.State.LastSeq)
 	require.Equal(t, 1, info.State.NumDeleted)
+	// The auditor's replay does not add up what is left either.
+	code, out, stderr := cliEnv(t, "", []string{"KCLEDGER_NATS_URL=" + ns.ClientURL(), "KCLEDGER_NATS_USER=" + eventstore.ServiceUser, "KCLEDGER_NATS_PASSWORD=" + pw},
+		"replay", "--keys", keysFile, "--json")
+	assert.Equal(t, exitRefused, code, "%s\n%s", out, stderr)
+	assert.Contains(t, stderr, "no message at seq 3")
 	nc.Close()
 	ns.Shutdown()
 	ns.WaitForShutdown()
