@@ -10,12 +10,16 @@ import (
 // CommandKind names what a command asks for, in the imperative.
 type CommandKind string
 
-// The four commands, one per event type.
+// The four movements, and the ledger's own command, one per event type.
 const (
 	Allocate CommandKind = "allocate"
 	Adjust   CommandKind = "adjust"
 	Disburse CommandKind = "disburse"
 	Refund   CommandKind = "refund"
+	// Repudiate records that the message at RepudiatedSeq is not sound
+	// (TypeRepudiated). Whether it is, only a reader of the stream can
+	// judge: the command's own rules are those of its fields.
+	Repudiate CommandKind = "repudiate"
 )
 
 // EventType is the type of the event a successful command records.
@@ -29,6 +33,8 @@ func (k CommandKind) EventType() EventType {
 		return TypeDisbursed
 	case Refund:
 		return TypeRefunded
+	case Repudiate:
+		return TypeRepudiated
 	}
 	return ""
 }
@@ -61,6 +67,8 @@ type Command struct {
 	Beneficiary   string
 	Reason        string
 	EffectiveDate Date
+	// RepudiatedSeq is the sequence a repudiation names; 0 for movements.
+	RepudiatedSeq uint64
 
 	// Set by the ledger's edge, never by the client.
 	EventID        string    // a fresh UUID v7
@@ -157,7 +165,13 @@ var vietnam = time.FixedZone("ICT", 7*60*60)
 // names the first failing field.
 func (c *Command) Validate(p Policy) error {
 	if c.Kind.EventType() == "" {
-		return Errorf(CodeInvalidField, "kind", "unknown command %q; want allocate, adjust, disburse or refund", c.Kind)
+		return Errorf(CodeInvalidField, "kind", "unknown command %q; want allocate, adjust, disburse, refund or repudiate", c.Kind)
+	}
+	if c.Kind == Repudiate {
+		return c.validateRepudiation()
+	}
+	if c.RepudiatedSeq != 0 {
+		return Errorf(CodeInvalidField, "repudiated_seq", "%s does not take a repudiated_seq", c.Kind.noun())
 	}
 	if c.FiscalYear < MinFiscalYear || c.FiscalYear > MaxFiscalYear {
 		return Errorf(CodeInvalidYear, "fiscal_year", "fiscal year %d is outside %d–%d", c.FiscalYear, MinFiscalYear, MaxFiscalYear)
@@ -224,8 +238,58 @@ func (k CommandKind) noun() string {
 		return "an adjustment"
 	case Disburse:
 		return "a disbursement"
+	case Repudiate:
+		return "a repudiation"
 	}
 	return "a refund"
+}
+
+// validateRepudiation checks a repudiation: the sequence it names, the
+// decision that orders it and the reason, each bounded and validated as
+// the movements' texts; no budget line, amount or other reference.
+func (c *Command) validateRepudiation() error {
+	if c.RepudiatedSeq == 0 {
+		return Errorf(CodeMissingField, "seq", "a repudiation names the stream sequence of the bad message (1, 2, …)")
+	}
+	for _, f := range []struct {
+		field string
+		set   bool
+	}{
+		{"fiscal_year", c.FiscalYear != 0}, {"province", c.Province != ""}, {"source", c.Source != ""},
+		{"project", c.Project != ""}, {"category", c.Category != ""}, {"amount", !c.Amount.IsZero()},
+		{"voucher", c.Voucher != ""}, {"beneficiary", c.Beneficiary != ""},
+	} {
+		if f.set {
+			return Errorf(CodeInvalidField, f.field, "a repudiation is on no budget line and takes no %s", f.field)
+		}
+	}
+	for _, t := range []struct {
+		field, value string
+		max          int
+		what         string
+	}{
+		{"decision", c.Decision, MaxReferenceLen, "the decision (quyết định) or authority that orders it"},
+		{"reason", c.Reason, MaxReasonLen, "why the message is repudiated"},
+	} {
+		if err := validateText(t.field, t.value, t.max); err != nil {
+			return err
+		}
+		if strings.TrimSpace(t.value) == "" {
+			return Errorf(CodeMissingField, t.field, "a repudiation must cite %s", t.what)
+		}
+	}
+	if c.EffectiveDate.IsZero() {
+		return Errorf(CodeMissingField, "effective_date", "the effective date (of the decision) is required, as YYYY-MM-DD")
+	}
+	if from := (Date{Year: MinFiscalYear, Month: time.January, Day: 1}); c.EffectiveDate.Before(from) {
+		return Errorf(CodeDateOutsideWindow, "effective_date", "a repudiation must be dated %s or later, not %s", from, c.EffectiveDate)
+	}
+	if !c.Now.IsZero() {
+		if today := DateOf(c.Now.In(vietnam)); c.EffectiveDate.After(today) {
+			return Errorf(CodeDateOutsideWindow, "effective_date", "effective date %s is in the future (today is %s in Vietnam)", c.EffectiveDate, today)
+		}
+	}
+	return c.validateMeta()
 }
 
 func (c *Command) validateAmount() error {
@@ -367,5 +431,6 @@ func (c *Command) event() Event {
 		RecordedAt:     c.Now.UTC(),
 		Actor:          c.Actor,
 		IdempotencyKey: c.IdempotencyKey,
+		RepudiatedSeq:  c.RepudiatedSeq,
 	}
 }

@@ -19,8 +19,17 @@ const (
 	TypeRefunded  EventType = "funds.refunded.v1"
 )
 
+// TypeRepudiated is the ledger's own event, on no budget line: an admin
+// records that the message at RepudiatedSeq is not sound (it does not
+// decode, sits on the wrong subject, breaks its chain or a rule, or is
+// forged), so that every reader skips it. History is not edited: the bad
+// message stays in the stream, and the repudiation says why it counts for
+// nothing. Repudiations chain among themselves (LineKey{}, the ledger's
+// own line): the first links to GenesisHash, each next to the one before.
+const TypeRepudiated EventType = "ledger.repudiated.v1"
+
 // EventTypes lists every event type.
-var EventTypes = []EventType{TypeAllocated, TypeAdjusted, TypeDisbursed, TypeRefunded}
+var EventTypes = []EventType{TypeAllocated, TypeAdjusted, TypeDisbursed, TypeRefunded, TypeRepudiated}
 
 // Kind is the event type's subject token: "allocated", "adjusted",
 // "disbursed" or "refunded".
@@ -34,6 +43,8 @@ func (t EventType) Kind() string {
 		return "disbursed"
 	case TypeRefunded:
 		return "refunded"
+	case TypeRepudiated:
+		return "repudiated"
 	}
 	return ""
 }
@@ -48,15 +59,22 @@ const GenesisHash = "00000000000000000000000000000000000000000000000000000000000
 // public contract read by auditors and downstream subscribers: fields are
 // only ever added.
 type Event struct {
-	ID         string    `json:"id"`
-	Type       EventType `json:"type"`
-	FiscalYear int       `json:"fiscal_year"`
-	Province   string    `json:"province"`
-	Source     Source    `json:"source"`
-	Project    string    `json:"project,omitempty"`
-	Category   Category  `json:"category,omitempty"`
+	ID   string    `json:"id"`
+	Type EventType `json:"type"`
+	// FiscalYear, Province, Source and Amount are on every movement, and
+	// on no repudiation (which the ledger itself, not a line, records):
+	// a movement always has them non-zero, so they are omitted only from
+	// repudiations.
+	FiscalYear int      `json:"fiscal_year,omitempty"`
+	Province   string   `json:"province,omitempty"`
+	Source     Source   `json:"source,omitempty"`
+	Project    string   `json:"project,omitempty"`
+	Category   Category `json:"category,omitempty"`
 	// Amount is positive, except for adjustments where it is the signed delta.
-	Amount         Amount    `json:"amount"`
+	Amount Amount `json:"amount,omitzero"`
+	// RepudiatedSeq is the stream sequence a repudiation names; 0 on
+	// every movement.
+	RepudiatedSeq  uint64    `json:"repudiated_seq,omitempty"`
 	Decision       string    `json:"decision,omitempty"`
 	Voucher        string    `json:"voucher,omitempty"`
 	Beneficiary    string    `json:"beneficiary,omitempty"`
@@ -74,7 +92,8 @@ type Event struct {
 	Signature string `json:"signature,omitempty"`
 }
 
-// Line is the budget line the event belongs to.
+// Line is the budget line the event belongs to; LineKey{}, the ledger's
+// own line, for a repudiation.
 func (e *Event) Line() LineKey {
 	return LineKey{FiscalYear: e.FiscalYear, Province: e.Province, Source: e.Source}
 }
@@ -84,8 +103,9 @@ func (e *Event) Line() LineKey {
 // order, of the netstrings ("<byte length>:<bytes>,") of: the tag
 // "kcledger-event-v1", id, type, fiscal_year, province, source, project,
 // category, amount, decision, voucher, beneficiary, reason, effective_date,
-// recorded_at (RFC 3339 with nanoseconds, UTC), actor, idempotency_key and
-// prev_hash. Every field but hash, signed_by and signature is covered, so altering any of them, or
+// recorded_at (RFC 3339 with nanoseconds, UTC), actor, idempotency_key,
+// prev_hash and, on a repudiation only (when it is not 0), repudiated_seq
+// in decimal. Every field but hash, signed_by and signature is covered, so altering any of them, or
 // the order of a line's events, breaks the chain. docs/events.md repeats
 // this recipe for verifiers written in other languages.
 func (e *Event) ComputeHash() string {
@@ -116,6 +136,9 @@ func (e *Event) ComputeHash() string {
 	field(e.Actor)
 	field(e.IdempotencyKey)
 	field(e.PrevHash)
+	if e.RepudiatedSeq != 0 {
+		field(strconv.FormatUint(e.RepudiatedSeq, 10))
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
@@ -126,11 +149,16 @@ func (e *Event) ComputeHash() string {
 func (e *Event) Fingerprint() string {
 	h := sha256.New()
 	var buf []byte
-	for _, s := range []string{
+	fields := []string{
 		"kcledger-command-v1", string(e.Type), strconv.Itoa(e.FiscalYear), e.Province, string(e.Source),
 		e.Project, string(e.Category), e.Amount.String(), e.Decision, e.Voucher, e.Beneficiary,
 		e.Reason, e.EffectiveDate.String(), e.Actor,
-	} {
+	}
+	if e.RepudiatedSeq != 0 {
+		// Only then: a movement's fingerprint is what it always was.
+		fields = append(fields, strconv.FormatUint(e.RepudiatedSeq, 10))
+	}
+	for _, s := range fields {
 		buf = strconv.AppendInt(buf[:0], int64(len(s)), 10)
 		buf = append(buf, ':')
 		buf = append(buf, s...)
@@ -151,6 +179,10 @@ type Recorded struct {
 	// do it on every core while events wait to be applied in order), so
 	// LineState.Apply need not compute it again. When false, Apply does.
 	HashChecked bool
+	// Repudiated says that the message at Seq was repudiated: Event is
+	// empty (the message need not even decode), and the message counts
+	// for nothing but its position.
+	Repudiated bool
 }
 
 // Validate checks a recorded event against the rules its command had to
@@ -158,7 +190,7 @@ type Recorded struct {
 // stream, whoever wrote it.
 func (e *Event) Validate(p Policy) error {
 	var kind CommandKind
-	for _, k := range []CommandKind{Allocate, Adjust, Disburse, Refund} {
+	for _, k := range []CommandKind{Allocate, Adjust, Disburse, Refund, Repudiate} {
 		if k.EventType() == e.Type {
 			kind = k
 		}
@@ -170,7 +202,8 @@ func (e *Event) Validate(p Policy) error {
 		Kind: kind, FiscalYear: e.FiscalYear, Province: e.Province, Source: e.Source, Project: e.Project,
 		Category: e.Category, Amount: e.Amount, Decision: e.Decision, Voucher: e.Voucher,
 		Beneficiary: e.Beneficiary, Reason: e.Reason, EffectiveDate: e.EffectiveDate,
-		EventID: e.ID, Actor: e.Actor, IdempotencyKey: e.IdempotencyKey, Now: e.RecordedAt,
+		RepudiatedSeq: e.RepudiatedSeq,
+		EventID:       e.ID, Actor: e.Actor, IdempotencyKey: e.IdempotencyKey, Now: e.RecordedAt,
 	}
 	return c.Validate(p)
 }

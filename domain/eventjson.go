@@ -109,6 +109,8 @@ func eventFieldBit(key string) uint32 {
 		return 1 << 18
 	case "signature":
 		return 1 << 19
+	case "repudiated_seq":
+		return 1 << 20
 	}
 	return 0
 }
@@ -223,6 +225,28 @@ func (d *eventDecoder) quotedString() ([]byte, bool) {
 }
 
 func (d *eventDecoder) field(key string, e *Event) error {
+	if key == "repudiated_seq" {
+		// Plain digits with no leading zero, as encoding/json writes a
+		// uint64; a sign, fraction or exponent goes slow.
+		d.skipSpace()
+		start := d.i
+		for d.i < len(d.data) && d.data[d.i] >= '0' && d.data[d.i] <= '9' {
+			d.i++
+		}
+		n := d.data[start:d.i]
+		if len(n) == 0 || len(n) > 19 || (len(n) > 1 && n[0] == '0') {
+			return errEventSlowPath
+		}
+		if d.i < len(d.data) && (d.data[d.i] == '.' || d.data[d.i] == 'e' || d.data[d.i] == 'E') {
+			return errEventSlowPath
+		}
+		v, err := strconv.ParseUint(string(n), 10, 64)
+		if err != nil {
+			return errEventSlowPath
+		}
+		e.RepudiatedSeq = v
+		return nil
+	}
 	if key == "fiscal_year" {
 		d.skipSpace()
 		start := d.i
@@ -334,13 +358,21 @@ func appendEventFast(b []byte, e *Event) ([]byte, bool) {
 	w := eventWriter{b: append(b, '{')}
 	w.str("id", e.ID, false)
 	w.str("type", string(e.Type), false)
-	w.key("fiscal_year")
-	w.b = strconv.AppendInt(w.b, int64(e.FiscalYear), 10)
-	w.str("province", e.Province, false)
-	w.str("source", string(e.Source), false)
+	if e.FiscalYear != 0 {
+		w.key("fiscal_year")
+		w.b = strconv.AppendInt(w.b, int64(e.FiscalYear), 10)
+	}
+	w.str("province", e.Province, true)
+	w.str("source", string(e.Source), true)
 	w.str("project", e.Project, true)
 	w.str("category", string(e.Category), true)
-	w.str("amount", e.Amount.String(), false)
+	if !e.Amount.IsZero() {
+		w.str("amount", e.Amount.String(), false)
+	}
+	if e.RepudiatedSeq != 0 {
+		w.key("repudiated_seq")
+		w.b = strconv.AppendUint(w.b, e.RepudiatedSeq, 10)
+	}
 	w.str("decision", e.Decision, true)
 	w.str("voucher", e.Voucher, true)
 	w.str("beneficiary", e.Beneficiary, true)

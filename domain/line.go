@@ -144,6 +144,12 @@ func (s *LineState) Apply(r Recorded) error {
 	if r.Seq != 0 && r.Seq <= s.LastSeq {
 		return nil
 	}
+	if r.Repudiated {
+		// Its position only: the next append expects it as the line's
+		// last message, and the next event links to the last sound one.
+		s.LastSeq = r.Seq
+		return nil
+	}
 	if e.Line() != s.Key {
 		return fmt.Errorf("%w: event %s at seq %d belongs to line %s, not %s", ErrCorrupt, e.ID, r.Seq, e.Line(), s.Key)
 	}

@@ -38,8 +38,12 @@ const (
 )
 
 // cloudEventsSubject is an event's subject attribute: its budget line,
-// "<fiscal year>/<province>/<source>", e.g. "2025/01/national".
+// "<fiscal year>/<province>/<source>", e.g. "2025/01/national"; "ledger"
+// for the ledger's own events (repudiations).
 func cloudEventsSubject(e *domain.Event) string {
+	if e.Type == domain.TypeRepudiated {
+		return "ledger"
+	}
 	return strconv.Itoa(e.FiscalYear) + "/" + e.Province + "/" + string(e.Source)
 }
 

@@ -272,26 +272,29 @@ func mustMarshal(t *testing.T, v any) []byte {
 }
 
 // jsonFields lists the JSON names of domain.Event's fields, and which of
-// them are always present (no omitempty).
+// them are present on every event type (no omitempty or omitzero).
 func jsonFields() (all []string, always []string) {
 	typ := reflect.TypeFor[domain.Event]()
 	for i := range typ.NumField() {
 		name, opts, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
 		all = append(all, name)
-		if !strings.Contains(opts, "omitempty") {
+		if !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") {
 			always = append(always, name)
 		}
 	}
 	return all, always
 }
 
-// schemaTexts are the texts each type requires; every other text field
-// must be absent (domain.Command's validateTexts).
+// schemaTexts are the fields each type requires beyond those of every
+// type: a movement's budget line and amount and the texts it must cite,
+// whose others must be absent (domain.Command's validateTexts); a
+// repudiation's sequence, decision and reason.
 var schemaTexts = map[domain.EventType][]string{
-	domain.TypeAllocated: {"decision"},
-	domain.TypeAdjusted:  {"decision", "reason"},
-	domain.TypeDisbursed: {"voucher", "beneficiary"},
-	domain.TypeRefunded:  {"voucher", "reason"},
+	domain.TypeAllocated:  {"fiscal_year", "province", "source", "amount", "decision"},
+	domain.TypeAdjusted:   {"fiscal_year", "province", "source", "amount", "decision", "reason"},
+	domain.TypeDisbursed:  {"fiscal_year", "province", "source", "amount", "voucher", "beneficiary"},
+	domain.TypeRefunded:   {"fiscal_year", "province", "source", "amount", "voucher", "reason"},
+	domain.TypeRepudiated: {"repudiated_seq", "decision", "reason"},
 }
 
 // The schema files describe every field of domain.Event, each with a
@@ -449,8 +452,14 @@ func int64Of(a domain.Amount) int64 { return a.Decimal().IntPart() }
 // proposed to the log, and records it on its line.
 func (h *ruleHistory) next() domain.Proposal {
 	t := h.t
-	kinds := []domain.CommandKind{domain.Allocate, domain.Allocate, domain.Adjust, domain.Adjust, domain.Disburse, domain.Disburse, domain.Disburse, domain.Refund, domain.Refund, domain.Refund}
+	kinds := []domain.CommandKind{domain.Allocate, domain.Allocate, domain.Adjust, domain.Adjust, domain.Disburse, domain.Disburse, domain.Disburse, domain.Refund, domain.Refund, domain.Refund, domain.Repudiate}
 	kind := pick(h.rng, kinds)
+	if kind == domain.Repudiate {
+		if h.seq == 0 {
+			return h.next()
+		}
+		return h.repudiation()
+	}
 	fy := 2024 + h.rng.IntN(3)
 	p := domain.Policy{}
 	from, to, open := p.Window(kind, fy)
@@ -552,6 +561,33 @@ func (h *ruleHistory) next() domain.Proposal {
 	}
 	prop := domain.Proposal{Event: ev, ExpectedSeq: st.LastSeq}
 	require.NoError(t, st.Apply(domain.Recorded{Event: ev, Seq: h.seq}))
+	return prop
+}
+
+// repudiation is a repudiation of an earlier sequence, on the ledger's own
+// chain.
+func (h *ruleHistory) repudiation() domain.Proposal {
+	st := h.lines[domain.LineKey{}]
+	if st == nil {
+		st = domain.NewLineState(domain.LineKey{})
+		h.lines[domain.LineKey{}] = st
+	}
+	seq := 1 + uint64(h.rng.Int64N(int64(h.seq)))
+	h.seq++
+	now := ruleNow.Add(time.Duration(h.seq)*time.Second + time.Duration(h.rng.IntN(1_000_000_000)))
+	c := domain.Command{
+		Kind: domain.Repudiate, RepudiatedSeq: seq, Decision: h.text(domain.MaxReferenceLen), Reason: h.text(domain.MaxReasonLen),
+		EffectiveDate: h.date(domain.Date{Year: 2025, Month: time.January, Day: 1}, domain.DateOf(ruleNow)),
+		EventID:       uuid.Must(uuid.NewV7()).String(), Actor: h.text(domain.MaxActorLen),
+		IdempotencyKey: h.ascii(rulePrinting, domain.MaxIdempotencyKeyLen), Now: now,
+	}
+	ev, err := domain.Decide(st, c, domain.Policy{})
+	require.NoError(h.t, err, "%+v", c)
+	if h.rng.IntN(2) == 0 {
+		h.signer.Sign(&ev)
+	}
+	prop := domain.Proposal{Event: ev, ExpectedSeq: st.LastSeq}
+	require.NoError(h.t, st.Apply(domain.Recorded{Event: ev, Seq: h.seq}))
 	return prop
 }
 
@@ -810,6 +846,12 @@ func TestSchemaAmountsAgreeWithTheDomain(t *testing.T) {
 		for _, tok := range tokens {
 			e := goldenDoc(t, typ)
 			e["amount"] = json.RawMessage(tok)
+			if typ == domain.TypeRepudiated {
+				// No amount at all: the schema refuses every one, even
+				// the "0" the domain reads as none.
+				assert.Error(t, schemas.validateAs(typ, mustMarshal(t, e)), "a repudiation with amount %s", tok)
+				continue
+			}
 			data := mustMarshal(t, e)
 			schemaErr := schemas.validateAs(typ, data)
 			domainErr := domainRefuses(data)

@@ -750,18 +750,32 @@ func goldenEvents(t *testing.T) []domain.Event {
 			Decision: "456/QĐ-BCT", Reason: "Điều chỉnh giảm kế hoạch", EffectiveDate: mustDate(t, "2025-06-25"),
 			RecordedAt: time.Date(2025, time.June, 25, 4, 5, 6, 0, time.UTC), IdempotencyKey: "golden-adjust",
 		},
+		// The repudiation of a bad message at seq 8, on the ledger's own
+		// chain.
+		{
+			ID: "01970a6e-8000-7000-8000-000000000006", Type: domain.TypeRepudiated, RepudiatedSeq: 8,
+			Decision: "15/QĐ-TTKC", Reason: "Tin nhắn không do kcledger ghi, chi vượt số khả dụng", EffectiveDate: mustDate(t, "2025-06-26"),
+			RecordedAt: time.Date(2025, time.June, 26, 7, 8, 9, 0, time.UTC), IdempotencyKey: "golden-repudiate",
+		},
 	}
 	st := domain.NewLineState(goldenLine)
+	ledgerLine := domain.NewLineState(domain.LineKey{})
 	// A fixed key: Ed25519 signatures are deterministic.
 	signer := domain.NewSigner(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize)))
 	for i := range evs {
 		e := &evs[i]
-		e.FiscalYear, e.Province, e.Source = goldenLine.FiscalYear, goldenLine.Province, goldenLine.Source
-		e.Actor = "officer-hanoi"
-		e.PrevHash = st.LastHash
+		chain := st
+		if e.Type == domain.TypeRepudiated {
+			chain = ledgerLine
+			e.Actor = "admin"
+		} else {
+			e.FiscalYear, e.Province, e.Source = goldenLine.FiscalYear, goldenLine.Province, goldenLine.Source
+			e.Actor = "officer-hanoi"
+		}
+		e.PrevHash = chain.LastHash
 		e.Hash = e.ComputeHash()
 		signer.Sign(e)
-		require.NoError(t, st.Apply(domain.Recorded{Event: *e, Seq: uint64(2*i + 1)}))
+		require.NoError(t, chain.Apply(domain.Recorded{Event: *e, Seq: uint64(2*i + 1)}))
 	}
 	return evs
 }
@@ -811,7 +825,11 @@ func TestGoldenEvents(t *testing.T) {
 func TestGoldenMessages(t *testing.T) {
 	for i, ev := range goldenEvents(t) {
 		t.Run(ev.Type.Kind(), func(t *testing.T) {
-			m, err := eventstore.NewMessage(domain.Proposal{Event: ev, ExpectedSeq: uint64(max(2*i-1, 0))})
+			expect := uint64(max(2*i-1, 0))
+			if ev.Type == domain.TypeRepudiated {
+				expect = 0 // the first of its chain
+			}
+			m, err := eventstore.NewMessage(domain.Proposal{Event: ev, ExpectedSeq: expect})
 			require.NoError(t, err)
 			var b bytes.Buffer
 			fmt.Fprintf(&b, "subject: %s\n", m.Subject)
