@@ -32,6 +32,9 @@ const (
 	CodeInsufficientFunds        Code = "insufficient_funds"
 	CodeRefundExceedsDisbursed   Code = "refund_exceeds_disbursed"
 	CodeAllocationBelowDisbursed Code = "allocation_below_disbursed"
+	// CodeNotRepudiable: a repudiation of a message not found unsound
+	// (a sound event is corrected by a movement, never repudiated).
+	CodeNotRepudiable Code = "not_repudiable"
 
 	// Who may do what.
 	CodeUnauthenticated Code = "unauthenticated"
@@ -61,6 +64,7 @@ var Codes = []Code{
 	CodeInsufficientFunds, CodeRefundExceedsDisbursed, CodeAllocationBelowDisbursed,
 	CodeIdempotencyKeyReused, CodeConflict, CodeNotFound, CodeMethodNotAllowed,
 	CodeUnavailable, CodeInternal, CodeUnauthenticated, CodeForbidden, CodeAccountExists, CodeUnsupported,
+	CodeNotRepudiable,
 }
 
 // Error is the one error type of the domain: a stable code, the offending

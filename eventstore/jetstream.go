@@ -37,6 +37,10 @@ type JetStream struct {
 	maxBatch      int
 	committerDone chan struct{}
 	stats         commitStats
+
+	// repudiated, when set, names the messages Load and Follow deliver
+	// as repudiated, without decoding them (SkipRepudiated).
+	repudiated *domain.Repudiations
 }
 
 var _ domain.EventLog = (*JetStream)(nil)
@@ -130,6 +134,12 @@ func (s *JetStream) KeyIndexResumed() (uint64, error) { return s.keysResumed, s.
 
 // Checkpoints is the checkpoint store, for other projections.
 func (s *JetStream) Checkpoints() *Checkpoints { return s.checkpoints }
+
+// SkipRepudiated makes Load and Follow deliver every message that r names
+// as a domain.Recorded with Repudiated set and no event, whatever its
+// content: a message that does not decode would otherwise stop them. Call
+// it before either is used.
+func (s *JetStream) SkipRepudiated(r *domain.Repudiations) { s.repudiated = r }
 
 // Stream returns the name of the stream.
 func (s *JetStream) Stream() string { return s.name }
@@ -285,6 +295,11 @@ func (s *JetStream) Load(ctx context.Context, k domain.LineKey, after uint64) ([
 		if err != nil {
 			return nil, fmt.Errorf("eventstore: load line %s from seq %d: %w", k, next, err)
 		}
+		if s.repudiated.Has(m.Sequence) {
+			out = append(out, domain.Recorded{Seq: m.Sequence, Repudiated: true})
+			next = m.Sequence + 1
+			continue
+		}
 		rec, err := decode(m.Data, m.Sequence)
 		if err != nil {
 			return nil, err
@@ -299,6 +314,9 @@ func (s *JetStream) Load(ctx context.Context, k domain.LineKey, after uint64) ([
 // greater than after, until fn returns false or an error, or ctx ends.
 func (s *JetStream) read(ctx context.Context, filter string, after uint64, fn func(domain.Recorded) (bool, error)) error {
 	return s.consume(ctx, filter, after, false, func(m jetstream.Msg, seq uint64) (bool, error) {
+		if s.repudiated.Has(seq) {
+			return fn(domain.Recorded{Seq: seq, Repudiated: true})
+		}
 		rec, err := decode(m.Data(), seq)
 		if err != nil {
 			return false, err
@@ -388,9 +406,13 @@ func (s *JetStream) consume(ctx context.Context, filter string, after uint64, he
 			return fmt.Errorf("metadata of message on %s: %w", m.Subject(), err)
 		}
 		seq := meta.Sequence.Stream
+		for whole && next < seq && s.repudiated.Has(next) {
+			next++ // a message removed from the stream, and repudiated
+		}
 		if whole && seq != next {
 			// A message the stream lacks leaves the key index (headers
-			// only) nothing to note; a projection cannot go past it.
+			// only) nothing to note; a projection cannot go past it
+			// unless it is repudiated.
 			if err := s.gap(ctx, next, seq); !headersOnly || !errors.Is(err, domain.ErrCorrupt) {
 				return err
 			}
@@ -451,6 +473,52 @@ func (s *JetStream) gap(ctx context.Context, want, got uint64) error {
 		return fmt.Errorf("eventstore: the stream's seq %d after %d: %w", got, want-1, err)
 	}
 	return fmt.Errorf("%w: it delivered seq %d where seq %d was due", ErrConsumerAltered, got, want)
+}
+
+// NextSeq returns the sequence of the first message after seq after, 0
+// when there is none: where a feed that stopped on a message stopped.
+func (s *JetStream) NextSeq(ctx context.Context, after uint64) (uint64, error) {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	m, err := s.stream.GetMsg(ctx, after+1, jetstream.WithGetMsgSubject(AllEvents))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("eventstore: message after seq %d: %w", after, err)
+	}
+	return m.Sequence, nil
+}
+
+// FollowRepudiations delivers every message on RepudiationSubject, in
+// order, then new ones as they are appended, until ctx ends or fn fails.
+// A message that does not decode is delivered with its error (wrapping
+// domain.ErrCorrupt) instead of ending the feed: whether a repudiation
+// counts is the caller's to judge.
+func (s *JetStream) FollowRepudiations(ctx context.Context, fn func(seq uint64, r domain.Recorded, err error) error) error {
+	err := s.consume(ctx, RepudiationSubject, 0, false, func(m jetstream.Msg, seq uint64) (bool, error) {
+		rec, err := decode(m.Data(), seq)
+		if err == nil {
+			if want := EventSubject(&rec.Event); want != m.Subject() {
+				err = fmt.Errorf("%w: event %s at seq %d is on subject %s; its content belongs on %s", domain.ErrCorrupt, rec.Event.ID, seq, m.Subject(), want)
+			} else if cerr := CheckCloudEvents(m.Headers(), &rec.Event); cerr != nil {
+				err = fmt.Errorf("%w: event %s at seq %d: CloudEvents %v", domain.ErrCorrupt, rec.Event.ID, seq, cerr)
+			}
+		}
+		return true, fn(seq, rec, err)
+	})
+	if ctx.Err() != nil {
+		return nil
+	}
+	return fmt.Errorf("eventstore: follow repudiations: %w", err)
+}
+
+// LastRepudiationSeq returns the sequence of the newest message on
+// RepudiationSubject, 0 when there is none.
+func (s *JetStream) LastRepudiationSeq(ctx context.Context) (uint64, error) {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	return s.lastSeq(ctx, RepudiationSubject)
 }
 
 // Follow delivers every event with a sequence greater than after, in

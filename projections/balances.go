@@ -25,25 +25,44 @@ type Balances struct {
 	// appliedHash is the hash of the event at applied: it ties a
 	// checkpoint to the stream it was taken from.
 	appliedHash string
-	changed     chan struct{} // closed and replaced after every apply
+	// skipped holds the repudiated messages passed over: a repudiation
+	// must name one of them, never an event applied as sound.
+	skipped map[uint64]bool
+	changed chan struct{} // closed and replaced after every apply
 }
 
 // NewBalances returns an empty model.
 func NewBalances() *Balances {
-	return &Balances{lines: map[domain.LineKey]*domain.LineState{}, changed: make(chan struct{})}
+	return &Balances{lines: map[domain.LineKey]*domain.LineState{}, skipped: map[uint64]bool{}, changed: make(chan struct{})}
 }
 
 // Apply adds one event. Events at or below the last applied sequence are
 // ignored, so a feed that redelivers is harmless. An event that breaks the
 // hash chain or an invariant returns an error wrapping domain.ErrCorrupt
 // and leaves the model unchanged.
+//
+// A repudiated message (r.Repudiated) is passed over: it changes nothing,
+// not even the applied sequence, which always names a sound event. A
+// repudiation event goes on the ledger's own line (LineKey{}), which no
+// report shows, and must name a message passed over before it.
 func (b *Balances) Apply(r domain.Recorded) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if r.Seq <= b.applied {
 		return nil
 	}
+	if r.Repudiated {
+		b.skipped[r.Seq] = true
+		return nil
+	}
 	k := r.Event.Line()
+	if r.Event.Type == domain.TypeRepudiated {
+		if n := r.Event.RepudiatedSeq; !b.skipped[n] {
+			return fmt.Errorf("projections: balances: %w: repudiation %s at seq %d names seq %d, which is no message passed over as repudiated (a sound event is never repudiated)", domain.ErrCorrupt, r.Event.ID, r.Seq, n)
+		}
+	} else if k == (domain.LineKey{}) {
+		return fmt.Errorf("projections: balances: %w: event %s at seq %d of type %q is on no budget line", domain.ErrCorrupt, r.Event.ID, r.Seq, r.Event.Type)
+	}
 	st := b.lines[k]
 	if st == nil {
 		st = domain.NewLineState(k)
@@ -57,6 +76,14 @@ func (b *Balances) Apply(r domain.Recorded) error {
 	close(b.changed)
 	b.changed = make(chan struct{})
 	return nil
+}
+
+// PassedOver says whether the message at seq was passed over as
+// repudiated.
+func (b *Balances) PassedOver(seq uint64) bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.skipped[seq]
 }
 
 // Applied returns the sequence of the last event applied.
@@ -166,8 +193,8 @@ func (b *Balances) Report(f Filter) Report {
 	provinces := map[[2]string]*ProvinceYear{}
 	years := map[int]*Year{}
 	for k, st := range b.lines {
-		if !f.match(k) {
-			continue
+		if k == (domain.LineKey{}) || !f.match(k) {
+			continue // the ledger's own line holds no money
 		}
 		lb := LineBalance{Line: k, Projects: []ProjectBalance{}}
 		lb.Totals.add(st.Balance, st.Events, st.LastSeq)

@@ -25,6 +25,8 @@ type Checkpoint struct {
 	AppliedSeq  uint64           `json:"applied_seq"`
 	AppliedHash string           `json:"applied_hash"`
 	Lines       []CheckpointLine `json:"lines"`
+	// Skipped lists the repudiated messages passed over, in order.
+	Skipped []uint64 `json:"skipped,omitempty"`
 }
 
 // CheckpointLine is one line's state in a checkpoint.
@@ -51,7 +53,11 @@ func (b *Balances) Checkpoint() ([]byte, uint64) {
 		}
 		c.Lines = append(c.Lines, l)
 	}
+	for seq := range b.skipped {
+		c.Skipped = append(c.Skipped, seq)
+	}
 	b.mu.RUnlock()
+	slices.Sort(c.Skipped)
 	slices.SortFunc(c.Lines, func(x, y CheckpointLine) int {
 		return cmp.Or(cmp.Compare(x.Key.FiscalYear, y.Key.FiscalYear), cmp.Compare(x.Key.Province, y.Key.Province), cmp.Compare(x.Key.Source, y.Key.Source))
 	})
@@ -97,6 +103,9 @@ func RestoreBalances(data []byte) (*Balances, Checkpoint, error) {
 		}
 		b.lines[l.Key] = st
 	}
+	for _, seq := range c.Skipped {
+		b.skipped[seq] = true
+	}
 	b.applied, b.appliedHash = c.AppliedSeq, c.AppliedHash
 	return b, c, nil
 }
@@ -129,8 +138,8 @@ func (b *Balances) Rebuild(ctx context.Context, feed Feed) (uint64, bool, error)
 		fresh.mu.Lock()
 		if fresh.applied == b.applied {
 			differed := !sameLines(b.lines, fresh.lines)
-			b.lines, b.appliedHash = fresh.lines, fresh.appliedHash
-			fresh.lines = map[domain.LineKey]*domain.LineState{}
+			b.lines, b.appliedHash, b.skipped = fresh.lines, fresh.appliedHash, fresh.skipped
+			fresh.lines, fresh.skipped = map[domain.LineKey]*domain.LineState{}, map[uint64]bool{}
 			fresh.mu.Unlock()
 			close(b.changed)
 			b.changed = make(chan struct{})

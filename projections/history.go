@@ -49,7 +49,7 @@ func (p *Past) Add(r domain.Recorded, stored time.Time) (bool, error) {
 	if p.cut.Ends(r.Seq, stored) {
 		return false, nil
 	}
-	if p.cut.EffectiveUntil.IsZero() {
+	if p.cut.EffectiveUntil.IsZero() || r.Repudiated {
 		return true, p.balances.Apply(r)
 	}
 	if p.cut.Keeps(&r.Event) {
@@ -118,6 +118,9 @@ func NewTrail(f Filter, project string, c Cut, after uint64, limit int) *Trail {
 func (t *Trail) Add(r domain.Recorded, stored time.Time) bool {
 	if t.cut.Ends(r.Seq, stored) {
 		return false
+	}
+	if r.Repudiated {
+		return true // its repudiation is listed in its place
 	}
 	e := &r.Event
 	k := e.Line()

@@ -25,6 +25,23 @@ type Verification struct {
 	Problems []Problem
 	// More counts the problems beyond MaxProblems.
 	More int
+	// Repudiated lists the repudiated messages met, in stream order: not
+	// problems, but never silent.
+	Repudiated []Repudiated
+
+	reps *domain.Repudiations
+}
+
+// Repudiated is a message that a repudiation names, as verify found it.
+type Repudiated struct {
+	Seq uint64 `json:"seq"`
+	// BySeq is the repudiation's own sequence.
+	BySeq    uint64 `json:"by_seq"`
+	Actor    string `json:"actor"`
+	Decision string `json:"decision"`
+	Reason   string `json:"reason"`
+	// Found is what verify itself finds wrong with the message.
+	Found string `json:"found"`
 }
 
 // MaxProblems bounds the problems a verification keeps.
@@ -43,6 +60,12 @@ type Problem struct {
 func NewVerification(keys domain.Keyring, p domain.Policy) *Verification {
 	return &Verification{keys: keys, policy: p, lines: map[domain.LineKey]*domain.LineState{}, next: 1}
 }
+
+// Repudiations gives the repudiations of the stream, read before it
+// (eventstore.RepudiationSubject): the messages they name are judged, and
+// reported as repudiated when they are indeed unsound, but count for
+// nothing.
+func (v *Verification) Repudiations(r *domain.Repudiations) { v.reps = r }
 
 func (v *Verification) problem(seq uint64, line *domain.LineKey, err error) {
 	if len(v.Problems) >= MaxProblems {
@@ -64,12 +87,19 @@ func (v *Verification) Check(seq uint64, r domain.Recorded, decodeErr error) {
 		}
 	}
 	v.next = max(v.next, seq+1)
+	if rep, ok := v.reps.Get(seq); ok {
+		v.repudiated(seq, r, decodeErr, rep)
+		return
+	}
 	if decodeErr != nil {
 		v.problem(seq, nil, decodeErr)
 		return
 	}
 	e := &r.Event
 	k := e.Line()
+	if e.Type == domain.TypeRepudiated && e.RepudiatedSeq >= seq {
+		v.problem(seq, nil, fmt.Errorf("%w: repudiation %s at seq %d names seq %d, which is not before it", domain.ErrCorrupt, e.ID, seq, e.RepudiatedSeq))
+	}
 	if err := e.Validate(v.policy); err != nil {
 		v.problem(seq, &k, fmt.Errorf("%w: event %s breaks a rule of its own command: %v", domain.ErrCorrupt, e.ID, err))
 	}
@@ -89,6 +119,34 @@ func (v *Verification) Check(seq uint64, r domain.Recorded, decodeErr error) {
 	}
 }
 
+// repudiated judges a repudiated message as if it were not: a sound event
+// must never have been repudiated. It changes no line.
+func (v *Verification) repudiated(seq uint64, r domain.Recorded, decodeErr error, rep domain.Recorded) {
+	found := decodeErr
+	if found == nil {
+		e := &r.Event
+		found = e.Validate(v.policy)
+		if found == nil {
+			found = v.keys.Verify(e)
+		}
+		if found == nil {
+			st := v.lines[e.Line()]
+			if st == nil {
+				st = domain.NewLineState(e.Line())
+			} else {
+				st = st.Clone()
+			}
+			found = st.Apply(r)
+		}
+	}
+	ev := rep.Event
+	if found == nil {
+		v.problem(seq, nil, fmt.Errorf("%w: seq %d is repudiated (by seq %d, %s) but is a sound event: history is never edited, a sound event is corrected by an adjustment or a refund", domain.ErrCorrupt, seq, rep.Seq, ev.Actor))
+		return
+	}
+	v.Repudiated = append(v.Repudiated, Repudiated{Seq: seq, BySeq: rep.Seq, Actor: ev.Actor, Decision: ev.Decision, Reason: ev.Reason, Found: found.Error()})
+}
+
 // Finish checks that the stream ends where its state says it does.
 func (v *Verification) Finish(last uint64) {
 	if v.next <= last {
@@ -99,8 +157,20 @@ func (v *Verification) Finish(last uint64) {
 // OK says whether no problem was found.
 func (v *Verification) OK() bool { return len(v.Problems) == 0 }
 
-// Lines returns the recomputed state of every line.
-func (v *Verification) Lines() map[domain.LineKey]*domain.LineState { return v.lines }
+// Lines returns the recomputed state of every budget line (not the
+// ledger's own line of repudiations).
+func (v *Verification) Lines() map[domain.LineKey]*domain.LineState {
+	if _, ok := v.lines[domain.LineKey{}]; !ok {
+		return v.lines
+	}
+	out := make(map[domain.LineKey]*domain.LineState, len(v.lines))
+	for k, st := range v.lines {
+		if k != (domain.LineKey{}) {
+			out[k] = st
+		}
+	}
+	return out
+}
 
 // ErrMismatch reports balances served by a ledger that differ from the
 // recomputed ones.

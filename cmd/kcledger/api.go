@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -62,6 +63,12 @@ type api struct {
 	// lastWrite is the highest event sequence this server has returned to
 	// a writer; reads wait until the projection has applied it.
 	lastWrite atomic.Uint64
+	// health says whether the balances stand stopped before a bad
+	// message (nil: always sound); repudiations are those known, and
+	// repudiating is held while one is recorded (repudiate.go).
+	health       *soundness
+	repudiations *domain.Repudiations
+	repudiating  sync.Mutex
 }
 
 type ctxKey struct{}
@@ -99,12 +106,15 @@ func (a *api) routes() http.Handler {
 	v1.HandleFunc("/v1/nats-users", a.methodNotAllowed("POST"))
 	v1.HandleFunc("POST /v1/users/{name}/disable", a.disableUser)
 	v1.HandleFunc("/v1/users/{name}/disable", a.methodNotAllowed("POST"))
+	v1.HandleFunc("POST /v1/repudiations", a.repudiate)
+	v1.HandleFunc("/v1/repudiations", a.methodNotAllowed("POST"))
 	v1.HandleFunc("/v1/", a.notFound)
 
 	mux := http.NewServeMux()
 	// Every /v1 route needs an account; the health check does not.
 	mux.Handle("/v1/", a.limit(a.requireAccount(v1)))
 	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.HandleFunc("GET /readyz", a.readyz)
 	mux.HandleFunc("/", a.notFound)
 	return a.middleware(mux)
 }
@@ -269,7 +279,10 @@ var movementFields = map[string]bool{
 // checkKeys walks the top level of a JSON object and refuses keys that are
 // not exactly one of movementFields, and keys given twice. encoding/json
 // alone would match "AMOUNT" to amount and let the last duplicate win.
-func checkKeys(body []byte) error {
+func checkKeys(body []byte) error { return checkKeysIn(body, movementFields) }
+
+// checkKeysIn is checkKeys with the keys known.
+func checkKeysIn(body []byte, known map[string]bool) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	tok, err := dec.Token()
 	if err != nil {
@@ -285,7 +298,7 @@ func checkKeys(body []byte) error {
 			return jsonError(err)
 		}
 		key, _ := tok.(string)
-		if !movementFields[key] {
+		if !known[key] {
 			return domain.Errorf(domain.CodeUnknownField, key, "unknown field %q", key)
 		}
 		if seen[key] {
@@ -385,6 +398,11 @@ func (a *api) record(kind domain.CommandKind) http.HandlerFunc {
 			writeError(w, r, a.log, err)
 			return
 		}
+		// A ledger whose state is unknown decides no new movement.
+		if err := a.sound(); err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
 		body, err := readBody(w, r)
 		if err != nil {
 			writeError(w, r, a.log, err)
@@ -468,6 +486,10 @@ func (a *api) getBalances(w http.ResponseWriter, r *http.Request) {
 	}
 	if q.Has("as_of") || q.Has("until_seq") || q.Has("effective_until") {
 		a.pastBalances(w, r, f)
+		return
+	}
+	if err := a.sound(); err != nil {
+		writeError(w, r, a.log, err)
 		return
 	}
 	if err := a.waitForWrites(r.Context()); err != nil {

@@ -84,7 +84,16 @@ func newTestAPI(t *testing.T) *testAPI {
 	balances := projections.NewBalances()
 	ctx, cancel := context.WithCancel(context.Background())
 	projErr := make(chan error, 1)
-	go func() { projErr <- balances.Run(ctx, store) }()
+	// As serve runs them: a bad message stops the balances, not the test.
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	repudiations := domain.NewRepudiations()
+	store.SkipRepudiated(repudiations)
+	repudiationsRead := make(chan struct{})
+	go followRepudiations(ctx, store, repudiations, func(context.Context, *domain.Event) error { return nil }, repudiationsRead, log)
+	health := &soundness{}
+	go func() {
+		projErr <- superviseBalances(ctx, store, store, balances, repudiations, repudiationsRead, health, log)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-projErr; err != nil {
@@ -120,8 +129,11 @@ func newTestAPI(t *testing.T) *testAPI {
 		natsURL:     ns.ClientURL(),
 		natsUsers:   eventstore.NewNATSAuth("unused", ""),
 		stream:      store.Stream(),
-		log:         slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+		log:         log,
 		now:         func() time.Time { return testNow },
+
+		health:       health,
+		repudiations: repudiations,
 	}
 	srv := httptest.NewServer(a.routes())
 	t.Cleanup(srv.Close)

@@ -58,6 +58,9 @@ type verifyReport struct {
 	LastSeq  uint64                `json:"last_seq"`
 	Problems []projections.Problem `json:"problems"`
 	More     int                   `json:"more_problems,omitempty"`
+	// Repudiated lists the messages repudiated, each found unsound: not
+	// problems, but never silent.
+	Repudiated []projections.Repudiated `json:"repudiated"`
 	// Served is the comparison with a running ledger's balances, when
 	// --server was given.
 	Served *servedCheck `json:"served,omitempty"`
@@ -139,7 +142,12 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		last = max(last, served.AsOfSeq)
 	}
 
+	reps, err := readRepudiations(ctx, rd, last, nil)
+	if err != nil {
+		return fail(exitFailure, "%v", err)
+	}
 	v := projections.NewVerification(ring, domain.Policy{SettlementEndFrom2026: settlement})
+	v.Repudiations(reps)
 	var atServed map[domain.LineKey]*domain.LineState
 	snapshot := func() {
 		atServed = map[domain.LineKey]*domain.LineState{}
@@ -164,9 +172,12 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	v.Finish(last)
 
-	rep := verifyReport{OK: v.OK(), Events: v.Events, Lines: len(v.Lines()), LastSeq: last, Problems: v.Problems, More: v.More}
+	rep := verifyReport{OK: v.OK(), Events: v.Events, Lines: len(v.Lines()), LastSeq: last, Problems: v.Problems, More: v.More, Repudiated: v.Repudiated}
 	if rep.Problems == nil {
 		rep.Problems = []projections.Problem{}
+	}
+	if rep.Repudiated == nil {
+		rep.Repudiated = []projections.Repudiated{}
 	}
 	if served != nil {
 		rep.Served = &servedCheck{AsOfSeq: served.AsOfSeq, Equal: true}
@@ -203,8 +214,13 @@ func printVerify(w io.Writer, rep verifyReport) {
 			fmt.Fprintf(w, "MISMATCH: the ledger's served balances (as of seq %s) differ from the stream:\n  %s\n", groupDigits(rep.Served.AsOfSeq), rep.Served.Detail)
 		}
 	}
+	for _, r := range rep.Repudiated {
+		fmt.Fprintf(w, "REPUDIATED: seq %d, by seq %d (%s, %s): %s; found: %s\n", r.Seq, r.BySeq, r.Actor, r.Decision, r.Reason, r.Found)
+	}
 	if len(rep.Problems) == 0 {
-		if rep.OK {
+		if rep.OK && len(rep.Repudiated) > 0 {
+			fmt.Fprintf(w, "No problem found but the %d repudiated messages above, which count for nothing: every other event is well formed, signed by a pinned key, chained, and keeps every invariant; no message is missing.\n", len(rep.Repudiated))
+		} else if rep.OK {
 			fmt.Fprintln(w, "No problem found: every event is well formed, signed by a pinned key, chained, and keeps every invariant; no message is missing.")
 		}
 		return
@@ -278,6 +294,10 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		last = *untilSeq
 	}
+	reps, err := readRepudiations(ctx, rd, last, ring)
+	if err != nil {
+		return fail(exitFailure, "%v", err)
+	}
 	b := projections.NewBalances()
 	pr := &progress{w: terminal(stderr), what: "replaying", total: last, last: time.Now()}
 	rd.CheckSignatures(ring)
@@ -286,10 +306,18 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if !cutoff.IsZero() && se.Stored.After(cutoff) {
 			return false, nil
 		}
+		for se.Seq > next && reps.Has(next) {
+			next++ // a removed message, repudiated
+		}
 		if se.Seq != next {
 			return false, fmt.Errorf("%w: the stream has no message at seq %d (the next is seq %d): a message was removed", domain.ErrCorrupt, next, se.Seq)
 		}
 		next = se.Seq + 1
+		if rep, ok := reps.Get(se.Seq); ok {
+			fmt.Fprintf(stderr, "kcledger replay: skipped the message at seq %d: repudiated by seq %d (%s, %s): %s\n",
+				se.Seq, rep.Seq, rep.Event.Actor, rep.Event.Decision, rep.Event.Reason)
+			return true, b.Apply(domain.Recorded{Seq: se.Seq, Repudiated: true})
+		}
 		if se.Err != nil {
 			return false, se.Err
 		}

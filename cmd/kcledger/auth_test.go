@@ -73,19 +73,23 @@ func TestAccessMatrix(t *testing.T) {
 		{"rebuild", http.MethodPost, "/v1/rebuild", nil, ""},
 		{"unknown route", http.MethodGet, "/v1/nothing", nil, ""},
 		{"health", http.MethodGet, "/healthz", nil, ""},
+		// Seq 1 is a sound allocation: only an admin gets as far as
+		// that refusal.
+		{"repudiate", http.MethodPost, "/v1/repudiations", map[string]any{"seq": 1, "reason": "thử", "decision": "1/QĐ"}, ""},
+		{"readiness", http.MethodGet, "/readyz", nil, ""},
 	}
 	const (
-		ok, created, unauth, forbid, notFound = 200, 201, 401, 403, 404
+		ok, created, unauth, forbid, notFound, unprocessable = 200, 201, 401, 403, 404, 422
 	)
 	// want[role] lists the statuses, in the order of routes.
 	want := map[string][]int{
-		"admin":      {created, created, created, created, ok, ok, ok, ok, ok, created, ok, created, ok, ok, notFound, ok},
-		"officer":    {created, created, forbid, forbid, ok, ok, forbid, ok, forbid, forbid, forbid, forbid, ok, forbid, notFound, ok},
-		"auditor":    {forbid, forbid, forbid, forbid, ok, ok, ok, ok, forbid, forbid, forbid, forbid, ok, forbid, notFound, ok},
-		"subscriber": {forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, notFound, ok},
+		"admin":      {created, created, created, created, ok, ok, ok, ok, ok, created, ok, created, ok, ok, notFound, ok, unprocessable, ok},
+		"officer":    {created, created, forbid, forbid, ok, ok, forbid, ok, forbid, forbid, forbid, forbid, ok, forbid, notFound, ok, forbid, ok},
+		"auditor":    {forbid, forbid, forbid, forbid, ok, ok, ok, ok, forbid, forbid, forbid, forbid, ok, forbid, notFound, ok, forbid, ok},
+		"subscriber": {forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, notFound, ok, forbid, ok},
 	}
 	for _, refused := range []string{"disabled", "none", "bad secret", "no account", "malformed"} {
-		want[refused] = []int{unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, ok}
+		want[refused] = []int{unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, ok, unauth, ok}
 	}
 	for role, statuses := range want {
 		require.Len(t, statuses, len(routes), role)

@@ -103,15 +103,23 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return fail(exitFailure, "%v", err)
 	}
 
+	reps, err := readRepudiations(ctx, rd, state.LastSeq, nil)
+	if err != nil {
+		return fail(exitFailure, "%v", err)
+	}
 	trail := projections.NewTrail(projections.Filter{FiscalYear: *year, Province: *province, Source: src}, "", cut, 0, maxExportEvents)
 	pr := &progress{w: terminal(stderr), what: "exporting", total: state.LastSeq, last: time.Now()}
 	written := 0
 	err = rd.ScanFilter(ctx, eventstore.Filter(*year, *province, src), state.LastSeq, func(se eventstore.StoredEvent) (bool, error) {
-		if se.Err != nil {
+		r := se.Recorded
+		if reps.Has(se.Seq) {
+			// Left out; its repudiation is exported in its place.
+			r = domain.Recorded{Seq: se.Seq, Repudiated: true}
+		} else if se.Err != nil {
 			return false, se.Err
 		}
 		pr.at(se.Seq)
-		more := trail.Add(se.Recorded, se.Stored)
+		more := trail.Add(r, se.Stored)
 		for ; written < len(trail.Entries); written++ {
 			if err := ex.write(trail.Entries[written]); err != nil {
 				return false, err
@@ -168,7 +176,7 @@ type csvExport struct {
 var csvHeader = []string{
 	"seq", "stored_at", "recorded_at", "effective_date", "fiscal_year", "province", "province_name", "source", "project", "category",
 	"type", "amount", "decision", "voucher", "beneficiary", "reason", "actor", "idempotency_key", "event_id", "hash", "signed_by",
-	"line_allocated_after", "line_net_disbursed_after", "line_available_after",
+	"line_allocated_after", "line_net_disbursed_after", "line_available_after", "repudiated_seq",
 }
 
 func newCSVExport(w io.Writer, vi bool) (*csvExport, error) {
@@ -194,11 +202,27 @@ func (c *csvExport) write(e projections.TrailEntry) error {
 	}
 	return c.w.Write([]string{
 		strconv.FormatUint(e.Seq, 10), e.Stored.UTC().Format(time.RFC3339Nano), ev.RecordedAt.UTC().Format(time.RFC3339Nano),
-		ev.EffectiveDate.String(), strconv.Itoa(ev.FiscalYear), ev.Province, name, string(ev.Source), ev.Project, string(ev.Category),
+		ev.EffectiveDate.String(), fiscalYearCell(ev.FiscalYear), ev.Province, name, string(ev.Source), ev.Project, string(ev.Category),
 		string(ev.Type), c.amount(ev.Amount), ev.Decision, ev.Voucher, ev.Beneficiary, ev.Reason, ev.Actor, ev.IdempotencyKey,
 		ev.ID, ev.Hash, ev.SignedBy,
-		c.amount(e.Line.Allocated), c.amount(e.Line.NetDisbursed()), c.amount(e.Line.Available()),
+		c.amount(e.Line.Allocated), c.amount(e.Line.NetDisbursed()), c.amount(e.Line.Available()), repudiatedSeqCell(ev.RepudiatedSeq),
 	})
+}
+
+// fiscalYearCell is empty for a repudiation, which is on no line.
+func fiscalYearCell(fy int) string {
+	if fy == 0 {
+		return ""
+	}
+	return strconv.Itoa(fy)
+}
+
+// repudiatedSeqCell is a repudiation's column: empty on movements.
+func repudiatedSeqCell(seq uint64) string {
+	if seq == 0 {
+		return ""
+	}
+	return strconv.FormatUint(seq, 10)
 }
 
 func (c *csvExport) close() error {
@@ -249,6 +273,12 @@ func (b *beancountExport) account(parts ...string) string {
 
 func (b *beancountExport) write(e projections.TrailEntry) error {
 	ev := e.Event
+	if ev.Type == domain.TypeRepudiated {
+		// No money moves: a comment in its place, no postings.
+		b.txns = append(b.txns, fmt.Sprintf("; %s %s: seq %d repudiates the message at seq %d, which counts for nothing (by %s, %s): %s; event_id %s, hash %s\n",
+			ev.EffectiveDate, ev.Type, e.Seq, ev.RepudiatedSeq, ev.Actor, ev.Decision, oneLine(ev.Reason), ev.ID, ev.Hash))
+		return nil
+	}
 	base := fmt.Sprintf("%s:Y%d:P%s", fundName(ev.Source), ev.FiscalYear, ev.Province)
 	available := b.account("Assets", base, "Available")
 	var from, to string
@@ -309,6 +339,9 @@ func (b *beancountExport) close() error {
 	}
 	return nil
 }
+
+// oneLine keeps a text on a comment's line.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // quote writes a Beancount string.
 func quote(s string) string {

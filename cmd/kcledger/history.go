@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -133,11 +134,25 @@ func (a *api) pastBalances(w http.ResponseWriter, r *http.Request, f projections
 		return
 	}
 	past := projections.NewPast(cut)
+	stalled := a.health.stalled()
 	err = a.history.ScanFilter(r.Context(), eventstore.Filter(f.FiscalYear, f.Province, f.Source), state.LastSeq, func(se eventstore.StoredEvent) (bool, error) {
-		if se.Err != nil {
-			return false, se.Err
+		if cut.Ends(se.Seq, se.Stored) {
+			return false, nil
 		}
-		return past.Add(se.Recorded, se.Stored)
+		if a.repudiations.Has(se.Seq) {
+			return past.Add(domain.Recorded{Seq: se.Seq, Repudiated: true}, se.Stored)
+		}
+		if stalled != nil && se.Seq >= stalled.Seq {
+			return false, stalled.unavailable()
+		}
+		if se.Err != nil {
+			return false, unsoundAt(se.Seq, se.Err)
+		}
+		more, err := past.Add(se.Recorded, se.Stored)
+		if errors.Is(err, domain.ErrCorrupt) {
+			err = unsoundAt(se.Seq, err)
+		}
+		return more, err
 	})
 	if err != nil {
 		writeError(w, r, a.log, err)
@@ -200,9 +215,23 @@ func (a *api) getAudit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	trail := projections.NewTrail(f, project, cut, after, limit)
+	stalled := a.health.stalled()
 	err = a.history.ScanFilter(r.Context(), eventstore.Filter(f.FiscalYear, f.Province, f.Source), state.LastSeq, func(se eventstore.StoredEvent) (bool, error) {
-		if se.Err != nil {
-			return false, se.Err
+		if a.repudiations.Has(se.Seq) {
+			return trail.Add(domain.Recorded{Seq: se.Seq, Repudiated: true}, se.Stored), nil
+		}
+		if cut.Ends(se.Seq, se.Stored) {
+			return false, nil
+		}
+		if (stalled != nil && se.Seq >= stalled.Seq) || se.Err != nil {
+			if len(trail.Entries) == limit {
+				trail.More = true // the page before it is whole
+				return false, nil
+			}
+			if stalled != nil && se.Seq >= stalled.Seq {
+				return false, stalled.unavailable()
+			}
+			return false, unsoundAt(se.Seq, se.Err)
 		}
 		return trail.Add(se.Recorded, se.Stored), nil
 	})
@@ -273,6 +302,12 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			}
 			if ev.Reason != "" {
 				ref += " (" + ev.Reason + ")"
+			}
+			if ev.Type == domain.TypeRepudiated {
+				// On no line, moving no money: what it passes over.
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t\t%s\t\t%s\tseq %d repudiated: %s\t\n", e.Seq, ev.RecordedAt.In(vietnam).Format("2006-01-02 15:04:05"), ev.Actor,
+					"ledger", ev.Type.Kind(), ev.EffectiveDate, ev.RepudiatedSeq, ref)
+				continue
 			}
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, ev.RecordedAt.In(vietnam).Format("2006-01-02 15:04:05"), ev.Actor,
 				lineLabel(ev.Line()), ev.Project, ev.Type.Kind(), ev.Amount.VND(), ev.EffectiveDate, ref, e.Line.Available().VND())

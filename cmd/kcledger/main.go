@@ -46,6 +46,7 @@ func init() {
 		{"replay", "rebuild the balances from the stream in this process, at any past sequence or moment", runReplay},
 		{"subscribe", "follow the events as they are recorded: JSON lines, or each piped to a command; durable and resumable", runSubscribe},
 		{"export", "write the movements as CSV (Excel), JSON lines or a Beancount journal, straight from the stream", runExport},
+		{"repudiate", "record that a message the ledger found not sound is repudiated, so that every reader passes it over (admins)", runRepudiate},
 		{"rebuild", "rebuild the running ledger's balances from the whole stream (admins)", runRebuild},
 		{"keys", "print the public keys that sign events, to pin for verify", runKeys},
 		{"bench", "measure append throughput and latency against a NATS server", runBench},

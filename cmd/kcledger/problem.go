@@ -30,6 +30,7 @@ var statusOf = map[domain.Code]int{
 	domain.CodeInsufficientFunds:        http.StatusUnprocessableEntity,
 	domain.CodeRefundExceedsDisbursed:   http.StatusUnprocessableEntity,
 	domain.CodeAllocationBelowDisbursed: http.StatusUnprocessableEntity,
+	domain.CodeNotRepudiable:            http.StatusUnprocessableEntity,
 	domain.CodeIdempotencyKeyReused:     http.StatusConflict,
 	domain.CodeConflict:                 http.StatusConflict,
 	domain.CodeNotFound:                 http.StatusNotFound,

@@ -300,9 +300,17 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		log.Info("idempotency key index resumed from its checkpoint", "seq", resumed)
 	}
 	balances := resumeBalances(ctx, store, c.Rebuild, log)
+	// A bad message stops the balances, not serve (repudiate.go).
+	repudiations := domain.NewRepudiations()
+	store.SkipRepudiated(repudiations)
+	repudiationsRead := make(chan struct{})
+	go followRepudiations(ctx, store, repudiations, trust.verify, repudiationsRead, log)
+	health := &soundness{}
 	projErr := make(chan error, 1)
-	go func() { projErr <- balances.Run(ctx, feed) }()
-	if err := catchUp(ctx, store, balances, log, projErr); err != nil {
+	go func() {
+		projErr <- superviseBalances(ctx, store, feed, balances, repudiations, repudiationsRead, health, log)
+	}()
+	if err := catchUp(ctx, store, balances, log, projErr, health); err != nil {
 		return err
 	}
 	saved := make(chan struct{})
@@ -330,6 +338,9 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		stream:      store.Stream(),
 		log:         log,
 		now:         time.Now,
+
+		health:       health,
+		repudiations: repudiations,
 	}
 	handler := a.routes()
 	if apiNC != nil {
@@ -384,8 +395,10 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 }
 
 // catchUp waits until the projection has replayed the stream as it was at
-// start, reporting progress on long replays.
-func catchUp(ctx context.Context, store *eventstore.JetStream, b *projections.Balances, log *slog.Logger, projErr <-chan error) error {
+// start, reporting progress on long replays, or has stopped before a bad
+// message: serve then starts all the same, and says why it serves no
+// balances.
+func catchUp(ctx context.Context, store *eventstore.JetStream, b *projections.Balances, log *slog.Logger, projErr <-chan error, h *soundness) error {
 	target, err := store.LastEventSeq(ctx)
 	if err != nil {
 		return err
@@ -400,7 +413,13 @@ func catchUp(ctx context.Context, store *eventstore.JetStream, b *projections.Ba
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
 	for {
+		changed := h.wait()
+		if st := h.stalled(); st != nil {
+			log.Warn("serving without balances: they stand stopped before a message that is not sound", "seq", st.Seq, "applied_seq", b.Applied(), "target_seq", target)
+			return nil
+		}
 		select {
+		case <-changed:
 		case err := <-done:
 			if err != nil {
 				return err

@@ -197,6 +197,12 @@ func (t *signerTrust) check(ctx context.Context, r domain.Recorded) error {
 	return nil
 }
 
+// verify is check of an event read outside the balances' feed (the
+// repudiations serve follows).
+func (t *signerTrust) verify(ctx context.Context, e *domain.Event) error {
+	return t.check(ctx, domain.Recorded{Event: *e})
+}
+
 // lookUp re-reads the bucket for a key id, and trusts the key if the root
 // endorsed it. It returns why not otherwise.
 func (t *signerTrust) lookUp(ctx context.Context, id string) error {
@@ -258,6 +264,9 @@ type checkedFeed struct {
 
 func (f checkedFeed) Follow(ctx context.Context, after uint64, fn func(domain.Recorded) error) error {
 	return f.feed.Follow(ctx, after, func(r domain.Recorded) error {
+		if r.Repudiated {
+			return fn(r) // passed over: no event to check
+		}
 		if err := f.check(ctx, r); err != nil {
 			return err
 		}
@@ -285,6 +294,9 @@ func (l checkedLog) Load(ctx context.Context, k domain.LineKey, after uint64) ([
 		return nil, err
 	}
 	for _, r := range recs {
+		if r.Repudiated {
+			continue // passed over: no event to check
+		}
 		if err := l.check(ctx, r); err != nil {
 			return nil, fmt.Errorf("line %s: %w", k, err)
 		}

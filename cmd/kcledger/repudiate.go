@@ -1,0 +1,457 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/eventstore"
+	"github.com/kcledger/kcledger/projections"
+)
+
+// One bad message (one that does not decode, sits on the wrong subject,
+// breaks its chain or a rule, or is forged) must not take the ledger
+// down, nor may it be counted. The balances stop just before it and the
+// process stays up: /readyz, the balances and every recording route answer
+// 503 naming its sequence, until an admin repudiates it (POST
+// /v1/repudiations, kcledger repudiate). The repudiation is an event of
+// its own (domain.TypeRepudiated) recorded after the bad message; every
+// reader learns of it first (a filtered read of
+// eventstore.RepudiationSubject) and then passes the bad message over.
+//
+// The balances stop at the bad message even when the events after it are
+// on other lines and sound in themselves: stopping at the first unsound
+// message is simple, the same for every kind of fault (a message that
+// does not decode has no line to blame), and leaves nothing for an
+// operator to reason about but one sequence.
+
+// stall is why the balances stopped.
+type stall struct {
+	Seq    uint64
+	Reason string
+	Since  time.Time
+}
+
+// soundness says whether the balances follow the stream or stand stopped
+// before a bad message. The zero value is sound.
+type soundness struct {
+	mu      sync.Mutex
+	stall   *stall
+	changed chan struct{}
+}
+
+func (h *soundness) stalled() *stall {
+	if h == nil {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.stall
+}
+
+func (h *soundness) set(s *stall) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.stall = s
+	if h.changed != nil {
+		close(h.changed)
+	}
+	h.changed = make(chan struct{})
+}
+
+// wait returns a channel closed at the next change.
+func (h *soundness) wait() <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.changed == nil {
+		h.changed = make(chan struct{})
+	}
+	return h.changed
+}
+
+// unavailable is the refusal of what would need the balances past a bad
+// message; nil while they are sound.
+func (s *stall) unavailable() error {
+	if s == nil {
+		return nil
+	}
+	return domain.Errorf(domain.CodeUnavailable, "", "the ledger stopped before the message at seq %d, which is not sound (%s); balances up to seq %d can be read with until_seq, and an admin may repudiate the message (kcledger repudiate --seq %d)",
+		s.Seq, s.Reason, s.Seq-1, s.Seq)
+}
+
+// superviseBalances runs the balances over the stream. When they stop on
+// a message that is not sound (an error wrapping domain.ErrCorrupt, which
+// includes domain.ErrForged), it marks h stalled at that message, logs it
+// once, and waits until the message is repudiated; then the balances pass
+// it over and go on. Any other error ends it, and serve.
+func superviseBalances(ctx context.Context, store *eventstore.JetStream, feed projections.Feed, b *projections.Balances, reps *domain.Repudiations, repsReady <-chan struct{}, h *soundness, log *slog.Logger) error {
+	// The repudiations in the stream at start are known before the
+	// balances read a message.
+	select {
+	case <-repsReady:
+	case <-ctx.Done():
+		return nil
+	}
+	for {
+		err := b.Run(ctx, feed)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !errors.Is(err, domain.ErrCorrupt) {
+			return err
+		}
+		seq, serr := badSeq(ctx, store, b, reps)
+		if serr != nil {
+			return errors.Join(err, serr)
+		}
+		if seq == 0 || reps.Has(seq) {
+			continue // repudiated meanwhile: read it again, passing it over
+		}
+		h.set(&stall{Seq: seq, Reason: err.Error(), Since: time.Now()})
+		log.Error("the balances stopped before a message that is not sound; they serve nothing past it until an admin repudiates it (kcledger repudiate)",
+			"seq", seq, "applied_seq", b.Applied(), "err", err)
+		for !reps.Has(seq) {
+			changed := reps.Changed()
+			if reps.Has(seq) {
+				break
+			}
+			select {
+			case <-changed:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		rep, _ := reps.Get(seq)
+		log.Warn("the message is repudiated; the balances pass it over and go on", "seq", seq, "by_seq", rep.Seq, "by", rep.Event.Actor, "reason", rep.Event.Reason)
+		h.set(nil)
+	}
+}
+
+// badSeq is the message the balances stopped on: the first after the
+// last applied that they did not pass over, or the first sequence the
+// stream lacks (a message removed from it), which may be repudiated too.
+func badSeq(ctx context.Context, store *eventstore.JetStream, b *projections.Balances, reps *domain.Repudiations) (uint64, error) {
+	after := b.Applied()
+	for {
+		seq, err := store.NextSeq(ctx, after)
+		if err != nil || seq == 0 {
+			return seq, err
+		}
+		for missing := after + 1; missing < seq; missing++ {
+			if !reps.Has(missing) {
+				return missing, nil
+			}
+		}
+		if !b.PassedOver(seq) {
+			return seq, nil
+		}
+		after = seq
+	}
+}
+
+// followRepudiations keeps reps up to date with the sound repudiations of
+// the stream, those at start first (ready is closed once they are in),
+// then new ones, recorded by this process or another. A repudiation that
+// does not decode, breaks the repudiations' chain or a rule, or fails
+// verify is left out: the balances will stop on it in turn.
+func followRepudiations(ctx context.Context, store *eventstore.JetStream, reps *domain.Repudiations, verify func(context.Context, *domain.Event) error, ready chan<- struct{}, log *slog.Logger) {
+	last, err := store.LastRepudiationSeq(ctx)
+	if err != nil {
+		log.Error("reading the repudiations failed; bad messages repudiated earlier will stop the balances", "err", err)
+		close(ready)
+		return
+	}
+	once := sync.OnceFunc(func() { close(ready) })
+	if last == 0 {
+		once()
+	}
+	chain := domain.NewLineState(domain.LineKey{})
+	err = store.FollowRepudiations(ctx, func(seq uint64, r domain.Recorded, err error) error {
+		defer func() {
+			if seq >= last {
+				once()
+			}
+		}()
+		if reps.Has(seq) {
+			return chain.Apply(domain.Recorded{Seq: seq, Repudiated: true})
+		}
+		if err == nil {
+			err = checkRepudiation(ctx, seq, r, chain, verify)
+		}
+		if err != nil {
+			log.Warn("a message on the repudiations' subject is not a sound repudiation; it counts for nothing", "seq", seq, "err", err)
+			return nil
+		}
+		reps.Add(r)
+		return nil
+	})
+	once()
+	if err != nil {
+		log.Error("following the repudiations stopped; repudiations recorded elsewhere are not seen until a restart", "err", err)
+	}
+}
+
+// checkRepudiation judges a message of the repudiations' subject; when it
+// is sound it extends chain.
+func checkRepudiation(ctx context.Context, seq uint64, r domain.Recorded, chain *domain.LineState, verify func(context.Context, *domain.Event) error) error {
+	e := &r.Event
+	switch {
+	case e.Type != domain.TypeRepudiated:
+		return fmt.Errorf("%w: event %s at seq %d has type %q", domain.ErrCorrupt, e.ID, seq, e.Type)
+	case e.RepudiatedSeq >= seq:
+		return fmt.Errorf("%w: repudiation %s at seq %d names seq %d, which is not before it", domain.ErrCorrupt, e.ID, seq, e.RepudiatedSeq)
+	}
+	if err := e.Validate(domain.Policy{}); err != nil {
+		return fmt.Errorf("%w: repudiation %s at seq %d: %v", domain.ErrCorrupt, e.ID, seq, err)
+	}
+	if err := verify(ctx, e); err != nil {
+		return err
+	}
+	return chain.Apply(r)
+}
+
+// sound refuses what needs the balances while they stand stopped.
+func (a *api) sound() error { return a.health.stalled().unavailable() }
+
+// readyz answers 200 while the balances follow the stream, and 503 naming
+// the bad message while they stand stopped before one. /healthz only says
+// that the process is alive.
+func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := a.sound(); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "applied_seq": a.balances.Applied()})
+}
+
+// unsoundAt is the refusal of a history read that met the message at seq
+// and could not count it.
+func unsoundAt(seq uint64, err error) error {
+	return domain.Errorf(domain.CodeUnavailable, "", "the message at seq %d is not sound (%v); views up to seq %d can be read with until_seq", seq, err, seq-1)
+}
+
+// repudiationRequest is the body of POST /v1/repudiations.
+type repudiationRequest struct {
+	Seq      uint64 `json:"seq"`
+	Reason   string `json:"reason"`
+	Decision string `json:"decision"`
+	// EffectiveDate is the decision's date; today in Vietnam when absent.
+	EffectiveDate *domain.Date `json:"effective_date"`
+}
+
+var repudiationFields = map[string]bool{"seq": true, "reason": true, "decision": true, "effective_date": true}
+
+func decodeRepudiation(body []byte) (repudiationRequest, error) {
+	var req repudiationRequest
+	if !utf8.Valid(body) {
+		return req, domain.Errorf(domain.CodeMalformedRequest, "", "the request body is not valid UTF-8")
+	}
+	if err := checkKeysIn(body, repudiationFields); err != nil {
+		return req, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		var de *domain.Error
+		if errors.As(err, &de) {
+			return req, withField(err, "effective_date")
+		}
+		return req, jsonError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return req, domain.Errorf(domain.CodeMalformedRequest, "", "the request body must hold exactly one JSON object")
+	}
+	return req, nil
+}
+
+// repudiationResponse answers POST /v1/repudiations.
+type repudiationResponse struct {
+	Event    domain.Event `json:"event"`
+	Seq      uint64       `json:"seq"`
+	Replayed bool         `json:"replayed"`
+}
+
+// repudiate records that the message the balances stopped on is
+// repudiated. Admins only. It refuses a sequence that does not exist, one
+// already repudiated, and any message not found unsound: a sound event is
+// corrected by a movement, never repudiated.
+func (a *api) repudiate(w http.ResponseWriter, r *http.Request) {
+	acc := accountOf(r)
+	if err := acc.MayManageAccounts(); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	req, err := decodeRepudiation(body)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if key == "" {
+		writeError(w, r, a.log, domain.Errorf(domain.CodeInvalidIdempotencyKey, "Idempotency-Key",
+			"the Idempotency-Key header is required: a unique key per repudiation (a UUID), reused only to retry the same request"))
+		return
+	}
+	if req.Seq == 0 {
+		writeError(w, r, a.log, domain.Errorf(domain.CodeMissingField, "seq", "seq is required: the stream sequence of the bad message"))
+		return
+	}
+	now := a.now().UTC()
+	date := domain.DateOf(now.In(vietnam))
+	if req.EffectiveDate != nil && !req.EffectiveDate.IsZero() {
+		date = *req.EffectiveDate
+	}
+	// One at a time, so that two admins cannot both repudiate one message.
+	a.repudiating.Lock()
+	defer a.repudiating.Unlock()
+	if err := a.mayRepudiate(r.Context(), req.Seq, key); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	cmd := domain.Command{
+		Kind: domain.Repudiate, RepudiatedSeq: req.Seq, Reason: req.Reason, Decision: req.Decision, EffectiveDate: date,
+		IdempotencyKey: key, EventID: uuid.Must(uuid.NewV7()).String(), Now: now, Actor: acc.Name,
+	}
+	res, err := a.ledger.Record(r.Context(), cmd)
+	if err != nil {
+		if c := domain.ErrorCode(err); c == domain.CodeInvalidIdempotencyKey || c == domain.CodeIdempotencyKeyReused {
+			err = withField(err, "Idempotency-Key")
+		}
+		writeError(w, r, a.log, err)
+		return
+	}
+	a.repudiations.Add(res.Recorded)
+	status := http.StatusCreated
+	if res.Replayed {
+		status = http.StatusOK
+	} else {
+		a.log.Warn("message repudiated", "seq", req.Seq, "by_seq", res.Recorded.Seq, "by", acc.Name, "decision", req.Decision, "reason", req.Reason)
+	}
+	writeJSON(w, status, repudiationResponse{Event: res.Recorded.Event, Seq: res.Recorded.Seq, Replayed: res.Replayed})
+}
+
+// mayRepudiate refuses what must not be repudiated; a retry of the
+// repudiation already recorded under key passes, to be replayed.
+func (a *api) mayRepudiate(ctx context.Context, seq uint64, key string) error {
+	if rep, ok := a.repudiations.Get(seq); ok {
+		if rep.Event.IdempotencyKey == key {
+			return nil
+		}
+		return domain.Errorf(domain.CodeConflict, "seq", "the message at seq %d is already repudiated, by seq %d (%s, %s: %s)",
+			seq, rep.Seq, rep.Event.Actor, rep.Event.Decision, rep.Event.Reason)
+	}
+	state, err := a.history.State(ctx)
+	if err != nil {
+		return err
+	}
+	if seq > state.LastSeq {
+		return domain.Errorf(domain.CodeNotFound, "seq", "there is no message at seq %d: the stream ends at seq %d", seq, state.LastSeq)
+	}
+	st := a.health.stalled()
+	switch {
+	case st == nil:
+		return domain.Errorf(domain.CodeNotRepudiable, "seq", "the message at seq %d is sound: the balances count it, and only a message found unsound may be repudiated; history is never edited, correct a movement with an adjustment or a refund", seq)
+	case seq < st.Seq:
+		return domain.Errorf(domain.CodeNotRepudiable, "seq", "the message at seq %d is sound: the balances counted it before stopping at seq %d; only that message is found unsound, and a sound event is corrected by an adjustment or a refund", seq, st.Seq)
+	case seq > st.Seq:
+		return domain.Errorf(domain.CodeNotRepudiable, "seq", "the balances stopped at seq %d, before seq %d, which is not judged yet; repudiate seq %d first if it is to be", st.Seq, seq, st.Seq)
+	}
+	return nil
+}
+
+// runRepudiate is `kcledger repudiate`.
+func runRepudiate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("repudiate", "record that the message at a sequence, which the ledger found not sound, is repudiated: every reader then passes it over (admins). History is not edited: the message stays in the stream, and verify reports it", stderr)
+	server := addClientFlags(fs)
+	seq := fs.Uint64("seq", 0, "the stream sequence of the bad message, as /readyz and the log name it")
+	reason := fs.String("reason", "", "why it is repudiated")
+	decision := fs.String("decision", "", "the decision (quyết định) or authority that orders it, e.g. 12/QĐ-TTKC")
+	date := fs.String("date", "", "the decision's date YYYY-MM-DD (default: today in Vietnam)")
+	id := fs.String("id", "", "idempotency key; reuse the printed key to retry safely (default: a new one)")
+	asJSON := fs.Bool("json", envBool("KCLEDGER_JSON"), "print the server's JSON answer (KCLEDGER_JSON)")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	usageErr := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "kcledger repudiate: %s\n", fmt.Sprintf(format, a...))
+		return exitUsage
+	}
+	if *seq == 0 {
+		return usageErr("--seq is required")
+	}
+	if *reason == "" || *decision == "" {
+		return usageErr("--reason and --decision are required")
+	}
+	body := map[string]any{"seq": *seq, "reason": *reason, "decision": *decision}
+	if *date != "" {
+		d, err := domain.ParseDate(*date)
+		if err != nil {
+			return usageErr("--date: %v", err)
+		}
+		body["effective_date"] = d.String()
+	}
+	c, err := server.client()
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	key := *id
+	if key == "" {
+		key = uuid.Must(uuid.NewV7()).String()
+		fmt.Fprintf(stderr, "idempotency key: %s (to retry safely, repeat the command with --id %s)\n", key, key)
+	}
+	var raw json.RawMessage
+	if _, err := c.do(ctx, http.MethodPost, "/v1/repudiations", http.Header{"Idempotency-Key": {key}}, body, &raw); err != nil {
+		return exitFor(err, stderr, *server.server)
+	}
+	if *asJSON {
+		_, _ = stdout.Write(append(raw, '\n'))
+		return exitOK
+	}
+	var res repudiationResponse
+	if err := json.Unmarshal(raw, &res); err != nil {
+		fmt.Fprintf(stderr, "kcledger: unreadable answer: %v\n", err)
+		return exitFailure
+	}
+	if res.Replayed {
+		fmt.Fprintf(stdout, "Already recorded: the message at seq %d was repudiated at seq %d (event %s).\n", res.Event.RepudiatedSeq, res.Seq, res.Event.ID)
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "Repudiated the message at seq %d: recorded at seq %d (event %s, by %s, %s). The balances pass it over from now on.\n",
+		res.Event.RepudiatedSeq, res.Seq, res.Event.ID, res.Event.Actor, res.Event.Decision)
+	return exitOK
+}
+
+// readRepudiations reads the repudiations of the stream up to last, for
+// the readers that then scan the whole stream (verify, replay, export).
+// With keys (replay's pinned keys), only those signed by one count;
+// without, each that decodes is taken, whoever signed it (verify judges
+// them; an export lists them).
+func readRepudiations(ctx context.Context, rd *eventstore.Reader, last uint64, keys domain.Keyring) (*domain.Repudiations, error) {
+	reps := domain.NewRepudiations()
+	err := rd.ScanFilter(ctx, eventstore.RepudiationSubject, last, func(se eventstore.StoredEvent) (bool, error) {
+		if keys != nil && keys.Verify(&se.Recorded.Event) != nil {
+			return true, nil // not one of the pinned keys': it repudiates nothing
+		}
+		if se.Err == nil && se.Recorded.Event.RepudiatedSeq < se.Seq {
+			reps.Add(se.Recorded)
+		}
+		return true, nil
+	})
+	return reps, err
+}

@@ -1,0 +1,299 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/eventstore"
+	"github.com/kcledger/kcledger/projections"
+)
+
+// getJSON asks the API for path with the admin's token; it returns the
+// status and the body.
+func getJSON(t *testing.T, base, path string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+path, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+tokenFor(base))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(body)
+}
+
+// publishAsOperator publishes a message onto a ledger subject with the
+// operator's NATS credentials (the service user, whose password the data
+// directory holds) and returns the sequence the stream stored it at.
+func publishAsOperator(t *testing.T, p *serveProc, m *nats.Msg) uint64 {
+	t.Helper()
+	nc, err := nats.Connect(p.nats, p.serviceUser(t))
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	ack, err := js.PublishMsg(t.Context(), m)
+	require.NoError(t, err)
+	return ack.Sequence
+}
+
+// requireStalledAt checks that a running serve stands stopped before the
+// message at seq: alive, not ready, no live balances, no recording.
+func requireStalledAt(t *testing.T, p *serveProc, seq uint64) {
+	t.Helper()
+	want := fmt.Sprintf("seq %d", seq)
+	waitUntil(t, 20*time.Second, func() bool {
+		code, body := getJSON(t, p.http, "/readyz")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, want)
+	}, func() string { _, body := getJSON(t, p.http, "/readyz"); return body + "\n" + p.stderr.String() })
+	code, body := getJSON(t, p.http, "/healthz")
+	require.Equal(t, http.StatusOK, code, "alive: %s", body)
+	code, body = getJSON(t, p.http, "/v1/balances")
+	require.Equal(t, http.StatusServiceUnavailable, code, body)
+	require.Contains(t, body, `"code":"unavailable"`)
+	require.Contains(t, body, want)
+	// Up to the last sound message, the past is answered, and says so.
+	code, body = getJSON(t, p.http, fmt.Sprintf("/v1/balances?until_seq=%d", seq-1))
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, fmt.Sprintf(`"as_of_seq": %d`, seq-1))
+	code, _, stderr := cli(t, p.http, "disburse", "--amount", "1 triệu", "--voucher", "KB-9", "--beneficiary", "HTX", "--date", "2025-03-03",
+		"--year", "2025", "--province", "01", "--source", "national")
+	require.Equal(t, exitFailure, code, stderr)
+	require.Contains(t, stderr, "unavailable")
+	// The log names it once, at error level.
+	p.waitLog(t, fmt.Sprintf("seq=%d", seq))
+	errs := 0
+	for _, l := range p.stderr.lines() {
+		if strings.Contains(l, "level=ERROR") && strings.Contains(l, "the balances stopped") && strings.Contains(l, fmt.Sprintf("seq=%d ", seq)) {
+			errs++
+		}
+	}
+	require.Equal(t, 1, errs, p.stderr.String())
+	select {
+	case <-p.done:
+		t.Fatalf("serve exited:\n%s", p.stderr.String())
+	default:
+	}
+}
+
+func requireReady(t *testing.T, p *serveProc) {
+	t.Helper()
+	waitUntil(t, 20*time.Second, func() bool {
+		code, _ := getJSON(t, p.http, "/readyz")
+		return code == http.StatusOK
+	}, func() string { _, body := getJSON(t, p.http, "/readyz"); return body + "\n" + p.stderr.String() })
+}
+
+func available(t *testing.T, p *serveProc) string {
+	t.Helper()
+	code, body := getJSON(t, p.http, "/v1/balances")
+	require.Equal(t, http.StatusOK, code, body)
+	var rep projections.Report
+	require.NoError(t, json.Unmarshal([]byte(body), &rep))
+	require.Len(t, rep.Lines, 1, body)
+	return rep.Lines[0].Totals.Balance.Available().String()
+}
+
+// A bad message published with the operator's credentials does not take
+// the ledger down, across restarts, and an admin's repudiation lets it go
+// on without editing history; verify, replay and export say so.
+func TestBadMessagesAreRepudiated(t *testing.T) {
+	data := t.TempDir()
+	p := startServe(t, "--data", data, "--log-level", "info")
+	code, out, stderr := cli(t, p.http, "allocate", "--amount", "5 tỷ", "--decision", "3536/QĐ-BCT", "--date", "2025-01-10",
+		"--year", "2025", "--province", "01", "--source", "national", "--json")
+	require.Equal(t, 0, code, stderr)
+	var alloc recordResponse
+	require.NoError(t, json.Unmarshal([]byte(out), &alloc))
+	lineSubject := eventstore.EventSubject(&alloc.Event)
+
+	// (1) A message that does not decode, on the line's subject.
+	bad1 := publishAsOperator(t, p, &nats.Msg{Subject: lineSubject, Data: []byte(`{"id": "not an event`)})
+	require.Equal(t, uint64(2), bad1)
+	requireStalledAt(t, p, bad1)
+
+	// Restarts, with and without --rebuild, stay up in the same state.
+	p.stop(t)
+	p = startServe(t, "--data", data, "--log-level", "info")
+	requireStalledAt(t, p, bad1)
+	p.stop(t)
+	p = startServe(t, "--data", data, "--log-level", "info", "--rebuild")
+	requireStalledAt(t, p, bad1)
+
+	// Only that message may be repudiated, once; by an admin.
+	for _, tc := range []struct {
+		seq  string
+		code int
+		says string
+	}{
+		{"1", exitRefused, "not_repudiable"},
+		{"3", exitRefused, "no message at seq 3"},
+	} {
+		code, _, stderr := cli(t, p.http, "repudiate", "--seq", tc.seq, "--reason", "không phải sự kiện", "--decision", "12/QĐ-TTKC")
+		require.Equal(t, tc.code, code, stderr)
+		require.Contains(t, stderr, tc.says)
+	}
+	code, out, stderr = cli(t, p.http, "repudiate", "--seq", "2", "--reason", "tin nhắn không đọc được", "--decision", "12/QĐ-TTKC")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, "Repudiated the message at seq 2: recorded at seq 3")
+	code, _, stderr = cli(t, p.http, "repudiate", "--seq", "2", "--reason", "lần nữa", "--decision", "12/QĐ-TTKC")
+	require.Equal(t, exitRefused, code, stderr)
+	require.Contains(t, stderr, "already repudiated")
+	requireReady(t, p)
+	require.Equal(t, "5000000000", available(t, p))
+
+	// (2) A well-formed event that breaks a rule: correctly chained to
+	// the line's last sound event, with a fresh expectation, unsigned,
+	// disbursing beyond what is available.
+	over := domain.Event{
+		ID: "01970a6e-8000-7000-8000-00000000bad2", Type: domain.TypeDisbursed, FiscalYear: 2025, Province: "01",
+		Source: domain.SourceNational, Amount: domain.AmountFromInt64(9_000_000_000), Voucher: "KB-FAKE",
+		Beneficiary: "Công ty ma", EffectiveDate: domain.Date{Year: 2025, Month: time.March, Day: 4},
+		RecordedAt: time.Now().UTC(), Actor: "admin", IdempotencyKey: "bad-2", PrevHash: alloc.Event.Hash,
+	}
+	over.Hash = over.ComputeHash()
+	m, err := eventstore.NewMessage(domain.Proposal{Event: over, ExpectedSeq: bad1})
+	require.NoError(t, err)
+	bad2 := publishAsOperator(t, p, m)
+	require.Equal(t, uint64(4), bad2)
+	requireStalledAt(t, p, bad2)
+	code, _, stderr = cli(t, p.http, "repudiate", "--seq", "4", "--reason", "chi vượt số khả dụng, không do kcledger ghi", "--decision", "13/QĐ-TTKC", "--date", "2025-03-05")
+	require.Equal(t, 0, code, stderr)
+	requireReady(t, p)
+
+	// Later good events count; the bad ones never do.
+	code, _, stderr = cli(t, p.http, "disburse", "--amount", "1 tỷ", "--voucher", "KB-1", "--beneficiary", "HTX Gốm", "--date", "2025-03-03",
+		"--year", "2025", "--province", "01", "--source", "national")
+	require.Equal(t, 0, code, stderr)
+	require.Equal(t, "4000000000", available(t, p))
+	p.stop(t)
+	p = startServe(t, "--data", data, "--log-level", "info")
+	requireReady(t, p)
+	require.Equal(t, "4000000000", available(t, p))
+	p.stop(t)
+	p = startServe(t, "--data", data, "--log-level", "info", "--rebuild")
+	requireReady(t, p)
+	require.Equal(t, "4000000000", available(t, p))
+
+	// The auditor's tools.
+	code, out, stderr = cli(t, p.http, "nats-user", "add", "kiem-toan-2", "--role", "auditor", "--json")
+	require.Equal(t, 0, code, stderr)
+	var creds newNATSUserResponse
+	require.NoError(t, json.Unmarshal([]byte(out), &creds))
+	code, keys, stderr := cli(t, p.http, "keys")
+	require.Equal(t, 0, code, stderr)
+	keysFile := filepath.Join(t.TempDir(), "keys.json")
+	require.NoError(t, os.WriteFile(keysFile, []byte(keys), 0o644))
+	auditor := []string{"KCLEDGER_NATS_URL=" + creds.URL, "KCLEDGER_NATS_USER=" + creds.User, "KCLEDGER_NATS_PASSWORD=" + creds.Password}
+
+	code, out, stderr = cliEnv(t, p.http, auditor, "verify", "--keys", keysFile)
+	require.Equal(t, 0, code, "%s\n%s", out, stderr)
+	require.Contains(t, out, "REPUDIATED: seq 2, by seq 3 (admin, 12/QĐ-TTKC): tin nhắn không đọc được")
+	require.Contains(t, out, "REPUDIATED: seq 4, by seq 5 (admin, 13/QĐ-TTKC)")
+	require.Contains(t, out, "No problem found but the 2 repudiated messages")
+
+	code, out, stderr = cliEnv(t, p.http, auditor, "replay", "--json")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stderr, "skipped the message at seq 2: repudiated by seq 3")
+	require.Contains(t, stderr, "skipped the message at seq 4: repudiated by seq 5")
+	require.Contains(t, out, `"available": "4000000000"`)
+
+	code, out, stderr = cliEnv(t, p.http, auditor, "export", "--format", "jsonl")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, `"type":"ledger.repudiated.v1"`)
+	require.Contains(t, out, `"repudiated_seq":4`)
+	require.NotContains(t, out, "KB-FAKE")
+	code, out, stderr = cliEnv(t, p.http, auditor, "export", "--format", "csv")
+	require.Equal(t, 0, code, stderr)
+	rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(out, "\uFEFF"))).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, rows, 5, "a header, the allocation, two repudiations, the disbursement")
+	require.Equal(t, []string{"3", string(domain.TypeRepudiated), "2"}, []string{rows[2][0], rows[2][10], rows[2][len(csvHeader)-1]})
+	code, out, stderr = cli(t, p.http, "audit")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, "seq 2 repudiated: 12/QĐ-TTKC (tin nhắn không đọc được)")
+	code, out, stderr = cliEnv(t, p.http, auditor, "export", "--format", "beancount")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, "; 2025-03-05 ledger.repudiated.v1: seq 5 repudiates the message at seq 4")
+}
+
+// While the balances stand stopped before a bad message, the API refuses
+// what would need them, answers the past before it, and takes a
+// repudiation of that message only: from an admin, once.
+func TestAPIWhileStalled(t *testing.T) {
+	ta := newTestAPI(t)
+	r := ta.post(t, pathAllocations, "alloc-1", mustJSON(t, validBody(pathAllocations)))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	require.Equal(t, http.StatusOK, ta.get(t, "/readyz").status)
+
+	// A bad message at seq 2 stops the balances.
+	js, err := jetstream.New(ta.nc)
+	require.NoError(t, err)
+	ack, err := js.Publish(t.Context(), "kcledger.events.2025.01.national.disbursed.v1", []byte("{"))
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), ack.Sequence)
+	waitUntil(t, 10*time.Second, func() bool { return ta.api.health.stalled() != nil }, func() string { return "the balances did not stop" })
+
+	p := requireProblem(t, ta.get(t, "/readyz"), http.StatusServiceUnavailable, domain.CodeUnavailable, "")
+	require.Contains(t, p.Detail, "seq 2")
+	require.Contains(t, p.Detail, "unexpected end of JSON input")
+	require.Equal(t, http.StatusOK, ta.get(t, "/healthz").status)
+	p = requireProblem(t, ta.get(t, "/v1/balances"), http.StatusServiceUnavailable, domain.CodeUnavailable, "")
+	require.Contains(t, p.Detail, "seq 2")
+	r = ta.get(t, "/v1/balances?until_seq=1")
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.Contains(t, string(r.body), `"as_of_seq": 1`)
+	requireProblem(t, ta.get(t, "/v1/balances?until_seq=2"), http.StatusServiceUnavailable, domain.CodeUnavailable, "")
+	r = ta.get(t, "/v1/audit?limit=1")
+	require.Equal(t, http.StatusOK, r.status, "a page before it: %s", r.body)
+	require.Contains(t, string(r.body), `"next_after_seq": 1`)
+	requireProblem(t, ta.get(t, "/v1/audit?after_seq=1"), http.StatusServiceUnavailable, domain.CodeUnavailable, "")
+	requireProblem(t, ta.post(t, pathAllocations, "alloc-2", mustJSON(t, validBody(pathAllocations))), http.StatusServiceUnavailable, domain.CodeUnavailable, "")
+
+	body := func(seq int) []byte {
+		return mustJSON(t, map[string]any{"seq": seq, "reason": "tin nhắn không đọc được", "decision": "12/QĐ-TTKC"})
+	}
+	auditor := ta.as(ta.addAccount(t, "kiem-toan", domain.RoleAuditor, nil, nil))
+	requireProblem(t, auditor.post(t, "/v1/repudiations", "rep-0", body(2)), http.StatusForbidden, domain.CodeForbidden, "")
+	requireProblem(t, ta.post(t, "/v1/repudiations", "rep-1", body(1)), http.StatusUnprocessableEntity, domain.CodeNotRepudiable, "seq")
+	requireProblem(t, ta.post(t, "/v1/repudiations", "rep-2", body(9)), http.StatusNotFound, domain.CodeNotFound, "seq")
+	requireProblem(t, ta.post(t, "/v1/repudiations", "rep-3", mustJSON(t, map[string]any{"seq": 2, "reason": "x"})), http.StatusBadRequest, domain.CodeMissingField, "decision")
+	requireProblem(t, ta.post(t, "/v1/repudiations", "rep-4", mustJSON(t, map[string]any{"seq": 2, "reason": "x", "decision": "y", "amount": "1"})), http.StatusBadRequest, domain.CodeUnknownField, "amount")
+
+	r = ta.post(t, "/v1/repudiations", "rep-5", body(2))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	var res repudiationResponse
+	require.NoError(t, json.Unmarshal(r.body, &res))
+	require.Equal(t, domain.TypeRepudiated, res.Event.Type)
+	require.Equal(t, uint64(2), res.Event.RepudiatedSeq)
+	require.Equal(t, firstAdmin, res.Event.Actor)
+	require.True(t, ta.api.repudiations.Has(2))
+	// A retry replays; another repudiation of it is refused.
+	r = ta.post(t, "/v1/repudiations", "rep-5", body(2))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	requireProblem(t, ta.post(t, "/v1/repudiations", "rep-6", body(2)), http.StatusConflict, domain.CodeConflict, "seq")
+
+	// The projection resumes; the past across the bad message counts
+	// without it.
+	waitUntil(t, 10*time.Second, func() bool { return ta.api.health.stalled() == nil }, func() string { return "the balances did not resume" })
+	require.Equal(t, http.StatusOK, ta.get(t, "/readyz").status)
+	r = ta.get(t, "/v1/balances")
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = ta.get(t, "/v1/balances?until_seq=3")
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	requireProblem(t, ta.post(t, "/v1/repudiations", "rep-7", body(3)), http.StatusUnprocessableEntity, domain.CodeNotRepudiable, "seq")
+}
