@@ -87,6 +87,16 @@ func TestUnmarshalEventAgreesWithEncodingJSON(t *testing.T) {
 		{"truncated", good[:len(good)/2]},
 		{"nothing", ``},
 		{"nested value", `{"id": {"a": 1}}`},
+		{"repudiated seq", `{"type": "ledger.repudiated.v1", "repudiated_seq": 42}`},
+		{"repudiated seq 0", `{"repudiated_seq": 0}`},
+		{"repudiated seq largest", `{"repudiated_seq": 18446744073709551615}`},
+		{"repudiated seq overflow", `{"repudiated_seq": 18446744073709551616}`},
+		{"repudiated seq negative", `{"repudiated_seq": -1}`},
+		{"repudiated seq leading zero", `{"repudiated_seq": 042}`},
+		{"repudiated seq fraction", `{"repudiated_seq": 4.0}`},
+		{"repudiated seq exponent", `{"repudiated_seq": 4e1}`},
+		{"repudiated seq string", `{"repudiated_seq": "42"}`},
+		{"repudiated seq null", `{"repudiated_seq": null}`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			sameAsEncodingJSON(t, []byte(tt.data), domain.Event{})
@@ -180,6 +190,12 @@ func TestMarshalEventAgreesWithEncodingJSON(t *testing.T) {
 		{"invalid UTF-8", func(e *domain.Event) { e.Beneficiary = "\xff\xfe" }},
 		{"line separator", func(e *domain.Event) { e.Beneficiary = "a\u2028b\u2029" }},
 		{"escape in a required field", func(e *domain.Event) { e.Actor = "o\"fficer" }},
+		{"repudiation", func(e *domain.Event) {
+			e.Type, e.FiscalYear, e.Province, e.Source, e.Amount = domain.TypeRepudiated, 0, "", "", domain.Amount{}
+			e.Project, e.Category, e.Voucher, e.Beneficiary = "", "", "", ""
+			e.RepudiatedSeq, e.Decision, e.Reason = 18446744073709551615, "12/QĐ-TTKC", "tin nhắn giả"
+		}},
+		{"repudiated seq on a movement", func(e *domain.Event) { e.RepudiatedSeq = 7 }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := sampleEvent(t)

@@ -30,6 +30,11 @@ func (a *api) rebuild(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
+	// A rebuild would stop at the same bad message (repudiate.go).
+	if err := a.sound(); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
 	seq, differed, err := a.balances.Rebuild(r.Context(), a.feed)
 	if err != nil {
 		writeError(w, r, a.log, err)

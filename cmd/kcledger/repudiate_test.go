@@ -263,6 +263,7 @@ func TestAPIWhileStalled(t *testing.T) {
 	require.Contains(t, string(r.body), `"next_after_seq": 1`)
 	requireProblem(t, ta.get(t, "/v1/audit?after_seq=1"), http.StatusServiceUnavailable, domain.CodeUnavailable, "")
 	requireProblem(t, ta.post(t, pathAllocations, "alloc-2", mustJSON(t, validBody(pathAllocations))), http.StatusServiceUnavailable, domain.CodeUnavailable, "")
+	requireProblem(t, ta.do(t, http.MethodPost, "/v1/rebuild", nil, nil), http.StatusServiceUnavailable, domain.CodeUnavailable, "")
 
 	body := func(seq int) []byte {
 		return mustJSON(t, map[string]any{"seq": seq, "reason": "tin nhắn không đọc được", "decision": "12/QĐ-TTKC"})
@@ -293,6 +294,8 @@ func TestAPIWhileStalled(t *testing.T) {
 	require.Equal(t, http.StatusOK, ta.get(t, "/readyz").status)
 	r = ta.get(t, "/v1/balances")
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = ta.do(t, http.MethodPost, "/v1/rebuild", nil, nil)
+	require.Equal(t, http.StatusOK, r.status, "a rebuild passes the repudiated message over: %s", r.body)
 	r = ta.get(t, "/v1/balances?until_seq=3")
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	requireProblem(t, ta.post(t, "/v1/repudiations", "rep-7", body(3)), http.StatusUnprocessableEntity, domain.CodeNotRepudiable, "seq")
