@@ -264,6 +264,16 @@ func TestAPIWhileStalled(t *testing.T) {
 	requireProblem(t, ta.get(t, "/v1/audit?after_seq=1"), http.StatusServiceUnavailable, domain.CodeUnavailable, "")
 	requireProblem(t, ta.post(t, pathAllocations, "alloc-2", mustJSON(t, validBody(pathAllocations))), http.StatusServiceUnavailable, domain.CodeUnavailable, "")
 	requireProblem(t, ta.do(t, http.MethodPost, "/v1/rebuild", nil, nil), http.StatusServiceUnavailable, domain.CodeUnavailable, "")
+	// The NATS service's balances, and its recording, alike.
+	svc := newNATSService(t, ta)
+	a := svc.request(t, "kcledger.api.v1.balances", nil, nil)
+	require.Equal(t, http.StatusServiceUnavailable, a.status, "%s", a.body)
+	require.Equal(t, string(domain.CodeUnavailable), a.errCode)
+	require.Contains(t, a.problem(t).Detail, "seq 2")
+	a = svc.request(t, "kcledger.api.v1.balances", nil, []byte(`{"until_seq": 1}`))
+	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
+	a = svc.record(t, "allocations", "nats-alloc", mustJSON(t, validBody(pathAllocations)))
+	require.Equal(t, http.StatusServiceUnavailable, a.status, "%s", a.body)
 
 	body := func(seq int) []byte {
 		return mustJSON(t, map[string]any{"seq": seq, "reason": "tin nhắn không đọc được", "decision": "12/QĐ-TTKC"})
