@@ -86,8 +86,16 @@ func (s *stall) unavailable() error {
 	if s == nil {
 		return nil
 	}
-	return domain.Errorf(domain.CodeUnavailable, "", "the ledger stopped before the message at seq %d, which is not sound (%s); balances up to seq %d can be read with until_seq, and an admin may repudiate the message (kcledger repudiate --seq %d)",
-		s.Seq, s.Reason, s.Seq-1, s.Seq)
+	return domain.Errorf(domain.CodeUnavailable, "", "the ledger stopped before the message at seq %d, which is not sound (%s)%s, and an admin may repudiate the message (kcledger repudiate --seq %d)",
+		s.Seq, s.Reason, readableBefore(s.Seq), s.Seq)
+}
+
+// readableBefore says how far the past is still answered.
+func readableBefore(seq uint64) string {
+	if seq <= 1 {
+		return ""
+	}
+	return fmt.Sprintf("; balances up to seq %d can be read with until_seq", seq-1)
 }
 
 // superviseBalances runs the balances over the stream. When they stop on
@@ -238,7 +246,7 @@ func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
 // unsoundAt is the refusal of a history read that met the message at seq
 // and could not count it.
 func unsoundAt(seq uint64, err error) error {
-	return domain.Errorf(domain.CodeUnavailable, "", "the message at seq %d is not sound (%v); views up to seq %d can be read with until_seq", seq, err, seq-1)
+	return domain.Errorf(domain.CodeUnavailable, "", "the message at seq %d is not sound (%v)%s", seq, err, readableBefore(seq))
 }
 
 // repudiationRequest is the body of POST /v1/repudiations.
