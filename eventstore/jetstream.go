@@ -312,8 +312,18 @@ func (s *JetStream) Load(ctx context.Context, k domain.LineKey, after uint64) ([
 
 // read delivers, in order, the events matching filter with a sequence
 // greater than after, until fn returns false or an error, or ctx ends.
+//
+// On the whole stream, a message the stream lacks but that is repudiated
+// (consume lets the reading pass it) is delivered as passed over too.
 func (s *JetStream) read(ctx context.Context, filter string, after uint64, fn func(domain.Recorded) (bool, error)) error {
+	next := after + 1
 	return s.consume(ctx, filter, after, false, func(m jetstream.Msg, seq uint64) (bool, error) {
+		for ; filter == AllEvents && next < seq; next++ {
+			if more, err := fn(domain.Recorded{Seq: next, Repudiated: true}); err != nil || !more {
+				return more, err
+			}
+		}
+		next = seq + 1
 		if s.repudiated.Has(seq) {
 			return fn(domain.Recorded{Seq: seq, Repudiated: true})
 		}

@@ -79,6 +79,14 @@ func (v *Verification) problem(seq uint64, line *domain.LineKey, err error) {
 // is none.
 func (v *Verification) Check(seq uint64, r domain.Recorded, decodeErr error) {
 	v.Events++
+	for ; seq > v.next && v.reps.Has(v.next); v.next++ {
+		// A message removed from the stream, and repudiated: listed as
+		// such, never silent.
+		rep, _ := v.reps.Get(v.next)
+		ev := rep.Event
+		v.Repudiated = append(v.Repudiated, Repudiated{Seq: v.next, BySeq: rep.Seq, Actor: ev.Actor, Decision: ev.Decision, Reason: ev.Reason,
+			Found: fmt.Sprintf("the stream has no message at seq %d", v.next)})
+	}
 	if seq != v.next {
 		if seq > v.next {
 			v.problem(v.next, nil, fmt.Errorf("%w: messages %d to %d are missing from the stream (deleted?)", domain.ErrCorrupt, v.next, seq-1))

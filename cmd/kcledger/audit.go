@@ -306,8 +306,14 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if !cutoff.IsZero() && se.Stored.After(cutoff) {
 			return false, nil
 		}
-		for se.Seq > next && reps.Has(next) {
-			next++ // a removed message, repudiated
+		for ; se.Seq > next && reps.Has(next); next++ {
+			// A removed message, repudiated.
+			rep, _ := reps.Get(next)
+			fmt.Fprintf(stderr, "kcledger replay: the stream has no message at seq %d: repudiated by seq %d (%s, %s): %s\n",
+				next, rep.Seq, rep.Event.Actor, rep.Event.Decision, rep.Event.Reason)
+			if err := b.Apply(domain.Recorded{Seq: next, Repudiated: true}); err != nil {
+				return false, err
+			}
 		}
 		if se.Seq != next {
 			return false, fmt.Errorf("%w: the stream has no message at seq %d (the next is seq %d): a message was removed", domain.ErrCorrupt, next, se.Seq)

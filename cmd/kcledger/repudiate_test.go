@@ -206,7 +206,7 @@ func TestBadMessagesAreRepudiated(t *testing.T) {
 	require.Contains(t, out, "REPUDIATED: seq 4, by seq 5 (admin, 13/QĐ-TTKC)")
 	require.Contains(t, out, "No problem found but the 2 repudiated messages")
 
-	code, out, stderr = cliEnv(t, p.http, auditor, "replay", "--json")
+	code, out, stderr = cliEnv(t, p.http, auditor, "replay", "--keys", keysFile, "--json")
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stderr, "skipped the message at seq 2: repudiated by seq 3")
 	require.Contains(t, stderr, "skipped the message at seq 4: repudiated by seq 5")
