@@ -353,8 +353,16 @@ func (c *Command) validateTexts() error {
 	return nil
 }
 
-// validateText refuses invalid UTF-8, control characters, surrounding
-// spaces and over-long values.
+// validateText refuses invalid UTF-8, control characters, format
+// characters, surrounding spaces and over-long values.
+//
+// Format characters (Unicode category Cf) are invisible yet change what a
+// reader sees or compares: a right-to-left override (U+202E) makes a
+// beneficiary display reversed, and a zero-width space, soft hyphen or
+// byte order mark makes two names that look the same differ. Zero-width
+// joiners and non-joiners (U+200C, U+200D) are Cf too; they shape some
+// scripts and emoji, but Vietnamese never needs them, so they are refused
+// with the rest.
 func validateText(field, v string, maxRunes int) error {
 	switch {
 	case !utf8.ValidString(v):
@@ -365,8 +373,11 @@ func validateText(field, v string, maxRunes int) error {
 		return Errorf(CodeInvalidField, field, "%s has leading or trailing spaces", field)
 	}
 	for _, r := range v {
-		if unicode.IsControl(r) || r == utf8.RuneError {
+		switch {
+		case unicode.IsControl(r) || r == utf8.RuneError:
 			return Errorf(CodeInvalidField, field, "%s contains a control character (%U)", field, r)
+		case unicode.Is(unicode.Cf, r):
+			return Errorf(CodeInvalidField, field, "%s contains an invisible format character (%U), such as a direction override or a zero-width space", field, r)
 		}
 	}
 	return nil

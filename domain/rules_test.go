@@ -1,10 +1,13 @@
 package domain
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
@@ -779,4 +782,102 @@ func TestApplyChecksInvariants(t *testing.T) {
 			requireSameState(t, before, s)
 		})
 	}
+}
+
+// TestValidateRefusesFormatControls checks that every text field refuses
+// Unicode format characters (category Cf), as it refuses control
+// characters: a right-to-left override makes "Công ty A" display as
+// something else, and zero-width characters make two names that look the
+// same differ. ZWNJ and ZWJ are Cf too, and Vietnamese never needs them.
+func TestValidateRefusesFormatControls(t *testing.T) {
+	controls := []struct {
+		name string
+		r    rune
+	}{
+		{"soft hyphen", '\u00AD'},
+		{"arabic letter mark", '\u061C'},
+		{"zero width space", '\u200B'},
+		{"zero width non-joiner", '\u200C'},
+		{"zero width joiner", '\u200D'},
+		{"left-to-right mark", '\u200E'},
+		{"right-to-left mark", '\u200F'},
+		{"left-to-right embedding", '\u202A'},
+		{"right-to-left embedding", '\u202B'},
+		{"pop directional formatting", '\u202C'},
+		{"left-to-right override", '\u202D'},
+		{"right-to-left override", '\u202E'},
+		{"word joiner", '\u2060'},
+		{"left-to-right isolate", '\u2066'},
+		{"right-to-left isolate", '\u2067'},
+		{"first strong isolate", '\u2068'},
+		{"pop directional isolate", '\u2069'},
+		{"byte order mark", '\uFEFF'},
+		{"interlinear annotation anchor", '\uFFF9'},
+		{"tag space", '\U000E0020'},
+	}
+	fields := []struct {
+		field string
+		cmd   func(v string) Command
+	}{
+		{"decision", func(v string) Command { return alloc(trieu, "", with(func(c *Command) { c.Decision = v })) }},
+		{"voucher", func(v string) Command { return disburse(trieu, "", with(func(c *Command) { c.Voucher = v })) }},
+		{"beneficiary", func(v string) Command { return disburse(trieu, "", with(func(c *Command) { c.Beneficiary = v })) }},
+		{"reason", func(v string) Command { return refund(trieu, "", with(func(c *Command) { c.Reason = v })) }},
+		{"actor", func(v string) Command { return alloc(trieu, "", with(func(c *Command) { c.Actor = v })) }},
+	}
+	for _, cc := range controls {
+		require.True(t, unicode.Is(unicode.Cf, cc.r), "%U is a format character", cc.r)
+		for _, f := range fields {
+			t.Run(cc.name+"/"+f.field, func(t *testing.T) {
+				cmd := f.cmd("Công ty " + string(cc.r) + "Mỹ")
+				err := cmd.Validate(Policy{})
+				require.Error(t, err)
+				var e *Error
+				require.ErrorAs(t, err, &e)
+				assert.Equal(t, CodeInvalidField, e.Code)
+				assert.Equal(t, f.field, e.Field)
+				assert.Contains(t, e.Message, f.field)
+				assert.Contains(t, e.Message, fmt.Sprintf("%U", cc.r))
+			})
+		}
+	}
+	// What Vietnamese text does need stays accepted: combining marks (NFD
+	// input), the đ letters, no-break spaces inside, typographic quotes
+	// and dashes.
+	for _, v := range []string{
+		"Công ty Mỹ", "Co\u0302ng ty My\u0303", "Đ đ", "HTX\u00A0Gốm", "“Gốm” – Bát Tràng", "Công ty 1/QĐ-BCT",
+	} {
+		cmd := disburse(trieu, "", with(func(c *Command) { c.Beneficiary = v }))
+		assert.NoError(t, cmd.Validate(Policy{}), "beneficiary %q", v)
+	}
+}
+
+// FuzzValidateText checks that whatever a text field accepts is valid UTF-8
+// without control or format characters, surrounding spaces or excess
+// length, and that a refusal is a domain error naming the field.
+func FuzzValidateText(f *testing.F) {
+	for _, s := range []string{
+		"Công ty Mỹ", "Cong ty My", "", " a", "a\tb", "a\u202Eb", "a\u200Db", "\uFEFFa", "a\u00ADb",
+		"\xff", "Co\u0302ng", "a\u2028b", "\U000E0041",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		err := validateText("beneficiary", s, MaxBeneficiaryLen)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || e.Code != CodeInvalidField || e.Field != "beneficiary" {
+				t.Fatalf("validateText(%q) = %v, want an invalid_field error on beneficiary", s, err)
+			}
+			return
+		}
+		if !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxBeneficiaryLen || strings.TrimSpace(s) != s {
+			t.Fatalf("validateText accepted %q", s)
+		}
+		for _, r := range s {
+			if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+				t.Fatalf("validateText accepted %q with %U", s, r)
+			}
+		}
+	})
 }
