@@ -35,6 +35,9 @@ const (
 	// CodeNotRepudiable: a repudiation of a message not found unsound
 	// (a sound event is corrected by a movement, never repudiated).
 	CodeNotRepudiable Code = "not_repudiable"
+	// CodeTotalLimitExceeded: the movement would bring a total of its line
+	// or project past MaxLineTotal.
+	CodeTotalLimitExceeded Code = "total_limit_exceeded"
 
 	// Who may do what.
 	CodeUnauthenticated Code = "unauthenticated"
@@ -61,7 +64,7 @@ var Codes = []Code{
 	CodeInvalidAmount, CodeInvalidYear, CodeInvalidDate, CodeInvalidIdempotencyKey,
 	CodeUnknownProvince, CodeUnknownSource, CodeUnknownCategory, CodeBodyTooLarge,
 	CodeUnsupportedMediaType, CodeProvinceNotInForce, CodeDateOutsideWindow,
-	CodeInsufficientFunds, CodeRefundExceedsDisbursed, CodeAllocationBelowDisbursed,
+	CodeInsufficientFunds, CodeRefundExceedsDisbursed, CodeAllocationBelowDisbursed, CodeTotalLimitExceeded,
 	CodeIdempotencyKeyReused, CodeConflict, CodeNotFound, CodeMethodNotAllowed,
 	CodeUnavailable, CodeInternal, CodeUnauthenticated, CodeForbidden, CodeAccountExists, CodeUnsupported,
 	CodeNotRepudiable,
@@ -96,6 +99,7 @@ var (
 	ErrInsufficientFunds        = &Error{Code: CodeInsufficientFunds}
 	ErrRefundExceedsDisbursed   = &Error{Code: CodeRefundExceedsDisbursed}
 	ErrAllocationBelowDisbursed = &Error{Code: CodeAllocationBelowDisbursed}
+	ErrTotalLimitExceeded       = &Error{Code: CodeTotalLimitExceeded}
 	ErrIdempotencyKeyReused     = &Error{Code: CodeIdempotencyKeyReused}
 	ErrConflict                 = &Error{Code: CodeConflict}
 	ErrNotFound                 = &Error{Code: CodeNotFound}

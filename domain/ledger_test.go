@@ -505,3 +505,38 @@ func TestLedgerLinesAreIndependent(t *testing.T) {
 	assert.Equal(t, domain.GenesisHash, first.Recorded.Event.PrevHash, "each line has its own chain")
 	requireVND(t, "1000000", first.Line.Balance.Available())
 }
+
+// TestLedgerTotalBound fills a line to MaxLineTotal with maximal movements
+// and checks that one more đồng is refused and appends nothing.
+func TestLedgerTotalBound(t *testing.T) {
+	ctx := context.Background()
+	mem := eventstore.NewMemory()
+	l := domain.NewLedger(mem, domain.Policy{})
+	n := 0
+	for total := domain.ZeroAmount; total.Cmp(domain.MaxLineTotal) < 0; total = total.Add(domain.MaxMovement) {
+		cmd := newCommand(domain.Allocate, lineHaNoi, 0, "")
+		cmd.Amount = domain.MaxMovement
+		mustRecord(t, l, cmd)
+		n++
+	}
+	s, err := l.State(ctx, lineHaNoi)
+	require.NoError(t, err)
+	require.True(t, s.Balance.Allocated.Equal(domain.MaxLineTotal), "allocated %s, want the bound %s", s.Balance.Allocated, domain.MaxLineTotal)
+
+	for _, cmd := range []domain.Command{
+		newCommand(domain.Allocate, lineHaNoi, 1, ""),
+		newCommand(domain.Adjust, lineHaNoi, 1, ""),
+		newCommand(domain.Allocate, lineHaNoi, 1, "DA-01"),
+	} {
+		_, err := l.Record(ctx, cmd)
+		requireErrorCode(t, err, domain.ErrTotalLimitExceeded, cmd.AmountField())
+	}
+	require.Len(t, mem.Events(), n, "refusals append nothing")
+
+	// The line stays usable: money moves out and back within the bound.
+	mustRecord(t, l, newCommand(domain.Disburse, lineHaNoi, 5*million, ""))
+	mustRecord(t, l, newCommand(domain.Refund, lineHaNoi, 5*million, ""))
+	mustRecord(t, l, newCommand(domain.Adjust, lineHaNoi, -1, ""))
+	res := mustRecord(t, l, newCommand(domain.Allocate, lineHaNoi, 1, ""))
+	require.True(t, res.Line.Balance.Allocated.Equal(domain.MaxLineTotal))
+}

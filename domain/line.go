@@ -39,25 +39,42 @@ func (b Balance) Plus(o Balance) Balance {
 // balanceJSON is Balance on the wire, with its derived figures spelled out
 // so that readers need not compute them.
 type balanceJSON struct {
-	Allocated    Amount `json:"allocated"`
-	Disbursed    Amount `json:"disbursed"`
-	Refunded     Amount `json:"refunded"`
-	NetDisbursed Amount `json:"net_disbursed"`
-	Available    Amount `json:"available"`
+	Allocated    total `json:"allocated"`
+	Disbursed    total `json:"disbursed"`
+	Refunded     total `json:"refunded"`
+	NetDisbursed total `json:"net_disbursed"`
+	Available    total `json:"available"`
+}
+
+// total is an Amount on the wire as a total: written as an amount, read
+// with ParseTotal, because a balance summed over many lines (a report's
+// years and grand total) may pass the 19 digits of a movement's amount.
+type total struct{ a Amount }
+
+func (t total) MarshalJSON() ([]byte, error) { return t.a.MarshalJSON() }
+
+func (t *total) UnmarshalJSON(b []byte) error {
+	v, err := unmarshalTotal(b)
+	if err != nil {
+		return err
+	}
+	t.a = v
+	return nil
 }
 
 // MarshalJSON includes net_disbursed and available.
 func (b Balance) MarshalJSON() ([]byte, error) {
-	return json.Marshal(balanceJSON{b.Allocated, b.Disbursed, b.Refunded, b.NetDisbursed(), b.Available()})
+	return json.Marshal(balanceJSON{total{b.Allocated}, total{b.Disbursed}, total{b.Refunded}, total{b.NetDisbursed()}, total{b.Available()}})
 }
 
-// UnmarshalJSON reads the three totals and ignores the derived figures.
+// UnmarshalJSON reads the three totals, up to 30 digits each (ParseTotal),
+// and ignores the derived figures.
 func (b *Balance) UnmarshalJSON(data []byte) error {
 	var w balanceJSON
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	*b = Balance{Allocated: w.Allocated, Disbursed: w.Disbursed, Refunded: w.Refunded}
+	*b = Balance{Allocated: w.Allocated.a, Disbursed: w.Disbursed.a, Refunded: w.Refunded.a}
 	return nil
 }
 
@@ -200,9 +217,45 @@ func Decide(s *LineState, cmd Command, p Policy) (Event, error) {
 			return Event{}, err
 		}
 	}
+	if err := checkTotals(s.Balance, e, "line "+s.Key.String()); err != nil {
+		return Event{}, err
+	}
+	if e.Project != "" {
+		if err := checkTotals(s.Projects[e.Project], e, fmt.Sprintf("project %s of line %s", e.Project, s.Key)); err != nil {
+			return Event{}, err
+		}
+	}
 	e.PrevHash = s.LastHash
 	e.Hash = e.ComputeHash()
 	return e, nil
+}
+
+// checkTotals refuses an event that would bring a total of b past
+// MaxLineTotal; where names the line or project in the message. Disbursed
+// and refunded are checked as well as allocated: both only grow, even
+// when refunds keep net disbursed small. Replay (Apply) does not check the
+// bound, so that events recorded before it existed still read back.
+func checkTotals(b Balance, e Event, where string) error {
+	after := b.apply(&e)
+	for _, t := range []struct {
+		name          string
+		before, after Amount
+	}{
+		{"allocated", b.Allocated, after.Allocated},
+		{"disbursed", b.Disbursed, after.Disbursed},
+		{"refunded", b.Refunded, after.Refunded},
+	} {
+		if t.after.Cmp(t.before) > 0 && t.after.Cmp(MaxLineTotal) > 0 {
+			field := "amount"
+			if e.Type == TypeAdjusted {
+				field = "delta"
+			}
+			return Errorf(CodeTotalLimitExceeded, field,
+				"a movement of %s would bring the %s total of %s to %s, past the limit of %s per line and per project",
+				e.Amount.VND(), t.name, where, t.after.VND(), MaxLineTotal.VND())
+		}
+	}
+	return nil
 }
 
 // checkRules refuses an event that would break an invariant of b; where

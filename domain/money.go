@@ -31,6 +31,11 @@ const (
 	// maxAmountDigits bounds the machine form: every int64 fits, and so do
 	// sums of thousands of maximal movements (MaxMovement has 16 digits).
 	maxAmountDigits = 19
+	// maxTotalDigits bounds the machine form of totals (ParseTotal), which
+	// sum many movements and many lines: every line of every year at
+	// MaxLineTotal sums to 23 digits, and views by effective date, which
+	// may leave out a line's negative adjustments, stay far inside 30.
+	maxTotalDigits = 30
 	// maxHumanDigits bounds the digits people may type, fraction included,
 	// before a unit scales them.
 	maxHumanDigits = 30
@@ -40,6 +45,8 @@ const (
 	// maxAmountJSONBytes bounds a JSON amount before it is decoded: the
 	// machine form with quotes, even with every character \u-escaped.
 	maxAmountJSONBytes = 2 + 6*(1+maxAmountDigits)
+	// maxTotalJSONBytes is the same bound for a JSON total.
+	maxTotalJSONBytes = 2 + 6*(1+maxTotalDigits)
 	// maxQuotedBytes bounds how much of a bad input an error message repeats.
 	maxQuotedBytes = 40
 )
@@ -50,6 +57,14 @@ var (
 	// tỷ, so anything larger is a typo (a unit too many), and the bound
 	// keeps sums of many movements inside the 19-digit machine form.
 	MaxMovement = Amount{d: decimal.NewFromInt(1_000_000_000_000_000)}
+	// MaxLineTotal is the upper bound of every total of a budget line and
+	// of a project within it (allocated, disbursed and refunded): 10^18
+	// đồng, a thousand movements of MaxMovement. Decide refuses a movement
+	// that would pass it, so that a line total always has a machine form
+	// of at most 19 digits, and the sum of every line the ledger can hold
+	// (101 fiscal years × 100 province codes × 2 sources) stays inside
+	// the digits ParseTotal reads.
+	MaxLineTotal = Amount{d: decimal.NewFromInt(1_000_000_000_000_000_000)}
 	// ZeroAmount is zero đồng, for readability at call sites; Amount{} is
 	// the same value.
 	ZeroAmount = Amount{d: decimal.NewFromInt(0)}
@@ -68,7 +83,16 @@ func AmountFromInt64(n int64) Amount {
 // one spelling per amount, so "-0" is refused too, and String is its
 // inverse. Errors are *Error with CodeInvalidAmount and no field; callers
 // set the field they parsed.
-func ParseAmount(s string) (Amount, error) {
+func ParseAmount(s string) (Amount, error) { return parseMachine(s, maxAmountDigits) }
+
+// ParseTotal parses the machine form of a total: the same spelling as
+// ParseAmount, with up to 30 digits instead of 19, because a total over
+// many lines or years may pass 19 digits even when every line stays within
+// MaxLineTotal. Readers of totals (balances, reports, checkpoints) use it;
+// amounts of movements keep the stricter ParseAmount.
+func ParseTotal(s string) (Amount, error) { return parseMachine(s, maxTotalDigits) }
+
+func parseMachine(s string, maxDigits int) (Amount, error) {
 	if s == "" {
 		return Amount{}, amountError("amount \"\" is empty")
 	}
@@ -80,8 +104,8 @@ func ParseAmount(s string) (Amount, error) {
 	case '+':
 		return Amount{}, amountError("amount %s has a '+' sign: positive amounts are written without one", quoteInput(s))
 	}
-	if len(digits) > maxAmountDigits {
-		return Amount{}, amountError("amount %s is too long: at most %d digits", quoteInput(s), maxAmountDigits)
+	if len(digits) > maxDigits {
+		return Amount{}, amountError("amount %s is too long: at most %d digits", quoteInput(s), maxDigits)
 	}
 	if digits == "" || !isASCIIDigits(digits) {
 		return Amount{}, amountError("amount %s is malformed: the machine form is digits 0-9 with an optional leading '-', without spaces, grouping or decimals", quoteInput(s))
@@ -477,18 +501,33 @@ func (a Amount) MarshalJSON() ([]byte, error) {
 // a form that some decoder on the way silently rounds; null is refused
 // because a missing amount is the caller's error, not zero đồng.
 func (a *Amount) UnmarshalJSON(b []byte) error {
+	v, err := unmarshalMachine(b, maxAmountJSONBytes, ParseAmount)
+	if err != nil {
+		return err
+	}
+	*a = v
+	return nil
+}
+
+// unmarshalTotal reads a JSON total as UnmarshalJSON reads an amount, with
+// ParseTotal's wider bound.
+func unmarshalTotal(b []byte) (Amount, error) {
+	return unmarshalMachine(b, maxTotalJSONBytes, ParseTotal)
+}
+
+func unmarshalMachine(b []byte, maxBytes int, parse func(string) (Amount, error)) (Amount, error) {
 	b = bytes.TrimSpace(b)
 	switch {
 	case len(b) == 0:
-		return amountError("amount is empty: amounts are JSON strings, such as \"1500000000\"")
-	case len(b) > maxAmountJSONBytes:
-		return amountError("amount %s is too long: at most %d bytes of JSON", rawJSONInput(b), maxAmountJSONBytes)
+		return Amount{}, amountError("amount is empty: amounts are JSON strings, such as \"1500000000\"")
+	case len(b) > maxBytes:
+		return Amount{}, amountError("amount %s is too long: at most %d bytes of JSON", rawJSONInput(b), maxBytes)
 	case string(b) == "null":
-		return amountError("amount is null: amounts are JSON strings, such as \"1500000000\"")
+		return Amount{}, amountError("amount is null: amounts are JSON strings, such as \"1500000000\"")
 	case b[0] == '-' || isASCIIDigit(rune(b[0])):
-		return amountError("amount %s is a JSON number: amounts are JSON strings, not numbers, such as \"1500000000\"", rawJSONInput(b))
+		return Amount{}, amountError("amount %s is a JSON number: amounts are JSON strings, not numbers, such as \"1500000000\"", rawJSONInput(b))
 	case b[0] != '"':
-		return amountError("amount %s is not a JSON string: amounts are JSON strings, such as \"1500000000\"", rawJSONInput(b))
+		return Amount{}, amountError("amount %s is not a JSON string: amounts are JSON strings, such as \"1500000000\"", rawJSONInput(b))
 	}
 	// Amounts as this package writes them have no escapes; only others
 	// need the JSON decoder.
@@ -496,14 +535,9 @@ func (a *Amount) UnmarshalJSON(b []byte) error {
 	if inner := b[1:]; len(inner) > 0 && inner[len(inner)-1] == '"' && bytes.IndexAny(inner[:len(inner)-1], `\"`) < 0 {
 		s = string(inner[:len(inner)-1])
 	} else if err := json.Unmarshal(b, &s); err != nil {
-		return amountError("amount %s is not a valid JSON string", rawJSONInput(b))
+		return Amount{}, amountError("amount %s is not a valid JSON string", rawJSONInput(b))
 	}
-	v, err := ParseAmount(s)
-	if err != nil {
-		return err
-	}
-	*a = v
-	return nil
+	return parse(s)
 }
 
 // amountFromDigits builds an amount from validated ASCII digits without

@@ -24,8 +24,22 @@ func FuzzParseAmount(f *testing.F) {
 	for _, s := range amountSeeds {
 		f.Add(s)
 	}
+	f.Add("999999999999999999999999999999")
+	f.Add("-1000000000000000000000000000000")
 	f.Fuzz(func(t *testing.T, s string) {
 		a, err := ParseAmount(s)
+		// ParseTotal reads the same spelling, only longer.
+		total, terr := ParseTotal(s)
+		switch {
+		case err == nil && (terr != nil || !total.Equal(a)):
+			t.Fatalf("ParseAmount(%q) = %s, but ParseTotal gives %v, %v", s, a, total, terr)
+		case terr != nil:
+			requireInvalidAmount(t, s, terr)
+		case total.String() != s:
+			t.Fatalf("ParseTotal(%q).String() = %q, want the input back", s, total.String())
+		case err != nil && len(total.Decimal().Abs().BigInt().String()) <= maxAmountDigits:
+			t.Fatalf("ParseTotal(%q) = %s, but ParseAmount refuses it: %v", s, total, err)
+		}
 		if err != nil {
 			requireInvalidAmount(t, s, err)
 			return

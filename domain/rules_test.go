@@ -881,3 +881,71 @@ func FuzzValidateText(f *testing.F) {
 		}
 	})
 }
+
+// TestDecideRefusesTotalsPastTheBound checks the bound on line and project
+// totals: a movement that brings a total exactly to MaxLineTotal is
+// recorded, one that would pass it by one đồng is refused, for each of the
+// three totals and at both levels.
+func TestDecideRefusesTotalsPastTheBound(t *testing.T) {
+	bound := MaxLineTotal
+	minus := func(n int64) Amount { return bound.Sub(AmountFromInt64(n)) }
+	for _, tc := range []struct {
+		name    string
+		line    Balance
+		project Balance // of project "DA-01"
+		when    Command
+		field   string // empty when accepted
+	}{
+		{name: "allocation to the bound", line: Balance{Allocated: minus(trieu)}, when: alloc(trieu, "")},
+		{name: "allocation one past the bound", line: Balance{Allocated: minus(trieu)}, when: alloc(trieu+1, ""), field: "amount"},
+		{name: "allocation of MaxMovement on a full line", line: Balance{Allocated: bound}, when: alloc(1_000_000_000_000_000, ""), field: "amount"},
+		{name: "adjustment to the bound", line: Balance{Allocated: minus(trieu)}, when: adjust(trieu, "")},
+		{name: "adjustment one past the bound", line: Balance{Allocated: minus(trieu)}, when: adjust(trieu+1, ""), field: "delta"},
+		{name: "negative adjustment on a full line", line: Balance{Allocated: bound}, when: adjust(-1, "")},
+		{
+			// Disbursed grows with every disbursement, even when refunds
+			// keep net disbursed small.
+			name: "disbursement to the bound", line: Balance{Allocated: AmountFromInt64(10 * trieu), Disbursed: minus(trieu), Refunded: minus(trieu)},
+			when: disburse(trieu, ""),
+		},
+		{
+			name: "disbursement one past the bound", line: Balance{Allocated: AmountFromInt64(10 * trieu), Disbursed: minus(trieu), Refunded: minus(trieu)},
+			when: disburse(trieu+1, ""), field: "amount",
+		},
+		{name: "refund on a full line", line: Balance{Allocated: bound, Disbursed: bound}, when: refund(trieu, "")},
+		{
+			// A project's allocation can exceed its line's, when the line
+			// was cut by an adjustment outside the project.
+			name: "project allocation to the bound", line: Balance{Allocated: minus(10 * trieu)}, project: Balance{Allocated: minus(trieu)},
+			when: alloc(trieu, "DA-01"),
+		},
+		{
+			name: "project allocation one past the bound", line: Balance{Allocated: minus(10 * trieu)}, project: Balance{Allocated: minus(trieu)},
+			when: alloc(trieu+1, "DA-01"), field: "amount",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewLineState(rulesLine)
+			s.Balance = tc.line
+			if tc.project != (Balance{}) {
+				s.Projects["DA-01"] = tc.project
+			}
+			e, err := Decide(s, tc.when, Policy{})
+			if tc.field == "" {
+				require.NoError(t, err)
+				after := s.Balance.apply(&e)
+				for _, total := range []Amount{after.Allocated, after.Disbursed, after.Refunded} {
+					assert.LessOrEqual(t, total.Cmp(bound), 0)
+				}
+				return
+			}
+			require.ErrorIs(t, err, ErrTotalLimitExceeded)
+			var de *Error
+			require.ErrorAs(t, err, &de)
+			assert.Equal(t, CodeTotalLimitExceeded, de.Code)
+			assert.Equal(t, tc.field, de.Field)
+			assert.Contains(t, de.Message, MaxLineTotal.VND())
+			assert.Zero(t, e, "a refused command yields no event")
+		})
+	}
+}

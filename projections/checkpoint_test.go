@@ -1,8 +1,10 @@
 package projections_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -96,4 +98,56 @@ func TestRebuildReplacesAWrongState(t *testing.T) {
 	_, differed, err = good.Rebuild(context.Background(), sliceFeed(h.recs))
 	require.NoError(t, err)
 	assert.False(t, differed)
+}
+
+// TestTotalsAtTheBoundRoundTrip fills the lines of three fiscal years (each
+// two-digit province code, both sources) to domain.MaxLineTotal, with a
+// project at the bound too, and checks that the checkpoint, the served
+// report (whose grand total has 21 digits) and verify's comparison all
+// read the totals back exactly. domain's TestBalanceJSONAtTheBound does
+// the same for the sum of every line the ledger can hold (23 digits),
+// which would make this test take seconds.
+func TestTotalsAtTheBoundRoundTrip(t *testing.T) {
+	full := domain.Balance{Allocated: domain.MaxLineTotal, Disbursed: domain.MaxLineTotal, Refunded: domain.MaxLineTotal.Sub(domain.AmountFromInt64(1))}
+	cp := projections.Checkpoint{Version: 1, AppliedSeq: 1, AppliedHash: strings.Repeat("a", 64)}
+	recomputed := map[domain.LineKey]*domain.LineState{}
+	for fy := 2024; fy <= 2026; fy++ {
+		for p := 0; p < 100; p++ {
+			for _, src := range []domain.Source{domain.SourceLocal, domain.SourceNational} { // in the checkpoint's order
+				k := domain.LineKey{FiscalYear: fy, Province: fmt.Sprintf("%02d", p), Source: src}
+				cp.Lines = append(cp.Lines, projections.CheckpointLine{
+					Key: k, Balance: full, Projects: map[string]domain.Balance{"DA-01": full},
+					Events: 1, LastSeq: 1, LastHash: strings.Repeat("a", 64),
+				})
+				st := domain.NewLineState(k)
+				st.Balance, st.Events = full, 1
+				recomputed[k] = st
+			}
+		}
+	}
+	data, err := json.Marshal(&cp)
+	require.NoError(t, err)
+
+	b, _, err := projections.RestoreBalances(data)
+	require.NoError(t, err, "the checkpoint reads back")
+	again, _ := b.Checkpoint()
+	require.True(t, bytes.Equal(data, again), "the restored checkpoint encodes the same") // no diff of 300 kB
+
+	report := b.Report(projections.Filter{})
+	grand := domain.ZeroAmount
+	for range cp.Lines {
+		grand = grand.Add(domain.MaxLineTotal)
+	}
+	require.True(t, report.Total.Balance.Allocated.Equal(grand))
+	require.Len(t, grand.String(), 21, "the grand total passes the 19 digits of an amount")
+
+	served, err := json.Marshal(report)
+	require.NoError(t, err)
+	var back projections.Report
+	require.NoError(t, json.Unmarshal(served, &back), "the served report reads back")
+	assert.True(t, back.Total.Balance.Allocated.Equal(grand), "grand total %s, want %s", back.Total.Balance.Allocated, grand)
+	assert.True(t, back.Total.Balance.Refunded.Equal(grand.Sub(domain.AmountFromInt64(int64(len(cp.Lines))))))
+	assert.True(t, back.Years[0].Totals.Balance.Disbursed.Equal(report.Years[0].Totals.Balance.Disbursed))
+	assert.True(t, back.Lines[0].Projects[0].Balance.Allocated.Equal(domain.MaxLineTotal))
+	require.NoError(t, projections.Compare(back, recomputed), "verify --compare agrees")
 }

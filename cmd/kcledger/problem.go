@@ -31,6 +31,7 @@ var statusOf = map[domain.Code]int{
 	domain.CodeRefundExceedsDisbursed:   http.StatusUnprocessableEntity,
 	domain.CodeAllocationBelowDisbursed: http.StatusUnprocessableEntity,
 	domain.CodeNotRepudiable:            http.StatusUnprocessableEntity,
+	domain.CodeTotalLimitExceeded:       http.StatusUnprocessableEntity,
 	domain.CodeIdempotencyKeyReused:     http.StatusConflict,
 	domain.CodeConflict:                 http.StatusConflict,
 	domain.CodeNotFound:                 http.StatusNotFound,
