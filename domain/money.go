@@ -140,7 +140,9 @@ var humanCurrencies = map[string]bool{
 // ParseHumanAmount parses amounts as people write them in vi-VN, for the CLI
 // and the web: "1.500.000.000", "1.500.000.000 ₫", "1.500.000.000đ",
 // "1500000000 VND", "250 triệu", "1,5 tỷ", "64.710 triệu đồng", "-250 triệu",
-// "2 tỉ". It accepts everything ParseAmount accepts.
+// "2 tỉ", "+100 triệu", and compound amounts such as "1 tỷ 500 triệu" or
+// "2 tỷ 50 triệu 300 nghìn đồng" (see parseCompound for their rules). It
+// accepts everything ParseAmount accepts, and also one leading '+'.
 //
 // A dot groups thousands and a comma is the decimal mark. Units (nghìn/ngàn
 // 10^3, triệu 10^6, tỷ/tỉ 10^9) and the currency (đồng, đ, ₫, VND) are
@@ -161,12 +163,12 @@ func ParseHumanAmount(s string) (Amount, error) {
 	if t == "" {
 		return Amount{}, amountError("amount %s is empty", quoteInput(s))
 	}
-	if t[0] == '+' {
-		return Amount{}, amountError("amount %s has a '+' sign: positive amounts are written without one", quoteInput(s))
-	}
-	neg := t[0] == '-'
-	if neg {
-		t = t[1:]
+	neg := false
+	if t[0] == '+' || t[0] == '-' {
+		neg, t = t[0] == '-', t[1:]
+		if t != "" && (t[0] == '+' || t[0] == '-') {
+			return Amount{}, amountError("amount %s has more than one sign: write one '-' or '+' before the number", quoteInput(s))
+		}
 	}
 	end := strings.IndexFunc(t, func(r rune) bool { return !isASCIIDigit(r) && r != '.' && r != ',' })
 	if end < 0 {
@@ -181,10 +183,12 @@ func ParseHumanAmount(s string) (Amount, error) {
 	}
 
 	words := strings.Fields(rest)
-	if len(words) > 0 {
-		if r, _ := utf8.DecodeRuneInString(words[0]); isASCIIDigit(r) {
-			return Amount{}, amountError("amount %s has a space inside the number, which could group thousands or separate two numbers: group thousands with dots, as in \"1.500.000\"", quoteInput(s))
-		}
+	switch next := nextNumberWord(words); {
+	case next == len(words):
+	case next == 0:
+		return Amount{}, spaceInsideError(s)
+	default:
+		return parseCompound(s, neg, t, num, words)
 	}
 	exp, suffix, ok := parseSuffix(words)
 	if !ok {
@@ -237,30 +241,134 @@ func ParseHumanAmount(s string) (Amount, error) {
 	return amountFromDigits(neg, digits), nil
 }
 
+func spaceInsideError(s string) *Error {
+	return amountError("amount %s has a space inside the number, which could group thousands or separate two numbers: group thousands with dots, as in \"1.500.000\"", quoteInput(s))
+}
+
+// nextNumberWord returns the index of the first word that starts with a
+// digit, or len(words).
+func nextNumberWord(words []string) int {
+	for i, w := range words {
+		if r, _ := utf8.DecodeRuneInString(w); isASCIIDigit(r) {
+			return i
+		}
+	}
+	return len(words)
+}
+
+// unitNames names the units by power of ten, for hints.
+var unitNames = map[int]string{9: "tỷ", 6: "triệu", 3: "nghìn", 0: "đồng"}
+
+// parseCompound reads an amount of several parts, as people write
+// "1 tỷ 500 triệu" or "2 tỷ 50 triệu 300 nghìn đồng": each part a number
+// and a unit, the units in strictly decreasing order (tỷ, triệu,
+// nghìn/ngàn, then đồng for the last part only), and the currency at most
+// once, at the end. t is the input after its sign, num and words the first
+// number and the words after it.
+//
+// To stay unambiguous it takes whole numbers only: the first part may
+// group thousands ("1.500 tỷ 200 triệu") but has no decimal comma, since
+// "1,5 tỷ 300 triệu" could be a slip for either spelling; every later part
+// is 1 to 999, so that it fits below the unit before it ("1 tỷ 1.500
+// triệu" is refused); and every part has a unit, since "1 tỷ 500" is said
+// for 1 tỷ 500 triệu but would read as 500 đồng.
+func parseCompound(s string, neg bool, t, num string, words []string) (Amount, error) {
+	if countASCIIDigits(t) > maxHumanDigits {
+		return Amount{}, amountError("amount %s is too long: at most %d digits", quoteInput(s), maxHumanDigits)
+	}
+	malformed := func() (Amount, error) {
+		return Amount{}, amountError("amount %s is malformed: a compound amount is numbers each followed by its unit, in decreasing order (tỷ, triệu, nghìn, đồng), with the currency at most once at the end, as in \"1 tỷ 500 triệu\" or \"2 tỷ 50 triệu 300 nghìn đồng\"", quoteInput(s))
+	}
+	decimalComma := func() (Amount, error) {
+		return Amount{}, amountError("amount %s has a decimal comma in a compound amount: write either a decimal or parts, as in \"1,5 tỷ\" or \"1 tỷ 500 triệu\", not both", quoteInput(s))
+	}
+	total := ZeroAmount
+	prevExp := -1
+	for first := true; ; first = false {
+		next := nextNumberWord(words)
+		unitWords, rest := words[:next], words[next:]
+		if len(unitWords) == 0 {
+			if len(rest) > 0 {
+				return Amount{}, spaceInsideError(s)
+			}
+			typed := strings.Join(strings.Fields(strings.TrimFunc(s, unicode.IsSpace)), " ")
+			hint := fmt.Sprintf("%q", typed+" đồng")
+			if lower := prevExp - 3; lower > 0 {
+				hint = fmt.Sprintf("%q or %q", typed+" "+unitNames[lower], typed+" đồng")
+			}
+			return Amount{}, amountError("amount %s has no unit after its last number, which could be read as %s: write the unit", quoteInput(s), hint)
+		}
+		folded, ok := foldSuffix(unitWords)
+		if !ok || len(folded) > 2 {
+			return malformed()
+		}
+		exp, unit := humanUnits[folded[0]]
+		switch {
+		case unit && len(folded) == 2 && humanCurrencies[folded[1]] && len(rest) == 0:
+		case unit && len(folded) == 1:
+		case !unit && len(folded) == 1 && humanCurrencies[folded[0]] && len(rest) == 0:
+			exp = 0 // "1 triệu 500 đồng": the currency is the last part's unit
+		default:
+			return malformed()
+		}
+		if !first && exp >= prevExp {
+			return Amount{}, amountError("amount %s does not have its units in decreasing order: write each unit once, the largest first, as in \"1 tỷ 500 triệu\"", quoteInput(s))
+		}
+
+		var digits string
+		switch {
+		case strings.Contains(num, ","):
+			return decimalComma()
+		case first:
+			d, ok := ungroup(num)
+			if !ok {
+				return Amount{}, amountError("amount %s is malformed: a dot groups thousands, so every group after the first has exactly 3 digits (\"1.500.000\")", quoteInput(s))
+			}
+			if d[0] == '0' {
+				return Amount{}, amountError("amount %s has leading zeros: a compound amount starts with its largest unit that is not zero", quoteInput(s))
+			}
+			digits = d
+		default:
+			if len(num) > 3 || !isASCIIDigits(num) || num[0] == '0' {
+				return Amount{}, amountError("amount %s has a part %s %s: every part after the first is a whole number from 1 to 999 of its unit, without leading zeros", quoteInput(s), quoteInput(num), unitNames[exp])
+			}
+			digits = num
+		}
+		total = total.Add(amountFromDigits(false, digits+strings.Repeat("0", exp)))
+		prevExp = exp
+		if len(rest) == 0 {
+			break
+		}
+		// The next part: its number, and what of its word follows the
+		// number ("500triệu").
+		w := rest[0]
+		end := strings.IndexFunc(w, func(r rune) bool { return !isASCIIDigit(r) && r != '.' && r != ',' })
+		if end < 0 {
+			end = len(w)
+		}
+		num, words = w[:end], rest[1:]
+		if end < len(w) {
+			words = append([]string{w[end:]}, words...)
+		}
+	}
+	if n := len(total.String()); n > maxAmountDigits {
+		return Amount{}, amountError("amount %s is too large: at most %d digits of đồng", quoteInput(s), maxAmountDigits)
+	}
+	if neg {
+		total = total.Neg()
+	}
+	return total, nil
+}
+
 // parseSuffix reads what follows the number: nothing, a unit, a currency,
 // or a unit then a currency. A word may join a unit and a currency
 // ("tỷđồng"), since "1.500.000.000đ" joins the number and the currency.
 // It returns the power of ten of the unit and the words of the suffix
 // as typed, for error hints.
 func parseSuffix(words []string) (exp int, typed string, ok bool) {
-	var folded []string
-	for _, w := range words {
-		f := foldWord(w)
-		if _, unit := humanUnits[f]; unit || humanCurrencies[f] {
-			folded = append(folded, f)
-			continue
-		}
-		split := false
-		for i := range f {
-			if _, unit := humanUnits[f[:i]]; unit && humanCurrencies[f[i:]] {
-				folded = append(folded, f[:i], f[i:])
-				split = true
-				break
-			}
-		}
-		if !split {
-			return 0, "", false
-		}
+	folded, ok := foldSuffix(words)
+	if !ok {
+		return 0, "", false
 	}
 	typed = strings.Join(words, " ")
 	switch len(folded) {
@@ -276,6 +384,31 @@ func parseSuffix(words []string) (exp int, typed string, ok bool) {
 		return e, typed, unit && humanCurrencies[folded[1]]
 	}
 	return 0, "", false
+}
+
+// foldSuffix folds the words of a suffix into units and currencies,
+// splitting a word that joins a unit and a currency ("tỷđồng"); ok is
+// false if a word is neither.
+func foldSuffix(words []string) (folded []string, ok bool) {
+	for _, w := range words {
+		f := foldWord(w)
+		if _, unit := humanUnits[f]; unit || humanCurrencies[f] {
+			folded = append(folded, f)
+			continue
+		}
+		split := false
+		for i := range f {
+			if _, unit := humanUnits[f[:i]]; unit && humanCurrencies[f[i:]] {
+				folded = append(folded, f[:i], f[i:])
+				split = true
+				break
+			}
+		}
+		if !split {
+			return nil, false
+		}
+	}
+	return folded, true
 }
 
 // foldWord lower-cases w and strips Vietnamese tone and vowel marks, whether

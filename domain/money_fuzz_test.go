@@ -2,6 +2,9 @@ package domain
 
 import (
 	"errors"
+	"math/big"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -18,6 +21,9 @@ var amountSeeds = []string{
 	"1,2345678901 tỷ", "1,234567891 tỷ", "1 500 000", "1,500,000", "1,5.000 tỷ",
 	"\u00a01.500.000\u00a0₫", "1,5 tỷđồng", "9.999.999.999.999.999.999", "10.000.000.000 tỷ",
 	"999.999.999.999.999.999.999.999.999.999", "1,00000000000000000000000000000 tỷ",
+	"+100 triệu", "++5", "+-5", "1 tỷ 500 triệu", "2 tỷ 50 triệu 300 nghìn đồng", "1 triệu 500 đồng",
+	"1 triệu 2 tỷ", "1 tỷ 2 tỉ", "1,5 tỷ 200 triệu", "1 tỷ 500", "1 tỷ 1.500 triệu", "1tỷ 500triệu",
+	"-1.000 tỷ 999 triệu 999 nghìn 999 ₫",
 }
 
 func FuzzParseAmount(f *testing.F) {
@@ -131,4 +137,86 @@ func requireWholeDong(t *testing.T, s string, a Amount) {
 	if n := len(a.Decimal().Abs().BigInt().String()); n > maxAmountDigits {
 		t.Fatalf("parse %q = %s has %d digits, more than the machine form's %d", s, a, n, maxAmountDigits)
 	}
+}
+
+// FuzzCompoundAmount writes amounts of up to four parts (tỷ, triệu, nghìn,
+// đồng) from fuzzed numbers and checks ParseHumanAmount against the
+// arithmetic: accepted exactly when every part is valid for its place, and
+// then equal to the sum; the same parts in another order are refused.
+func FuzzCompoundAmount(f *testing.F) {
+	f.Add(uint32(1), uint16(500), uint16(0), uint16(0), uint8(0b0011), uint8(0))
+	f.Add(uint32(2), uint16(50), uint16(300), uint16(0), uint8(0b0111), uint8(1))
+	f.Add(uint32(1500), uint16(200), uint16(0), uint16(7), uint8(0b1011), uint8(2))
+	f.Add(uint32(0), uint16(1000), uint16(5), uint16(999), uint8(0b1111), uint8(3))
+	f.Fuzz(func(t *testing.T, first uint32, b, c, d uint16, present, style uint8) {
+		units := []struct {
+			word string
+			exp  int
+		}{{"tỷ", 9}, {"triệu", 6}, {"nghìn", 3}, {"đồng", 0}}
+		nums := []uint64{uint64(first), uint64(b), uint64(c), uint64(d)}
+		var parts []string
+		var used []int
+		for i := range units {
+			if present&(1<<i) != 0 {
+				used = append(used, i)
+			}
+		}
+		if len(used) < 2 {
+			return
+		}
+		want := new(big.Int)
+		valid := true
+		for j, i := range used {
+			n := nums[i]
+			if j == 0 {
+				n = nums[0] // the first part takes the wide number
+			}
+			text := strconv.FormatUint(n, 10)
+			if j == 0 && style&1 != 0 {
+				text = groupDigits(text)
+			}
+			word := units[i].word
+			if style&2 != 0 {
+				word = strings.ToUpper(word)
+			}
+			parts = append(parts, text+" "+word)
+			if n == 0 || (j > 0 && n > 999) {
+				valid = false
+			}
+			v := new(big.Int).SetUint64(n)
+			v.Mul(v, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(units[i].exp)), nil))
+			want.Add(want, v)
+		}
+		in := strings.Join(parts, " ")
+		if style&4 != 0 {
+			in = "-" + in
+			want.Neg(want)
+		} else if style&8 != 0 {
+			in = "+" + in
+		}
+		got, err := ParseHumanAmount(in)
+		if !valid {
+			if err == nil {
+				t.Fatalf("ParseHumanAmount(%q) = %s, want a refusal (a part is 0 or a later part is over 999)", in, got)
+			}
+			requireInvalidAmount(t, in, err)
+			return
+		}
+		if err != nil {
+			requireInvalidAmount(t, in, err)
+			if len(new(big.Int).Abs(want).String()) <= maxAmountDigits {
+				t.Fatalf("ParseHumanAmount(%q): %v, want %s", in, err, want)
+			}
+			return
+		}
+		if got.Decimal().BigInt().Cmp(want) != 0 {
+			t.Fatalf("ParseHumanAmount(%q) = %s, want %s", in, got, want)
+		}
+		requireWholeDong(t, in, got)
+		// The same parts, last first, are out of order.
+		swapped := append([]string{parts[len(parts)-1]}, parts[:len(parts)-1]...)
+		if _, err := ParseHumanAmount(strings.Join(swapped, " ")); err == nil {
+			t.Fatalf("ParseHumanAmount(%q) accepted parts out of order", strings.Join(swapped, " "))
+		}
+	})
 }
