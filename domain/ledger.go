@@ -260,6 +260,12 @@ func (l *Ledger) refresh(ctx context.Context, e *lineEntry, k LineKey, force boo
 func (l *Ledger) replay(ctx context.Context, e *lineEntry, c IdempotencyClaim, cmd *Command) (Result, error) {
 	ev := c.Recorded.Event
 	if c.Fingerprint != cmd.Fingerprint() {
+		if ev.Actor != cmd.Actor {
+			// Another account's event: its line, id and author are not
+			// this caller's to learn, only that the key is taken.
+			return Result{}, Errorf(CodeIdempotencyKeyReused, "idempotency_key",
+				"idempotency key %q is already taken; use a new key for a new movement", cmd.IdempotencyKey)
+		}
 		return Result{}, Errorf(CodeIdempotencyKeyReused, "idempotency_key",
 			"idempotency key %q was already used for a different movement (event %s on line %s); use a new key for a new movement", ev.IdempotencyKey, ev.ID, ev.Line())
 	}

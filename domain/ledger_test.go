@@ -540,3 +540,48 @@ func TestLedgerTotalBound(t *testing.T) {
 	res := mustRecord(t, l, newCommand(domain.Allocate, lineHaNoi, 1, ""))
 	require.True(t, res.Line.Balance.Allocated.Equal(domain.MaxLineTotal))
 }
+
+// TestLedgerReusedKeyOfAnotherAccount checks what a refusal for a reused
+// key tells: an account reusing its own key learns which of its events
+// holds it; another account learns only that the key is taken, not the
+// line, the event or the account that recorded it.
+func TestLedgerReusedKeyOfAnotherAccount(t *testing.T) {
+	ctx := context.Background()
+	mem := eventstore.NewMemory()
+	l := domain.NewLedger(mem, domain.Policy{})
+	mustRecord(t, l, newCommand(domain.Allocate, lineHaNoi, 10*million, ""))
+	mustRecord(t, l, newCommand(domain.Allocate, lineHCM, 10*million, ""))
+	cmd := newCommand(domain.Disburse, lineHaNoi, 4*million, "")
+	cmd.Actor = "officer-hanoi"
+	cmd.IdempotencyKey = "k-shared" // no digits, so the message can be searched for the province
+	first := mustRecord(t, l, cmd)
+	ev := first.Recorded.Event
+
+	own := retry(cmd)
+	own.Amount = domain.AmountFromInt64(3 * million)
+	_, err := l.Record(ctx, own)
+	requireErrorCode(t, err, domain.ErrIdempotencyKeyReused, "idempotency_key")
+	assert.Contains(t, err.Error(), ev.ID, "its own event is named")
+
+	for name, other := range map[string]domain.Command{
+		"same line":    withKey(newCommand(domain.Disburse, lineHaNoi, 4*million, ""), cmd.IdempotencyKey),
+		"another line": withKey(newCommand(domain.Disburse, lineHCM, 4*million, ""), cmd.IdempotencyKey),
+		"same content": func() domain.Command { c := retry(cmd); c.Actor = "officer-hcm"; return c }(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if other.Actor == "tester" {
+				other.Actor = "officer-hcm"
+			}
+			for _, ledger := range []*domain.Ledger{l, domain.NewLedger(mem, domain.Policy{})} {
+				_, err := ledger.Record(ctx, other)
+				requireErrorCode(t, err, domain.ErrIdempotencyKeyReused, "idempotency_key")
+				msg := err.Error()
+				assert.Contains(t, msg, "taken")
+				for _, secret := range []string{ev.ID, ev.Line().String(), ev.Province, "officer-hanoi", ev.Hash, "seq"} {
+					assert.NotContains(t, msg, secret)
+				}
+			}
+			require.Len(t, mem.Events(), 3, "nothing appended")
+		})
+	}
+}
