@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -250,12 +252,16 @@ func (j *jsonlExport) close() error                         { return nil }
 type beancountExport struct {
 	w        io.Writer
 	accounts map[string]bool
-	txns     []string
-	first    domain.Date
+	// payees maps each beneficiary account to the name it was made from,
+	// so that two names sharing an account fail the export instead of
+	// merging their postings.
+	payees map[string]string
+	txns   []string
+	first  domain.Date
 }
 
 func newBeancountExport(w io.Writer) *beancountExport {
-	return &beancountExport{w: w, accounts: map[string]bool{}}
+	return &beancountExport{w: w, accounts: map[string]bool{}, payees: map[string]string{}}
 }
 
 func fundName(s domain.Source) string {
@@ -287,7 +293,13 @@ func (b *beancountExport) write(e projections.TrailEntry) error {
 	case domain.TypeAllocated, domain.TypeAdjusted:
 		from, to = b.account("Equity", base, "Allocated"), available
 	case domain.TypeDisbursed:
-		from, to = available, b.account("Expenses", base, "Beneficiary", accountPart(ev.Beneficiary))
+		part := accountPart(ev.Beneficiary)
+		name := norm.NFC.String(ev.Beneficiary)
+		if prev, ok := b.payees[part]; ok && prev != name {
+			return fmt.Errorf("beneficiaries %q and %q (event %s at seq %d) map to one account %s", prev, ev.Beneficiary, ev.ID, e.Seq, part)
+		}
+		b.payees[part] = name
+		from, to = available, b.account("Expenses", base, "Beneficiary", part)
 	case domain.TypeRefunded:
 		from, to = b.account("Expenses", base, "Refunds"), available
 	default:
@@ -350,8 +362,25 @@ func quote(s string) string {
 
 // accountPart turns a name into a Beancount account component: ASCII
 // letters and digits joined by hyphens, starting with a capital letter,
-// e.g. "HTX Gốm Bát Tràng" → "HTX-Gom-Bat-Trang".
+// then, unless the name is exactly that slug, a hyphen and the first 12
+// hex digits of the SHA-256 of the name in NFC: "HTX Gốm Bát Tràng" →
+// "HTX-Gom-Bat-Trang-1a2b3c4d5e6f". Stripping diacritics alone would post
+// "Công ty Mỹ", "Công ty My" and "Cong ty My" to one account. The hash
+// is of the NFC form, so the precomposed and decomposed spellings of one
+// name, which display the same, share an account. A slug used without a
+// hash has no hyphen, so it never looks like a hashed one.
 func accountPart(name string) string {
+	slug := accountSlug(name)
+	if slug == name && !strings.Contains(name, "-") {
+		return slug
+	}
+	sum := sha256.Sum256([]byte(norm.NFC.String(name)))
+	return slug + "-" + hex.EncodeToString(sum[:6])
+}
+
+// accountSlug is the readable part of accountPart: the name's letters and
+// digits without diacritics, joined by hyphens.
+func accountSlug(name string) string {
 	var b strings.Builder
 	dash := false
 	for _, r := range norm.NFD.String(strings.ReplaceAll(strings.ReplaceAll(name, "đ", "d"), "Đ", "D")) {

@@ -257,6 +257,7 @@ func TestBeancountAccountPart(t *testing.T) {
 		"  ***  ":                "Unnamed",
 		"Cơ sở CNNT Nguyễn Huệ ": "Co-so-CNNT-Nguyen-Hue",
 	} {
-		assert.Equal(t, want, accountPart(in), "%q", in)
+		assert.Equal(t, want, accountSlug(in), "%q", in)
+		assert.Regexp(t, "^"+want+"-[0-9a-f]{12}$", accountPart(in), "%q: the slug and a hash of the name", in)
 	}
 }
