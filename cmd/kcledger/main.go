@@ -91,8 +91,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return c.run(ctx, args[1:], stdout, stderr)
 		}
 	}
-	fmt.Fprintf(stderr, "kcledger: unknown command %q\n\n", args[0])
-	usage(stderr)
+	fmt.Fprintf(stderr, "kcledger: unknown command %q\nRun \"kcledger --help\" for the commands.\n", args[0])
 	return exitUsage
 }
 
@@ -105,20 +104,33 @@ func newFlags(name, summary string, stderr io.Writer) *flag.FlagSet {
 		fmt.Fprintf(fs.Output(), "kcledger %s: %s\n\nFlags:\n", name, summary)
 		fs.PrintDefaults()
 	}
+	if onNewFlags != nil {
+		onNewFlags(fs)
+	}
 	return fs
 }
 
+// onNewFlags, when set (by tests), sees every flag set made.
+var onNewFlags func(*flag.FlagSet)
+
 // parseFlags parses args; it returns an exit code and false when the
 // command should stop (help was asked for, or the flags were wrong).
+// --help prints the whole help; a wrong flag prints its error and one
+// line pointing to --help, not the whole help under it.
 func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
+	help := fs.Usage
+	fs.Usage = func() {} // the flag package calls it on errors too
 	err := fs.Parse(args)
+	fs.Usage = help
 	switch {
 	case errors.Is(err, flag.ErrHelp):
+		help()
 		return exitOK, false
 	case err != nil:
+		fmt.Fprintf(fs.Output(), "Run \"%s --help\" for its flags.\n", fs.Name())
 		return exitUsage, false
 	case fs.NArg() > 0:
-		fmt.Fprintf(fs.Output(), "unexpected arguments: %q\n", fs.Args())
+		fmt.Fprintf(fs.Output(), "%s: unexpected arguments: %q\nRun \"%s --help\" for its flags.\n", fs.Name(), fs.Args(), fs.Name())
 		return exitUsage, false
 	}
 	return 0, true

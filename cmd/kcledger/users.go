@@ -11,11 +11,7 @@ import (
 	"text/tabwriter"
 )
 
-// runUser is `kcledger user add|list|disable`: account management, for
-// admins, through the API.
-func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	usage := func(w io.Writer) {
-		fmt.Fprint(w, `kcledger user: manage accounts (admins only)
+const userUsage = `kcledger user: manage accounts (admins only)
 
 Usage:
   kcledger user add NAME --role admin|officer|auditor|subscriber [--provinces 01,79] [--sources national,local]
@@ -28,25 +24,39 @@ clear: hand it to its owner. Disabling takes effect at once, on every
 kcledger process sharing the NATS server.
 
 Run "kcledger user <add|list|disable> --help" for the flags.
-`)
-	}
+`
+
+// userCommands are the subcommands of `kcledger user`.
+var userCommands = []command{
+	{"add", "create an account and print its token, once", runUserAdd},
+	{"list", "list the accounts", runUserList},
+	{"disable", "disable an account at once", runUserDisable},
+}
+
+// subcommandsOf lists the subcommands of the commands that have some.
+var subcommandsOf = map[string][]command{"user": userCommands, "nats-user": natsUserCommands}
+
+// runUser is `kcledger user add|list|disable`: account management, for
+// admins, through the API.
+func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return dispatch(ctx, "user", userUsage, userCommands, args, stdout, stderr)
+}
+
+// dispatch runs the subcommand of `kcledger name` that args begin with.
+func dispatch(ctx context.Context, name, usage string, subs []command, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr)
+		fmt.Fprint(stderr, usage)
 		if len(args) == 0 {
 			return exitUsage
 		}
 		return exitOK
 	}
-	switch args[0] {
-	case "add":
-		return runUserAdd(ctx, args[1:], stdout, stderr)
-	case "list":
-		return runUserList(ctx, args[1:], stdout, stderr)
-	case "disable":
-		return runUserDisable(ctx, args[1:], stdout, stderr)
+	for _, c := range subs {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], stdout, stderr)
+		}
 	}
-	fmt.Fprintf(stderr, "kcledger user: unknown subcommand %q\n\n", args[0])
-	usage(stderr)
+	fmt.Fprintf(stderr, "kcledger %s: unknown subcommand %q\nRun \"kcledger %s --help\" for its subcommands.\n", name, args[0], name)
 	return exitUsage
 }
 
@@ -189,11 +199,7 @@ func runUserDisable(ctx context.Context, args []string, stdout, stderr io.Writer
 	return exitOK
 }
 
-// runNATSUser is `kcledger nats-user add`: read-only NATS users of the
-// embedded server, for subscribers and auditors.
-func runNATSUser(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	usage := func(w io.Writer) {
-		fmt.Fprint(w, `kcledger nats-user: read-only NATS users of the embedded server (admins only)
+const natsUserUsage = `kcledger nats-user: read-only NATS users of the embedded server (admins only)
 
 Usage:
   kcledger nats-user add NAME --role subscriber|auditor
@@ -205,21 +211,21 @@ printed once. "kcledger user disable NAME" refuses it and closes its
 connections at once; "kcledger user list" shows it.
 
 Run "kcledger nats-user add --help" for the flags.
-`)
-	}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr)
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
-	}
-	if args[0] != "add" {
-		fmt.Fprintf(stderr, "kcledger nats-user: unknown subcommand %q\n\n", args[0])
-		usage(stderr)
-		return exitUsage
-	}
-	name, rest := splitName(args[1:])
+`
+
+// natsUserCommands are the subcommands of `kcledger nats-user`.
+var natsUserCommands = []command{
+	{"add", "create a read-only NATS user and print its credentials, once", runNATSUserAdd},
+}
+
+// runNATSUser is `kcledger nats-user add`: read-only NATS users of the
+// embedded server, for subscribers and auditors.
+func runNATSUser(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return dispatch(ctx, "nats-user", natsUserUsage, natsUserCommands, args, stdout, stderr)
+}
+
+func runNATSUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	name, rest := splitName(args)
 	fs := newFlags("nats-user add", "create a read-only NATS user and print its credentials, once (usage: kcledger nats-user add NAME --role subscriber|auditor)", stderr)
 	server := addClientFlags(fs)
 	role := fs.String("role", "subscriber", "subscriber or auditor")

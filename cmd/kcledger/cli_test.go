@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// These tests run the CLI in this process, with no ledger: what they check
+// is decided before anything is sent.
+
+// everyCommand is the words of every command and subcommand, from the
+// commands list itself, so that a new one cannot be left out.
+func everyCommand() [][]string {
+	var out [][]string
+	for _, c := range commands {
+		out = append(out, []string{c.name})
+		for _, s := range subcommandsOf[c.name] {
+			out = append(out, []string{c.name, s.name})
+		}
+	}
+	return out
+}
+
+// runIn runs the CLI in this process.
+func runIn(args ...string) (code int, stdout, stderr string) {
+	var out, errs bytes.Buffer
+	code = run(args, &out, &errs)
+	return code, out.String(), errs.String()
+}
+
+// silentLedger is a loopback address that counts the connections made to
+// it and answers none: a command that must send nothing leaves it at 0.
+type silentLedger struct {
+	addr  string
+	conns atomic.Int32
+}
+
+func newSilentLedger(t *testing.T) *silentLedger {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	s := &silentLedger{addr: ln.Addr().String()}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.conns.Add(1)
+			c.Close()
+		}
+	}()
+	return s
+}
+
+// cliTestEnv points every command at s, with no token and no NATS
+// credentials from the machine's own environment.
+func cliTestEnv(t *testing.T, s *silentLedger) {
+	t.Helper()
+	t.Setenv("KCLEDGER_SERVER", "http://"+s.addr)
+	t.Setenv("KCLEDGER_NATS_URL", "nats://"+s.addr)
+	t.Setenv("KCLEDGER_DATA", t.TempDir())
+	for _, v := range []string{"KCLEDGER_TOKEN", "KCLEDGER_TOKEN_FILE", "KCLEDGER_NATS_USER", "KCLEDGER_NATS_PASSWORD", "KCLEDGER_NATS_TOKEN", "KCLEDGER_NATS_CREDS", "KCLEDGER_JSON", "KCLEDGER_KEYS", "KCLEDGER_DURABLE"} {
+		t.Setenv(v, "")
+	}
+}
+
+func TestEveryCommandRefusesABadFlag(t *testing.T) {
+	s := newSilentLedger(t)
+	cliTestEnv(t, s)
+	for _, words := range everyCommand() {
+		name := strings.Join(words, " ")
+		code, stdout, stderr := runIn(append(words, "--no-such-flag")...)
+		assert.Equal(t, exitUsage, code, "%s --no-such-flag: %s", name, stderr)
+		assert.Empty(t, stdout, name)
+		lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+		if assert.Len(t, lines, 2, "%s --no-such-flag: the error and one line pointing to --help:\n%s", name, stderr) {
+			assert.Contains(t, lines[0], "no-such-flag", name)
+			assert.Contains(t, lines[1], `"kcledger `+name+` --help"`, name)
+		}
+	}
+	require.Zero(t, s.conns.Load(), "a command with a bad flag connected to the ledger or NATS")
+}
+
+func TestEveryCommandHasHelp(t *testing.T) {
+	s := newSilentLedger(t)
+	cliTestEnv(t, s)
+	for _, words := range everyCommand() {
+		name := strings.Join(words, " ")
+		code, _, stderr := runIn(append(words, "--help")...)
+		assert.Equal(t, exitOK, code, name)
+		assert.Contains(t, stderr, "kcledger "+name, name)
+		assert.Greater(t, strings.Count(stderr, "\n"), 3, "%s --help prints the whole help", name)
+	}
+	require.Zero(t, s.conns.Load())
+}
