@@ -101,3 +101,21 @@ func TestEveryCommandHasHelp(t *testing.T) {
 	}
 	require.Zero(t, s.conns.Load())
 }
+
+func TestHelpNeverPrintsASecret(t *testing.T) {
+	s := newSilentLedger(t)
+	cliTestEnv(t, s)
+	const marker = "s3cr3t-marker-4f1c"
+	for _, v := range []string{"KCLEDGER_NATS_PASSWORD", "KCLEDGER_TOKEN", "KCLEDGER_NATS_TOKEN"} {
+		t.Setenv(v, marker)
+	}
+	t.Setenv("KCLEDGER_NATS_URL", "nats://kho-bac:"+marker+"@"+s.addr)
+	t.Setenv("KCLEDGER_SERVER", "http://admin:"+marker+"@"+s.addr)
+	for _, words := range everyCommand() {
+		for _, last := range []string{"--help", "--no-such-flag"} {
+			_, stdout, stderr := runIn(append(words, last)...)
+			assert.NotContains(t, stdout+stderr, marker, "%s %s", strings.Join(words, " "), last)
+		}
+	}
+	require.Zero(t, s.conns.Load())
+}

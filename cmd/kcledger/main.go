@@ -9,8 +9,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -118,6 +120,7 @@ var onNewFlags func(*flag.FlagSet)
 // --help prints the whole help; a wrong flag prints its error and one
 // line pointing to --help, not the whole help under it.
 func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
+	hideSecretDefaults(fs)
 	help := fs.Usage
 	fs.Usage = func() {} // the flag package calls it on errors too
 	err := fs.Parse(args)
@@ -134,6 +137,37 @@ func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
 		return exitUsage, false
 	}
 	return 0, true
+}
+
+// secretFlag tells the flags whose value is a secret: a token or a
+// password (a file that holds one is not a secret itself).
+func secretFlag(name string) bool {
+	if strings.HasSuffix(name, "-file") {
+		return false
+	}
+	for _, w := range []string{"token", "password", "secret"} {
+		if strings.Contains(name, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// hideSecretDefaults keeps secrets out of the help: the flag package
+// prints each flag's default, which here comes from the environment
+// (KCLEDGER_NATS_PASSWORD, KCLEDGER_TOKEN, ...). A secret flag shows no
+// default at all, and a URL's password is masked.
+func hideSecretDefaults(fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		if secretFlag(f.Name) {
+			f.DefValue = ""
+			return
+		}
+		if u, err := url.Parse(f.DefValue); err == nil && u.User != nil {
+			u.User = url.User("xxxxx")
+			f.DefValue = u.String()
+		}
+	})
 }
 
 // env returns the environment variable's value, or def.
