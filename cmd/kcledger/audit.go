@@ -76,7 +76,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	batchGC()
 	fs := newFlags("verify", "re-read the whole stream straight from NATS and check every event: format and rules, signature by a pinned key, hash chain, balance invariants, no missing message; optionally compare a running ledger's balances", stderr)
 	nf := addReaderFlags(fs)
-	keysFile := fs.String("keys", env("KCLEDGER_KEYS", ""), "the pinned public keys, saved earlier with `kcledger keys > keys.json` (KCLEDGER_KEYS); without it the keys are asked of --server, which means trusting it")
+	keysFile := fs.String("keys", env("KCLEDGER_KEYS", ""), "the pinned public keys, saved earlier with \"kcledger keys > keys.json\" (KCLEDGER_KEYS); without it the keys are asked of --server, which means trusting it")
 	server := addClientFlags(fs)
 	compare := fs.Bool("compare", false, "also compare the balances served by --server with the recomputed ones")
 	settle := fs.String("settlement-end-2026", env("KCLEDGER_SETTLEMENT_END_2026", "01-31"), "as given to serve (KCLEDGER_SETTLEMENT_END_2026)")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -118,4 +119,26 @@ func TestHelpNeverPrintsASecret(t *testing.T) {
 		}
 	}
 	require.Zero(t, s.conns.Load())
+}
+
+// Go's flag package takes back-quoted text in a flag's usage as the name
+// of its value: "see `kcledger provinces`" printed as
+// "-province kcledger provinces".
+func TestHelpPlaceholdersAreOneWord(t *testing.T) {
+	s := newSilentLedger(t)
+	cliTestEnv(t, s)
+	var sets []*flag.FlagSet
+	onNewFlags = func(fs *flag.FlagSet) { sets = append(sets, fs) }
+	t.Cleanup(func() { onNewFlags = nil })
+	for _, words := range everyCommand() {
+		runIn(append(words, "--help")...)
+	}
+	require.NotEmpty(t, sets)
+	for _, fs := range sets {
+		fs.VisitAll(func(f *flag.Flag) {
+			placeholder, _ := flag.UnquoteUsage(f)
+			assert.NotContains(t, placeholder, " ", "%s -%s", fs.Name(), f.Name)
+			assert.NotContains(t, f.Usage, "`", "%s -%s: a back quote makes a placeholder", fs.Name(), f.Name)
+		})
+	}
 }

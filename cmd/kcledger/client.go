@@ -195,7 +195,7 @@ func movementCommand(name string) func(context.Context, []string, io.Writer, io.
 		fs := newFlags(name, "record "+kindNoun(kind)+" through the ledger's API", stderr)
 		server := addClientFlags(fs)
 		year := fs.Int("year", 0, "fiscal year, 2000–2100 (default: the year of --date)")
-		province := fs.String("province", "", "province code in force on --date, e.g. 01 (Hà Nội); see `kcledger provinces`")
+		province := fs.String("province", "", "province code in force on --date, e.g. 01 (Hà Nội); see \"kcledger provinces\"")
 		source := fs.String("source", "", "fund source: national (KCQG) or local (KCĐP)")
 		project := fs.String("project", "", "project (đề án) code within the line, optional")
 		category := fs.String("category", "", "content category, optional: "+categoryList())
