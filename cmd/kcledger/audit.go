@@ -88,6 +88,9 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "kcledger verify: "+format+"\n", a...)
 		return code
 	}
+	if err := nf.check(); err != nil {
+		return fail(exitUsage, "%v", err)
+	}
 	settlement, err := domain.ParseMonthDay(*settle)
 	if err != nil {
 		return fail(exitUsage, "--settlement-end-2026: %v", err)
@@ -251,6 +254,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fail := func(code int, format string, a ...any) int {
 		fmt.Fprintf(stderr, "kcledger replay: "+format+"\n", a...)
 		return code
+	}
+	if err := nf.check(); err != nil {
+		return fail(exitUsage, "%v", err)
 	}
 	// The keys come from the auditor alone: the signers bucket is
 	// written by whoever holds the operator's NATS credentials, and a

@@ -182,6 +182,21 @@ type newAccountResponse struct {
 	Token string `json:"token"`
 }
 
+// checkNewAccount checks an account that POST /v1/users would create;
+// the CLI runs the same check before it sends anything.
+func checkNewAccount(acc domain.Account) error {
+	return acc.Validate()
+}
+
+// checkNewNATSUser checks an account that POST /v1/nats-users would
+// create: a reader only.
+func checkNewNATSUser(acc domain.Account) error {
+	if acc.Role != domain.RoleSubscriber && acc.Role != domain.RoleAuditor {
+		return domain.Errorf(domain.CodeInvalidField, "role", "NATS users are read-only: subscriber or auditor, not %s", acc.Role)
+	}
+	return checkNewAccount(acc)
+}
+
 func (a *api) addUser(w http.ResponseWriter, r *http.Request) {
 	admin := accountOf(r)
 	if err := admin.MayManageAccounts(); err != nil {
@@ -207,7 +222,7 @@ func (a *api) addUser(w http.ResponseWriter, r *http.Request) {
 	for _, s := range req.Sources {
 		acc.Sources = append(acc.Sources, domain.Source(s))
 	}
-	if err := acc.Validate(); err != nil {
+	if err := checkNewAccount(acc); err != nil {
 		writeError(w, r, a.log, err)
 		return
 	}
@@ -264,12 +279,8 @@ func (a *api) addNATSUser(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	if role != domain.RoleSubscriber && role != domain.RoleAuditor {
-		writeError(w, r, a.log, domain.Errorf(domain.CodeInvalidField, "role", "NATS users are read-only: subscriber or auditor, not %s", role))
-		return
-	}
 	acc := domain.Account{Name: req.Name, Role: role, CreatedAt: a.now().UTC(), CreatedBy: admin.Name}
-	if err := acc.Validate(); err != nil {
+	if err := checkNewNATSUser(acc); err != nil {
 		writeError(w, r, a.log, err)
 		return
 	}

@@ -142,3 +142,80 @@ func TestHelpPlaceholdersAreOneWord(t *testing.T) {
 		})
 	}
 }
+
+// without returns args less the flag named and its value.
+func without(args []string, name string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		if args[i] == name {
+			i++
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return out
+}
+
+func with(args []string, more ...string) []string {
+	return append(append([]string(nil), args...), more...)
+}
+
+// Usage and input errors found before anything is sent exit 2, whatever
+// the command; the silent ledger shows nothing was sent.
+func TestInputErrorsExitTwoBeforeSending(t *testing.T) {
+	s := newSilentLedger(t)
+	cliTestEnv(t, s)
+	alloc := []string{"allocate", "--year", "2025", "--province", "01", "--source", "national", "--amount", "5 tỷ", "--decision", "3536/QĐ-BCT", "--date", "2025-01-10"}
+	disb := []string{"disburse", "--year", "2025", "--province", "01", "--source", "national", "--amount", "1 tỷ", "--voucher", "KB-1", "--beneficiary", "HTX Gốm", "--date", "2025-03-03"}
+	refund := []string{"refund", "--year", "2025", "--province", "01", "--source", "national", "--amount", "1 triệu", "--voucher", "KB-2", "--reason", "thu hồi", "--date", "2025-03-04"}
+	adjust := []string{"adjust", "--year", "2025", "--province", "01", "--source", "national", "--delta", "-1 triệu", "--decision", "1/QĐ", "--reason", "điều chỉnh", "--date", "2025-03-04"}
+	cases := []struct {
+		name   string
+		noNATS bool
+		args   []string
+		want   string
+	}{
+		{"verify without --nats-url", true, []string{"verify"}, "--nats-url"},
+		{"replay without --nats-url", true, []string{"replay"}, "--nats-url"},
+		{"export without --nats-url", true, []string{"export"}, "--nats-url"},
+		{"subscribe without --nats-url", true, []string{"subscribe"}, "--nats-url"},
+		{"balances --as-of without zone", false, []string{"balances", "--as-of", "2025-06-30"}, "--as-of"},
+		{"audit --as-of in the future", false, []string{"audit", "--as-of", "2999-01-01T00:00:00Z"}, "--as-of"},
+		{"replay --as-of bad", false, []string{"replay", "--as-of", "yesterday"}, "--as-of"},
+		{"balances --effective-until bad", false, []string{"balances", "--effective-until", "30/6/2025"}, "--effective-until"},
+		{"audit --effective-until bad", false, []string{"audit", "--effective-until", "2025-02-30"}, "--effective-until"},
+		{"balances --source bad", false, []string{"balances", "--source", "bogus"}, "--source"},
+		{"allocate --amount 0", false, with(without(alloc, "--amount"), "--amount", "0"), "--amount"},
+		{"allocate --amount 1.5", false, with(without(alloc, "--amount"), "--amount", "1.5"), "--amount"},
+		{"allocate without --amount", false, without(alloc, "--amount"), "--amount"},
+		{"allocate without --decision", false, without(alloc, "--decision"), "--decision"},
+		{"allocate --year 1999", false, with(without(alloc, "--year"), "--year", "1999"), "--year"},
+		{"allocate unknown province", false, with(without(alloc, "--province"), "--province", "99"), "--province"},
+		{"allocate --project bad", false, with(alloc, "--project", "đề án 1"), "--project"},
+		{"adjust --delta 0", false, with(without(adjust, "--delta"), "--delta", "0"), "--delta"},
+		{"adjust without --reason", false, without(adjust, "--reason"), "--reason"},
+		{"disburse without --beneficiary", false, without(disb, "--beneficiary"), "--beneficiary"},
+		{"disburse without --province", false, without(disb, "--province"), "--province"},
+		{"disburse without --source", false, without(disb, "--source"), "--source"},
+		{"disburse without --voucher", false, without(disb, "--voucher"), "--voucher"},
+		{"disburse --date bad", false, with(without(disb, "--date"), "--date", "3/3/2025"), "--date"},
+		{"refund without --reason", false, without(refund, "--reason"), "--reason"},
+		{"user add without --role", false, []string{"user", "add", "kiem-toan"}, "--role"},
+		{"user add bad name", false, []string{"user", "add", "Kiem Toan", "--role", "auditor"}, "Kiem Toan"},
+		{"user add officer without provinces", false, []string{"user", "add", "can-bo", "--role", "officer"}, "--provinces"},
+		{"nats-user add --role admin", false, []string{"nats-user", "add", "kho-bac", "--role", "admin"}, "--role"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s.conns.Store(0)
+			if tc.noNATS {
+				t.Setenv("KCLEDGER_NATS_URL", "")
+			}
+			code, stdout, stderr := runIn(tc.args...)
+			assert.Equal(t, exitUsage, code, stderr)
+			assert.Empty(t, stdout)
+			assert.Contains(t, stderr, tc.want)
+			assert.Zero(t, s.conns.Load(), "something was sent")
+		})
+	}
+}

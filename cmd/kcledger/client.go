@@ -242,12 +242,11 @@ func movementCommand(name string) func(context.Context, []string, io.Writer, io.
 		if err != nil {
 			return usageErr("%s: %v", amountFlag, err)
 		}
-		if *source == "" || *province == "" {
-			return usageErr("--province and --source are required")
-		}
-		src, err := domain.ParseSource(*source)
-		if err != nil {
-			return usageErr("--source: %v", err)
+		src := domain.Source(*source)
+		if *source != "" {
+			if src, err = domain.ParseSource(*source); err != nil {
+				return usageErr("--source: %v", err)
+			}
 		}
 		d := domain.DateOf(time.Now().In(vietnam))
 		if *date != "" {
@@ -257,6 +256,19 @@ func movementCommand(name string) func(context.Context, []string, io.Writer, io.
 		}
 		if *year == 0 {
 			*year = d.Year
+		}
+		cmd := domain.Command{Kind: kind, FiscalYear: *year, Province: *province, Source: src, Project: *project,
+			Category: domain.Category(*category), Amount: amt, EffectiveDate: d}
+		for _, f := range []struct {
+			to   *string
+			from *string
+		}{{&cmd.Decision, decision}, {&cmd.Voucher, voucher}, {&cmd.Beneficiary, beneficiary}, {&cmd.Reason, reason}} {
+			if f.from != nil {
+				*f.to = *f.from
+			}
+		}
+		if err := inputError(cmd); err != nil {
+			return usageErr("%s", err)
 		}
 		key := *id
 		if key == "" {
@@ -293,6 +305,36 @@ func movementCommand(name string) func(context.Context, []string, io.Writer, io.
 		printRecorded(stdout, res)
 		return exitOK
 	}
+}
+
+// inputError is what the ledger would refuse as bad input (400) in cmd,
+// found before anything is sent, named by its flag. The rules that
+// depend on the ledger (date windows under its settlement policy,
+// provinces in force, balances) are left to it.
+func inputError(cmd domain.Command) error {
+	cmd.EventID, cmd.Actor, cmd.IdempotencyKey, cmd.Now = "-", "-", "-", time.Now()
+	err := cmd.Validate(domain.Policy{})
+	var de *domain.Error
+	if !errors.As(err, &de) || statusOf[de.Code] != http.StatusBadRequest {
+		return nil
+	}
+	return fmt.Errorf("%s: %s", flagOfField(de.Field, cmd.Kind), de.Message)
+}
+
+// flagOfField is the flag that sets a movement's JSON field.
+func flagOfField(field string, kind domain.CommandKind) string {
+	switch field {
+	case "fiscal_year":
+		return "--year"
+	case "effective_date":
+		return "--date"
+	case "amount", "delta":
+		if kind == domain.Adjust {
+			return "--delta"
+		}
+		return "--amount"
+	}
+	return "--" + field
 }
 
 func envBool(name string) bool {
@@ -367,7 +409,10 @@ func runBalances(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "kcledger balances: %v\n", err)
 		return exitUsage
 	}
-	past.set(q)
+	if err := past.set(q); err != nil {
+		fmt.Fprintf(stderr, "kcledger balances: %v\n", err)
+		return exitUsage
+	}
 	var raw json.RawMessage
 	if _, err := c.do(ctx, http.MethodGet, "/v1/balances?"+q.Encode(), nil, nil, &raw); err != nil {
 		return exitFor(err, stderr, *server.server)
@@ -418,16 +463,29 @@ func addPastFlags(fs *flag.FlagSet) *pastFlags {
 	}
 }
 
-func (p *pastFlags) set(q url.Values) {
+// set adds the flags given to q; a flag that the server would refuse
+// is refused here, before anything is sent.
+func (p *pastFlags) set(q url.Values) error {
 	if *p.asOf != "" {
+		t, err := time.Parse(time.RFC3339Nano, *p.asOf)
+		if err != nil {
+			return fmt.Errorf("--as-of %q: want a time with its zone, such as 2025-06-30T17:00:00+07:00", *p.asOf)
+		}
+		if t.After(time.Now()) {
+			return fmt.Errorf("--as-of %s is in the future", *p.asOf)
+		}
 		q.Set("as_of", *p.asOf)
 	}
 	if *p.untilSeq != 0 {
 		q.Set("until_seq", strconv.FormatUint(*p.untilSeq, 10))
 	}
 	if *p.effectiveUntil != "" {
+		if _, err := domain.ParseDate(*p.effectiveUntil); err != nil {
+			return fmt.Errorf("--effective-until: %s", domainMessage(err))
+		}
 		q.Set("effective_until", *p.effectiveUntil)
 	}
+	return nil
 }
 
 func printReport(w io.Writer, r projections.Report, projects bool) {

@@ -49,6 +49,9 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "kcledger export: "+format+"\n", a...)
 		return code
 	}
+	if err := nf.check(); err != nil {
+		return fail(exitUsage, "%v", err)
+	}
 	var src domain.Source
 	if *source != "" {
 		s, err := domain.ParseSource(*source)

@@ -272,7 +272,10 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "kcledger audit: %v\n", err)
 		return exitUsage
 	}
-	past.set(q)
+	if err := past.set(q); err != nil {
+		fmt.Fprintf(stderr, "kcledger audit: %v\n", err)
+		return exitUsage
+	}
 	if *project != "" {
 		q.Set("project", *project)
 	}

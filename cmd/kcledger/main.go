@@ -69,8 +69,8 @@ Commands:
 Run "kcledger <command> --help" for a command's flags. Every flag also reads
 an environment variable, named on its help line (e.g. KCLEDGER_SERVER).
 
-Exit codes: 0 done, 1 refused by the ledger, 2 usage error, 3 ledger
-unreachable or failed.
+Exit codes: 0 done, 1 refused by the ledger, 2 usage or input error found
+before anything was sent, 3 ledger unreachable or failed.
 `)
 }
 

@@ -87,10 +87,21 @@ func addReaderFlags(fs *flag.FlagSet) *readerFlags {
 	return f
 }
 
+// errNoNATSURL is a reader command run without --nats-url: a usage error.
+var errNoNATSURL = errors.New("--nats-url is required: the NATS server holding the stream (or KCLEDGER_NATS_URL)")
+
+// check refuses, before anything is sent, flags that cannot work.
+func (f *readerFlags) check() error {
+	if *f.url == "" {
+		return errNoNATSURL
+	}
+	return nil
+}
+
 // connect connects to the NATS server with the reader's credentials.
 func (f *readerFlags) connect(name string) (*nats.Conn, error) {
-	if *f.url == "" {
-		return nil, errors.New("--nats-url is required: the NATS server holding the stream")
+	if err := f.check(); err != nil {
+		return nil, err
 	}
 	nc, err := nats.Connect(*f.url, append(f.creds.options(name), nats.MaxReconnects(5))...)
 	if err != nil {

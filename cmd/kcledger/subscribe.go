@@ -88,6 +88,9 @@ func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "kcledger subscribe: "+format+"\n", a...)
 		return exitUsage
 	}
+	if err := nf.check(); err != nil {
+		return usageErr("%v", err)
+	}
 
 	cfg := eventstore.SubscribeConfig{Stream: *nf.stream, Durable: *durable, Filters: filters, AckWait: *ackWait}
 	for _, f := range filters {

@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/kcledger/kcledger/domain"
 )
 
 const userUsage = `kcledger user: manage accounts (admins only)
@@ -93,12 +96,16 @@ func runUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "kcledger user add: give the account's name: kcledger user add NAME --role ROLE")
 		return exitUsage
 	}
+	req := newAccountRequest{Name: name, Role: *role, Provinces: splitList(*provinces), Sources: splitList(*sources)}
+	if err := checkAccountFlags(req.Name, req.Role, req.Provinces, req.Sources, checkNewAccount); err != nil {
+		fmt.Fprintf(stderr, "kcledger user add: %v\n", err)
+		return exitUsage
+	}
 	c, err := server.client()
 	if err != nil {
 		fmt.Fprintf(stderr, "kcledger user add: %v\n", err)
 		return exitUsage
 	}
-	req := newAccountRequest{Name: name, Role: *role, Provinces: splitList(*provinces), Sources: splitList(*sources)}
 	var res newAccountResponse
 	if _, err := c.do(ctx, http.MethodPost, "/v1/users", nil, req, &res); err != nil {
 		return exitFor(err, stderr, *server.server)
@@ -113,6 +120,27 @@ func runUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	fmt.Fprintf(stdout, "Token (shown only now; store it in a file only its owner can read, and use --token-file):\n%s\n", res.Token)
 	return exitOK
+}
+
+// checkAccountFlags runs the server's check of a new account before
+// anything is sent, and names the flag at fault.
+func checkAccountFlags(name, role string, provinces, sources []string, check func(domain.Account) error) error {
+	r, err := domain.ParseRole(role)
+	if err != nil {
+		return fmt.Errorf("--role: %s", domainMessage(err))
+	}
+	acc := domain.Account{Name: name, Role: r, Provinces: provinces}
+	for _, s := range sources {
+		acc.Sources = append(acc.Sources, domain.Source(s))
+	}
+	if err := check(acc); err != nil {
+		var de *domain.Error
+		if errors.As(err, &de) && de.Field != "name" {
+			return fmt.Errorf("--%s: %s", de.Field, de.Message)
+		}
+		return fmt.Errorf("%s", domainMessage(err))
+	}
+	return nil
 }
 
 func joinAny[T ~string](xs []T) string {
@@ -235,6 +263,10 @@ func runNATSUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	if name == "" {
 		fmt.Fprintln(stderr, "kcledger nats-user add: give the user's name: kcledger nats-user add NAME --role subscriber")
+		return exitUsage
+	}
+	if err := checkAccountFlags(name, *role, nil, nil, checkNewNATSUser); err != nil {
+		fmt.Fprintf(stderr, "kcledger nats-user add: %v\n", err)
 		return exitUsage
 	}
 	c, err := server.client()
