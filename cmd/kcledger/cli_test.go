@@ -3,13 +3,21 @@ package main
 import (
 	"bytes"
 	"flag"
+	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/kcledger/kcledger/domain"
 )
 
 // These tests run the CLI in this process, with no ledger: what they check
@@ -218,4 +226,61 @@ func TestInputErrorsExitTwoBeforeSending(t *testing.T) {
 			assert.Zero(t, s.conns.Load(), "something was sent")
 		})
 	}
+}
+
+// fakeLedger answers every request 401, as the API does to a bad token,
+// and keeps the Authorization headers it was sent.
+func fakeLedger(t *testing.T) (url string, auths func() []string) {
+	t.Helper()
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Header.Get("Authorization"))
+		mu.Unlock()
+		writeError(w, r, slog.New(slog.DiscardHandler), domain.Errorf(domain.CodeUnauthenticated, "Authorization", "the token is not valid, or its account is disabled"))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), got...)
+	}
+}
+
+// The CLI looks for the first admin's token in serve's data directory,
+// --data or KCLEDGER_DATA, and says which token it used when refused.
+func TestTokenFromTheDataDirectory(t *testing.T) {
+	s := newSilentLedger(t)
+	cliTestEnv(t, s)
+	url, auths := fakeLedger(t)
+	t.Setenv("KCLEDGER_SERVER", url)
+	data := t.TempDir()
+	tokenPath := filepath.Join(data, adminTokenFile)
+	require.NoError(t, os.WriteFile(tokenPath, []byte("kcl_admin_0123\n"), 0o600))
+
+	code, _, stderr := runIn("balances", "--data", data)
+	require.Equal(t, exitRefused, code, stderr)
+	require.Equal(t, []string{"Bearer kcl_admin_0123"}, auths(), "the token in --data was sent")
+	require.Contains(t, stderr, "token used: the first admin's token file "+tokenPath)
+	require.Contains(t, stderr, "KCLEDGER_DATA")
+
+	t.Setenv("KCLEDGER_DATA", data)
+	code, _, stderr = runIn("balances")
+	require.Equal(t, exitRefused, code, stderr)
+	require.Equal(t, "Bearer kcl_admin_0123", auths()[1], "the token in $KCLEDGER_DATA was sent")
+
+	empty := t.TempDir()
+	code, _, stderr = runIn("balances", "--data", empty)
+	require.Equal(t, exitRefused, code, stderr)
+	require.Equal(t, "", auths()[2], "no token sent")
+	require.Contains(t, stderr, "no token: "+filepath.Join(empty, adminTokenFile))
+	require.Contains(t, stderr, "KCLEDGER_DATA")
+
+	other := filepath.Join(t.TempDir(), "officer.token")
+	require.NoError(t, os.WriteFile(other, []byte("kcl_can-bo_0456\n"), 0o600))
+	code, _, stderr = runIn("balances", "--token-file", other)
+	require.Equal(t, exitRefused, code, stderr)
+	require.Contains(t, stderr, "token used: the token file "+other)
+	require.Zero(t, s.conns.Load())
 }

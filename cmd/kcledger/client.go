@@ -30,7 +30,9 @@ const clientTimeout = 30 * time.Second
 type client struct {
 	base  string
 	token string
-	http  *http.Client
+	// tokenFrom says where token came from, for a refusal's hint.
+	tokenFrom string
+	http      *http.Client
 }
 
 func newClient(server, token string) (*client, error) {
@@ -43,49 +45,57 @@ func newClient(server, token string) (*client, error) {
 
 // clientFlags are the flags every API command takes.
 type clientFlags struct {
-	server, token, tokenFile *string
+	server, token, tokenFile, data *string
 }
 
 func addClientFlags(fs *flag.FlagSet) *clientFlags {
 	return &clientFlags{
 		server:    fs.String("server", env("KCLEDGER_SERVER", "http://127.0.0.1:8080"), "ledger API URL (KCLEDGER_SERVER)"),
 		token:     fs.String("token", env("KCLEDGER_TOKEN", ""), "bearer token of your account (KCLEDGER_TOKEN); prefer --token-file, which stays out of the process list"),
-		tokenFile: fs.String("token-file", env("KCLEDGER_TOKEN_FILE", ""), "file holding your token, readable only by you (KCLEDGER_TOKEN_FILE); default: the admin token that serve wrote in "+defaultTokenFile()+", if it is there"),
+		tokenFile: fs.String("token-file", env("KCLEDGER_TOKEN_FILE", ""), "file holding your token, readable only by you (KCLEDGER_TOKEN_FILE); default: the first admin's token that serve wrote in --data, if it is there"),
+		data:      fs.String("data", env("KCLEDGER_DATA", defaultDataDir), "on the ledger's own machine: serve's --data directory, where the first admin's token is (KCLEDGER_DATA)"),
 	}
 }
 
-// defaultTokenFile is where `serve` writes the first admin's token, with
-// the default data directory.
-func defaultTokenFile() string {
-	return filepath.Join(env("KCLEDGER_DATA", "./kcledger-data"), adminTokenFile)
-}
+// defaultDataDir is serve's --data when none is given.
+const defaultDataDir = "./kcledger-data"
 
 func (f *clientFlags) client() (*client, error) {
-	tok, err := f.resolveToken()
+	tok, from, err := f.resolveToken()
 	if err != nil {
 		return nil, err
 	}
-	return newClient(*f.server, tok)
+	c, err := newClient(*f.server, tok)
+	if err != nil {
+		return nil, err
+	}
+	c.tokenFrom = from
+	return c, nil
 }
 
 // resolveToken finds the token: --token, then --token-file, then the
-// admin token file in the default data directory.
-func (f *clientFlags) resolveToken() (string, error) {
+// admin token file in the data directory. from says which, or, with no
+// token, which file was looked for.
+func (f *clientFlags) resolveToken() (tok, from string, err error) {
 	if *f.token != "" {
-		return *f.token, nil
+		return *f.token, "--token (or KCLEDGER_TOKEN)", nil
 	}
 	path, explicit := *f.tokenFile, true
 	if path == "" {
-		path, explicit = defaultTokenFile(), false
+		path, explicit = filepath.Join(*f.data, adminTokenFile), false
 	}
 	if _, err := os.Stat(path); err != nil && !explicit {
-		return "", nil // no token: the server says 401, and the CLI how to get one
+		// No token: the server says 401, and the CLI how to get one.
+		return "", fmt.Sprintf("no token: %s, the first admin's token in --data (KCLEDGER_DATA, default %s), does not exist", path, defaultDataDir), nil
 	}
-	tok, err := readSecretFile(path)
+	tok, err = readSecretFile(path)
 	if err != nil {
-		return "", fmt.Errorf("--token-file: %w", err)
+		return "", "", fmt.Errorf("--token-file: %w", err)
 	}
-	return tok, nil
+	if explicit {
+		return tok, "the token file " + path + " (--token-file or KCLEDGER_TOKEN_FILE)", nil
+	}
+	return tok, fmt.Sprintf("the first admin's token file %s (in --data, KCLEDGER_DATA, default %s)", path, defaultDataDir), nil
 }
 
 // readSecretFile reads a secret from a file that only its owner may read.
@@ -112,6 +122,7 @@ func readSecretFile(path string) (string, error) {
 type apiError struct {
 	Status int
 	problem
+	tokenFrom string
 }
 
 func (e *apiError) Error() string {
@@ -154,7 +165,7 @@ func (c *client) do(ctx context.Context, method, path string, header http.Header
 		return resp.StatusCode, err
 	}
 	if resp.StatusCode >= 300 {
-		e := &apiError{Status: resp.StatusCode}
+		e := &apiError{Status: resp.StatusCode, tokenFrom: c.tokenFrom}
 		if json.Unmarshal(data, &e.problem) != nil || e.Code == "" {
 			e.Code = domain.CodeInternal
 			e.Detail = strings.TrimSpace(string(data))
@@ -170,7 +181,10 @@ func exitFor(err error, stderr io.Writer, server string) int {
 	if errors.As(err, &ae) {
 		fmt.Fprintf(stderr, "kcledger: refused: %s\n", ae.Error())
 		if ae.Code == domain.CodeUnauthenticated {
-			fmt.Fprintf(stderr, "kcledger: give your account's token with --token-file, KCLEDGER_TOKEN_FILE, --token or KCLEDGER_TOKEN; on the ledger's own machine the first admin's token is in %s\n", defaultTokenFile())
+			if ae.tokenFrom != "" {
+				fmt.Fprintf(stderr, "kcledger: token used: %s\n", ae.tokenFrom)
+			}
+			fmt.Fprintf(stderr, "kcledger: give your account's token with --token-file, KCLEDGER_TOKEN_FILE, --token or KCLEDGER_TOKEN; on the ledger's own machine the first admin's token is admin.token in serve's data directory: give it with --data DIR or KCLEDGER_DATA=DIR if serve runs with --data DIR\n")
 		}
 		if ae.Status >= 500 {
 			if ae.RequestID != "" {
