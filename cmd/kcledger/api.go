@@ -108,6 +108,8 @@ func (a *api) routes() http.Handler {
 	v1.HandleFunc("/v1/users/{name}/disable", a.methodNotAllowed("POST"))
 	v1.HandleFunc("POST /v1/repudiations", a.repudiate)
 	v1.HandleFunc("/v1/repudiations", a.methodNotAllowed("POST"))
+	v1.HandleFunc("POST /v1/users/{name}/enable", a.enableUser)
+	v1.HandleFunc("/v1/users/{name}/enable", a.methodNotAllowed("POST"))
 	v1.HandleFunc("/v1/", a.notFound)
 
 	mux := http.NewServeMux()

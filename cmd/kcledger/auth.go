@@ -345,6 +345,30 @@ func (a *api) disableUser(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"account": viewOf(acc)})
 }
 
+// enableUser lifts a disable: the same account, with the same token and
+// NATS password, is accepted again. Nothing is created.
+func (a *api) enableUser(w http.ResponseWriter, r *http.Request) {
+	admin := accountOf(r)
+	if err := admin.MayManageAccounts(); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	name := r.PathValue("name")
+	acc, err := a.accounts.Update(r.Context(), name, func(acc *domain.Account) error {
+		acc.Disabled, acc.DisabledAt, acc.DisabledBy = false, nil, ""
+		return nil
+	})
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	if a.natsUsers != nil {
+		a.natsUsers.SetAccount(acc) // its NATS user may connect again
+	}
+	a.log.Info("account enabled", "account", name, "by", admin.Name)
+	writeJSON(w, http.StatusOK, map[string]any{"account": viewOf(acc)})
+}
+
 // decodeStrict decodes one JSON object with no unknown fields.
 func decodeStrict(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))

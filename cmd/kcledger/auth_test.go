@@ -68,6 +68,7 @@ func TestAccessMatrix(t *testing.T) {
 		{"list users", http.MethodGet, "/v1/users", nil, ""},
 		{"add user", http.MethodPost, "/v1/users", nil, ""},
 		{"disable user", http.MethodPost, "/v1/users/kiem-toan-2/disable", nil, ""},
+		{"enable user", http.MethodPost, "/v1/users/kiem-toan-3/enable", nil, ""},
 		{"add NATS user", http.MethodPost, "/v1/nats-users", nil, ""},
 		{"signing keys", http.MethodGet, "/v1/keys", nil, ""},
 		{"rebuild", http.MethodPost, "/v1/rebuild", nil, ""},
@@ -83,21 +84,23 @@ func TestAccessMatrix(t *testing.T) {
 	)
 	// want[role] lists the statuses, in the order of routes.
 	want := map[string][]int{
-		"admin":      {created, created, created, created, ok, ok, ok, ok, ok, created, ok, created, ok, ok, notFound, ok, unprocessable, ok},
-		"officer":    {created, created, forbid, forbid, ok, ok, forbid, ok, forbid, forbid, forbid, forbid, ok, forbid, notFound, ok, forbid, ok},
-		"auditor":    {forbid, forbid, forbid, forbid, ok, ok, ok, ok, forbid, forbid, forbid, forbid, ok, forbid, notFound, ok, forbid, ok},
-		"subscriber": {forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, notFound, ok, forbid, ok},
+		"admin":      {created, created, created, created, ok, ok, ok, ok, ok, created, ok, ok, created, ok, ok, notFound, ok, unprocessable, ok},
+		"officer":    {created, created, forbid, forbid, ok, ok, forbid, ok, forbid, forbid, forbid, forbid, forbid, ok, forbid, notFound, ok, forbid, ok},
+		"auditor":    {forbid, forbid, forbid, forbid, ok, ok, ok, ok, forbid, forbid, forbid, forbid, forbid, ok, forbid, notFound, ok, forbid, ok},
+		"subscriber": {forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, notFound, ok, forbid, ok},
 	}
 	for _, refused := range []string{"disabled", "none", "bad secret", "no account", "malformed"} {
-		want[refused] = []int{unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, ok, unauth, ok}
+		want[refused] = []int{unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, ok, unauth, ok}
 	}
 	for role, statuses := range want {
 		require.Len(t, statuses, len(routes), role)
 		for i, rt := range routes {
 			t.Run(role+"/"+rt.name, func(t *testing.T) {
-				if rt.path == "/v1/users/kiem-toan-2/disable" {
-					ta.addAccount(t, "kiem-toan-2-"+strings.ReplaceAll(role, " ", "-"), domain.RoleAuditor, nil, nil)
-					rt.path = "/v1/users/kiem-toan-2-" + strings.ReplaceAll(role, " ", "-") + "/disable"
+				if strings.HasPrefix(rt.path, "/v1/users/kiem-toan-") {
+					parts := strings.Split(rt.path, "/") // "", v1, users, name, action
+					name := parts[3] + "-" + strings.ReplaceAll(role, " ", "-")
+					ta.addAccount(t, name, domain.RoleAuditor, nil, nil)
+					rt.path = "/v1/users/" + name + "/" + parts[4]
 				}
 				switch rt.name {
 				case "add user":

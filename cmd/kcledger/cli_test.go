@@ -284,3 +284,74 @@ func TestTokenFromTheDataDirectory(t *testing.T) {
 	require.Contains(t, stderr, "token used: the token file "+other)
 	require.Zero(t, s.conns.Load())
 }
+
+// cliAgainst points the CLI run in this process at ta, as its first admin.
+func cliAgainst(t *testing.T, ta *testAPI) {
+	t.Helper()
+	s := newSilentLedger(t)
+	cliTestEnv(t, s)
+	t.Setenv("KCLEDGER_SERVER", ta.srv.URL)
+	t.Setenv("KCLEDGER_TOKEN", ta.token)
+}
+
+// runAs runs the CLI in this process with another account's token.
+func runAs(t *testing.T, token string, args ...string) (int, string, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(path, []byte(token+"\n"), 0o600))
+	return runIn(append(args, "--token", "", "--token-file", path)...)
+}
+
+func TestUserEnableRestoresTheSameAccount(t *testing.T) {
+	ta := newTestAPI(t)
+	cliAgainst(t, ta)
+	code, out, stderr := runIn("user", "add", "kiem-toan", "--role", "auditor")
+	require.Equal(t, exitOK, code, stderr)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	token := lines[len(lines)-1]
+	require.True(t, strings.HasPrefix(token, "kcl_kiem-toan_"), out)
+	before, _, err := ta.accounts.Account(t.Context(), "kiem-toan")
+	require.NoError(t, err)
+
+	code, _, stderr = runAs(t, token, "balances")
+	require.Equal(t, exitOK, code, stderr)
+
+	code, _, stderr = runIn("user", "disable", "kiem-toan")
+	require.Equal(t, exitOK, code, stderr)
+	code, _, stderr = runAs(t, token, "balances")
+	require.Equal(t, exitRefused, code, stderr)
+	require.Contains(t, stderr, "unauthenticated")
+
+	code, out, stderr = runIn("user", "enable", "kiem-toan")
+	require.Equal(t, exitOK, code, stderr)
+	require.Contains(t, out, "kiem-toan is enabled")
+	code, _, stderr = runAs(t, token, "balances")
+	require.Equal(t, exitOK, code, "the same token works again: %s", stderr)
+
+	after, _, err := ta.accounts.Account(t.Context(), "kiem-toan")
+	require.NoError(t, err)
+	require.False(t, after.Disabled)
+	require.Equal(t, before.TokenHash, after.TokenHash, "the same account, not a new one")
+	require.True(t, before.CreatedAt.Equal(after.CreatedAt))
+
+	code, out, stderr = runIn("user", "list")
+	require.Equal(t, exitOK, code, stderr)
+	var row string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "kiem-toan ") {
+			require.Empty(t, row, "one account kiem-toan:\n%s", out)
+			row = l
+		}
+	}
+	require.Contains(t, row, "enabled")
+	require.NotContains(t, row, "disabled")
+
+	// Enabling an enabled account changes nothing; an unknown one is refused.
+	code, _, stderr = runIn("user", "enable", "kiem-toan")
+	require.Equal(t, exitOK, code, stderr)
+	code, _, stderr = runIn("user", "enable", "nobody")
+	require.Equal(t, exitRefused, code, stderr)
+	require.Contains(t, stderr, "not_found")
+	code, _, _ = runIn("user", "enable")
+	require.Equal(t, exitUsage, code)
+}

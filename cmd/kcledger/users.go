@@ -20,13 +20,16 @@ Usage:
   kcledger user add NAME --role admin|officer|auditor|subscriber [--provinces 01,79] [--sources national,local]
   kcledger user list [--json]
   kcledger user disable NAME
+  kcledger user enable NAME
 
 An officer records and reads only the provinces and sources listed on its
 account. The new account's token is printed once and never stored in
 clear: hand it to its owner. Disabling takes effect at once, on every
-kcledger process sharing the NATS server.
+kcledger process sharing the NATS server; enabling gives the same account,
+with its old token and NATS password, back its access (nothing new is
+created).
 
-Run "kcledger user <add|list|disable> --help" for the flags.
+Run "kcledger user <add|list|disable|enable> --help" for the flags.
 `
 
 // userCommands are the subcommands of `kcledger user`.
@@ -34,12 +37,13 @@ var userCommands = []command{
 	{"add", "create an account and print its token, once", runUserAdd},
 	{"list", "list the accounts", runUserList},
 	{"disable", "disable an account at once", runUserDisable},
+	{"enable", "enable a disabled account again: the same account and token", runUserEnable},
 }
 
 // subcommandsOf lists the subcommands of the commands that have some.
 var subcommandsOf = map[string][]command{"user": userCommands, "nats-user": natsUserCommands}
 
-// runUser is `kcledger user add|list|disable`: account management, for
+// runUser is `kcledger user add|list|disable|enable`: account management, for
 // admins, through the API.
 func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return dispatch(ctx, "user", userUsage, userCommands, args, stdout, stderr)
@@ -244,6 +248,32 @@ Run "kcledger nats-user add --help" for the flags.
 // natsUserCommands are the subcommands of `kcledger nats-user`.
 var natsUserCommands = []command{
 	{"add", "create a read-only NATS user and print its credentials, once", runNATSUserAdd},
+}
+
+func runUserEnable(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	name, rest := splitName(args)
+	fs := newFlags("user enable", "enable a disabled account again, with its old token and NATS password (usage: kcledger user enable NAME)", stderr)
+	server := addClientFlags(fs)
+	if code, ok := parseFlags(fs, rest); !ok {
+		return code
+	}
+	if name == "" {
+		fmt.Fprintln(stderr, "kcledger user enable: give the account's name: kcledger user enable NAME")
+		return exitUsage
+	}
+	c, err := server.client()
+	if err != nil {
+		fmt.Fprintf(stderr, "kcledger user enable: %v\n", err)
+		return exitUsage
+	}
+	var res struct {
+		Account accountView `json:"account"`
+	}
+	if _, err := c.do(ctx, http.MethodPost, "/v1/users/"+url.PathEscape(name)+"/enable", nil, nil, &res); err != nil {
+		return exitFor(err, stderr, *server.server)
+	}
+	fmt.Fprintf(stdout, "Account %s is enabled; its token is accepted again.\n", res.Account.Name)
+	return exitOK
 }
 
 // runNATSUser is `kcledger nats-user add`: read-only NATS users of the
