@@ -185,7 +185,23 @@ type newAccountResponse struct {
 // checkNewAccount checks an account that POST /v1/users would create;
 // the CLI runs the same check before it sends anything.
 func checkNewAccount(acc domain.Account) error {
-	return acc.Validate()
+	if err := acc.Validate(); err != nil {
+		return err
+	}
+	return checkNotReserved(acc.Name)
+}
+
+// reservedPrefix starts every name kcledger keeps for its own NATS
+// connections, today and later: an account's name is also its NATS user
+// name, so an account named after one could shadow it (or, as
+// kcledger-api did, get a password that cannot log in).
+const reservedPrefix = eventstore.ServiceUser + "-"
+
+func checkNotReserved(name string) error {
+	if name == eventstore.ServiceUser || name == eventstore.ServiceAPIUser || strings.HasPrefix(name, reservedPrefix) {
+		return domain.Errorf(domain.CodeInvalidField, "name", "account name %q is reserved: %q, %q and every name starting with %q are kcledger's own NATS users", name, eventstore.ServiceUser, eventstore.ServiceAPIUser, reservedPrefix)
+	}
+	return nil
 }
 
 // checkNewNATSUser checks an account that POST /v1/nats-users would
@@ -282,10 +298,6 @@ func (a *api) addNATSUser(w http.ResponseWriter, r *http.Request) {
 	acc := domain.Account{Name: req.Name, Role: role, CreatedAt: a.now().UTC(), CreatedBy: admin.Name}
 	if err := checkNewNATSUser(acc); err != nil {
 		writeError(w, r, a.log, err)
-		return
-	}
-	if acc.Name == eventstore.ServiceUser {
-		writeError(w, r, a.log, domain.Errorf(domain.CodeAccountExists, "name", "%q is the NATS service user's name", acc.Name))
 		return
 	}
 	password, hash := domain.NewSecret()

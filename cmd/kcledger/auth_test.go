@@ -321,7 +321,7 @@ func TestAddNATSUser(t *testing.T) {
 	}{
 		{"officer role", `{"name":"x","role":"officer"}`, 400, domain.CodeInvalidField, "role"},
 		{"admin role", `{"name":"x","role":"admin"}`, 400, domain.CodeInvalidField, "role"},
-		{"the service user's name", `{"name":"kcledger","role":"auditor"}`, 409, domain.CodeAccountExists, "name"},
+		{"the service user's name", `{"name":"kcledger","role":"auditor"}`, 400, domain.CodeInvalidField, "name"},
 		{"name taken", `{"name":"kho-bac","role":"auditor"}`, 409, domain.CodeAccountExists, "name"},
 		{"bad name", `{"name":"kho bac","role":"auditor"}`, 400, domain.CodeInvalidField, "name"},
 	} {

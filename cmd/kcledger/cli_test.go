@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/eventstore"
 )
 
 // These tests run the CLI in this process, with no ledger: what they check
@@ -354,4 +355,29 @@ func TestUserEnableRestoresTheSameAccount(t *testing.T) {
 	require.Contains(t, stderr, "not_found")
 	code, _, _ = runIn("user", "enable")
 	require.Equal(t, exitUsage, code)
+}
+
+// kcledger's own NATS users are never an account's name: an account
+// named kcledger-api got a password that could not log in.
+func TestServiceUserNamesAreReserved(t *testing.T) {
+	ta := newTestAPI(t)
+	for _, name := range []string{eventstore.ServiceUser, eventstore.ServiceAPIUser, "kcledger-replay", "kcledger-next"} {
+		for _, route := range []struct{ path, role string }{{"/v1/nats-users", "subscriber"}, {"/v1/users", "auditor"}} {
+			r := ta.do(t, http.MethodPost, route.path, http.Header{"Content-Type": {"application/json"}},
+				mustJSON(t, map[string]any{"name": name, "role": route.role}))
+			p := requireProblem(t, r, http.StatusBadRequest, domain.CodeInvalidField, "name")
+			assert.Contains(t, p.Detail, "reserved", "%s %s", route.path, name)
+			_, _, err := ta.accounts.Account(t.Context(), name)
+			assert.Error(t, err, "%s was created", name)
+		}
+	}
+	cliAgainst(t, ta)
+	for _, args := range [][]string{{"user", "add", "kcledger-api", "--role", "auditor"}, {"nats-user", "add", "kcledger", "--role", "auditor"}} {
+		code, _, stderr := runIn(args...)
+		assert.Equal(t, exitUsage, code, stderr)
+		assert.Contains(t, stderr, "reserved")
+	}
+	// A name that merely contains kcledger is an ordinary name.
+	r := ta.do(t, http.MethodPost, "/v1/nats-users", http.Header{"Content-Type": {"application/json"}}, mustJSON(t, map[string]any{"name": "kho-bac-kcledger", "role": "subscriber"}))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 }
