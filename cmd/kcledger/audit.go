@@ -354,5 +354,6 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitOK
 	}
 	printReport(stdout, rep, *projects)
+	printCut(stdout, cutoff, "")
 	return exitOK
 }

@@ -381,3 +381,27 @@ func TestServiceUserNamesAreReserved(t *testing.T) {
 	r := ta.do(t, http.MethodPost, "/v1/nats-users", http.Header{"Content-Type": {"application/json"}}, mustJSON(t, map[string]any{"name": "kho-bac-kcledger", "role": "subscriber"}))
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 }
+
+// Every time the CLI prints for people is in Vietnam's zone, labelled:
+// the test API's clock is 03:00 UTC, 10:00 in Vietnam.
+func TestHumanTimesAreVietnamsLabelled(t *testing.T) {
+	ta := newTestAPI(t)
+	cliAgainst(t, ta)
+	const want = "2026-06-01 10:00:00 ICT"
+	code, out, stderr := runIn("allocate", "--year", "2025", "--province", "01", "--source", "national", "--amount", "5 tỷ", "--decision", "3536/QĐ-BCT", "--date", "2025-01-10")
+	require.Equal(t, exitOK, code, stderr)
+	require.Contains(t, out, "recorded   "+want+" by admin")
+	code, out, stderr = runIn("audit")
+	require.Equal(t, exitOK, code, stderr)
+	require.Contains(t, out, want)
+	code, out, stderr = runIn("user", "list")
+	require.Equal(t, exitOK, code, stderr)
+	require.Contains(t, out, want+" by ")
+	code, out, stderr = runIn("balances", "--as-of", "2026-06-01T09:59:00+07:00")
+	require.Equal(t, exitOK, code, stderr)
+	require.Contains(t, out, "As the ledger knew it at 2026-06-01 09:59:00 ICT.")
+	// JSON keeps RFC 3339 with its offset.
+	code, out, stderr = runIn("audit", "--json")
+	require.Equal(t, exitOK, code, stderr)
+	require.Contains(t, out, `"recorded_at":"2026-06-01T03:00:00Z"`)
+}

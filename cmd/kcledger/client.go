@@ -391,7 +391,7 @@ func printRecorded(w io.Writer, res recordResponse) {
 		}
 	}
 	fmt.Fprintf(tw, "  effective\t%s\n", e.EffectiveDate)
-	fmt.Fprintf(tw, "  recorded\t%s by %s\n", e.RecordedAt.Format(time.RFC3339), e.Actor)
+	fmt.Fprintf(tw, "  recorded\t%s by %s\n", humanTime(e.RecordedAt), e.Actor)
 	_ = tw.Flush()
 	b := res.Line.Balance
 	fmt.Fprintf(w, "Line balance: allocated %s · net disbursed %s · available %s\n", b.Allocated.VND(), b.NetDisbursed().VND(), b.Available().VND())
@@ -441,6 +441,7 @@ func runBalances(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return exitFailure
 	}
 	printReport(stdout, r, *projects)
+	printCut(stdout, past.at, *past.effectiveUntil)
 	return exitOK
 }
 
@@ -467,6 +468,7 @@ func lineQuery(year int, province, source string) (url.Values, error) {
 type pastFlags struct {
 	asOf, effectiveUntil *string
 	untilSeq             *uint64
+	at                   time.Time // --as-of, parsed by set
 }
 
 func addPastFlags(fs *flag.FlagSet) *pastFlags {
@@ -489,6 +491,7 @@ func (p *pastFlags) set(q url.Values) error {
 			return fmt.Errorf("--as-of %s is in the future", *p.asOf)
 		}
 		q.Set("as_of", *p.asOf)
+		p.at = t
 	}
 	if *p.untilSeq != 0 {
 		q.Set("until_seq", strconv.FormatUint(*p.untilSeq, 10))
@@ -500,6 +503,16 @@ func (p *pastFlags) set(q url.Values) error {
 		q.Set("effective_until", *p.effectiveUntil)
 	}
 	return nil
+}
+
+// printCut says which past a report shows, when it is not the present.
+func printCut(w io.Writer, asOf time.Time, effectiveUntil string) {
+	if !asOf.IsZero() {
+		fmt.Fprintf(w, "As the ledger knew it at %s.\n", humanTime(asOf))
+	}
+	if effectiveUntil != "" {
+		fmt.Fprintf(w, "Counting only movements dated on or before %s.\n", effectiveUntil)
+	}
 }
 
 func printReport(w io.Writer, r projections.Report, projects bool) {

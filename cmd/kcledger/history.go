@@ -282,7 +282,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	q.Set("limit", strconv.Itoa(*limit))
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	if !*asJSON {
-		fmt.Fprintln(tw, "Seq\tRecorded (ICT)\tBy\tLine\tProject\tMovement\tAmount\tEffective\tReference\tAvailable after")
+		fmt.Fprintln(tw, "Seq\tRecorded\tBy\tLine\tProject\tMovement\tAmount\tEffective\tReference\tAvailable after")
 	}
 	for {
 		q.Set("after_seq", strconv.FormatUint(*after, 10))
@@ -308,11 +308,11 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			}
 			if ev.Type == domain.TypeRepudiated {
 				// On no line, moving no money: what it passes over.
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t\t%s\t\t%s\tseq %d repudiated: %s\t\n", e.Seq, ev.RecordedAt.In(vietnam).Format("2006-01-02 15:04:05"), ev.Actor,
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t\t%s\t\t%s\tseq %d repudiated: %s\t\n", e.Seq, humanTime(ev.RecordedAt), ev.Actor,
 					"ledger", ev.Type.Kind(), ev.EffectiveDate, ev.RepudiatedSeq, ref)
 				continue
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, ev.RecordedAt.In(vietnam).Format("2006-01-02 15:04:05"), ev.Actor,
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, humanTime(ev.RecordedAt), ev.Actor,
 				lineLabel(ev.Line()), ev.Project, ev.Type.Kind(), ev.Amount.VND(), ev.EffectiveDate, ref, e.Line.Available().VND())
 		}
 		if res.NextAfterSeq == 0 || !*all {

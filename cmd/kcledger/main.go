@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Exit codes, stable for scripts.
@@ -168,6 +169,12 @@ func hideSecretDefaults(fs *flag.FlagSet) {
 			f.DefValue = u.String()
 		}
 	})
+}
+
+// humanTime is how every human output of the CLI shows a moment: in
+// Vietnam's zone (UTC+7), labelled. JSON keeps RFC 3339 with its offset.
+func humanTime(t time.Time) string {
+	return t.In(vietnam).Format("2006-01-02 15:04:05 MST")
 }
 
 // env returns the environment variable's value, or def.

@@ -176,8 +176,12 @@ func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 				who += " (new)"
 			}
 		}
-		fmt.Fprintf(stderr, "kcledger subscribe: %s on %s, filter %s, from seq %d, %s pending\n",
-			who, *nf.stream, strings.Join(info.Filters, " "), info.Resume, groupDigits(info.Pending))
+		from := fmt.Sprintf("from seq %d", info.Resume)
+		if !cfg.Start.Time.IsZero() && (info.Created || info.Durable == "") {
+			from = fmt.Sprintf("from the events stored since %s (seq %d)", humanTime(cfg.Start.Time), info.Resume)
+		}
+		fmt.Fprintf(stderr, "kcledger subscribe: %s on %s, filter %s, %s, %s pending\n",
+			who, *nf.stream, strings.Join(info.Filters, " "), from, groupDigits(info.Pending))
 		if info.Unacknowledged > 0 {
 			fmt.Fprintf(stderr, "kcledger subscribe: an earlier run took the event at seq %d and did not acknowledge it; it comes again within %s\n", info.Resume, info.AckWait)
 		}

@@ -185,7 +185,7 @@ func runUserList(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			status = "disabled"
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s by %s\n", a.Name, a.Role, orAll(strings.Join(a.Provinces, ",")), orAll(joinAny(a.Sources)),
-			yesNo(a.HTTPToken), yesNo(a.NATS), status, a.CreatedAt.In(vietnam).Format("2006-01-02 15:04"), a.CreatedBy)
+			yesNo(a.HTTPToken), yesNo(a.NATS), status, humanTime(a.CreatedAt), a.CreatedBy)
 	}
 	_ = tw.Flush()
 	return exitOK
