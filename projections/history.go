@@ -52,7 +52,8 @@ func (p *Past) Add(r domain.Recorded, stored time.Time) (bool, error) {
 	if p.cut.EffectiveUntil.IsZero() || r.Repudiated {
 		return true, p.balances.Apply(r)
 	}
-	if p.cut.Keeps(&r.Event) {
+	// A repudiation is on no line and moves no money.
+	if r.Event.Type != domain.TypeRepudiated && p.cut.Keeps(&r.Event) {
 		p.balances.sum(r)
 	}
 	return true, nil

@@ -243,8 +243,10 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	nf := addReaderFlags(fs)
 	untilSeq := fs.Uint64("until-seq", 0, "stop after this stream sequence (default: the end)")
 	asOf := fs.String("as-of", "", "what the ledger knew at this moment: only messages the server had stored by then, e.g. 2025-06-30T17:00:00+07:00")
+	effectiveUntil := fs.String("effective-until", "", "only movements whose decision or voucher is dated on or before YYYY-MM-DD, as balances --effective-until")
 	year := fs.Int("year", 0, "only this fiscal year")
 	province := fs.String("province", "", "only this province code")
+	source := fs.String("source", "", "only this source: national (KCQG) or local (KCĐP)")
 	projects := fs.Bool("projects", false, "also list each line's projects")
 	keysFile := fs.String("keys", env("KCLEDGER_KEYS", ""), "required: the pinned public keys, saved earlier with: kcledger keys > keys.json (KCLEDGER_KEYS); every event must be signed by one of them")
 	asJSON := fs.Bool("json", envBool("KCLEDGER_JSON"), "print JSON (KCLEDGER_JSON)")
@@ -284,6 +286,22 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		cutoff = t
 	}
+	var until domain.Date
+	if *effectiveUntil != "" {
+		d, err := domain.ParseDate(*effectiveUntil)
+		if err != nil {
+			return fail(exitUsage, "--effective-until: %s", domainMessage(err))
+		}
+		until = d
+	}
+	var src domain.Source
+	if *source != "" {
+		s, err := domain.ParseSource(*source)
+		if err != nil {
+			return fail(exitUsage, "--source: %s", domainMessage(err))
+		}
+		src = s
+	}
 	nc, rd, err := nf.open(ctx, "kcledger-replay")
 	if err != nil {
 		return fail(exitFailure, "%v", err)
@@ -304,7 +322,11 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return fail(exitFailure, "%v", err)
 	}
+	// Every event up to the cut is applied, rules checked, whatever the
+	// dates kept: a stream that is not sound shows no balance. The view
+	// is the same Cut the server's balances use.
 	b := projections.NewBalances()
+	past := projections.NewPast(projections.Cut{AsOf: cutoff, EffectiveUntil: until})
 	pr := &progress{w: terminal(stderr), what: "replaying", total: last, last: time.Now()}
 	rd.CheckSignatures(ring)
 	next := uint64(1)
@@ -337,7 +359,13 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			return false, fmt.Errorf("event at seq %d: %w", se.Seq, se.Unsigned)
 		}
 		pr.at(se.Seq)
-		return true, b.Apply(se.Recorded)
+		if until.IsZero() {
+			return true, b.Apply(se.Recorded)
+		}
+		if err := b.Apply(se.Recorded); err != nil {
+			return false, err
+		}
+		return past.Add(se.Recorded, se.Stored)
 	})
 	if err != nil {
 		if errors.Is(err, domain.ErrCorrupt) {
@@ -345,8 +373,11 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		return fail(exitFailure, "%v", err)
 	}
-	f := projections.Filter{FiscalYear: *year, Province: *province}
+	f := projections.Filter{FiscalYear: *year, Province: *province, Source: src}
 	rep := b.Report(f)
+	if !until.IsZero() {
+		rep = past.Report(f)
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -354,6 +385,6 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitOK
 	}
 	printReport(stdout, rep, *projects)
-	printCut(stdout, cutoff, "")
+	printCut(stdout, cutoff, *effectiveUntil)
 	return exitOK
 }

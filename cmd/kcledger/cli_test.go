@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"log/slog"
 	"net"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
+	"github.com/kcledger/kcledger/projections"
 )
 
 // These tests run the CLI in this process, with no ledger: what they check
@@ -404,4 +406,45 @@ func TestHumanTimesAreVietnamsLabelled(t *testing.T) {
 	code, out, stderr = runIn("audit", "--json")
 	require.Equal(t, exitOK, code, stderr)
 	require.Contains(t, out, `"recorded_at":"2026-06-01T03:00:00Z"`)
+}
+
+// replay gives, without the server, what balances gives with it: "the
+// balances at 30/6/2025" for one source.
+func TestReplayEffectiveUntilAndSource(t *testing.T) {
+	ta := newTestAPI(t)
+	cliAgainst(t, ta)
+	t.Setenv("KCLEDGER_NATS_URL", ta.api.natsURL)
+	line := func(source string) []string {
+		return []string{"--year", "2025", "--province", "01", "--source", source}
+	}
+	for _, args := range [][]string{
+		append([]string{"allocate", "--amount", "5 tỷ", "--decision", "1/QĐ-BCT", "--date", "2025-01-10"}, line("national")...),
+		append([]string{"allocate", "--amount", "2 tỷ", "--decision", "2/QĐ-UBND", "--date", "2025-02-01"}, line("local")...),
+		append([]string{"disburse", "--amount", "1 tỷ", "--voucher", "KB-1", "--beneficiary", "HTX", "--date", "2025-06-30"}, line("national")...),
+		append([]string{"disburse", "--amount", "300 triệu", "--voucher", "KB-2", "--beneficiary", "HTX", "--date", "2025-07-01"}, line("national")...),
+	} {
+		code, _, stderr := runIn(args...)
+		require.Equal(t, exitOK, code, stderr)
+	}
+	cut := []string{"--effective-until", "2025-06-30", "--source", "national"}
+	code, served, stderr := runIn(append([]string{"balances", "--json"}, cut...)...)
+	require.Equal(t, exitOK, code, stderr)
+	code, replayed, stderr := runIn(append([]string{"replay", "--json"}, cut...)...)
+	require.Equal(t, exitOK, code, stderr)
+	var want, got projections.Report
+	require.NoError(t, json.Unmarshal([]byte(served), &want))
+	require.NoError(t, json.Unmarshal([]byte(replayed), &got))
+	require.Len(t, got.Lines, 1, replayed)
+	require.Equal(t, domain.SourceNational, got.Lines[0].Line.Source)
+	requireAmount(t, "5000000000", got.Lines[0].Totals.Balance.Allocated)
+	requireAmount(t, "1000000000", got.Lines[0].Totals.Balance.Disbursed, "the movement dated 1 July is left out")
+	sameLines(t, want, got, "replay and balances agree")
+
+	code, out, stderr := runIn(append([]string{"replay"}, cut...)...)
+	require.Equal(t, exitOK, code, stderr)
+	require.Contains(t, out, "Counting only movements dated on or before 2025-06-30.")
+	code, _, stderr = runIn("replay", "--effective-until", "30/6/2025")
+	require.Equal(t, exitUsage, code, stderr)
+	code, _, stderr = runIn("replay", "--source", "bogus")
+	require.Equal(t, exitUsage, code, stderr)
 }
