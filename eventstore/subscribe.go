@@ -96,6 +96,10 @@ type SubscriptionInfo struct {
 	// and did not acknowledge (it stopped or died): the server delivers
 	// them again once AckWait has passed since.
 	Unacknowledged int
+	// Taken, when Unacknowledged > 0, is the stream sequence of the
+	// event that earlier subscription took: the filter's next event,
+	// which with a filter need not be Resume.
+	Taken uint64
 }
 
 var durableName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -389,6 +393,11 @@ func durableConsumer(ctx context.Context, stream jetstream.Stream, c SubscribeCo
 		}
 		info.Resume, info.Pending = have.AckFloor.Stream+1, have.NumPending+uint64(have.NumAckPending)
 		info.AckWait, info.Unacknowledged = have.Config.AckWait, have.NumAckPending
+		if have.NumAckPending > 0 {
+			// One message at a time (MaxAckPending 1): the one taken is
+			// the last delivered.
+			info.Taken = have.Delivered.Stream
+		}
 		return cons, info, nil
 	case !errors.Is(err, jetstream.ErrConsumerNotFound):
 		return nil, info, fmt.Errorf("eventstore: durable %s: %w", c.Durable, err)

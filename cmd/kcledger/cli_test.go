@@ -14,7 +14,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -447,4 +449,37 @@ func TestReplayEffectiveUntilAndSource(t *testing.T) {
 	require.Equal(t, exitUsage, code, stderr)
 	code, _, stderr = runIn("replay", "--source", "bogus")
 	require.Equal(t, exitUsage, code, stderr)
+}
+
+// With a filter, the event an earlier run took and did not acknowledge
+// is the filter's next event, not the one after the last acknowledged.
+func TestSubscribeNamesTheEventTakenWithAFilter(t *testing.T) {
+	l := newSubLedger(t)
+	l.record(t, "01", 1) // seq 1, 2
+	l.record(t, "02", 1) // seq 3, 4
+	args := []string{"--nats-url", l.url, "--durable", "dashboard-02", "--filter", "kcledger.events.2025.02.>", "--ack-wait", "1m"}
+	out, errs, stop := subscribeInProcess(t, args...)
+	waitUntil(t, 10*time.Second, func() bool { return len(out.lines()) == 2 }, errs.String)
+	require.Equal(t, exitOK, stop(), "%v", errs.lines())
+
+	l.record(t, "01", 1)          // seq 5, not in the filter
+	taken := l.record(t, "02", 1) // seq 6
+	require.Equal(t, []uint64{6}, taken)
+	// An earlier run takes seq 6 and dies without acknowledging it.
+	cons, err := l.stream.Consumer(t.Context(), "dashboard-02")
+	require.NoError(t, err)
+	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+	require.NoError(t, err)
+	var got []uint64
+	for m := range batch.Messages() {
+		meta, err := m.Metadata()
+		require.NoError(t, err)
+		got = append(got, meta.Sequence.Stream)
+	}
+	require.Equal(t, []uint64{6}, got)
+
+	_, errs2, stop2 := subscribeInProcess(t, args...)
+	waitUntil(t, 10*time.Second, func() bool { return strings.Contains(errs2.String(), "an earlier run") }, errs2.String)
+	stop2()
+	assert.Contains(t, errs2.String(), "an earlier run took the event at seq 6 and did not acknowledge it")
 }

@@ -183,7 +183,7 @@ func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "kcledger subscribe: %s on %s, filter %s, %s, %s pending\n",
 			who, *nf.stream, strings.Join(info.Filters, " "), from, groupDigits(info.Pending))
 		if info.Unacknowledged > 0 {
-			fmt.Fprintf(stderr, "kcledger subscribe: an earlier run took the event at seq %d and did not acknowledge it; it comes again within %s\n", info.Resume, info.AckWait)
+			fmt.Fprintf(stderr, "kcledger subscribe: an earlier run took the event at seq %d and did not acknowledge it; it comes again within %s\n", info.Taken, info.AckWait)
 		}
 	}
 	err = eventstore.Subscribe(ctx, nc, cfg, begin, handler)
