@@ -120,7 +120,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if ring, err = res.keyring(); err != nil {
 			return fail(exitFailure, "keys from %s: %v", *server.server, err)
 		}
-		fmt.Fprintf(stderr, "kcledger verify: trusting the %d signing keys %s serves; pin them with --keys for an independent check\n", len(ring), *server.server)
+		fmt.Fprintf(stderr, "kcledger verify: trusting the %s %s serves; pin them with --keys for an independent check\n", signingKeys(len(ring)), *server.server)
 	}
 
 	nc, rd, err := nf.open(ctx, "kcledger-verify")
@@ -202,6 +202,14 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitRefused
 	}
 	return exitOK
+}
+
+// signingKeys is "1 signing key", "2 signing keys".
+func signingKeys(n int) string {
+	if n == 1 {
+		return "1 signing key"
+	}
+	return fmt.Sprintf("%d signing keys", n)
 }
 
 func printVerify(w io.Writer, rep verifyReport) {

@@ -483,3 +483,41 @@ func TestSubscribeNamesTheEventTakenWithAFilter(t *testing.T) {
 	stop2()
 	assert.Contains(t, errs2.String(), "an earlier run took the event at seq 6 and did not acknowledge it")
 }
+
+func TestSmallTexts(t *testing.T) {
+	ta := newTestAPI(t)
+	cliAgainst(t, ta)
+	t.Setenv("KCLEDGER_NATS_URL", ta.api.natsURL)
+	alloc := func(province, source string) []string {
+		return []string{"allocate", "--year", "2025", "--province", province, "--source", source, "--amount", "5 tỷ", "--decision", "1/QĐ", "--date", "2025-01-10"}
+	}
+
+	// The retry hint is for an unknown outcome only.
+	code, _, stderr := runIn(alloc("01", "national")...)
+	require.Equal(t, exitOK, code, stderr)
+	assert.NotContains(t, stderr, "to retry safely", "a success")
+	code, _, stderr = runIn("disburse", "--year", "2025", "--province", "01", "--source", "national", "--amount", "6 tỷ", "--voucher", "KB-1", "--beneficiary", "HTX", "--date", "2025-03-03")
+	require.Equal(t, exitRefused, code, stderr)
+	assert.NotContains(t, stderr, "to retry safely", "a refusal")
+	s := newSilentLedger(t)
+	code, _, stderr = runIn(append(alloc("01", "local"), "--server", "http://"+s.addr, "--id", "alloc-7")...)
+	require.Equal(t, exitFailure, code, stderr)
+	assert.Contains(t, stderr, "to retry safely, repeat the command with --id alloc-7")
+
+	// A total over one province's lines is labelled with it.
+	code, _, stderr = runIn(alloc("01", "local")...)
+	require.Equal(t, exitOK, code, stderr)
+	code, out, stderr := runIn("balances", "--province", "01")
+	require.Equal(t, exitOK, code, stderr)
+	assert.NotContains(t, out, "all provinces")
+	assert.Regexp(t, `2025\s+01 Hà Nội\s+all sources\s+10\.000\.000\.000 ₫`, out)
+	code, _, stderr = runIn(alloc("79", "local")...)
+	require.Equal(t, exitOK, code, stderr)
+	code, out, stderr = runIn("balances", "--source", "local")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Regexp(t, `2025\s+all provinces\s+KCĐP\s+10\.000\.000\.000 ₫`, out)
+
+	// One key is one key.
+	assert.Equal(t, "1 signing key", signingKeys(1))
+	assert.Equal(t, "2 signing keys", signingKeys(2))
+}

@@ -287,7 +287,7 @@ func movementCommand(name string) func(context.Context, []string, io.Writer, io.
 		key := *id
 		if key == "" {
 			key = uuid.Must(uuid.NewV7()).String()
-			fmt.Fprintf(stderr, "idempotency key: %s (to retry safely, repeat the command with --id %s)\n", key, key)
+			fmt.Fprintf(stderr, "idempotency key: %s\n", key)
 		}
 		body := map[string]any{
 			"fiscal_year": *year, "province": *province, "source": src, "effective_date": d.String(),
@@ -305,7 +305,13 @@ func movementCommand(name string) func(context.Context, []string, io.Writer, io.
 		var raw json.RawMessage
 		_, err = c.do(ctx, http.MethodPost, path, http.Header{"Idempotency-Key": {key}}, body, &raw)
 		if err != nil {
-			return exitFor(err, stderr, *server.server)
+			code := exitFor(err, stderr, *server.server)
+			if code == exitFailure {
+				// Unreachable, cut, timed out or failed: it may have
+				// been recorded. A refusal was not; a success needs no retry.
+				fmt.Fprintf(stderr, "kcledger: the outcome is unknown; to retry safely, repeat the command with --id %s\n", key)
+			}
+			return code
 		}
 		if *asJSON {
 			_, _ = stdout.Write(append(raw, '\n'))
@@ -515,6 +521,29 @@ func printCut(w io.Writer, asOf time.Time, effectiveUntil string) {
 	}
 }
 
+// totalLabels name what a year's total adds up: one province or all
+// provinces, one source or all sources, as the year's lines show.
+func totalLabels(lines []projections.LineBalance, year int) (province, source string) {
+	province, source = "all provinces", "all sources"
+	provs, srcs := map[string]bool{}, map[domain.Source]bool{}
+	var one domain.LineKey
+	for _, l := range lines {
+		if l.Line.FiscalYear == year {
+			provs[l.Line.Province], srcs[l.Line.Source], one = true, true, l.Line
+		}
+	}
+	if len(provs) == 1 {
+		province = one.Province
+		if p, ok := domain.ProvinceName(one.Province, year); ok {
+			province += " " + p.Name
+		}
+	}
+	if len(srcs) == 1 {
+		source = one.Source.Label()
+	}
+	return province, source
+}
+
 func printReport(w io.Writer, r projections.Report, projects bool) {
 	if len(r.Lines) == 0 {
 		fmt.Fprintln(w, "No movements recorded for this selection.")
@@ -540,7 +569,8 @@ func printReport(w io.Writer, r projections.Report, projects bool) {
 	}
 	if len(r.Years) > 1 || len(r.Lines) > 1 {
 		for _, y := range r.Years {
-			row(strconv.Itoa(y.FiscalYear), "all provinces", "all", y.Totals.Balance, y.Totals.Events)
+			prov, src := totalLabels(r.Lines, y.FiscalYear)
+			row(strconv.Itoa(y.FiscalYear), prov, src, y.Totals.Balance, y.Totals.Events)
 		}
 	}
 	_ = tw.Flush()
