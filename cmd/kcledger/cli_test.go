@@ -213,6 +213,7 @@ func TestInputErrorsExitTwoBeforeSending(t *testing.T) {
 		{"disburse without --voucher", false, without(disb, "--voucher"), "--voucher"},
 		{"disburse --date bad", false, with(without(disb, "--date"), "--date", "3/3/2025"), "--date"},
 		{"refund without --reason", false, without(refund, "--reason"), "--reason"},
+		{"refund --id with a space", false, with(refund, "--id", "pay 1"), "--id"},
 		{"user add without --role", false, []string{"user", "add", "kiem-toan"}, "--role"},
 		{"user add bad name", false, []string{"user", "add", "Kiem Toan", "--role", "auditor"}, "Kiem Toan"},
 		{"user add officer without provinces", false, []string{"user", "add", "can-bo", "--role", "officer"}, "--provinces"},

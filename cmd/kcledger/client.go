@@ -281,7 +281,7 @@ func movementCommand(name string) func(context.Context, []string, io.Writer, io.
 				*f.to = *f.from
 			}
 		}
-		if err := inputError(cmd); err != nil {
+		if err := inputError(cmd, *id); err != nil {
 			return usageErr("%s", err)
 		}
 		key := *id
@@ -331,8 +331,11 @@ func movementCommand(name string) func(context.Context, []string, io.Writer, io.
 // found before anything is sent, named by its flag. The rules that
 // depend on the ledger (date windows under its settlement policy,
 // provinces in force, balances) are left to it.
-func inputError(cmd domain.Command) error {
-	cmd.EventID, cmd.Actor, cmd.IdempotencyKey, cmd.Now = "-", "-", "-", time.Now()
+func inputError(cmd domain.Command, key string) error {
+	if key == "" {
+		key = "-" // the CLI makes one
+	}
+	cmd.EventID, cmd.Actor, cmd.IdempotencyKey, cmd.Now = "-", "-", key, time.Now()
 	err := cmd.Validate(domain.Policy{})
 	var de *domain.Error
 	if !errors.As(err, &de) || statusOf[de.Code] != http.StatusBadRequest {
@@ -353,6 +356,8 @@ func flagOfField(field string, kind domain.CommandKind) string {
 			return "--delta"
 		}
 		return "--amount"
+	case "Idempotency-Key", "idempotency_key":
+		return "--id"
 	}
 	return "--" + field
 }
