@@ -118,8 +118,11 @@ func newTestAPI(t *testing.T) *testAPI {
 	token, err := readSecretFile(filepath.Join(data, adminTokenFile))
 	require.NoError(t, err)
 
+	// As serve's: signing, and deciding only on signed events.
+	ledger := domain.NewLedger(trust.decidedOn(store), domain.Policy{})
+	ledger.SignWith(domain.NewSigner(key))
 	a := &api{
-		ledger:      domain.NewLedger(store, domain.Policy{}),
+		ledger:      ledger,
 		balances:    balances,
 		accounts:    accounts,
 		signers:     trust,

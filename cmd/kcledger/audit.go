@@ -268,21 +268,6 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err := nf.check(); err != nil {
 		return fail(exitUsage, "%v", err)
 	}
-	// The keys come from the auditor alone: the signers bucket is
-	// written by whoever holds the operator's NATS credentials, and a
-	// server could hand out any key.
-	if *keysFile == "" {
-		return fail(exitUsage, "--keys is required: the public keys you pinned earlier with kcledger keys > keys.json; every event must be signed by one of them")
-	}
-	kf, err := os.Open(*keysFile)
-	if err != nil {
-		return fail(exitUsage, "--keys: %v", err)
-	}
-	ring, err := keyring(kf)
-	kf.Close()
-	if err != nil {
-		return fail(exitUsage, "--keys %s: %v", *keysFile, err)
-	}
 	var cutoff time.Time
 	if *asOf != "" {
 		t, err := time.Parse(time.RFC3339, *asOf)
@@ -309,6 +294,21 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			return fail(exitUsage, "--source: %s", domainMessage(err))
 		}
 		src = s
+	}
+	// The keys come from the auditor alone: the signers bucket is
+	// written by whoever holds the operator's NATS credentials, and a
+	// server could hand out any key.
+	if *keysFile == "" {
+		return fail(exitUsage, "--keys is required: the public keys you pinned earlier with kcledger keys > keys.json; every event must be signed by one of them")
+	}
+	kf, err := os.Open(*keysFile)
+	if err != nil {
+		return fail(exitUsage, "--keys: %v", err)
+	}
+	ring, err := keyring(kf)
+	kf.Close()
+	if err != nil {
+		return fail(exitUsage, "--keys %s: %v", *keysFile, err)
 	}
 	nc, rd, err := nf.open(ctx, "kcledger-replay")
 	if err != nil {

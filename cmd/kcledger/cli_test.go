@@ -432,6 +432,11 @@ func TestReplayEffectiveUntilAndSource(t *testing.T) {
 	cut := []string{"--effective-until", "2025-06-30", "--source", "national"}
 	code, served, stderr := runIn(append([]string{"balances", "--json"}, cut...)...)
 	require.Equal(t, exitOK, code, stderr)
+	code, keys, stderr := runIn("keys")
+	require.Equal(t, exitOK, code, stderr)
+	keysFile := filepath.Join(t.TempDir(), "keys.json")
+	require.NoError(t, os.WriteFile(keysFile, []byte(keys), 0o600))
+	t.Setenv("KCLEDGER_KEYS", keysFile)
 	code, replayed, stderr := runIn(append([]string{"replay", "--json"}, cut...)...)
 	require.Equal(t, exitOK, code, stderr)
 	var want, got projections.Report
