@@ -18,14 +18,19 @@ import (
 type Reader struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
-	// keys, when set, has every scanned event's signature checked by the
-	// scan's decoders, on every core (StoredEvent.Unsigned).
-	keys domain.Keyring
+	// verify, when set, has every scanned event's signature checked by
+	// the scan's decoders, on every core (StoredEvent.Unsigned).
+	verify func(*domain.Event) error
 }
 
 // CheckSignatures makes every scan check each event's signature against
 // keys, in parallel with decoding.
-func (r *Reader) CheckSignatures(keys domain.Keyring) { r.keys = keys }
+func (r *Reader) CheckSignatures(keys domain.Keyring) { r.verify = keys.Verify }
+
+// VerifyWith makes every scan check each event with verify (a signature
+// check whose keys may grow), in parallel with decoding; verify must be
+// safe for concurrent use.
+func (r *Reader) VerifyWith(verify func(*domain.Event) error) { r.verify = verify }
 
 // OpenReader opens an existing stream for reading.
 func OpenReader(ctx context.Context, nc *nats.Conn, stream string) (*Reader, error) {
@@ -140,7 +145,7 @@ func (r *Reader) ScanFilter(ctx context.Context, filter string, last uint64, fn 
 			if meta.Sequence.Stream > last {
 				return
 			}
-			j := &scanJob{se: StoredEvent{Seq: meta.Sequence.Stream, Subject: m.Subject(), Stored: meta.Timestamp}, header: m.Headers(), data: m.Data(), keys: r.keys, done: make(chan struct{})}
+			j := &scanJob{se: StoredEvent{Seq: meta.Sequence.Stream, Subject: m.Subject(), Stored: meta.Timestamp}, header: m.Headers(), data: m.Data(), verify: r.verify, done: make(chan struct{})}
 			select {
 			case ordered <- j:
 			case <-scanCtx.Done():
@@ -192,7 +197,7 @@ type scanJob struct {
 	se     StoredEvent
 	header nats.Header
 	data   []byte
-	keys   domain.Keyring
+	verify func(*domain.Event) error
 	done   chan struct{}
 }
 
@@ -207,8 +212,8 @@ func (j *scanJob) decode() {
 		} else {
 			// A mismatch is left for Apply to find and name.
 			j.se.Recorded.HashChecked = j.se.Recorded.Event.Hash == j.se.Recorded.Event.ComputeHash()
-			if j.keys != nil {
-				j.se.Unsigned = j.keys.Verify(&j.se.Recorded.Event)
+			if j.verify != nil {
+				j.se.Unsigned = j.verify(&j.se.Recorded.Event)
 			}
 		}
 	}

@@ -118,6 +118,7 @@ func newTestAPI(t *testing.T) *testAPI {
 	token, err := readSecretFile(filepath.Join(data, adminTokenFile))
 	require.NoError(t, err)
 
+	history.VerifyWith(trust.verifyEvent)
 	// As serve's: signing, and deciding only on signed events.
 	ledger := domain.NewLedger(trust.decidedOn(store), domain.Policy{})
 	ledger.SignWith(domain.NewSigner(key))

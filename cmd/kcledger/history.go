@@ -148,6 +148,9 @@ func (a *api) pastBalances(w http.ResponseWriter, r *http.Request, f projections
 		if se.Err != nil {
 			return false, unsoundAt(se.Seq, se.Err)
 		}
+		if se.Unsigned != nil {
+			return false, unsoundAt(se.Seq, se.Unsigned)
+		}
 		more, err := past.Add(se.Recorded, se.Stored)
 		if errors.Is(err, domain.ErrCorrupt) {
 			err = unsoundAt(se.Seq, err)
@@ -223,7 +226,7 @@ func (a *api) getAudit(w http.ResponseWriter, r *http.Request) {
 		if cut.Ends(se.Seq, se.Stored) {
 			return false, nil
 		}
-		if (stalled != nil && se.Seq >= stalled.Seq) || se.Err != nil {
+		if (stalled != nil && se.Seq >= stalled.Seq) || se.Err != nil || se.Unsigned != nil {
 			if len(trail.Entries) == limit {
 				trail.More = true // the page before it is whole
 				return false, nil
@@ -231,7 +234,10 @@ func (a *api) getAudit(w http.ResponseWriter, r *http.Request) {
 			if stalled != nil && se.Seq >= stalled.Seq {
 				return false, stalled.unavailable()
 			}
-			return false, unsoundAt(se.Seq, se.Err)
+			if se.Err != nil {
+				return false, unsoundAt(se.Seq, se.Err)
+			}
+			return false, unsoundAt(se.Seq, se.Unsigned)
 		}
 		return trail.Add(se.Recorded, se.Stored), nil
 	})

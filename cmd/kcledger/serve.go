@@ -325,6 +325,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	if err != nil {
 		return err
 	}
+	history.VerifyWith(trust.verifyEvent)
 	a := &api{
 		ledger:      ledger,
 		signers:     trust,

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
@@ -187,4 +190,33 @@ func TestDecisionsRefuseForgedEvents(t *testing.T) {
 	unchecked.SignWith(honest)
 	_, err = unchecked.Record(t.Context(), spend)
 	require.NoError(t, err, "the test's forgery is not what makes the spend fail")
+}
+
+// Views of the past are rebuilt per request from the stream, and may meet
+// a forgery before the live balances do: they check signatures too.
+func TestPastViewsRefuseForgedEvents(t *testing.T) {
+	ta := newTestAPI(t)
+	r := ta.post(t, pathAllocations, "k-alloc", mustJSON(t, validBody(pathAllocations)))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	recs := lineEvents(t, ta.api.natsURL)
+	require.Len(t, recs, 1)
+	forged := eventstoretest.Event(recs[0].Event.Line(), "forged-past", 7_770_000_000)
+	forged.FiscalYear, forged.EffectiveDate = recs[0].Event.FiscalYear, recs[0].Event.EffectiveDate
+	forged.PrevHash = recs[0].Event.Hash
+	forged.Hash = forged.ComputeHash()
+	m, err := eventstore.NewMessage(domain.Proposal{Event: forged, ExpectedSeq: recs[0].Seq})
+	require.NoError(t, err)
+	require.NoError(t, ta.nc.PublishMsg(m))
+	require.NoError(t, ta.nc.Flush())
+	require.Eventually(t, func() bool { return ta.streamLastSeq(t) == 2 }, 10*time.Second, 10*time.Millisecond)
+
+	for _, path := range []string{"/v1/balances?until_seq=2", "/v1/balances?effective_until=2025-12-31", "/v1/audit?year=" + fmt.Sprint(forged.FiscalYear)} {
+		r := ta.get(t, path)
+		require.Equal(t, http.StatusServiceUnavailable, r.status, "%s: %s", path, r.body)
+		require.Contains(t, string(r.body), "seq 2", path)
+		require.Contains(t, string(r.body), "forged event", path)
+		require.NotContains(t, string(r.body), "7770000000", path)
+	}
+	r = ta.get(t, "/v1/balances?until_seq=1")
+	require.Equal(t, http.StatusOK, r.status, "the past before it is answered: %s", r.body)
 }
