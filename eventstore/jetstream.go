@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -428,7 +429,12 @@ func (s *JetStream) consume(ctx context.Context, filter string, after uint64, he
 			}
 		}
 		if !headersOnly && len(m.Data()) == 0 && m.Headers().Get(nats.MsgSize) != "" {
-			return fmt.Errorf("%w: message at seq %d came without its body (headers only), which kcledger did not ask for", ErrConsumerAltered, seq)
+			// The header is the server's for a headers-only consumer, but
+			// a publisher may set it too: blame the consumer only if the
+			// stream holds a body.
+			if stored, err := s.storedBody(ctx, seq); err != nil || len(stored) > 0 {
+				return fmt.Errorf("%w: message at seq %d came without its body (headers only), which kcledger did not ask for", ErrConsumerAltered, seq)
+			}
 		}
 		next = seq + 1
 		more, err := fn(m, seq)
@@ -467,6 +473,32 @@ func orderedAsAsked(c jetstream.ConsumerConfig, filter string, headersOnly bool)
 	return nil
 }
 
+// storedBody is the body the stream holds at seq.
+func (s *JetStream) storedBody(ctx context.Context, seq uint64) ([]byte, error) {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	m, err := s.stream.GetMsg(ctx, seq)
+	if err != nil {
+		return nil, err
+	}
+	return m.Data, nil
+}
+
+// subjectMatches says whether subject matches the filter (tokens, with *
+// and a final >).
+func subjectMatches(filter, subject string) bool {
+	f, sub := strings.Split(filter, "."), strings.Split(subject, ".")
+	for i, t := range f {
+		if t == ">" {
+			return len(sub) > i
+		}
+		if i >= len(sub) || t != "*" && t != sub[i] {
+			return false
+		}
+	}
+	return len(f) == len(sub)
+}
+
 // gap explains a sequence that did not follow the one expected on the
 // whole stream: the consumer skipped a message the stream still holds, or
 // the stream lost one.
@@ -475,6 +507,10 @@ func (s *JetStream) gap(ctx context.Context, want, got uint64) error {
 	defer cancel()
 	m, err := s.stream.GetMsg(ctx, want)
 	switch {
+	case err == nil && m.Sequence == want && !subjectMatches(AllEvents, m.Subject):
+		// Someone widened the stream's subjects: a message that is no
+		// event, which a projection cannot pass without a repudiation.
+		return fmt.Errorf("%w: the stream holds a message at seq %d on subject %s, outside kcledger's %s", domain.ErrCorrupt, want, m.Subject, AllEvents)
 	case err == nil && m.Sequence == want:
 		return fmt.Errorf("%w: it delivered seq %d after %d, skipping a message the stream holds", ErrConsumerAltered, got, want-1)
 	case errors.Is(err, jetstream.ErrMsgNotFound) && got > want:
@@ -554,11 +590,21 @@ func (s *JetStream) Follow(ctx context.Context, after uint64, fn func(domain.Rec
 		if after > from {
 			retries = 0
 		}
-		if !errors.Is(err, ErrConsumerAltered) || retries >= followRetries {
+		if !errors.Is(err, ErrConsumerAltered) {
 			return fmt.Errorf("eventstore: follow: %w", err)
+		}
+		// Someone keeps changing the consumers: read on, more slowly,
+		// rather than stop the ledger (the events are sound).
+		if retries >= followRetries {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(min(time.Duration(retries-followRetries+1)*time.Second, 30*time.Second)):
+			}
 		}
 	}
 }
 
-// followRetries bounds Follow's new consumers in a row.
+// followRetries is how many new consumers in a row Follow makes at once;
+// after that it waits, longer each time, up to 30 s.
 const followRetries = 5

@@ -152,3 +152,80 @@ func waitForLog(p *serveProc, substr string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// Messages that look like a changed consumer to the balances' feed, but
+// are only bad messages, stop the balances (to be repudiated) rather than
+// the ledger: an empty message carrying the Nats-Msg-Size header that
+// headers-only deliveries have, and a message on a subject the stream was
+// widened to. Before, serve exited on each, and again on every start.
+func TestMessagesThatMimicAnAlteredConsumerAreRepudiable(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		publish func(t *testing.T, p *serveProc) uint64
+		// restore puts the stream back as kcledger set it, if needed
+		// for serve to start again.
+		restore func(t *testing.T, p *serveProc)
+		// available is the line's in the end.
+		available string
+	}{
+		{"empty message with a Nats-Msg-Size header", func(t *testing.T, p *serveProc) uint64 {
+			m := nats.NewMsg("kcledger.events.2025.01.national.allocated.v1")
+			m.Header.Set(nats.MsgSize, "123")
+			return publishAsOperator(t, p, m)
+		}, nil, "6000000000"},
+		{"message on a subject the stream was widened to", func(t *testing.T, p *serveProc) uint64 {
+			js := operatorJetStream(t, p)
+			cfg := eventstore.StreamSettings(eventstore.StreamConfig{})
+			cfg.Subjects = append(cfg.Subjects, "zz.>")
+			_, err := js.UpdateStream(t.Context(), cfg)
+			require.NoError(t, err)
+			ack, err := js.Publish(t.Context(), "zz.x", []byte("x"))
+			require.NoError(t, err)
+			// The balances meet it with the next event: it is not one
+			// of theirs, but a message they cannot account for.
+			code, _, stderr := cli(t, p.http, "allocate", "--amount", "500 triệu", "--decision", "3/QĐ-BCT", "--date", "2025-01-10",
+				"--year", "2025", "--province", "01", "--source", "national")
+			require.Equal(t, 0, code, stderr)
+			return ack.Sequence
+		}, func(t *testing.T, p *serveProc) {
+			_, err := operatorJetStream(t, p).UpdateStream(t.Context(), eventstore.StreamSettings(eventstore.StreamConfig{}))
+			require.NoError(t, err)
+		}, "6500000000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := t.TempDir()
+			p := startServe(t, "--data", data, "--log-level", "info")
+			code, _, stderr := cli(t, p.http, "allocate", "--amount", "5 tỷ", "--decision", "1/QĐ-BCT", "--date", "2025-01-10",
+				"--year", "2025", "--province", "01", "--source", "national")
+			require.Equal(t, 0, code, stderr)
+			seq := tc.publish(t, p)
+			requireStalledAt(t, p, seq)
+			if tc.restore != nil {
+				tc.restore(t, p)
+			}
+			p.stop(t)
+			q := startServeOrExit(t, "--data", data, "--log-level", "info")
+			require.NotEmpty(t, q.http, "serve did not come up again:\n%s", q.stderr.String())
+			requireStalledAt(t, q, seq)
+			code, out, stderr := cli(t, q.http, "repudiate", "--seq", fmt.Sprint(seq), "--reason", "không phải sự kiện", "--decision", "15/QĐ-TTKC")
+			require.Equal(t, 0, code, "%s\n%s", out, stderr)
+			requireReady(t, q)
+			code, _, stderr = cli(t, q.http, "allocate", "--amount", "1 tỷ", "--decision", "2/QĐ-BCT", "--date", "2025-01-11",
+				"--year", "2025", "--province", "01", "--source", "national")
+			require.Equal(t, 0, code, stderr)
+			waitUntil(t, 20*time.Second, func() bool { return available(t, q) == tc.available },
+				func() string { return available(t, q) + "\n" + q.stderr.String() })
+		})
+	}
+}
+
+// operatorJetStream is JetStream with the operator's credentials of p.
+func operatorJetStream(t *testing.T, p *serveProc) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(p.nats, p.serviceUser(t))
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	return js
+}
