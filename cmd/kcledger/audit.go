@@ -145,7 +145,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		last = max(last, served.AsOfSeq)
 	}
 
-	reps, err := readRepudiations(ctx, rd, last, nil)
+	reps, err := readRepudiations(ctx, rd, last, nil, time.Time{})
 	if err != nil {
 		return fail(exitFailure, "%v", err)
 	}
@@ -326,7 +326,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		last = *untilSeq
 	}
-	reps, err := readRepudiations(ctx, rd, last, ring)
+	reps, err := readRepudiations(ctx, rd, last, ring, cutoff)
 	if err != nil {
 		return fail(exitFailure, "%v", err)
 	}

@@ -108,7 +108,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return fail(exitFailure, "%v", err)
 	}
 
-	reps, err := readRepudiations(ctx, rd, state.LastSeq, nil)
+	reps, err := readRepudiations(ctx, rd, state.LastSeq, nil, time.Time{})
 	if err != nil {
 		return fail(exitFailure, "%v", err)
 	}

@@ -447,18 +447,30 @@ func runRepudiate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 // readRepudiations reads the repudiations of the stream up to last, for
 // the readers that then scan the whole stream (verify, replay, export).
-// With keys (replay's pinned keys), only those signed by one count;
-// without, each that decodes is taken, whoever signed it (verify judges
-// them; an export lists them).
-func readRepudiations(ctx context.Context, rd *eventstore.Reader, last uint64, keys domain.Keyring) (*domain.Repudiations, error) {
+// With keys (replay's pinned keys), only sound ones count, as serve
+// judges them: a repudiation signed by one of the keys, with its hash,
+// extending the repudiations' chain, stored by cutoff (when set: a view
+// of what the ledger knew then). Without keys, each that decodes is
+// taken, whoever signed it (verify judges them; an export lists them).
+func readRepudiations(ctx context.Context, rd *eventstore.Reader, last uint64, keys domain.Keyring, cutoff time.Time) (*domain.Repudiations, error) {
 	reps := domain.NewRepudiations()
+	chain := domain.NewLineState(domain.LineKey{})
+	verify := func(_ context.Context, e *domain.Event) error { return keys.Verify(e) }
 	err := rd.ScanFilter(ctx, eventstore.RepudiationSubject, last, func(se eventstore.StoredEvent) (bool, error) {
-		if keys != nil && keys.Verify(&se.Recorded.Event) != nil {
-			return true, nil // not one of the pinned keys': it repudiates nothing
+		if !cutoff.IsZero() && se.Stored.After(cutoff) {
+			return false, nil
 		}
-		if se.Err == nil && se.Recorded.Event.RepudiatedSeq < se.Seq {
-			reps.Add(se.Recorded)
+		if se.Err != nil {
+			return true, nil
 		}
+		if keys != nil {
+			if checkRepudiation(ctx, se.Seq, se.Recorded, chain, verify) != nil {
+				return true, nil // not sound: it repudiates nothing
+			}
+		} else if se.Recorded.Event.RepudiatedSeq >= se.Seq {
+			return true, nil
+		}
+		reps.Add(se.Recorded)
 		return true, nil
 	})
 	return reps, err

@@ -310,3 +310,69 @@ func TestAPIWhileStalled(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	requireProblem(t, ta.post(t, "/v1/repudiations", "rep-7", body(3)), http.StatusUnprocessableEntity, domain.CodeNotRepudiable, "seq")
 }
+
+// A copy of a real repudiation with repudiated_seq changed (hash and
+// signature kept), published with the operator's credentials after the
+// moment an auditor replays to, must not make replay pass over a sound
+// event: replay counts a repudiation only if it is sound (pinned key,
+// hash, the repudiations' chain) and was stored by the --as-of moment.
+// Found by review: replay took it, and left out the 3 tỷ at seq 4.
+func TestReplayRefusesATamperedRepudiation(t *testing.T) {
+	data := t.TempDir()
+	p := startServe(t, "--data", data, "--log-level", "info")
+	code, _, stderr := cli(t, p.http, "allocate", "--amount", "5 tỷ", "--decision", "1/QĐ-BCT", "--date", "2025-01-10",
+		"--year", "2025", "--province", "01", "--source", "national")
+	require.Equal(t, 0, code, stderr)
+	bad := publishAsOperator(t, p, &nats.Msg{Subject: "kcledger.events.2025.01.national.allocated.v1", Data: []byte(`garbage`)})
+	requireStalledAt(t, p, bad)
+	code, _, stderr = cli(t, p.http, "repudiate", "--seq", "2", "--reason", "rác", "--decision", "12/QĐ-TTKC")
+	require.Equal(t, 0, code, stderr) // seq 3
+	requireReady(t, p)
+	code, _, stderr = cli(t, p.http, "allocate", "--amount", "3 tỷ", "--decision", "2/QĐ-BCT", "--date", "2025-01-10",
+		"--year", "2025", "--province", "79", "--source", "national")
+	require.Equal(t, 0, code, stderr) // seq 4
+	code, keys, stderr := cli(t, p.http, "keys")
+	require.Equal(t, 0, code, stderr)
+	keysFile := filepath.Join(t.TempDir(), "keys.json")
+	require.NoError(t, os.WriteFile(keysFile, []byte(keys), 0o600))
+	asOf := time.Now().UTC().Format(time.RFC3339Nano)
+
+	nc, err := nats.Connect(p.nats, p.serviceUser(t))
+	require.NoError(t, err)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	st, err := js.Stream(t.Context(), eventstore.DefaultStream)
+	require.NoError(t, err)
+	rep, err := st.GetMsg(t.Context(), 3)
+	require.NoError(t, err)
+	var body map[string]any
+	require.NoError(t, json.Unmarshal(rep.Data, &body))
+	found := false
+	for k := range body {
+		if strings.Contains(k, "repudiated_seq") {
+			body[k] = 4
+			found = true
+		}
+	}
+	require.True(t, found)
+	out := nats.NewMsg(rep.Subject)
+	out.Data, _ = json.Marshal(body)
+	for k, v := range rep.Header {
+		if !strings.HasPrefix(k, "Nats-Expected") && k != "Nats-Msg-Id" {
+			out.Header[k] = v
+		}
+	}
+	_, err = js.PublishMsg(t.Context(), out)
+	require.NoError(t, err)
+	nc.Close()
+
+	store := []string{"KCLEDGER_NATS_URL=" + storeOf(t, p)}
+	code, o, stderr := cliEnv(t, "", store, "replay", "--keys", keysFile, "--as-of", asOf, "--json")
+	require.Equal(t, 0, code, "%s\n%s", o, stderr)
+	require.Contains(t, o, "3000000000", "replay passed over the sound allocation at seq 4")
+	require.NotContains(t, stderr, "skipped the message at seq 4")
+	// The whole stream holds the tampered message: no balance at all.
+	code, o, stderr = cliEnv(t, "", store, "replay", "--keys", keysFile, "--json")
+	require.Equal(t, exitRefused, code, "%s\n%s", o, stderr)
+	require.Contains(t, stderr, "seq 5")
+}
