@@ -18,8 +18,23 @@ const DefaultCheckpointsBucket = "KCLEDGER_CHECKPOINTS"
 
 // Checkpoints is the checkpoint store.
 type Checkpoints struct {
-	obs jetstream.ObjectStore
+	obs    jetstream.ObjectStore
+	sealer Sealer
 }
+
+// Sealer signs the checkpoints kcledger saves and checks those it loads.
+// The object store can be written by anyone holding the operator's NATS
+// credentials, and a checkpoint is state a restart trusts without
+// reading the events it covers: unsealed, a forged one would be served.
+type Sealer interface {
+	Seal(name string, data []byte) ([]byte, error)
+	// Unseal returns the data of a sealed checkpoint, or why it is not
+	// to be trusted.
+	Unseal(ctx context.Context, name string, sealed []byte) ([]byte, error)
+}
+
+// SealWith makes every Save seal and every Load unseal with s.
+func (c *Checkpoints) SealWith(s Sealer) { c.sealer = s }
 
 // OpenCheckpoints creates or opens the checkpoint store, with as many
 // replicas as the event stream.
@@ -43,6 +58,12 @@ func OpenCheckpoints(ctx context.Context, js jetstream.JetStream, replicas int) 
 
 // Save replaces the checkpoint name.
 func (c *Checkpoints) Save(ctx context.Context, name string, data []byte) error {
+	if c.sealer != nil {
+		var err error
+		if data, err = c.sealer.Seal(name, data); err != nil {
+			return fmt.Errorf("eventstore: seal checkpoint %s: %w", name, err)
+		}
+	}
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
 	if _, err := c.obs.PutBytes(ctx, name, data); err != nil {
@@ -62,6 +83,11 @@ func (c *Checkpoints) Load(ctx context.Context, name string) ([]byte, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: load checkpoint %s: %w", name, err)
+	}
+	if c.sealer != nil {
+		if data, err = c.sealer.Unseal(ctx, name, data); err != nil {
+			return nil, fmt.Errorf("eventstore: checkpoint %s is not to be trusted: %w", name, err)
+		}
 	}
 	return data, nil
 }

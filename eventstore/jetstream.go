@@ -84,6 +84,9 @@ func Open(ctx context.Context, nc *nats.Conn, c StreamConfig) (*JetStream, error
 	if err != nil {
 		return nil, err
 	}
+	if c.Sealer != nil {
+		cps.SealWith(c.Sealer)
+	}
 	runCtx, stop := context.WithCancel(context.Background())
 	log := &JetStream{nc: nc, js: js, stream: s, name: s.CachedInfo().Config.Name, stop: stop, maxBatch: c.MaxBatch, checkpoints: cps}
 	if c.Rebuild {

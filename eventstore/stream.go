@@ -30,6 +30,8 @@ type StreamConfig struct {
 	// Rebuild ignores the key index's checkpoint: the index is rebuilt
 	// from the whole stream.
 	Rebuild bool
+	// Sealer, when set, seals the checkpoints (Checkpoints.SealWith).
+	Sealer Sealer
 }
 
 func (c StreamConfig) withDefaults() StreamConfig {

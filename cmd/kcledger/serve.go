@@ -253,30 +253,9 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	}
 	defer nc.Close()
 
-	store, err := eventstore.Open(ctx, nc, eventstore.StreamConfig{Name: c.Stream, Replicas: c.Replicas, DuplicateWindow: c.DuplicateWindow, MaxBatch: c.GroupCommit, Rebuild: c.Rebuild})
-	if err != nil {
-		return err
-	}
-	defer store.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
-	}
-	accounts, err := eventstore.OpenAccounts(ctx, js, c.AccountsBucket, c.Replicas)
-	if err != nil {
-		return err
-	}
-	if err := ensureAdmin(ctx, accounts, c.DataDir, time.Now(), log); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	if natsAuth != nil {
-		// Readers may connect once their accounts are known; a disabled
-		// account is refused, and its connections closed, at once.
-		if err := accounts.Watch(ctx, natsAuth.SetAccount); err != nil {
-			return err
-		}
 	}
 	key, err := signingKey(c.DataDir)
 	if err != nil {
@@ -292,6 +271,31 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	trust, err := trustSigners(ctx, c.DataDir, signers, signer, time.Now(), log)
 	if err != nil {
 		return err
+	}
+	// Checkpoints are sealed with this process's key and trusted only
+	// under an endorsed key's seal: the object store that holds them is
+	// writable with the operator's NATS credentials alone.
+	store, err := eventstore.Open(ctx, nc, eventstore.StreamConfig{Name: c.Stream, Replicas: c.Replicas, DuplicateWindow: c.DuplicateWindow,
+		MaxBatch: c.GroupCommit, Rebuild: c.Rebuild, Sealer: checkpointSeal{trust: trust, signer: signer}})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	accounts, err := eventstore.OpenAccounts(ctx, js, c.AccountsBucket, c.Replicas)
+	if err != nil {
+		return err
+	}
+	if err := ensureAdmin(ctx, accounts, c.DataDir, time.Now(), log); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if natsAuth != nil {
+		// Readers may connect once their accounts are known; a disabled
+		// account is refused, and its connections closed, at once.
+		if err := accounts.Watch(ctx, natsAuth.SetAccount); err != nil {
+			return err
+		}
 	}
 	feed := trust.checked(store)
 	if resumed, problem := store.KeyIndexResumed(); problem != nil {

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -419,4 +422,71 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(res)
 	return exitOK
+}
+
+// checkpointSeal seals the checkpoints serve saves with its signing key,
+// and trusts a checkpoint only under the signature of a key the ledger
+// root endorsed (a checkpoint of another process of the ledger resumes
+// too). The object store that holds them can be written with the
+// operator's NATS credentials alone.
+type checkpointSeal struct {
+	trust  *signerTrust
+	signer *domain.Signer
+}
+
+// sealMagic begins a sealed checkpoint: the magic line, the signing key's
+// id, the signature (base64) of sealedWhat, then the data.
+const sealMagic = "kcledger-sealed-checkpoint-v1\n"
+
+// sealedWhat is what a checkpoint's signature covers: its name and the
+// SHA-256 of its data.
+func sealedWhat(name string, data []byte) []byte {
+	sum := sha256.Sum256(data)
+	return []byte(sealMagic + name + "\n" + hex.EncodeToString(sum[:]))
+}
+
+func (s checkpointSeal) Seal(name string, data []byte) ([]byte, error) {
+	sig := base64.StdEncoding.EncodeToString(s.signer.SignBytes(sealedWhat(name, data)))
+	out := make([]byte, 0, len(sealMagic)+len(s.signer.ID())+len(sig)+2+len(data))
+	out = append(out, sealMagic...)
+	out = append(out, s.signer.ID()...)
+	out = append(out, '\n')
+	out = append(out, sig...)
+	out = append(out, '\n')
+	return append(out, data...), nil
+}
+
+func (s checkpointSeal) Unseal(ctx context.Context, name string, sealed []byte) ([]byte, error) {
+	rest, ok := bytes.CutPrefix(sealed, []byte(sealMagic))
+	if !ok {
+		return nil, errors.New("it is not sealed (saved before checkpoints were, or by someone else)")
+	}
+	id, rest, ok1 := bytes.Cut(rest, []byte("\n"))
+	sig64, data, ok2 := bytes.Cut(rest, []byte("\n"))
+	sig, err := base64.StdEncoding.DecodeString(string(sig64))
+	if !ok1 || !ok2 || err != nil {
+		return nil, errors.New("its seal is malformed")
+	}
+	pub, err := s.trust.publicKey(ctx, string(id))
+	if err != nil {
+		return nil, fmt.Errorf("sealed by key %s: %w", id, err)
+	}
+	if !ed25519.Verify(pub, sealedWhat(name, data), sig) {
+		return nil, fmt.Errorf("its seal by key %s does not match its content", id)
+	}
+	return data, nil
+}
+
+// publicKey is the public key of a trusted signer, looked up in the
+// bucket if not yet known.
+func (t *signerTrust) publicKey(ctx context.Context, id string) (ed25519.PublicKey, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if pub, ok := t.ring[id]; ok {
+		return pub, nil
+	}
+	if err := t.lookUp(ctx, id); err != nil {
+		return nil, err
+	}
+	return t.ring[id], nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
 	"github.com/kcledger/kcledger/eventstore/eventstoretest"
+	"github.com/kcledger/kcledger/projections"
 )
 
 // signersBucket is a fresh signers bucket on an embedded server.
@@ -219,4 +220,89 @@ func TestPastViewsRefuseForgedEvents(t *testing.T) {
 	}
 	r = ta.get(t, "/v1/balances?until_seq=1")
 	require.Equal(t, http.StatusOK, r.status, "the past before it is answered: %s", r.body)
+}
+
+// The checkpoints live in an object store that the operator's NATS
+// credentials can write. A forged balances checkpoint (unsealed, or
+// sealed by the real key but altered) is not trusted on restart: serve
+// says so and rebuilds from the stream (found by review: a restart served
+// the forged total). The key index's checkpoint is held to the same seal.
+func TestForgedCheckpointsAreNotTrusted(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		forge  func(t *testing.T, sealed []byte) []byte
+		reason string
+	}{
+		{"unsealed", func(t *testing.T, sealed []byte) []byte {
+			_, data := unsealForTest(t, sealed)
+			return forgeBalances(t, data)
+		}, "not sealed"},
+		{"sealed, then altered", func(t *testing.T, sealed []byte) []byte {
+			seal, data := unsealForTest(t, sealed)
+			return append(seal, forgeBalances(t, data)...)
+		}, "does not match its content"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := t.TempDir()
+			p := startServe(t, "--data", data, "--log-level", "info")
+			code, _, stderr := cli(t, p.http, "allocate", "--amount", "5 tỷ", "--decision", "3536/QĐ-BCT", "--date", "2025-01-10",
+				"--year", "2025", "--province", "01", "--source", "national")
+			require.Equal(t, 0, code, stderr)
+			p.stop(t) // saves the checkpoints
+
+			q := startServe(t, "--data", data, "--log-level", "info") // for its NATS server
+			cps := operatorCheckpoints(t, q)
+			sealed, err := cps.Load(t.Context(), balancesCheckpoint)
+			require.NoError(t, err)
+			require.NoError(t, cps.Save(t.Context(), balancesCheckpoint, tc.forge(t, sealed)))
+			keys, err := cps.Load(t.Context(), "key-index")
+			require.NoError(t, err)
+			_, plain := unsealForTest(t, keys)
+			require.NoError(t, cps.Save(t.Context(), "key-index", plain))
+			q.kill()
+
+			r := startServe(t, "--data", data, "--log-level", "info")
+			r.waitLog(t, tc.reason)
+			r.waitLog(t, "the idempotency key index's checkpoint did not match the stream")
+			code, bal, stderr := cli(t, r.http, "balances", "--json")
+			require.Equal(t, 0, code, stderr)
+			require.NotContains(t, bal, forgedAmount, "the forged checkpoint is served")
+			require.Contains(t, bal, `"allocated": "5000000000"`)
+		})
+	}
+}
+
+// operatorCheckpoints is the checkpoint store as the operator's
+// credentials see it: no seal of its own.
+func operatorCheckpoints(t *testing.T, p *serveProc) *eventstore.Checkpoints {
+	t.Helper()
+	js := operatorJetStream(t, p)
+	cps, err := eventstore.OpenCheckpoints(t.Context(), js, 1)
+	require.NoError(t, err)
+	return cps
+}
+
+// unsealForTest splits a sealed checkpoint into its seal and its data.
+func unsealForTest(t *testing.T, sealed []byte) (seal, data []byte) {
+	t.Helper()
+	require.True(t, bytes.HasPrefix(sealed, []byte(sealMagic)), "the checkpoint is sealed")
+	n := len(sealMagic)
+	for lines := 0; lines < 2; n++ {
+		if sealed[n] == '\n' {
+			lines++
+		}
+	}
+	return append([]byte(nil), sealed[:n]...), sealed[n:]
+}
+
+// forgeBalances raises the first line's allocation to forgedAmount.
+func forgeBalances(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var cp projections.Checkpoint
+	require.NoError(t, json.Unmarshal(data, &cp))
+	require.NotEmpty(t, cp.Lines)
+	cp.Lines[0].Balance.Allocated = domain.AmountFromInt64(7_770_000_000)
+	out, err := json.Marshal(cp)
+	require.NoError(t, err)
+	return out
 }
