@@ -69,6 +69,10 @@ type Command struct {
 	EffectiveDate Date
 	// RepudiatedSeq is the sequence a repudiation names; 0 for movements.
 	RepudiatedSeq uint64
+	// RepudiatedDigest is the MessageDigest of the message at
+	// RepudiatedSeq ("" when the stream lacks it); set by the server
+	// from the stream, never by the requester.
+	RepudiatedDigest string
 
 	// Set by the ledger's edge, never by the client.
 	EventID        string    // a fresh UUID v7
@@ -170,7 +174,7 @@ func (c *Command) Validate(p Policy) error {
 	if c.Kind == Repudiate {
 		return c.validateRepudiation()
 	}
-	if c.RepudiatedSeq != 0 {
+	if c.RepudiatedSeq != 0 || c.RepudiatedDigest != "" {
 		return Errorf(CodeInvalidField, "repudiated_seq", "%s does not take a repudiated_seq", c.Kind.noun())
 	}
 	if c.FiscalYear < MinFiscalYear || c.FiscalYear > MaxFiscalYear {
@@ -250,6 +254,9 @@ func (k CommandKind) noun() string {
 func (c *Command) validateRepudiation() error {
 	if c.RepudiatedSeq == 0 {
 		return Errorf(CodeMissingField, "seq", "a repudiation names the stream sequence of the bad message (1, 2, …)")
+	}
+	if d := c.RepudiatedDigest; d != "" && !isLowerHex64(d) {
+		return Errorf(CodeInvalidField, "repudiated_digest", "the digest of the repudiated message is 64 lowercase hex digits, not %q", d)
 	}
 	for _, f := range []struct {
 		field string
@@ -426,22 +433,36 @@ func (c *Command) Fingerprint() string {
 // event builds the command's event, without its hash chain fields.
 func (c *Command) event() Event {
 	return Event{
-		ID:             c.EventID,
-		Type:           c.Kind.EventType(),
-		FiscalYear:     c.FiscalYear,
-		Province:       c.Province,
-		Source:         c.Source,
-		Project:        c.Project,
-		Category:       c.Category,
-		Amount:         c.Amount,
-		Decision:       c.Decision,
-		Voucher:        c.Voucher,
-		Beneficiary:    c.Beneficiary,
-		Reason:         c.Reason,
-		EffectiveDate:  c.EffectiveDate,
-		RecordedAt:     c.Now.UTC(),
-		Actor:          c.Actor,
-		IdempotencyKey: c.IdempotencyKey,
-		RepudiatedSeq:  c.RepudiatedSeq,
+		ID:               c.EventID,
+		Type:             c.Kind.EventType(),
+		FiscalYear:       c.FiscalYear,
+		Province:         c.Province,
+		Source:           c.Source,
+		Project:          c.Project,
+		Category:         c.Category,
+		Amount:           c.Amount,
+		Decision:         c.Decision,
+		Voucher:          c.Voucher,
+		Beneficiary:      c.Beneficiary,
+		Reason:           c.Reason,
+		EffectiveDate:    c.EffectiveDate,
+		RecordedAt:       c.Now.UTC(),
+		Actor:            c.Actor,
+		IdempotencyKey:   c.IdempotencyKey,
+		RepudiatedSeq:    c.RepudiatedSeq,
+		RepudiatedDigest: c.RepudiatedDigest,
 	}
+}
+
+// isLowerHex64 says whether s is 64 lowercase hex digits (a SHA-256).
+func isLowerHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := range len(s) {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

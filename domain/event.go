@@ -74,17 +74,21 @@ type Event struct {
 	Amount Amount `json:"amount,omitzero"`
 	// RepudiatedSeq is the stream sequence a repudiation names; 0 on
 	// every movement.
-	RepudiatedSeq  uint64    `json:"repudiated_seq,omitempty"`
-	Decision       string    `json:"decision,omitempty"`
-	Voucher        string    `json:"voucher,omitempty"`
-	Beneficiary    string    `json:"beneficiary,omitempty"`
-	Reason         string    `json:"reason,omitempty"`
-	EffectiveDate  Date      `json:"effective_date"`
-	RecordedAt     time.Time `json:"recorded_at"`
-	Actor          string    `json:"actor"`
-	IdempotencyKey string    `json:"idempotency_key"`
-	PrevHash       string    `json:"prev_hash"`
-	Hash           string    `json:"hash"`
+	RepudiatedSeq uint64 `json:"repudiated_seq,omitempty"`
+	// RepudiatedDigest is, on a repudiation, the MessageDigest of the
+	// message it names, "" for a sequence the stream lacks: a message is
+	// passed over only while it is still that message.
+	RepudiatedDigest string    `json:"repudiated_digest,omitempty"`
+	Decision         string    `json:"decision,omitempty"`
+	Voucher          string    `json:"voucher,omitempty"`
+	Beneficiary      string    `json:"beneficiary,omitempty"`
+	Reason           string    `json:"reason,omitempty"`
+	EffectiveDate    Date      `json:"effective_date"`
+	RecordedAt       time.Time `json:"recorded_at"`
+	Actor            string    `json:"actor"`
+	IdempotencyKey   string    `json:"idempotency_key"`
+	PrevHash         string    `json:"prev_hash"`
+	Hash             string    `json:"hash"`
 	// SignedBy and Signature: the key id of the kcledger process that
 	// recorded the event, and its Ed25519 signature of Hash (signature.go).
 	// Not covered by the hash, which they sign.
@@ -105,7 +109,7 @@ func (e *Event) Line() LineKey {
 // category, amount, decision, voucher, beneficiary, reason, effective_date,
 // recorded_at (RFC 3339 with nanoseconds, UTC), actor, idempotency_key,
 // prev_hash and, on a repudiation only (when it is not 0), repudiated_seq
-// in decimal. Every field but hash, signed_by and signature is covered, so altering any of them, or
+// in decimal and repudiated_digest. Every field but hash, signed_by and signature is covered, so altering any of them, or
 // the order of a line's events, breaks the chain. docs/events.md repeats
 // this recipe for verifiers written in other languages.
 func (e *Event) ComputeHash() string {
@@ -138,6 +142,7 @@ func (e *Event) ComputeHash() string {
 	field(e.PrevHash)
 	if e.RepudiatedSeq != 0 {
 		field(strconv.FormatUint(e.RepudiatedSeq, 10))
+		field(e.RepudiatedDigest)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -156,7 +161,7 @@ func (e *Event) Fingerprint() string {
 	}
 	if e.RepudiatedSeq != 0 {
 		// Only then: a movement's fingerprint is what it always was.
-		fields = append(fields, strconv.FormatUint(e.RepudiatedSeq, 10))
+		fields = append(fields, strconv.FormatUint(e.RepudiatedSeq, 10), e.RepudiatedDigest)
 	}
 	for _, s := range fields {
 		buf = strconv.AppendInt(buf[:0], int64(len(s)), 10)
@@ -202,8 +207,8 @@ func (e *Event) Validate(p Policy) error {
 		Kind: kind, FiscalYear: e.FiscalYear, Province: e.Province, Source: e.Source, Project: e.Project,
 		Category: e.Category, Amount: e.Amount, Decision: e.Decision, Voucher: e.Voucher,
 		Beneficiary: e.Beneficiary, Reason: e.Reason, EffectiveDate: e.EffectiveDate,
-		RepudiatedSeq: e.RepudiatedSeq,
-		EventID:       e.ID, Actor: e.Actor, IdempotencyKey: e.IdempotencyKey, Now: e.RecordedAt,
+		RepudiatedSeq: e.RepudiatedSeq, RepudiatedDigest: e.RepudiatedDigest,
+		EventID: e.ID, Actor: e.Actor, IdempotencyKey: e.IdempotencyKey, Now: e.RecordedAt,
 	}
 	return c.Validate(p)
 }

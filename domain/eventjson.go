@@ -111,6 +111,8 @@ func eventFieldBit(key string) uint32 {
 		return 1 << 19
 	case "repudiated_seq":
 		return 1 << 20
+	case "repudiated_digest":
+		return 1 << 21
 	}
 	return 0
 }
@@ -324,6 +326,8 @@ func (d *eventDecoder) field(key string, e *Event) error {
 		e.IdempotencyKey = s
 	case "prev_hash":
 		e.PrevHash = s
+	case "repudiated_digest":
+		e.RepudiatedDigest = s
 	case "hash":
 		e.Hash = s
 	case "signed_by":
@@ -373,6 +377,7 @@ func appendEventFast(b []byte, e *Event) ([]byte, bool) {
 		w.key("repudiated_seq")
 		w.b = strconv.AppendUint(w.b, e.RepudiatedSeq, 10)
 	}
+	w.str("repudiated_digest", e.RepudiatedDigest, true)
 	w.str("decision", e.Decision, true)
 	w.str("voucher", e.Voucher, true)
 	w.str("beneficiary", e.Beneficiary, true)

@@ -1,6 +1,8 @@
 package domain
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
 	"sync"
 )
@@ -40,6 +42,25 @@ func (s *Repudiations) Add(r Recorded) {
 func (s *Repudiations) Has(seq uint64) bool {
 	_, ok := s.Get(seq)
 	return ok
+}
+
+// Covers says whether the message at seq, whose MessageDigest is digest
+// ("" for a sequence the stream lacks), is the one a repudiation names:
+// only then is it passed over. A stream re-created with its messages in
+// another order keeps the sequence but not the message.
+func (s *Repudiations) Covers(seq uint64, digest string) bool {
+	r, ok := s.Get(seq)
+	return ok && r.Event.RepudiatedDigest == digest
+}
+
+// MessageDigest identifies a stored message by what it holds: the
+// SHA-256, in lowercase hex, of its subject, a newline, and its data.
+func MessageDigest(subject string, data []byte) string {
+	h := sha256.New()
+	h.Write([]byte(subject))
+	h.Write([]byte{'\n'})
+	h.Write(data)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Get returns the repudiation of the message at seq.

@@ -299,7 +299,7 @@ func (s *JetStream) Load(ctx context.Context, k domain.LineKey, after uint64) ([
 		if err != nil {
 			return nil, fmt.Errorf("eventstore: load line %s from seq %d: %w", k, next, err)
 		}
-		if s.repudiated.Has(m.Sequence) {
+		if s.passedOver(m.Sequence, m.Subject, m.Data) {
 			out = append(out, domain.Recorded{Seq: m.Sequence, Repudiated: true})
 			next = m.Sequence + 1
 			continue
@@ -312,6 +312,36 @@ func (s *JetStream) Load(ctx context.Context, k domain.LineKey, after uint64) ([
 		next = m.Sequence + 1
 	}
 	return out, nil
+}
+
+// passedOver says whether the message at seq is the one a repudiation
+// names (its digest too, not only its sequence).
+func (s *JetStream) passedOver(seq uint64, subject string, data []byte) bool {
+	return s.repudiated.Has(seq) && s.repudiated.Covers(seq, domain.MessageDigest(subject, data))
+}
+
+// repudiatedAt says whether a sequence a whole-stream feed skipped (the
+// stream lacks it, or holds a message outside the ledger's subjects) is
+// repudiated as what it is.
+func (s *JetStream) repudiatedAt(ctx context.Context, seq uint64) bool {
+	if !s.repudiated.Has(seq) {
+		return false
+	}
+	d, err := s.Digest(ctx, seq)
+	return err == nil && s.repudiated.Covers(seq, d)
+}
+
+// Digest returns the domain.MessageDigest of the message at seq, "" when
+// the stream lacks it.
+func (s *JetStream) Digest(ctx context.Context, seq uint64) (string, error) {
+	m, err := s.storedMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return domain.MessageDigest(m.Subject, m.Data), nil
 }
 
 // read delivers, in order, the events matching filter with a sequence
@@ -328,7 +358,7 @@ func (s *JetStream) read(ctx context.Context, filter string, after uint64, fn fu
 			}
 		}
 		next = seq + 1
-		if s.repudiated.Has(seq) {
+		if s.passedOver(seq, m.Subject(), m.Data()) {
 			return fn(domain.Recorded{Seq: seq, Repudiated: true})
 		}
 		rec, err := decode(m.Data(), seq)
@@ -420,8 +450,8 @@ func (s *JetStream) consume(ctx context.Context, filter string, after uint64, he
 			return fmt.Errorf("metadata of message on %s: %w", m.Subject(), err)
 		}
 		seq := meta.Sequence.Stream
-		for whole && next < seq && s.repudiated.Has(next) {
-			next++ // a message removed from the stream, and repudiated
+		for whole && next < seq && s.repudiatedAt(ctx, next) {
+			next++ // a message the feed does not deliver, repudiated
 		}
 		if whole && seq != next {
 			// A message the stream lacks leaves the key index (headers
@@ -478,13 +508,18 @@ func orderedAsAsked(c jetstream.ConsumerConfig, filter string, headersOnly bool)
 
 // storedBody is the body the stream holds at seq.
 func (s *JetStream) storedBody(ctx context.Context, seq uint64) ([]byte, error) {
-	ctx, cancel := withTimeout(ctx)
-	defer cancel()
-	m, err := s.stream.GetMsg(ctx, seq)
+	m, err := s.storedMsg(ctx, seq)
 	if err != nil {
 		return nil, err
 	}
 	return m.Data, nil
+}
+
+// storedMsg is the message the stream holds at seq, from its leader.
+func (s *JetStream) storedMsg(ctx context.Context, seq uint64) (*jetstream.RawStreamMsg, error) {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	return s.stream.GetMsg(ctx, seq)
 }
 
 // subjectMatches says whether subject matches the filter (tokens, with *

@@ -79,6 +79,27 @@ type StoredEvent struct {
 	// Unsigned is, when the reader checks signatures, why the event's
 	// signature is not one of the keys' (it wraps domain.ErrForged).
 	Unsigned error
+	// Data is the message's body as stored (see domain.MessageDigest).
+	Data []byte
+}
+
+// Digest is the message's domain.MessageDigest: what a repudiation of it
+// names.
+func (se *StoredEvent) Digest() string { return domain.MessageDigest(se.Subject, se.Data) }
+
+// Digest returns the domain.MessageDigest of the message at seq, "" when
+// the stream lacks it.
+func (r *Reader) Digest(ctx context.Context, seq uint64) (string, error) {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	m, err := r.stream.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("eventstore: message at seq %d: %w", seq, err)
+	}
+	return domain.MessageDigest(m.Subject, m.Data), nil
 }
 
 // Scan delivers, in order, every message with a sequence from 1 up to and
@@ -145,7 +166,7 @@ func (r *Reader) ScanFilter(ctx context.Context, filter string, last uint64, fn 
 			if meta.Sequence.Stream > last {
 				return
 			}
-			j := &scanJob{se: StoredEvent{Seq: meta.Sequence.Stream, Subject: m.Subject(), Stored: meta.Timestamp}, header: m.Headers(), data: m.Data(), verify: r.verify, done: make(chan struct{})}
+			j := &scanJob{se: StoredEvent{Seq: meta.Sequence.Stream, Subject: m.Subject(), Stored: meta.Timestamp, Data: m.Data()}, header: m.Headers(), data: m.Data(), verify: r.verify, done: make(chan struct{})}
 			select {
 			case ordered <- j:
 			case <-scanCtx.Done():

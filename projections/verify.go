@@ -76,10 +76,20 @@ func (v *Verification) problem(seq uint64, line *domain.LineKey, err error) {
 }
 
 // Check verifies the message at seq: r is its event, or decodeErr why it
-// is none.
+// is none. A repudiation of seq is taken to name this message (tests of
+// the verification alone); CheckMessage also checks that it does.
 func (v *Verification) Check(seq uint64, r domain.Recorded, decodeErr error) {
+	rep, _ := v.reps.Get(seq)
+	v.CheckMessage(seq, rep.Event.RepudiatedDigest, r, decodeErr)
+}
+
+// CheckMessage is Check of the message at seq whose domain.MessageDigest
+// is digest: a repudiation of seq counts only if it names that digest (a
+// stream re-created in another order keeps the sequence, not the
+// message), otherwise it is a problem and the message is judged.
+func (v *Verification) CheckMessage(seq uint64, digest string, r domain.Recorded, decodeErr error) {
 	v.Events++
-	for ; seq > v.next && v.reps.Has(v.next); v.next++ {
+	for ; seq > v.next && v.reps.Covers(v.next, ""); v.next++ {
 		// A message removed from the stream, and repudiated: listed as
 		// such, never silent.
 		rep, _ := v.reps.Get(v.next)
@@ -96,8 +106,11 @@ func (v *Verification) Check(seq uint64, r domain.Recorded, decodeErr error) {
 	}
 	v.next = max(v.next, seq+1)
 	if rep, ok := v.reps.Get(seq); ok {
-		v.repudiated(seq, r, decodeErr, rep)
-		return
+		if rep.Event.RepudiatedDigest == digest {
+			v.repudiated(seq, r, decodeErr, rep)
+			return
+		}
+		v.problem(seq, nil, fmt.Errorf("%w: repudiation %s at seq %d names seq %d, which now holds another message than the one repudiated (digest %s, not %s): the stream was rewritten", domain.ErrCorrupt, rep.Event.ID, rep.Seq, seq, digest, rep.Event.RepudiatedDigest))
 	}
 	if decodeErr != nil {
 		v.problem(seq, nil, decodeErr)

@@ -770,7 +770,8 @@ func goldenEvents(t *testing.T) []domain.Event {
 		// chain.
 		{
 			ID: "01970a6e-8000-7000-8000-000000000006", Type: domain.TypeRepudiated, RepudiatedSeq: 8,
-			Decision: "15/QĐ-TTKC", Reason: "Tin nhắn không do kcledger ghi, chi vượt số khả dụng", EffectiveDate: mustDate(t, "2025-06-26"),
+			RepudiatedDigest: domain.MessageDigest("kcledger.events.2025.01.national.disbursed.v1", []byte(`{"forged":true}`)),
+			Decision:         "15/QĐ-TTKC", Reason: "Tin nhắn không do kcledger ghi, chi vượt số khả dụng", EffectiveDate: mustDate(t, "2025-06-26"),
 			RecordedAt: time.Date(2025, time.June, 26, 7, 8, 9, 0, time.UTC), IdempotencyKey: "golden-repudiate",
 		},
 	}

@@ -163,7 +163,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	pr := &progress{w: terminal(stderr), what: "verifying", total: last, last: time.Now()}
 	err = rd.Scan(ctx, last, func(se eventstore.StoredEvent) (bool, error) {
-		v.Check(se.Seq, se.Recorded, se.Err)
+		v.CheckMessage(se.Seq, se.Digest(), se.Recorded, se.Err)
 		if served != nil && se.Seq == served.AsOfSeq {
 			snapshot()
 		}
@@ -342,7 +342,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if !cutoff.IsZero() && se.Stored.After(cutoff) {
 			return false, nil
 		}
-		for ; se.Seq > next && reps.Has(next); next++ {
+		for ; se.Seq > next && reps.Covers(next, ""); next++ {
 			// A removed message, repudiated.
 			rep, _ := reps.Get(next)
 			fmt.Fprintf(stderr, "kcledger replay: the stream has no message at seq %d: repudiated by seq %d (%s, %s): %s\n",
@@ -355,7 +355,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			return false, fmt.Errorf("%w: the stream has no message at seq %d (the next is seq %d): a message was removed", domain.ErrCorrupt, next, se.Seq)
 		}
 		next = se.Seq + 1
-		if rep, ok := reps.Get(se.Seq); ok {
+		if rep, ok := reps.Get(se.Seq); ok && rep.Event.RepudiatedDigest == se.Digest() {
 			fmt.Fprintf(stderr, "kcledger replay: skipped the message at seq %d: repudiated by seq %d (%s, %s): %s\n",
 				se.Seq, rep.Seq, rep.Event.Actor, rep.Event.Decision, rep.Event.Reason)
 			return true, b.Apply(domain.Recorded{Seq: se.Seq, Repudiated: true})

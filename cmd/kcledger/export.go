@@ -117,7 +117,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	written := 0
 	err = rd.ScanFilter(ctx, eventstore.Filter(*year, *province, src), state.LastSeq, func(se eventstore.StoredEvent) (bool, error) {
 		r := se.Recorded
-		if reps.Has(se.Seq) {
+		if reps.Has(se.Seq) && reps.Covers(se.Seq, se.Digest()) {
 			// Left out; its repudiation is exported in its place.
 			r = domain.Recorded{Seq: se.Seq, Repudiated: true}
 		} else if se.Err != nil {

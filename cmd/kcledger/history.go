@@ -29,6 +29,9 @@ const (
 type historyReader interface {
 	State(ctx context.Context) (eventstore.StreamState, error)
 	ScanFilter(ctx context.Context, filter string, last uint64, fn func(eventstore.StoredEvent) (bool, error)) error
+	// Digest is the domain.MessageDigest of the message at seq ("" when
+	// the stream lacks it): what a repudiation names.
+	Digest(ctx context.Context, seq uint64) (string, error)
 }
 
 // checkParams refuses query parameters a route does not know.
@@ -139,7 +142,7 @@ func (a *api) pastBalances(w http.ResponseWriter, r *http.Request, f projections
 		if cut.Ends(se.Seq, se.Stored) {
 			return false, nil
 		}
-		if a.repudiations.Has(se.Seq) {
+		if a.repudiations.Has(se.Seq) && a.repudiations.Covers(se.Seq, se.Digest()) {
 			return past.Add(domain.Recorded{Seq: se.Seq, Repudiated: true}, se.Stored)
 		}
 		if stalled != nil && se.Seq >= stalled.Seq {
@@ -220,7 +223,7 @@ func (a *api) getAudit(w http.ResponseWriter, r *http.Request) {
 	trail := projections.NewTrail(f, project, cut, after, limit)
 	stalled := a.health.stalled()
 	err = a.history.ScanFilter(r.Context(), eventstore.Filter(f.FiscalYear, f.Province, f.Source), state.LastSeq, func(se eventstore.StoredEvent) (bool, error) {
-		if a.repudiations.Has(se.Seq) {
+		if a.repudiations.Has(se.Seq) && a.repudiations.Covers(se.Seq, se.Digest()) {
 			return trail.Add(domain.Recorded{Seq: se.Seq, Repudiated: true}, se.Stored), nil
 		}
 		if cut.Ends(se.Seq, se.Stored) {

@@ -120,18 +120,24 @@ func superviseBalances(ctx context.Context, store *eventstore.JetStream, feed pr
 			return err
 		}
 		seq, serr := badSeq(ctx, store, b, reps)
+		var digest string
+		if serr == nil && seq != 0 {
+			digest, serr = store.Digest(ctx, seq)
+		}
 		if serr != nil {
 			return errors.Join(err, serr)
 		}
-		if seq == 0 || reps.Has(seq) {
+		// A repudiation passes the message over only while it is the
+		// message it names (its digest), not merely its sequence.
+		if seq == 0 || reps.Covers(seq, digest) {
 			continue // repudiated meanwhile: read it again, passing it over
 		}
 		h.set(&stall{Seq: seq, Reason: err.Error(), Since: time.Now()})
 		log.Error("the balances stopped before a message that is not sound; they serve nothing past it until an admin repudiates it (kcledger repudiate)",
 			"seq", seq, "applied_seq", b.Applied(), "err", err)
-		for !reps.Has(seq) {
+		for !reps.Covers(seq, digest) {
 			changed := reps.Changed()
-			if reps.Has(seq) {
+			if reps.Covers(seq, digest) {
 				break
 			}
 			select {
@@ -157,7 +163,7 @@ func badSeq(ctx context.Context, store *eventstore.JetStream, b *projections.Bal
 			return seq, err
 		}
 		for missing := after + 1; missing < seq; missing++ {
-			if !reps.Has(missing) {
+			if !reps.Covers(missing, "") {
 				return missing, nil
 			}
 		}
@@ -332,8 +338,14 @@ func (a *api) repudiate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
+	// What the repudiation names is that message, not only its place.
+	digest, err := a.history.Digest(r.Context(), req.Seq)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
 	cmd := domain.Command{
-		Kind: domain.Repudiate, RepudiatedSeq: req.Seq, Reason: req.Reason, Decision: req.Decision, EffectiveDate: date,
+		Kind: domain.Repudiate, RepudiatedSeq: req.Seq, RepudiatedDigest: digest, Reason: req.Reason, Decision: req.Decision, EffectiveDate: date,
 		IdempotencyKey: key, EventID: uuid.Must(uuid.NewV7()).String(), Now: now, Actor: acc.Name,
 	}
 	res, err := a.ledger.Record(r.Context(), cmd)

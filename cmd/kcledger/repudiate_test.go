@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -375,4 +376,82 @@ func TestReplayRefusesATamperedRepudiation(t *testing.T) {
 	code, o, stderr = cliEnv(t, "", store, "replay", "--keys", keysFile, "--json")
 	require.Equal(t, exitRefused, code, "%s\n%s", o, stderr)
 	require.Contains(t, stderr, "seq 5")
+}
+
+// A repudiation names a sequence and the digest of the message there.
+// Re-creating the stream (operator's NATS credentials) with the messages
+// reordered, every chain intact, puts a sound disbursement at the
+// repudiated sequence: serve must not pass it over (found by review: it
+// did, and a 3 tỷ disbursement on a line with 2 tỷ left was then
+// recorded). Now the disbursement counts, and the repudiation, which no
+// longer names what it repudiated, stops the balances in turn.
+func TestARepudiationNamesItsMessageNotOnlyItsPlace(t *testing.T) {
+	data := t.TempDir()
+	p := startServe(t, "--data", data, "--log-level", "info")
+	code, _, stderr := cli(t, p.http, "allocate", "--amount", "5 tỷ", "--decision", "1/QĐ-BCT", "--date", "2025-01-10",
+		"--year", "2025", "--province", "01", "--source", "national")
+	require.Equal(t, 0, code, stderr)
+	bad := publishAsOperator(t, p, &nats.Msg{Subject: "kcledger.events.2025.01.national.allocated.v1", Data: []byte(`garbage`)})
+	require.Equal(t, uint64(2), bad)
+	requireStalledAt(t, p, bad)
+	code, _, stderr = cli(t, p.http, "repudiate", "--seq", "2", "--reason", "rác", "--decision", "12/QĐ-TTKC")
+	require.Equal(t, 0, code, stderr) // seq 3
+	requireReady(t, p)
+	code, _, stderr = cli(t, p.http, "allocate", "--amount", "3 tỷ", "--decision", "2/QĐ-BCT", "--date", "2025-01-10",
+		"--year", "2025", "--province", "79", "--source", "national")
+	require.Equal(t, 0, code, stderr) // seq 4
+	code, _, stderr = cli(t, p.http, "disburse", "--amount", "1 tỷ", "--voucher", "KB-1", "--beneficiary", "HTX Gốm", "--date", "2025-03-03",
+		"--year", "2025", "--province", "79", "--source", "national")
+	require.Equal(t, 0, code, stderr) // seq 5
+	p.stop(t)
+
+	pw, err := readSecretFile(filepath.Join(data, natsServiceFile))
+	require.NoError(t, err)
+	ns, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: data, Listen: "127.0.0.1:-1", Auth: eventstore.NewNATSAuth(pw, "")})
+	require.NoError(t, err)
+	nc, err := eventstore.ConnectEmbedded(ns, "tamper", pw)
+	require.NoError(t, err)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, eventstore.DefaultStream)
+	require.NoError(t, err)
+	msgs := map[uint64]*jetstream.RawStreamMsg{}
+	for seq := uint64(1); seq <= 5; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		require.NoError(t, err)
+		msgs[seq] = m
+	}
+	require.NoError(t, js.DeleteStream(ctx, eventstore.DefaultStream))
+	cfg := eventstore.StreamSettings(eventstore.StreamConfig{})
+	_, err = js.CreateStream(ctx, cfg)
+	require.NoError(t, err)
+	// New order: alloc 79, disburse 79 (now seq 2, named by the
+	// repudiation), the repudiation, alloc 01. Every chain still holds.
+	for _, old := range []uint64{4, 5, 3, 1} {
+		m := msgs[old]
+		out := nats.NewMsg(m.Subject)
+		out.Data = m.Data
+		for k, v := range m.Header {
+			if !strings.HasPrefix(k, "Nats-Expected") {
+				out.Header[k] = v
+			}
+		}
+		_, err := js.PublishMsg(ctx, out)
+		require.NoError(t, err)
+	}
+	nc.Close()
+	ns.Shutdown()
+	ns.WaitForShutdown()
+
+	q := startServe(t, "--data", data, "--log-level", "info")
+	useTokenFile(q.http, p.tokenFile())
+	requireStalledAt(t, q, 3)
+	code, body := getJSON(t, q.http, "/readyz")
+	require.Contains(t, body, "seq 2", "the stall says what the repudiation no longer names: %s", body)
+	// The sound disbursement is counted in the past that is answered.
+	code, body = getJSON(t, q.http, "/v1/balances?until_seq=2&province=79")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, `"available": "2000000000"`)
 }
