@@ -111,6 +111,7 @@ func superviseBalances(ctx context.Context, store *eventstore.JetStream, feed pr
 	case <-ctx.Done():
 		return nil
 	}
+	var logged uint64 // the stall last logged
 	for {
 		err := b.Run(ctx, feed)
 		if ctx.Err() != nil {
@@ -133,24 +134,48 @@ func superviseBalances(ctx context.Context, store *eventstore.JetStream, feed pr
 			continue // repudiated meanwhile: read it again, passing it over
 		}
 		h.set(&stall{Seq: seq, Reason: err.Error(), Since: time.Now()})
-		log.Error("the balances stopped before a message that is not sound; they serve nothing past it until an admin repudiates it (kcledger repudiate)",
-			"seq", seq, "applied_seq", b.Applied(), "err", err)
-		for !reps.Covers(seq, digest) {
+		if seq != logged { // once, not at every recheck
+			logged = seq
+			log.Error("the balances stopped before a message that is not sound; they serve nothing past it until an admin repudiates it (kcledger repudiate)",
+				"seq", seq, "applied_seq", b.Applied(), "err", err)
+		}
+		// A key the trust does not know may be registered (or
+		// re-registered, endorsed, by its own process on start) at
+		// any time: read again now and then, rather than lead an admin
+		// to repudiate a sound event.
+		var recheck <-chan time.Time
+		if errors.Is(err, domain.ErrUnendorsed) {
+			t := time.NewTicker(unendorsedRecheckEvery)
+			defer t.Stop()
+			recheck = t.C
+		}
+		retry := false
+		for !retry && !reps.Covers(seq, digest) {
 			changed := reps.Changed()
 			if reps.Covers(seq, digest) {
 				break
 			}
 			select {
 			case <-changed:
+			case <-recheck:
+				retry = true
 			case <-ctx.Done():
 				return nil
 			}
+		}
+		if retry {
+			h.set(nil) // set again at once if the event is still refused
+			continue
 		}
 		rep, _ := reps.Get(seq)
 		log.Warn("the message is repudiated; the balances pass it over and go on", "seq", seq, "by_seq", rep.Seq, "by", rep.Event.Actor, "reason", rep.Event.Reason)
 		h.set(nil)
 	}
 }
+
+// unendorsedRecheckEvery is how often balances stopped on an event of an
+// unknown or unendorsed key read it again.
+const unendorsedRecheckEvery = 10 * time.Second
 
 // badSeq is the message the balances stopped on: the first after the
 // last applied that they did not pass over, or the first sequence the
@@ -191,7 +216,27 @@ func followRepudiations(ctx context.Context, store *eventstore.JetStream, reps *
 		once()
 	}
 	chain := domain.NewLineState(domain.LineKey{})
-	err = store.FollowRepudiations(ctx, func(seq uint64, r domain.Recorded, err error) error {
+	// A consumer that fails is replaced: the repudiations are read again
+	// from the start (the chain passes over those it has, and Add keeps
+	// the first of each), after a pause that grows to 30 s.
+	for attempt := 0; ; attempt++ {
+		err = followRepudiationsOnce(ctx, store, reps, verify, chain, last, once, log)
+		if ctx.Err() != nil {
+			return
+		}
+		log.Error("following the repudiations failed; reading them again", "err", err, "attempt", attempt+1)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(min(time.Duration(attempt+1)*time.Second, 30*time.Second)):
+		}
+	}
+}
+
+// followRepudiationsOnce is one run of followRepudiations' consumer.
+func followRepudiationsOnce(ctx context.Context, store *eventstore.JetStream, reps *domain.Repudiations, verify func(context.Context, *domain.Event) error,
+	chain *domain.LineState, last uint64, once func(), log *slog.Logger) error {
+	err := store.FollowRepudiations(ctx, func(seq uint64, r domain.Recorded, err error) error {
 		defer func() {
 			if seq >= last {
 				once()
@@ -211,9 +256,7 @@ func followRepudiations(ctx context.Context, store *eventstore.JetStream, reps *
 		return nil
 	})
 	once()
-	if err != nil {
-		log.Error("following the repudiations stopped; repudiations recorded elsewhere are not seen until a restart", "err", err)
-	}
+	return err
 }
 
 // checkRepudiation judges a message of the repudiations' subject; when it

@@ -306,3 +306,41 @@ func forgeBalances(t *testing.T, data []byte) []byte {
 	require.NoError(t, err)
 	return out
 }
+
+// An event signed by a key the ledger root endorsed but that is not (or
+// no longer) registered stops the balances; once the registration is
+// back (its own process puts it back on start), they go on by
+// themselves, without anyone repudiating a sound event.
+func TestBalancesGoOnOnceTheSignerIsRegistered(t *testing.T) {
+	data := t.TempDir()
+	p := startServe(t, "--data", data, "--log-level", "info")
+	code, _, stderr := cli(t, p.http, "allocate", "--amount", "5 tỷ", "--decision", "3536/QĐ-BCT", "--date", "2025-01-10",
+		"--year", "2025", "--province", "01", "--source", "national")
+	require.Equal(t, 0, code, stderr)
+	recs := lineEvents(t, p.nats, p.serviceUser(t))
+	require.Len(t, recs, 1)
+
+	// A second process of the ledger: its key, endorsed by the root.
+	rootKey, err := readSeed(filepath.Join(data, ledgerRootFile), "ledger root")
+	require.NoError(t, err)
+	other := testSigner(9)
+	reg := domain.NewRoot(rootKey).Endorse(eventstore.SignerKey{ID: other.ID(), PublicKey: other.Public(), RegisteredAt: time.Now().UTC()})
+	e := eventstoretest.Event(recs[0].Event.Line(), "other-process-1", 1_000_000_000)
+	e.FiscalYear, e.EffectiveDate = recs[0].Event.FiscalYear, recs[0].Event.EffectiveDate
+	e.PrevHash = recs[0].Event.Hash
+	e.Hash = e.ComputeHash()
+	other.Sign(&e)
+	m, err := eventstore.NewMessage(domain.Proposal{Event: e, ExpectedSeq: recs[0].Seq})
+	require.NoError(t, err)
+	seq := publishAsOperator(t, p, m)
+	requireStalledAt(t, p, seq)
+
+	// Its registration arrives (as its process would put it).
+	js := operatorJetStream(t, p)
+	signers, err := eventstore.OpenSigners(t.Context(), js, 1)
+	require.NoError(t, err)
+	require.NoError(t, signers.Put(t.Context(), reg))
+	requireReady(t, p)
+	waitUntil(t, 30*time.Second, func() bool { return available(t, p) == "6000000000" },
+		func() string { return available(t, p) + "\n" + p.stderr.String() })
+}
