@@ -75,3 +75,18 @@ func TestEndorsements(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkKeyringVerify is the cost of the signature check serve,
+// replay and verify make of every event: one Ed25519 verification.
+func BenchmarkKeyringVerify(b *testing.B) {
+	s := domain.NewSigner(ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)))
+	ring := domain.Keyring{}
+	ring.Add(s.Public())
+	e := domain.Event{ID: "e", Hash: "434aceca3c9ab7e97c42a52ccc4cee5f44e8b7a455fb442abf8c1a6e8f6178fb"}
+	s.Sign(&e)
+	for b.Loop() {
+		if err := ring.Verify(&e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
