@@ -125,6 +125,12 @@ func startNATSService(nc *nats.Conn, handler http.Handler, log *slog.Logger) (mi
 		_ = svc.Stop()
 		return nil, fmt.Errorf("NATS service: %w", err)
 	}
+	// Ready means the server has the subscriptions: a request sent
+	// right after, on another connection, finds a responder.
+	if err := nc.Flush(); err != nil {
+		_ = svc.Stop()
+		return nil, fmt.Errorf("NATS service: %w", err)
+	}
 	log.Info("NATS service ready", "service", natsServiceName, "subjects", natsAPIPrefix+".>")
 	return svc, nil
 }
