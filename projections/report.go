@@ -1,0 +1,571 @@
+package projections
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/kcledger/kcledger/domain"
+)
+
+// Breakdown is what the rows of a plan-execution report are.
+type Breakdown string
+
+// The breakdowns.
+const (
+	ByProvince Breakdown = "province"
+	BySource   Breakdown = "source"
+	ByCategory Breakdown = "category"
+	ByProject  Breakdown = "project"
+)
+
+// ParseBreakdown reads a breakdown; the field is "by".
+func ParseBreakdown(s string) (Breakdown, error) {
+	switch b := Breakdown(s); b {
+	case ByProvince, BySource, ByCategory, ByProject:
+		return b, nil
+	}
+	return "", domain.Errorf(domain.CodeInvalidField, "by", "by %q is not valid: use province, source, category or project", bounded(s))
+}
+
+// PlanQuery asks for one plan-execution report.
+type PlanQuery struct {
+	FiscalYear int
+	// Region or Province narrow the scope; both empty is the whole
+	// country. Province is a code of Scheme.
+	Region   domain.Region
+	Province string
+	// Source is "" for both sources.
+	Source domain.Source
+	By     Breakdown
+	// Scheme is the province scheme; "" is the one in force at the end of
+	// the fiscal year.
+	Scheme domain.Scheme
+	// EffectiveUntil keeps the movements dated on or before it (the first
+	// 9 months); the previous year is cut on the same day a year earlier.
+	EffectiveUntil  domain.Date
+	ComparePrevious bool
+	// Events lists the sequences behind each row.
+	Events       bool
+	Presentation Presentation
+	// Allow limits the budget lines counted (an officer's provinces and
+	// sources); nil counts every line.
+	Allow func(domain.LineKey) bool
+}
+
+// DefaultScheme is the scheme in force at the end of fiscal year fy.
+func DefaultScheme(fy int) domain.Scheme {
+	return domain.SchemeOn(domain.Date{Year: fy, Month: time.December, Day: 31})
+}
+
+// Normalize fills the defaults and checks the query; the error names the
+// parameter at fault.
+func (q *PlanQuery) Normalize(p domain.Policy) error {
+	if q.FiscalYear < domain.MinFiscalYear || q.FiscalYear > domain.MaxFiscalYear {
+		return domain.Errorf(domain.CodeInvalidYear, "year", "year %d is outside %d–%d", q.FiscalYear, domain.MinFiscalYear, domain.MaxFiscalYear)
+	}
+	if q.By == "" {
+		q.By = ByProvince
+	}
+	if _, err := ParseBreakdown(string(q.By)); err != nil {
+		return err
+	}
+	if q.Source != "" && q.Source != domain.SourceNational && q.Source != domain.SourceLocal {
+		return domain.Errorf(domain.CodeUnknownSource, "source", "source %q is not valid: use national (KCQG) or local (KCĐP)", bounded(string(q.Source)))
+	}
+	if !q.EffectiveUntil.IsZero() {
+		from := domain.Date{Year: q.FiscalYear - 1, Month: time.January, Day: 1}
+		to := p.SettlementEnd(q.FiscalYear)
+		if q.EffectiveUntil.Before(from) || q.EffectiveUntil.After(to) {
+			return domain.Errorf(domain.CodeInvalidField, "effective_until",
+				"effective_until %s is outside fiscal year %d's window, %s (plans assigned the year before) to %s (end of the settlement period)", q.EffectiveUntil, q.FiscalYear, from, to)
+		}
+	}
+	switch q.Scheme {
+	case "":
+		q.Scheme = DefaultScheme(q.FiscalYear)
+	case domain.Scheme63, domain.Scheme34:
+	default:
+		return domain.Errorf(domain.CodeInvalidField, "scheme", "scheme %q is not valid: use 63 (provinces until 30 June 2025) or 34 (from 1 July 2025)", bounded(string(q.Scheme)))
+	}
+	if q.Scheme == domain.Scheme63 && !q.before34() {
+		return domain.Errorf(domain.CodeInvalidField, "scheme",
+			"fiscal year %d has movements under the 34 provinces in force from %s, which the 63-province scheme cannot show: use scheme 34 (or cut effective_until before %s)", q.FiscalYear, domain.Scheme34Start, domain.Scheme34Start)
+	}
+	if q.Region != "" && q.Province != "" {
+		return domain.Errorf(domain.CodeInvalidField, "province", "give a region or a province, not both")
+	}
+	if q.Region != "" && !slices.Contains(domain.Regions(), q.Region) {
+		return domain.Errorf(domain.CodeInvalidField, "region", "region %q is not valid: use north, central_highlands or south", bounded(string(q.Region)))
+	}
+	if q.Province != "" {
+		if _, ok := domain.LookupProvince(q.Scheme, q.Province); !ok {
+			return domain.Errorf(domain.CodeUnknownProvince, "province", "province %q is not in the %s-province scheme", bounded(q.Province), q.Scheme)
+		}
+	}
+	if q.Presentation == (Presentation{}) {
+		q.Presentation = DefaultPresentation()
+	}
+	return q.Presentation.Validate()
+}
+
+// before34 says whether everything the query counts of its fiscal year is
+// dated before the 34-province scheme.
+func (q *PlanQuery) before34() bool {
+	end := domain.Date{Year: q.FiscalYear, Month: time.December, Day: 31}
+	if !q.EffectiveUntil.IsZero() {
+		end = q.EffectiveUntil
+	}
+	return end.Before(domain.Scheme34Start)
+}
+
+// atomKey is the finest cell the model keeps: every breakdown and every
+// effective-date cut is a sum of atoms.
+type atomKey struct {
+	line     domain.LineKey
+	project  string
+	category domain.Category
+	date     domain.Date
+}
+
+type atom struct {
+	balance     domain.Balance
+	counterpart domain.Amount
+	events      int
+	seqs        []uint64
+}
+
+type projectKey struct {
+	line    domain.LineKey
+	project string
+}
+
+// Plans is the read model of plan-execution reports, built from the
+// events themselves, fed like Past: Add takes the stream in order up to a
+// cut's end (UntilSeq, AsOf), checking every line's chain and invariants
+// as Balances does, and keeping each movement in an atom of (line,
+// project, category, effective date) so that any breakdown and any
+// effective-date cut is a sum of atoms. Repudiated messages count for
+// nothing.
+type Plans struct {
+	mu    sync.RWMutex
+	cut   Cut
+	years map[int]bool // nil: every year
+	check *Balances
+	atoms map[atomKey]*atom
+	// categories holds a project's category as its first movement that
+	// names one gave it: later movements that name none inherit it.
+	categories map[projectKey]domain.Category
+}
+
+// NewPlans starts the model. The cut's EffectiveUntil is ignored (a query
+// gives its own); years, when given, keeps only those fiscal years.
+func NewPlans(c Cut, years ...int) *Plans {
+	p := &Plans{cut: Cut{UntilSeq: c.UntilSeq, AsOf: c.AsOf}, check: NewBalances(), atoms: map[atomKey]*atom{}, categories: map[projectKey]domain.Category{}}
+	if len(years) > 0 {
+		p.years = map[int]bool{}
+		for _, y := range years {
+			p.years[y] = true
+		}
+	}
+	return p
+}
+
+// Add takes the next event of the stream, stored at stored; it returns
+// false once the cut has ended, and an error wrapping domain.ErrCorrupt
+// for a stream that is not sound.
+func (p *Plans) Add(r domain.Recorded, stored time.Time) (bool, error) {
+	if p.cut.Ends(r.Seq, stored) {
+		return false, nil
+	}
+	return true, p.Apply(r)
+}
+
+// Apply adds one event, without a cut: the live model.
+func (p *Plans) Apply(r domain.Recorded) error {
+	if !r.Repudiated && r.Event.Type != domain.TypeRepudiated && p.years != nil && !p.years[r.Event.FiscalYear] {
+		return nil
+	}
+	if r.Seq <= p.check.Applied() {
+		return nil
+	}
+	if err := p.check.Apply(r); err != nil {
+		return fmt.Errorf("projections: plans: %w", err)
+	}
+	if r.Repudiated || r.Event.Type == domain.TypeRepudiated {
+		return nil
+	}
+	e := &r.Event
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pk := projectKey{e.Line(), e.Project}
+	cat := e.Category
+	if e.Project != "" {
+		if known, ok := p.categories[pk]; ok && cat == "" {
+			cat = known
+		} else if !ok && cat != "" {
+			p.categories[pk] = cat
+		}
+	}
+	k := atomKey{line: e.Line(), project: e.Project, category: cat, date: e.EffectiveDate}
+	a := p.atoms[k]
+	if a == nil {
+		a = &atom{}
+		p.atoms[k] = a
+	}
+	a.balance = a.balance.After(e)
+	a.events++
+	a.seqs = append(a.seqs, r.Seq)
+	return nil
+}
+
+// Applied is the sequence of the last event applied.
+func (p *Plans) Applied() uint64 { return p.check.Applied() }
+
+// Balances is the checked balances of the lines the model holds, for
+// cross-checks.
+func (p *Plans) Balances() *Balances { return p.check }
+
+// PlanRow is one row (or subtotal, or total) of a report.
+type PlanRow struct {
+	// Key is the row's machine key: a province code, a source, a
+	// category (or "" when none), a project code.
+	Key   string `json:"key"`
+	Label string `json:"label"`
+	// Plan is allocations plus adjustments; Executed is net disbursed
+	// (disbursed minus refunded); Available is Plan minus Executed.
+	Plan      Money `json:"plan"`
+	Executed  Money `json:"executed"`
+	Available Money `json:"available"`
+	// PercentOfPlan is Executed over the row's own plan or the scope's
+	// total plan (Presentation.ShareOf).
+	PercentOfPlan Percent `json:"percent_of_plan"`
+	// Share is Executed over the scope's execution.
+	Share Percent `json:"share"`
+	// Projects counts the distinct projects with a positive plan in the
+	// row.
+	Projects int `json:"projects"`
+	// Counterpart is the counterpart money (vốn đối ứng) pledged: never
+	// state money, never in Plan.
+	Counterpart Money `json:"counterpart"`
+	Events      int   `json:"events"`
+	// Seqs are the stream sequences of the events behind the row, when
+	// asked for.
+	Seqs     []uint64      `json:"seqs,omitempty"`
+	Previous *PlanPrevious `json:"previous,omitempty"`
+}
+
+// PlanPrevious compares a row with the same row of the previous fiscal
+// year, cut on the same day a year earlier.
+type PlanPrevious struct {
+	FiscalYear     int     `json:"fiscal_year"`
+	Plan           Money   `json:"plan"`
+	Executed       Money   `json:"executed"`
+	PlanGrowth     Percent `json:"plan_growth"`
+	ExecutedGrowth Percent `json:"executed_growth"`
+}
+
+// PlanScope is what a report covers.
+type PlanScope struct {
+	// Kind is "country", "region" or "province".
+	Kind     string           `json:"kind"`
+	Region   domain.Region    `json:"region,omitempty"`
+	Province *domain.Province `json:"province,omitempty"`
+}
+
+// PlanReport is a plan-execution report as the ministry publishes them.
+type PlanReport struct {
+	FiscalYear int       `json:"fiscal_year"`
+	Scope      PlanScope `json:"scope"`
+	// Source is "national", "local" or "both".
+	Source string        `json:"source"`
+	By     Breakdown     `json:"by"`
+	Scheme domain.Scheme `json:"scheme"`
+	// Provinces are the provinces of Scheme the scope counts.
+	Provinces      []domain.Province `json:"provinces"`
+	EffectiveUntil *domain.Date      `json:"effective_until,omitempty"`
+	// AsOfSeq is the last sequence the model had applied.
+	AsOfSeq      uint64       `json:"as_of_seq"`
+	Presentation Presentation `json:"presentation"`
+	Rows         []PlanRow    `json:"rows"`
+	// Sources are the subtotals per source.
+	Sources []PlanRow `json:"sources"`
+	Total   PlanRow   `json:"total"`
+}
+
+// cell sums atoms.
+type cell struct {
+	balance     domain.Balance
+	counterpart domain.Amount
+	events      int
+	seqs        []uint64
+	plans       map[projectKey]domain.Amount
+}
+
+func (c *cell) add(k atomKey, a *atom, seqs bool) {
+	if c.plans == nil {
+		c.plans = map[projectKey]domain.Amount{}
+	}
+	c.balance = c.balance.Plus(a.balance)
+	c.counterpart = c.counterpart.Add(a.counterpart)
+	c.events += a.events
+	if seqs {
+		c.seqs = append(c.seqs, a.seqs...)
+	}
+	if k.project != "" {
+		pk := projectKey{k.line, k.project}
+		c.plans[pk] = c.plans[pk].Add(a.balance.Allocated)
+	}
+}
+
+func (c *cell) projects() int {
+	n := 0
+	for _, a := range c.plans {
+		if a.Sign() > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// provinceIn returns the province of scheme s a movement's code counts
+// under: the code means the province of the scheme in force on the
+// movement's date, and an old code rolls up to its successor under 34.
+func provinceIn(s domain.Scheme, code string, d domain.Date) (domain.Province, error) {
+	in := domain.SchemeOn(d)
+	if in == s {
+		if p, ok := domain.LookupProvince(s, code); ok {
+			return p, nil
+		}
+	} else if s == domain.Scheme34 {
+		if p, ok := domain.Successor(code); ok {
+			return p, nil
+		}
+	} else if p, ok := domain.LookupProvince(domain.Scheme63, code); ok {
+		// A 34-scheme code under 63: only a province that kept its
+		// code and its land (Hà Nội, Cao Bằng, …) maps back.
+		if next, ok := domain.Successor(code); ok && next.Code == code && single(code) {
+			return p, nil
+		}
+	}
+	return domain.Province{}, fmt.Errorf("projections: plans: %w: province %q dated %s has no province in the %s-province scheme", domain.ErrCorrupt, code, d, s)
+}
+
+// single says whether the 34-scheme province code was formed from one
+// 63-scheme province only.
+func single(code string) bool {
+	n := 0
+	for _, p := range domain.Provinces(domain.Scheme63) {
+		if next, _ := domain.Successor(p.Code); next.Code == code {
+			n++
+		}
+	}
+	return n == 1
+}
+
+type rowKey struct{ key, label string }
+
+// PlanExecution builds the report q asks for. q must have been
+// normalized.
+func (p *Plans) PlanExecution(q PlanQuery) (PlanReport, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	pr := q.Presentation
+	rep := PlanReport{
+		FiscalYear: q.FiscalYear, By: q.By, Scheme: q.Scheme, Source: "both",
+		AsOfSeq: p.check.Applied(), Presentation: pr, Rows: []PlanRow{}, Sources: []PlanRow{},
+	}
+	if q.Source != "" {
+		rep.Source = string(q.Source)
+	}
+	if !q.EffectiveUntil.IsZero() {
+		d := q.EffectiveUntil
+		rep.EffectiveUntil = &d
+	}
+	inScope := func(pv domain.Province) bool {
+		return (q.Region == "" || pv.Region == q.Region) && (q.Province == "" || pv.Code == q.Province)
+	}
+	switch {
+	case q.Province != "":
+		pv, _ := domain.LookupProvince(q.Scheme, q.Province)
+		rep.Scope = PlanScope{Kind: "province", Province: &pv}
+	case q.Region != "":
+		rep.Scope = PlanScope{Kind: "region", Region: q.Region}
+	default:
+		rep.Scope = PlanScope{Kind: "country"}
+	}
+	rep.Provinces = []domain.Province{}
+	for _, pv := range domain.Provinces(q.Scheme) {
+		if inScope(pv) {
+			rep.Provinces = append(rep.Provinces, pv)
+		}
+	}
+
+	prevUntil := domain.Date{}
+	if !q.EffectiveUntil.IsZero() {
+		prevUntil = yearEarlier(q.EffectiveUntil)
+	}
+	type sums struct {
+		rows    map[rowKey]*cell
+		sources map[domain.Source]*cell
+		total   cell
+	}
+	collect := func(fy int, until domain.Date) (sums, error) {
+		s := sums{rows: map[rowKey]*cell{}, sources: map[domain.Source]*cell{}}
+		for k, a := range p.atoms {
+			if k.line.FiscalYear != fy || q.Source != "" && k.line.Source != q.Source ||
+				!until.IsZero() && k.date.After(until) || q.Allow != nil && !q.Allow(k.line) {
+				continue
+			}
+			pv, err := provinceIn(q.Scheme, k.line.Province, k.date)
+			if err != nil {
+				return s, err
+			}
+			if !inScope(pv) {
+				continue
+			}
+			var rk rowKey
+			switch q.By {
+			case ByProvince:
+				rk = rowKey{pv.Code, pv.Name}
+			case BySource:
+				rk = rowKey{string(k.line.Source), k.line.Source.Label()}
+			case ByCategory:
+				rk = rowKey{string(k.category), categoryLabel(k.category)}
+			case ByProject:
+				rk = rowKey{k.project, k.project}
+				if k.project == "" {
+					rk.label = "Không thuộc đề án"
+				}
+			}
+			c := s.rows[rk]
+			if c == nil {
+				c = &cell{}
+				s.rows[rk] = c
+			}
+			c.add(k, a, q.Events)
+			sc := s.sources[k.line.Source]
+			if sc == nil {
+				sc = &cell{}
+				s.sources[k.line.Source] = sc
+			}
+			sc.add(k, a, q.Events)
+			s.total.add(k, a, q.Events)
+		}
+		return s, nil
+	}
+	cur, err := collect(q.FiscalYear, q.EffectiveUntil)
+	if err != nil {
+		return rep, err
+	}
+	var prev sums
+	if q.ComparePrevious {
+		if prev, err = collect(q.FiscalYear-1, prevUntil); err != nil {
+			return rep, err
+		}
+	}
+	totalPlan, totalExec := cur.total.balance.Allocated, cur.total.balance.NetDisbursed()
+	row := func(key, label string, c *cell, pc *cell) PlanRow {
+		if c == nil {
+			c = &cell{}
+		}
+		b := c.balance
+		den, of := b.Allocated, "own_plan"
+		if pr.ShareOf == OfTotalPlan {
+			den, of = totalPlan, "total_plan"
+		}
+		r := PlanRow{
+			Key: key, Label: label,
+			Plan: pr.money(b.Allocated), Executed: pr.money(b.NetDisbursed()), Available: pr.money(b.Available()),
+			PercentOfPlan: pr.Percent(b.NetDisbursed(), den, of),
+			Share:         pr.Percent(b.NetDisbursed(), totalExec, "scope_executed"),
+			Projects:      c.projects(), Counterpart: pr.money(c.counterpart), Events: c.events,
+		}
+		if q.Events {
+			r.Seqs = slices.Clone(c.seqs)
+			if r.Seqs == nil {
+				r.Seqs = []uint64{}
+			}
+			slices.Sort(r.Seqs)
+		}
+		if q.ComparePrevious {
+			if pc == nil {
+				pc = &cell{}
+			}
+			pb := pc.balance
+			r.Previous = &PlanPrevious{
+				FiscalYear: q.FiscalYear - 1,
+				Plan:       pr.money(pb.Allocated), Executed: pr.money(pb.NetDisbursed()),
+				PlanGrowth:     pr.Percent(b.Allocated.Sub(pb.Allocated), pb.Allocated, "previous_year"),
+				ExecutedGrowth: pr.Percent(b.NetDisbursed().Sub(pb.NetDisbursed()), pb.NetDisbursed(), "previous_year"),
+			}
+		}
+		return r
+	}
+	keys := map[rowKey]bool{}
+	for k := range cur.rows {
+		keys[k] = true
+	}
+	for k := range prev.rows {
+		keys[k] = true
+	}
+	ordered := make([]rowKey, 0, len(keys))
+	for k := range keys {
+		ordered = append(ordered, k)
+	}
+	order := rowOrder(q.By, q.Scheme)
+	slices.SortFunc(ordered, func(x, y rowKey) int {
+		return cmp.Or(cmp.Compare(order(x.key), order(y.key)), cmp.Compare(x.key, y.key))
+	})
+	for _, k := range ordered {
+		rep.Rows = append(rep.Rows, row(k.key, k.label, cur.rows[k], prev.rows[k]))
+	}
+	for _, s := range domain.Sources() {
+		if q.Source != "" && s != q.Source {
+			continue
+		}
+		rep.Sources = append(rep.Sources, row(string(s), s.Label(), cur.sources[s], prev.sources[s]))
+	}
+	rep.Total = row("", "Tổng cộng", &cur.total, &prev.total)
+	return rep, nil
+}
+
+// rowOrder puts provinces in the reference order and categories in
+// display order; other keys sort by themselves.
+func rowOrder(by Breakdown, s domain.Scheme) func(string) int {
+	pos := map[string]int{}
+	switch by {
+	case ByProvince:
+		for i, p := range domain.Provinces(s) {
+			pos[p.Code] = i
+		}
+	case BySource:
+		for i, src := range domain.Sources() {
+			pos[string(src)] = i
+		}
+	case ByCategory:
+		for i, c := range domain.Categories() {
+			pos[string(c)] = i
+		}
+		pos[""] = len(pos)
+	}
+	return func(k string) int { return pos[k] }
+}
+
+func categoryLabel(c domain.Category) string {
+	if c == "" {
+		return "Chưa phân loại"
+	}
+	return c.Label()
+}
+
+// yearEarlier is d a year earlier; 29 February becomes 28 February.
+func yearEarlier(d domain.Date) domain.Date {
+	d.Year--
+	if d.Month == time.February && d.Day == 29 {
+		d.Day = 28
+	}
+	return d
+}

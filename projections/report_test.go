@@ -1,0 +1,153 @@
+package projections_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/projections"
+)
+
+// movement is one command of a test history, in plain terms.
+type movement struct {
+	kind     domain.CommandKind
+	year     int
+	province string
+	source   domain.Source
+	project  string
+	category domain.Category
+	amount   int64
+	date     domain.Date
+}
+
+// ledger records movements through the real rules and keeps them in
+// stream order.
+type ledger struct {
+	lines map[domain.LineKey]*domain.LineState
+	recs  []domain.Recorded
+	seq   uint64
+}
+
+func newLedger() *ledger { return &ledger{lines: map[domain.LineKey]*domain.LineState{}} }
+
+func day(y int, m time.Month, d int) domain.Date { return domain.Date{Year: y, Month: m, Day: d} }
+
+// try records m if the rules accept it, and says whether they did.
+func (l *ledger) try(m movement) (bool, error) {
+	if m.date.IsZero() {
+		m.date = day(m.year, time.March, 1)
+	}
+	c := domain.Command{
+		Kind: m.kind, FiscalYear: m.year, Province: m.province, Source: m.source, Project: m.project, Category: m.category,
+		Amount: domain.AmountFromInt64(m.amount), EffectiveDate: m.date,
+		EventID: fmt.Sprintf("ev-%d", l.seq+1), Actor: "tester", IdempotencyKey: fmt.Sprintf("k-%d", l.seq+1),
+		Now: time.Date(2027, 6, 1, 3, 0, 0, 0, time.UTC),
+	}
+	switch m.kind {
+	case domain.Allocate, domain.Adjust:
+		c.Decision = "1/QĐ-BCT"
+	default:
+		c.Voucher = "KB-1"
+	}
+	if m.kind == domain.Disburse {
+		c.Beneficiary = "HTX"
+	}
+	if m.kind == domain.Adjust || m.kind == domain.Refund {
+		c.Reason = "lý do"
+	}
+	st := l.lines[c.Line()]
+	if st == nil {
+		st = domain.NewLineState(c.Line())
+	}
+	ev, err := domain.Decide(st, c, domain.Policy{})
+	if err != nil {
+		return false, err
+	}
+	l.seq += 2 // sequences need not be contiguous
+	r := domain.Recorded{Event: ev, Seq: l.seq}
+	if err := st.Apply(r); err != nil {
+		return false, err
+	}
+	l.lines[c.Line()] = st
+	l.recs = append(l.recs, r)
+	return true, nil
+}
+
+func (l *ledger) add(t *testing.T, ms ...movement) {
+	t.Helper()
+	for _, m := range ms {
+		ok, err := l.try(m)
+		require.NoError(t, err, "%+v", m)
+		require.True(t, ok)
+	}
+}
+
+// plans feeds the ledger to a new model.
+func (l *ledger) plans(t *testing.T, c projections.Cut) *projections.Plans {
+	t.Helper()
+	p := projections.NewPlans(c)
+	for _, r := range l.recs {
+		more, err := p.Add(r, time.Time{})
+		require.NoError(t, err)
+		if !more {
+			break
+		}
+	}
+	return p
+}
+
+func report(t *testing.T, p *projections.Plans, q projections.PlanQuery) projections.PlanReport {
+	t.Helper()
+	require.NoError(t, q.Normalize(domain.Policy{}))
+	rep, err := p.PlanExecution(q)
+	require.NoError(t, err)
+	return rep
+}
+
+func TestPlanExecutionFigures(t *testing.T) {
+	l := newLedger()
+	l.add(t,
+		movement{kind: domain.Allocate, year: 2024, province: "01", source: domain.SourceNational, project: "DA-1", category: domain.CategoryTraining, amount: 400},
+		movement{kind: domain.Allocate, year: 2024, province: "01", source: domain.SourceNational, amount: 600},
+		movement{kind: domain.Disburse, year: 2024, province: "01", source: domain.SourceNational, project: "DA-1", amount: 300},
+		movement{kind: domain.Refund, year: 2024, province: "01", source: domain.SourceNational, project: "DA-1", amount: 50},
+		movement{kind: domain.Allocate, year: 2024, province: "79", source: domain.SourceLocal, amount: 500},
+		movement{kind: domain.Adjust, year: 2024, province: "79", source: domain.SourceLocal, amount: -100},
+		movement{kind: domain.Disburse, year: 2024, province: "79", source: domain.SourceLocal, amount: 250},
+		movement{kind: domain.Allocate, year: 2023, province: "01", source: domain.SourceNational, amount: 800},
+	)
+	p := l.plans(t, projections.Cut{})
+	rep := report(t, p, projections.PlanQuery{FiscalYear: 2024, Presentation: projections.Presentation{
+		Unit: projections.UnitDong, AmountRounding: projections.RoundHalfUp, PercentDecimals: 1,
+		PercentRounding: projections.RoundHalfUp, ShareOf: projections.OfOwnPlan,
+	}, ComparePrevious: true, Events: true})
+	require.Equal(t, domain.Scheme63, rep.Scheme)
+	require.Len(t, rep.Provinces, 63)
+	require.Len(t, rep.Rows, 2)
+	hn := rep.Rows[0]
+	require.Equal(t, "01", hn.Key)
+	require.Equal(t, "Hà Nội", hn.Label)
+	require.Equal(t, "1000", hn.Plan.Dong)
+	require.Equal(t, "250", hn.Executed.Dong)
+	require.Equal(t, "750", hn.Available.Dong)
+	require.Equal(t, "25,0%", hn.PercentOfPlan.Text)
+	require.Equal(t, 1, hn.Projects)
+	require.Equal(t, 4, hn.Events)
+	require.Equal(t, []uint64{2, 4, 6, 8}, hn.Seqs)
+	require.Equal(t, "25,0%", hn.Previous.PlanGrowth.Text) // 1000 against 800
+	require.False(t, hn.Previous.ExecutedGrowth.Comparable)
+	hcm := rep.Rows[1]
+	require.Equal(t, "79", hcm.Key)
+	require.Equal(t, "400", hcm.Plan.Dong)
+	require.Equal(t, "62,5%", hcm.PercentOfPlan.Text)
+	require.Equal(t, "1400", rep.Total.Plan.Dong)
+	require.Equal(t, "500", rep.Total.Executed.Dong)
+	require.Equal(t, "50,0%", hcm.Share.Text)
+	require.Equal(t, "100,0%", rep.Total.Share.Text)
+	require.Equal(t, "KCQG", rep.Sources[0].Label)
+	require.Equal(t, "1000", rep.Sources[0].Plan.Dong)
+	require.Equal(t, "400", rep.Sources[1].Plan.Dong)
+}
