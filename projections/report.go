@@ -331,38 +331,25 @@ func (c *cell) projects() int {
 }
 
 // provinceIn returns the province of scheme s a movement's code counts
-// under: the code means the province of the scheme in force on the
-// movement's date, and an old code rolls up to its successor under 34.
-func provinceIn(s domain.Scheme, code string, d domain.Date) (domain.Province, error) {
+// under. A line of a fiscal year before the merger keeps its 63-scheme
+// code whenever its movements are dated (history stays under old codes);
+// on later lines a code means the province of the scheme in force on the
+// movement's date. Under 34 an old code rolls up to its successor.
+func provinceIn(s domain.Scheme, line domain.LineKey, d domain.Date) (domain.Province, error) {
 	in := domain.SchemeOn(d)
+	if line.FiscalYear < domain.Scheme34Start.Year {
+		in = domain.Scheme63
+	}
 	if in == s {
-		if p, ok := domain.LookupProvince(s, code); ok {
+		if p, ok := domain.LookupProvince(s, line.Province); ok {
 			return p, nil
 		}
 	} else if s == domain.Scheme34 {
-		if p, ok := domain.Successor(code); ok {
-			return p, nil
-		}
-	} else if p, ok := domain.LookupProvince(domain.Scheme63, code); ok {
-		// A 34-scheme code under 63: only a province that kept its
-		// code and its land (Hà Nội, Cao Bằng, …) maps back.
-		if next, ok := domain.Successor(code); ok && next.Code == code && single(code) {
+		if p, ok := domain.Successor(line.Province); ok {
 			return p, nil
 		}
 	}
-	return domain.Province{}, fmt.Errorf("projections: plans: %w: province %q dated %s has no province in the %s-province scheme", domain.ErrCorrupt, code, d, s)
-}
-
-// single says whether the 34-scheme province code was formed from one
-// 63-scheme province only.
-func single(code string) bool {
-	n := 0
-	for _, p := range domain.Provinces(domain.Scheme63) {
-		if next, _ := domain.Successor(p.Code); next.Code == code {
-			n++
-		}
-	}
-	return n == 1
+	return domain.Province{}, fmt.Errorf("projections: plans: %w: province %q of line %s, dated %s, has no province in the %s-province scheme", domain.ErrCorrupt, line.Province, line, d, s)
 }
 
 type rowKey struct{ key, label string }
@@ -419,7 +406,7 @@ func (p *Plans) PlanExecution(q PlanQuery) (PlanReport, error) {
 				!until.IsZero() && k.date.After(until) || q.Allow != nil && !q.Allow(k.line) {
 				continue
 			}
-			pv, err := provinceIn(q.Scheme, k.line.Province, k.date)
+			pv, err := provinceIn(q.Scheme, k.line, k.date)
 			if err != nil {
 				return s, err
 			}
