@@ -41,14 +41,18 @@ func (k CommandKind) EventType() EventType {
 
 // Limits on everything that comes from outside.
 const (
-	MinFiscalYear        = 2000
-	MaxFiscalYear        = 2100
-	MaxProjectLen        = 64  // bytes; project codes are ASCII
-	MaxReferenceLen      = 100 // runes, decision and voucher references
-	MaxBeneficiaryLen    = 200 // runes
-	MaxReasonLen         = 1000
-	MaxActorLen          = 128
-	MaxIdempotencyKeyLen = 128
+	MinFiscalYear     = 2000
+	MaxFiscalYear     = 2100
+	MaxProjectLen     = 64  // bytes; project codes are ASCII
+	MaxReferenceLen   = 100 // runes, decision and voucher references
+	MaxBeneficiaryLen = 200 // runes
+	MaxReasonLen      = 1000
+	// MaxProjectNameLen and MaxImplementingUnitLen bound the project
+	// facts an allocation may carry (runes).
+	MaxProjectNameLen      = 300
+	MaxImplementingUnitLen = 200
+	MaxActorLen            = 128
+	MaxIdempotencyKeyLen   = 128
 )
 
 // Command asks the ledger to record one movement on a budget line. Fields
@@ -61,12 +65,19 @@ type Command struct {
 	Project    string
 	Category   Category
 	// Amount is the movement's amount; for Adjust, the signed delta.
-	Amount        Amount
-	Decision      string
-	Voucher       string
-	Beneficiary   string
-	Reason        string
-	EffectiveDate Date
+	Amount      Amount
+	Decision    string
+	Voucher     string
+	Beneficiary string
+	Reason      string
+	// ProjectName, ImplementingUnit and Counterpart are the facts of the
+	// project an allocation funds, all optional and only on an allocation
+	// to a project. Counterpart is the money the beneficiaries pledged
+	// (vốn đối ứng): never state money, never on the line's totals.
+	ProjectName      string
+	ImplementingUnit string
+	Counterpart      Amount
+	EffectiveDate    Date
 	// RepudiatedSeq is the sequence a repudiation names; 0 for movements.
 	RepudiatedSeq uint64
 	// RepudiatedDigest is the MessageDigest of the message at
@@ -212,7 +223,50 @@ func (c *Command) Validate(p Policy) error {
 	if err := c.validateTexts(); err != nil {
 		return err
 	}
+	if err := c.validateFacts(); err != nil {
+		return err
+	}
 	return c.validateMeta()
+}
+
+// validateFacts checks the project facts: only an allocation to a project
+// takes them; names are bounded text, the counterpart a non-negative
+// amount within MaxMovement.
+func (c *Command) validateFacts() error {
+	facts := []struct {
+		field, value string
+		max          int
+	}{
+		{"project_name", c.ProjectName, MaxProjectNameLen},
+		{"implementing_unit", c.ImplementingUnit, MaxImplementingUnitLen},
+	}
+	for _, f := range facts {
+		if f.value == "" {
+			continue
+		}
+		if c.Kind != Allocate || c.Project == "" {
+			return Errorf(CodeInvalidField, f.field, "only an allocation to a project takes a %s", f.field)
+		}
+		if err := validateText(f.field, f.value, f.max); err != nil {
+			return err
+		}
+		if strings.TrimSpace(f.value) == "" {
+			return Errorf(CodeInvalidField, f.field, "%s is blank", f.field)
+		}
+	}
+	if c.Counterpart.IsZero() {
+		return nil
+	}
+	if c.Kind != Allocate || c.Project == "" {
+		return Errorf(CodeInvalidField, "counterpart", "only an allocation to a project takes a counterpart")
+	}
+	if c.Counterpart.Sign() < 0 {
+		return Errorf(CodeInvalidAmount, "counterpart", "counterpart must be zero or a positive number of đồng, not %s", c.Counterpart)
+	}
+	if c.Counterpart.Cmp(MaxMovement) > 0 {
+		return Errorf(CodeInvalidAmount, "counterpart", "counterpart %s exceeds the limit of %s", c.Counterpart.VND(), MaxMovement.VND())
+	}
+	return nil
 }
 
 func (c *Command) validateDate(p Policy) error {
@@ -265,6 +319,7 @@ func (c *Command) validateRepudiation() error {
 		{"fiscal_year", c.FiscalYear != 0}, {"province", c.Province != ""}, {"source", c.Source != ""},
 		{"project", c.Project != ""}, {"category", c.Category != ""}, {"amount", !c.Amount.IsZero()},
 		{"voucher", c.Voucher != ""}, {"beneficiary", c.Beneficiary != ""},
+		{"project_name", c.ProjectName != ""}, {"implementing_unit", c.ImplementingUnit != ""}, {"counterpart", !c.Counterpart.IsZero()},
 	} {
 		if f.set {
 			return Errorf(CodeInvalidField, f.field, "a repudiation is on no budget line and takes no %s", f.field)
@@ -445,6 +500,9 @@ func (c *Command) event() Event {
 		Voucher:          c.Voucher,
 		Beneficiary:      c.Beneficiary,
 		Reason:           c.Reason,
+		ProjectName:      c.ProjectName,
+		ImplementingUnit: c.ImplementingUnit,
+		Counterpart:      c.Counterpart,
 		EffectiveDate:    c.EffectiveDate,
 		RecordedAt:       c.Now.UTC(),
 		Actor:            c.Actor,

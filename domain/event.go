@@ -78,11 +78,17 @@ type Event struct {
 	// RepudiatedDigest is, on a repudiation, the MessageDigest of the
 	// message it names, "" for a sequence the stream lacks: a message is
 	// passed over only while it is still that message.
-	RepudiatedDigest string    `json:"repudiated_digest,omitempty"`
-	Decision         string    `json:"decision,omitempty"`
-	Voucher          string    `json:"voucher,omitempty"`
-	Beneficiary      string    `json:"beneficiary,omitempty"`
-	Reason           string    `json:"reason,omitempty"`
+	RepudiatedDigest string `json:"repudiated_digest,omitempty"`
+	Decision         string `json:"decision,omitempty"`
+	Voucher          string `json:"voucher,omitempty"`
+	Beneficiary      string `json:"beneficiary,omitempty"`
+	Reason           string `json:"reason,omitempty"`
+	// ProjectName, ImplementingUnit and Counterpart are the optional facts
+	// of the project an allocation funds (Command). Counterpart is never
+	// state money: no balance counts it.
+	ProjectName      string    `json:"project_name,omitempty"`
+	ImplementingUnit string    `json:"implementing_unit,omitempty"`
+	Counterpart      Amount    `json:"counterpart,omitzero"`
 	EffectiveDate    Date      `json:"effective_date"`
 	RecordedAt       time.Time `json:"recorded_at"`
 	Actor            string    `json:"actor"`
@@ -109,7 +115,12 @@ func (e *Event) Line() LineKey {
 // category, amount, decision, voucher, beneficiary, reason, effective_date,
 // recorded_at (RFC 3339 with nanoseconds, UTC), actor, idempotency_key,
 // prev_hash and, on a repudiation only (when it is not 0), repudiated_seq
-// in decimal and repudiated_digest. Every field but hash, signed_by and signature is covered, so altering any of them, or
+// in decimal and repudiated_digest; then, only on an allocation that
+// carries any of the project facts, the tag "project-facts-v1",
+// project_name, implementing_unit and counterpart (in machine form, "0"
+// when absent). Events without facts hash as they did before the facts
+// existed. Every field but hash, signed_by and signature is covered, so
+// altering any of them, or
 // the order of a line's events, breaks the chain. docs/events.md repeats
 // this recipe for verifiers written in other languages.
 func (e *Event) ComputeHash() string {
@@ -144,7 +155,18 @@ func (e *Event) ComputeHash() string {
 		field(strconv.FormatUint(e.RepudiatedSeq, 10))
 		field(e.RepudiatedDigest)
 	}
+	if e.hasFacts() {
+		field("project-facts-v1")
+		field(e.ProjectName)
+		field(e.ImplementingUnit)
+		field(e.Counterpart.String())
+	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// hasFacts says whether the event carries any project fact.
+func (e *Event) hasFacts() bool {
+	return e.ProjectName != "" || e.ImplementingUnit != "" || !e.Counterpart.IsZero()
 }
 
 // Fingerprint identifies what the event's command asked for, leaving out
@@ -162,6 +184,9 @@ func (e *Event) Fingerprint() string {
 	if e.RepudiatedSeq != 0 {
 		// Only then: a movement's fingerprint is what it always was.
 		fields = append(fields, strconv.FormatUint(e.RepudiatedSeq, 10), e.RepudiatedDigest)
+	}
+	if e.hasFacts() {
+		fields = append(fields, "project-facts-v1", e.ProjectName, e.ImplementingUnit, e.Counterpart.String())
 	}
 	for _, s := range fields {
 		buf = strconv.AppendInt(buf[:0], int64(len(s)), 10)
@@ -207,6 +232,7 @@ func (e *Event) Validate(p Policy) error {
 		Kind: kind, FiscalYear: e.FiscalYear, Province: e.Province, Source: e.Source, Project: e.Project,
 		Category: e.Category, Amount: e.Amount, Decision: e.Decision, Voucher: e.Voucher,
 		Beneficiary: e.Beneficiary, Reason: e.Reason, EffectiveDate: e.EffectiveDate,
+		ProjectName: e.ProjectName, ImplementingUnit: e.ImplementingUnit, Counterpart: e.Counterpart,
 		RepudiatedSeq: e.RepudiatedSeq, RepudiatedDigest: e.RepudiatedDigest,
 		EventID: e.ID, Actor: e.Actor, IdempotencyKey: e.IdempotencyKey, Now: e.RecordedAt,
 	}

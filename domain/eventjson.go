@@ -113,6 +113,12 @@ func eventFieldBit(key string) uint32 {
 		return 1 << 20
 	case "repudiated_digest":
 		return 1 << 21
+	case "project_name":
+		return 1 << 22
+	case "implementing_unit":
+		return 1 << 23
+	case "counterpart":
+		return 1 << 24
 	}
 	return 0
 }
@@ -275,7 +281,7 @@ func (d *eventDecoder) field(key string, e *Event) error {
 		return nil
 	}
 	switch key {
-	case "amount", "effective_date", "recorded_at":
+	case "amount", "counterpart", "effective_date", "recorded_at":
 		q, ok := d.quotedString()
 		if !ok {
 			return errEventSlowPath
@@ -283,6 +289,8 @@ func (d *eventDecoder) field(key string, e *Event) error {
 		switch key {
 		case "amount":
 			return e.Amount.UnmarshalJSON(q)
+		case "counterpart":
+			return e.Counterpart.UnmarshalJSON(q)
 		case "effective_date":
 			// What Date.UnmarshalJSON does with a string free of escapes.
 			v, err := ParseDate(string(q[1 : len(q)-1]))
@@ -320,6 +328,10 @@ func (d *eventDecoder) field(key string, e *Event) error {
 		e.Beneficiary = s
 	case "reason":
 		e.Reason = s
+	case "project_name":
+		e.ProjectName = s
+	case "implementing_unit":
+		e.ImplementingUnit = s
 	case "actor":
 		e.Actor = s
 	case "idempotency_key":
@@ -382,6 +394,11 @@ func appendEventFast(b []byte, e *Event) ([]byte, bool) {
 	w.str("voucher", e.Voucher, true)
 	w.str("beneficiary", e.Beneficiary, true)
 	w.str("reason", e.Reason, true)
+	w.str("project_name", e.ProjectName, true)
+	w.str("implementing_unit", e.ImplementingUnit, true)
+	if !e.Counterpart.IsZero() {
+		w.str("counterpart", e.Counterpart.String(), false)
+	}
 	w.str("effective_date", e.EffectiveDate.String(), false)
 	w.key("recorded_at")
 	w.b = append(w.b, at...)

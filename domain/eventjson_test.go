@@ -45,7 +45,11 @@ func sameAsEncodingJSON(t testing.TB, data []byte, start domain.Event) {
 	if !want.Amount.Equal(got.Amount) || !want.RecordedAt.Equal(got.RecordedAt) || want.RecordedAt.Location().String() != got.RecordedAt.Location().String() {
 		t.Fatalf("on %q: amounts or times differ: %v %v / %v %v", data, want.Amount, got.Amount, want.RecordedAt, got.RecordedAt)
 	}
+	if !want.Counterpart.Equal(got.Counterpart) {
+		t.Fatalf("on %q: counterparts differ: %v / %v", data, want.Counterpart, got.Counterpart)
+	}
 	want.Amount, got.Amount = domain.Amount{}, domain.Amount{}
+	want.Counterpart, got.Counterpart = domain.Amount{}, domain.Amount{}
 	want.RecordedAt, got.RecordedAt = time.Time{}, time.Time{}
 	if !reflect.DeepEqual(want, got) {
 		t.Fatalf("on %q:\nencoding/json %+v\nUnmarshalEvent %+v", data, want, got)
@@ -97,6 +101,14 @@ func TestUnmarshalEventAgreesWithEncodingJSON(t *testing.T) {
 		{"repudiated seq exponent", `{"repudiated_seq": 4e1}`},
 		{"repudiated seq string", `{"repudiated_seq": "42"}`},
 		{"repudiated seq null", `{"repudiated_seq": null}`},
+		{"project facts", `{"project": "KC-1", "project_name": "Cụm công nghiệp Phú Nghĩa", "implementing_unit": "Trung tâm Khuyến công", "counterpart": "9500000000"}`},
+		{"counterpart number", `{"counterpart": 95}`},
+		{"counterpart null", `{"counterpart": null}`},
+		{"counterpart fraction", `{"counterpart": "1.5"}`},
+		{"counterpart negative", `{"counterpart": "-1"}`},
+		{"repeated counterpart", `{"counterpart": "1", "counterpart": "2"}`},
+		{"project name escaped", `{"project_name": "Cụm \"A\""}`},
+		{"upper-case project name", `{"Project_Name": "x"}`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			sameAsEncodingJSON(t, []byte(tt.data), domain.Event{})
@@ -116,6 +128,7 @@ func FuzzUnmarshalEvent(f *testing.F) {
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"fiscal_year": 2025, "amount": "10", "beneficiary": "Hà \"Nội\""}`))
 	f.Add([]byte(`{"effective_date": "2025-01-02", "recorded_at": "2025-01-02T03:04:05Z", "ID": "x"}`))
+	f.Add([]byte(`{"project_name": "Cụm CN", "implementing_unit": "TTKC", "counterpart": "9500000000"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sameAsEncodingJSON(t, data, domain.Event{})
 	})
@@ -196,6 +209,12 @@ func TestMarshalEventAgreesWithEncodingJSON(t *testing.T) {
 			e.RepudiatedSeq, e.Decision, e.Reason = 18446744073709551615, "12/QĐ-TTKC", "tin nhắn giả"
 		}},
 		{"repudiated seq on a movement", func(e *domain.Event) { e.RepudiatedSeq = 7 }},
+		{"project facts", func(e *domain.Event) {
+			e.Type, e.Voucher, e.Beneficiary, e.Decision = domain.TypeAllocated, "", "", "3536/QĐ-BCT"
+			e.ProjectName, e.ImplementingUnit, e.Counterpart = "Cụm công nghiệp Phú Nghĩa", "Trung tâm Khuyến công Hà Nội", domain.AmountFromInt64(9_500_000_000)
+		}},
+		{"project name escaped", func(e *domain.Event) { e.ProjectName = `Cụm "A" & <B>` }},
+		{"negative counterpart", func(e *domain.Event) { e.Counterpart = domain.AmountFromInt64(-1) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := sampleEvent(t)
@@ -213,7 +232,9 @@ func FuzzMarshalEvent(f *testing.F) {
 	f.Fuzz(func(t *testing.T, beneficiary, voucher, actor string, amount int64, year, month, day int, unixNano int64, offset int) {
 		e := sampleEvent(t)
 		e.Beneficiary, e.Voucher, e.Actor, e.Reason = beneficiary, voucher, actor, beneficiary+voucher
+		e.ProjectName, e.ImplementingUnit = voucher, beneficiary
 		e.Amount = domain.AmountFromInt64(amount)
+		e.Counterpart = domain.AmountFromInt64(amount / 3)
 		e.FiscalYear = year
 		e.EffectiveDate = domain.Date{Year: year, Month: time.Month(month), Day: day}
 		e.RecordedAt = time.Unix(0, unixNano).In(time.FixedZone("z", offset%(100*3600)))

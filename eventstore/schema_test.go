@@ -544,6 +544,18 @@ func (h *ruleHistory) next() domain.Proposal {
 	switch kind {
 	case domain.Allocate:
 		c.Decision = h.text(domain.MaxReferenceLen)
+		if project != "" && h.rng.IntN(2) == 0 {
+			// The project facts, each present or not.
+			if h.rng.IntN(2) == 0 {
+				c.ProjectName = h.text(domain.MaxProjectNameLen)
+			}
+			if h.rng.IntN(2) == 0 {
+				c.ImplementingUnit = h.text(domain.MaxImplementingUnitLen)
+			}
+			if h.rng.IntN(2) == 0 {
+				c.Counterpart = domain.AmountFromInt64(h.amount(int64Of(domain.MaxMovement)))
+			}
+		}
 	case domain.Adjust:
 		c.Decision = h.text(domain.MaxReferenceLen)
 		c.Reason = h.text(domain.MaxReasonLen)
@@ -977,5 +989,45 @@ func TestEveryTappedEventMatchesItsSchema(t *testing.T) {
 	}
 	for _, typ := range domain.EventTypes {
 		assert.NotZero(t, good[typ], "no valid %s event was tapped", typ)
+	}
+}
+
+// The golden allocation with project facts matches its schema, and
+// project facts without a project, or on another type, do not.
+func TestProjectFactsMatchTheSchema(t *testing.T) {
+	schemas := loadSchemas(t)
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(goldenEvents), "facts_allocated.json"))
+	require.NoError(t, err)
+	require.NoError(t, schemas.validateAs(domain.TypeAllocated, data))
+	ev, err := decodeStrict(data)
+	require.NoError(t, err)
+	require.NoError(t, ev.Validate(domain.Policy{}))
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal(data, &doc))
+	for _, tc := range []struct {
+		name   string
+		change func(map[string]any)
+	}{
+		{"no project", func(d map[string]any) { delete(d, "project") }},
+		{"counterpart as a number", func(d map[string]any) { d["counterpart"] = 95 }},
+		{"counterpart zero", func(d map[string]any) { d["counterpart"] = "0" }},
+		{"empty project name", func(d map[string]any) { d["project_name"] = "" }},
+		{"project name of 301 characters", func(d map[string]any) { d["project_name"] = strings.Repeat("đ", domain.MaxProjectNameLen+1) }},
+	} {
+		d := map[string]any{}
+		for k, v := range doc {
+			d[k] = v
+		}
+		tc.change(d)
+		b, err := json.Marshal(d)
+		require.NoError(t, err)
+		assert.Error(t, schemas.validateAs(domain.TypeAllocated, b), tc.name)
+	}
+	for _, other := range domain.EventTypes[1:] {
+		d := goldenDoc(t, other)
+		d["implementing_unit"] = "TTKC"
+		b, err := json.Marshal(d)
+		require.NoError(t, err)
+		assert.Error(t, schemas.validateAs(other, b), "%s with project facts", other)
 	}
 }

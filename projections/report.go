@@ -158,12 +158,14 @@ type Plans struct {
 	// categories holds a project's category as its first movement that
 	// names one gave it: later movements that name none inherit it.
 	categories map[projectKey]domain.Category
+	// names holds a project's name, as its latest allocation gave it.
+	names map[string]string
 }
 
 // NewPlans starts the model. The cut's EffectiveUntil is ignored (a query
 // gives its own); years, when given, keeps only those fiscal years.
 func NewPlans(c Cut, years ...int) *Plans {
-	p := &Plans{cut: Cut{UntilSeq: c.UntilSeq, AsOf: c.AsOf}, check: NewBalances(), atoms: map[atomKey]*atom{}, categories: map[projectKey]domain.Category{}}
+	p := &Plans{cut: Cut{UntilSeq: c.UntilSeq, AsOf: c.AsOf}, check: NewBalances(), atoms: map[atomKey]*atom{}, categories: map[projectKey]domain.Category{}, names: map[string]string{}}
 	if len(years) > 0 {
 		p.years = map[int]bool{}
 		for _, y := range years {
@@ -209,6 +211,9 @@ func (p *Plans) Apply(r domain.Recorded) error {
 			p.categories[pk] = cat
 		}
 	}
+	if e.ProjectName != "" {
+		p.names[e.Project] = e.ProjectName
+	}
 	k := atomKey{line: e.Line(), project: e.Project, category: cat, date: e.EffectiveDate}
 	a := p.atoms[k]
 	if a == nil {
@@ -216,6 +221,7 @@ func (p *Plans) Apply(r domain.Recorded) error {
 		p.atoms[k] = a
 	}
 	a.balance = a.balance.After(e)
+	a.counterpart = a.counterpart.Add(e.Counterpart)
 	a.events++
 	a.seqs = append(a.seqs, r.Seq)
 	return nil
@@ -423,6 +429,9 @@ func (p *Plans) PlanExecution(q PlanQuery) (PlanReport, error) {
 				rk = rowKey{string(k.category), categoryLabel(k.category)}
 			case ByProject:
 				rk = rowKey{k.project, k.project}
+				if n := p.names[k.project]; n != "" {
+					rk.label = n
+				}
 				if k.project == "" {
 					rk.label = "Không thuộc đề án"
 				}

@@ -36,7 +36,10 @@ func newLedger() *ledger { return &ledger{lines: map[domain.LineKey]*domain.Line
 func day(y int, m time.Month, d int) domain.Date { return domain.Date{Year: y, Month: m, Day: d} }
 
 // try records m if the rules accept it, and says whether they did.
-func (l *ledger) try(m movement) (bool, error) {
+func (l *ledger) try(m movement) (bool, error) { return l.tryWith(m, func(*domain.Command) {}) }
+
+// tryWith is try with the command changed before it is decided.
+func (l *ledger) tryWith(m movement, change func(*domain.Command)) (bool, error) {
 	if m.date.IsZero() {
 		m.date = day(m.year, time.March, 1)
 	}
@@ -58,6 +61,7 @@ func (l *ledger) try(m movement) (bool, error) {
 	if m.kind == domain.Adjust || m.kind == domain.Refund {
 		c.Reason = "lý do"
 	}
+	change(&c)
 	st := l.lines[c.Line()]
 	if st == nil {
 		st = domain.NewLineState(c.Line())
@@ -150,4 +154,27 @@ func TestPlanExecutionFigures(t *testing.T) {
 	require.Equal(t, "KCQG", rep.Sources[0].Label)
 	require.Equal(t, "1000", rep.Sources[0].Plan.Dong)
 	require.Equal(t, "400", rep.Sources[1].Plan.Dong)
+}
+
+// TestCounterpartIsNotStateMoney: the counterpart pledged shows in its
+// own column and in no plan; a project's row is labelled with its name.
+func TestCounterpartIsNotStateMoney(t *testing.T) {
+	l := newLedger()
+	c := movement{kind: domain.Allocate, year: 2024, province: "01", source: domain.SourceNational, project: "CCN-1", category: domain.CategoryIndustrialCluster, amount: 19_398 * tr}
+	ok, err := l.tryWith(c, func(cmd *domain.Command) {
+		cmd.ProjectName, cmd.ImplementingUnit, cmd.Counterpart = "Cụm công nghiệp Phú Nghĩa", "UBND huyện Chương Mỹ", domain.AmountFromInt64(9_500*tr)
+	})
+	require.NoError(t, err)
+	require.True(t, ok)
+	l.add(t, movement{kind: domain.Disburse, year: 2024, province: "01", source: domain.SourceNational, project: "CCN-1", amount: 10_000 * tr})
+	pr := projections.DefaultPresentation()
+	pr.Unit, pr.Decimals = projections.UnitTy, 3
+	rep := report(t, l.plans(t, projections.Cut{}), projections.PlanQuery{FiscalYear: 2024, By: projections.ByProject, Presentation: pr})
+	require.Len(t, rep.Rows, 1)
+	require.Equal(t, "Cụm công nghiệp Phú Nghĩa", rep.Rows[0].Label)
+	require.Equal(t, "19,398", rep.Rows[0].Plan.Text)
+	require.Equal(t, "9,500", rep.Rows[0].Counterpart.Text)
+	require.Equal(t, "9500000000", rep.Total.Counterpart.Dong)
+	require.Equal(t, "19398000000", rep.Total.Plan.Dong)
+	require.Equal(t, "9,398", rep.Total.Available.Text)
 }

@@ -176,18 +176,22 @@ func (a *api) methodNotAllowed(allow string) http.HandlerFunc {
 // movementRequest is the body of the four recording routes. Amounts and
 // the date are decoded by hand so that errors name their field.
 type movementRequest struct {
-	FiscalYear    int             `json:"fiscal_year"`
-	Province      string          `json:"province"`
-	Source        string          `json:"source"`
-	Project       string          `json:"project"`
-	Category      string          `json:"category"`
-	Amount        json.RawMessage `json:"amount"`
-	Delta         json.RawMessage `json:"delta"`
-	Decision      string          `json:"decision"`
-	Voucher       string          `json:"voucher"`
-	Beneficiary   string          `json:"beneficiary"`
-	Reason        string          `json:"reason"`
-	EffectiveDate json.RawMessage `json:"effective_date"`
+	FiscalYear  int             `json:"fiscal_year"`
+	Province    string          `json:"province"`
+	Source      string          `json:"source"`
+	Project     string          `json:"project"`
+	Category    string          `json:"category"`
+	Amount      json.RawMessage `json:"amount"`
+	Delta       json.RawMessage `json:"delta"`
+	Decision    string          `json:"decision"`
+	Voucher     string          `json:"voucher"`
+	Beneficiary string          `json:"beneficiary"`
+	Reason      string          `json:"reason"`
+	// The project facts of an allocation to a project, all optional.
+	ProjectName      string          `json:"project_name"`
+	ImplementingUnit string          `json:"implementing_unit"`
+	Counterpart      json.RawMessage `json:"counterpart"`
+	EffectiveDate    json.RawMessage `json:"effective_date"`
 }
 
 // decodeMovement reads a recording request body into a command. It
@@ -220,6 +224,9 @@ func decodeMovement(kind domain.CommandKind, body []byte) (domain.Command, error
 		Voucher:     req.Voucher,
 		Beneficiary: req.Beneficiary,
 		Reason:      req.Reason,
+
+		ProjectName:      req.ProjectName,
+		ImplementingUnit: req.ImplementingUnit,
 	}
 	if req.FiscalYear == 0 {
 		return cmd, domain.Errorf(domain.CodeMissingField, "fiscal_year", "fiscal_year is required, e.g. 2025")
@@ -238,6 +245,11 @@ func decodeMovement(kind domain.CommandKind, body []byte) (domain.Command, error
 	}
 	if err := cmd.Amount.UnmarshalJSON(raw); err != nil {
 		return cmd, withField(err, use)
+	}
+	if req.Counterpart != nil && string(req.Counterpart) != "null" {
+		if err := cmd.Counterpart.UnmarshalJSON(req.Counterpart); err != nil {
+			return cmd, withField(err, "counterpart")
+		}
 	}
 	if req.EffectiveDate == nil || string(req.EffectiveDate) == "null" {
 		return cmd, domain.Errorf(domain.CodeMissingField, "effective_date", "effective_date is required, as \"YYYY-MM-DD\"")
@@ -276,6 +288,7 @@ var movementFields = map[string]bool{
 	"fiscal_year": true, "province": true, "source": true, "project": true, "category": true,
 	"amount": true, "delta": true, "decision": true, "voucher": true, "beneficiary": true,
 	"reason": true, "effective_date": true,
+	"project_name": true, "implementing_unit": true, "counterpart": true,
 }
 
 // checkKeys walks the top level of a JSON object and refuses keys that are
