@@ -39,7 +39,9 @@ const (
 
 // api is the HTTP JSON API over the ledger and its read models.
 type api struct {
-	ledger   *domain.Ledger
+	ledger *domain.Ledger
+	// policy is the ledger's, for the reports' period windows.
+	policy   domain.Policy
 	balances *projections.Balances
 	accounts accountStore
 	signers  signerList
@@ -91,6 +93,8 @@ func (a *api) routes() http.Handler {
 	}
 	v1.HandleFunc("GET /v1/balances", a.getBalances)
 	v1.HandleFunc("/v1/balances", a.methodNotAllowed("GET"))
+	v1.HandleFunc("GET "+pathPlanExecution, a.getPlanExecution)
+	v1.HandleFunc(pathPlanExecution, a.methodNotAllowed("GET"))
 	v1.HandleFunc("GET /v1/provinces", a.getProvinces)
 	v1.HandleFunc("/v1/provinces", a.methodNotAllowed("GET"))
 	v1.HandleFunc("POST /v1/users", a.addUser)

@@ -78,19 +78,21 @@ func TestAccessMatrix(t *testing.T) {
 		// that refusal.
 		{"repudiate", http.MethodPost, "/v1/repudiations", map[string]any{"seq": 1, "reason": "thử", "decision": "1/QĐ"}, ""},
 		{"readiness", http.MethodGet, "/readyz", nil, ""},
+		{"plan-execution report", http.MethodGet, pathPlanExecution + "?year=2025", nil, ""},
+		{"report of other province", http.MethodGet, pathPlanExecution + "?year=2025&province=79", nil, "province"},
 	}
 	const (
 		ok, created, unauth, forbid, notFound, unprocessable = 200, 201, 401, 403, 404, 422
 	)
 	// want[role] lists the statuses, in the order of routes.
 	want := map[string][]int{
-		"admin":      {created, created, created, created, ok, ok, ok, ok, ok, created, ok, ok, created, ok, ok, notFound, ok, unprocessable, ok},
-		"officer":    {created, created, forbid, forbid, ok, ok, forbid, ok, forbid, forbid, forbid, forbid, forbid, ok, forbid, notFound, ok, forbid, ok},
-		"auditor":    {forbid, forbid, forbid, forbid, ok, ok, ok, ok, forbid, forbid, forbid, forbid, forbid, ok, forbid, notFound, ok, forbid, ok},
-		"subscriber": {forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, notFound, ok, forbid, ok},
+		"admin":      {created, created, created, created, ok, ok, ok, ok, ok, created, ok, ok, created, ok, ok, notFound, ok, unprocessable, ok, ok, ok},
+		"officer":    {created, created, forbid, forbid, ok, ok, forbid, ok, forbid, forbid, forbid, forbid, forbid, ok, forbid, notFound, ok, forbid, ok, ok, forbid},
+		"auditor":    {forbid, forbid, forbid, forbid, ok, ok, ok, ok, forbid, forbid, forbid, forbid, forbid, ok, forbid, notFound, ok, forbid, ok, ok, ok},
+		"subscriber": {forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, notFound, ok, forbid, ok, forbid, forbid},
 	}
 	for _, refused := range []string{"disabled", "none", "bad secret", "no account", "malformed"} {
-		want[refused] = []int{unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, ok, unauth, ok}
+		want[refused] = []int{unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, ok, unauth, ok, unauth, unauth}
 	}
 	for role, statuses := range want {
 		require.Len(t, statuses, len(routes), role)

@@ -41,6 +41,7 @@ func init() {
 		{"disburse", "record a disbursement (giải ngân) to a beneficiary", movementCommand("disburse")},
 		{"refund", "record a refund (nộp trả) to the state budget", movementCommand("refund")},
 		{"balances", "show balances per line, province and year", runBalances},
+		{"report", "plan against execution by region, province, source, content or project, as the ministry's tables read", runReport},
 		{"audit", "list movements with who recorded them, when and why, and the totals after each", runAudit},
 		{"provinces", "list the provinces in force on a date", runProvinces},
 		{"user", "manage accounts: add, list, disable (admins)", runUser},

@@ -332,6 +332,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	history.VerifyWith(trust.verifyEvent)
 	a := &api{
 		ledger:      ledger,
+		policy:      domain.Policy{SettlementEndFrom2026: c.SettlementEnd},
 		signers:     trust,
 		history:     history,
 		feed:        feed,
