@@ -178,6 +178,12 @@ func (p Presentation) Number(a domain.Amount) string {
 	return viNumber(a.Decimal().Shift(-p.Unit.exponent()).StringFixed(int32(p.Decimals)))
 }
 
+// Machine is Number in machine form, for spreadsheets that store numbers
+// ("170.4", "64710").
+func (p Presentation) Machine(a domain.Amount) string {
+	return a.Decimal().Shift(-p.Unit.exponent()).StringFixed(int32(p.Decimals))
+}
+
 // Text is Number followed by the unit: "170,4 tỷ".
 func (p Presentation) Text(a domain.Amount) string { return p.Number(a) + " " + p.Unit.Short() }
 

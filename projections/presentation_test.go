@@ -184,3 +184,9 @@ func TestShareOfOwnOrTotalPlan(t *testing.T) {
 		assert.Equal(t, "170,4", rep.Total.Executed.Text)
 	}
 }
+
+func TestMachineForm(t *testing.T) {
+	assert.Equal(t, "170.4", presentation(projections.UnitTy, 1, 2, projections.RoundHalfUp).Machine(amount(t, "170440000000")))
+	assert.Equal(t, "64710", presentation(projections.UnitTrieu, 0, 2, projections.RoundHalfUp).Machine(amount(t, "64710000000")))
+	assert.Equal(t, "-0.003", presentation(projections.UnitTy, 3, 2, projections.RoundHalfUp).Machine(amount(t, "-2500000")))
+}

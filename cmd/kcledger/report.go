@@ -222,7 +222,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	percent := fs.String("percent", "round", "percentages: round (half up) or truncate")
 	shareOf := fs.String("share-of", "own", "percentage of plan over: own (each row's own plan) or total (the scope's total plan)")
 	events := fs.Bool("events", false, "list the stream sequences of the events behind each row")
-	format := fs.String("format", "table", "output: table, json or csv")
+	format := fs.String("format", "table", "output: table, json, csv or xlsx (an Excel workbook, one sheet per breakdown, --by's first)")
 	output := fs.String("output", "", "write to this file instead of standard output")
 	lang := fs.String("lang", projections.LangVI, "headings: vi or en (figures are vi-VN in both)")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -233,9 +233,9 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return code
 	}
 	switch *format {
-	case "table", "json", "csv":
+	case "table", "json", "csv", "xlsx":
 	default:
-		return fail(exitUsage, "--format %q: want table, json or csv", *format)
+		return fail(exitUsage, "--format %q: want table, json, csv or xlsx", *format)
 	}
 	if *lang != projections.LangVI && *lang != projections.LangEN {
 		return fail(exitUsage, "--lang %q: want vi or en", *lang)
@@ -285,22 +285,45 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	// the server's report into the stream's.
 	fromStream := false
 	fs.Visit(func(f *flag.Flag) { fromStream = fromStream || f.Name == "nats-url" })
-	var view planReportView
+	// The reports to write: --by's, then, in a workbook, every other
+	// breakdown on its own sheet.
+	bys := []projections.Breakdown{pq.By}
+	if *format == "xlsx" {
+		for _, b := range breakdowns {
+			if b != pq.By {
+				bys = append(bys, b)
+			}
+		}
+	}
+	var views []planReportView
 	if fromStream {
-		rep, code := reportFromStream(ctx, nf, *keysFile, pq, cutoff, stderr)
+		plans, code := plansFromStream(ctx, nf, *keysFile, pq, cutoff, stderr)
 		if code != exitOK {
 			return code
 		}
-		view = viewOfPlan(rep, cutoff, *lang)
+		for _, b := range bys {
+			q := pq
+			q.By = b
+			rep, err := plans.PlanExecution(q)
+			if err != nil {
+				return fail(exitRefused, "%v", err)
+			}
+			views = append(views, viewOfPlan(rep, cutoff, *lang))
+		}
 	} else {
 		c, err := server.client()
 		if err != nil {
 			return fail(exitUsage, "%v", err)
 		}
-		if _, err := c.do(ctx, http.MethodGet, pathPlanExecution+"?"+q.Encode(), nil, nil, &view); err != nil {
-			return exitFor(err, stderr, *server.server)
+		for _, b := range bys {
+			q.Set("by", string(b))
+			var view planReportView
+			if _, err := c.do(ctx, http.MethodGet, pathPlanExecution+"?"+q.Encode(), nil, nil, &view); err != nil {
+				return exitFor(err, stderr, *server.server)
+			}
+			view.Title, view.Rules = view.PlanReport.Title(*lang), view.PlanReport.Rules(*lang)
+			views = append(views, view)
 		}
-		view.Title, view.Rules = view.PlanReport.Title(*lang), view.PlanReport.Rules(*lang)
 	}
 	out := stdout
 	if *output != "" {
@@ -311,7 +334,11 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		defer f.Close()
 		out = f
 	}
-	if err := writePlanReport(out, view, *format, *lang); err != nil {
+	write := func() error { return writePlanReport(out, views[0], *format, *lang) }
+	if *format == "xlsx" {
+		write = func() error { return writePlanXLSX(out, views, *lang) }
+	}
+	if err := write(); err != nil {
 		return fail(exitFailure, "%v", err)
 	}
 	if f, ok := out.(*os.File); ok && out != stdout {
@@ -368,12 +395,13 @@ func writePlanReport(w io.Writer, v planReportView, format, lang string) error {
 	return tw.Flush()
 }
 
-// reportFromStream builds the report straight from the stream, as replay
-// does: the auditor's own copy, every event signed by a pinned key.
-func reportFromStream(ctx context.Context, nf *readerFlags, keysFile string, pq projections.PlanQuery, cutoff time.Time, stderr io.Writer) (projections.PlanReport, int) {
-	fail := func(code int, format string, a ...any) (projections.PlanReport, int) {
+// plansFromStream builds the report model straight from the stream, as
+// replay does: the auditor's own copy, every event signed by a pinned
+// key.
+func plansFromStream(ctx context.Context, nf *readerFlags, keysFile string, pq projections.PlanQuery, cutoff time.Time, stderr io.Writer) (*projections.Plans, int) {
+	fail := func(code int, format string, a ...any) (*projections.Plans, int) {
 		fmt.Fprintf(stderr, "kcledger report: "+format+"\n", a...)
-		return projections.PlanReport{}, code
+		return nil, code
 	}
 	if err := nf.check(); err != nil {
 		return fail(exitUsage, "%v", err)
@@ -441,9 +469,5 @@ func reportFromStream(ctx context.Context, nf *readerFlags, keysFile string, pq 
 		}
 		return fail(exitFailure, "%v", err)
 	}
-	rep, err := plans.PlanExecution(pq)
-	if err != nil {
-		return fail(exitRefused, "%v", err)
-	}
-	return rep, exitOK
+	return plans, exitOK
 }
