@@ -2,6 +2,8 @@ package projections
 
 import (
 	"cmp"
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -152,9 +154,13 @@ type projectKey struct {
 type Plans struct {
 	mu    sync.RWMutex
 	cut   Cut
-	years map[int]bool // nil: every year
+	only  map[int]bool // nil: every year
 	check *Balances
-	atoms map[atomKey]*atom
+	// atoms by fiscal year: a report reads one year, or two.
+	atoms map[int]map[atomKey]*atom
+	// noSeqs: the live model keeps no sequences (memory); a report that
+	// lists them is built from the stream.
+	noSeqs bool
 	// categories holds a project's category as its first movement that
 	// names one gave it: later movements that name none inherit it.
 	categories map[projectKey]domain.Category
@@ -165,15 +171,41 @@ type Plans struct {
 // NewPlans starts the model. The cut's EffectiveUntil is ignored (a query
 // gives its own); years, when given, keeps only those fiscal years.
 func NewPlans(c Cut, years ...int) *Plans {
-	p := &Plans{cut: Cut{UntilSeq: c.UntilSeq, AsOf: c.AsOf}, check: NewBalances(), atoms: map[atomKey]*atom{}, categories: map[projectKey]domain.Category{}, names: map[string]string{}}
+	p := &Plans{cut: Cut{UntilSeq: c.UntilSeq, AsOf: c.AsOf}, check: NewBalances(), atoms: map[int]map[atomKey]*atom{}, categories: map[projectKey]domain.Category{}, names: map[string]string{}}
 	if len(years) > 0 {
-		p.years = map[int]bool{}
+		p.only = map[int]bool{}
 		for _, y := range years {
-			p.years[y] = true
+			p.only[y] = true
 		}
 	}
 	return p
 }
+
+// NewLivePlans starts the model a server keeps up to date with Run: every
+// year, no cut, no sequences.
+func NewLivePlans() *Plans {
+	p := NewPlans(Cut{})
+	p.noSeqs = true
+	return p
+}
+
+// ErrNoSeqs is PlanExecution asked for sequences of a model that keeps
+// none.
+var ErrNoSeqs = errors.New("projections: plans: this model keeps no sequences")
+
+// Run replays feed from the start into p, then follows it until ctx ends,
+// as Balances.Run does.
+func (p *Plans) Run(ctx context.Context, feed Feed) error {
+	return feed.Follow(ctx, p.Applied(), p.Apply)
+}
+
+// PassedOver says whether the message at seq was passed over as
+// repudiated.
+func (p *Plans) PassedOver(seq uint64) bool { return p.check.PassedOver(seq) }
+
+// WaitFor blocks until the event at seq (or a later one) has been
+// applied, or ctx ends.
+func (p *Plans) WaitFor(ctx context.Context, seq uint64) error { return p.check.WaitFor(ctx, seq) }
 
 // Add takes the next event of the stream, stored at stored; it returns
 // false once the cut has ended, and an error wrapping domain.ErrCorrupt
@@ -185,11 +217,14 @@ func (p *Plans) Add(r domain.Recorded, stored time.Time) (bool, error) {
 	return true, p.Apply(r)
 }
 
-// Apply adds one event, without a cut: the live model.
+// Apply adds one event, without a cut: the live model. The event and its
+// atom land together, under the lock reports read with.
 func (p *Plans) Apply(r domain.Recorded) error {
-	if !r.Repudiated && r.Event.Type != domain.TypeRepudiated && p.years != nil && !p.years[r.Event.FiscalYear] {
+	if !r.Repudiated && r.Event.Type != domain.TypeRepudiated && p.only != nil && !p.only[r.Event.FiscalYear] {
 		return nil
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if r.Seq <= p.check.Applied() {
 		return nil
 	}
@@ -200,8 +235,6 @@ func (p *Plans) Apply(r domain.Recorded) error {
 		return nil
 	}
 	e := &r.Event
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	pk := projectKey{e.Line(), e.Project}
 	cat := e.Category
 	if e.Project != "" {
@@ -215,15 +248,22 @@ func (p *Plans) Apply(r domain.Recorded) error {
 		p.names[e.Project] = e.ProjectName
 	}
 	k := atomKey{line: e.Line(), project: e.Project, category: cat, date: e.EffectiveDate}
-	a := p.atoms[k]
+	year := p.atoms[e.FiscalYear]
+	if year == nil {
+		year = map[atomKey]*atom{}
+		p.atoms[e.FiscalYear] = year
+	}
+	a := year[k]
 	if a == nil {
 		a = &atom{}
-		p.atoms[k] = a
+		year[k] = a
 	}
 	a.balance = a.balance.After(e)
 	a.counterpart = a.counterpart.Add(e.Counterpart)
 	a.events++
-	a.seqs = append(a.seqs, r.Seq)
+	if !p.noSeqs {
+		a.seqs = append(a.seqs, r.Seq)
+	}
 	return nil
 }
 
@@ -363,6 +403,9 @@ type rowKey struct{ key, label string }
 // PlanExecution builds the report q asks for. q must have been
 // normalized.
 func (p *Plans) PlanExecution(q PlanQuery) (PlanReport, error) {
+	if q.Events && p.noSeqs {
+		return PlanReport{}, ErrNoSeqs
+	}
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	pr := q.Presentation
@@ -407,8 +450,8 @@ func (p *Plans) PlanExecution(q PlanQuery) (PlanReport, error) {
 	}
 	collect := func(fy int, until domain.Date) (sums, error) {
 		s := sums{rows: map[rowKey]*cell{}, sources: map[domain.Source]*cell{}}
-		for k, a := range p.atoms {
-			if k.line.FiscalYear != fy || q.Source != "" && k.line.Source != q.Source ||
+		for k, a := range p.atoms[fy] {
+			if q.Source != "" && k.line.Source != q.Source ||
 				!until.IsZero() && k.date.After(until) || q.Allow != nil && !q.Allow(k.line) {
 				continue
 			}

@@ -1,6 +1,7 @@
 package projections_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -177,4 +178,26 @@ func TestCounterpartIsNotStateMoney(t *testing.T) {
 	require.Equal(t, "9500000000", rep.Total.Counterpart.Dong)
 	require.Equal(t, "19398000000", rep.Total.Plan.Dong)
 	require.Equal(t, "9,398", rep.Total.Available.Text)
+}
+
+// TestLivePlansFollowTheFeed: the server's model, fed by Run, answers as
+// one built from the stream, and refuses to list sequences it keeps none
+// of.
+func TestLivePlansFollowTheFeed(t *testing.T) {
+	l := northern2022(t)
+	live := projections.NewLivePlans()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- live.Run(ctx, sliceFeed(l.recs)) }()
+	require.NoError(t, live.WaitFor(t.Context(), l.recs[len(l.recs)-1].Seq))
+	cancel()
+	require.NoError(t, <-done) // sliceFeed ends quietly with its context
+	q := projections.PlanQuery{FiscalYear: 2022, Region: domain.RegionNorth, By: projections.ByCategory, ComparePrevious: true}
+	want := report(t, l.plans(t, projections.Cut{}), q)
+	got := report(t, live, q)
+	require.Equal(t, want.Table(projections.LangVI), got.Table(projections.LangVI))
+	require.Equal(t, want.AsOfSeq, got.AsOfSeq)
+	q.Events = true
+	_, err := live.PlanExecution(q)
+	require.ErrorIs(t, err, projections.ErrNoSeqs)
 }

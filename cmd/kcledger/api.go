@@ -41,11 +41,16 @@ const (
 type api struct {
 	ledger *domain.Ledger
 	// policy is the ledger's, for the reports' period windows.
-	policy   domain.Policy
-	balances *projections.Balances
-	accounts accountStore
-	signers  signerList
-	history  historyReader
+	policy domain.Policy
+	// plans is the reports' live model (serve --live-reports), nil
+	// without; plansHealth says whether it stands stopped before a bad
+	// message.
+	plans       *projections.Plans
+	plansHealth *soundness
+	balances    *projections.Balances
+	accounts    accountStore
+	signers     signerList
+	history     historyReader
 	// feed is the stream the balances follow, for rebuilds; checkpoints
 	// is where their checkpoint is kept.
 	feed        projections.Feed

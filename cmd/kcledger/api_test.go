@@ -69,7 +69,11 @@ func (ta *testAPI) addAccount(t *testing.T, name string, role domain.Role, provi
 	return res.Token
 }
 
-func newTestAPI(t *testing.T) *testAPI {
+func newTestAPI(t *testing.T) *testAPI { t.Helper(); return newTestAPIWith(t, false) }
+
+// newTestAPIWith is newTestAPI, with the reports' live model when
+// liveReports is set (serve --live-reports).
+func newTestAPIWith(t *testing.T, liveReports bool) *testAPI {
 	t.Helper()
 	ns, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:-1"})
 	require.NoError(t, err)
@@ -100,6 +104,21 @@ func newTestAPI(t *testing.T) *testAPI {
 			t.Errorf("balances projection: %v", err)
 		}
 	})
+	var plans *projections.Plans
+	plansHealth := &soundness{}
+	if liveReports {
+		plans = projections.NewLivePlans()
+		plansErr := make(chan error, 1)
+		go func() {
+			plansErr <- superviseBalances(ctx, store, store, plans, repudiations, repudiationsRead, plansHealth, log)
+		}()
+		t.Cleanup(func() {
+			cancel()
+			if err := <-plansErr; err != nil {
+				t.Errorf("reports projection: %v", err)
+			}
+		})
+	}
 
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
@@ -127,7 +146,7 @@ func newTestAPI(t *testing.T) *testAPI {
 		balances:    balances,
 		accounts:    accounts,
 		signers:     trust,
-		history:     history,
+		history:     &scanCounter{historyReader: history},
 		feed:        store,
 		checkpoints: store.Checkpoints(),
 		natsURL:     ns.ClientURL(),
@@ -138,6 +157,8 @@ func newTestAPI(t *testing.T) *testAPI {
 
 		health:       health,
 		repudiations: repudiations,
+		plans:        plans,
+		plansHealth:  plansHealth,
 	}
 	srv := httptest.NewServer(a.routes())
 	t.Cleanup(srv.Close)

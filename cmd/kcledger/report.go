@@ -153,6 +153,21 @@ func (a *api) getPlanExecution(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	pq.Allow = acc.Sees
+	if a.plans != nil && asOf.IsZero() && !pq.Events && a.plansHealth.stalled() == nil {
+		// The live model, once it holds this server's writes and what
+		// the balances hold (it replays the stream beside them at start).
+		if err := a.plans.WaitFor(r.Context(), max(a.lastWrite.Load(), a.balances.Applied())); err != nil {
+			writeError(w, r, a.log, domain.Errorf(domain.CodeUnavailable, "", "reports are catching up with recent writes; retry shortly"))
+			return
+		}
+		rep, err := a.plans.PlanExecution(pq)
+		if err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, viewOfPlan(rep, asOf, projections.LangVI))
+		return
+	}
 	state, err := a.history.State(r.Context())
 	if err != nil {
 		writeError(w, r, a.log, err)
@@ -170,7 +185,7 @@ func (a *api) getPlanExecution(w http.ResponseWriter, r *http.Request) {
 		if cut.Ends(se.Seq, se.Stored) {
 			return false, nil
 		}
-		if a.repudiations.Has(se.Seq) {
+		if a.repudiations.Has(se.Seq) && a.repudiations.Covers(se.Seq, se.Digest()) {
 			return plans.Add(domain.Recorded{Seq: se.Seq, Repudiated: true}, se.Stored)
 		}
 		if stalled != nil && se.Seq >= stalled.Seq {
@@ -178,6 +193,9 @@ func (a *api) getPlanExecution(w http.ResponseWriter, r *http.Request) {
 		}
 		if se.Err != nil {
 			return false, unsoundAt(se.Seq, se.Err)
+		}
+		if se.Unsigned != nil {
+			return false, unsoundAt(se.Seq, se.Unsigned)
 		}
 		more, err := plans.Add(se.Recorded, se.Stored)
 		if errors.Is(err, domain.ErrCorrupt) {
@@ -428,7 +446,7 @@ func plansFromStream(ctx context.Context, nf *readerFlags, keysFile string, pq p
 		return fail(exitFailure, "%v", err)
 	}
 	last := state.LastSeq
-	reps, err := readRepudiations(ctx, rd, last, ring)
+	reps, err := readRepudiations(ctx, rd, last, ring, cutoff)
 	if err != nil {
 		return fail(exitFailure, "%v", err)
 	}
@@ -443,7 +461,7 @@ func plansFromStream(ctx context.Context, nf *readerFlags, keysFile string, pq p
 		if !cutoff.IsZero() && se.Stored.After(cutoff) {
 			return false, nil
 		}
-		for ; se.Seq > next && reps.Has(next); next++ {
+		for ; se.Seq > next && reps.Covers(next, ""); next++ {
 			if err := plans.Apply(domain.Recorded{Seq: next, Repudiated: true}); err != nil {
 				return false, err
 			}
@@ -452,7 +470,7 @@ func plansFromStream(ctx context.Context, nf *readerFlags, keysFile string, pq p
 			return false, fmt.Errorf("%w: the stream has no message at seq %d (the next is seq %d): a message was removed", domain.ErrCorrupt, next, se.Seq)
 		}
 		next = se.Seq + 1
-		if reps.Has(se.Seq) {
+		if reps.Has(se.Seq) && reps.Covers(se.Seq, se.Digest()) {
 			return true, plans.Apply(domain.Recorded{Seq: se.Seq, Repudiated: true})
 		}
 		if se.Err != nil {

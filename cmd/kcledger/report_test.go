@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/uuid"
@@ -14,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/eventstore"
 )
 
 // reportLedger records a small 2025 of two northern provinces and one
@@ -46,9 +49,37 @@ func getReport(t *testing.T, ta *testAPI, q string) planReportView {
 	return v
 }
 
+// scanCounter counts the scans of the stream a route makes.
+type scanCounter struct {
+	historyReader
+	scans atomic.Int64
+}
+
+func (s *scanCounter) ScanFilter(ctx context.Context, filter string, last uint64, fn func(eventstore.StoredEvent) (bool, error)) error {
+	s.scans.Add(1)
+	return s.historyReader.ScanFilter(ctx, filter, last, fn)
+}
+
 func TestPlanExecutionRoute(t *testing.T) {
-	ta := newTestAPI(t)
+	for _, live := range []bool{false, true} {
+		t.Run(map[bool]string{false: "from the stream", true: "live model"}[live], func(t *testing.T) {
+			testPlanExecutionRoute(t, live)
+		})
+	}
+}
+
+func testPlanExecutionRoute(t *testing.T, live bool) {
+	ta := newTestAPIWith(t, live)
+	counter := ta.api.history.(*scanCounter)
 	reportLedger(t, ta)
+	defer func() {
+		if live {
+			// Only the reports that list sequences or cut as_of scan.
+			assert.Equal(t, int64(1), counter.scans.Load())
+		} else {
+			assert.Positive(t, counter.scans.Load())
+		}
+	}()
 
 	v := getReport(t, ta, "year=2025&region=north&unit=ty&decimals=1&percent_decimals=1&compare_previous_year=true&events=true")
 	assert.Equal(t, "Kế hoạch và thực hiện kinh phí khuyến công năm 2025 — 15 tỉnh phía Bắc — KCQG và KCĐP — cả năm — danh mục tỉnh: 34 — đơn vị: tỷ đồng", v.Title)

@@ -103,7 +103,7 @@ func readableBefore(seq uint64) string {
 // includes domain.ErrForged), it marks h stalled at that message, logs it
 // once, and waits until the message is repudiated; then the balances pass
 // it over and go on. Any other error ends it, and serve.
-func superviseBalances(ctx context.Context, store *eventstore.JetStream, feed projections.Feed, b *projections.Balances, reps *domain.Repudiations, repsReady <-chan struct{}, h *soundness, log *slog.Logger) error {
+func superviseBalances(ctx context.Context, store *eventstore.JetStream, feed projections.Feed, b follower, reps *domain.Repudiations, repsReady <-chan struct{}, h *soundness, log *slog.Logger) error {
 	// The repudiations in the stream at start are known before the
 	// balances read a message.
 	select {
@@ -177,10 +177,23 @@ func superviseBalances(ctx context.Context, store *eventstore.JetStream, feed pr
 // unknown or unendorsed key read it again.
 const unendorsedRecheckEvery = 10 * time.Second
 
+// follower is a read model that follows the stream: the balances, or the
+// reports' live model.
+type follower interface {
+	Run(ctx context.Context, feed projections.Feed) error
+	Applied() uint64
+	PassedOver(seq uint64) bool
+}
+
+var (
+	_ follower = (*projections.Balances)(nil)
+	_ follower = (*projections.Plans)(nil)
+)
+
 // badSeq is the message the balances stopped on: the first after the
 // last applied that they did not pass over, or the first sequence the
 // stream lacks (a message removed from it), which may be repudiated too.
-func badSeq(ctx context.Context, store *eventstore.JetStream, b *projections.Balances, reps *domain.Repudiations) (uint64, error) {
+func badSeq(ctx context.Context, store *eventstore.JetStream, b follower, reps *domain.Repudiations) (uint64, error) {
 	after := b.Applied()
 	for {
 		seq, err := store.NextSeq(ctx, after)

@@ -36,6 +36,10 @@ type serveConfig struct {
 	SyncInterval  time.Duration
 	SettlementEnd domain.MonthDay
 	LogLevel      slog.Level
+	// LiveReports keeps the reports' model up to date in memory, beside
+	// the balances, so that a report without as_of or events answers from
+	// it instead of from a scan of the stream.
+	LiveReports bool
 	// Rebuild ignores every checkpoint: the projections are rebuilt from
 	// the whole stream, and new checkpoints saved.
 	Rebuild bool
@@ -147,6 +151,7 @@ func parseServeConfig(args []string, stderr io.Writer) (serveConfig, int, bool) 
 	fs.StringVar(&c.NATSPassword, "nats-password", env("KCLEDGER_NATS_PASSWORD", ""), "with --nats-user: its password; prefer the environment variable (KCLEDGER_NATS_PASSWORD)")
 	fs.StringVar(&c.NATSToken, "nats-token", env("KCLEDGER_NATS_TOKEN", ""), "with --nats-url: NATS token; prefer the environment variable (KCLEDGER_NATS_TOKEN)")
 	fs.StringVar(&c.NATSCA, "nats-ca", env("KCLEDGER_NATS_CA", ""), "with --nats-url: PEM CA that signed the server's certificate (KCLEDGER_NATS_CA)")
+	fs.BoolVar(&c.LiveReports, "live-reports", envBool("KCLEDGER_LIVE_REPORTS"), "keep the plan-execution reports' model in memory from the whole stream (replayed at every start, no checkpoint), so that reports without as_of or events answer from it (KCLEDGER_LIVE_REPORTS)")
 	fs.BoolVar(&c.Rebuild, "rebuild", envBool("KCLEDGER_REBUILD"), "ignore the checkpoints: rebuild the idempotency key index and the balances from the whole stream, then save new checkpoints (KCLEDGER_REBUILD)")
 	fs.BoolVar(&c.Insecure, "insecure", envBool("KCLEDGER_INSECURE"), "allow listening beyond loopback without TLS, e.g. behind a TLS-terminating proxy (KCLEDGER_INSECURE)")
 	level := fs.String("log-level", env("KCLEDGER_LOG_LEVEL", "info"), "debug, info, warn or error (KCLEDGER_LOG_LEVEL)")
@@ -317,6 +322,15 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	if err := catchUp(ctx, store, balances, log, projErr, health); err != nil {
 		return err
 	}
+	var plans *projections.Plans
+	plansHealth := &soundness{}
+	plansErr := make(chan error, 1)
+	if c.LiveReports {
+		plans = projections.NewLivePlans()
+		go func() {
+			plansErr <- superviseBalances(ctx, store, feed, plans, repudiations, repudiationsRead, plansHealth, log)
+		}()
+	}
 	saved := make(chan struct{})
 	go func() {
 		defer close(saved)
@@ -333,6 +347,8 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	a := &api{
 		ledger:      ledger,
 		policy:      domain.Policy{SettlementEndFrom2026: c.SettlementEnd},
+		plans:       plans,
+		plansHealth: plansHealth,
 		signers:     trust,
 		history:     history,
 		feed:        feed,
@@ -390,6 +406,8 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		runErr = fmt.Errorf("http: %w", err)
 	case err := <-projErr:
 		runErr = fmt.Errorf("balances projection stopped: %w", err)
+	case err := <-plansErr: // nil only on shutdown
+		runErr = fmt.Errorf("reports projection stopped: %w", err)
 	}
 	shutdownCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
 	defer done()
