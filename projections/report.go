@@ -156,8 +156,11 @@ type Plans struct {
 	cut   Cut
 	only  map[int]bool // nil: every year
 	check *Balances
-	// atoms by fiscal year: a report reads one year, or two.
-	atoms map[int]map[atomKey]*atom
+	// atoms by fiscal year: a report reads one year, or two. undated
+	// holds the same sums without the effective date (only the scheme
+	// it falls in), for the reports without an effective_until cut:
+	// a few atoms per project instead of one per day.
+	atoms, undated map[int]map[atomKey]*atom
 	// noSeqs: the live model keeps no sequences (memory); a report that
 	// lists them is built from the stream.
 	noSeqs bool
@@ -171,7 +174,7 @@ type Plans struct {
 // NewPlans starts the model. The cut's EffectiveUntil is ignored (a query
 // gives its own); years, when given, keeps only those fiscal years.
 func NewPlans(c Cut, years ...int) *Plans {
-	p := &Plans{cut: Cut{UntilSeq: c.UntilSeq, AsOf: c.AsOf}, check: NewBalances(), atoms: map[int]map[atomKey]*atom{}, categories: map[projectKey]domain.Category{}, names: map[string]string{}}
+	p := &Plans{cut: Cut{UntilSeq: c.UntilSeq, AsOf: c.AsOf}, check: NewBalances(), atoms: map[int]map[atomKey]*atom{}, undated: map[int]map[atomKey]*atom{}, categories: map[projectKey]domain.Category{}, names: map[string]string{}}
 	if len(years) > 0 {
 		p.only = map[int]bool{}
 		for _, y := range years {
@@ -248,10 +251,17 @@ func (p *Plans) Apply(r domain.Recorded) error {
 		p.names[e.Project] = e.ProjectName
 	}
 	k := atomKey{line: e.Line(), project: e.Project, category: cat, date: e.EffectiveDate}
-	year := p.atoms[e.FiscalYear]
+	p.addAtom(p.atoms, k, e, r.Seq)
+	k.date = schemeStart(domain.SchemeOn(e.EffectiveDate))
+	p.addAtom(p.undated, k, e, r.Seq)
+	return nil
+}
+
+func (p *Plans) addAtom(atoms map[int]map[atomKey]*atom, k atomKey, e *domain.Event, seq uint64) {
+	year := atoms[e.FiscalYear]
 	if year == nil {
 		year = map[atomKey]*atom{}
-		p.atoms[e.FiscalYear] = year
+		atoms[e.FiscalYear] = year
 	}
 	a := year[k]
 	if a == nil {
@@ -262,9 +272,17 @@ func (p *Plans) Apply(r domain.Recorded) error {
 	a.counterpart = a.counterpart.Add(e.Counterpart)
 	a.events++
 	if !p.noSeqs {
-		a.seqs = append(a.seqs, r.Seq)
+		a.seqs = append(a.seqs, seq)
 	}
-	return nil
+}
+
+// schemeStart stands for every date of a scheme in the undated atoms:
+// what a code means depends on nothing else of the date.
+func schemeStart(s domain.Scheme) domain.Date {
+	if s == domain.Scheme34 {
+		return domain.Scheme34Start
+	}
+	return domain.Date{Year: domain.MinFiscalYear - 1, Month: time.January, Day: 1}
 }
 
 // Applied is the sequence of the last event applied.
@@ -450,7 +468,11 @@ func (p *Plans) PlanExecution(q PlanQuery) (PlanReport, error) {
 	}
 	collect := func(fy int, until domain.Date) (sums, error) {
 		s := sums{rows: map[rowKey]*cell{}, sources: map[domain.Source]*cell{}}
-		for k, a := range p.atoms[fy] {
+		atoms := p.undated[fy]
+		if !until.IsZero() {
+			atoms = p.atoms[fy]
+		}
+		for k, a := range atoms {
 			if q.Source != "" && k.line.Source != q.Source ||
 				!until.IsZero() && k.date.After(until) || q.Allow != nil && !q.Allow(k.line) {
 				continue
