@@ -156,11 +156,14 @@ type Plans struct {
 	cut   Cut
 	only  map[int]bool // nil: every year
 	check *Balances
-	// atoms by fiscal year: a report reads one year, or two. undated
-	// holds the same sums without the effective date (only the scheme
-	// it falls in), for the reports without an effective_until cut:
-	// a few atoms per project instead of one per day.
-	atoms, undated map[int]map[atomKey]*atom
+	// undated holds, by fiscal year, the sums of each (line, project,
+	// category, scheme its days fall in): a report without an
+	// effective_until cut reads a few atoms per project. days holds the
+	// same sums per day, for the reports with a cut.
+	undated map[int]map[atomKey]*atom
+	days    map[int]map[atomKey]*series
+	// stale lists the years with a series whose running sums are stale.
+	stale map[int]bool
 	// noSeqs: the live model keeps no sequences (memory); a report that
 	// lists them is built from the stream.
 	noSeqs bool
@@ -174,7 +177,7 @@ type Plans struct {
 // NewPlans starts the model. The cut's EffectiveUntil is ignored (a query
 // gives its own); years, when given, keeps only those fiscal years.
 func NewPlans(c Cut, years ...int) *Plans {
-	p := &Plans{cut: Cut{UntilSeq: c.UntilSeq, AsOf: c.AsOf}, check: NewBalances(), atoms: map[int]map[atomKey]*atom{}, undated: map[int]map[atomKey]*atom{}, categories: map[projectKey]domain.Category{}, names: map[string]string{}}
+	p := &Plans{cut: Cut{UntilSeq: c.UntilSeq, AsOf: c.AsOf}, check: NewBalances(), undated: map[int]map[atomKey]*atom{}, days: map[int]map[atomKey]*series{}, stale: map[int]bool{}, categories: map[projectKey]domain.Category{}, names: map[string]string{}}
 	if len(years) > 0 {
 		p.only = map[int]bool{}
 		for _, y := range years {
@@ -251,9 +254,27 @@ func (p *Plans) Apply(r domain.Recorded) error {
 		p.names[e.Project] = e.ProjectName
 	}
 	k := atomKey{line: e.Line(), project: e.Project, category: cat, date: e.EffectiveDate}
-	p.addAtom(p.atoms, k, e, r.Seq)
+	day := k.date
 	k.date = schemeStart(domain.SchemeOn(e.EffectiveDate))
 	p.addAtom(p.undated, k, e, r.Seq)
+	year := p.days[e.FiscalYear]
+	if year == nil {
+		year = map[atomKey]*series{}
+		p.days[e.FiscalYear] = year
+	}
+	sr := year[k]
+	if sr == nil {
+		sr = &series{byDay: map[domain.Date]*atom{}}
+		year[k] = sr
+	}
+	a := sr.byDay[day]
+	if a == nil {
+		a = &atom{}
+		sr.byDay[day] = a
+	}
+	a.add(e, r.Seq, !p.noSeqs)
+	sr.stale = true
+	p.stale[e.FiscalYear] = true
 	return nil
 }
 
@@ -268,12 +289,93 @@ func (p *Plans) addAtom(atoms map[int]map[atomKey]*atom, k atomKey, e *domain.Ev
 		a = &atom{}
 		year[k] = a
 	}
+	a.add(e, seq, !p.noSeqs)
+}
+
+func (a *atom) add(e *domain.Event, seq uint64, seqs bool) {
 	a.balance = a.balance.After(e)
 	a.counterpart = a.counterpart.Add(e.Counterpart)
 	a.events++
-	if !p.noSeqs {
+	if seqs {
 		a.seqs = append(a.seqs, seq)
 	}
+}
+
+// series is one undated atom's days, with running sums over them in day
+// order once refreshed.
+type series struct {
+	byDay map[domain.Date]*atom
+	// days and running (running[i] sums the days up to days[i], seqs
+	// left out) are valid unless stale.
+	days    []domain.Date
+	running []atom
+	stale   bool
+}
+
+func (s *series) refresh() {
+	s.days = s.days[:0]
+	for d := range s.byDay {
+		s.days = append(s.days, d)
+	}
+	slices.SortFunc(s.days, domain.Date.Compare)
+	s.running = s.running[:0]
+	var sum atom
+	for _, d := range s.days {
+		a := s.byDay[d]
+		sum.balance = sum.balance.Plus(a.balance)
+		sum.counterpart = sum.counterpart.Add(a.counterpart)
+		sum.events += a.events
+		s.running = append(s.running, sum)
+	}
+	s.stale = false
+}
+
+// until sums the days up to d: by the running sums when they are fresh,
+// day by day when they are stale (a write since the last refresh). The
+// sequences are gathered when asked for.
+func (s *series) until(d domain.Date, seqs bool) atom {
+	var sum atom
+	if !s.stale && !seqs {
+		i, found := slices.BinarySearchFunc(s.days, d, domain.Date.Compare)
+		if found {
+			i++
+		}
+		if i > 0 {
+			sum = s.running[i-1]
+		}
+		return sum
+	}
+	for day, a := range s.byDay {
+		if day.After(d) {
+			continue
+		}
+		sum.balance = sum.balance.Plus(a.balance)
+		sum.counterpart = sum.counterpart.Add(a.counterpart)
+		sum.events += a.events
+		if seqs {
+			sum.seqs = append(sum.seqs, a.seqs...)
+		}
+	}
+	return sum
+}
+
+// refreshYear brings the running sums of a year up to date, under the
+// write lock; reports then read them under the read lock.
+func (p *Plans) refreshYear(fy int) {
+	p.mu.RLock()
+	stale := p.stale[fy]
+	p.mu.RUnlock()
+	if !stale {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.days[fy] {
+		if s.stale {
+			s.refresh()
+		}
+	}
+	p.stale[fy] = false
 }
 
 // schemeStart stands for every date of a scheme in the undated atoms:
@@ -424,6 +526,12 @@ func (p *Plans) PlanExecution(q PlanQuery) (PlanReport, error) {
 	if q.Events && p.noSeqs {
 		return PlanReport{}, ErrNoSeqs
 	}
+	if !q.EffectiveUntil.IsZero() {
+		p.refreshYear(q.FiscalYear)
+		if q.ComparePrevious {
+			p.refreshYear(q.FiscalYear - 1)
+		}
+	}
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	pr := q.Presentation
@@ -468,21 +576,13 @@ func (p *Plans) PlanExecution(q PlanQuery) (PlanReport, error) {
 	}
 	collect := func(fy int, until domain.Date) (sums, error) {
 		s := sums{rows: map[rowKey]*cell{}, sources: map[domain.Source]*cell{}}
-		atoms := p.undated[fy]
-		if !until.IsZero() {
-			atoms = p.atoms[fy]
-		}
-		for k, a := range atoms {
-			if q.Source != "" && k.line.Source != q.Source ||
-				!until.IsZero() && k.date.After(until) || q.Allow != nil && !q.Allow(k.line) {
-				continue
-			}
+		visit := func(k atomKey, a *atom) error {
 			pv, err := provinceIn(q.Scheme, k.line, k.date)
 			if err != nil {
-				return s, err
+				return err
 			}
 			if !inScope(pv) {
-				continue
+				return nil
 			}
 			var rk rowKey
 			switch q.By {
@@ -514,6 +614,32 @@ func (p *Plans) PlanExecution(q PlanQuery) (PlanReport, error) {
 			}
 			sc.add(k, a, q.Events)
 			s.total.add(k, a, q.Events)
+			return nil
+		}
+		keep := func(k atomKey) bool {
+			return (q.Source == "" || k.line.Source == q.Source) && (q.Allow == nil || q.Allow(k.line))
+		}
+		if until.IsZero() {
+			for k, a := range p.undated[fy] {
+				if keep(k) {
+					if err := visit(k, a); err != nil {
+						return s, err
+					}
+				}
+			}
+			return s, nil
+		}
+		for k, sr := range p.days[fy] {
+			if !keep(k) {
+				continue
+			}
+			sum := sr.until(until, q.Events)
+			if sum.events == 0 {
+				continue // nothing dated by the cut: not even its scheme counts
+			}
+			if err := visit(k, &sum); err != nil {
+				return s, err
+			}
 		}
 		return s, nil
 	}

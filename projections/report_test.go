@@ -201,3 +201,32 @@ func TestLivePlansFollowTheFeed(t *testing.T) {
 	_, err := live.PlanExecution(q)
 	require.ErrorIs(t, err, projections.ErrNoSeqs)
 }
+
+// TestCutSumsStayFresh: a report with a cut reads running sums over the
+// days, refreshed after writes; summed day by day (when it lists the
+// sequences) it says the same, before and after more movements.
+func TestCutSumsStayFresh(t *testing.T) {
+	l := northern2022(t)
+	p := projections.NewPlans(projections.Cut{})
+	n := len(l.recs) - 6
+	for _, r := range l.recs[:n] {
+		require.NoError(t, p.Apply(r))
+	}
+	cut := projections.PlanQuery{FiscalYear: 2022, Region: domain.RegionNorth, EffectiveUntil: day(2022, time.December, 31), ComparePrevious: true}
+	listing := cut
+	listing.Events = true
+	for _, more := range [][]domain.Recorded{l.recs[n : n+3], l.recs[n+3:], nil} {
+		a, b := report(t, p, cut), report(t, p, listing)
+		ta, tb := a.Table(projections.LangVI), b.Table(projections.LangVI)
+		require.Len(t, tb, len(ta))
+		for i := range ta {
+			require.Equal(t, ta[i], tb[i][:len(ta[i])], "the listing has one more column, the sequences")
+		}
+		require.Equal(t, a.Total.Events, len(b.Total.Seqs))
+		for _, r := range more {
+			require.NoError(t, p.Apply(r))
+		}
+	}
+	full := report(t, l.plans(t, projections.Cut{}), cut)
+	require.Equal(t, full.Table(projections.LangVI), report(t, p, cut).Table(projections.LangVI))
+}
