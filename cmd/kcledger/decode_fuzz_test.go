@@ -15,18 +15,22 @@ var fuzzKinds = []domain.CommandKind{domain.Allocate, domain.Adjust, domain.Disb
 
 // movementWire re-encodes a decoded command as a request body.
 type movementWire struct {
-	FiscalYear    int            `json:"fiscal_year"`
-	Province      string         `json:"province"`
-	Source        string         `json:"source"`
-	Project       string         `json:"project"`
-	Category      string         `json:"category"`
-	Amount        *domain.Amount `json:"amount,omitempty"`
-	Delta         *domain.Amount `json:"delta,omitempty"`
-	Decision      string         `json:"decision"`
-	Voucher       string         `json:"voucher"`
-	Beneficiary   string         `json:"beneficiary"`
-	Reason        string         `json:"reason"`
-	EffectiveDate domain.Date    `json:"effective_date"`
+	FiscalYear  int            `json:"fiscal_year"`
+	Province    string         `json:"province"`
+	Source      string         `json:"source"`
+	Project     string         `json:"project"`
+	Category    string         `json:"category"`
+	Amount      *domain.Amount `json:"amount,omitempty"`
+	Delta       *domain.Amount `json:"delta,omitempty"`
+	Decision    string         `json:"decision"`
+	Voucher     string         `json:"voucher"`
+	Beneficiary string         `json:"beneficiary"`
+	Reason      string         `json:"reason"`
+	// The project facts, absent when empty as a client leaves them out.
+	ProjectName      string         `json:"project_name,omitempty"`
+	ImplementingUnit string         `json:"implementing_unit,omitempty"`
+	Counterpart      *domain.Amount `json:"counterpart,omitempty"`
+	EffectiveDate    domain.Date    `json:"effective_date"`
 }
 
 func encodeMovement(c domain.Command) ([]byte, error) {
@@ -34,6 +38,11 @@ func encodeMovement(c domain.Command) ([]byte, error) {
 		FiscalYear: c.FiscalYear, Province: c.Province, Source: string(c.Source), Project: c.Project,
 		Category: string(c.Category), Decision: c.Decision, Voucher: c.Voucher, Beneficiary: c.Beneficiary,
 		Reason: c.Reason, EffectiveDate: c.EffectiveDate,
+		ProjectName: c.ProjectName, ImplementingUnit: c.ImplementingUnit,
+	}
+	if !c.Counterpart.IsZero() {
+		counterpart := c.Counterpart
+		w.Counterpart = &counterpart
 	}
 	amount := c.Amount
 	if c.Kind == domain.Adjust {
@@ -58,6 +67,10 @@ func FuzzDecodeMovement(f *testing.F) {
 		{0, `{"fiscal_year":2025,"amount":1.5e9,"effective_date":"2025-03-01"}`},
 		{0, `{"fiscal_year":2025,"amount":"1.5","effective_date":"2025-03-01"}`},
 		{0, `{"fiscal_year":2025,"amount":"-0","effective_date":"2025-03-01"}`},
+		{0, `{"fiscal_year":2025,"province":"01","source":"national","project":"CCN-1","amount":"1","decision":"1/QĐ","project_name":"Cụm CN","implementing_unit":"TTKC","counterpart":"9500000000","effective_date":"2025-03-01"}`},
+		{0, `{"fiscal_year":2025,"amount":"1","counterpart":95,"effective_date":"2025-03-01"}`},
+		{0, `{"fiscal_year":2025,"amount":"1","counterpart":null,"effective_date":"2025-03-01"}`},
+		{0, `{"fiscal_year":2025,"amount":"1","counterpart":"-0","effective_date":"2025-03-01"}`},
 		{0, `{"fiscal_year":2025,"amount":"10000000000000000000","effective_date":"2025-03-01"}`},
 		{0, `{"fiscal_year":2025,"amount":null,"effective_date":"2025-03-01"}`},
 		{0, `{"fiscal_year":2025,"amount":"\u0031","effective_date":"2025-13-01"}`},
@@ -119,14 +132,15 @@ func FuzzDecodeMovement(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-decoding %s: %v", wire, err)
 		}
-		if !back.Amount.Equal(cmd.Amount) {
-			t.Fatalf("amount %s came back as %s", cmd.Amount, back.Amount)
+		if !back.Amount.Equal(cmd.Amount) || !back.Counterpart.Equal(cmd.Counterpart) {
+			t.Fatalf("amount %s or counterpart %s came back as %s, %s", cmd.Amount, cmd.Counterpart, back.Amount, back.Counterpart)
 		}
 		if back.Fingerprint() != cmd.Fingerprint() {
 			t.Fatalf("round trip changed the command:\n%+v\n%+v", cmd, back)
 		}
 		a, b := cmd, back
 		a.Amount, b.Amount = domain.Amount{}, domain.Amount{}
+		a.Counterpart, b.Counterpart = domain.Amount{}, domain.Amount{}
 		if a != b {
 			t.Fatalf("round trip changed the command:\n%+v\n%+v", a, b)
 		}
