@@ -171,13 +171,13 @@ type Plans struct {
 	// names one gave it: later movements that name none inherit it.
 	categories map[projectKey]domain.Category
 	// names holds a project's name, as its latest allocation gave it.
-	names map[string]string
+	names map[projectKey]string
 }
 
 // NewPlans starts the model. The cut's EffectiveUntil is ignored (a query
 // gives its own); years, when given, keeps only those fiscal years.
 func NewPlans(c Cut, years ...int) *Plans {
-	p := &Plans{cut: Cut{UntilSeq: c.UntilSeq, AsOf: c.AsOf}, check: NewBalances(), undated: map[int]map[atomKey]*atom{}, days: map[int]map[atomKey]*series{}, stale: map[int]bool{}, categories: map[projectKey]domain.Category{}, names: map[string]string{}}
+	p := &Plans{cut: Cut{UntilSeq: c.UntilSeq, AsOf: c.AsOf}, check: NewBalances(), undated: map[int]map[atomKey]*atom{}, days: map[int]map[atomKey]*series{}, stale: map[int]bool{}, categories: map[projectKey]domain.Category{}, names: map[projectKey]string{}}
 	if len(years) > 0 {
 		p.only = map[int]bool{}
 		for _, y := range years {
@@ -251,7 +251,7 @@ func (p *Plans) Apply(r domain.Recorded) error {
 		}
 	}
 	if e.ProjectName != "" {
-		p.names[e.Project] = e.ProjectName
+		p.names[pk] = e.ProjectName
 	}
 	k := atomKey{line: e.Line(), project: e.Project, category: cat, date: e.EffectiveDate}
 	day := k.date
@@ -397,7 +397,9 @@ func (p *Plans) Balances() *Balances { return p.check }
 // PlanRow is one row (or subtotal, or total) of a report.
 type PlanRow struct {
 	// Key is the row's machine key: a province code, a source, a
-	// category (or "" when none), a project code.
+	// category (or "" when none), or a project as province/source/code
+	// of its line ("01/national/DA-1"; the code is empty for movements
+	// tied to no project).
 	Key   string `json:"key"`
 	Label string `json:"label"`
 	// Plan is allocations plus adjustments; Executed is net disbursed
@@ -593,8 +595,10 @@ func (p *Plans) PlanExecution(q PlanQuery) (PlanReport, error) {
 			case ByCategory:
 				rk = rowKey{string(k.category), categoryLabel(k.category)}
 			case ByProject:
-				rk = rowKey{k.project, k.project}
-				if n := p.names[k.project]; n != "" {
+				// A project is its code within its line: two provinces
+				// may use the same code.
+				rk = rowKey{k.line.Province + "/" + string(k.line.Source) + "/" + k.project, k.project}
+				if n := p.names[projectKey{k.line, k.project}]; n != "" {
 					rk.label = n
 				}
 				if k.project == "" {

@@ -230,3 +230,21 @@ func TestCutSumsStayFresh(t *testing.T) {
 	full := report(t, l.plans(t, projections.Cut{}), cut)
 	require.Equal(t, full.Table(projections.LangVI), report(t, p, cut).Table(projections.LangVI))
 }
+
+// TestProjectsAreTheirLines: the same project code in two provinces is
+// two projects, each with its own name.
+func TestProjectsAreTheirLines(t *testing.T) {
+	l := newLedger()
+	for _, pv := range []string{"01", "79"} {
+		ok, err := l.tryWith(movement{kind: domain.Allocate, year: 2024, province: pv, source: domain.SourceNational, project: "DA-1", amount: 100}, func(c *domain.Command) {
+			c.ProjectName = "Đề án của " + pv
+		})
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	rep := report(t, l.plans(t, projections.Cut{}), projections.PlanQuery{FiscalYear: 2024, By: projections.ByProject})
+	require.Equal(t, []string{"01/national/DA-1", "79/national/DA-1"}, keys(rep.Rows))
+	require.Equal(t, "Đề án của 01", rep.Rows[0].Label)
+	require.Equal(t, "Đề án của 79", rep.Rows[1].Label)
+	require.Equal(t, 2, rep.Total.Projects)
+}
