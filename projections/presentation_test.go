@@ -190,3 +190,9 @@ func TestMachineForm(t *testing.T) {
 	assert.Equal(t, "64710", presentation(projections.UnitTrieu, 0, 2, projections.RoundHalfUp).Machine(amount(t, "64710000000")))
 	assert.Equal(t, "-0.003", presentation(projections.UnitTy, 3, 2, projections.RoundHalfUp).Machine(amount(t, "-2500000")))
 }
+
+func TestDecimalsLabel(t *testing.T) {
+	rep := projections.PlanReport{Presentation: presentation(projections.UnitTy, 1, 2, projections.RoundHalfUp)}
+	assert.Contains(t, rep.Rules(projections.LangEN), "billion đồng (tỷ), 1 decimal, rounded half up; percentages: 2 decimals")
+	assert.Contains(t, rep.Rules(projections.LangVI), "tỷ đồng, 1 chữ số thập phân")
+}

@@ -77,9 +77,20 @@ func (r PlanReport) Rules(lang string) string {
 		l = 1
 	}
 	return fmt.Sprintf(pick(lang,
-		"Số tiền: %s, %d chữ số thập phân, %s; tỷ lệ: %d chữ số thập phân, %s; tỷ lệ so với kế hoạch tính trên %s; tỷ trọng tính trên tổng thực hiện của phạm vi",
-		"Amounts: %s, %d decimals, %s; percentages: %d decimals, %s; percentage of plan over %s; share over the scope's execution"),
-		unitLabel(lang, p.Unit), p.Decimals, rule[p.AmountRounding][l], p.PercentDecimals, rule[p.PercentRounding][l], den[p.ShareOf][l])
+		"Số tiền: %s, %s, %s; tỷ lệ: %s, %s; tỷ lệ so với kế hoạch tính trên %s; tỷ trọng tính trên tổng thực hiện của phạm vi",
+		"Amounts: %s, %s, %s; percentages: %s, %s; percentage of plan over %s; share over the scope's execution"),
+		unitLabel(lang, p.Unit), decimalsLabel(lang, p.Decimals), rule[p.AmountRounding][l], decimalsLabel(lang, p.PercentDecimals), rule[p.PercentRounding][l], den[p.ShareOf][l])
+}
+
+// decimalsLabel says how many decimals: "2 chữ số thập phân", "1 decimal".
+func decimalsLabel(lang string, n int) string {
+	if lang != LangEN {
+		return fmt.Sprintf("%d chữ số thập phân", n)
+	}
+	if n == 1 {
+		return "1 decimal"
+	}
+	return fmt.Sprintf("%d decimals", n)
 }
 
 // Table renders the report as a person reads it: a header, the rows, the
