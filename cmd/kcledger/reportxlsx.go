@@ -174,7 +174,23 @@ func writePlanSheet(f *excelize.File, sheet string, v planReportView, lang strin
 			}
 		}
 	}
-	return f.SetColWidth(sheet, "B", "B", 30)
+	// Wide enough for the headings and a billion in đồng, and printed
+	// on one landscape page width, as the ministry's tables are.
+	if err := f.SetColWidth(sheet, "B", "B", 30); err != nil {
+		return err
+	}
+	if err := f.SetColWidth(sheet, "C", "I", 16); err != nil {
+		return err
+	}
+	if err := f.SetColWidth(sheet, "F", "F", 24); err != nil { // Tỷ lệ so với kế hoạch
+		return err
+	}
+	if err := f.SetSheetProps(sheet, &excelize.SheetPropsOptions{FitToPage: ptr(true)}); err != nil {
+		return err
+	}
+	return f.SetPageLayout(sheet, &excelize.PageLayoutOptions{
+		Orientation: ptr("landscape"), FitToWidth: ptr(1), FitToHeight: ptr(0),
+	})
 }
 
 func ptr[T any](v T) *T { return &v }
