@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -405,45 +404,12 @@ func TestARepudiationNamesItsMessageNotOnlyItsPlace(t *testing.T) {
 	require.Equal(t, 0, code, stderr) // seq 5
 	p.stop(t)
 
-	pw, err := readSecretFile(filepath.Join(data, natsServiceFile))
-	require.NoError(t, err)
-	ns, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: data, Listen: "127.0.0.1:-1", Auth: eventstore.NewNATSAuth(pw, "")})
-	require.NoError(t, err)
-	nc, err := eventstore.ConnectEmbedded(ns, "tamper", pw)
-	require.NoError(t, err)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	st, err := js.Stream(ctx, eventstore.DefaultStream)
-	require.NoError(t, err)
-	msgs := map[uint64]*jetstream.RawStreamMsg{}
-	for seq := uint64(1); seq <= 5; seq++ {
-		m, err := st.GetMsg(ctx, seq)
-		require.NoError(t, err)
-		msgs[seq] = m
-	}
-	require.NoError(t, js.DeleteStream(ctx, eventstore.DefaultStream))
-	cfg := eventstore.StreamSettings(eventstore.StreamConfig{})
-	_, err = js.CreateStream(ctx, cfg)
-	require.NoError(t, err)
+	ts := tamperStore(t, data, 5)
 	// New order: alloc 79, disburse 79 (now seq 2, named by the
 	// repudiation), the repudiation, alloc 01. Every chain still holds.
-	for _, old := range []uint64{4, 5, 3, 1} {
-		m := msgs[old]
-		out := nats.NewMsg(m.Subject)
-		out.Data = m.Data
-		for k, v := range m.Header {
-			if !strings.HasPrefix(k, "Nats-Expected") {
-				out.Header[k] = v
-			}
-		}
-		_, err := js.PublishMsg(ctx, out)
-		require.NoError(t, err)
-	}
-	nc.Close()
-	ns.Shutdown()
-	ns.WaitForShutdown()
+	m := ts.msgs
+	ts.recreate(t, true, m[3], m[4], m[2], m[0])
+	ts.close()
 
 	q := startServe(t, "--data", data, "--log-level", "info")
 	useTokenFile(q.http, p.tokenFile())

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
@@ -50,56 +50,23 @@ func TestRestartNoticesAMessageRemovedWithTheStream(t *testing.T) {
 	p.stop(t) // saves the checkpoints at seq 6
 
 	// With the operator's password, on the stopped ledger's store.
-	pw, err := readSecretFile(filepath.Join(data, natsServiceFile))
-	require.NoError(t, err)
-	ns, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: data, Listen: "127.0.0.1:-1", Auth: eventstore.NewNATSAuth(pw, "")})
-	require.NoError(t, err)
-	nc, err := eventstore.ConnectEmbedded(ns, "tamper", pw)
-	require.NoError(t, err)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	st, err := js.Stream(ctx, eventstore.DefaultStream)
-	require.NoError(t, err)
-	var msgs []*jetstream.RawStreamMsg
-	for seq := uint64(1); seq <= 6; seq++ {
-		m, err := st.GetMsg(ctx, seq)
-		require.NoError(t, err)
-		msgs = append(msgs, m)
-	}
-	require.NoError(t, js.DeleteStream(ctx, eventstore.DefaultStream))
+	ts := tamperStore(t, data, 6)
+	ts.recreate(t, false, ts.msgs...)
+	require.NoError(t, ts.stream.DeleteMsg(t.Context(), 3))
 	cfg := eventstore.StreamSettings(eventstore.StreamConfig{})
-	cfg.DenyDelete = false
-	st, err = js.CreateStream(ctx, cfg)
+	_, err := ts.js.UpdateStream(t.Context(), cfg)
 	require.NoError(t, err)
-	for _, m := range msgs {
-		out := nats.NewMsg(m.Subject)
-		out.Data = m.Data
-		for k, v := range m.Header {
-			if !strings.HasPrefix(k, "Nats-Expected") {
-				out.Header[k] = v
-			}
-		}
-		_, err := js.PublishMsg(ctx, out)
-		require.NoError(t, err)
-	}
-	require.NoError(t, st.DeleteMsg(ctx, 3))
-	cfg.DenyDelete = true
-	_, err = js.UpdateStream(ctx, cfg)
-	require.NoError(t, err)
-	info, err := st.Info(ctx)
+	info, err := ts.stream.Info(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, uint64(6), info.State.LastSeq)
 	require.Equal(t, 1, info.State.NumDeleted)
+	pw := ts.password
 	// The auditor's replay does not add up what is left either.
-	code, out, stderr := cliEnv(t, "", []string{"KCLEDGER_NATS_URL=" + ns.ClientURL(), "KCLEDGER_NATS_USER=" + eventstore.ServiceUser, "KCLEDGER_NATS_PASSWORD=" + pw},
+	code, out, stderr := cliEnv(t, "", []string{"KCLEDGER_NATS_URL=" + ts.server.ClientURL(), "KCLEDGER_NATS_USER=" + eventstore.ServiceUser, "KCLEDGER_NATS_PASSWORD=" + pw},
 		"replay", "--keys", keysFile, "--json")
 	assert.Equal(t, exitRefused, code, "%s\n%s", out, stderr)
 	assert.Contains(t, stderr, "no message at seq 3")
-	nc.Close()
-	ns.Shutdown()
-	ns.WaitForShutdown()
+	ts.close()
 
 	// The restart: serve comes up with its balances stopped before the
 	// missing message, names it, and serves no total that counts it.
@@ -228,4 +195,72 @@ func operatorJetStream(t *testing.T, p *serveProc) jetstream.JetStream {
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
 	return js
+}
+
+// tamperedStore is a stopped ledger's store served by a bare embedded
+// server, with the operator's password: what someone holding only the
+// NATS credentials can do to it.
+type tamperedStore struct {
+	server   *server.Server
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	stream   jetstream.Stream
+	password string
+	// msgs are the stream's messages 1..n as they were.
+	msgs []*jetstream.RawStreamMsg
+}
+
+func tamperStore(t *testing.T, data string, n uint64) *tamperedStore {
+	t.Helper()
+	pw, err := readSecretFile(filepath.Join(data, natsServiceFile))
+	require.NoError(t, err)
+	ns, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: data, Listen: "127.0.0.1:-1", Auth: eventstore.NewNATSAuth(pw, "")})
+	require.NoError(t, err)
+	ts := &tamperedStore{server: ns, password: pw}
+	t.Cleanup(ts.close)
+	ts.nc, err = eventstore.ConnectEmbedded(ns, "tamper", pw)
+	require.NoError(t, err)
+	ts.js, err = jetstream.New(ts.nc)
+	require.NoError(t, err)
+	ts.stream, err = ts.js.Stream(t.Context(), eventstore.DefaultStream)
+	require.NoError(t, err)
+	for seq := uint64(1); seq <= n; seq++ {
+		m, err := ts.stream.GetMsg(t.Context(), seq)
+		require.NoError(t, err)
+		ts.msgs = append(ts.msgs, m)
+	}
+	return ts
+}
+
+// recreate deletes the stream and makes it again (deny-delete as given),
+// then publishes msgs in that order, as they were but for their
+// expectation headers.
+func (ts *tamperedStore) recreate(t *testing.T, denyDelete bool, msgs ...*jetstream.RawStreamMsg) {
+	t.Helper()
+	require.NoError(t, ts.js.DeleteStream(t.Context(), eventstore.DefaultStream))
+	cfg := eventstore.StreamSettings(eventstore.StreamConfig{})
+	cfg.DenyDelete = denyDelete
+	var err error
+	ts.stream, err = ts.js.CreateStream(t.Context(), cfg)
+	require.NoError(t, err)
+	for _, m := range msgs {
+		out := nats.NewMsg(m.Subject)
+		out.Data = m.Data
+		for k, v := range m.Header {
+			if !strings.HasPrefix(k, "Nats-Expected") {
+				out.Header[k] = v
+			}
+		}
+		_, err := ts.js.PublishMsg(t.Context(), out)
+		require.NoError(t, err)
+	}
+}
+
+// close stops the server, so that serve may take its data directory.
+func (ts *tamperedStore) close() {
+	if ts.nc != nil {
+		ts.nc.Close()
+	}
+	ts.server.Shutdown()
+	ts.server.WaitForShutdown()
 }
