@@ -137,13 +137,30 @@ func (a *api) pastBalances(w http.ResponseWriter, r *http.Request, f projections
 		return
 	}
 	past := projections.NewPast(cut)
+	err = a.scanPast(r.Context(), eventstore.Filter(f.FiscalYear, f.Province, f.Source), state.LastSeq, cut, past.Add)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		projections.Report
+		Cut *cutView `json:"cut"`
+	}{past.Report(f), viewOfCut(cut)})
+}
+
+// scanPast feeds add, in order, the messages of filter up to last that a
+// view of the past at cut counts: a repudiated message passed over (while
+// it is the message repudiated), and a refusal, naming it, at a message
+// that is not sound (undecodable, unsigned, breaking a rule) or past the
+// one the live balances stopped before.
+func (a *api) scanPast(ctx context.Context, filter string, last uint64, cut projections.Cut, add func(domain.Recorded, time.Time) (bool, error)) error {
 	stalled := a.health.stalled()
-	err = a.history.ScanFilter(r.Context(), eventstore.Filter(f.FiscalYear, f.Province, f.Source), state.LastSeq, func(se eventstore.StoredEvent) (bool, error) {
+	return a.history.ScanFilter(ctx, filter, last, func(se eventstore.StoredEvent) (bool, error) {
 		if cut.Ends(se.Seq, se.Stored) {
 			return false, nil
 		}
 		if a.repudiations.Has(se.Seq) && a.repudiations.Covers(se.Seq, se.Digest()) {
-			return past.Add(domain.Recorded{Seq: se.Seq, Repudiated: true}, se.Stored)
+			return add(domain.Recorded{Seq: se.Seq, Repudiated: true}, se.Stored)
 		}
 		if stalled != nil && se.Seq >= stalled.Seq {
 			return false, stalled.unavailable()
@@ -154,20 +171,12 @@ func (a *api) pastBalances(w http.ResponseWriter, r *http.Request, f projections
 		if se.Unsigned != nil {
 			return false, unsoundAt(se.Seq, se.Unsigned)
 		}
-		more, err := past.Add(se.Recorded, se.Stored)
+		more, err := add(se.Recorded, se.Stored)
 		if errors.Is(err, domain.ErrCorrupt) {
 			err = unsoundAt(se.Seq, err)
 		}
 		return more, err
 	})
-	if err != nil {
-		writeError(w, r, a.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, struct {
-		projections.Report
-		Cut *cutView `json:"cut"`
-	}{past.Report(f), viewOfCut(cut)})
 }
 
 // auditResponse is a page of an audit trail.

@@ -180,29 +180,7 @@ func (a *api) getPlanExecution(w http.ResponseWriter, r *http.Request) {
 	}
 	cut := projections.Cut{AsOf: asOf}
 	plans := projections.NewPlans(cut, years...)
-	stalled := a.health.stalled()
-	err = a.history.ScanFilter(r.Context(), filter, state.LastSeq, func(se eventstore.StoredEvent) (bool, error) {
-		if cut.Ends(se.Seq, se.Stored) {
-			return false, nil
-		}
-		if a.repudiations.Has(se.Seq) && a.repudiations.Covers(se.Seq, se.Digest()) {
-			return plans.Add(domain.Recorded{Seq: se.Seq, Repudiated: true}, se.Stored)
-		}
-		if stalled != nil && se.Seq >= stalled.Seq {
-			return false, stalled.unavailable()
-		}
-		if se.Err != nil {
-			return false, unsoundAt(se.Seq, se.Err)
-		}
-		if se.Unsigned != nil {
-			return false, unsoundAt(se.Seq, se.Unsigned)
-		}
-		more, err := plans.Add(se.Recorded, se.Stored)
-		if errors.Is(err, domain.ErrCorrupt) {
-			err = unsoundAt(se.Seq, err)
-		}
-		return more, err
-	})
+	err = a.scanPast(r.Context(), filter, state.LastSeq, cut, plans.Add)
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return
