@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -281,17 +282,82 @@ type checkedFeed struct {
 	check func(context.Context, domain.Recorded) error
 }
 
-func (f checkedFeed) Follow(ctx context.Context, after uint64, fn func(domain.Recorded) error) error {
-	return f.feed.Follow(ctx, after, func(r domain.Recorded) error {
-		if r.Repudiated {
-			return fn(r) // passed over: no event to check
+// Follow checks the events on every core, ahead of fn, which sees them
+// in order: one Ed25519 verification an event is most of what a replay
+// costs, and serve's feed would otherwise make it on one core. fn's first
+// error, or a check's, ends the feed and is returned.
+func (f checkedFeed) Follow(parent context.Context, after uint64, fn func(domain.Recorded) error) error {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	type job struct {
+		r    domain.Recorded
+		err  error
+		done chan struct{}
+	}
+	jobs := make(chan *job, checkWindow)
+	ordered := make(chan *job, checkWindow)
+	for range checkWorkers {
+		go func() {
+			for j := range jobs {
+				if !j.r.Repudiated { // passed over: no event to check
+					j.err = f.check(ctx, j.r)
+				}
+				close(j.done)
+			}
+		}()
+	}
+	applied := make(chan error, 1)
+	go func() {
+		var err error
+		for j := range ordered {
+			if err != nil {
+				continue // drain what is queued
+			}
+			select {
+			case <-j.done:
+			case <-ctx.Done():
+				err = ctx.Err()
+				continue
+			}
+			if err = j.err; err == nil {
+				err = fn(j.r)
+			}
+			if err != nil {
+				cancel()
+			}
 		}
-		if err := f.check(ctx, r); err != nil {
-			return err
+		applied <- err
+	}()
+	ferr := f.feed.Follow(ctx, after, func(r domain.Recorded) error {
+		j := &job{r: r, done: make(chan struct{})}
+		select {
+		case ordered <- j:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		return fn(r)
+		select {
+		case jobs <- j:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return nil
 	})
+	close(jobs)
+	close(ordered)
+	aerr := <-applied
+	switch {
+	case parent.Err() != nil:
+		return nil // stopped, as a feed stops
+	case aerr != nil:
+		return aerr
+	}
+	return ferr
 }
+
+// Follow checks checkWindow events ahead at most, on checkWorkers cores.
+const checkWindow = 1024
+
+var checkWorkers = max(runtime.GOMAXPROCS(0), 2)
 
 // decidedOn returns the event log the domain ledger decides new
 // movements on, with every event it loads, or finds under an idempotency

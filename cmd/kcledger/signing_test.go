@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -343,4 +345,67 @@ func TestBalancesGoOnOnceTheSignerIsRegistered(t *testing.T) {
 	requireReady(t, p)
 	waitUntil(t, 30*time.Second, func() bool { return available(t, p) == "6000000000" },
 		func() string { return available(t, p) + "\n" + p.stderr.String() })
+}
+
+// sliceFeed delivers its records in order, then waits for ctx.
+type sliceFeed []domain.Recorded
+
+func (f sliceFeed) Follow(ctx context.Context, after uint64, fn func(domain.Recorded) error) error {
+	for _, r := range f {
+		if r.Seq <= after {
+			continue
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// The checked feed checks on every core but hands fn every event in
+// stream order, and stops at the first that fails, having applied every
+// one before it.
+func TestCheckedFeedKeepsOrderAndStopsAtAForgery(t *testing.T) {
+	signer := testSigner(3)
+	var feed sliceFeed
+	for seq := uint64(1); seq <= 3000; seq++ {
+		e := domain.Event{ID: fmt.Sprint("e", seq), Hash: fmt.Sprintf("%064x", seq)}
+		if seq != 2500 {
+			signer.Sign(&e)
+		}
+		feed = append(feed, domain.Recorded{Seq: seq, Event: e})
+	}
+	feed[1000].Repudiated, feed[1000].Event = true, domain.Event{} // passed over: nothing to check
+	ring := domain.Keyring{}
+	ring.Add(signer.Public())
+	checked := checkedFeed{feed: feed, check: func(_ context.Context, r domain.Recorded) error { return ring.Verify(&r.Event) }}
+	var got []uint64
+	err := checked.Follow(t.Context(), 0, func(r domain.Recorded) error {
+		got = append(got, r.Seq)
+		return nil
+	})
+	require.ErrorIs(t, err, domain.ErrForged)
+	require.Len(t, got, 2499)
+	for i, seq := range got {
+		require.Equal(t, uint64(i+1), seq)
+	}
+
+	// fn's own error ends it the same way, and a cancelled context ends
+	// it with no error.
+	stop := errors.New("stop")
+	err = checked.Follow(t.Context(), 10, func(r domain.Recorded) error {
+		if r.Seq == 20 {
+			return stop
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, stop)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- checkedFeed{feed: feed[:10], check: checked.check}.Follow(ctx, 0, func(domain.Recorded) error { return nil })
+	}()
+	cancel()
+	require.NoError(t, <-done)
 }
