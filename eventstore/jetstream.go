@@ -305,6 +305,12 @@ func (s *JetStream) Load(ctx context.Context, k domain.LineKey, after uint64) ([
 			continue
 		}
 		rec, err := decode(m.Data, m.Sequence)
+		if err != nil && k == (domain.LineKey{}) {
+			// On the repudiations' subject a message that does not
+			// decode is no repudiation: it counts for nothing, and the
+			// line moves past it.
+			rec, err = domain.Recorded{Seq: m.Sequence, Repudiated: true}, nil
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -579,7 +585,7 @@ func (s *JetStream) NextSeq(ctx context.Context, after uint64) (uint64, error) {
 // A message that does not decode is delivered with its error (wrapping
 // domain.ErrCorrupt) instead of ending the feed: whether a repudiation
 // counts is the caller's to judge.
-func (s *JetStream) FollowRepudiations(ctx context.Context, fn func(seq uint64, r domain.Recorded, err error) error) error {
+func (s *JetStream) FollowRepudiations(ctx context.Context, fn func(seq uint64, digest string, r domain.Recorded, err error) error) error {
 	err := s.consume(ctx, RepudiationSubject, 0, false, func(m jetstream.Msg, seq uint64) (bool, error) {
 		rec, err := decode(m.Data(), seq)
 		if err == nil {
@@ -589,7 +595,7 @@ func (s *JetStream) FollowRepudiations(ctx context.Context, fn func(seq uint64, 
 				err = fmt.Errorf("%w: event %s at seq %d: CloudEvents %v", domain.ErrCorrupt, rec.Event.ID, seq, cerr)
 			}
 		}
-		return true, fn(seq, rec, err)
+		return true, fn(seq, domain.MessageDigest(m.Subject(), m.Data()), rec, err)
 	})
 	if ctx.Err() != nil {
 		return nil

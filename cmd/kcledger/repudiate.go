@@ -145,9 +145,7 @@ func superviseBalances(ctx context.Context, store *eventstore.JetStream, feed pr
 		// to repudiate a sound event.
 		var recheck <-chan time.Time
 		if errors.Is(err, domain.ErrUnendorsed) {
-			t := time.NewTicker(unendorsedRecheckEvery)
-			defer t.Stop()
-			recheck = t.C
+			recheck = time.After(unendorsedRecheckEvery) // collected once it fires or is dropped
 		}
 		retry := false
 		for !retry && !reps.Covers(seq, digest) {
@@ -215,8 +213,12 @@ func badSeq(ctx context.Context, store *eventstore.JetStream, b follower, reps *
 // followRepudiations keeps reps up to date with the sound repudiations of
 // the stream, those at start first (ready is closed once they are in),
 // then new ones, recorded by this process or another. A repudiation that
-// does not decode, breaks the repudiations' chain or a rule, or fails
-// verify is left out: the balances will stop on it in turn.
+// does not decode, breaks a rule or its own hash, or is forged counts
+// for nothing. One whose key is not (yet) trusted, or that could not be
+// checked, is judged again every repudiationRecheckEvery: its process
+// may register its key later. Repudiations are judged one by one (each
+// is signed), not by their chain: processes that trust different keys
+// for a while would otherwise each refuse the other's later ones.
 func followRepudiations(ctx context.Context, store *eventstore.JetStream, reps *domain.Repudiations, verify func(context.Context, *domain.Event) error, ready chan<- struct{}, log *slog.Logger) {
 	last, err := store.LastRepudiationSeq(ctx)
 	if err != nil {
@@ -228,12 +230,61 @@ func followRepudiations(ctx context.Context, store *eventstore.JetStream, reps *
 	if last == 0 {
 		once()
 	}
-	chain := domain.NewLineState(domain.LineKey{})
+	var mu sync.Mutex
+	pending := map[uint64]domain.Recorded{}
+	go func() {
+		t := time.NewTicker(repudiationRecheckEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			mu.Lock()
+			for seq, r := range pending {
+				err := checkRepudiation(ctx, seq, r, verify)
+				if err == nil {
+					reps.Add(r)
+					log.Info("a repudiation not judged before is sound now", "seq", seq, "repudiated_seq", r.Event.RepudiatedSeq)
+				}
+				if err == nil || !mayPass(err) {
+					delete(pending, seq)
+				}
+			}
+			mu.Unlock()
+		}
+	}()
 	// A consumer that fails is replaced: the repudiations are read again
-	// from the start (the chain passes over those it has, and Add keeps
-	// the first of each), after a pause that grows to 30 s.
+	// from the start (Add keeps the first of each), after a pause that
+	// grows to 30 s.
 	for attempt := 0; ; attempt++ {
-		err = followRepudiationsOnce(ctx, store, reps, verify, chain, last, once, log)
+		err = store.FollowRepudiations(ctx, func(seq uint64, digest string, r domain.Recorded, err error) error {
+			defer func() {
+				if seq >= last {
+					once()
+				}
+			}()
+			if reps.Has(seq) && reps.Covers(seq, digest) {
+				return nil // itself repudiated, as what it is
+			}
+			if err == nil {
+				err = checkRepudiation(ctx, seq, r, verify)
+			}
+			switch {
+			case err == nil:
+				reps.Add(r)
+			case mayPass(err):
+				log.Warn("a repudiation is not judged yet; it is judged again now and then", "seq", seq, "err", err)
+				mu.Lock()
+				pending[seq] = r
+				mu.Unlock()
+			default:
+				log.Warn("a message on the repudiations' subject is not a sound repudiation; it counts for nothing", "seq", seq, "err", err)
+			}
+			return nil
+		})
+		once()
 		if ctx.Err() != nil {
 			return
 		}
@@ -246,35 +297,20 @@ func followRepudiations(ctx context.Context, store *eventstore.JetStream, reps *
 	}
 }
 
-// followRepudiationsOnce is one run of followRepudiations' consumer.
-func followRepudiationsOnce(ctx context.Context, store *eventstore.JetStream, reps *domain.Repudiations, verify func(context.Context, *domain.Event) error,
-	chain *domain.LineState, last uint64, once func(), log *slog.Logger) error {
-	err := store.FollowRepudiations(ctx, func(seq uint64, r domain.Recorded, err error) error {
-		defer func() {
-			if seq >= last {
-				once()
-			}
-		}()
-		if reps.Has(seq) {
-			return chain.Apply(domain.Recorded{Seq: seq, Repudiated: true})
-		}
-		if err == nil {
-			err = checkRepudiation(ctx, seq, r, chain, verify)
-		}
-		if err != nil {
-			log.Warn("a message on the repudiations' subject is not a sound repudiation; it counts for nothing", "seq", seq, "err", err)
-			return nil
-		}
-		reps.Add(r)
-		return nil
-	})
-	once()
-	return err
+// repudiationRecheckEvery is how often repudiations not judged yet are
+// judged again.
+const repudiationRecheckEvery = 10 * time.Second
+
+// mayPass says whether a repudiation's refusal may not last: its key is
+// not (yet) registered or endorsed, or the check could not be made.
+func mayPass(err error) bool {
+	return errors.Is(err, domain.ErrUnendorsed) || !errors.Is(err, domain.ErrCorrupt)
 }
 
-// checkRepudiation judges a message of the repudiations' subject; when it
-// is sound it extends chain.
-func checkRepudiation(ctx context.Context, seq uint64, r domain.Recorded, chain *domain.LineState, verify func(context.Context, *domain.Event) error) error {
+// checkRepudiation judges a message of the repudiations' subject: a
+// repudiation, of an earlier sequence, that keeps the rules, whose hash
+// is its content's, signed by a key verify trusts.
+func checkRepudiation(ctx context.Context, seq uint64, r domain.Recorded, verify func(context.Context, *domain.Event) error) error {
 	e := &r.Event
 	switch {
 	case e.Type != domain.TypeRepudiated:
@@ -285,10 +321,10 @@ func checkRepudiation(ctx context.Context, seq uint64, r domain.Recorded, chain 
 	if err := e.Validate(domain.Policy{}); err != nil {
 		return fmt.Errorf("%w: repudiation %s at seq %d: %v", domain.ErrCorrupt, e.ID, seq, err)
 	}
-	if err := verify(ctx, e); err != nil {
-		return err
+	if !r.HashChecked && e.Hash != e.ComputeHash() {
+		return fmt.Errorf("%w: repudiation %s at seq %d: its hash is not its content's", domain.ErrCorrupt, e.ID, seq)
 	}
-	return chain.Apply(r)
+	return verify(ctx, e)
 }
 
 // sound refuses what needs the balances while they stand stopped.
@@ -517,12 +553,11 @@ func runRepudiate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 // the readers that then scan the whole stream (verify, replay, export).
 // With keys (replay's pinned keys), only sound ones count, as serve
 // judges them: a repudiation signed by one of the keys, with its hash,
-// extending the repudiations' chain, stored by cutoff (when set: a view
+// stored by cutoff (when set: a view
 // of what the ledger knew then). Without keys, each that decodes is
 // taken, whoever signed it (verify judges them; an export lists them).
 func readRepudiations(ctx context.Context, rd *eventstore.Reader, last uint64, keys domain.Keyring, cutoff time.Time) (*domain.Repudiations, error) {
 	reps := domain.NewRepudiations()
-	chain := domain.NewLineState(domain.LineKey{})
 	verify := func(_ context.Context, e *domain.Event) error { return keys.Verify(e) }
 	err := rd.ScanFilter(ctx, eventstore.RepudiationSubject, last, func(se eventstore.StoredEvent) (bool, error) {
 		if !cutoff.IsZero() && se.Stored.After(cutoff) {
@@ -532,7 +567,7 @@ func readRepudiations(ctx context.Context, rd *eventstore.Reader, last uint64, k
 			return true, nil
 		}
 		if keys != nil {
-			if checkRepudiation(ctx, se.Seq, se.Recorded, chain, verify) != nil {
+			if checkRepudiation(ctx, se.Seq, se.Recorded, verify) != nil {
 				return true, nil // not sound: it repudiates nothing
 			}
 		} else if se.Recorded.Event.RepudiatedSeq >= se.Seq {

@@ -421,3 +421,41 @@ func TestARepudiationNamesItsMessageNotOnlyItsPlace(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, body)
 	require.Contains(t, body, `"available": "2000000000"`)
 }
+
+// The repudiations' own subject is a ledger subject too: someone with the
+// operator's credentials may publish a forged repudiation there, or a
+// message that does not decode. Neither may stop an admin from recording
+// the repudiations that let the balances go on (before, recording read the
+// repudiations' line, met the forgery, and failed).
+func TestBadMessagesOnTheRepudiationsSubjectDoNotBlockRepudiating(t *testing.T) {
+	p := startServe(t, "--log-level", "info")
+	code, _, stderr := cli(t, p.http, "allocate", "--amount", "5 tỷ", "--decision", "1/QĐ-BCT", "--date", "2025-01-10",
+		"--year", "2025", "--province", "01", "--source", "national")
+	require.Equal(t, 0, code, stderr)
+	bad := publishAsOperator(t, p, &nats.Msg{Subject: "kcledger.events.2025.01.national.allocated.v1", Data: []byte(`garbage`)})
+	forged := domain.Event{ID: "01970a6e-8000-7000-8000-00000000beef", Type: domain.TypeRepudiated, RepudiatedSeq: bad,
+		Decision: "1/QĐ-GIẢ", Reason: "giả mạo", EffectiveDate: domain.Date{Year: 2026, Month: 1, Day: 2},
+		RecordedAt: time.Now().UTC(), Actor: "admin", IdempotencyKey: "forged-rep", PrevHash: domain.GenesisHash}
+	forged.Hash = forged.ComputeHash()
+	m, err := eventstore.NewMessage(domain.Proposal{Event: forged})
+	require.NoError(t, err)
+	forgedSeq := publishAsOperator(t, p, m)
+	junkSeq := publishAsOperator(t, p, &nats.Msg{Subject: eventstore.RepudiationSubject, Data: []byte(`{"not":"json"`)})
+	requireStalledAt(t, p, bad)
+	for _, seq := range []uint64{bad, forgedSeq, junkSeq} {
+		code, out, stderr := cli(t, p.http, "repudiate", "--seq", fmt.Sprint(seq), "--reason", "không phải sự kiện", "--decision", "16/QĐ-TTKC")
+		require.Equal(t, 0, code, "repudiating seq %d: %s\n%s", seq, out, stderr)
+		if seq != junkSeq {
+			waitUntil(t, 20*time.Second, func() bool {
+				code, body := getJSON(t, p.http, "/readyz")
+				return code == http.StatusServiceUnavailable && !strings.Contains(body, fmt.Sprintf("seq %d,", seq))
+			}, func() string { _, body := getJSON(t, p.http, "/readyz"); return body })
+		}
+	}
+	requireReady(t, p)
+	code, _, stderr = cli(t, p.http, "allocate", "--amount", "1 tỷ", "--decision", "2/QĐ-BCT", "--date", "2025-01-11",
+		"--year", "2025", "--province", "01", "--source", "national")
+	require.Equal(t, 0, code, stderr)
+	waitUntil(t, 20*time.Second, func() bool { return available(t, p) == "6000000000" },
+		func() string { return available(t, p) + "\n" + p.stderr.String() })
+}

@@ -378,6 +378,20 @@ func (l checkedLog) Load(ctx context.Context, k domain.LineKey, after uint64) ([
 	if err != nil {
 		return nil, err
 	}
+	if k == (domain.LineKey{}) {
+		// The repudiations' own line: one that is not sound counts for
+		// nothing (as followRepudiations judges them), and must not stop
+		// an admin from recording the repudiation of a bad message.
+		// It is passed over: the line moves past it (the next append's
+		// expectation), and the next repudiation links to the last sound
+		// one.
+		for i, r := range recs {
+			if !r.Repudiated && (l.check(ctx, r) != nil || !r.HashChecked && r.Event.Hash != r.Event.ComputeHash()) {
+				recs[i] = domain.Recorded{Seq: r.Seq, Repudiated: true}
+			}
+		}
+		return recs, nil
+	}
 	for _, r := range recs {
 		if r.Repudiated {
 			continue // passed over: no event to check

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
@@ -408,4 +409,40 @@ func TestCheckedFeedKeepsOrderAndStopsAtAForgery(t *testing.T) {
 	}()
 	cancel()
 	require.NoError(t, <-done)
+}
+
+// A repudiation signed by a process of the ledger whose key this process
+// does not know yet is judged again once the key is registered: it lets
+// the balances go on (before, it counted for nothing, for ever).
+func TestARepudiationIsJudgedAgainOnceItsKeyIsRegistered(t *testing.T) {
+	data := t.TempDir()
+	p := startServe(t, "--data", data, "--log-level", "info")
+	code, _, stderr := cli(t, p.http, "allocate", "--amount", "5 tỷ", "--decision", "3536/QĐ-BCT", "--date", "2025-01-10",
+		"--year", "2025", "--province", "01", "--source", "national")
+	require.Equal(t, 0, code, stderr)
+	garbage := &nats.Msg{Subject: "kcledger.events.2025.01.national.allocated.v1", Data: []byte(`garbage`)}
+	bad := publishAsOperator(t, p, garbage)
+	requireStalledAt(t, p, bad)
+
+	rootKey, err := readSeed(filepath.Join(data, ledgerRootFile), "ledger root")
+	require.NoError(t, err)
+	other := testSigner(11)
+	reg := domain.NewRoot(rootKey).Endorse(eventstore.SignerKey{ID: other.ID(), PublicKey: other.Public(), RegisteredAt: time.Now().UTC()})
+	rep := domain.Event{ID: "01970a6e-8000-7000-8000-00000000cafe", Type: domain.TypeRepudiated, RepudiatedSeq: bad,
+		RepudiatedDigest: domain.MessageDigest(garbage.Subject, garbage.Data),
+		Decision:         "17/QĐ-TTKC", Reason: "không đọc được", EffectiveDate: domain.Date{Year: 2026, Month: 1, Day: 2},
+		RecordedAt: time.Now().UTC(), Actor: "admin", IdempotencyKey: "other-process-rep", PrevHash: domain.GenesisHash}
+	rep.Hash = rep.ComputeHash()
+	other.Sign(&rep)
+	m, err := eventstore.NewMessage(domain.Proposal{Event: rep})
+	require.NoError(t, err)
+	publishAsOperator(t, p, m)
+	p.waitLog(t, "a repudiation is not judged yet")
+	requireStalledAt(t, p, bad)
+
+	signers, err := eventstore.OpenSigners(t.Context(), operatorJetStream(t, p), 1)
+	require.NoError(t, err)
+	require.NoError(t, signers.Put(t.Context(), reg))
+	requireReady(t, p)
+	p.waitLog(t, "a repudiation not judged before is sound now")
 }
