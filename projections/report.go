@@ -695,23 +695,36 @@ func (p *Plans) PlanExecution(q PlanQuery) (PlanReport, error) {
 		}
 		return r
 	}
-	keys := map[rowKey]bool{}
-	for k := range cur.rows {
-		keys[k] = true
+	// A row is its key in both years; its label is this year's (a
+	// project named only this year, or only the year before, is one
+	// project).
+	type both struct {
+		label     string
+		cur, prev *cell
 	}
-	for k := range prev.rows {
-		keys[k] = true
+	byKey := map[string]*both{}
+	for k, c := range prev.rows {
+		byKey[k.key] = &both{label: k.label, prev: c}
 	}
-	ordered := make([]rowKey, 0, len(keys))
-	for k := range keys {
+	for k, c := range cur.rows {
+		b := byKey[k.key]
+		if b == nil {
+			b = &both{}
+			byKey[k.key] = b
+		}
+		b.label, b.cur = k.label, c
+	}
+	ordered := make([]string, 0, len(byKey))
+	for k := range byKey {
 		ordered = append(ordered, k)
 	}
 	order := rowOrder(q.By, q.Scheme)
-	slices.SortFunc(ordered, func(x, y rowKey) int {
-		return cmp.Or(cmp.Compare(order(x.key), order(y.key)), cmp.Compare(x.key, y.key))
+	slices.SortFunc(ordered, func(x, y string) int {
+		return cmp.Or(cmp.Compare(order(x), order(y)), cmp.Compare(x, y))
 	})
 	for _, k := range ordered {
-		rep.Rows = append(rep.Rows, row(k.key, k.label, cur.rows[k], prev.rows[k]))
+		b := byKey[k]
+		rep.Rows = append(rep.Rows, row(k, b.label, b.cur, b.prev))
 	}
 	for _, s := range domain.Sources() {
 		if q.Source != "" && s != q.Source {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kcledger/kcledger/domain"
@@ -247,4 +248,30 @@ func TestProjectsAreTheirLines(t *testing.T) {
 	require.Equal(t, "Đề án của 01", rep.Rows[0].Label)
 	require.Equal(t, "Đề án của 79", rep.Rows[1].Label)
 	require.Equal(t, 2, rep.Total.Projects)
+}
+
+// A project named in one year and not in the other is one row against
+// the previous year, labelled with this year's name (found by review: two
+// rows of one key, neither compared).
+func TestProjectRowsAcrossYearsAreOne(t *testing.T) {
+	l := newLedger()
+	named := func(c *domain.Command) { c.ProjectName = "Đề án gốm Bát Tràng" }
+	for _, m := range []struct {
+		mv movement
+		ch func(*domain.Command)
+	}{
+		{movement{kind: domain.Allocate, year: 2024, province: "01", source: domain.SourceNational, project: "DA-1", amount: 400}, func(*domain.Command) {}},
+		{movement{kind: domain.Allocate, year: 2025, province: "01", source: domain.SourceNational, project: "DA-1", amount: 500}, named},
+	} {
+		_, err := l.tryWith(m.mv, m.ch)
+		require.NoError(t, err)
+	}
+	rep := report(t, l.plans(t, projections.Cut{}), projections.PlanQuery{FiscalYear: 2025, By: projections.ByProject, ComparePrevious: true})
+	require.Len(t, rep.Rows, 1)
+	r := rep.Rows[0]
+	assert.Equal(t, "01/national/DA-1", r.Key)
+	assert.Equal(t, "Đề án gốm Bát Tràng", r.Label)
+	assert.Equal(t, "500", r.Plan.Dong)
+	assert.Equal(t, "400", r.Previous.Plan.Dong)
+	assert.Equal(t, "25,00%", r.Previous.PlanGrowth.Text)
 }
