@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -141,18 +142,12 @@ func (a *api) getPlanExecution(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if acc.Role == domain.RoleOfficer {
-		if pq.Province != "" {
-			if err := acc.MayReadProvince(pq.Province); err != nil {
-				writeError(w, r, a.log, err)
-				return
-			}
-		}
-		if pq.Source != "" && !slices.Contains(acc.Sources, pq.Source) {
-			writeError(w, r, a.log, domain.Errorf(domain.CodeForbidden, "source", "account %s may not read source %s", acc.Name, pq.Source))
+		if err := officerScope(acc, &pq); err != nil {
+			writeError(w, r, a.log, err)
 			return
 		}
 	}
-	pq.Allow = acc.Sees
+	pq.Allow = reportAllows(acc, pq)
 	if a.plans != nil && asOf.IsZero() && !pq.Events && a.plansHealth.stalled() == nil {
 		// The live model, once it holds this server's writes and what
 		// the balances hold (it replays the stream beside them at start).
@@ -466,4 +461,58 @@ func plansFromStream(ctx context.Context, nf *readerFlags, keysFile string, pq p
 		return fail(exitFailure, "%v", err)
 	}
 	return plans, exitOK
+}
+
+// officerScope limits an officer's report to what it may read, and makes
+// the report say so: its scope is one of the officer's provinces (the
+// only one by default), its source one of the officer's (the only one by
+// default). A country or region report would state a scope whose figures
+// it could not count.
+func officerScope(acc *domain.Account, pq *projections.PlanQuery) error {
+	if pq.Region != "" {
+		return domain.Errorf(domain.CodeForbidden, "region", "account %s reads the reports of its provinces (%s), one at a time, not of a region: give province", acc.Name, strings.Join(acc.Provinces, ", "))
+	}
+	switch {
+	case pq.Province != "":
+		if err := acc.MayReadProvince(pq.Province); err != nil {
+			return err
+		}
+	case len(acc.Provinces) == 1:
+		pq.Province = acc.Provinces[0]
+	default:
+		return domain.Errorf(domain.CodeForbidden, "province", "account %s reads the reports of its provinces (%s), one at a time: give province", acc.Name, strings.Join(acc.Provinces, ", "))
+	}
+	switch {
+	case pq.Source != "":
+		if !slices.Contains(acc.Sources, pq.Source) {
+			return domain.Errorf(domain.CodeForbidden, "source", "account %s may not read source %s", acc.Name, pq.Source)
+		}
+	case len(acc.Sources) == 1:
+		pq.Source = acc.Sources[0]
+	}
+	return nil
+}
+
+// reportAllows is the lines a report counts for acc: those it may read,
+// and, under the 34-province scheme, the lines of an old province whose
+// successor it may read (they roll up into it).
+func reportAllows(acc *domain.Account, pq projections.PlanQuery) func(domain.LineKey) bool {
+	scheme := pq.Scheme
+	if scheme == "" {
+		scheme = projections.DefaultScheme(pq.FiscalYear)
+	}
+	return func(k domain.LineKey) bool {
+		if acc.Sees(k) {
+			return true
+		}
+		if scheme != domain.Scheme34 {
+			return false
+		}
+		p, ok := domain.Successor(k.Province)
+		if !ok {
+			return false
+		}
+		k.Province = p.Code
+		return acc.Sees(k)
+	}
 }

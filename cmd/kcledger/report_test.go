@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -120,6 +121,15 @@ func testPlanExecutionRoute(t *testing.T, live bool) {
 	require.Len(t, ov.Rows, 1)
 	requireProblem(t, officer.get(t, pathPlanExecution+"?year=2025&province=79"), http.StatusForbidden, domain.CodeForbidden, "province")
 	requireProblem(t, officer.get(t, pathPlanExecution+"?year=2025&source=local"), http.StatusForbidden, domain.CodeForbidden, "source")
+	// Its report says what it counts: its province and source, not the
+	// country's (found by review: the title said the whole country).
+	require.NotNil(t, ov.Scope.Province)
+	assert.Equal(t, "01", ov.Scope.Province.Code)
+	assert.NotContains(t, ov.Title, "cả nước")
+	requireProblem(t, officer.get(t, pathPlanExecution+"?year=2025&region=north"), http.StatusForbidden, domain.CodeForbidden, "region")
+	two := ta.as(ta.addAccount(t, "officer-two", domain.RoleOfficer, []string{"01", "79"}, []string{"national", "local"}))
+	requireProblem(t, two.get(t, pathPlanExecution+"?year=2025"), http.StatusForbidden, domain.CodeForbidden, "province")
+	assert.Equal(t, "01", getReport(t, two, "year=2025&province=01").Rows[0].Key)
 	auditor := ta.as(ta.addAccount(t, "kiem-toan", domain.RoleAuditor, nil, nil))
 	assert.Equal(t, "17000000000", getReport(t, auditor, "year=2025").Total.Plan.Dong)
 
@@ -228,4 +238,22 @@ func TestReportCommand(t *testing.T) {
 		assert.Equal(t, exitUsage, code, "%s: %s", tc.args, stderr)
 		assert.Contains(t, stderr, tc.flag, tc.args)
 	}
+}
+
+// Under the 34-province scheme an old province's lines roll up into its
+// successor, and an officer of the successor reads them there (found by
+// review: the roll-up left them out of the officer's report).
+func TestOfficersReportRollsUpOldProvinces(t *testing.T) {
+	ta := newTestAPI(t)
+	for i, province := range []string{"02", "08"} { // Hà Giang merged into Tuyên Quang
+		b := validBody(pathAllocations)
+		b["fiscal_year"], b["province"], b["effective_date"] = 2024, province, "2024-03-01"
+		r := ta.post(t, pathAllocations, fmt.Sprint("old-", i), mustJSON(t, b))
+		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	}
+	officer := ta.as(ta.addAccount(t, "officer-tuyen-quang", domain.RoleOfficer, []string{"08"}, []string{"national"}))
+	v := getReport(t, officer, "year=2024&scheme=34")
+	assert.Equal(t, "2000000000", v.Total.Plan.Dong, "Hà Giang's 2024 line rolls up into 08")
+	v = getReport(t, officer, "year=2024&scheme=63")
+	assert.Equal(t, "1000000000", v.Total.Plan.Dong, "under the old scheme, 08 is 08 alone")
 }
