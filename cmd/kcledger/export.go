@@ -182,6 +182,8 @@ var csvHeader = []string{
 	"seq", "stored_at", "recorded_at", "effective_date", "fiscal_year", "province", "province_name", "source", "project", "category",
 	"type", "amount", "decision", "voucher", "beneficiary", "reason", "actor", "idempotency_key", "event_id", "hash", "signed_by",
 	"line_allocated_after", "line_net_disbursed_after", "line_available_after", "repudiated_seq",
+	// Columns are only ever added, at the end.
+	"project_name", "implementing_unit", "counterpart",
 }
 
 func newCSVExport(w io.Writer, vi bool) (*csvExport, error) {
@@ -211,7 +213,16 @@ func (c *csvExport) write(e projections.TrailEntry) error {
 		string(ev.Type), c.amount(ev.Amount), ev.Decision, ev.Voucher, ev.Beneficiary, ev.Reason, ev.Actor, ev.IdempotencyKey,
 		ev.ID, ev.Hash, ev.SignedBy,
 		c.amount(e.Line.Allocated), c.amount(e.Line.NetDisbursed()), c.amount(e.Line.Available()), repudiatedSeqCell(ev.RepudiatedSeq),
+		ev.ProjectName, ev.ImplementingUnit, counterpartCell(c, ev.Counterpart),
 	})
+}
+
+// counterpartCell is empty when no counterpart money was pledged.
+func counterpartCell(c *csvExport, a domain.Amount) string {
+	if a.IsZero() {
+		return ""
+	}
+	return c.amount(a)
 }
 
 // fiscalYearCell is empty for a repudiation, which is on no line.

@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/csv"
 	"encoding/json"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,4 +97,22 @@ func TestAllocateWithProjectFacts(t *testing.T) {
 		"--decision", "5/QĐ-UBND", "--date", "2025-03-02", "--counterpart", "1 tỷ")
 	require.Equal(t, exitUsage, code, stderr)
 	assert.Contains(t, stderr, "counterpart")
+
+	// The movements' CSV carries the facts, in columns added at the end.
+	t.Setenv("KCLEDGER_NATS_URL", ta.api.natsURL)
+	code, out, stderr = runIn("export", "--format", "csv")
+	require.Equal(t, exitOK, code, stderr)
+	rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(out, "\uFEFF"))).ReadAll()
+	require.NoError(t, err)
+	col := func(name string) int { return slices.Index(csvHeader, name) }
+	var found bool
+	for _, row := range rows[1:] {
+		if row[col("project")] == "CCN-1" {
+			found = true
+			assert.Equal(t, "Cụm công nghiệp Phú Nghĩa", row[col("project_name")])
+			assert.Equal(t, "UBND huyện Chương Mỹ", row[col("implementing_unit")])
+			assert.Equal(t, "9500000000", row[col("counterpart")])
+		}
+	}
+	assert.True(t, found, "the allocation with facts is exported: %s", out)
 }
