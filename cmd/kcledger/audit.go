@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"runtime/debug"
 	"time"
 
@@ -103,14 +102,9 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	var ring domain.Keyring
 	if *keysFile != "" {
-		f, err := os.Open(*keysFile)
-		if err != nil {
-			return fail(exitUsage, "--keys: %v", err)
-		}
-		ring, err = keyring(f)
-		f.Close()
-		if err != nil {
-			return fail(exitUsage, "--keys %s: %v", *keysFile, err)
+		var err error
+		if ring, err = pinnedKeys(*keysFile); err != nil {
+			return fail(exitUsage, "%v", err)
 		}
 	} else {
 		var res keysResponse
@@ -301,14 +295,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if *keysFile == "" {
 		return fail(exitUsage, "--keys is required: the public keys you pinned earlier with kcledger keys > keys.json; every event must be signed by one of them")
 	}
-	kf, err := os.Open(*keysFile)
+	ring, err := pinnedKeys(*keysFile)
 	if err != nil {
-		return fail(exitUsage, "--keys: %v", err)
-	}
-	ring, err := keyring(kf)
-	kf.Close()
-	if err != nil {
-		return fail(exitUsage, "--keys %s: %v", *keysFile, err)
+		return fail(exitUsage, "%v", err)
 	}
 	nc, rd, err := nf.open(ctx, "kcledger-replay")
 	if err != nil {

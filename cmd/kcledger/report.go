@@ -400,14 +400,9 @@ func plansFromStream(ctx context.Context, nf *readerFlags, keysFile string, pq p
 	if keysFile == "" {
 		return fail(exitUsage, "--keys is required with --nats-url: the public keys you pinned earlier with kcledger keys > keys.json; every event must be signed by one of them")
 	}
-	kf, err := os.Open(keysFile)
+	ring, err := pinnedKeys(keysFile)
 	if err != nil {
-		return fail(exitUsage, "--keys: %v", err)
-	}
-	ring, err := keyring(kf)
-	kf.Close()
-	if err != nil {
-		return fail(exitUsage, "--keys %s: %v", keysFile, err)
+		return fail(exitUsage, "%v", err)
 	}
 	nc, rd, err := nf.open(ctx, "kcledger-report")
 	if err != nil {

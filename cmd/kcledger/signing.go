@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -445,6 +446,21 @@ func (a *api) getKeys(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// pinnedKeys reads the keys file an auditor pinned (--keys); its errors
+// name the flag.
+func pinnedKeys(path string) (domain.Keyring, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--keys: %w", err)
+	}
+	defer f.Close()
+	ring, err := keyring(f)
+	if err != nil {
+		return nil, fmt.Errorf("--keys %s: %w", path, err)
+	}
+	return ring, nil
 }
 
 // keyring reads a keys file as written by `kcledger keys`.
