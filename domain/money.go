@@ -605,7 +605,10 @@ func formatScaled(d decimal.Decimal, exp int32, places int32) string {
 	return out
 }
 
-// groupDigits puts a dot before every group of three digits from the right.
+// GroupDigits puts a dot before every group of three digits from the
+// right, as vi-VN writes numbers: "1500000" is "1.500.000".
+func GroupDigits(digits string) string { return groupDigits(digits) }
+
 func groupDigits(digits string) string {
 	if len(digits) <= 3 {
 		return digits

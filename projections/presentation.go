@@ -273,7 +273,7 @@ func viNumber(s string) string {
 		sign, s = "-", s[1:]
 	}
 	intPart, frac, hasFrac := strings.Cut(s, ".")
-	out := groupThousands(intPart)
+	out := domain.GroupDigits(intPart)
 	if hasFrac {
 		out += "," + frac
 	}
@@ -281,21 +281,4 @@ func viNumber(s string) string {
 		return out // no "-0"
 	}
 	return sign + out
-}
-
-func groupThousands(digits string) string {
-	if len(digits) <= 3 {
-		return digits
-	}
-	var b strings.Builder
-	first := len(digits) % 3
-	if first == 0 {
-		first = 3
-	}
-	b.WriteString(digits[:first])
-	for i := first; i < len(digits); i += 3 {
-		b.WriteByte('.')
-		b.WriteString(digits[i : i+3])
-	}
-	return b.String()
 }
