@@ -22,8 +22,28 @@ import (
 )
 
 // startCluster starts a JetStream cluster of n servers on loopback, each
-// fsyncing every write, with stores in temporary directories.
+// fsyncing every write, with stores in temporary directories. Cluster
+// ports are picked free and then given to the servers, so another test's
+// server may take one in between: a cluster that is not ready soon is
+// shut down and started again on other ports, a bounded number of times.
 func startCluster(t *testing.T, n int) []*server.Server {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		servers, ok := tryCluster(t, n)
+		if ok {
+			for _, s := range servers {
+				t.Cleanup(s.Shutdown)
+			}
+			return servers
+		}
+		for _, s := range servers {
+			s.Shutdown()
+		}
+		require.Less(t, attempt, 4, "a %d-server cluster never became ready", n)
+	}
+}
+
+func tryCluster(t *testing.T, n int) ([]*server.Server, bool) {
 	t.Helper()
 	ports := make([]int, n)
 	routes := make([]*url.URL, n)
@@ -34,7 +54,7 @@ func startCluster(t *testing.T, n int) []*server.Server {
 		require.NoError(t, ln.Close())
 		routes[i] = &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", ports[i])}
 	}
-	servers := make([]*server.Server, n)
+	servers := make([]*server.Server, 0, n)
 	for i := range n {
 		opts := &server.Options{
 			ServerName: fmt.Sprintf("kcl-%d", i),
@@ -51,11 +71,12 @@ func startCluster(t *testing.T, n int) []*server.Server {
 		s, err := server.NewServer(opts)
 		require.NoError(t, err)
 		s.Start()
-		t.Cleanup(s.Shutdown)
-		require.True(t, s.ReadyForConnections(30*time.Second))
-		servers[i] = s
+		servers = append(servers, s)
+		if !s.ReadyForConnections(15 * time.Second) {
+			return servers, false
+		}
 	}
-	return servers
+	return servers, true
 }
 
 // openReplicated opens the log with three replicas, retrying while the
