@@ -38,6 +38,13 @@ const (
 	// CodeTotalLimitExceeded: the movement would bring a total of its line
 	// or project past MaxLineTotal.
 	CodeTotalLimitExceeded Code = "total_limit_exceeded"
+	// CodeLineLapsed: a movement other than a refund on a line whose
+	// available money lapsed after its settlement period.
+	CodeLineLapsed Code = "line_lapsed"
+	// CodeInvalidTransfer: a transfer between lines it may not join (not
+	// the successor, a province that was not merged, another year or
+	// another source).
+	CodeInvalidTransfer Code = "invalid_transfer"
 
 	// Who may do what.
 	CodeUnauthenticated Code = "unauthenticated"
@@ -67,7 +74,7 @@ var Codes = []Code{
 	CodeInsufficientFunds, CodeRefundExceedsDisbursed, CodeAllocationBelowDisbursed, CodeTotalLimitExceeded,
 	CodeIdempotencyKeyReused, CodeConflict, CodeNotFound, CodeMethodNotAllowed,
 	CodeUnavailable, CodeInternal, CodeUnauthenticated, CodeForbidden, CodeAccountExists, CodeUnsupported,
-	CodeNotRepudiable,
+	CodeNotRepudiable, CodeLineLapsed, CodeInvalidTransfer,
 }
 
 // Error is the one error type of the domain: a stable code, the offending
@@ -100,6 +107,10 @@ var (
 	ErrRefundExceedsDisbursed   = &Error{Code: CodeRefundExceedsDisbursed}
 	ErrAllocationBelowDisbursed = &Error{Code: CodeAllocationBelowDisbursed}
 	ErrTotalLimitExceeded       = &Error{Code: CodeTotalLimitExceeded}
+	ErrLineLapsed               = &Error{Code: CodeLineLapsed}
+	ErrInvalidTransfer          = &Error{Code: CodeInvalidTransfer}
+	ErrDateOutsideWindow        = &Error{Code: CodeDateOutsideWindow}
+	ErrProvinceNotInForce       = &Error{Code: CodeProvinceNotInForce}
 	ErrIdempotencyKeyReused     = &Error{Code: CodeIdempotencyKeyReused}
 	ErrConflict                 = &Error{Code: CodeConflict}
 	ErrNotFound                 = &Error{Code: CodeNotFound}

@@ -28,11 +28,43 @@ const (
 // own line): the first links to GenesisHash, each next to the one before.
 const TypeRepudiated EventType = "ledger.repudiated.v1"
 
+// The budget year's movements between lines, and the end of a line.
+//
+// A transfer moves money still available on one line to another as one
+// movement with two sides, two events appended in one atomic write: the
+// transferred-out event on the source line and the transferred-in event
+// on the destination line. Both carry the transfer's kind, its id (the id
+// of the transferred-out event) and both lines. A lapse (hủy dự toán)
+// cancels what is still available on a line after its settlement period;
+// a lapse without a project closes the line to everything but refunds.
+const (
+	TypeTransferredOut EventType = "funds.transferred_out.v1"
+	TypeTransferredIn  EventType = "funds.transferred_in.v1"
+	TypeLapsed         EventType = "funds.lapsed.v1"
+)
+
 // EventTypes lists every event type.
-var EventTypes = []EventType{TypeAllocated, TypeAdjusted, TypeDisbursed, TypeRefunded, TypeRepudiated}
+var EventTypes = []EventType{TypeAllocated, TypeAdjusted, TypeDisbursed, TypeRefunded, TypeTransferredOut, TypeTransferredIn, TypeLapsed, TypeRepudiated}
+
+// TransferKind says why money moves between two lines. Values are
+// persisted.
+type TransferKind string
+
+// The kinds of transfer.
+const (
+	// TransferSuccession carries a merged province's line to its
+	// successor's line of the same year and source (the 2025 merger),
+	// dated on or after 1 July 2025.
+	TransferSuccession TransferKind = "succession"
+	// TransferCarryOver (chuyển nguồn) carries year N's line to year
+	// N+1's line of the same province or its successor, by decision,
+	// within year N's settlement period.
+	TransferCarryOver TransferKind = "carry_over"
+)
 
 // Kind is the event type's subject token: "allocated", "adjusted",
-// "disbursed" or "refunded".
+// "disbursed", "refunded", "transferred_out", "transferred_in", "lapsed"
+// or "repudiated".
 func (t EventType) Kind() string {
 	switch t {
 	case TypeAllocated:
@@ -43,6 +75,12 @@ func (t EventType) Kind() string {
 		return "disbursed"
 	case TypeRefunded:
 		return "refunded"
+	case TypeTransferredOut:
+		return "transferred_out"
+	case TypeTransferredIn:
+		return "transferred_in"
+	case TypeLapsed:
+		return "lapsed"
 	case TypeRepudiated:
 		return "repudiated"
 	}
@@ -86,15 +124,23 @@ type Event struct {
 	// ProjectName, ImplementingUnit and Counterpart are the optional facts
 	// of the project an allocation funds (Command). Counterpart is never
 	// state money: no balance counts it.
-	ProjectName      string    `json:"project_name,omitempty"`
-	ImplementingUnit string    `json:"implementing_unit,omitempty"`
-	Counterpart      Amount    `json:"counterpart,omitzero"`
-	EffectiveDate    Date      `json:"effective_date"`
-	RecordedAt       time.Time `json:"recorded_at"`
-	Actor            string    `json:"actor"`
-	IdempotencyKey   string    `json:"idempotency_key"`
-	PrevHash         string    `json:"prev_hash"`
-	Hash             string    `json:"hash"`
+	ProjectName      string `json:"project_name,omitempty"`
+	ImplementingUnit string `json:"implementing_unit,omitempty"`
+	Counterpart      Amount `json:"counterpart,omitzero"`
+	// TransferKind, TransferID, FromLine and ToLine are on both sides of
+	// a transfer, and on no other event. TransferID is the id of the
+	// transferred-out event; FromLine and ToLine are the source and the
+	// destination, one of them the event's own line.
+	TransferKind   TransferKind `json:"transfer_kind,omitempty"`
+	TransferID     string       `json:"transfer_id,omitempty"`
+	FromLine       LineKey      `json:"from_line,omitzero"`
+	ToLine         LineKey      `json:"to_line,omitzero"`
+	EffectiveDate  Date         `json:"effective_date"`
+	RecordedAt     time.Time    `json:"recorded_at"`
+	Actor          string       `json:"actor"`
+	IdempotencyKey string       `json:"idempotency_key"`
+	PrevHash       string       `json:"prev_hash"`
+	Hash           string       `json:"hash"`
 	// SignedBy and Signature: the key id of the kcledger process that
 	// recorded the event, and its Ed25519 signature of Hash (signature.go).
 	// Not covered by the hash, which they sign.
@@ -118,8 +164,10 @@ func (e *Event) Line() LineKey {
 // in decimal and repudiated_digest; then, only on an allocation that
 // carries any of the project facts, the tag "project-facts-v1",
 // project_name, implementing_unit and counterpart (in machine form, "0"
-// when absent). Events without facts hash as they did before the facts
-// existed. Every field but hash, signed_by and signature is covered, so
+// when absent); then, only on the two sides of a transfer, the tag
+// "transfer-v1", transfer_kind, transfer_id, and from_line's and
+// to_line's fiscal_year, province and source. Events without facts or
+// transfer hash as they did before those existed. Every field but hash, signed_by and signature is covered, so
 // altering any of them, or
 // the order of a line's events, breaks the chain. docs/events.md repeats
 // this recipe for verifiers written in other languages.
@@ -161,6 +209,16 @@ func (e *Event) ComputeHash() string {
 		field(e.ImplementingUnit)
 		field(e.Counterpart.String())
 	}
+	if e.TransferKind != "" {
+		field("transfer-v1")
+		field(string(e.TransferKind))
+		field(e.TransferID)
+		for _, k := range []LineKey{e.FromLine, e.ToLine} {
+			field(strconv.Itoa(k.FiscalYear))
+			field(k.Province)
+			field(string(k.Source))
+		}
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
@@ -187,6 +245,12 @@ func (e *Event) Fingerprint() string {
 	}
 	if e.hasFacts() {
 		fields = append(fields, "project-facts-v1", e.ProjectName, e.ImplementingUnit, e.Counterpart.String())
+	}
+	if e.TransferKind != "" {
+		// Not the transfer's id, which is the event id of one try.
+		fields = append(fields, "transfer-v1", string(e.TransferKind),
+			strconv.Itoa(e.FromLine.FiscalYear), e.FromLine.Province, string(e.FromLine.Source),
+			strconv.Itoa(e.ToLine.FiscalYear), e.ToLine.Province, string(e.ToLine.Source))
 	}
 	for _, s := range fields {
 		buf = strconv.AppendInt(buf[:0], int64(len(s)), 10)
@@ -220,10 +284,13 @@ type Recorded struct {
 // stream, whoever wrote it.
 func (e *Event) Validate(p Policy) error {
 	var kind CommandKind
-	for _, k := range []CommandKind{Allocate, Adjust, Disburse, Refund, Repudiate} {
+	for _, k := range []CommandKind{Allocate, Adjust, Disburse, Refund, Lapse, Repudiate} {
 		if k.EventType() == e.Type {
 			kind = k
 		}
+	}
+	if e.Type == TypeTransferredOut || e.Type == TypeTransferredIn {
+		kind = Transfer
 	}
 	if kind == "" {
 		return Errorf(CodeInvalidField, "type", "unknown event type %q", e.Type)
@@ -233,8 +300,54 @@ func (e *Event) Validate(p Policy) error {
 		Category: e.Category, Amount: e.Amount, Decision: e.Decision, Voucher: e.Voucher,
 		Beneficiary: e.Beneficiary, Reason: e.Reason, EffectiveDate: e.EffectiveDate,
 		ProjectName: e.ProjectName, ImplementingUnit: e.ImplementingUnit, Counterpart: e.Counterpart,
+		TransferKind: e.TransferKind, To: e.ToLine,
 		RepudiatedSeq: e.RepudiatedSeq, RepudiatedDigest: e.RepudiatedDigest,
 		EventID: e.ID, Actor: e.Actor, IdempotencyKey: e.IdempotencyKey, Now: e.RecordedAt,
 	}
+	if kind != Transfer {
+		switch {
+		case e.TransferID != "":
+			return Errorf(CodeInvalidField, "transfer_id", "%s is no side of a transfer and has no transfer_id", e.Type)
+		case e.FromLine != (LineKey{}):
+			return Errorf(CodeInvalidField, "from_line", "%s is no side of a transfer and has no from_line", e.Type)
+		}
+		return c.Validate(p)
+	}
+	if err := e.validateSide(); err != nil {
+		return err
+	}
+	// The transfer command as it was: its own line the source, its event
+	// id the transfer's id, and the in side's id another one.
+	c.FiscalYear, c.Province, c.Source = e.FromLine.FiscalYear, e.FromLine.Province, e.FromLine.Source
+	c.EventID, c.InEventID = e.TransferID, e.ID
+	if e.Type == TypeTransferredOut {
+		c.InEventID = e.ID + " in"
+	}
 	return c.Validate(p)
+}
+
+// validateSide checks what ties a side of a transfer to the transfer: its
+// id (the out side's own id, which the in side names) and its line (the
+// source for the out side, the destination for the in side).
+func (e *Event) validateSide() error {
+	if e.TransferKind == "" {
+		return Errorf(CodeMissingField, "transfer_kind", "a side of a transfer names the transfer's kind")
+	}
+	if e.TransferID == "" {
+		return Errorf(CodeMissingField, "transfer_id", "a side of a transfer names the transfer's id, the id of its transferred-out event")
+	}
+	own, field := e.FromLine, "from_line"
+	if e.Type == TypeTransferredOut && e.TransferID != e.ID {
+		return Errorf(CodeInvalidField, "transfer_id", "a transferred-out event's transfer_id is its own id %s, not %s", e.ID, e.TransferID)
+	}
+	if e.Type == TypeTransferredIn {
+		if e.TransferID == e.ID {
+			return Errorf(CodeInvalidField, "transfer_id", "a transferred-in event's transfer_id is the id of its transferred-out side, not its own %s", e.ID)
+		}
+		own, field = e.ToLine, "to_line"
+	}
+	if own != e.Line() {
+		return Errorf(CodeInvalidField, field, "%s is recorded on line %s but its %s is %s", e.Type, e.Line(), field, own)
+	}
+	return nil
 }

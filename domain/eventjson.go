@@ -399,6 +399,10 @@ func appendEventFast(b []byte, e *Event) ([]byte, bool) {
 	if !e.Counterpart.IsZero() {
 		w.str("counterpart", e.Counterpart.String(), false)
 	}
+	w.str("transfer_kind", string(e.TransferKind), true)
+	w.str("transfer_id", e.TransferID, true)
+	w.line("from_line", e.FromLine)
+	w.line("to_line", e.ToLine)
 	w.str("effective_date", e.EffectiveDate.String(), false)
 	w.key("recorded_at")
 	w.b = append(w.b, at...)
@@ -430,6 +434,21 @@ func (w *eventWriter) key(k string) {
 	w.b = append(w.b, '"')
 	w.b = append(w.b, k...)
 	w.b = append(w.b, '"', ':')
+}
+
+// line appends a LineKey member, left out when it is zero (omitzero).
+func (w *eventWriter) line(k string, v LineKey) {
+	if v == (LineKey{}) {
+		return
+	}
+	w.key(k)
+	inner := eventWriter{b: append(w.b, '{')}
+	inner.key("fiscal_year")
+	inner.b = strconv.AppendInt(inner.b, int64(v.FiscalYear), 10)
+	inner.str("province", v.Province, false)
+	inner.str("source", string(v.Source), false)
+	w.b = append(inner.b, '}')
+	w.slow = w.slow || inner.slow
 }
 
 func (w *eventWriter) str(k, v string, omitEmpty bool) {

@@ -25,6 +25,15 @@ type EventLog interface {
 	// is a *ClaimedError. Any other error leaves the outcome unknown.
 	Append(ctx context.Context, p Proposal) (uint64, error)
 
+	// AppendAll appends the proposals' events in one atomic write: all of
+	// them or none, each expecting its own line's last sequence (no two
+	// proposals may be on the same line). It returns their sequences, in
+	// order. Its errors are Append's: ErrStale when any line has moved
+	// on, ErrKeyTaken when the log knows an idempotency key of the
+	// proposals is taken (without saying by which event), anything else
+	// leaving the outcome unknown.
+	AppendAll(ctx context.Context, ps []Proposal) ([]uint64, error)
+
 	// Claim returns the event recorded under an idempotency key, with ok
 	// false when there is none. It may lag behind appends made by other
 	// processes, but never by more than the window within which Append
@@ -58,6 +67,10 @@ func (e *ClaimedError) Error() string {
 
 // ErrStale reports an append whose line had moved on.
 var ErrStale = errors.New("domain: event log: the line has moved on")
+
+// ErrKeyTaken reports an atomic append refused because the log already
+// holds an event under one of its idempotency keys.
+var ErrKeyTaken = errors.New("domain: event log: an idempotency key of the write is taken")
 
 // DefaultMaxAttempts bounds how often Record re-decides after losing a race
 // for the same line.
@@ -274,4 +287,145 @@ func (l *Ledger) replay(ctx context.Context, e *lineEntry, c IdempotencyClaim, c
 		return Result{}, fmt.Errorf("domain: replay of key %q: %w", ev.IdempotencyKey, err)
 	}
 	return Result{Recorded: c.Recorded, Line: e.state.Clone(), Replayed: true}, nil
+}
+
+// TransferResult is the outcome of Transfer.
+type TransferResult struct {
+	// Out and In are the transfer's two events: out of the source line,
+	// into the destination line.
+	Out, In Recorded
+	// From and To are the states of the two lines after the transfer (or,
+	// for a replay, as they are now).
+	From, To *LineState
+	// Replayed is true when the idempotency key had already been used for
+	// this same transfer: Out and In are the original events.
+	Replayed bool
+}
+
+// Transfer decides a transfer against the states of its two lines and
+// appends both of its events in one atomic write (EventLog.AppendAll),
+// each expecting its own line's last sequence: either both land or
+// neither does. A repeated transfer (same idempotency key, same content)
+// returns the original pair.
+//
+// Both lines are locked, always in the order of their keys, so that two
+// transfers between the same lines in opposite directions cannot wait on
+// each other.
+func (l *Ledger) Transfer(ctx context.Context, cmd Command) (TransferResult, error) {
+	if err := cmd.Validate(l.policy); err != nil {
+		return TransferResult{}, err
+	}
+	if cmd.Kind != Transfer {
+		return TransferResult{}, Errorf(CodeInternal, "", "Transfer takes a transfer, not %s", cmd.Kind.noun())
+	}
+	fromKey, toKey := cmd.Line(), cmd.To
+	from, to := l.entry(fromKey), l.entry(toKey)
+	first, second := from, to
+	if toKey.String() < fromKey.String() {
+		first, second = to, from
+	}
+	first.mu.Lock()
+	defer first.mu.Unlock()
+	second.mu.Lock()
+	defer second.mu.Unlock()
+	refresh := func(force bool) error {
+		if err := l.refresh(ctx, from, fromKey, force); err != nil {
+			return err
+		}
+		return l.refresh(ctx, to, toKey, force)
+	}
+	if err := refresh(false); err != nil {
+		return TransferResult{}, err
+	}
+	if c, ok, err := l.log.Claim(ctx, cmd.IdempotencyKey); err != nil {
+		return TransferResult{}, err
+	} else if ok {
+		return l.replayTransfer(ctx, from, to, c, &cmd)
+	}
+	for attempt := 0; attempt < l.maxAttempts; attempt++ {
+		if r, ok := from.keys[cmd.IdempotencyKey]; ok {
+			return l.replayTransfer(ctx, from, to, IdempotencyClaim{Fingerprint: r.Event.Fingerprint(), Recorded: r}, &cmd)
+		}
+		out, in, err := DecideTransfer(from.state, to.state, cmd, l.policy)
+		if err != nil {
+			if attempt == 0 {
+				if rerr := refresh(true); rerr != nil {
+					return TransferResult{}, rerr
+				}
+				continue
+			}
+			return TransferResult{}, err
+		}
+		if l.signer != nil {
+			l.signer.Sign(&out)
+			l.signer.Sign(&in)
+		}
+		seqs, err := l.log.AppendAll(ctx, []Proposal{{Event: out, ExpectedSeq: from.state.LastSeq}, {Event: in, ExpectedSeq: to.state.LastSeq}})
+		if err == nil && len(seqs) == 2 {
+			ro := Recorded{Event: out, Seq: seqs[0], HashChecked: true}
+			ri := Recorded{Event: in, Seq: seqs[1], HashChecked: true}
+			if aerr := from.apply(ro); aerr != nil {
+				return TransferResult{}, aerr
+			}
+			if aerr := to.apply(ri); aerr != nil {
+				return TransferResult{}, aerr
+			}
+			return TransferResult{Out: ro, In: ri, From: from.state.Clone(), To: to.state.Clone()}, nil
+		}
+		if err == nil {
+			err = fmt.Errorf("domain: atomic append of a transfer returned %d sequences, want 2", len(seqs))
+		}
+		// Stale, key taken or unknown: reload both lines; if this transfer
+		// landed, its key is on the source line now.
+		if rerr := refresh(true); rerr != nil {
+			return TransferResult{}, errors.Join(err, rerr)
+		}
+		if r, ok := from.keys[cmd.IdempotencyKey]; ok {
+			return l.replayTransfer(ctx, from, to, IdempotencyClaim{Fingerprint: r.Event.Fingerprint(), Recorded: r}, &cmd)
+		}
+		if errors.Is(err, ErrKeyTaken) {
+			if c, ok, cerr := l.log.Claim(ctx, cmd.IdempotencyKey); cerr == nil && ok {
+				return l.replayTransfer(ctx, from, to, c, &cmd)
+			}
+			return TransferResult{}, Errorf(CodeIdempotencyKeyReused, "idempotency_key",
+				"idempotency key %q is already taken; use a new key for a new movement", cmd.IdempotencyKey)
+		}
+		if !errors.Is(err, ErrStale) {
+			return TransferResult{}, err
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return TransferResult{}, err
+		}
+	}
+	return TransferResult{}, Errorf(CodeConflict, "", "lines %s and %s kept changing under %d attempts; try again with the same idempotency key", fromKey, toKey, l.maxAttempts)
+}
+
+// replayTransfer answers a transfer whose idempotency key already produced
+// c: when c is that same transfer's transferred-out event, with it and
+// its transferred-in event, found on the destination line.
+func (l *Ledger) replayTransfer(ctx context.Context, from, to *lineEntry, c IdempotencyClaim, cmd *Command) (TransferResult, error) {
+	ev := c.Recorded.Event
+	if c.Fingerprint != cmd.Fingerprint() {
+		if ev.Actor != cmd.Actor {
+			return TransferResult{}, Errorf(CodeIdempotencyKeyReused, "idempotency_key",
+				"idempotency key %q is already taken; use a new key for a new movement", cmd.IdempotencyKey)
+		}
+		return TransferResult{}, Errorf(CodeIdempotencyKeyReused, "idempotency_key",
+			"idempotency key %q was already used for a different movement (event %s on line %s); use a new key for a new movement", ev.IdempotencyKey, ev.ID, ev.Line())
+	}
+	if err := l.refresh(ctx, from, ev.Line(), from.state == nil || from.state.LastSeq < c.Recorded.Seq); err != nil {
+		return TransferResult{}, fmt.Errorf("domain: replay of key %q: %w", ev.IdempotencyKey, err)
+	}
+	in, ok := to.keys[ev.IdempotencyKey]
+	if !ok || in.Event.TransferID != ev.ID {
+		// Appended together: the destination holds it once reloaded.
+		if err := l.refresh(ctx, to, cmd.To, true); err != nil {
+			return TransferResult{}, fmt.Errorf("domain: replay of key %q: %w", ev.IdempotencyKey, err)
+		}
+		in, ok = to.keys[ev.IdempotencyKey]
+	}
+	if !ok || in.Event.Type != TypeTransferredIn || in.Event.TransferID != ev.ID {
+		return TransferResult{}, fmt.Errorf("%w: transfer %s (key %q) has no transferred-in side on line %s", ErrCorrupt, ev.ID, ev.IdempotencyKey, cmd.To)
+	}
+	return TransferResult{Out: c.Recorded, In: in, From: from.state.Clone(), To: to.state.Clone(), Replayed: true}, nil
 }

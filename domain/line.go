@@ -19,31 +19,48 @@ func (k LineKey) String() string {
 }
 
 // Balance holds the running totals of a line or of a project within it.
+// Allocated counts allocations and adjustments; TransferredIn and
+// TransferredOut the two sides of transfers between lines; Lapsed what
+// lapsed after the settlement period.
 type Balance struct {
-	Allocated Amount `json:"allocated"`
-	Disbursed Amount `json:"disbursed"`
-	Refunded  Amount `json:"refunded"`
+	Allocated      Amount `json:"allocated"`
+	Disbursed      Amount `json:"disbursed"`
+	Refunded       Amount `json:"refunded"`
+	TransferredIn  Amount `json:"transferred_in"`
+	TransferredOut Amount `json:"transferred_out"`
+	Lapsed         Amount `json:"lapsed"`
 }
 
 // NetDisbursed is disbursed minus refunded.
 func (b Balance) NetDisbursed() Amount { return b.Disbursed.Sub(b.Refunded) }
 
-// Available is allocated minus net disbursed: what may still be paid out.
-func (b Balance) Available() Amount { return b.Allocated.Sub(b.NetDisbursed()) }
+// Plan is allocated plus transferred in, minus transferred out: the
+// money the line was given to spend in its year.
+func (b Balance) Plan() Amount { return b.Allocated.Add(b.TransferredIn).Sub(b.TransferredOut) }
+
+// Available is the plan minus net disbursed and lapsed: what may still be
+// paid out (or transferred, or lapse).
+func (b Balance) Available() Amount { return b.Plan().Sub(b.NetDisbursed()).Sub(b.Lapsed) }
 
 // Plus adds two balances, for totals over several lines or projects.
 func (b Balance) Plus(o Balance) Balance {
-	return Balance{Allocated: b.Allocated.Add(o.Allocated), Disbursed: b.Disbursed.Add(o.Disbursed), Refunded: b.Refunded.Add(o.Refunded)}
+	return Balance{
+		Allocated: b.Allocated.Add(o.Allocated), Disbursed: b.Disbursed.Add(o.Disbursed), Refunded: b.Refunded.Add(o.Refunded),
+		TransferredIn: b.TransferredIn.Add(o.TransferredIn), TransferredOut: b.TransferredOut.Add(o.TransferredOut), Lapsed: b.Lapsed.Add(o.Lapsed),
+	}
 }
 
 // balanceJSON is Balance on the wire, with its derived figures spelled out
 // so that readers need not compute them.
 type balanceJSON struct {
-	Allocated    total `json:"allocated"`
-	Disbursed    total `json:"disbursed"`
-	Refunded     total `json:"refunded"`
-	NetDisbursed total `json:"net_disbursed"`
-	Available    total `json:"available"`
+	Allocated      total `json:"allocated"`
+	Disbursed      total `json:"disbursed"`
+	Refunded       total `json:"refunded"`
+	NetDisbursed   total `json:"net_disbursed"`
+	TransferredIn  total `json:"transferred_in"`
+	TransferredOut total `json:"transferred_out"`
+	Lapsed         total `json:"lapsed"`
+	Available      total `json:"available"`
 }
 
 // total is an Amount on the wire as a total: written as an amount, read
@@ -64,17 +81,20 @@ func (t *total) UnmarshalJSON(b []byte) error {
 
 // MarshalJSON includes net_disbursed and available.
 func (b Balance) MarshalJSON() ([]byte, error) {
-	return json.Marshal(balanceJSON{total{b.Allocated}, total{b.Disbursed}, total{b.Refunded}, total{b.NetDisbursed()}, total{b.Available()}})
+	return json.Marshal(balanceJSON{total{b.Allocated}, total{b.Disbursed}, total{b.Refunded}, total{b.NetDisbursed()},
+		total{b.TransferredIn}, total{b.TransferredOut}, total{b.Lapsed}, total{b.Available()}})
 }
 
-// UnmarshalJSON reads the three totals, up to 30 digits each (ParseTotal),
-// and ignores the derived figures.
+// UnmarshalJSON reads the totals, up to 30 digits each (ParseTotal), and
+// ignores the derived figures. A total left out (a balance written before
+// transfers and lapses existed) is zero.
 func (b *Balance) UnmarshalJSON(data []byte) error {
 	var w balanceJSON
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	*b = Balance{Allocated: w.Allocated.a, Disbursed: w.Disbursed.a, Refunded: w.Refunded.a}
+	*b = Balance{Allocated: w.Allocated.a, Disbursed: w.Disbursed.a, Refunded: w.Refunded.a,
+		TransferredIn: w.TransferredIn.a, TransferredOut: w.TransferredOut.a, Lapsed: w.Lapsed.a}
 	return nil
 }
 
@@ -87,12 +107,15 @@ func (b Balance) check() error {
 	switch {
 	case b.Refunded.Sign() < 0 || b.Disbursed.Sign() < 0:
 		return fmt.Errorf("negative total (disbursed %s, refunded %s)", b.Disbursed, b.Refunded)
+	case b.TransferredIn.Sign() < 0 || b.TransferredOut.Sign() < 0 || b.Lapsed.Sign() < 0:
+		return fmt.Errorf("negative total (transferred in %s, transferred out %s, lapsed %s)", b.TransferredIn, b.TransferredOut, b.Lapsed)
 	case b.Refunded.Cmp(b.Disbursed) > 0:
 		return fmt.Errorf("refunded %s exceeds disbursed %s", b.Refunded, b.Disbursed)
 	case b.Allocated.Sign() < 0:
 		return fmt.Errorf("allocated %s is negative", b.Allocated)
-	case b.NetDisbursed().Cmp(b.Allocated) > 0:
-		return fmt.Errorf("net disbursed %s exceeds allocated %s", b.NetDisbursed(), b.Allocated)
+	case b.Available().Sign() < 0:
+		return fmt.Errorf("net disbursed %s, transferred out %s and lapsed %s exceed allocated %s and transferred in %s",
+			b.NetDisbursed(), b.TransferredOut, b.Lapsed, b.Allocated, b.TransferredIn)
 	}
 	return nil
 }
@@ -112,6 +135,12 @@ func (b Balance) apply(e *Event) Balance {
 		b.Disbursed = b.Disbursed.Add(e.Amount)
 	case TypeRefunded:
 		b.Refunded = b.Refunded.Add(e.Amount)
+	case TypeTransferredIn:
+		b.TransferredIn = b.TransferredIn.Add(e.Amount)
+	case TypeTransferredOut:
+		b.TransferredOut = b.TransferredOut.Add(e.Amount)
+	case TypeLapsed:
+		b.Lapsed = b.Lapsed.Add(e.Amount)
 	}
 	return b
 }
@@ -127,6 +156,9 @@ type LineState struct {
 	Events   int
 	LastSeq  uint64
 	LastHash string
+	// Closed is set by a lapse of the whole line (one without a
+	// project): from then on the line takes refunds only.
+	Closed bool
 }
 
 // NewLineState returns the state of a line with no events.
@@ -170,6 +202,9 @@ func (s *LineState) Apply(r Recorded) error {
 	if e.Line() != s.Key {
 		return fmt.Errorf("%w: event %s at seq %d belongs to line %s, not %s", ErrCorrupt, e.ID, r.Seq, e.Line(), s.Key)
 	}
+	if err := s.admits(e); err != nil {
+		return fmt.Errorf("%w: event %s at seq %d: %v", ErrCorrupt, e.ID, r.Seq, err)
+	}
 	if e.PrevHash != s.LastHash {
 		return fmt.Errorf("%w: line %s: event %s at seq %d links to %s, but the previous event's hash is %s", ErrCorrupt, s.Key, e.ID, r.Seq, e.PrevHash, s.LastHash)
 	}
@@ -196,6 +231,28 @@ func (s *LineState) Apply(r Recorded) error {
 	s.Events++
 	s.LastSeq = r.Seq
 	s.LastHash = e.Hash
+	if e.Type == TypeLapsed && e.Project == "" {
+		s.Closed = true
+	}
+	return nil
+}
+
+// admits reports why a recorded event cannot be the line's next one,
+// beyond its chain and totals: a movement after the line was closed other
+// than a refund, or a side of a transfer that names another line as its
+// own.
+func (s *LineState) admits(e *Event) error {
+	if s.Closed && e.Type != TypeRefunded {
+		return fmt.Errorf("a %s on line %s, which lapsed (it takes refunds only)", e.Type.Kind(), s.Key)
+	}
+	own := e.FromLine
+	if e.Type == TypeTransferredIn {
+		own = e.ToLine
+	}
+	isTransfer := e.Type == TypeTransferredOut || e.Type == TypeTransferredIn
+	if isTransfer != (e.TransferKind != "") || isTransfer && (own != s.Key || e.FromLine == e.ToLine) {
+		return fmt.Errorf("a %s with transfer kind %q from line %s to line %s, recorded on line %s", e.Type.Kind(), e.TransferKind, e.FromLine, e.ToLine, s.Key)
+	}
 	return nil
 }
 
@@ -208,26 +265,73 @@ func Decide(s *LineState, cmd Command, p Policy) (Event, error) {
 	if cmd.Line() != s.Key {
 		return Event{}, Errorf(CodeInternal, "", "command for line %s decided against line %s", cmd.Line(), s.Key)
 	}
+	if cmd.Kind == Transfer {
+		return Event{}, Errorf(CodeInternal, "", "a transfer has two sides: decide it with DecideTransfer")
+	}
 	e := cmd.event()
-	if err := checkRules(s.Balance, e, "line "+s.Key.String()); err != nil {
+	if err := decideOn(s, &e, "", "amount"); err != nil {
 		return Event{}, err
 	}
+	if e.Type == TypeLapsed && e.Project == "" && e.Amount.Cmp(s.Balance.Available()) != 0 {
+		return Event{}, Errorf(CodeInvalidAmount, "amount",
+			"a lapse of line %s takes everything still available on it, %s, not %s (a lapse of one project names the project)",
+			s.Key, s.Balance.Available().VND(), e.Amount.VND())
+	}
+	return e, nil
+}
+
+// decideOn checks e against the rules and totals of line s and its
+// project, and links it to the line's chain. side prefixes the fields
+// named in errors about the line ("to_" for a transfer's destination).
+func decideOn(s *LineState, e *Event, side, amountField string) error {
+	if s.Closed && e.Type != TypeRefunded {
+		return Errorf(CodeLineLapsed, side+"province",
+			"line %s lapsed (its available money was cancelled after the settlement period): it takes refunds only, not %s",
+			s.Key, e.Type.noun())
+	}
+	if err := checkRules(s.Balance, *e, "line "+s.Key.String()); err != nil {
+		return err
+	}
 	if e.Project != "" {
-		if err := checkRules(s.Projects[e.Project], e, fmt.Sprintf("project %s of line %s", e.Project, s.Key)); err != nil {
-			return Event{}, err
+		if err := checkRules(s.Projects[e.Project], *e, fmt.Sprintf("project %s of line %s", e.Project, s.Key)); err != nil {
+			return err
 		}
 	}
-	if err := checkTotals(s.Balance, e, "line "+s.Key.String()); err != nil {
-		return Event{}, err
+	if err := checkTotals(s.Balance, *e, "line "+s.Key.String()); err != nil {
+		return err
 	}
 	if e.Project != "" {
-		if err := checkTotals(s.Projects[e.Project], e, fmt.Sprintf("project %s of line %s", e.Project, s.Key)); err != nil {
-			return Event{}, err
+		if err := checkTotals(s.Projects[e.Project], *e, fmt.Sprintf("project %s of line %s", e.Project, s.Key)); err != nil {
+			return err
 		}
 	}
 	e.PrevHash = s.LastHash
 	e.Hash = e.ComputeHash()
-	return e, nil
+	return nil
+}
+
+// DecideTransfer validates a transfer against the rules and the states of
+// its source line (from) and destination line (to), and returns its two
+// events: the transferred-out event for from and the transferred-in event
+// for to, each linked to its own line's chain. It never changes either.
+func DecideTransfer(from, to *LineState, cmd Command, p Policy) (out, in Event, err error) {
+	if err := cmd.Validate(p); err != nil {
+		return Event{}, Event{}, err
+	}
+	if cmd.Kind != Transfer || cmd.Line() != from.Key || cmd.To != to.Key {
+		return Event{}, Event{}, Errorf(CodeInternal, "", "%s from %s to %s decided against lines %s and %s", cmd.Kind, cmd.Line(), cmd.To, from.Key, to.Key)
+	}
+	out = cmd.event()
+	in = out
+	in.ID, in.Type = cmd.InEventID, TypeTransferredIn
+	in.FiscalYear, in.Province, in.Source = to.Key.FiscalYear, to.Key.Province, to.Key.Source
+	if err := decideOn(from, &out, "", "amount"); err != nil {
+		return Event{}, Event{}, err
+	}
+	if err := decideOn(to, &in, "to_", "amount"); err != nil {
+		return Event{}, Event{}, err
+	}
+	return out, in, nil
 }
 
 // checkTotals refuses an event that would bring a total of b past
@@ -258,22 +362,54 @@ func checkTotals(b Balance, e Event, where string) error {
 	return nil
 }
 
+// what names an event type's movement at the start of a message.
+func (t EventType) what() string {
+	switch t {
+	case TypeTransferredOut:
+		return "transfer"
+	case TypeLapsed:
+		return "lapse"
+	}
+	return "disbursement"
+}
+
+// noun names an event type's movement in a message.
+func (t EventType) noun() string {
+	switch t {
+	case TypeAllocated:
+		return "an allocation"
+	case TypeAdjusted:
+		return "an adjustment"
+	case TypeDisbursed:
+		return "a disbursement"
+	case TypeTransferredOut, TypeTransferredIn:
+		return "a transfer"
+	case TypeLapsed:
+		return "a lapse"
+	}
+	return "a refund"
+}
+
 // checkRules refuses an event that would break an invariant of b; where
 // names the line or project in the message.
 func checkRules(b Balance, e Event, where string) error {
 	switch e.Type {
 	case TypeAdjusted:
 		after := b.Allocated.Add(e.Amount)
-		if after.Sign() < 0 || after.Cmp(b.NetDisbursed()) < 0 {
+		if after.Sign() < 0 || e.Amount.Neg().Cmp(b.Available()) > 0 {
 			return Errorf(CodeAllocationBelowDisbursed, "delta",
-				"adjustment of %s would bring the allocation of %s to %s, below its net disbursed %s",
-				e.Amount.VND(), where, after.VND(), b.NetDisbursed().VND())
+				"adjustment of %s would bring the allocation of %s to %s, below what it already spent or passed on (net disbursed %s, transferred out %s, lapsed %s, transferred in %s)",
+				e.Amount.VND(), where, after.VND(), b.NetDisbursed().VND(), b.TransferredOut.VND(), b.Lapsed.VND(), b.TransferredIn.VND())
 		}
-	case TypeDisbursed:
+	case TypeDisbursed, TypeTransferredOut, TypeLapsed:
 		if e.Amount.Cmp(b.Available()) > 0 {
+			moved := ""
+			if !b.TransferredIn.IsZero() || !b.TransferredOut.IsZero() || !b.Lapsed.IsZero() {
+				moved = fmt.Sprintf(", transferred in %s, transferred out %s, lapsed %s", b.TransferredIn.VND(), b.TransferredOut.VND(), b.Lapsed.VND())
+			}
 			return Errorf(CodeInsufficientFunds, "amount",
-				"disbursement of %s exceeds the %s available on %s (allocated %s, net disbursed %s)",
-				e.Amount.VND(), b.Available().VND(), where, b.Allocated.VND(), b.NetDisbursed().VND())
+				"%s of %s exceeds the %s available on %s (allocated %s, net disbursed %s%s)",
+				e.Type.what(), e.Amount.VND(), b.Available().VND(), where, b.Allocated.VND(), b.NetDisbursed().VND(), moved)
 		}
 	case TypeRefunded:
 		if e.Amount.Cmp(b.NetDisbursed()) > 0 {

@@ -141,6 +141,7 @@ func requireSameState(t *testing.T, want, got *LineState) {
 	require.Equal(t, want.Events, got.Events)
 	require.Equal(t, want.LastSeq, got.LastSeq)
 	require.Equal(t, want.LastHash, got.LastHash)
+	require.Equal(t, want.Closed, got.Closed)
 	requireSameBalance(t, "line", want.Balance, got.Balance)
 	require.Len(t, got.Projects, len(want.Projects))
 	for code, b := range want.Projects {
@@ -155,6 +156,9 @@ func requireSameBalance(t *testing.T, what string, want, got Balance) {
 	require.Truef(t, want.Allocated.Equal(got.Allocated), "%s allocated: want %s, got %s", what, want.Allocated, got.Allocated)
 	require.Truef(t, want.Disbursed.Equal(got.Disbursed), "%s disbursed: want %s, got %s", what, want.Disbursed, got.Disbursed)
 	require.Truef(t, want.Refunded.Equal(got.Refunded), "%s refunded: want %s, got %s", what, want.Refunded, got.Refunded)
+	require.Truef(t, want.TransferredIn.Equal(got.TransferredIn), "%s transferred in: want %s, got %s", what, want.TransferredIn, got.TransferredIn)
+	require.Truef(t, want.TransferredOut.Equal(got.TransferredOut), "%s transferred out: want %s, got %s", what, want.TransferredOut, got.TransferredOut)
+	require.Truef(t, want.Lapsed.Equal(got.Lapsed), "%s lapsed: want %s, got %s", what, want.Lapsed, got.Lapsed)
 }
 
 func runRuleCases(t *testing.T, cases []ruleCase) {
@@ -364,7 +368,7 @@ func TestDecideValidation(t *testing.T) {
 	long := func(n int) string { return strings.Repeat("Đ", n) } // 2 bytes a rune: limits count runes
 	runRuleCases(t, []ruleCase{
 		// Kind, year, source, province.
-		{name: "unknown kind", when: rulesCmd("transfer", trieu, ""), err: invalidCode(CodeInvalidField), field: "kind"},
+		{name: "unknown kind", when: rulesCmd("move", trieu, ""), err: invalidCode(CodeInvalidField), field: "kind"},
 		{name: "fiscal year 1999", when: alloc(trieu, "", fy(1999), dated("1999-03-01")), err: invalidCode(CodeInvalidYear), field: "fiscal_year"},
 		{name: "fiscal year 2101", when: alloc(trieu, "", fy(2101)), err: invalidCode(CodeInvalidYear), field: "fiscal_year"},
 		{name: "fiscal year 2000", when: alloc(trieu, "", fy(2000), dated("2000-03-01"))},

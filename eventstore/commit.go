@@ -222,12 +222,22 @@ func (e *batchRefusedError) Error() string {
 // returns the sequence of the first. The messages themselves are not
 // modified, so that they can be republished on their own.
 func (s *JetStream) publishBatch(ctx context.Context, batch []*pendingAppend) (uint64, error) {
-	id := uuid.NewString()
-	last := len(batch) - 1
+	msgs := make([]*nats.Msg, len(batch))
 	for i, p := range batch {
-		m := nats.NewMsg(p.msg.Subject)
-		m.Data = p.msg.Data
-		for k, v := range p.msg.Header {
+		msgs[i] = p.msg
+	}
+	return s.publishAtomic(ctx, msgs)
+}
+
+// publishAtomic publishes msgs as one atomic batch and returns the
+// sequence of the first; the others follow it. It does not modify them.
+func (s *JetStream) publishAtomic(ctx context.Context, msgs []*nats.Msg) (uint64, error) {
+	id := uuid.NewString()
+	last := len(msgs) - 1
+	for i, p := range msgs {
+		m := nats.NewMsg(p.Subject)
+		m.Data = p.Data
+		for k, v := range p.Header {
 			m.Header[k] = v
 		}
 		m.Header.Set(hdrBatchID, id)
@@ -245,7 +255,7 @@ func (s *JetStream) publishBatch(ctx context.Context, batch []*pendingAppend) (u
 		if err != nil {
 			return 0, fmt.Errorf("eventstore: atomic batch %s commit: %w", id, err)
 		}
-		return parseBatchAck(reply.Data, id, len(batch))
+		return parseBatchAck(reply.Data, id, len(msgs))
 	}
 	panic("unreachable: empty batch")
 }

@@ -65,6 +65,9 @@ const (
 const (
 	errCodeWrongLastSeq          = 10071 // single server, and R1 streams
 	errCodeWrongLastSeqClustered = 10164 // replicated streams
+	// errCodeBatchDuplicate: an atomic batch holds a message id already
+	// in the stream's duplicate window (or twice).
+	errCodeBatchDuplicate = 10201
 )
 
 // Open ensures the stream exists with kcledger's settings, builds the
@@ -156,6 +159,18 @@ func msgID(key string) string {
 	return hex.EncodeToString(id[:])
 }
 
+// eventMsgID is the message id of an event: msgID of its idempotency key,
+// except on the transferred-in side of a transfer, which shares its key
+// with the transferred-out side and is appended with it: its id is that
+// of the key followed by " in" (a space, which no key holds), so that the
+// key stays the transferred-out event's.
+func eventMsgID(e *domain.Event) string {
+	if e.Type == domain.TypeTransferredIn {
+		return msgID(e.IdempotencyKey + " in")
+	}
+	return msgID(e.IdempotencyKey)
+}
+
 // expectLine sets the line's expectation on m. Every expectation is built
 // here, so the filter string is always identical (see LineFilter).
 func expectLine(m *nats.Msg, k domain.LineKey, seq uint64) {
@@ -178,7 +193,7 @@ func message(p domain.Proposal) (*nats.Msg, error) {
 	// Sized for its headers up front: one map, never grown.
 	m := &nats.Msg{Subject: EventSubject(&ev), Header: make(nats.Header, 11), Data: data}
 	setCloudEvents(m, &ev)
-	m.Header.Set(hdrMsgID, msgID(ev.IdempotencyKey))
+	m.Header.Set(hdrMsgID, eventMsgID(&ev))
 	expectLine(m, ev.Line(), p.ExpectedSeq)
 	tap(m)
 	return m, nil
@@ -215,6 +230,51 @@ func (s *JetStream) Append(ctx context.Context, p domain.Proposal) (uint64, erro
 	}
 	s.keys.note(m.Header.Get(hdrMsgID), ack.seq)
 	return ack.seq, nil
+}
+
+// AppendAll implements domain.EventLog with one JetStream atomic batch,
+// each message expecting its own line's last sequence: the server stores
+// every message of the batch or none. It goes around the group commit's
+// queue, whose batches are split up when refused.
+func (s *JetStream) AppendAll(ctx context.Context, ps []domain.Proposal) ([]uint64, error) {
+	if len(ps) == 0 || len(ps) > maxBatchMessages {
+		return nil, fmt.Errorf("eventstore: atomic append of %d events (1 to %d)", len(ps), maxBatchMessages)
+	}
+	msgs := make([]*nats.Msg, len(ps))
+	lines := map[domain.LineKey]bool{}
+	for i, p := range ps {
+		k := p.Event.Line()
+		if lines[k] {
+			// The server checks both expectations against the line as it
+			// was before the batch (commit.go's gather): refuse it here.
+			return nil, fmt.Errorf("eventstore: atomic append: two events on line %s", k)
+		}
+		lines[k] = true
+		m, err := message(p)
+		if err != nil {
+			return nil, err
+		}
+		msgs[i] = m
+	}
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	first, err := s.publishAtomic(ctx, msgs)
+	var refused *batchRefusedError
+	switch {
+	case err == nil:
+	case errors.As(err, &refused) && (refused.code == errCodeWrongLastSeq || refused.code == errCodeWrongLastSeqClustered):
+		return nil, fmt.Errorf("eventstore: atomic append: %s: %w", refused.description, domain.ErrStale)
+	case errors.As(err, &refused) && refused.code == errCodeBatchDuplicate:
+		return nil, fmt.Errorf("eventstore: atomic append: %s: %w", refused.description, domain.ErrKeyTaken)
+	default:
+		return nil, err
+	}
+	seqs := make([]uint64, len(msgs))
+	for i, m := range msgs {
+		seqs[i] = first + uint64(i)
+		s.keys.note(m.Header.Get(hdrMsgID), seqs[i])
+	}
+	return seqs, nil
 }
 
 func withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {

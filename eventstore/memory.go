@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/kcledger/kcledger/domain"
@@ -45,6 +46,40 @@ func (m *Memory) Append(_ context.Context, p domain.Proposal) (uint64, error) {
 	m.claims[p.Event.IdempotencyKey] = domain.IdempotencyClaim{Fingerprint: p.Event.Fingerprint(), Recorded: rec}
 	m.last[k] = rec.Seq
 	return rec.Seq, nil
+}
+
+// AppendAll implements domain.EventLog: every proposal's expectation and
+// key is checked before any is appended.
+func (m *Memory) AppendAll(_ context.Context, ps []domain.Proposal) ([]uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	lines := map[domain.LineKey]bool{}
+	for _, p := range ps {
+		k := p.Event.Line()
+		if lines[k] {
+			return nil, fmt.Errorf("eventstore: atomic append: two proposals on line %s", k)
+		}
+		lines[k] = true
+		if m.last[k] != p.ExpectedSeq {
+			return nil, domain.ErrStale
+		}
+		if _, ok := m.claims[p.Event.IdempotencyKey]; ok {
+			return nil, domain.ErrKeyTaken
+		}
+	}
+	seqs := make([]uint64, len(ps))
+	for i, p := range ps {
+		m.seq++
+		rec := domain.Recorded{Event: p.Event, Seq: m.seq}
+		m.events = append(m.events, rec)
+		if i == 0 {
+			// A write's key is the first event's, as on JetStream (msgID).
+			m.claims[p.Event.IdempotencyKey] = domain.IdempotencyClaim{Fingerprint: p.Event.Fingerprint(), Recorded: rec}
+		}
+		m.last[p.Event.Line()] = rec.Seq
+		seqs[i] = rec.Seq
+	}
+	return seqs, nil
 }
 
 // Load implements domain.EventLog.

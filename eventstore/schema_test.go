@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -290,11 +291,17 @@ func jsonFields() (all []string, always []string) {
 // whose others must be absent (domain.Command's validateTexts); a
 // repudiation's sequence, decision and reason.
 var schemaTexts = map[domain.EventType][]string{
-	domain.TypeAllocated:  {"fiscal_year", "province", "source", "amount", "decision"},
-	domain.TypeAdjusted:   {"fiscal_year", "province", "source", "amount", "decision", "reason"},
-	domain.TypeDisbursed:  {"fiscal_year", "province", "source", "amount", "voucher", "beneficiary"},
-	domain.TypeRefunded:   {"fiscal_year", "province", "source", "amount", "voucher", "reason"},
-	domain.TypeRepudiated: {"repudiated_seq", "decision", "reason"},
+	domain.TypeAllocated: {"fiscal_year", "province", "source", "amount", "decision"},
+	domain.TypeAdjusted:  {"fiscal_year", "province", "source", "amount", "decision", "reason"},
+	domain.TypeDisbursed: {"fiscal_year", "province", "source", "amount", "voucher", "beneficiary"},
+	domain.TypeRefunded:  {"fiscal_year", "province", "source", "amount", "voucher", "reason"},
+	// Both sides of a transfer name it whole; a lapse's amount is absent
+	// when nothing was left to lapse (zero amounts are omitted), and its
+	// reason is optional.
+	domain.TypeTransferredOut: {"fiscal_year", "province", "source", "amount", "transfer_kind", "transfer_id", "from_line", "to_line", "decision"},
+	domain.TypeTransferredIn:  {"fiscal_year", "province", "source", "amount", "transfer_kind", "transfer_id", "from_line", "to_line", "decision"},
+	domain.TypeLapsed:         {"fiscal_year", "province", "source", "decision"},
+	domain.TypeRepudiated:     {"repudiated_seq", "decision", "reason"},
 }
 
 // The schema files describe every field of domain.Event, each with a
@@ -448,17 +455,29 @@ func (h *ruleHistory) amount(bound int64) int64 {
 
 func int64Of(a domain.Amount) int64 { return a.Decimal().IntPart() }
 
-// next decides one command the rules accept and returns its event, as
-// proposed to the log, and records it on its line.
-func (h *ruleHistory) next() domain.Proposal {
-	t := h.t
-	kinds := []domain.CommandKind{domain.Allocate, domain.Allocate, domain.Adjust, domain.Adjust, domain.Disburse, domain.Disburse, domain.Disburse, domain.Refund, domain.Refund, domain.Refund, domain.Repudiate}
+// next decides one command the rules accept and returns its events, as
+// proposed to the log (the two sides of a transfer, or one event), and
+// records them on their lines.
+func (h *ruleHistory) next() []domain.Proposal {
+	kinds := []domain.CommandKind{domain.Allocate, domain.Allocate, domain.Adjust, domain.Adjust, domain.Disburse, domain.Disburse, domain.Disburse,
+		domain.Refund, domain.Refund, domain.Refund, domain.Repudiate, domain.Transfer, domain.Transfer, domain.Lapse}
 	kind := pick(h.rng, kinds)
-	if kind == domain.Repudiate {
+	switch kind {
+	case domain.Repudiate:
 		if h.seq == 0 {
 			return h.next()
 		}
-		return h.repudiation()
+		return []domain.Proposal{h.repudiation()}
+	case domain.Transfer:
+		if ps := h.transfer(); ps != nil {
+			return ps
+		}
+		return h.next()
+	case domain.Lapse:
+		if p, ok := h.lapse(); ok {
+			return []domain.Proposal{p}
+		}
+		return h.next()
 	}
 	fy := 2024 + h.rng.IntN(3)
 	p := domain.Policy{}
@@ -479,6 +498,9 @@ func (h *ruleHistory) next() domain.Proposal {
 		st = domain.NewLineState(line)
 		h.lines[line] = st
 	}
+	if st.Closed && kind != domain.Refund {
+		return h.next() // a lapsed line takes refunds only
+	}
 	project := pick(h.rng, []string{"", "", "KC-2025-01", "DA.01/2026_b"})
 	if h.rng.IntN(10) == 0 {
 		project = h.ascii(ruleProject, domain.MaxProjectLen)
@@ -494,8 +516,10 @@ func (h *ruleHistory) next() domain.Proposal {
 	var amount int64
 	switch kind {
 	case domain.Adjust:
-		// Down by at most what keeps the allocation above net disbursed.
-		if down := bound(b.Available(), pb.Available()); down > 0 && h.rng.IntN(2) == 0 {
+		// Down by at most what keeps the allocation above net disbursed
+		// (and what left the line), and never below zero (money moved in
+		// by a transfer is not the allocation's).
+		if down := min(bound(b.Available(), pb.Available()), bound(b.Allocated, pb.Allocated)); down > 0 && h.rng.IntN(2) == 0 {
 			amount = -h.amount(down)
 		} else {
 			amount = h.amount(1_000_000_000_000)
@@ -507,6 +531,9 @@ func (h *ruleHistory) next() domain.Proposal {
 	}
 	if (kind == domain.Disburse || kind == domain.Refund) && amount > 0 {
 		amount = h.amount(amount)
+	}
+	if st.Closed && amount == 0 {
+		return h.next() // nothing to refund on this lapsed line
 	}
 	if kind == domain.Allocate || amount == 0 {
 		// Nothing to pay or refund on this line yet: allocate instead,
@@ -525,22 +552,11 @@ func (h *ruleHistory) next() domain.Proposal {
 		}
 	}
 	h.seq++
-	now := ruleNow.Add(time.Duration(h.seq) * time.Second)
-	switch h.rng.IntN(3) {
-	case 0:
-		now = now.Add(time.Duration(1 + h.rng.IntN(999_999_999)))
-	case 1:
-		now = now.In(time.FixedZone("ICT", 7*60*60)) // the event says UTC all the same
-	}
 	c := domain.Command{
 		Kind: kind, FiscalYear: fy, Province: province, Source: line.Source, Project: project,
 		Amount: domain.AmountFromInt64(amount), EffectiveDate: date,
-		EventID: uuid.Must(uuid.NewV7()).String(), Actor: h.text(domain.MaxActorLen),
-		IdempotencyKey: h.ascii(rulePrinting, domain.MaxIdempotencyKeyLen), Now: now,
 	}
-	if h.rng.IntN(2) == 0 {
-		c.Category = pick(h.rng, domain.Categories())
-	}
+	h.stamp(&c)
 	switch kind {
 	case domain.Allocate:
 		c.Decision = h.text(domain.MaxReferenceLen)
@@ -566,14 +582,180 @@ func (h *ruleHistory) next() domain.Proposal {
 		c.Voucher = h.text(domain.MaxReferenceLen)
 		c.Reason = h.text(domain.MaxReasonLen)
 	}
-	ev, err := domain.Decide(st, c, p)
-	require.NoError(t, err, "%+v", c)
+	return []domain.Proposal{h.decide(st, c)}
+}
+
+// stamp sets what the ledger's edge sets on c, at the history's current
+// sequence, and sometimes a category.
+func (h *ruleHistory) stamp(c *domain.Command) {
+	now := ruleNow.Add(time.Duration(h.seq) * time.Second)
+	switch h.rng.IntN(3) {
+	case 0:
+		now = now.Add(time.Duration(1 + h.rng.IntN(999_999_999)))
+	case 1:
+		now = now.In(time.FixedZone("ICT", 7*60*60)) // the event says UTC all the same
+	}
+	c.EventID, c.Actor = uuid.Must(uuid.NewV7()).String(), h.text(domain.MaxActorLen)
+	c.IdempotencyKey, c.Now = h.ascii(rulePrinting, domain.MaxIdempotencyKeyLen), now
+	if h.rng.IntN(2) == 0 {
+		c.Category = pick(h.rng, domain.Categories())
+	}
+}
+
+// decide decides c on st, signs the event or not, and records it at the
+// history's current sequence.
+func (h *ruleHistory) decide(st *domain.LineState, c domain.Command) domain.Proposal {
+	ev, err := domain.Decide(st, c, domain.Policy{})
+	require.NoError(h.t, err, "%+v", c)
+	return h.record(st, ev, h.seq)
+}
+
+func (h *ruleHistory) record(st *domain.LineState, ev domain.Event, seq uint64) domain.Proposal {
 	if h.rng.IntN(2) == 0 {
 		h.signer.Sign(&ev)
 	}
 	prop := domain.Proposal{Event: ev, ExpectedSeq: st.LastSeq}
-	require.NoError(t, st.Apply(domain.Recorded{Event: ev, Seq: h.seq}))
+	require.NoError(h.t, st.Apply(domain.Recorded{Event: ev, Seq: seq}))
 	return prop
+}
+
+// openLines lists, in order, the budget lines with events that have not
+// lapsed and keep money available, and whose code was in force during
+// their fiscal year. (A line of 2026 allocated in advance, before 1 July
+// 2025, under a code merged that day is left out: the rules let nothing
+// leave it.)
+func (h *ruleHistory) openLines() []*domain.LineState {
+	var out []*domain.LineState
+	for _, k := range slices.SortedFunc(maps.Keys(h.lines), func(a, b domain.LineKey) int { return strings.Compare(a.String(), b.String()) }) {
+		st := h.lines[k]
+		if _, ok := domain.ProvinceName(k.Province, k.FiscalYear); ok && k != (domain.LineKey{}) && !st.Closed && st.Balance.Available().Sign() > 0 {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// line returns the state of line k, new if it has no event yet.
+func (h *ruleHistory) line(k domain.LineKey) *domain.LineState {
+	st := h.lines[k]
+	if st == nil {
+		st = domain.NewLineState(k)
+		h.lines[k] = st
+	}
+	return st
+}
+
+// project is "" or, half the time, a project of st with money available.
+func (h *ruleHistory) project(st *domain.LineState) string {
+	var ps []string
+	for _, p := range slices.Sorted(maps.Keys(st.Projects)) {
+		if st.Projects[p].Available().Sign() > 0 {
+			ps = append(ps, p)
+		}
+	}
+	if len(ps) == 0 || h.rng.IntN(2) == 0 {
+		return ""
+	}
+	return pick(h.rng, ps)
+}
+
+// transfer moves money available on a random open line to the line the
+// rules name: a succession of a merged province's 2025 line, or a
+// carry-over to the next year. It returns both sides, or nil when no line
+// has money to move.
+func (h *ruleHistory) transfer() []domain.Proposal {
+	lines := h.openLines()
+	if len(lines) == 0 {
+		return nil
+	}
+	from := pick(h.rng, lines)
+	k := from.Key
+	p := domain.Policy{}
+	kind := domain.TransferCarryOver
+	succ, merged := domain.Successor(k.Province)
+	if _, old := domain.LookupProvince(domain.Scheme63, k.Province); k.FiscalYear == 2025 && old && merged && succ.Code != k.Province && h.rng.IntN(3) != 0 {
+		kind = domain.TransferSuccession
+	}
+	start, end := p.TransferWindow(kind, k.FiscalYear)
+	if today := domain.DateOf(ruleNow); today.Before(end) {
+		end = today
+	}
+	if end.Before(start) {
+		return nil // a line of the year after the last carry-over
+	}
+	date := h.date(start, end)
+	to := domain.LineKey{FiscalYear: k.FiscalYear + 1, Province: k.Province, Source: k.Source}
+	if kind == domain.TransferSuccession {
+		to = domain.LineKey{FiscalYear: k.FiscalYear, Province: succ.Code, Source: k.Source}
+	} else if _, err := domain.ProvinceOn(k.Province, date); err != nil {
+		to.Province = succ.Code
+	}
+	dest := h.line(to)
+	if dest.Closed {
+		return nil
+	}
+	project := h.project(from)
+	bound := int64Of(from.Balance.Available())
+	if project != "" {
+		bound = min(bound, int64Of(from.Project(project).Available()))
+	}
+	c := domain.Command{
+		Kind: domain.Transfer, FiscalYear: k.FiscalYear, Province: k.Province, Source: k.Source, Project: project,
+		Amount: domain.AmountFromInt64(h.amount(bound)), EffectiveDate: date,
+		TransferKind: kind, To: to, Decision: h.text(domain.MaxReferenceLen), InEventID: uuid.Must(uuid.NewV7()).String(),
+	}
+	if h.rng.IntN(2) == 0 {
+		c.Reason = h.text(domain.MaxReasonLen)
+	}
+	h.seq++
+	h.stamp(&c)
+	out, in, err := domain.DecideTransfer(from, dest, c, p)
+	require.NoError(h.t, err, "%+v", c)
+	h.seq++ // both sides at consecutive sequences, as AppendAll writes them
+	return []domain.Proposal{h.record(from, out, h.seq-1), h.record(dest, in, h.seq)}
+}
+
+// lapse cancels, after the settlement period, money still available on a
+// random open line: all of it (which closes the line), or what one
+// project keeps, or part of it (zero at times). ok is false when no line
+// has money left.
+func (h *ruleHistory) lapse() (p domain.Proposal, ok bool) {
+	lines := h.openLines()
+	if len(lines) == 0 {
+		return domain.Proposal{}, false
+	}
+	st := pick(h.rng, lines)
+	k := st.Key
+	from, _, _ := domain.Policy{}.Window(domain.Lapse, k.FiscalYear)
+	if domain.DateOf(ruleNow).Before(from) {
+		return domain.Proposal{}, false // its settlement period is not over
+	}
+	c := domain.Command{
+		Kind: domain.Lapse, FiscalYear: k.FiscalYear, Province: k.Province, Source: k.Source,
+		Amount: st.Balance.Available(), EffectiveDate: h.date(from, domain.DateOf(ruleNow)), Decision: h.text(domain.MaxReferenceLen),
+	}
+	if project := h.project(st); project != "" && h.rng.IntN(4) != 0 {
+		c.Project = project
+		switch avail := min(int64Of(st.Project(project).Available()), int64Of(st.Balance.Available())); h.rng.IntN(4) {
+		case 0:
+			c.Amount = domain.Amount{} // nothing lapses: the event has no amount
+		case 1:
+			c.Amount = domain.AmountFromInt64(h.amount(avail))
+		default:
+			c.Amount = domain.AmountFromInt64(avail)
+		}
+	}
+	if c.Amount.Cmp(domain.MaxMovement) > 0 {
+		// More than one movement may carry: the rules let such a line
+		// lapse only project by project.
+		return domain.Proposal{}, false
+	}
+	if h.rng.IntN(2) == 0 {
+		c.Reason = h.text(domain.MaxReasonLen)
+	}
+	h.seq++
+	h.stamp(&c)
+	return h.decide(st, c), true
 }
 
 // repudiation is a repudiation of an earlier sequence, on the ledger's own
@@ -615,15 +797,42 @@ func TestEventsOfTheRulesMatchTheirSchemas(t *testing.T) {
 		schemes                               map[domain.Scheme]int
 		signed, unsigned, maxAmount, negAdj   int
 		fraction, wholeSecond, maxBeneficiary int
+		transferKinds                         map[domain.TransferKind]int
+		projectTransfer, lineLapse            int
+		projectLapse, zeroLapse               int
 	}
-	cov := coverage{types: map[domain.EventType]int{}, sources: map[domain.Source]int{}, schemes: map[domain.Scheme]int{}}
+	cov := coverage{types: map[domain.EventType]int{}, sources: map[domain.Source]int{}, schemes: map[domain.Scheme]int{}, transferKinds: map[domain.TransferKind]int{}}
 	for seed := uint64(1); seed <= 4; seed++ {
 		_, key, err := ed25519.GenerateKey(nil)
 		require.NoError(t, err)
 		h := &ruleHistory{t: t, rng: rand.New(rand.NewPCG(seed, 2025)), signer: domain.NewSigner(key), lines: map[domain.LineKey]*domain.LineState{}}
-		for range 300 {
-			p := h.next()
+		var events []domain.Proposal
+		for len(events) < 400 {
+			ps := h.next()
+			if len(ps) == 2 {
+				out, in := ps[0].Event, ps[1].Event
+				require.Equal(t, domain.TypeTransferredOut, out.Type)
+				require.Equal(t, domain.TypeTransferredIn, in.Type)
+				require.Equal(t, out.ID, in.TransferID)
+				require.Equal(t, out.IdempotencyKey, in.IdempotencyKey)
+				cov.transferKinds[out.TransferKind]++
+				count := map[bool]int{true: 1}
+				cov.projectTransfer += count[out.Project != ""]
+			}
+			events = append(events, ps...)
+		}
+		for _, p := range events {
 			ev := p.Event
+			if ev.Type == domain.TypeLapsed {
+				switch {
+				case ev.Project == "":
+					cov.lineLapse++
+				case ev.Amount.IsZero():
+					cov.zeroLapse++
+				default:
+					cov.projectLapse++
+				}
+			}
 			m, err := eventstore.NewMessage(p)
 			require.NoError(t, err)
 			require.NoError(t, schemas.validateAs(ev.Type, m.Data), "%s", m.Data)
@@ -657,7 +866,9 @@ func TestEventsOfTheRulesMatchTheirSchemas(t *testing.T) {
 		assert.GreaterOrEqual(t, cov.types[typ], 40, "%s events", typ)
 	}
 	for _, n := range []int{cov.project, cov.noProject, cov.category, cov.noCat, cov.signed, cov.unsigned, cov.maxAmount, cov.negAdj, cov.fraction, cov.wholeSecond, cov.maxBeneficiary,
-		cov.sources[domain.SourceNational], cov.sources[domain.SourceLocal], cov.schemes[domain.Scheme63], cov.schemes[domain.Scheme34]} {
+		cov.sources[domain.SourceNational], cov.sources[domain.SourceLocal], cov.schemes[domain.Scheme63], cov.schemes[domain.Scheme34],
+		cov.transferKinds[domain.TransferSuccession], cov.transferKinds[domain.TransferCarryOver], cov.projectTransfer,
+		cov.lineLapse, cov.projectLapse, cov.zeroLapse} {
 		assert.NotZero(t, n, "coverage %+v", cov)
 	}
 }
@@ -690,7 +901,18 @@ func TestSchemasRefuseMalformedEvents(t *testing.T) {
 	plain, asserting := loadSchemasWith(t, false), loadSchemas(t)
 	const (
 		al, ad, di, re = domain.TypeAllocated, domain.TypeAdjusted, domain.TypeDisbursed, domain.TypeRefunded
+		to, ti, la     = domain.TypeTransferredOut, domain.TypeTransferredIn, domain.TypeLapsed
 	)
+	line := func(field string, change func(l map[string]any)) func(map[string]any) {
+		return func(e map[string]any) {
+			l := map[string]any{}
+			for k, v := range e[field].(map[string]any) {
+				l[k] = v
+			}
+			change(l)
+			e[field] = l
+		}
+	}
 	for _, tc := range []schemaMutation{
 		{"amount as a JSON number", di, set("amount", json.Number("250000000")), "/amount", "type", true},
 		{"amount with decimals", di, set("amount", "1.5"), "/amount", "pattern", true},
@@ -769,6 +991,49 @@ func TestSchemasRefuseMalformedEvents(t *testing.T) {
 		{"signature of 63 bytes", di, set("signature", strings.Repeat("A", 84)), "/signature", "pattern", false},
 		{"signature without padding", di, set("signature", "3TGZyayE+n//2G+L+ZYEmkgdQTMQeK8vqAHmtDV/STxWWq+Vo8VHUHpMzYhdSvaSLA7uoQ/JFm/rBwXQNEY8Dg"), "/signature", "pattern", false},
 		{"signature in URL-safe base64", di, set("signature", "3TGZyayE-n__2G-L-ZYEmkgdQTMQeK8vqAHmtDV_STxWWq-Vo8VHUHpMzYhdSvaSLA7uoQ_JFm_rBwXQNEY8Dg=="), "/signature", "pattern", false},
+
+		// Transfers and lapses.
+		{"zero transfer", to, set("amount", "0"), "/amount", "pattern", true},
+		{"negative transfer in", ti, set("amount", "-1000000000"), "/amount", "pattern", true},
+		{"transfer over 10^15", to, set("amount", "1000000000000001"), "/amount", "pattern", true},
+		{"transfer without amount", ti, del("amount"), "", "required", true},
+		{"negative lapse", la, set("amount", "-1"), "/amount", "pattern", true},
+		{"lapse of -0", la, set("amount", "-0"), "/amount", "pattern", true},
+		{"lapse with a leading zero", la, set("amount", "0200000000"), "/amount", "pattern", true},
+		{"lapse over 10^15", la, set("amount", "1000000000000001"), "/amount", "pattern", true},
+		{"lapse amount as a JSON number", la, set("amount", json.Number("200000000")), "/amount", "type", true},
+		{"transfer without decision", to, del("decision"), "", "required", true},
+		{"transfer in without decision", ti, del("decision"), "", "required", true},
+		{"lapse without decision", la, del("decision"), "", "required", true},
+		{"transfer without transfer_kind", to, del("transfer_kind"), "", "required", true},
+		{"transfer in without transfer_id", ti, del("transfer_id"), "", "required", true},
+		{"transfer without from_line", to, del("from_line"), "", "required", true},
+		{"transfer in without to_line", ti, del("to_line"), "", "required", true},
+		{"unknown transfer kind", to, set("transfer_kind", "gift"), "/transfer_kind", "enum", true},
+		{"transfer kind in camel case", ti, set("transfer_kind", "carryOver"), "/transfer_kind", "enum", true},
+		{"transfer_id that is not a UUID", ti, set("transfer_id", "transfer-1"), "/transfer_id", "pattern", false},
+		{"from_line as a string", to, set("from_line", "2025/01/national"), "/from_line", "type", true},
+		{"from_line without its province", to, line("from_line", func(l map[string]any) { delete(l, "province") }), "/from_line", "required", true},
+		{"to_line of fiscal year 1999", ti, line("to_line", func(l map[string]any) { l["fiscal_year"] = json.Number("1999") }), "/to_line/fiscal_year", "minimum", true},
+		{"to_line of an unknown source", to, line("to_line", func(l map[string]any) { l["source"] = "provincial" }), "/to_line/source", "enum", true},
+		{"from_line with a three-digit province", ti, line("from_line", func(l map[string]any) { l["province"] = "001" }), "/from_line/province", "pattern", true},
+		{"transfer with a voucher", to, set("voucher", "UNC-1"), "/voucher", "not", true},
+		{"transfer in with a beneficiary", ti, set("beneficiary", "HTX"), "/beneficiary", "not", true},
+		{"transfer with project facts", to, set("project_name", "Đề án"), "/project_name", "not", true},
+		{"transfer in naming a sequence", ti, set("repudiated_seq", json.Number("8")), "/repudiated_seq", "not", true},
+		{"transfer with a trailing space in its reason", to, set("reason", "Chuyển nguồn "), "/reason", "pattern", true},
+		{"transfer decision of 101 characters", ti, set("decision", strings.Repeat("Đ", domain.MaxReferenceLen+1)), "/decision", "maxLength", true},
+		{"lapse with a voucher", la, set("voucher", "UNC-1"), "/voucher", "not", true},
+		{"lapse with a beneficiary", la, set("beneficiary", "HTX"), "/beneficiary", "not", true},
+		{"lapse with a transfer kind", la, set("transfer_kind", "carry_over"), "/transfer_kind", "not", true},
+		{"lapse with a transfer id", la, set("transfer_id", "01970a6e-8000-7000-8000-000000000007"), "/transfer_id", "not", true},
+		{"lapse naming a line", la, set("to_line", map[string]any{"fiscal_year": 2026, "province": "01", "source": "national"}), "/to_line", "not", true},
+		{"lapse with project facts", la, set("implementing_unit", "TTKC"), "/implementing_unit", "not", true},
+		{"lapse reason of 1001 characters", la, set("reason", strings.Repeat("ữ", domain.MaxReasonLen+1)), "/reason", "maxLength", true},
+		{"disbursement with a transfer id", di, set("transfer_id", "01970a6e-8000-7000-8000-000000000007"), "/transfer_id", "not", true},
+		{"allocation with a from_line", al, set("from_line", map[string]any{"fiscal_year": 2025, "province": "01", "source": "national"}), "/from_line", "not", true},
+		{"adjustment with a transfer kind", ad, set("transfer_kind", "succession"), "/transfer_kind", "not", true},
+		{"refund with a to_line", re, set("to_line", map[string]any{"fiscal_year": 2026, "province": "01", "source": "national"}), "/to_line", "not", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := goldenDoc(t, tc.typ)
@@ -826,6 +1091,18 @@ func TestSchemasAcceptWhatTheContractAllows(t *testing.T) {
 		{"project of 64 bytes", domain.TypeAllocated, set("project", strings.Repeat("K", domain.MaxProjectLen)), false},
 		{"the last category", domain.TypeAllocated, set("category", "programme_management"), false},
 		{"local source", domain.TypeAllocated, set("source", "local"), false},
+		{"transfer without reason", domain.TypeTransferredOut, del("reason"), false},
+		{"transfer in without project or category", domain.TypeTransferredIn, func(e map[string]any) { delete(e, "project"); delete(e, "category") }, false},
+		{"transfer of 10^15", domain.TypeTransferredIn, set("amount", "1000000000000000"), false},
+		{"transfer of 1", domain.TypeTransferredOut, set("amount", "1"), false},
+		{"lapse without amount (nothing left)", domain.TypeLapsed, del("amount"), false},
+		{"lapse of 0", domain.TypeLapsed, set("amount", "0"), false},
+		{"lapse of 10^15", domain.TypeLapsed, set("amount", "1000000000000000"), false},
+		{"lapse of a project", domain.TypeLapsed, set("project", "KC-2025-01"), false},
+		{"lapse without reason", domain.TypeLapsed, del("reason"), false},
+		{"from_line with a new field", domain.TypeTransferredOut, func(e map[string]any) {
+			e["from_line"] = map[string]any{"fiscal_year": 2025, "province": "01", "source": "national", "name": "Hà Nội"}
+		}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := goldenDoc(t, tc.typ)

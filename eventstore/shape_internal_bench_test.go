@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -168,4 +169,8 @@ func BenchmarkRecordCPU(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func (l cpuLog) AppendAll(context.Context, []domain.Proposal) ([]uint64, error) {
+	return nil, errors.New("cpuLog: records single movements only")
 }

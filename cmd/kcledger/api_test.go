@@ -758,8 +758,9 @@ func mustDate(t *testing.T, s string) domain.Date {
 	return d
 }
 
-// goldenEvents returns one event of each type, chained on goldenLine and
-// verified by applying them to a line state.
+// goldenEvents returns one event of each type, chained on goldenLine (the
+// transferred-in side on goldenCarryOverLine, the repudiation on the
+// ledger's own chain) and verified by applying them to a line state.
 func goldenEvents(t *testing.T) []domain.Event {
 	t.Helper()
 	evs := []domain.Event{
@@ -813,10 +814,54 @@ func goldenEvents(t *testing.T) []domain.Event {
 		e.PrevHash = chain.LastHash
 		e.Hash = e.ComputeHash()
 		signer.Sign(e)
-		require.NoError(t, chain.Apply(domain.Recorded{Event: *e, Seq: uint64(2*i + 1)}))
+		require.NoError(t, chain.Apply(domain.Recorded{Event: *e, Seq: goldenSeqs[i]}))
 	}
-	return evs
+
+	// The end of the line's budget year, decided by the rules: most of
+	// what is left carried over to 2026 (both sides of one transfer, at
+	// consecutive sequences), the rest lapsing after the settlement
+	// period, which closes the line.
+	next := domain.NewLineState(goldenCarryOverLine)
+	tr := domain.Command{
+		Kind: domain.Transfer, FiscalYear: goldenLine.FiscalYear, Province: goldenLine.Province, Source: goldenLine.Source,
+		Project: "KC-2025-01", Category: domain.CategoryTraining, Amount: mustAmount(t, "1000000000"),
+		TransferKind: domain.TransferCarryOver, To: goldenCarryOverLine,
+		Decision: "27/QĐ-BCT", Reason: "Chuyển nguồn sang năm 2026 để tiếp tục thực hiện đề án", EffectiveDate: mustDate(t, "2026-01-20"),
+		EventID: "01970a6e-8000-7000-8000-000000000007", InEventID: "01970a6e-8000-7000-8000-000000000008",
+		Actor: "officer-hanoi", IdempotencyKey: "golden-carry-over",
+		Now: time.Date(2026, time.January, 20, 3, 4, 5, 0, time.UTC),
+	}
+	out, in, err := domain.DecideTransfer(st, next, tr, domain.Policy{})
+	require.NoError(t, err)
+	for i, side := range []struct {
+		e     *domain.Event
+		chain *domain.LineState
+	}{{&out, st}, {&in, next}} {
+		signer.Sign(side.e)
+		require.NoError(t, side.chain.Apply(domain.Recorded{Event: *side.e, Seq: goldenSeqs[len(evs)+i]}))
+	}
+	evs = append(evs, out, in)
+	lp := domain.Command{
+		Kind: domain.Lapse, FiscalYear: goldenLine.FiscalYear, Province: goldenLine.Province, Source: goldenLine.Source,
+		Amount: st.Balance.Available(), Decision: "35/QĐ-BCT", Reason: "Hủy dự toán còn lại sau thời gian chỉnh lý quyết toán",
+		EffectiveDate: mustDate(t, "2026-02-02"),
+		EventID:       "01970a6e-8000-7000-8000-000000000009", Actor: "officer-hanoi", IdempotencyKey: "golden-lapse",
+		Now: time.Date(2026, time.February, 2, 8, 0, 0, 0, time.UTC),
+	}
+	lapse, err := domain.Decide(st, lp, domain.Policy{})
+	require.NoError(t, err)
+	signer.Sign(&lapse)
+	require.NoError(t, st.Apply(domain.Recorded{Event: lapse, Seq: goldenSeqs[len(evs)]}))
+	require.True(t, st.Closed, "a lapse of the whole line closes it")
+	return append(evs, lapse)
 }
+
+// goldenCarryOverLine is the line the golden transfer carries money to.
+var goldenCarryOverLine = domain.LineKey{FiscalYear: 2026, Province: "01", Source: domain.SourceNational}
+
+// goldenSeqs are the stream sequences of the golden events, in order: the
+// two sides of the transfer are consecutive, as AppendAll writes them.
+var goldenSeqs = []uint64{1, 3, 5, 7, 9, 11, 12, 13}
 
 // checkGolden compares got with testdata/golden/name, or rewrites the file
 // under -update.
@@ -861,12 +906,11 @@ func TestGoldenEvents(t *testing.T) {
 // a subscriber receives it: subject, headers (CloudEvents, message id and
 // the line's expectation) and body.
 func TestGoldenMessages(t *testing.T) {
+	last := map[domain.LineKey]uint64{} // each chain's last sequence
 	for i, ev := range goldenEvents(t) {
+		expect := last[ev.Line()]
+		last[ev.Line()] = goldenSeqs[i]
 		t.Run(ev.Type.Kind(), func(t *testing.T) {
-			expect := uint64(max(2*i-1, 0))
-			if ev.Type == domain.TypeRepudiated {
-				expect = 0 // the first of its chain
-			}
 			m, err := eventstore.NewMessage(domain.Proposal{Event: ev, ExpectedSeq: expect})
 			require.NoError(t, err)
 			var b bytes.Buffer
@@ -887,7 +931,7 @@ func TestGoldenProblem(t *testing.T) {
 	evs := goldenEvents(t)
 	st := domain.NewLineState(goldenLine)
 	for i, ev := range evs[:2] {
-		require.NoError(t, st.Apply(domain.Recorded{Event: ev, Seq: uint64(2*i + 1)}))
+		require.NoError(t, st.Apply(domain.Recorded{Event: ev, Seq: goldenSeqs[i]}))
 	}
 	cmd := domain.Command{
 		Kind: domain.Disburse, FiscalYear: 2025, Province: "01", Source: domain.SourceNational,

@@ -32,6 +32,8 @@ var statusOf = map[domain.Code]int{
 	domain.CodeAllocationBelowDisbursed: http.StatusUnprocessableEntity,
 	domain.CodeNotRepudiable:            http.StatusUnprocessableEntity,
 	domain.CodeTotalLimitExceeded:       http.StatusUnprocessableEntity,
+	domain.CodeLineLapsed:               http.StatusUnprocessableEntity,
+	domain.CodeInvalidTransfer:          http.StatusUnprocessableEntity,
 	domain.CodeIdempotencyKeyReused:     http.StatusConflict,
 	domain.CodeConflict:                 http.StatusConflict,
 	domain.CodeNotFound:                 http.StatusNotFound,

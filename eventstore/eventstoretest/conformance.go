@@ -168,6 +168,121 @@ func Run(t *testing.T, open func(t *testing.T) domain.EventLog) {
 		require.NoError(t, err)
 		assert.Len(t, got, 1)
 	})
+
+	// A pair as the ledger appends a transfer: the same key on both
+	// lines, the transferred-in side second.
+	pair := func(key string) (domain.Event, domain.Event) {
+		out, in := Event(lineA, key, 5), Event(lineB, key, 5)
+		out.Type, in.Type = domain.TypeTransferredOut, domain.TypeTransferredIn
+		for _, e := range []*domain.Event{&out, &in} {
+			e.TransferKind, e.TransferID, e.FromLine, e.ToLine = domain.TransferSuccession, out.ID, lineA, lineB
+			e.Hash = e.ComputeHash()
+		}
+		return out, in
+	}
+
+	t.Run("an atomic append stores every event, in order", func(t *testing.T) {
+		log := open(t)
+		sa, err := log.Append(ctx, domain.Proposal{Event: Event(lineA, "a1", 10), ExpectedSeq: 0})
+		require.NoError(t, err)
+		out, in := pair("pair-1")
+		seqs, err := log.AppendAll(ctx, []domain.Proposal{{Event: out, ExpectedSeq: sa}, {Event: in, ExpectedSeq: 0}})
+		require.NoError(t, err)
+		require.Len(t, seqs, 2)
+		assert.Equal(t, seqs[0]+1, seqs[1], "one write: consecutive sequences")
+		gotA, err := log.Load(ctx, lineA, sa)
+		require.NoError(t, err)
+		require.Len(t, gotA, 1)
+		assert.Equal(t, out.ID, gotA[0].Event.ID)
+		assert.Equal(t, lineB, gotA[0].Event.ToLine, "the transfer's fields survive the round trip")
+		gotB, err := log.Load(ctx, lineB, 0)
+		require.NoError(t, err)
+		require.Len(t, gotB, 1)
+		assert.Equal(t, in.ID, gotB[0].Event.ID)
+		assert.Equal(t, out.ID, gotB[0].Event.TransferID)
+		c := eventuallyClaimed(t, log, "pair-1")
+		assert.Equal(t, out.ID, c.Recorded.Event.ID, "the write's key is its first event's")
+	})
+
+	t.Run("an atomic append with one stale expectation stores nothing", func(t *testing.T) {
+		log := open(t)
+		sa, err := log.Append(ctx, domain.Proposal{Event: Event(lineA, "a1", 10), ExpectedSeq: 0})
+		require.NoError(t, err)
+		sb, err := log.Append(ctx, domain.Proposal{Event: Event(lineB, "b1", 10), ExpectedSeq: 0})
+		require.NoError(t, err)
+		out, in := pair("pair-stale")
+		// The destination moved on (it expects the empty line).
+		_, err = log.AppendAll(ctx, []domain.Proposal{{Event: out, ExpectedSeq: sa}, {Event: in, ExpectedSeq: 0}})
+		require.ErrorIs(t, err, domain.ErrStale)
+		// The source moved on.
+		_, err = log.AppendAll(ctx, []domain.Proposal{{Event: out, ExpectedSeq: 0}, {Event: in, ExpectedSeq: sb}})
+		require.ErrorIs(t, err, domain.ErrStale)
+		for k, want := range map[domain.LineKey]uint64{lineA: sa, lineB: sb} {
+			got, err := log.Load(ctx, k, 0)
+			require.NoError(t, err)
+			require.Len(t, got, 1, "line %s", k)
+			assert.Equal(t, want, got[0].Seq)
+		}
+		_, ok, err := log.Claim(ctx, "pair-stale")
+		require.NoError(t, err)
+		assert.False(t, ok, "a refused write must not claim its key")
+		seqs, err := log.AppendAll(ctx, []domain.Proposal{{Event: out, ExpectedSeq: sa}, {Event: in, ExpectedSeq: sb}})
+		require.NoError(t, err, "with both expectations right it lands")
+		assert.Len(t, seqs, 2)
+	})
+
+	t.Run("an atomic append under a taken key stores nothing", func(t *testing.T) {
+		log := open(t)
+		_, err := log.Append(ctx, domain.Proposal{Event: Event(lineA, "taken", 10), ExpectedSeq: 0})
+		require.NoError(t, err)
+		got, err := log.Load(ctx, lineA, 0)
+		require.NoError(t, err)
+		out, in := pair("taken")
+		_, err = log.AppendAll(ctx, []domain.Proposal{{Event: out, ExpectedSeq: got[0].Seq}, {Event: in, ExpectedSeq: 0}})
+		require.ErrorIs(t, err, domain.ErrKeyTaken)
+		gotB, err := log.Load(ctx, lineB, 0)
+		require.NoError(t, err)
+		assert.Empty(t, gotB)
+	})
+
+	t.Run("an atomic append of two events on one line is refused", func(t *testing.T) {
+		log := open(t)
+		_, err := log.AppendAll(ctx, []domain.Proposal{{Event: Event(lineA, "x1", 1)}, {Event: Event(lineA, "x2", 1)}})
+		require.Error(t, err)
+		got, err := log.Load(ctx, lineA, 0)
+		require.NoError(t, err)
+		assert.Empty(t, got)
+	})
+
+	t.Run("concurrent atomic appends on a shared line: exactly one wins", func(t *testing.T) {
+		log := open(t)
+		const n = 6
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				out, in := pair(fmt.Sprintf("race-pair-%d", i))
+				_, errs[i] = log.AppendAll(ctx, []domain.Proposal{{Event: out, ExpectedSeq: 0}, {Event: in, ExpectedSeq: 0}})
+			}()
+		}
+		wg.Wait()
+		wins := 0
+		for _, err := range errs {
+			if err == nil {
+				wins++
+			} else {
+				require.ErrorIs(t, err, domain.ErrStale)
+			}
+		}
+		assert.Equal(t, 1, wins)
+		for _, k := range []domain.LineKey{lineA, lineB} {
+			got, err := log.Load(ctx, k, 0)
+			require.NoError(t, err)
+			assert.Len(t, got, 1, "line %s", k)
+		}
+	})
 }
 
 // eventuallyClaimed polls Claim until it finds key: a log may index keys
