@@ -181,3 +181,55 @@ func TestConcurrentTransfersAndDisbursementsNeverOverspend(t *testing.T) {
 		})
 	}
 }
+
+// A subscriber of the whole stream, and one of each line, sees a
+// transfer's two messages in order, each on its own line's subject with
+// its own CloudEvents type; a filter on the transfer kinds sees both too.
+func TestSubscribersSeeBothSidesOfATransfer(t *testing.T) {
+	ctx := t.Context()
+	s := startServer(t)
+	ledger := domain.NewLedger(openLog(t, s, eventstore.StreamConfig{DuplicateWindow: time.Minute}), domain.Policy{})
+	_, err := ledger.Record(ctx, transferCmd(domain.Allocate, transferFrom, "alloc", 5_000_000, "2025-03-01"))
+	require.NoError(t, err)
+	res, err := ledger.Transfer(ctx, transferCmd(domain.Transfer, transferFrom, "succ", 5_000_000, "2025-07-01"))
+	require.NoError(t, err)
+
+	collect := func(filter string, n int) []*eventstore.Delivery {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		got := make(chan *eventstore.Delivery, 8)
+		done := make(chan error, 1)
+		go func() {
+			done <- eventstore.Subscribe(ctx, connect(t, s), eventstore.SubscribeConfig{Filters: []string{filter}}, func(eventstore.SubscriptionInfo) {},
+				func(_ context.Context, d *eventstore.Delivery) error { got <- d; return nil })
+		}()
+		var out []*eventstore.Delivery
+		for len(out) < n {
+			select {
+			case d := <-got:
+				out = append(out, d)
+			case err := <-done:
+				t.Fatalf("subscription to %s ended: %v", filter, err)
+			case <-time.After(10 * time.Second):
+				t.Fatalf("subscription to %s: %d of %d messages within 10s", filter, len(out), n)
+			}
+		}
+		return out
+	}
+	all := collect(eventstore.AllEvents, 3)
+	require.Equal(t, []uint64{res.Out.Seq, res.In.Seq}, []uint64{all[1].Seq, all[2].Seq}, "in order, one after the other")
+	assert.Equal(t, "kcledger.events.2025.02.national.transferred_out.v1", all[1].Subject)
+	assert.Equal(t, "kcledger.events.2025.08.national.transferred_in.v1", all[2].Subject)
+	assert.Equal(t, string(domain.TypeTransferredOut), all[1].Header.Get("ce-type"))
+	assert.Equal(t, string(domain.TypeTransferredIn), all[2].Header.Get("ce-type"))
+	in := collect(eventstore.LineFilter(transferTo), 1)
+	assert.Equal(t, res.In.Seq, in[0].Seq)
+	var ev domain.Event
+	require.NoError(t, domain.UnmarshalEvent(in[0].Data, &ev))
+	assert.Equal(t, res.Out.Event.ID, ev.TransferID)
+	assert.Equal(t, transferFrom, ev.FromLine)
+	both := collect("kcledger.events.*.*.*.*.v1", 3)
+	assert.Equal(t, all[2].Seq, both[2].Seq)
+	outs := collect("kcledger.events.*.*.*.transferred_out.v1", 1)
+	assert.Equal(t, res.Out.Seq, outs[0].Seq)
+}
