@@ -215,6 +215,21 @@ func TestMarshalEventAgreesWithEncodingJSON(t *testing.T) {
 		}},
 		{"project name escaped", func(e *domain.Event) { e.ProjectName = `Cụm "A" & <B>` }},
 		{"negative counterpart", func(e *domain.Event) { e.Counterpart = domain.AmountFromInt64(-1) }},
+		{"transfer out", func(e *domain.Event) {
+			e.Type, e.Voucher, e.Beneficiary, e.Decision = domain.TypeTransferredOut, "", "", "1234/QĐ-UBND"
+			e.TransferKind, e.TransferID = domain.TransferSuccession, e.ID
+			e.FromLine, e.ToLine = e.Line(), domain.LineKey{FiscalYear: 2025, Province: "08", Source: domain.SourceNational}
+		}},
+		{"transfer in, carried over", func(e *domain.Event) {
+			e.Type, e.Voucher, e.Beneficiary, e.Decision = domain.TypeTransferredIn, "", "", "163/QĐ-UBND"
+			e.TransferKind, e.TransferID = domain.TransferCarryOver, "01970a6e-8000-7000-8000-000000000009"
+			e.FromLine, e.ToLine = domain.LineKey{FiscalYear: 2024, Province: e.Province, Source: e.Source}, e.Line()
+		}},
+		{"one line only", func(e *domain.Event) { e.ToLine = domain.LineKey{Province: "08"} }},
+		{"line escaped", func(e *domain.Event) { e.FromLine = domain.LineKey{FiscalYear: -1, Province: `"<&>`, Source: "\xff"} }},
+		{"lapse of nothing", func(e *domain.Event) {
+			e.Type, e.Amount, e.Voucher, e.Beneficiary, e.Decision = domain.TypeLapsed, domain.Amount{}, "", "", "Luật NSNN 83/2015"
+		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := sampleEvent(t)
@@ -235,6 +250,7 @@ func FuzzMarshalEvent(f *testing.F) {
 		e.ProjectName, e.ImplementingUnit = voucher, beneficiary
 		e.Amount = domain.AmountFromInt64(amount)
 		e.Counterpart = domain.AmountFromInt64(amount / 3)
+		e.ToLine = domain.LineKey{FiscalYear: year + 1, Province: voucher, Source: domain.Source(actor)}
 		e.FiscalYear = year
 		e.EffectiveDate = domain.Date{Year: year, Month: time.Month(month), Day: day}
 		e.RecordedAt = time.Unix(0, unixNano).In(time.FixedZone("z", offset%(100*3600)))
