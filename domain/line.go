@@ -157,7 +157,10 @@ type LineState struct {
 	LastSeq  uint64
 	LastHash string
 	// Closed is set by a lapse of the whole line (one without a
-	// project): from then on the line takes refunds only.
+	// project): from then on the line takes refunds only. That lapse
+	// also lapses, on each project, what the project still had
+	// available (Apply), so that nothing on a closed line is available
+	// but refunds received after it closed.
 	Closed bool
 }
 
@@ -227,6 +230,16 @@ func (s *LineState) Apply(r Recorded) error {
 	s.Balance = line
 	if e.Project != "" {
 		s.Projects[e.Project] = proj
+	}
+	if e.Type == TypeLapsed && e.Project == "" {
+		// The whole line lapses: so does whatever each of its projects
+		// still had available, which no movement can reach any more.
+		for code, pb := range s.Projects {
+			if a := pb.Available(); a.Sign() > 0 {
+				pb.Lapsed = pb.Lapsed.Add(a)
+				s.Projects[code] = pb
+			}
+		}
 	}
 	s.Events++
 	s.LastSeq = r.Seq

@@ -306,3 +306,35 @@ func TestTransferHashCoversBothLines(t *testing.T) {
 	other.To = LineKey{2025, "19", SourceNational}
 	assert.NotEqual(t, cmd.Fingerprint(), other.Fingerprint())
 }
+
+// A lapse of the whole line leaves nothing available on its projects
+// either, even where unprojected spending had dipped into their money.
+func TestLineLapseLapsesItsProjects(t *testing.T) {
+	for _, tc := range []struct {
+		name              string
+		given             []Command
+		lapse             int64
+		lapsedDA1, lapsed string
+	}{
+		{name: "projects within the line", given: fundedOn(haNoi25), lapse: 9 * trieu, lapsedDA1: "3000000", lapsed: "9000000"},
+		{name: "a project lapsed first", given: append(fundedOn(haNoi25), lapse(haNoi25, 2*trieu, "DA-01", "2026-02-01")),
+			lapse: 7 * trieu, lapsedDA1: "3000000", lapsed: "9000000"},
+		{name: "unprojected spending took the project's money", given: append(fundedOn(haNoi25), disburse(8*trieu, "", on(haNoi25), dated("2025-06-01"))),
+			lapse: trieu, lapsedDA1: "3000000", lapsed: "1000000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := givenLine(t, haNoi25, Policy{}, append(tc.given, lapse(haNoi25, tc.lapse, "", "2026-02-01")))
+			require.True(t, s.Closed)
+			requireAmount(t, "0", s.Balance.Available())
+			requireAmount(t, tc.lapsed, s.Balance.Lapsed)
+			requireAmount(t, "0", s.Project("DA-01").Available())
+			requireAmount(t, tc.lapsedDA1, s.Project("DA-01").Lapsed)
+			// A refund after the lapse is available again (to nothing but
+			// the books), on the line and the project.
+			e, err := Decide(s, refund(trieu/2, "DA-01", on(haNoi25), dated("2026-03-01")), Policy{})
+			require.NoError(t, err)
+			require.NoError(t, s.Apply(Recorded{Event: e, Seq: 500}))
+			requireAmount(t, "500000", s.Project("DA-01").Available())
+		})
+	}
+}
