@@ -3,6 +3,7 @@ package projections
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/kcledger/kcledger/domain"
 )
@@ -30,6 +31,9 @@ type Verification struct {
 	Repudiated []Repudiated
 
 	reps *domain.Repudiations
+	// pending is the transferred-out side last met, whose transferred-in
+	// side must be the very next message.
+	pending *domain.Recorded
 }
 
 // Repudiated is a message that a repudiation names, as verify found it.
@@ -107,17 +111,20 @@ func (v *Verification) CheckMessage(seq uint64, digest string, r domain.Recorded
 	v.next = max(v.next, seq+1)
 	if rep, ok := v.reps.Get(seq); ok {
 		if rep.Event.RepudiatedDigest == digest {
+			v.pair(seq, nil)
 			v.repudiated(seq, r, decodeErr, rep)
 			return
 		}
 		v.problem(seq, nil, fmt.Errorf("%w: repudiation %s at seq %d names seq %d, which now holds another message than the one repudiated (digest %s, not %s): the stream was rewritten", domain.ErrCorrupt, rep.Event.ID, rep.Seq, seq, digest, rep.Event.RepudiatedDigest))
 	}
 	if decodeErr != nil {
+		v.pair(seq, nil)
 		v.problem(seq, nil, decodeErr)
 		return
 	}
 	e := &r.Event
 	k := e.Line()
+	v.pair(seq, e)
 	if e.Type == domain.TypeRepudiated && e.RepudiatedSeq >= seq {
 		v.problem(seq, nil, fmt.Errorf("%w: repudiation %s at seq %d names seq %d, which is not before it", domain.ErrCorrupt, e.ID, seq, e.RepudiatedSeq))
 	}
@@ -138,6 +145,71 @@ func (v *Verification) CheckMessage(seq uint64, digest string, r domain.Recorded
 		// on their own links rather than all failing on this one.
 		st.LastSeq, st.LastHash = r.Seq, e.Hash
 	}
+}
+
+// pair checks that every transfer is whole: a transferred-out event is
+// followed, at the next stream sequence, by its transferred-in side (the
+// ledger appends both in one atomic batch), and a transferred-in event
+// follows its transferred-out side. e is the event at seq, nil when the
+// message counts as none (undecodable, or repudiated).
+func (v *Verification) pair(seq uint64, e *domain.Event) {
+	out := v.pending
+	v.pending = nil
+	isIn := e != nil && e.Type == domain.TypeTransferredIn
+	if out != nil && (!isIn || seq != out.Seq+1) {
+		v.unpaired(out)
+		out = nil
+	}
+	if isIn {
+		k := e.Line()
+		switch {
+		case out == nil:
+			v.problem(seq, &k, fmt.Errorf("%w: transferred_in %s at seq %d (transfer %s from %s) has no transferred_out side at seq %d: the transfer is not whole",
+				domain.ErrCorrupt, e.ID, seq, e.TransferID, e.FromLine, seq-1))
+		default:
+			if diff := sideDiff(&out.Event, e); diff != "" {
+				v.problem(seq, &k, fmt.Errorf("%w: transferred_in %s at seq %d does not match the transferred_out side %s at seq %d: %s: the transfer is not whole",
+					domain.ErrCorrupt, e.ID, seq, out.Event.ID, out.Seq, diff))
+			}
+		}
+	}
+	if e != nil && e.Type == domain.TypeTransferredOut {
+		v.pending = &domain.Recorded{Event: *e, Seq: seq}
+	}
+}
+
+// unpaired reports a transferred-out side with no transferred-in side
+// after it.
+func (v *Verification) unpaired(out *domain.Recorded) {
+	k := out.Event.Line()
+	v.problem(out.Seq, &k, fmt.Errorf("%w: transfer %s at seq %d (%s to %s) has no transferred_in side at seq %d: the transfer is not whole",
+		domain.ErrCorrupt, out.Event.ID, out.Seq, out.Event.FromLine, out.Event.ToLine, out.Seq+1))
+}
+
+// sideDiff names the fields in which a transferred-in side differs from
+// its transferred-out side; "" when it is the same transfer.
+func sideDiff(out, in *domain.Event) string {
+	var diffs []string
+	differs := func(field string, a, b any) {
+		if a != b {
+			diffs = append(diffs, fmt.Sprintf("%s %v, not %v", field, b, a))
+		}
+	}
+	differs("transfer_id", out.ID, in.TransferID)
+	differs("idempotency_key", out.IdempotencyKey, in.IdempotencyKey)
+	if !out.Amount.Equal(in.Amount) {
+		diffs = append(diffs, fmt.Sprintf("amount %s, not %s", in.Amount, out.Amount))
+	}
+	differs("project", out.Project, in.Project)
+	differs("transfer_kind", out.TransferKind, in.TransferKind)
+	differs("from_line", out.FromLine, in.FromLine)
+	differs("to_line", out.ToLine, in.ToLine)
+	differs("category", out.Category, in.Category)
+	differs("decision", out.Decision, in.Decision)
+	differs("reason", out.Reason, in.Reason)
+	differs("effective_date", out.EffectiveDate, in.EffectiveDate)
+	differs("actor", out.Actor, in.Actor)
+	return strings.Join(diffs, ", ")
 }
 
 // repudiated judges a repudiated message as if it were not: a sound event
@@ -170,6 +242,10 @@ func (v *Verification) repudiated(seq uint64, r domain.Recorded, decodeErr error
 
 // Finish checks that the stream ends where its state says it does.
 func (v *Verification) Finish(last uint64) {
+	if v.pending != nil {
+		v.unpaired(v.pending)
+		v.pending = nil
+	}
 	if v.next <= last {
 		v.problem(v.next, nil, fmt.Errorf("%w: messages %d to %d are missing from the stream (deleted?)", domain.ErrCorrupt, v.next, last))
 	}
@@ -209,10 +285,11 @@ func Compare(served Report, recomputed map[domain.LineKey]*domain.LineState) err
 			errs = append(errs, fmt.Errorf("%w: line %s is served but has no event in the stream", ErrMismatch, l.Line))
 			continue
 		}
-		if !sameBalance(l.Totals.Balance, st.Balance) || l.Totals.Events != st.Events {
-			errs = append(errs, fmt.Errorf("%w: line %s: served allocated %s, disbursed %s, refunded %s in %d events; the stream gives %s, %s, %s in %d",
-				ErrMismatch, l.Line, l.Totals.Balance.Allocated, l.Totals.Balance.Disbursed, l.Totals.Balance.Refunded, l.Totals.Events,
-				st.Balance.Allocated, st.Balance.Disbursed, st.Balance.Refunded, st.Events))
+		if served := l.Totals.Balance; !sameBalance(served, st.Balance) || l.Totals.Events != st.Events {
+			b := st.Balance
+			errs = append(errs, fmt.Errorf("%w: line %s: served allocated %s, disbursed %s, refunded %s, transferred in %s, transferred out %s, lapsed %s in %d events; the stream gives %s, %s, %s, %s, %s, %s in %d",
+				ErrMismatch, l.Line, served.Allocated, served.Disbursed, served.Refunded, served.TransferredIn, served.TransferredOut, served.Lapsed, l.Totals.Events,
+				b.Allocated, b.Disbursed, b.Refunded, b.TransferredIn, b.TransferredOut, b.Lapsed, st.Events))
 		}
 	}
 	for k := range recomputed {
@@ -224,5 +301,6 @@ func Compare(served Report, recomputed map[domain.LineKey]*domain.LineState) err
 }
 
 func sameBalance(a, b domain.Balance) bool {
-	return a.Allocated.Equal(b.Allocated) && a.Disbursed.Equal(b.Disbursed) && a.Refunded.Equal(b.Refunded)
+	return a.Allocated.Equal(b.Allocated) && a.Disbursed.Equal(b.Disbursed) && a.Refunded.Equal(b.Refunded) &&
+		a.TransferredIn.Equal(b.TransferredIn) && a.TransferredOut.Equal(b.TransferredOut) && a.Lapsed.Equal(b.Lapsed)
 }
