@@ -184,6 +184,11 @@ var csvHeader = []string{
 	"line_allocated_after", "line_net_disbursed_after", "line_available_after", "repudiated_seq",
 	// Columns are only ever added, at the end.
 	"project_name", "implementing_unit", "counterpart",
+	// Transfers between lines (both sides) and the line's totals of
+	// them: available = allocated + transferred in - transferred out -
+	// net disbursed - lapsed.
+	"transfer_kind", "transfer_id", "from_line", "to_line",
+	"line_transferred_in_after", "line_transferred_out_after", "line_lapsed_after",
 }
 
 func newCSVExport(w io.Writer, vi bool) (*csvExport, error) {
@@ -206,6 +211,10 @@ func (c *csvExport) write(e projections.TrailEntry) error {
 	name := ""
 	if p, err := domain.ProvinceOn(ev.Province, ev.EffectiveDate); err == nil {
 		name = p.Name
+	} else if p, ok := domain.ProvinceName(ev.Province, ev.FiscalYear); ok && ev.FiscalYear != 0 {
+		// A refund, lapse or transfer out of a line whose province
+		// merged: the code it had in its fiscal year.
+		name = p.Name
 	}
 	return c.w.Write([]string{
 		strconv.FormatUint(e.Seq, 10), e.Stored.UTC().Format(time.RFC3339Nano), ev.RecordedAt.UTC().Format(time.RFC3339Nano),
@@ -214,7 +223,18 @@ func (c *csvExport) write(e projections.TrailEntry) error {
 		ev.ID, ev.Hash, ev.SignedBy,
 		c.amount(e.Line.Allocated), c.amount(e.Line.NetDisbursed()), c.amount(e.Line.Available()), repudiatedSeqCell(ev.RepudiatedSeq),
 		ev.ProjectName, ev.ImplementingUnit, counterpartCell(c, ev.Counterpart),
+		string(ev.TransferKind), ev.TransferID, lineCell(ev.FromLine), lineCell(ev.ToLine),
+		c.amount(e.Line.TransferredIn), c.amount(e.Line.TransferredOut), c.amount(e.Line.Lapsed),
 	})
+}
+
+// lineCell is a transfer's line as fiscal year/province/source
+// ("2025/02/national"), empty on other events.
+func lineCell(k domain.LineKey) string {
+	if k == (domain.LineKey{}) {
+		return ""
+	}
+	return k.String()
 }
 
 // counterpartCell is empty when no counterpart money was pledged.
@@ -254,12 +274,20 @@ func (j *jsonlExport) close() error                         { return nil }
 
 // beancountExport writes a Beancount journal: per budget line, the
 // equity that allocations draw from the state budget, the available
-// funds, and the expenses paid to each beneficiary, less refunds. Its
-// balances are kcledger's:
+// funds, the expenses paid to each beneficiary, less refunds, and the
+// appropriations that lapsed. Its balances are kcledger's:
 //
 //	Assets:<fund>:Y<year>:P<province>:Available           = available
 //	Expenses:<fund>:Y<year>:P<province>:…                 = net disbursed
 //	Equity:<fund>:Y<year>:P<province>:Allocated           = − allocated
+//	Equity:<fund>:Y<year>:P<province>:Lapsed              = lapsed
+//
+// A transfer between lines is one transaction, out of the source line's
+// Available into the destination's, balancing to zero, written when its
+// transferred-in side follows its transferred-out side. A side whose
+// other side the export leaves out (a filter on year or province) posts
+// against Equity:<fund>:Transfers, money in transit as far as the
+// journal knows; both sides carry the link ^transfer-<transfer_id>.
 //
 // Accounts are opened before the first transaction, so the journal is
 // written once every account is known.
@@ -272,6 +300,9 @@ type beancountExport struct {
 	payees map[string]string
 	txns   []string
 	first  domain.Date
+	// pending is a transferred-out side waiting for its transferred-in
+	// side, the next entry when the export has both.
+	pending *projections.TrailEntry
 }
 
 func newBeancountExport(w io.Writer) *beancountExport {
@@ -293,6 +324,22 @@ func (b *beancountExport) account(parts ...string) string {
 
 func (b *beancountExport) write(e projections.TrailEntry) error {
 	ev := e.Event
+	if out := b.pending; out != nil {
+		b.pending = nil
+		if ev.Type == domain.TypeTransferredIn && ev.TransferID == out.Event.ID {
+			b.transfer(out, &e)
+			return nil
+		}
+		b.transfer(out, nil)
+	}
+	switch ev.Type {
+	case domain.TypeTransferredOut:
+		b.pending = &e
+		return nil
+	case domain.TypeTransferredIn:
+		b.transfer(nil, &e)
+		return nil
+	}
 	if ev.Type == domain.TypeRepudiated {
 		// No money moves: a comment in its place, no postings.
 		b.txns = append(b.txns, fmt.Sprintf("; %s %s: seq %d repudiates the message at seq %d, which counts for nothing (by %s, %s): %s; event_id %s, hash %s\n",
@@ -316,20 +363,37 @@ func (b *beancountExport) write(e projections.TrailEntry) error {
 		from, to = available, b.account("Expenses", base, "Beneficiary", part)
 	case domain.TypeRefunded:
 		from, to = b.account("Expenses", base, "Refunds"), available
+	case domain.TypeLapsed:
+		from, to = available, b.account("Equity", base, "Lapsed")
 	default:
 		return fmt.Errorf("%w: event %s at seq %d has type %q", domain.ErrCorrupt, ev.ID, e.Seq, ev.Type)
 	}
-	if b.first.IsZero() || ev.EffectiveDate.Before(b.first) {
-		b.first = ev.EffectiveDate
-	}
-	var sb strings.Builder
-	narration := string(ev.Type) + " " + ev.Decision + ev.Voucher
-	fmt.Fprintf(&sb, "%s * %s %s\n", ev.EffectiveDate, quote(ev.Beneficiary), quote(narration))
-	meta := [][2]string{
+	b.txn(ev.EffectiveDate, ev.Beneficiary, string(ev.Type)+" "+ev.Decision+ev.Voucher, "", b.meta(e), to, from, amount)
+	return nil
+}
+
+// meta is an entry's metadata, in the journal's order.
+func (b *beancountExport) meta(e projections.TrailEntry) [][2]string {
+	ev := e.Event
+	return [][2]string{
 		{"seq", strconv.FormatUint(e.Seq, 10)}, {"event_id", ev.ID}, {"recorded_at", ev.RecordedAt.UTC().Format(time.RFC3339Nano)},
 		{"actor", ev.Actor}, {"decision", ev.Decision}, {"voucher", ev.Voucher}, {"reason", ev.Reason},
 		{"project", ev.Project}, {"category", string(ev.Category)}, {"hash", ev.Hash},
 	}
+}
+
+// txn appends a transaction of amount from one account to another, dated
+// d, with a link when link is not empty and the metadata that is set.
+func (b *beancountExport) txn(d domain.Date, payee, narration, link string, meta [][2]string, to, from string, amount domain.Amount) {
+	if b.first.IsZero() || d.Before(b.first) {
+		b.first = d
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%s * %s %s", d, quote(payee), quote(narration))
+	if link != "" {
+		fmt.Fprintf(&sb, " ^%s", link)
+	}
+	sb.WriteByte('\n')
 	for _, m := range meta {
 		if m[1] != "" {
 			fmt.Fprintf(&sb, "  %s: %s\n", m[0], quote(m[1]))
@@ -337,10 +401,47 @@ func (b *beancountExport) write(e projections.TrailEntry) error {
 	}
 	fmt.Fprintf(&sb, "  %s  %s VND\n  %s  %s VND\n", to, amount.String(), from, amount.Neg().String())
 	b.txns = append(b.txns, sb.String())
-	return nil
+}
+
+// transfer appends a transfer: out and in are its two sides, either nil
+// when the export does not have it, in which case the fund's transfers
+// in transit stand for the other line.
+func (b *beancountExport) transfer(out, in *projections.TrailEntry) {
+	side := out
+	if side == nil {
+		side = in
+	}
+	ev := side.Event
+	var from, to string
+	if out == nil || in == nil {
+		transit := b.account("Equity", fundName(ev.Source), "Transfers")
+		from, to = transit, transit
+	}
+	var meta [][2]string
+	if out != nil {
+		from = b.account("Assets", fmt.Sprintf("%s:Y%d:P%s", fundName(ev.Source), ev.FiscalYear, ev.Province), "Available")
+		meta = b.meta(*out)
+	}
+	if in != nil {
+		k := in.Event
+		to = b.account("Assets", fmt.Sprintf("%s:Y%d:P%s", fundName(k.Source), k.FiscalYear, k.Province), "Available")
+		if out == nil {
+			meta = b.meta(*in)
+		} else {
+			meta = append(meta, [2]string{"seq_in", strconv.FormatUint(in.Seq, 10)}, [2]string{"event_id_in", k.ID}, [2]string{"hash_in", k.Hash})
+		}
+	}
+	meta = append(meta, [2]string{"transfer_kind", string(ev.TransferKind)}, [2]string{"transfer_id", ev.TransferID},
+		[2]string{"from_line", lineCell(ev.FromLine)}, [2]string{"to_line", lineCell(ev.ToLine)})
+	narration := "transfer " + string(ev.TransferKind) + " " + lineCell(ev.FromLine) + " → " + lineCell(ev.ToLine) + " " + ev.Decision
+	b.txn(ev.EffectiveDate, "", narration, "transfer-"+ev.TransferID, meta, to, from, ev.Amount)
 }
 
 func (b *beancountExport) close() error {
+	if b.pending != nil {
+		b.transfer(b.pending, nil)
+		b.pending = nil
+	}
 	if _, err := fmt.Fprintf(b.w, "; kcledger export: khuyến công movements as a Beancount journal\noption \"title\" \"kcledger\"\noption \"operating_currency\" \"VND\"\n\n"); err != nil {
 		return err
 	}
