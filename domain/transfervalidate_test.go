@@ -1,6 +1,10 @@
 package domain_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -82,4 +86,26 @@ func TestValidateTransfersAndLapses(t *testing.T) {
 			assert.Equal(t, tc.field, de.Field, "%v", err)
 		})
 	}
+}
+
+// Both sides of a transfer hash by the recipe of docs/events.md: the
+// movement's fields, then the transfer-v1 block. A lapse, which has no
+// transfer fields, hashes as every movement did before transfers.
+func TestTransferHashRecipe(t *testing.T) {
+	out, in, lapse := decidedTransfer(t)
+	for _, e := range []domain.Event{out, in} {
+		h := sha256.New()
+		fields := []string{"kcledger-event-v1", e.ID, string(e.Type), strconv.Itoa(e.FiscalYear), e.Province, string(e.Source),
+			e.Project, string(e.Category), e.Amount.String(), e.Decision, e.Voucher, e.Beneficiary, e.Reason,
+			e.EffectiveDate.String(), e.RecordedAt.UTC().Format(time.RFC3339Nano), e.Actor, e.IdempotencyKey, e.PrevHash,
+			"transfer-v1", string(e.TransferKind), e.TransferID,
+			strconv.Itoa(e.FromLine.FiscalYear), e.FromLine.Province, string(e.FromLine.Source),
+			strconv.Itoa(e.ToLine.FiscalYear), e.ToLine.Province, string(e.ToLine.Source)}
+		for _, s := range fields {
+			fmt.Fprintf(h, "%d:%s,", len(s), s)
+		}
+		assert.Equal(t, hex.EncodeToString(h.Sum(nil)), e.Hash, "%s", e.Type)
+		assert.NotEqual(t, recipeBeforeFacts(&e), e.Hash, "the transfer block is hashed")
+	}
+	assert.Equal(t, recipeBeforeFacts(&lapse), lapse.Hash)
 }
