@@ -158,6 +158,9 @@ type LineBalance struct {
 	Line     domain.LineKey   `json:"line"`
 	Totals   Totals           `json:"totals"`
 	Projects []ProjectBalance `json:"projects"`
+	// Closed says the line lapsed as a whole (hủy dự toán): it takes
+	// refunds only.
+	Closed bool `json:"closed,omitempty"`
 }
 
 // ProvinceYear groups the lines of one province in one fiscal year (both
@@ -196,7 +199,7 @@ func (b *Balances) Report(f Filter) Report {
 		if k == (domain.LineKey{}) || !f.match(k) {
 			continue // the ledger's own line holds no money
 		}
-		lb := LineBalance{Line: k, Projects: []ProjectBalance{}}
+		lb := LineBalance{Line: k, Projects: []ProjectBalance{}, Closed: st.Closed}
 		lb.Totals.add(st.Balance, st.Events, st.LastSeq)
 		for code, pb := range st.Projects {
 			lb.Projects = append(lb.Projects, ProjectBalance{Project: code, Balance: pb})

@@ -13,7 +13,9 @@ import (
 
 // checkpointVersion names the checkpoint format; a checkpoint of another
 // version is not read, and the balances are rebuilt from the stream.
-const checkpointVersion = 1
+// Version 2 keeps the lines closed by a lapse, and the transfers' and
+// lapses' totals.
+const checkpointVersion = 2
 
 // Checkpoint is the balances as they stood after one event of the stream,
 // so that a restart resumes after it instead of replaying everything.
@@ -37,6 +39,8 @@ type CheckpointLine struct {
 	Events   int                       `json:"events"`
 	LastSeq  uint64                    `json:"last_seq"`
 	LastHash string                    `json:"last_hash"`
+	// Closed is domain.LineState.Closed: the line lapsed as a whole.
+	Closed bool `json:"closed,omitempty"`
 }
 
 // Checkpoint returns the balances as they stand, encoded.
@@ -44,7 +48,7 @@ func (b *Balances) Checkpoint() ([]byte, uint64) {
 	b.mu.RLock()
 	c := Checkpoint{Version: checkpointVersion, AppliedSeq: b.applied, AppliedHash: b.appliedHash, Lines: make([]CheckpointLine, 0, len(b.lines))}
 	for _, st := range b.lines {
-		l := CheckpointLine{Key: st.Key, Balance: st.Balance, Events: st.Events, LastSeq: st.LastSeq, LastHash: st.LastHash}
+		l := CheckpointLine{Key: st.Key, Balance: st.Balance, Events: st.Events, LastSeq: st.LastSeq, LastHash: st.LastHash, Closed: st.Closed}
 		if len(st.Projects) > 0 {
 			l.Projects = make(map[string]domain.Balance, len(st.Projects))
 			for p, pb := range st.Projects {
@@ -93,8 +97,13 @@ func RestoreBalances(data []byte) (*Balances, Checkpoint, error) {
 		if err := l.Balance.Check(); err != nil {
 			return nil, c, fmt.Errorf("projections: checkpoint line %s: %v", l.Key, err)
 		}
+		// A lapse of the whole line takes everything available; after it
+		// only refunds come, each adding to what is available.
+		if l.Closed && l.Balance.Available().Cmp(l.Balance.Refunded) > 0 {
+			return nil, c, fmt.Errorf("projections: checkpoint line %s lapsed but holds %s available, more than the %s ever refunded", l.Key, l.Balance.Available(), l.Balance.Refunded)
+		}
 		st := domain.NewLineState(l.Key)
-		st.Balance, st.Events, st.LastSeq, st.LastHash = l.Balance, l.Events, l.LastSeq, l.LastHash
+		st.Balance, st.Events, st.LastSeq, st.LastHash, st.Closed = l.Balance, l.Events, l.LastSeq, l.LastHash, l.Closed
 		for p, pb := range l.Projects {
 			if err := pb.Check(); err != nil {
 				return nil, c, fmt.Errorf("projections: checkpoint project %s of line %s: %v", p, l.Key, err)
@@ -170,15 +179,22 @@ func sameLines(a, b map[domain.LineKey]*domain.LineState) bool {
 	}
 	for k, x := range a {
 		y := b[k]
-		if y == nil || x.Events != y.Events || x.LastSeq != y.LastSeq || x.LastHash != y.LastHash ||
-			!sameBalance(x.Balance, y.Balance) || len(x.Projects) != len(y.Projects) {
+		if y == nil || x.Events != y.Events || x.LastSeq != y.LastSeq || x.LastHash != y.LastHash || x.Closed != y.Closed ||
+			!sameTotals(x.Balance, y.Balance) || len(x.Projects) != len(y.Projects) {
 			return false
 		}
 		for p, pb := range x.Projects {
-			if !sameBalance(pb, y.Projects[p]) {
+			if !sameTotals(pb, y.Projects[p]) {
 				return false
 			}
 		}
 	}
 	return true
+}
+
+// sameTotals compares every total of two balances, the transfers' and
+// lapses' as well.
+func sameTotals(a, b domain.Balance) bool {
+	return a.Allocated.Equal(b.Allocated) && a.Disbursed.Equal(b.Disbursed) && a.Refunded.Equal(b.Refunded) &&
+		a.TransferredIn.Equal(b.TransferredIn) && a.TransferredOut.Equal(b.TransferredOut) && a.Lapsed.Equal(b.Lapsed)
 }

@@ -109,7 +109,7 @@ func TestRebuildReplacesAWrongState(t *testing.T) {
 // which would make this test take seconds.
 func TestTotalsAtTheBoundRoundTrip(t *testing.T) {
 	full := domain.Balance{Allocated: domain.MaxLineTotal, Disbursed: domain.MaxLineTotal, Refunded: domain.MaxLineTotal.Sub(domain.AmountFromInt64(1))}
-	cp := projections.Checkpoint{Version: 1, AppliedSeq: 1, AppliedHash: strings.Repeat("a", 64)}
+	cp := projections.Checkpoint{Version: 2, AppliedSeq: 1, AppliedHash: strings.Repeat("a", 64)}
 	recomputed := map[domain.LineKey]*domain.LineState{}
 	for fy := 2024; fy <= 2026; fy++ {
 		for p := 0; p < 100; p++ {
