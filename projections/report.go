@@ -137,6 +137,9 @@ type atom struct {
 	counterpart domain.Amount
 	events      int
 	seqs        []uint64
+	// carriedIn and carriedOut are the carry-overs (chuyển nguồn) among
+	// balance.TransferredIn and TransferredOut; the rest are successions.
+	carriedIn, carriedOut domain.Amount
 }
 
 type projectKey struct {
@@ -172,12 +175,29 @@ type Plans struct {
 	categories map[projectKey]domain.Category
 	// names holds a project's name, as its latest allocation gave it.
 	names map[projectKey]string
+	// successions holds both sides of every succession transfer, by
+	// transfer id: under the 34-province scheme a province and its
+	// successor are one, and the two sides cancel in a row that holds
+	// both.
+	successions map[string]*succession
+}
+
+// succession is one succession transfer as the model saw it: its sides'
+// atoms (undated, as in Plans.undated), once each side is applied.
+type succession struct {
+	fiscalYear int
+	date       domain.Date
+	amount     domain.Amount
+	out, in    atomKey
+	// hasOut and hasIn say which sides were applied (a cut may fall
+	// between them).
+	hasOut, hasIn bool
 }
 
 // NewPlans starts the model. The cut's EffectiveUntil is ignored (a query
 // gives its own); years, when given, keeps only those fiscal years.
 func NewPlans(c Cut, years ...int) *Plans {
-	p := &Plans{cut: Cut{UntilSeq: c.UntilSeq, AsOf: c.AsOf}, check: NewBalances(), undated: map[int]map[atomKey]*atom{}, days: map[int]map[atomKey]*series{}, stale: map[int]bool{}, categories: map[projectKey]domain.Category{}, names: map[projectKey]string{}}
+	p := &Plans{cut: Cut{UntilSeq: c.UntilSeq, AsOf: c.AsOf}, check: NewBalances(), undated: map[int]map[atomKey]*atom{}, days: map[int]map[atomKey]*series{}, stale: map[int]bool{}, categories: map[projectKey]domain.Category{}, names: map[projectKey]string{}, successions: map[string]*succession{}}
 	if len(years) > 0 {
 		p.only = map[int]bool{}
 		for _, y := range years {
@@ -243,6 +263,13 @@ func (p *Plans) Apply(r domain.Recorded) error {
 	e := &r.Event
 	pk := projectKey{e.Line(), e.Project}
 	cat := e.Category
+	if e.Type == domain.TypeTransferredIn && cat == "" && e.Project != "" {
+		// A project passed on keeps its code, and its category, unless
+		// the destination's project already has one.
+		if _, ok := p.categories[pk]; !ok {
+			cat = p.categories[projectKey{e.FromLine, e.Project}]
+		}
+	}
 	if e.Project != "" {
 		if known, ok := p.categories[pk]; ok && cat == "" {
 			cat = known
@@ -257,6 +284,18 @@ func (p *Plans) Apply(r domain.Recorded) error {
 	day := k.date
 	k.date = schemeStart(domain.SchemeOn(e.EffectiveDate))
 	p.addAtom(p.undated, k, e, r.Seq)
+	if e.TransferKind == domain.TransferSuccession {
+		sc := p.successions[e.TransferID]
+		if sc == nil {
+			sc = &succession{fiscalYear: e.FiscalYear, date: e.EffectiveDate, amount: e.Amount}
+			p.successions[e.TransferID] = sc
+		}
+		if e.Type == domain.TypeTransferredOut {
+			sc.out, sc.hasOut = k, true
+		} else {
+			sc.in, sc.hasIn = k, true
+		}
+	}
 	year := p.days[e.FiscalYear]
 	if year == nil {
 		year = map[atomKey]*series{}
@@ -295,10 +334,26 @@ func (p *Plans) addAtom(atoms map[int]map[atomKey]*atom, k atomKey, e *domain.Ev
 func (a *atom) add(e *domain.Event, seq uint64, seqs bool) {
 	a.balance = a.balance.After(e)
 	a.counterpart = a.counterpart.Add(e.Counterpart)
+	if e.TransferKind == domain.TransferCarryOver {
+		switch e.Type {
+		case domain.TypeTransferredIn:
+			a.carriedIn = a.carriedIn.Add(e.Amount)
+		case domain.TypeTransferredOut:
+			a.carriedOut = a.carriedOut.Add(e.Amount)
+		}
+	}
 	a.events++
 	if seqs {
 		a.seqs = append(a.seqs, seq)
 	}
+}
+
+// plus adds a's sums to a's, the sequences left out.
+func (a *atom) plus(b *atom) {
+	a.balance = a.balance.Plus(b.balance)
+	a.counterpart = a.counterpart.Add(b.counterpart)
+	a.carriedIn, a.carriedOut = a.carriedIn.Add(b.carriedIn), a.carriedOut.Add(b.carriedOut)
+	a.events += b.events
 }
 
 // series is one undated atom's days, with running sums over them in day
@@ -321,10 +376,7 @@ func (s *series) refresh() {
 	s.running = s.running[:0]
 	var sum atom
 	for _, d := range s.days {
-		a := s.byDay[d]
-		sum.balance = sum.balance.Plus(a.balance)
-		sum.counterpart = sum.counterpart.Add(a.counterpart)
-		sum.events += a.events
+		sum.plus(s.byDay[d])
 		s.running = append(s.running, sum)
 	}
 	s.stale = false
@@ -349,9 +401,7 @@ func (s *series) until(d domain.Date, seqs bool) atom {
 		if day.After(d) {
 			continue
 		}
-		sum.balance = sum.balance.Plus(a.balance)
-		sum.counterpart = sum.counterpart.Add(a.counterpart)
-		sum.events += a.events
+		sum.plus(a)
 		if seqs {
 			sum.seqs = append(sum.seqs, a.seqs...)
 		}
@@ -402,11 +452,28 @@ type PlanRow struct {
 	// tied to no project).
 	Key   string `json:"key"`
 	Label string `json:"label"`
-	// Plan is allocations plus adjustments; Executed is net disbursed
-	// (disbursed minus refunded); Available is Plan minus Executed.
+	// Plan is Allocated plus TransferredIn and CarriedIn, minus
+	// TransferredOut and CarriedOut; Executed is net disbursed (disbursed
+	// minus refunded); Available is Plan minus Executed and Lapsed.
 	Plan      Money `json:"plan"`
 	Executed  Money `json:"executed"`
 	Available Money `json:"available"`
+	// Allocated is allocations plus adjustments (dự toán giao).
+	Allocated Money `json:"allocated"`
+	// TransferredIn and TransferredOut are the successions (a merged
+	// province's line passed to its successor) into and out of the row.
+	// Under the 34-province scheme a succession whose two sides fall in
+	// the row is a move within it and counts in neither.
+	TransferredIn  Money `json:"transferred_in"`
+	TransferredOut Money `json:"transferred_out"`
+	// CarriedIn is what the previous fiscal year's lines carried over to
+	// this year's (chuyển nguồn), CarriedOut what this year's carried
+	// over to the next: a carry-over is plan of the year it goes to, and
+	// leaves the plan of the year it comes from.
+	CarriedIn  Money `json:"carried_in"`
+	CarriedOut Money `json:"carried_out"`
+	// Lapsed is what lapsed after the settlement period (hủy dự toán).
+	Lapsed Money `json:"lapsed"`
 	// PercentOfPlan is Executed over the row's own plan or the scope's
 	// total plan (Presentation.ShareOf).
 	PercentOfPlan Percent `json:"percent_of_plan"`
@@ -465,11 +532,12 @@ type PlanReport struct {
 
 // cell sums atoms.
 type cell struct {
-	balance     domain.Balance
-	counterpart domain.Amount
-	events      int
-	seqs        []uint64
-	plans       map[projectKey]domain.Amount
+	balance               domain.Balance
+	counterpart           domain.Amount
+	carriedIn, carriedOut domain.Amount
+	events                int
+	seqs                  []uint64
+	plans                 map[projectKey]domain.Amount
 }
 
 func (c *cell) add(k atomKey, a *atom, seqs bool) {
@@ -478,14 +546,22 @@ func (c *cell) add(k atomKey, a *atom, seqs bool) {
 	}
 	c.balance = c.balance.Plus(a.balance)
 	c.counterpart = c.counterpart.Add(a.counterpart)
+	c.carriedIn, c.carriedOut = c.carriedIn.Add(a.carriedIn), c.carriedOut.Add(a.carriedOut)
 	c.events += a.events
 	if seqs {
 		c.seqs = append(c.seqs, a.seqs...)
 	}
 	if k.project != "" {
 		pk := projectKey{k.line, k.project}
-		c.plans[pk] = c.plans[pk].Add(a.balance.Allocated)
+		c.plans[pk] = c.plans[pk].Add(a.balance.Plan())
 	}
+}
+
+// cancel takes a succession whose two sides the cell holds out of its
+// transfers: a move within the cell, which changes its plan by nothing.
+func (c *cell) cancel(amount domain.Amount) {
+	c.balance.TransferredIn = c.balance.TransferredIn.Sub(amount)
+	c.balance.TransferredOut = c.balance.TransferredOut.Sub(amount)
 }
 
 func (c *cell) projects() int {
@@ -502,7 +578,9 @@ func (c *cell) projects() int {
 // under. A line of a fiscal year before the merger keeps its 63-scheme
 // code whenever its movements are dated (history stays under old codes);
 // on later lines a code means the province of the scheme in force on the
-// movement's date. Under 34 an old code rolls up to its successor.
+// movement's date. Under 34 an old code rolls up to its successor, also
+// when it is dated after the merger: a refund, a transfer out or a lapse
+// on a line of a code no longer in force.
 func provinceIn(s domain.Scheme, line domain.LineKey, d domain.Date) (domain.Province, error) {
 	in := domain.SchemeOn(d)
 	if line.FiscalYear < domain.Scheme34Start.Year {
@@ -512,7 +590,8 @@ func provinceIn(s domain.Scheme, line domain.LineKey, d domain.Date) (domain.Pro
 		if p, ok := domain.LookupProvince(s, line.Province); ok {
 			return p, nil
 		}
-	} else if s == domain.Scheme34 {
+	}
+	if s == domain.Scheme34 {
 		if p, ok := domain.Successor(line.Province); ok {
 			return p, nil
 		}
@@ -578,13 +657,12 @@ func (p *Plans) PlanExecution(q PlanQuery) (PlanReport, error) {
 	}
 	collect := func(fy int, until domain.Date) (sums, error) {
 		s := sums{rows: map[rowKey]*cell{}, sources: map[domain.Source]*cell{}}
-		visit := func(k atomKey, a *atom) error {
+		// rowOf is the row an atom counts in, and whether the scope
+		// counts it at all.
+		rowOf := func(k atomKey) (rowKey, bool, error) {
 			pv, err := provinceIn(q.Scheme, k.line, k.date)
-			if err != nil {
-				return err
-			}
-			if !inScope(pv) {
-				return nil
+			if err != nil || !inScope(pv) {
+				return rowKey{}, false, err
 			}
 			var rk rowKey
 			switch q.By {
@@ -605,6 +683,13 @@ func (p *Plans) PlanExecution(q PlanQuery) (PlanReport, error) {
 					rk.label = "Không thuộc đề án"
 				}
 			}
+			return rk, true, nil
+		}
+		visit := func(k atomKey, a *atom) error {
+			rk, ok, err := rowOf(k)
+			if err != nil || !ok {
+				return err
+			}
 			c := s.rows[rk]
 			if c == nil {
 				c = &cell{}
@@ -623,6 +708,35 @@ func (p *Plans) PlanExecution(q PlanQuery) (PlanReport, error) {
 		keep := func(k atomKey) bool {
 			return (q.Source == "" || k.line.Source == q.Source) && (q.Allow == nil || q.Allow(k.line))
 		}
+		// internal cancels the successions whose two sides the scope
+		// counts, in the total, the source's subtotal and, when both
+		// fall in one, the row: under the 34-province scheme, a province
+		// and its successor are one. (Under 63, which shows nothing dated
+		// from the merger, there are none.)
+		internal := func() error {
+			for _, sc := range p.successions {
+				if sc.fiscalYear != fy || !sc.hasOut || !sc.hasIn || !until.IsZero() && sc.date.After(until) || !keep(sc.out) || !keep(sc.in) {
+					continue
+				}
+				ro, okOut, err := rowOf(sc.out)
+				if err != nil {
+					return err
+				}
+				ri, okIn, err := rowOf(sc.in)
+				if err != nil {
+					return err
+				}
+				if !okOut || !okIn {
+					continue // one side is outside the scope: money that came in or left
+				}
+				if ro == ri {
+					s.rows[ro].cancel(sc.amount)
+				}
+				s.sources[sc.out.line.Source].cancel(sc.amount)
+				s.total.cancel(sc.amount)
+			}
+			return nil
+		}
 		if until.IsZero() {
 			for k, a := range p.undated[fy] {
 				if keep(k) {
@@ -631,7 +745,7 @@ func (p *Plans) PlanExecution(q PlanQuery) (PlanReport, error) {
 					}
 				}
 			}
-			return s, nil
+			return s, internal()
 		}
 		for k, sr := range p.days[fy] {
 			if !keep(k) {
@@ -645,7 +759,7 @@ func (p *Plans) PlanExecution(q PlanQuery) (PlanReport, error) {
 				return s, err
 			}
 		}
-		return s, nil
+		return s, internal()
 	}
 	cur, err := collect(q.FiscalYear, q.EffectiveUntil)
 	if err != nil {
@@ -657,19 +771,22 @@ func (p *Plans) PlanExecution(q PlanQuery) (PlanReport, error) {
 			return rep, err
 		}
 	}
-	totalPlan, totalExec := cur.total.balance.Allocated, cur.total.balance.NetDisbursed()
+	totalPlan, totalExec := cur.total.balance.Plan(), cur.total.balance.NetDisbursed()
 	row := func(key, label string, c *cell, pc *cell) PlanRow {
 		if c == nil {
 			c = &cell{}
 		}
 		b := c.balance
-		den, of := b.Allocated, "own_plan"
+		den, of := b.Plan(), "own_plan"
 		if pr.ShareOf == OfTotalPlan {
 			den, of = totalPlan, "total_plan"
 		}
 		r := PlanRow{
 			Key: key, Label: label,
-			Plan: pr.money(b.Allocated), Executed: pr.money(b.NetDisbursed()), Available: pr.money(b.Available()),
+			Plan: pr.money(b.Plan()), Executed: pr.money(b.NetDisbursed()), Available: pr.money(b.Available()),
+			Allocated:     pr.money(b.Allocated),
+			TransferredIn: pr.money(b.TransferredIn.Sub(c.carriedIn)), TransferredOut: pr.money(b.TransferredOut.Sub(c.carriedOut)),
+			CarriedIn: pr.money(c.carriedIn), CarriedOut: pr.money(c.carriedOut), Lapsed: pr.money(b.Lapsed),
 			PercentOfPlan: pr.Percent(b.NetDisbursed(), den, of),
 			Share:         pr.Percent(b.NetDisbursed(), totalExec, "scope_executed"),
 			Projects:      c.projects(), Counterpart: pr.money(c.counterpart), Events: c.events,
@@ -688,8 +805,8 @@ func (p *Plans) PlanExecution(q PlanQuery) (PlanReport, error) {
 			pb := pc.balance
 			r.Previous = &PlanPrevious{
 				FiscalYear: q.FiscalYear - 1,
-				Plan:       pr.money(pb.Allocated), Executed: pr.money(pb.NetDisbursed()),
-				PlanGrowth:     pr.Percent(b.Allocated.Sub(pb.Allocated), pb.Allocated, "previous_year"),
+				Plan:       pr.money(pb.Plan()), Executed: pr.money(pb.NetDisbursed()),
+				PlanGrowth:     pr.Percent(b.Plan().Sub(pb.Plan()), pb.Plan(), "previous_year"),
 				ExecutedGrowth: pr.Percent(b.NetDisbursed().Sub(pb.NetDisbursed()), pb.NetDisbursed(), "previous_year"),
 			}
 		}

@@ -14,17 +14,23 @@ import (
 
 // randomLedger records a random history over 2023–2026 in a few provinces
 // of both schemes (some merged, one that changed region), keeping the
-// movements the rules accept.
+// movements the rules accept: allocations, adjustments, disbursements,
+// refunds, transfers of both kinds (decided with domain.DecideTransfer)
+// and lapses of lines and of projects.
 func randomLedger(t *testing.T, rng *rand.Rand, n int) *ledger {
 	l := newLedger()
 	old := []string{"01", "02", "08", "15", "38", "79", "80", "10"}
 	cur := []string{"01", "08", "15", "38", "79", "80"}
 	projects := []string{"", "", "DA-1", "DA-2", "DA-3"}
 	cats := domain.Categories()
-	kinds := []domain.CommandKind{domain.Allocate, domain.Allocate, domain.Adjust, domain.Disburse, domain.Disburse, domain.Refund}
+	kinds := []domain.CommandKind{domain.Allocate, domain.Allocate, domain.Adjust, domain.Disburse, domain.Disburse, domain.Refund, domain.Transfer, domain.Lapse}
 	for range n {
 		year := 2023 + rng.IntN(4)
 		kind := kinds[rng.IntN(len(kinds))]
+		if kind == domain.Transfer || kind == domain.Lapse {
+			l.randomMove(rng, kind, year, old, projects)
+			continue
+		}
 		from := day(year, time.January, 1)
 		span := 365
 		switch kind {
@@ -73,13 +79,106 @@ func randomLedger(t *testing.T, rng *rand.Rand, n int) *ledger {
 	return l
 }
 
-func sumRows(rows []projections.PlanRow) (plan, executed domain.Amount, events int) {
-	for _, r := range rows {
-		plan = plan.Add(r.Plan.Exact())
-		executed = executed.Add(r.Executed.Exact())
-		events += r.Events
+// randomMove tries a transfer or a lapse out of a random line of year,
+// of part (a transfer) or all (a lapse) of what it or its project has
+// available.
+func (l *ledger) randomMove(rng *rand.Rand, kind domain.CommandKind, year int, codes, projects []string) {
+	succession := kind == domain.Transfer && rng.IntN(2) == 0
+	if succession {
+		year = 2025 + rng.IntN(2) // the merger's years
 	}
-	return plan, executed, events
+	if kind == domain.Lapse && rng.IntN(3) > 0 {
+		return // a lapse often closes a line: fewer, so that lines live on
+	}
+	if succession {
+		var merged []string
+		for _, c := range codes {
+			if s, _ := domain.Successor(c); s.Code != c {
+				merged = append(merged, c)
+			}
+		}
+		codes = merged
+	}
+	from := line(year, codes[rng.IntN(len(codes))], domain.Sources()[rng.IntN(2)])
+	project := projects[rng.IntN(len(projects))]
+	st := l.state(from)
+	avail := st.Balance.Available()
+	if project != "" {
+		avail = st.Project(project).Available()
+	}
+	end := domain.Policy{}.SettlementEnd(year)
+	if kind == domain.Lapse {
+		_, _ = l.tryLapse(from, project, end.AddDays(1+rng.IntN(120)))
+		return
+	}
+	if avail.Sign() <= 0 {
+		return
+	}
+	amount := 1 + rng.Int64N(avail.Decimal().IntPart())
+	if rng.IntN(3) == 0 {
+		amount = avail.Decimal().IntPart() // all of it
+	}
+	succ, _ := domain.Successor(from.Province)
+	if succession {
+		first, _ := domain.Policy{}.TransferWindow(domain.TransferSuccession, year)
+		if first.After(end) {
+			return
+		}
+		d := first.AddDays(rng.IntN(daysBetween(first, end) + 1))
+		_, _ = l.tryTransfer(domain.TransferSuccession, from, line(year, succ.Code, from.Source), project, amount, d)
+		return
+	}
+	d := day(year+1, time.January, 1).AddDays(rng.IntN(daysBetween(day(year+1, time.January, 1), end) + 1))
+	to := line(year+1, from.Province, from.Source)
+	if _, err := domain.ProvinceOn(from.Province, d); err != nil {
+		to.Province = succ.Code
+	}
+	_, _ = l.tryTransfer(domain.TransferCarryOver, from, to, project, amount, d)
+}
+
+// sums are a report's rows added up.
+type sums struct {
+	allocated, plan, executed, available, lapsed, carriedIn, carriedOut, moved domain.Amount
+	events                                                                     int
+}
+
+func sumRows(rows []projections.PlanRow) sums {
+	var s sums
+	for _, r := range rows {
+		s.add(r)
+	}
+	return s
+}
+
+func (s *sums) add(r projections.PlanRow) {
+	s.allocated = s.allocated.Add(r.Allocated.Exact())
+	s.plan = s.plan.Add(r.Plan.Exact())
+	s.executed = s.executed.Add(r.Executed.Exact())
+	s.available = s.available.Add(r.Available.Exact())
+	s.lapsed = s.lapsed.Add(r.Lapsed.Exact())
+	s.carriedIn = s.carriedIn.Add(r.CarriedIn.Exact())
+	s.carriedOut = s.carriedOut.Add(r.CarriedOut.Exact())
+	s.moved = s.moved.Add(r.TransferredIn.Exact()).Sub(r.TransferredOut.Exact())
+	s.events += r.Events
+}
+
+// requireSums checks that rows add up to the total: every figure, and
+// the successions net (a row may show a succession the total counts as a
+// move within the scope).
+func requireSums(t *testing.T, rows []projections.PlanRow, total projections.PlanRow, msg ...any) {
+	t.Helper()
+	got, want := sumRows(rows), sumRows([]projections.PlanRow{total})
+	for _, f := range []struct {
+		name       string
+		got, total domain.Amount
+	}{
+		{"allocated", got.allocated, want.allocated}, {"plan", got.plan, want.plan}, {"executed", got.executed, want.executed},
+		{"available", got.available, want.available}, {"lapsed", got.lapsed, want.lapsed}, {"carried in", got.carriedIn, want.carriedIn},
+		{"carried out", got.carriedOut, want.carriedOut}, {"transferred in less out", got.moved, want.moved},
+	} {
+		requireSame(t, f.total, f.got, append([]any{msg[0].(string) + ": " + f.name}, msg[1:]...)...)
+	}
+	require.Equal(t, want.events, got.events, msg...)
 }
 
 // TestPlanExecutionTotalsAgree: for random histories and random cuts, a
@@ -88,15 +187,25 @@ func sumRows(rows []projections.PlanRow) (plan, executed domain.Amount, events i
 // same cut, and under scheme 34 equals scheme 63's for years before the
 // merger.
 func TestPlanExecutionTotalsAgree(t *testing.T) {
+	moves := map[string]int{}
 	for seed := range uint64(40) {
 		rng := rand.New(rand.NewPCG(seed, 12))
 		l := randomLedger(t, rng, 300)
+		for _, r := range l.recs {
+			if !r.Repudiated {
+				moves[string(r.Event.Type)+" "+string(r.Event.TransferKind)]++
+			}
+		}
 		require.NotEmpty(t, l.recs)
 		cut := projections.Cut{}
 		if rng.IntN(2) == 0 {
 			cut.UntilSeq = l.recs[rng.IntN(len(l.recs))].Seq
 		}
 		p := l.plans(t, cut)
+		split := false // the cut falls between a transfer's two sides
+		for _, r := range l.recs {
+			split = split || r.Seq == cut.UntilSeq && r.Event.Type == domain.TypeTransferredOut
+		}
 		for year := 2023; year <= 2026; year++ {
 			var until domain.Date
 			if rng.IntN(2) == 0 {
@@ -112,39 +221,65 @@ func TestPlanExecutionTotalsAgree(t *testing.T) {
 			}
 			want := past.Report(projections.Filter{FiscalYear: year}).Total
 			schemes := []domain.Scheme{domain.Scheme34}
-			if year < 2025 {
+			if year < 2025 || year == 2025 && !until.IsZero() && until.Before(domain.Scheme34Start) {
 				schemes = append(schemes, domain.Scheme63)
 			}
+			var country *figures // the same under every scheme and breakdown
 			for _, scheme := range schemes {
 				for _, by := range []projections.Breakdown{projections.ByProvince, projections.BySource, projections.ByCategory, projections.ByProject} {
-					rep := report(t, p, projections.PlanQuery{FiscalYear: year, By: by, Scheme: scheme, EffectiveUntil: until})
+					rep := report(t, p, projections.PlanQuery{FiscalYear: year, By: by, Scheme: scheme, EffectiveUntil: until, Presentation: inDong})
 					msg := []any{"seed %d year %d scheme %s by %s until %s", seed, year, scheme, by, until}
-					requireSame(t, want.Balance.Allocated, rep.Total.Plan.Exact(), msg...)
-					requireSame(t, want.Balance.NetDisbursed(), rep.Total.Executed.Exact(), msg...)
-					requireSame(t, want.Balance.Available(), rep.Total.Available.Exact(), msg...)
-					require.Equal(t, want.Events, rep.Total.Events, msg...)
-					plan, executed, events := sumRows(rep.Rows)
-					requireSame(t, plan, rep.Total.Plan.Exact(), msg...)
-					requireSame(t, executed, rep.Total.Executed.Exact(), msg...)
-					require.Equal(t, events, rep.Total.Events, msg...)
-					plan, executed, events = sumRows(rep.Sources)
-					requireSame(t, plan, rep.Total.Plan.Exact(), msg...)
-					requireSame(t, executed, rep.Total.Executed.Exact(), msg...)
-					require.Equal(t, events, rep.Total.Events, msg...)
+					tot := rep.Total
+					requireSame(t, want.Balance.Allocated, tot.Allocated.Exact(), msg...)
+					requireSame(t, want.Balance.Plan(), tot.Plan.Exact(), msg...)
+					requireSame(t, want.Balance.NetDisbursed(), tot.Executed.Exact(), msg...)
+					requireSame(t, want.Balance.Lapsed, tot.Lapsed.Exact(), msg...)
+					requireSame(t, want.Balance.Available(), tot.Available.Exact(), msg...)
+					requireSame(t, want.Balance.TransferredIn.Sub(want.Balance.TransferredOut),
+						tot.TransferredIn.Exact().Add(tot.CarriedIn.Exact()).Sub(tot.TransferredOut.Exact()).Sub(tot.CarriedOut.Exact()), msg...)
+					require.Equal(t, want.Events, tot.Events, msg...)
+					requireSums(t, rep.Rows, tot, msg...)
+					requireSums(t, rep.Sources, tot, msg...)
+					if scheme == domain.Scheme34 && !split {
+						// Every succession is between a province and its
+						// own successor: a move within the country.
+						require.Equal(t, "0", tot.TransferredIn.Dong, msg...)
+						require.Equal(t, "0", tot.TransferredOut.Dong, msg...)
+					}
+					f := figuresOf(tot)
+					if country == nil {
+						country = &f
+					}
+					require.Equal(t, *country, f, msg...)
 				}
 			}
 			// Regions partition the country, in either scheme.
 			for _, scheme := range schemes {
-				var plan, executed domain.Amount
+				var regions []projections.PlanRow
 				for _, region := range domain.Regions() {
-					rep := report(t, p, projections.PlanQuery{FiscalYear: year, Region: region, Scheme: scheme, EffectiveUntil: until})
-					plan, executed = plan.Add(rep.Total.Plan.Exact()), executed.Add(rep.Total.Executed.Exact())
+					rep := report(t, p, projections.PlanQuery{FiscalYear: year, Region: region, Scheme: scheme, EffectiveUntil: until, Presentation: inDong})
+					regions = append(regions, rep.Total)
 				}
-				requireSame(t, want.Balance.Allocated, plan, "regions of %d under %s", year, scheme)
-				requireSame(t, want.Balance.NetDisbursed(), executed, "regions of %d under %s", year, scheme)
+				requireSums(t, regions, want34(t, p, year, until), "regions of %d under %s", year, scheme)
 			}
 		}
 	}
+	// The histories hold every kind of movement, many times.
+	for _, k := range []string{"funds.transferred_out.v1 succession", "funds.transferred_in.v1 succession",
+		"funds.transferred_out.v1 carry_over", "funds.transferred_in.v1 carry_over", "funds.lapsed.v1 "} {
+		require.Greater(t, moves[k], 20, "%s in %v", k, moves)
+	}
+}
+
+func daysBetween(a, b domain.Date) int {
+	ta := time.Date(a.Year, a.Month, a.Day, 0, 0, 0, 0, time.UTC)
+	tb := time.Date(b.Year, b.Month, b.Day, 0, 0, 0, 0, time.UTC)
+	return int(tb.Sub(ta).Hours() / 24)
+}
+
+// want34 is the country's total of a year under the 34-province scheme.
+func want34(t *testing.T, p *projections.Plans, year int, until domain.Date) projections.PlanRow {
+	return report(t, p, projections.PlanQuery{FiscalYear: year, Scheme: domain.Scheme34, EffectiveUntil: until, Presentation: inDong}).Total
 }
 
 func requireSame(t *testing.T, want, got domain.Amount, msg ...any) {

@@ -76,10 +76,59 @@ func (r PlanReport) Rules(lang string) string {
 	if lang == LangEN {
 		l = 1
 	}
-	return fmt.Sprintf(pick(lang,
+	rules := fmt.Sprintf(pick(lang,
 		"Số tiền: %s, %s, %s; tỷ lệ: %s, %s; tỷ lệ so với kế hoạch tính trên %s; tỷ trọng tính trên tổng thực hiện của phạm vi",
 		"Amounts: %s, %s, %s; percentages: %s, %s; percentage of plan over %s; share over the scope's execution"),
 		unitLabel(lang, p.Unit), decimalsLabel(lang, p.Decimals), rule[p.AmountRounding][l], decimalsLabel(lang, p.PercentDecimals), rule[p.PercentRounding][l], den[p.ShareOf][l])
+	if r.Moves() {
+		rules += pick(lang,
+			"; kế hoạch = dự toán giao + nhận chuyển giao − chuyển giao + năm trước chuyển sang − chuyển sang năm sau; còn lại = kế hoạch − thực hiện − hủy dự toán; kinh phí chuyển nguồn tính vào kế hoạch năm nhận và trừ khỏi kế hoạch năm chuyển",
+			"; plan = allocated + transferred in − transferred out + carried in − carried over; available = plan − executed − lapsed; a carry-over counts in the plan of the year it goes to and leaves the plan of the year it comes from")
+		if r.Scheme == domain.Scheme34 {
+			rules += pick(lang,
+				"; chuyển giao giữa tỉnh cũ và tỉnh kế thừa trong cùng một dòng là luân chuyển nội bộ, không tính",
+				"; a succession between a former province and its successor within one row is a move inside it, counted in neither column")
+		}
+	}
+	return rules
+}
+
+// Moves says whether the report has transfers, carry-overs or lapses to
+// show: its table then has their columns.
+func (r PlanReport) Moves() bool {
+	moved := func(row PlanRow) bool {
+		for _, m := range []Money{row.TransferredIn, row.TransferredOut, row.CarriedIn, row.CarriedOut, row.Lapsed} {
+			if !m.exact.IsZero() {
+				return true
+			}
+		}
+		return false
+	}
+	if moved(r.Total) {
+		return true
+	}
+	for _, rows := range [][]PlanRow{r.Rows, r.Sources} {
+		for _, row := range rows {
+			if moved(row) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// MoveHeadings are the headings of the columns Table adds when the
+// report Moves, in their order.
+func MoveHeadings(lang string) []string {
+	return []string{pick(lang, "Dự toán giao", "Allocated"),
+		pick(lang, "Nhận chuyển giao", "Transferred in"), pick(lang, "Chuyển giao", "Transferred out"),
+		pick(lang, "Năm trước chuyển sang", "Carried in"), pick(lang, "Chuyển sang năm sau", "Carried over"),
+		pick(lang, "Hủy dự toán", "Lapsed")}
+}
+
+// MoveFigures are a row's figures under MoveHeadings.
+func (row PlanRow) MoveFigures() []Money {
+	return []Money{row.Allocated, row.TransferredIn, row.TransferredOut, row.CarriedIn, row.CarriedOut, row.Lapsed}
 }
 
 // decimalsLabel says how many decimals: "2 chữ số thập phân", "1 decimal".
@@ -109,6 +158,10 @@ func (r PlanReport) Table(lang string) [][]string {
 		pick(lang, "Kế hoạch", "Plan"), pick(lang, "Thực hiện", "Executed"), pick(lang, "Còn lại", "Available"),
 		pick(lang, "Tỷ lệ so với kế hoạch", "% of plan"), pick(lang, "Tỷ trọng", "Share"),
 		pick(lang, "Số đề án", "Projects"), pick(lang, "Vốn đối ứng", "Counterpart")}
+	moves := r.Moves()
+	if moves {
+		header = append(header, MoveHeadings(lang)...)
+	}
 	prev := r.Total.Previous != nil
 	if prev {
 		y := strconv.Itoa(r.FiscalYear - 1)
@@ -123,6 +176,11 @@ func (r PlanReport) Table(lang string) [][]string {
 	line := func(code, label string, row PlanRow) {
 		cells := []string{code, label, row.Plan.Text, row.Executed.Text, row.Available.Text,
 			row.PercentOfPlan.Text, row.Share.Text, strconv.Itoa(row.Projects), row.Counterpart.Text}
+		if moves {
+			for _, m := range row.MoveFigures() {
+				cells = append(cells, m.Text)
+			}
+		}
 		if prev {
 			p := row.Previous
 			cells = append(cells, p.Plan.Text, p.Executed.Text, p.PlanGrowth.Text, p.ExecutedGrowth.Text)

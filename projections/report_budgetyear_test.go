@@ -1,0 +1,136 @@
+package projections_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/projections"
+)
+
+var inDong = projections.Presentation{Unit: projections.UnitDong, AmountRounding: projections.RoundHalfUp, PercentDecimals: 1,
+	PercentRounding: projections.RoundHalfUp, ShareOf: projections.OfOwnPlan}
+
+// figures is a report row's money in whole đồng, for table tests.
+type figures struct {
+	allocated, in, out, carriedIn, carriedOut, plan, executed, lapsed, available string
+}
+
+func figuresOf(r projections.PlanRow) figures {
+	return figures{r.Allocated.Dong, r.TransferredIn.Dong, r.TransferredOut.Dong, r.CarriedIn.Dong, r.CarriedOut.Dong,
+		r.Plan.Dong, r.Executed.Dong, r.Lapsed.Dong, r.Available.Dong}
+}
+
+func rowsOf(rep projections.PlanReport) map[string]figures {
+	out := map[string]figures{}
+	for _, r := range rep.Rows {
+		out[r.Key] = figuresOf(r)
+	}
+	out["total"] = figuresOf(rep.Total)
+	return out
+}
+
+// TestReportsOfTheBudgetYear: the plan follows allocations, transfers
+// and carry-overs, the available follows lapses; under the 34-province
+// scheme a succession between a province and its successor is a move
+// within its row (and within the country), but between two projects' rows
+// it is what left one and came into the other.
+func TestReportsOfTheBudgetYear(t *testing.T) {
+	p := budgetYear(t).plans(t, projections.Cut{})
+	for _, tc := range []struct {
+		name string
+		q    projections.PlanQuery
+		want map[string]figures
+	}{
+		{"2024, carried over and lapsed", projections.PlanQuery{FiscalYear: 2024}, map[string]figures{
+			"01":    {"1000", "0", "0", "0", "200", "800", "250", "500", "50"},
+			"total": {"1000", "0", "0", "0", "200", "800", "250", "500", "50"},
+		}},
+		{"2024 under 34", projections.PlanQuery{FiscalYear: 2024, Scheme: domain.Scheme34}, map[string]figures{
+			"01":    {"1000", "0", "0", "0", "200", "800", "250", "500", "50"},
+			"total": {"1000", "0", "0", "0", "200", "800", "250", "500", "50"},
+		}},
+		{"2025 by province: 02 and 08 are one", projections.PlanQuery{FiscalYear: 2025}, map[string]figures{
+			"01":    {"0", "0", "0", "200", "0", "200", "0", "0", "200"},
+			"08":    {"2300", "0", "0", "0", "400", "1900", "1400", "0", "500"},
+			"total": {"2300", "0", "0", "200", "400", "2100", "1400", "0", "700"},
+		}},
+		{"2025 by project: the project's two lines", projections.PlanQuery{FiscalYear: 2025, By: projections.ByProject}, map[string]figures{
+			"01/national/":      {"0", "0", "0", "200", "0", "200", "0", "0", "200"},
+			"02/national/DA-01": {"2000", "0", "1500", "0", "0", "500", "400", "0", "100"},
+			"08/national/":      {"300", "0", "0", "0", "0", "300", "0", "0", "300"},
+			"08/national/DA-01": {"0", "1500", "0", "0", "400", "1100", "1000", "0", "100"},
+			"total":             {"2300", "0", "0", "200", "400", "2100", "1400", "0", "700"},
+		}},
+		{"2025 by category: the project keeps its category", projections.PlanQuery{FiscalYear: 2025, By: projections.ByCategory}, map[string]figures{
+			string(domain.CategoryTraining): {"2000", "0", "0", "0", "400", "1600", "1400", "0", "200"},
+			"":                              {"300", "0", "0", "200", "0", "500", "0", "0", "500"},
+			"total":                         {"2300", "0", "0", "200", "400", "2100", "1400", "0", "700"},
+		}},
+		{"2025 in 02's successor only", projections.PlanQuery{FiscalYear: 2025, Province: "08"}, map[string]figures{
+			"08":    {"2300", "0", "0", "0", "400", "1900", "1400", "0", "500"},
+			"total": {"2300", "0", "0", "0", "400", "1900", "1400", "0", "500"},
+		}},
+		{"2025 seen by an officer of 08's line only", projections.PlanQuery{FiscalYear: 2025, Allow: func(k domain.LineKey) bool { return k.Province == "08" }}, map[string]figures{
+			"08":    {"300", "1500", "0", "0", "400", "1400", "1000", "0", "400"},
+			"total": {"300", "1500", "0", "0", "400", "1400", "1000", "0", "400"},
+		}},
+		{"2025 until June, under 63", projections.PlanQuery{FiscalYear: 2025, Scheme: domain.Scheme63, EffectiveUntil: day(2025, time.June, 30)}, map[string]figures{
+			"01":    {"0", "0", "0", "200", "0", "200", "0", "0", "200"},
+			"02":    {"2000", "0", "0", "0", "0", "2000", "500", "0", "1500"},
+			"08":    {"300", "0", "0", "0", "0", "300", "0", "0", "300"},
+			"total": {"2300", "0", "0", "200", "0", "2500", "500", "0", "2000"},
+		}},
+		{"2025 until June, under 34", projections.PlanQuery{FiscalYear: 2025, Scheme: domain.Scheme34, EffectiveUntil: day(2025, time.June, 30)}, map[string]figures{
+			"01":    {"0", "0", "0", "200", "0", "200", "0", "0", "200"},
+			"08":    {"2300", "0", "0", "0", "0", "2300", "500", "0", "1800"},
+			"total": {"2300", "0", "0", "200", "0", "2500", "500", "0", "2000"},
+		}},
+		{"2025 until the succession's day", projections.PlanQuery{FiscalYear: 2025, By: projections.ByProject, EffectiveUntil: day(2025, time.July, 1)}, map[string]figures{
+			"01/national/":      {"0", "0", "0", "200", "0", "200", "0", "0", "200"},
+			"02/national/DA-01": {"2000", "0", "1500", "0", "0", "500", "500", "0", "0"},
+			"08/national/":      {"300", "0", "0", "0", "0", "300", "0", "0", "300"},
+			"08/national/DA-01": {"0", "1500", "0", "0", "0", "1500", "0", "0", "1500"},
+			"total":             {"2300", "0", "0", "200", "0", "2500", "500", "0", "2000"},
+		}},
+		{"2026, carried in", projections.PlanQuery{FiscalYear: 2026}, map[string]figures{
+			"08":    {"0", "0", "0", "400", "0", "400", "0", "0", "400"},
+			"total": {"0", "0", "0", "400", "0", "400", "0", "0", "400"},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.q.Presentation = inDong
+			rep := report(t, p, tc.q)
+			assert.Equal(t, tc.want, rowsOf(rep))
+			assert.True(t, rep.Moves())
+		})
+	}
+}
+
+// TestBudgetYearTable: the table shows the movements' columns, and the
+// rules say how a plan is made of them, only when there are some.
+func TestBudgetYearTable(t *testing.T) {
+	p := budgetYear(t).plans(t, projections.Cut{})
+	rep := report(t, p, projections.PlanQuery{FiscalYear: 2025, ComparePrevious: true, Presentation: inDong})
+	table := rep.Table(projections.LangVI)
+	assert.Equal(t, []string{"Mã", "Tỉnh, thành phố", "Kế hoạch", "Thực hiện", "Còn lại", "Tỷ lệ so với kế hoạch", "Tỷ trọng", "Số đề án", "Vốn đối ứng",
+		"Dự toán giao", "Nhận chuyển giao", "Chuyển giao", "Năm trước chuyển sang", "Chuyển sang năm sau", "Hủy dự toán",
+		"Kế hoạch 2024", "Thực hiện 2024", "Tăng kế hoạch", "Tăng thực hiện"}, table[0])
+	assert.Equal(t, []string{"08", "Tuyên Quang", "1.900", "1.400", "500", "73,7%", "100,0%", "2", "0",
+		"2.300", "0", "0", "0", "400", "0", "0", "0", "—", "—"}, table[2])
+	total := table[len(table)-1]
+	assert.Equal(t, []string{"", "Tổng cộng", "2.100", "1.400", "700"}, total[:5])
+	assert.Equal(t, []string{"2.300", "0", "0", "200", "400", "0", "800", "250"}, total[9:17], "2024's plan is what it kept")
+	assert.Contains(t, rep.Rules(projections.LangVI), "kinh phí chuyển nguồn tính vào kế hoạch năm nhận")
+	assert.Contains(t, rep.Rules(projections.LangEN), "a carry-over counts in the plan of the year it goes to")
+	assert.Contains(t, rep.Rules(projections.LangEN), "a succession between a former province and its successor within one row is a move inside it")
+	en := rep.Table(projections.LangEN)[0]
+	assert.Equal(t, []string{"Allocated", "Transferred in", "Transferred out", "Carried in", "Carried over", "Lapsed"}, en[9:15])
+
+	plain := report(t, northern2022(t).plans(t, projections.Cut{}), projections.PlanQuery{FiscalYear: 2022})
+	assert.False(t, plain.Moves())
+	assert.Len(t, plain.Table(projections.LangVI)[0], 9, "a year without movements between lines keeps its columns")
+	assert.NotContains(t, plain.Rules(projections.LangVI), "chuyển nguồn")
+}
