@@ -564,9 +564,19 @@ func (c *cell) cancel(amount domain.Amount) {
 	c.balance.TransferredOut = c.balance.TransferredOut.Sub(amount)
 }
 
-func (c *cell) projects() int {
+// projects counts the cell's projects with a positive plan; same names
+// a project that a succession carried on to another line (under the
+// 34-province scheme, one project under two codes of one province).
+func (c *cell) projects(same map[projectKey]projectKey) int {
+	plans := make(map[projectKey]domain.Amount, len(c.plans))
+	for pk, a := range c.plans {
+		for i := 0; i < len(same) && same[pk] != (projectKey{}); i++ { // bounded: no cycle can loop
+			pk = same[pk]
+		}
+		plans[pk] = plans[pk].Add(a)
+	}
 	n := 0
-	for _, a := range c.plans {
+	for _, a := range plans {
 		if a.Sign() > 0 {
 			n++
 		}
@@ -771,6 +781,15 @@ func (p *Plans) PlanExecution(q PlanQuery) (PlanReport, error) {
 			return rep, err
 		}
 	}
+	// A project a succession carried on is one project on both lines.
+	same := map[projectKey]projectKey{}
+	if q.Scheme == domain.Scheme34 {
+		for _, sc := range p.successions {
+			if sc.hasOut && sc.hasIn && sc.out.project != "" {
+				same[projectKey{sc.out.line, sc.out.project}] = projectKey{sc.in.line, sc.in.project}
+			}
+		}
+	}
 	totalPlan, totalExec := cur.total.balance.Plan(), cur.total.balance.NetDisbursed()
 	row := func(key, label string, c *cell, pc *cell) PlanRow {
 		if c == nil {
@@ -789,7 +808,7 @@ func (p *Plans) PlanExecution(q PlanQuery) (PlanReport, error) {
 			CarriedIn: pr.money(c.carriedIn), CarriedOut: pr.money(c.carriedOut), Lapsed: pr.money(b.Lapsed),
 			PercentOfPlan: pr.Percent(b.NetDisbursed(), den, of),
 			Share:         pr.Percent(b.NetDisbursed(), totalExec, "scope_executed"),
-			Projects:      c.projects(), Counterpart: pr.money(c.counterpart), Events: c.events,
+			Projects:      c.projects(same), Counterpart: pr.money(c.counterpart), Events: c.events,
 		}
 		if q.Events {
 			r.Seqs = slices.Clone(c.seqs)

@@ -118,8 +118,8 @@ func TestBudgetYearTable(t *testing.T) {
 	assert.Equal(t, []string{"Mã", "Tỉnh, thành phố", "Kế hoạch", "Thực hiện", "Còn lại", "Tỷ lệ so với kế hoạch", "Tỷ trọng", "Số đề án", "Vốn đối ứng",
 		"Dự toán giao", "Nhận chuyển giao", "Chuyển giao", "Năm trước chuyển sang", "Chuyển sang năm sau", "Hủy dự toán",
 		"Kế hoạch 2024", "Thực hiện 2024", "Tăng kế hoạch", "Tăng thực hiện"}, table[0])
-	assert.Equal(t, []string{"08", "Tuyên Quang", "1.900", "1.400", "500", "73,7%", "100,0%", "2", "0",
-		"2.300", "0", "0", "0", "400", "0", "0", "0", "—", "—"}, table[2])
+	assert.Equal(t, []string{"08", "Tuyên Quang", "1.900", "1.400", "500", "73,7%", "100,0%", "1", "0",
+		"2.300", "0", "0", "0", "400", "0", "0", "0", "—", "—"}, table[2], "DA-01, carried on from 02 to 08, is one project")
 	total := table[len(table)-1]
 	assert.Equal(t, []string{"", "Tổng cộng", "2.100", "1.400", "700"}, total[:5])
 	assert.Equal(t, []string{"2.300", "0", "0", "200", "400", "0", "800", "250"}, total[9:17], "2024's plan is what it kept")
@@ -128,6 +128,13 @@ func TestBudgetYearTable(t *testing.T) {
 	assert.Contains(t, rep.Rules(projections.LangEN), "a succession between a former province and its successor within one row is a move inside it")
 	en := rep.Table(projections.LangEN)[0]
 	assert.Equal(t, []string{"Allocated", "Transferred in", "Transferred out", "Carried in", "Carried over", "Lapsed"}, en[9:15])
+
+	byProject := report(t, p, projections.PlanQuery{FiscalYear: 2025, By: projections.ByProject})
+	projects := map[string]int{"total": byProject.Total.Projects}
+	for _, r := range byProject.Rows {
+		projects[r.Key] = r.Projects
+	}
+	assert.Equal(t, map[string]int{"01/national/": 0, "02/national/DA-01": 1, "08/national/": 0, "08/national/DA-01": 1, "total": 1}, projects)
 
 	plain := report(t, northern2022(t).plans(t, projections.Cut{}), projections.PlanQuery{FiscalYear: 2022})
 	assert.False(t, plain.Moves())
