@@ -575,17 +575,32 @@ func printReport(w io.Writer, r projections.Report, projects bool) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "Year\tProvince\tSource\tAllocated\tDisbursed\tRefunded\tNet disbursed\tAvailable\tEvents\t")
+	// Transfers and lapses have their columns when there are some.
+	t := r.Total.Balance
+	moved := !t.TransferredIn.IsZero() || !t.TransferredOut.IsZero() || !t.Lapsed.IsZero()
+	if moved {
+		fmt.Fprintln(tw, "Year\tProvince\tSource\tAllocated\tDisbursed\tRefunded\tNet disbursed\tTransferred in\tTransferred out\tLapsed\tAvailable\tEvents\t")
+	} else {
+		fmt.Fprintln(tw, "Year\tProvince\tSource\tAllocated\tDisbursed\tRefunded\tNet disbursed\tAvailable\tEvents\t")
+	}
 	row := func(year, prov, src string, b domain.Balance, events int) {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", year, prov, src,
-			b.Allocated.VND(), b.Disbursed.VND(), b.Refunded.VND(), b.NetDisbursed().VND(), b.Available().VND(), events)
+		moves := ""
+		if moved {
+			moves = b.TransferredIn.VND() + "\t" + b.TransferredOut.VND() + "\t" + b.Lapsed.VND() + "\t"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s%s\t%d\t\n", year, prov, src,
+			b.Allocated.VND(), b.Disbursed.VND(), b.Refunded.VND(), b.NetDisbursed().VND(), moves, b.Available().VND(), events)
 	}
 	for _, l := range r.Lines {
 		name := l.Line.Province
 		if p, ok := domain.ProvinceName(l.Line.Province, l.Line.FiscalYear); ok {
 			name += " " + p.Name
 		}
-		row(strconv.Itoa(l.Line.FiscalYear), name, l.Line.Source.Label(), l.Totals.Balance, l.Totals.Events)
+		src := l.Line.Source.Label()
+		if l.Closed {
+			src += " (lapsed)"
+		}
+		row(strconv.Itoa(l.Line.FiscalYear), name, src, l.Totals.Balance, l.Totals.Events)
 		if projects {
 			for _, p := range l.Projects {
 				row("", "  đề án "+p.Project, "", p.Balance, 0)

@@ -300,7 +300,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	q.Set("limit", strconv.Itoa(*limit))
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	if !*asJSON {
-		fmt.Fprintln(tw, "Seq\tRecorded\tBy\tLine\tProject\tMovement\tAmount\tEffective\tReference\tAvailable after")
+		fmt.Fprintln(tw, auditHeader)
 	}
 	for {
 		q.Set("after_seq", strconv.FormatUint(*after, 10))
@@ -316,22 +316,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			if *asJSON {
 				break
 			}
-			ev := e.Event
-			ref := ev.Decision + ev.Voucher
-			if ev.Beneficiary != "" {
-				ref += " → " + ev.Beneficiary
-			}
-			if ev.Reason != "" {
-				ref += " (" + ev.Reason + ")"
-			}
-			if ev.Type == domain.TypeRepudiated {
-				// On no line, moving no money: what it passes over.
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t\t%s\t\t%s\tseq %d repudiated: %s\t\n", e.Seq, humanTime(ev.RecordedAt), ev.Actor,
-					"ledger", ev.Type.Kind(), ev.EffectiveDate, ev.RepudiatedSeq, ref)
-				continue
-			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, humanTime(ev.RecordedAt), ev.Actor,
-				lineLabel(ev.Line()), ev.Project, ev.Type.Kind(), ev.Amount.VND(), ev.EffectiveDate, ref, e.Line.Available().VND())
+			printAuditEntry(tw, e)
 		}
 		if res.NextAfterSeq == 0 || !*all {
 			_ = tw.Flush()
@@ -342,4 +327,48 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		*after = res.NextAfterSeq
 	}
+}
+
+// auditHeader heads the audit table: the line's totals after each
+// movement close it, the transfers' and lapses' among them.
+const auditHeader = "Seq\tRecorded\tBy\tLine\tProject\tMovement\tAmount\tEffective\tReference\tAvailable after\tTransferred in after\tTransferred out after\tLapsed after"
+
+// printAuditEntry writes one row of the audit table.
+func printAuditEntry(tw io.Writer, e projections.TrailEntry) {
+	ev := e.Event
+	ref := ev.Decision + ev.Voucher
+	if ev.Beneficiary != "" {
+		ref += " → " + ev.Beneficiary
+	}
+	if ev.Reason != "" {
+		ref += " (" + ev.Reason + ")"
+	}
+	if ev.Type == domain.TypeRepudiated {
+		// On no line, moving no money: what it passes over.
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t\t%s\t\t%s\tseq %d repudiated: %s\t\t\t\t\n", e.Seq, humanTime(ev.RecordedAt), ev.Actor,
+			"ledger", ev.Type.Kind(), ev.EffectiveDate, ev.RepudiatedSeq, ref)
+		return
+	}
+	b := e.Line
+	fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, humanTime(ev.RecordedAt), ev.Actor,
+		lineLabel(ev.Line()), ev.Project, movementLabel(&ev), ev.Amount.VND(), ev.EffectiveDate, ref,
+		b.Available().VND(), b.TransferredIn.VND(), b.TransferredOut.VND(), b.Lapsed.VND())
+}
+
+// movementLabel is a movement's kind as the audit table shows it: a
+// transfer's side with its kind and the other line, a lapse saying
+// whether it closed the line.
+func movementLabel(ev *domain.Event) string {
+	switch ev.Type {
+	case domain.TypeTransferredOut:
+		return fmt.Sprintf("%s (%s) → %s", ev.Type.Kind(), ev.TransferKind, lineLabel(ev.ToLine))
+	case domain.TypeTransferredIn:
+		return fmt.Sprintf("%s (%s) ← %s", ev.Type.Kind(), ev.TransferKind, lineLabel(ev.FromLine))
+	case domain.TypeLapsed:
+		if ev.Project == "" {
+			return ev.Type.Kind() + " (line closed: refunds only)"
+		}
+		return ev.Type.Kind() + " (project)"
+	}
+	return ev.Type.Kind()
 }

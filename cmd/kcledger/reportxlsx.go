@@ -101,6 +101,7 @@ func writePlanSheet(f *excelize.File, sheet string, v planReportView, lang strin
 			return err
 		}
 	}
+	moves := v.PlanReport.Moves()
 	rows := append([]projections.PlanRow{}, v.Rows...)
 	if v.Source == "both" && v.By != projections.BySource {
 		rows = append(rows, v.Sources...)
@@ -150,12 +151,19 @@ func writePlanSheet(f *excelize.File, sheet string, v planReportView, lang strin
 			func() error { return put(8, fmt.Sprint(row.Projects), 0) },
 			func() error { return amount(9, row.Counterpart) },
 		}
+		if moves {
+			for _, m := range row.MoveFigures() {
+				col := len(cells) + 1
+				cells = append(cells, func() error { return amount(col, m) })
+			}
+		}
 		if prev := row.Previous; prev != nil {
+			col := len(cells) + 1
 			cells = append(cells,
-				func() error { return amount(10, prev.Plan) },
-				func() error { return amount(11, prev.Executed) },
-				func() error { return percent(12, prev.PlanGrowth) },
-				func() error { return percent(13, prev.ExecutedGrowth) })
+				func() error { return amount(col, prev.Plan) },
+				func() error { return amount(col+1, prev.Executed) },
+				func() error { return percent(col+2, prev.PlanGrowth) },
+				func() error { return percent(col+3, prev.ExecutedGrowth) })
 		}
 		if row.Seqs != nil {
 			col := len(cells) + 1
