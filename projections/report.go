@@ -263,9 +263,11 @@ func (p *Plans) Apply(r domain.Recorded) error {
 	e := &r.Event
 	pk := projectKey{e.Line(), e.Project}
 	cat := e.Category
-	if e.Type == domain.TypeTransferredIn && cat == "" && e.Project != "" {
+	if e.Type == domain.TypeTransferredIn && e.TransferKind == domain.TransferSuccession && cat == "" && e.Project != "" {
 		// A project passed on keeps its code, and its category, unless
-		// the destination's project already has one.
+		// the destination's project already has one. (Only within a
+		// year: a model of some years only must say what one of every
+		// year does.)
 		if _, ok := p.categories[pk]; !ok {
 			cat = p.categories[projectKey{e.FromLine, e.Project}]
 		}
