@@ -137,9 +137,25 @@ type atom struct {
 	counterpart domain.Amount
 	events      int
 	seqs        []uint64
-	// carriedIn and carriedOut are the carry-overs (chuyển nguồn) among
-	// balance.TransferredIn and TransferredOut; the rest are successions.
-	carriedIn, carriedOut domain.Amount
+	// carried, nil for the many atoms without, holds the carry-overs
+	// (chuyển nguồn) among balance.TransferredIn and TransferredOut; the
+	// rest are successions. It is never changed in place: sums share it.
+	carried *carried
+}
+
+// carried is what an atom carried over from the previous fiscal year (in)
+// and to the next (out).
+type carried struct{ in, out domain.Amount }
+
+// plus returns the sum of two carried sums, either of which may be nil.
+func (c *carried) plus(o *carried) *carried {
+	switch {
+	case o == nil:
+		return c
+	case c == nil:
+		return o
+	}
+	return &carried{in: c.in.Add(o.in), out: c.out.Add(o.out)}
 }
 
 type projectKey struct {
@@ -337,12 +353,11 @@ func (a *atom) add(e *domain.Event, seq uint64, seqs bool) {
 	a.balance = a.balance.After(e)
 	a.counterpart = a.counterpart.Add(e.Counterpart)
 	if e.TransferKind == domain.TransferCarryOver {
-		switch e.Type {
-		case domain.TypeTransferredIn:
-			a.carriedIn = a.carriedIn.Add(e.Amount)
-		case domain.TypeTransferredOut:
-			a.carriedOut = a.carriedOut.Add(e.Amount)
+		c := &carried{in: e.Amount}
+		if e.Type == domain.TypeTransferredOut {
+			c = &carried{out: e.Amount}
 		}
+		a.carried = a.carried.plus(c)
 	}
 	a.events++
 	if seqs {
@@ -350,11 +365,11 @@ func (a *atom) add(e *domain.Event, seq uint64, seqs bool) {
 	}
 }
 
-// plus adds a's sums to a's, the sequences left out.
+// plus adds b's sums to a's, the sequences left out.
 func (a *atom) plus(b *atom) {
 	a.balance = a.balance.Plus(b.balance)
 	a.counterpart = a.counterpart.Add(b.counterpart)
-	a.carriedIn, a.carriedOut = a.carriedIn.Add(b.carriedIn), a.carriedOut.Add(b.carriedOut)
+	a.carried = a.carried.plus(b.carried)
 	a.events += b.events
 }
 
@@ -534,12 +549,12 @@ type PlanReport struct {
 
 // cell sums atoms.
 type cell struct {
-	balance               domain.Balance
-	counterpart           domain.Amount
-	carriedIn, carriedOut domain.Amount
-	events                int
-	seqs                  []uint64
-	plans                 map[projectKey]domain.Amount
+	balance     domain.Balance
+	counterpart domain.Amount
+	carried     carried
+	events      int
+	seqs        []uint64
+	plans       map[projectKey]domain.Amount
 }
 
 func (c *cell) add(k atomKey, a *atom, seqs bool) {
@@ -548,7 +563,9 @@ func (c *cell) add(k atomKey, a *atom, seqs bool) {
 	}
 	c.balance = c.balance.Plus(a.balance)
 	c.counterpart = c.counterpart.Add(a.counterpart)
-	c.carriedIn, c.carriedOut = c.carriedIn.Add(a.carriedIn), c.carriedOut.Add(a.carriedOut)
+	if a.carried != nil {
+		c.carried = carried{in: c.carried.in.Add(a.carried.in), out: c.carried.out.Add(a.carried.out)}
+	}
 	c.events += a.events
 	if seqs {
 		c.seqs = append(c.seqs, a.seqs...)
@@ -570,12 +587,15 @@ func (c *cell) cancel(amount domain.Amount) {
 // a project that a succession carried on to another line (under the
 // 34-province scheme, one project under two codes of one province).
 func (c *cell) projects(same map[projectKey]projectKey) int {
-	plans := make(map[projectKey]domain.Amount, len(c.plans))
-	for pk, a := range c.plans {
-		for i := 0; i < len(same) && same[pk] != (projectKey{}); i++ { // bounded: no cycle can loop
-			pk = same[pk]
+	plans := c.plans
+	if len(same) > 0 {
+		plans = make(map[projectKey]domain.Amount, len(c.plans))
+		for pk, a := range c.plans {
+			for i := 0; i < len(same) && same[pk] != (projectKey{}); i++ { // bounded: no cycle can loop
+				pk = same[pk]
+			}
+			plans[pk] = plans[pk].Add(a)
 		}
-		plans[pk] = plans[pk].Add(a)
 	}
 	n := 0
 	for _, a := range plans {
@@ -741,6 +761,7 @@ func (p *Plans) PlanExecution(q PlanQuery) (PlanReport, error) {
 				if !okOut || !okIn {
 					continue // one side is outside the scope: money that came in or left
 				}
+				// Both sides were visited, so their cells exist.
 				if ro == ri {
 					s.rows[ro].cancel(sc.amount)
 				}
@@ -806,8 +827,8 @@ func (p *Plans) PlanExecution(q PlanQuery) (PlanReport, error) {
 			Key: key, Label: label,
 			Plan: pr.money(b.Plan()), Executed: pr.money(b.NetDisbursed()), Available: pr.money(b.Available()),
 			Allocated:     pr.money(b.Allocated),
-			TransferredIn: pr.money(b.TransferredIn.Sub(c.carriedIn)), TransferredOut: pr.money(b.TransferredOut.Sub(c.carriedOut)),
-			CarriedIn: pr.money(c.carriedIn), CarriedOut: pr.money(c.carriedOut), Lapsed: pr.money(b.Lapsed),
+			TransferredIn: pr.money(b.TransferredIn.Sub(c.carried.in)), TransferredOut: pr.money(b.TransferredOut.Sub(c.carried.out)),
+			CarriedIn: pr.money(c.carried.in), CarriedOut: pr.money(c.carried.out), Lapsed: pr.money(b.Lapsed),
 			PercentOfPlan: pr.Percent(b.NetDisbursed(), den, of),
 			Share:         pr.Percent(b.NetDisbursed(), totalExec, "scope_executed"),
 			Projects:      c.projects(same), Counterpart: pr.money(c.counterpart), Events: c.events,
