@@ -232,14 +232,7 @@ func (s *LineState) Apply(r Recorded) error {
 		s.Projects[e.Project] = proj
 	}
 	if e.Type == TypeLapsed && e.Project == "" {
-		// The whole line lapses: so does whatever each of its projects
-		// still had available, which no movement can reach any more.
-		for code, pb := range s.Projects {
-			if a := pb.Available(); a.Sign() > 0 {
-				pb.Lapsed = pb.Lapsed.Add(a)
-				s.Projects[code] = pb
-			}
-		}
+		s.lapseProjects()
 	}
 	s.Events++
 	s.LastSeq = r.Seq
@@ -248,6 +241,31 @@ func (s *LineState) Apply(r Recorded) error {
 		s.Closed = true
 	}
 	return nil
+}
+
+// lapseProjects lapses, on each project, what it still has available:
+// when the whole line lapses, no movement can reach that money any more.
+func (s *LineState) lapseProjects() {
+	for code, pb := range s.Projects {
+		if a := pb.Available(); a.Sign() > 0 {
+			pb.Lapsed = pb.Lapsed.Add(a)
+			s.Projects[code] = pb
+		}
+	}
+}
+
+// Sum adds one event's amounts to the line and to its project, checking
+// nothing, as Balance.After does for one balance: for views of history
+// that are not a prefix of the stream (by effective date). A lapse of the
+// whole line lapses its projects' money too, as in Apply.
+func (s *LineState) Sum(e *Event) {
+	s.Balance = s.Balance.apply(e)
+	if e.Project != "" {
+		s.Projects[e.Project] = s.Projects[e.Project].apply(e)
+	}
+	if e.Type == TypeLapsed && e.Project == "" {
+		s.lapseProjects()
+	}
 }
 
 // admits reports why a recorded event cannot be the line's next one,

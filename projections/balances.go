@@ -31,6 +31,27 @@ type Balances struct {
 	changed chan struct{} // closed and replaced after every apply
 }
 
+// projectsAvailable returns what each project of line k has available,
+// those with nothing left out.
+func (b *Balances) projectsAvailable(k domain.LineKey) map[string]domain.Amount {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	st := b.lines[k]
+	if st == nil {
+		return nil
+	}
+	var out map[string]domain.Amount
+	for code, pb := range st.Projects {
+		if a := pb.Available(); a.Sign() > 0 {
+			if out == nil {
+				out = map[string]domain.Amount{}
+			}
+			out[code] = a
+		}
+	}
+	return out
+}
+
 // NewBalances returns an empty model.
 func NewBalances() *Balances {
 	return &Balances{lines: map[domain.LineKey]*domain.LineState{}, skipped: map[uint64]bool{}, changed: make(chan struct{})}

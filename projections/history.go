@@ -72,10 +72,7 @@ func (b *Balances) sum(r domain.Recorded) {
 		st = domain.NewLineState(k)
 		b.lines[k] = st
 	}
-	st.Balance = st.Balance.After(&r.Event)
-	if p := r.Event.Project; p != "" {
-		st.Projects[p] = st.Projects[p].After(&r.Event)
-	}
+	st.Sum(&r.Event)
 	st.Events++
 	st.LastSeq = r.Seq
 	st.LastHash = r.Event.Hash
@@ -133,11 +130,10 @@ func (t *Trail) Add(r domain.Recorded, stored time.Time) bool {
 		st = domain.NewLineState(k)
 		t.lines[k] = st
 	}
-	st.Balance = st.Balance.After(e)
+	st.Sum(e)
 	var proj *domain.Balance
 	if e.Project != "" {
-		pb := st.Projects[e.Project].After(e)
-		st.Projects[e.Project] = pb
+		pb := st.Projects[e.Project]
 		proj = &pb
 	}
 	if r.Seq <= t.after || t.project != "" && e.Project != t.project {

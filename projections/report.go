@@ -270,6 +270,10 @@ func (p *Plans) Apply(r domain.Recorded) error {
 	if r.Seq <= p.check.Applied() {
 		return nil
 	}
+	var projectsLapsed map[string]domain.Amount
+	if !r.Repudiated && r.Event.Type == domain.TypeLapsed && r.Event.Project == "" {
+		projectsLapsed = p.check.projectsAvailable(r.Event.Line())
+	}
 	if err := p.check.Apply(r); err != nil {
 		return fmt.Errorf("projections: plans: %w", err)
 	}
@@ -314,10 +318,46 @@ func (p *Plans) Apply(r domain.Recorded) error {
 			sc.in, sc.hasIn = k, true
 		}
 	}
-	year := p.days[e.FiscalYear]
+	p.dayAtom(e.FiscalYear, k, day).add(e, r.Seq, !p.noSeqs)
+	// A lapse of the whole line lapses what each project still had
+	// (domain.LineState.Apply): that part of its amount is the
+	// project's, the rest the line's own.
+	for code, a := range projectsLapsed {
+		pk := atomKey{line: k.line, project: code, category: p.categories[projectKey{k.line, code}], date: k.date}
+		for _, at := range []*atom{p.undatedAtom(e.FiscalYear, pk), p.dayAtom(e.FiscalYear, pk, day)} {
+			at.balance.Lapsed = at.balance.Lapsed.Add(a)
+		}
+		for _, at := range []*atom{p.undatedAtom(e.FiscalYear, k), p.dayAtom(e.FiscalYear, k, day)} {
+			at.balance.Lapsed = at.balance.Lapsed.Sub(a)
+		}
+	}
+	p.stale[e.FiscalYear] = true
+	return nil
+}
+
+// undatedAtom returns the undated atom of k in fiscal year fy, made if
+// needed.
+func (p *Plans) undatedAtom(fy int, k atomKey) *atom {
+	year := p.undated[fy]
+	if year == nil {
+		year = map[atomKey]*atom{}
+		p.undated[fy] = year
+	}
+	a := year[k]
+	if a == nil {
+		a = &atom{}
+		year[k] = a
+	}
+	return a
+}
+
+// dayAtom returns the atom of k on one day of fiscal year fy, made if
+// needed, and marks its series stale.
+func (p *Plans) dayAtom(fy int, k atomKey, day domain.Date) *atom {
+	year := p.days[fy]
 	if year == nil {
 		year = map[atomKey]*series{}
-		p.days[e.FiscalYear] = year
+		p.days[fy] = year
 	}
 	sr := year[k]
 	if sr == nil {
@@ -329,10 +369,8 @@ func (p *Plans) Apply(r domain.Recorded) error {
 		a = &atom{}
 		sr.byDay[day] = a
 	}
-	a.add(e, r.Seq, !p.noSeqs)
 	sr.stale = true
-	p.stale[e.FiscalYear] = true
-	return nil
+	return a
 }
 
 func (p *Plans) addAtom(atoms map[int]map[atomKey]*atom, k atomKey, e *domain.Event, seq uint64) {

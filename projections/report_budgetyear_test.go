@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/projections"
@@ -140,4 +141,68 @@ func TestBudgetYearTable(t *testing.T) {
 	assert.False(t, plain.Moves())
 	assert.Len(t, plain.Table(projections.LangVI)[0], 9, "a year without movements between lines keeps its columns")
 	assert.NotContains(t, plain.Rules(projections.LangVI), "chuyển nguồn")
+}
+
+// TestLineLapseReportsByProject: a lapse of the whole line lapses what
+// each project still had (domain.LineState.Apply), so a report by project
+// shows nothing available on a closed line's projects, and its rows still
+// add up to the line; the figures agree with the balances' projects.
+func TestLineLapseReportsByProject(t *testing.T) {
+	nat := domain.SourceNational
+	k := line(2024, "01", nat)
+	l := newLedger()
+	l.add(t,
+		movement{kind: domain.Allocate, year: 2024, province: "01", source: nat, project: "DA-1", category: domain.CategoryTraining, amount: 400, date: day(2024, time.February, 1)},
+		movement{kind: domain.Allocate, year: 2024, province: "01", source: nat, amount: 600, date: day(2024, time.February, 1)},
+		movement{kind: domain.Disburse, year: 2024, province: "01", source: nat, project: "DA-1", amount: 100, date: day(2024, time.May, 1)},
+	)
+	l.lapse(t, k, "", day(2025, time.February, 1))
+	want := map[string]figures{
+		"01/national/DA-1": {"400", "0", "0", "0", "0", "400", "100", "300", "0"},
+		"01/national/":     {"600", "0", "0", "0", "0", "600", "0", "600", "0"},
+		"total":            {"1000", "0", "0", "0", "0", "1000", "100", "900", "0"},
+	}
+	p := l.plans(t, projections.Cut{})
+	rep := report(t, p, projections.PlanQuery{FiscalYear: 2024, By: projections.ByProject, Presentation: inDong})
+	assert.Equal(t, want, rowsOf(rep))
+	pb := l.state(k).Project("DA-1")
+	assert.Equal(t, want["01/national/DA-1"].lapsed, pb.Lapsed.String(), "the report's project agrees with the line's state")
+	// Cut at the end of the settlement period, before the lapse.
+	until := report(t, p, projections.PlanQuery{FiscalYear: 2024, By: projections.ByProject, EffectiveUntil: day(2025, time.January, 31), Presentation: inDong})
+	assert.Equal(t, map[string]figures{
+		"01/national/DA-1": {"400", "0", "0", "0", "0", "400", "100", "0", "300"},
+		"01/national/":     {"600", "0", "0", "0", "0", "600", "0", "0", "600"},
+		"total":            {"1000", "0", "0", "0", "0", "1000", "100", "0", "900"},
+	}, rowsOf(until))
+}
+
+// TestPastByDateLapsesProjects: a view by effective date sums the events
+// without the rules' checks, but a lapse of the whole line still lapses
+// what its projects had, as the rules do (domain.LineState.Sum).
+func TestPastByDateLapsesProjects(t *testing.T) {
+	nat := domain.SourceNational
+	k := line(2024, "01", nat)
+	l := newLedger()
+	l.add(t,
+		movement{kind: domain.Allocate, year: 2024, province: "01", source: nat, project: "DA-1", amount: 400, date: day(2024, time.February, 1)},
+		movement{kind: domain.Allocate, year: 2024, province: "01", source: nat, amount: 600, date: day(2024, time.February, 1)},
+	)
+	l.lapse(t, k, "", day(2025, time.February, 1))
+	for _, until := range []domain.Date{{}, day(2025, time.March, 1)} {
+		past := projections.NewPast(projections.Cut{EffectiveUntil: until})
+		trail := projections.NewTrail(projections.Filter{FiscalYear: 2024}, "", projections.Cut{EffectiveUntil: until}, 0, 100)
+		for _, r := range l.recs {
+			more, err := past.Add(r, time.Time{})
+			require.NoError(t, err)
+			require.True(t, more)
+			trail.Add(r, time.Time{})
+		}
+		lb := lineOf(t, past.Report(projections.Filter{FiscalYear: 2024}), k)
+		require.Len(t, lb.Projects, 1)
+		assert.Equal(t, "0", lb.Projects[0].Balance.Available().String(), "until %s", until)
+		assert.Equal(t, "400", lb.Projects[0].Balance.Lapsed.String(), "until %s", until)
+		last := trail.Entries[len(trail.Entries)-1]
+		assert.Equal(t, domain.TypeLapsed, last.Event.Type)
+		assert.Equal(t, "0", last.Line.Available().String())
+	}
 }
