@@ -84,7 +84,8 @@ func (y YearEnd) Validate(p Policy) error {
 		k := y.transferKind()
 		from, to := p.TransferWindow(k, y.FiscalYear)
 		if d.Before(from) || d.After(to) {
-			return Errorf(CodeDateOutsideWindow, "effective_date", "a %s from fiscal year %d must be dated %s to %s, not %s", k, y.FiscalYear, from, to, d)
+			what := map[YearEndOp]string{OpSuccession: "succession", OpCarryOver: "carry-over (chuyển nguồn)"}[y.Op]
+			return Errorf(CodeDateOutsideWindow, "effective_date", "a %s from fiscal year %d must be dated %s to %s, not %s", what, y.FiscalYear, from, to, d)
 		}
 	case OpCloseYear:
 		if end := p.SettlementEnd(y.FiscalYear); !d.After(end) {

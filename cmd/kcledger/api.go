@@ -119,6 +119,7 @@ func (a *api) routes() http.Handler {
 	v1.HandleFunc("/v1/repudiations", a.methodNotAllowed("POST"))
 	v1.HandleFunc("POST /v1/users/{name}/enable", a.enableUser)
 	v1.HandleFunc("/v1/users/{name}/enable", a.methodNotAllowed("POST"))
+	a.yearEndRoutes(v1)
 	v1.HandleFunc("/v1/", a.notFound)
 
 	mux := http.NewServeMux()

@@ -1,0 +1,608 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/kcledger/kcledger/domain"
+)
+
+// The end of the budget year, for every line at once (admins only):
+//
+//	POST /v1/year-end/succession   kết chuyển: each 2025 line of a merged province to its successor
+//	POST /v1/year-end/carry-over   chuyển nguồn: year N's lines to year N+1
+//	POST /v1/year-end/close-year   hủy dự toán: lapse what is left on year N's lines, closing them
+//
+// With "dry_run": true the answer is the plan and nothing is recorded.
+// Otherwise the server plans each line on its state as the ledger has it
+// now (Ledger.State, not the balances, which may trail), records the
+// line's commands one by one, and answers with each item's outcome. The
+// idempotency keys are derived from the operation, its decision, the
+// line and the project (domain.YearEndKey), so the request carries no
+// Idempotency-Key: running it again after a crash records nothing twice
+// and finishes the rest. The same routes are NATS service endpoints
+// (kcledger.api.v1.year-end-succession, …-carry-over, …-close-year).
+
+// yearEndPaths are the routes, by operation.
+var yearEndPaths = map[domain.YearEndOp]string{
+	domain.OpSuccession: "/v1/year-end/succession",
+	domain.OpCarryOver:  "/v1/year-end/carry-over",
+	domain.OpCloseYear:  "/v1/year-end/close-year",
+}
+
+func init() {
+	// natsEndpoints is initialised before any init function runs.
+	natsEndpoints = append(natsEndpoints,
+		natsEndpoint{"year-end-succession", http.MethodPost, yearEndPaths[domain.OpSuccession], "transfer every 2025 line of a merged province to its successor (kết chuyển; admins)"},
+		natsEndpoint{"year-end-carry-over", http.MethodPost, yearEndPaths[domain.OpCarryOver], "carry year N's lines over to year N+1 (chuyển nguồn; admins)"},
+		natsEndpoint{"year-end-close-year", http.MethodPost, yearEndPaths[domain.OpCloseYear], "lapse what is left on year N's lines after the settlement period (hủy dự toán; admins)"},
+	)
+}
+
+// yearEndRoutes registers the routes on v1.
+func (a *api) yearEndRoutes(v1 *http.ServeMux) {
+	for op, path := range yearEndPaths {
+		v1.HandleFunc("POST "+path, a.yearEnd(op))
+		v1.HandleFunc(path, a.methodNotAllowed("POST"))
+	}
+}
+
+// yearEndRequest is the body of the three routes.
+type yearEndRequest struct {
+	// FiscalYear is the year of the lines: for a carry-over the year
+	// carried from, for a closing the year closed; a succession's is
+	// 2025 when absent.
+	FiscalYear    int          `json:"fiscal_year"`
+	EffectiveDate *domain.Date `json:"effective_date"`
+	Decision      string       `json:"decision"`
+	Reason        string       `json:"reason"`
+	// Province and Source narrow the operation (both: one line). A
+	// carry-over names one line, or says all.
+	Province string `json:"province"`
+	Source   string `json:"source"`
+	All      bool   `json:"all"`
+	DryRun   bool   `json:"dry_run"`
+}
+
+var yearEndFields = map[string]bool{
+	"fiscal_year": true, "effective_date": true, "decision": true, "reason": true,
+	"province": true, "source": true, "all": true, "dry_run": true,
+}
+
+func decodeYearEnd(body []byte) (yearEndRequest, error) {
+	var req yearEndRequest
+	if !utf8.Valid(body) {
+		return req, domain.Errorf(domain.CodeMalformedRequest, "", "the request body is not valid UTF-8")
+	}
+	if err := checkKeysIn(body, yearEndFields); err != nil {
+		return req, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		var de *domain.Error
+		if errors.As(err, &de) {
+			return req, withField(err, "effective_date") // the only field decoded by the domain
+		}
+		return req, jsonError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return req, domain.Errorf(domain.CodeMalformedRequest, "", "the request body must hold exactly one JSON object")
+	}
+	return req, nil
+}
+
+// operation is the request as the domain's YearEnd, with the fields each
+// operation requires.
+func (req yearEndRequest) operation(op domain.YearEndOp) (domain.YearEnd, error) {
+	y := domain.YearEnd{Op: op, FiscalYear: req.FiscalYear, Decision: req.Decision, Reason: req.Reason, Province: req.Province}
+	if req.Source != "" {
+		src, err := domain.ParseSource(req.Source)
+		if err != nil {
+			return y, err
+		}
+		y.Source = src
+	}
+	if req.EffectiveDate == nil || req.EffectiveDate.IsZero() {
+		return y, domain.Errorf(domain.CodeMissingField, "effective_date", "effective_date is required: the date of the decision, as \"YYYY-MM-DD\"")
+	}
+	y.EffectiveDate = *req.EffectiveDate
+	switch op {
+	case domain.OpSuccession:
+		if y.FiscalYear == 0 {
+			y.FiscalYear = domain.SuccessionYear
+		}
+		if req.All {
+			return y, domain.Errorf(domain.CodeInvalidField, "all", "a succession takes every merged province's lines unless a province is named; it takes no \"all\"")
+		}
+	case domain.OpCarryOver, domain.OpCloseYear:
+		if y.FiscalYear == 0 {
+			return y, domain.Errorf(domain.CodeMissingField, "fiscal_year", "fiscal_year is required: the year whose lines are %s, e.g. 2025", map[domain.YearEndOp]string{domain.OpCarryOver: "carried over", domain.OpCloseYear: "closed"}[op])
+		}
+	}
+	if op == domain.OpCarryOver {
+		switch {
+		case req.All && (y.Province != "" || y.Source != ""):
+			return y, domain.Errorf(domain.CodeInvalidField, "all", "a carry-over takes one line (province and source) or all lines, not both")
+		case !req.All && (y.Province == "" || y.Source == ""):
+			field := "province"
+			if y.Province != "" {
+				field = "source"
+			}
+			return y, domain.Errorf(domain.CodeMissingField, field, "a carry-over names one line, by province and source, or all lines with \"all\": true")
+		}
+	}
+	return y, nil
+}
+
+// yearEndItem is one command of a bulk operation, planned or recorded.
+type yearEndItem struct {
+	Line           domain.LineKey      `json:"line"`
+	Project        string              `json:"project,omitempty"`
+	Kind           domain.CommandKind  `json:"kind"`
+	TransferKind   domain.TransferKind `json:"transfer_kind,omitempty"`
+	Amount         domain.Amount       `json:"amount"`
+	To             *domain.LineKey     `json:"to,omitempty"`
+	IdempotencyKey string              `json:"idempotency_key"`
+	// Status is "planned" (a dry run), "recorded", "replayed" (recorded
+	// before, under the same key) or "refused".
+	Status  string   `json:"status"`
+	EventID string   `json:"event_id,omitempty"`
+	Seq     uint64   `json:"seq,omitempty"`
+	ToSeq   uint64   `json:"to_seq,omitempty"`
+	Error   *problem `json:"error,omitempty"`
+}
+
+type yearEndSummary struct {
+	Items    int `json:"items"`
+	Recorded int `json:"recorded"`
+	Replayed int `json:"replayed"`
+	Refused  int `json:"refused"`
+	// Amount is the total of the items planned, or recorded and
+	// replayed.
+	Amount domain.Amount `json:"amount"`
+}
+
+// yearEndResponse answers the three routes.
+type yearEndResponse struct {
+	Op            domain.YearEndOp `json:"op"`
+	FiscalYear    int              `json:"fiscal_year"`
+	EffectiveDate domain.Date      `json:"effective_date"`
+	Decision      string           `json:"decision"`
+	DryRun        bool             `json:"dry_run"`
+	Items         []yearEndItem    `json:"items"`
+	Summary       yearEndSummary   `json:"summary"`
+}
+
+func (a *api) yearEnd(op domain.YearEndOp) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		acc := accountOf(r)
+		if acc.Role != domain.RoleAdmin {
+			writeError(w, r, a.log, domain.Errorf(domain.CodeForbidden, "", "only an admin runs the year-end operations on every line at once; %s is not one", acc.Name))
+			return
+		}
+		if err := a.sound(); err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
+		if r.Header.Get("Idempotency-Key") != "" {
+			writeError(w, r, a.log, domain.Errorf(domain.CodeInvalidIdempotencyKey, "Idempotency-Key",
+				"a year-end operation takes no Idempotency-Key: each movement's key is derived from the operation, its decision, the line and the project, so that a rerun records nothing twice"))
+			return
+		}
+		body, err := readBody(w, r)
+		if err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
+		req, err := decodeYearEnd(body)
+		if err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
+		y, err := req.operation(op)
+		if err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
+		res, err := a.runYearEnd(r.Context(), y, req.DryRun, acc.Name)
+		if err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
+	}
+}
+
+// runYearEnd plans y line by line on the ledger's current state and,
+// unless dryRun, records each line's commands before planning the next.
+// A command the rules refuse is reported and the others go on; a failure
+// of the ledger itself ends the run (a rerun finishes it).
+func (a *api) runYearEnd(ctx context.Context, y domain.YearEnd, dryRun bool, actor string) (yearEndResponse, error) {
+	res := yearEndResponse{Op: y.Op, FiscalYear: y.FiscalYear, EffectiveDate: y.EffectiveDate, Decision: y.Decision, DryRun: dryRun, Items: []yearEndItem{}}
+	if err := y.Validate(a.policy); err != nil {
+		return res, err
+	}
+	now := a.now().UTC()
+	if today := domain.DateOf(now.In(vietnam)); y.EffectiveDate.After(today) {
+		return res, domain.Errorf(domain.CodeDateOutsideWindow, "effective_date", "effective date %s is in the future (today is %s in Vietnam)", y.EffectiveDate, today)
+	}
+	total := domain.ZeroAmount
+	for _, k := range y.Lines() {
+		st, err := a.ledger.State(ctx, k)
+		if err != nil {
+			return res, err
+		}
+		cmds, err := domain.PlanYearEnd(y, []*domain.LineState{st}, a.policy)
+		if err != nil {
+			return res, err
+		}
+		for _, c := range cmds {
+			c.EventID, c.Actor, c.Now = uuid.Must(uuid.NewV7()).String(), actor, now
+			if c.Kind == domain.Transfer {
+				c.InEventID = uuid.Must(uuid.NewV7()).String()
+			}
+			// What the rules refuse of one planned command they refuse of
+			// all (its decision, its date): refuse the operation.
+			if err := c.Validate(a.policy); err != nil {
+				return res, err
+			}
+			item := yearEndItem{Line: c.Line(), Project: c.Project, Kind: c.Kind, TransferKind: c.TransferKind, Amount: c.Amount, IdempotencyKey: c.IdempotencyKey, Status: "planned"}
+			if c.Kind == domain.Transfer {
+				to := c.To
+				item.To = &to
+			}
+			if !dryRun {
+				if err := a.recordYearEndItem(ctx, c, &item); err != nil {
+					return res, err
+				}
+			}
+			switch item.Status {
+			case "recorded":
+				res.Summary.Recorded++
+			case "replayed":
+				res.Summary.Replayed++
+			case "refused":
+				res.Summary.Refused++
+			}
+			if item.Status != "refused" {
+				total = total.Add(item.Amount)
+			}
+			res.Items = append(res.Items, item)
+		}
+	}
+	res.Summary.Items, res.Summary.Amount = len(res.Items), total
+	return res, nil
+}
+
+// recordYearEndItem records one planned command and sets the item's
+// outcome. It returns an error only when the ledger failed, not when a
+// rule refused the command.
+func (a *api) recordYearEndItem(ctx context.Context, c domain.Command, item *yearEndItem) error {
+	var (
+		rec      domain.Recorded
+		toSeq    uint64
+		replayed bool
+		err      error
+	)
+	if c.Kind == domain.Transfer {
+		var tr domain.TransferResult
+		if tr, err = a.ledger.Transfer(ctx, c); err == nil {
+			rec, toSeq, replayed = tr.Out, tr.In.Seq, tr.Replayed
+		}
+	} else {
+		var rr domain.Result
+		if rr, err = a.ledger.Record(ctx, c); err == nil {
+			rec, replayed = rr.Recorded, rr.Replayed
+		}
+	}
+	if err != nil {
+		var de *domain.Error
+		if !errors.As(err, &de) || de.Code == domain.CodeInternal || de.Code == domain.CodeUnavailable {
+			return err
+		}
+		item.Status = "refused"
+		item.Error = &problem{Status: statusOf[de.Code], Code: de.Code, Field: de.Field, Detail: de.Message}
+		return nil
+	}
+	item.Status, item.EventID, item.Seq, item.ToSeq = "recorded", rec.Event.ID, rec.Seq, toSeq
+	item.Amount = rec.Event.Amount
+	if replayed {
+		item.Status = "replayed"
+	}
+	a.noteWrite(max(rec.Seq, toSeq))
+	return nil
+}
+
+// ----------------------------------------------------------------- CLI
+
+// yearEndCLI is what the three commands share.
+type yearEndCLI struct {
+	name     string
+	op       domain.YearEndOp
+	server   *clientFlags
+	decision *string
+	reason   *string
+	date     *string
+	dryRun   *bool
+	asJSON   *bool
+}
+
+func newYearEndCLI(name, summary string, op domain.YearEndOp, stderr io.Writer) (*yearEndCLI, *flag.FlagSet) {
+	fs := newFlags(name, summary, stderr)
+	y := &yearEndCLI{name: name, op: op, server: addClientFlags(fs)}
+	y.decision = fs.String("decision", "", "số quyết định: the decision that orders it, e.g. 1234/QĐ-UBND (required)")
+	y.reason = fs.String("reason", "", "lý do: why, optional")
+	y.dryRun = fs.Bool("dry-run", false, "chạy thử: print the plan (line, project, amount, destination) and record nothing")
+	y.asJSON = fs.Bool("json", envBool("KCLEDGER_JSON"), "print the server's JSON answer (KCLEDGER_JSON)")
+	return y, fs
+}
+
+func runSuccession(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	y, fs := newYearEndCLI("succession", "kết chuyển tỉnh hợp nhất: transfer what is still available on every 2025 line of a province merged on 1 July 2025 to the same line of its successor (02 Hà Giang → 08 Tuyên Quang), per project; admins. Run it with --dry-run first; a rerun after a failure records nothing twice and finishes the rest", domain.OpSuccession, stderr)
+	y.date = fs.String("date", "", "ngày hiệu lực: the decision's date YYYY-MM-DD, from 2025-07-01 (required)")
+	province := fs.String("province", "", "only this old (63-scheme) province code, e.g. 02; default: every merged province")
+	source := fs.String("source", "", "only this source: national (KCQG) or local (KCĐP); default: both")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if *y.date == "" {
+		return y.usage(stderr, "--date is required: the decision's date, from 2025-07-01")
+	}
+	body := map[string]any{"fiscal_year": domain.SuccessionYear}
+	if *province != "" {
+		body["province"] = *province
+	}
+	if *source != "" {
+		src, err := domain.ParseSource(*source)
+		if err != nil {
+			return y.usage(stderr, "--source: %s", domainMessage(err))
+		}
+		body["source"] = src
+	}
+	return y.run(ctx, body, stdout, stderr)
+}
+
+func runCarryOver(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	y, fs := newYearEndCLI("carry-over", "chuyển nguồn: carry what is still available on a line of fiscal year N (or on every line) over to the same line of year N+1, or of the successor province when the code is no longer in force, per project; within year N's settlement period; admins", domain.OpCarryOver, stderr)
+	fromYear := fs.Int("from-year", 0, "năm ngân sách: the fiscal year N carried from (required)")
+	line := fs.String("line", "", "one line, as PROVINCE/SOURCE: 01/national, 08/KCĐP")
+	all := fs.Bool("all", false, "every line of year N")
+	y.date = fs.String("date", "", "ngày hiệu lực: the decision's date YYYY-MM-DD, within year N's settlement period (default: today in Vietnam)")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if *fromYear == 0 {
+		return y.usage(stderr, "--from-year is required: the fiscal year carried from, e.g. 2025")
+	}
+	body := map[string]any{"fiscal_year": *fromYear}
+	switch {
+	case *all && *line != "":
+		return y.usage(stderr, "give --line or --all, not both")
+	case *all:
+		body["all"] = true
+	case *line == "":
+		return y.usage(stderr, "give --line PROVINCE/SOURCE (e.g. 01/national) or --all")
+	default:
+		province, source, ok := strings.Cut(*line, "/")
+		if !ok || province == "" {
+			return y.usage(stderr, "--line %q: want PROVINCE/SOURCE, e.g. 01/national or 08/KCĐP", *line)
+		}
+		src, err := domain.ParseSource(source)
+		if err != nil {
+			return y.usage(stderr, "--line %q: %s", *line, domainMessage(err))
+		}
+		body["province"], body["source"] = province, src
+	}
+	return y.run(ctx, body, stdout, stderr)
+}
+
+func runCloseYear(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var year string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		year, args = args[0], args[1:]
+	}
+	y, fs := newYearEndCLI("close-year", "hủy dự toán: kcledger close-year N lapses what is still available on every line of fiscal year N (per project, then the rest) and closes each line, which then takes refunds only; refused until year N's settlement period is over; admins", domain.OpCloseYear, stderr)
+	y.date = fs.String("date", "", "ngày hiệu lực: the decision's date YYYY-MM-DD, after the settlement period (default: today in Vietnam)")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if year == "" {
+		return y.usage(stderr, "the fiscal year to close is required: kcledger close-year 2025 --decision …")
+	}
+	n, err := strconv.Atoi(year)
+	if err != nil || n < domain.MinFiscalYear || n > domain.MaxFiscalYear {
+		return y.usage(stderr, "%q is not a fiscal year from %d to %d", year, domain.MinFiscalYear, domain.MaxFiscalYear)
+	}
+	return y.run(ctx, map[string]any{"fiscal_year": n}, stdout, stderr)
+}
+
+func (y *yearEndCLI) usage(stderr io.Writer, format string, a ...any) int {
+	fmt.Fprintf(stderr, "kcledger %s: %s\n", y.name, fmt.Sprintf(format, a...))
+	return exitUsage
+}
+
+// run asks the server for the plan and, unless --dry-run, has it record
+// the plan line by line, printing each item as it is recorded.
+func (y *yearEndCLI) run(ctx context.Context, body map[string]any, stdout, stderr io.Writer) int {
+	if strings.TrimSpace(*y.decision) == "" {
+		return y.usage(stderr, "--decision is required: the decision that orders it")
+	}
+	body["decision"] = *y.decision
+	if *y.reason != "" {
+		body["reason"] = *y.reason
+	}
+	d := domain.DateOf(time.Now().In(vietnam))
+	if *y.date != "" {
+		var err error
+		if d, err = domain.ParseDate(*y.date); err != nil {
+			return y.usage(stderr, "--date: %s", domainMessage(err))
+		}
+	}
+	body["effective_date"] = d.String()
+	c, err := y.server.client()
+	if err != nil {
+		return y.usage(stderr, "%v", err)
+	}
+	path := yearEndPaths[y.op]
+	call := func(body map[string]any) (yearEndResponse, json.RawMessage, error) {
+		var raw json.RawMessage
+		var res yearEndResponse
+		if _, err := c.do(ctx, http.MethodPost, path, nil, body, &raw); err != nil {
+			return res, nil, err
+		}
+		return res, raw, json.Unmarshal(raw, &res)
+	}
+	body["dry_run"] = true
+	plan, raw, err := call(body)
+	if err != nil {
+		return exitFor(err, stderr, *y.server.server)
+	}
+	if *y.dryRun {
+		if *y.asJSON {
+			_, _ = stdout.Write(append(raw, '\n'))
+			return exitOK
+		}
+		printYearEndPlan(stdout, plan)
+		fmt.Fprintf(stdout, "Chạy thử (dry run): nothing was recorded. %d items, %s in all.\n", plan.Summary.Items, plan.Summary.Amount.VND())
+		return exitOK
+	}
+	m := len(plan.Items)
+	done := yearEndResponse{Op: plan.Op, FiscalYear: plan.FiscalYear, EffectiveDate: plan.EffectiveDate, Decision: plan.Decision, Items: []yearEndItem{}}
+	if m == 0 {
+		if *y.asJSON {
+			return printJSON(stdout, done)
+		}
+		fmt.Fprintln(stdout, "Nothing to do: no line has anything to "+map[domain.YearEndOp]string{domain.OpSuccession: "transfer", domain.OpCarryOver: "carry over", domain.OpCloseYear: "close"}[y.op]+".")
+		return exitOK
+	}
+	if !*y.asJSON {
+		fmt.Fprintf(stdout, "%d items to record (%s).\n", m, plan.Summary.Amount.VND())
+	}
+	// One request per line, in the plan's order: the server plans the
+	// line again on its state now and records its items.
+	body["dry_run"] = false
+	delete(body, "all")
+	n := 0
+	total := domain.ZeroAmount
+	for i := 0; i < len(plan.Items); {
+		k := plan.Items[i].Line
+		for i < len(plan.Items) && plan.Items[i].Line == k {
+			i++
+		}
+		body["fiscal_year"], body["province"], body["source"] = k.FiscalYear, k.Province, k.Source
+		res, _, err := call(body)
+		if err != nil {
+			code := exitFor(err, stderr, *y.server.server)
+			fmt.Fprintf(stderr, "kcledger %s: stopped after %d of %d items; run the same command again to finish: what was recorded is not recorded again\n", y.name, n, m)
+			return code
+		}
+		for _, it := range res.Items {
+			n++
+			done.Items = append(done.Items, it)
+			switch it.Status {
+			case "recorded":
+				done.Summary.Recorded++
+			case "replayed":
+				done.Summary.Replayed++
+			case "refused":
+				done.Summary.Refused++
+			}
+			if it.Status != "refused" {
+				total = total.Add(it.Amount)
+			}
+			if !*y.asJSON {
+				fmt.Fprintf(stdout, "[%d of %d] %s\n", n, max(m, n), itemLine(it))
+			}
+		}
+	}
+	done.Summary.Items, done.Summary.Amount = len(done.Items), total
+	code := exitOK
+	if done.Summary.Refused > 0 {
+		code = exitRefused
+	}
+	if *y.asJSON {
+		printJSON(stdout, done)
+		return code
+	}
+	fmt.Fprintf(stdout, "Done: %d recorded, %d already recorded, %d refused, of %d items; %s in all.\n",
+		done.Summary.Recorded, done.Summary.Replayed, done.Summary.Refused, done.Summary.Items, total.VND())
+	if done.Summary.Refused > 0 {
+		fmt.Fprintf(stderr, "kcledger %s: %d items were refused (see above); the others are recorded\n", y.name, done.Summary.Refused)
+	}
+	return code
+}
+
+func printJSON(w io.Writer, v any) int {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+	return exitOK
+}
+
+// itemLine is one item as the progress prints it.
+func itemLine(it yearEndItem) string {
+	what := map[domain.CommandKind]string{domain.Transfer: "transfer", domain.Lapse: "lapse"}[it.Kind]
+	s := fmt.Sprintf("%s %s %s", what, lineLabel(it.Line), projectLabel(it.Project))
+	s += " " + it.Amount.VND()
+	if it.To != nil {
+		s += " → " + lineLabel(*it.To)
+	}
+	switch it.Status {
+	case "recorded":
+		s = "recorded " + s + fmt.Sprintf(" (seq %d", it.Seq)
+		if it.ToSeq != 0 {
+			s += fmt.Sprintf(", %d", it.ToSeq)
+		}
+		s += ")"
+	case "replayed":
+		s = "already recorded " + s + fmt.Sprintf(" (seq %d)", it.Seq)
+	case "refused":
+		s = "refused " + s
+		if it.Error != nil {
+			s += fmt.Sprintf(": %s (%s)", it.Error.Detail, it.Error.Code)
+		}
+	}
+	return s
+}
+
+func projectLabel(p string) string {
+	if p == "" {
+		return "(không theo đề án)"
+	}
+	return "đề án " + p
+}
+
+func printYearEndPlan(w io.Writer, r yearEndResponse) {
+	if len(r.Items) == 0 {
+		fmt.Fprintln(w, "Nothing to do: no line has anything to move or close.")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\tLine\tProject\tAmount\tDestination\t")
+	for i, it := range r.Items {
+		dest := "lapse (hủy dự toán)"
+		if it.To != nil {
+			dest = lineLabel(*it.To)
+		}
+		proj := it.Project
+		if proj == "" {
+			proj = "-"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t\n", i+1, lineLabel(it.Line), proj, it.Amount.VND(), dest)
+	}
+	_ = tw.Flush()
+}
