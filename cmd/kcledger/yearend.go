@@ -477,7 +477,7 @@ func (y *yearEndCLI) run(ctx context.Context, body map[string]any, stdout, stder
 			return exitOK
 		}
 		printYearEndPlan(stdout, plan)
-		fmt.Fprintf(stdout, "Chạy thử (dry run): nothing was recorded. %d items, %s in all.\n", plan.Summary.Items, plan.Summary.Amount.VND())
+		fmt.Fprintf(stdout, "Chạy thử (dry run): nothing was recorded. %s, %s in all.\n", itemCount(plan.Summary.Items), plan.Summary.Amount.VND())
 		return exitOK
 	}
 	m := len(plan.Items)
@@ -490,7 +490,7 @@ func (y *yearEndCLI) run(ctx context.Context, body map[string]any, stdout, stder
 		return exitOK
 	}
 	if !*y.asJSON {
-		fmt.Fprintf(stdout, "%d items to record (%s).\n", m, plan.Summary.Amount.VND())
+		fmt.Fprintf(stdout, "%s to record (%s).\n", itemCount(m), plan.Summary.Amount.VND())
 	}
 	// One request per line, in the plan's order: the server plans the
 	// line again on its state now and records its items.
@@ -538,12 +538,19 @@ func (y *yearEndCLI) run(ctx context.Context, body map[string]any, stdout, stder
 		printJSON(stdout, done)
 		return code
 	}
-	fmt.Fprintf(stdout, "Done: %d recorded, %d already recorded, %d refused, of %d items; %s in all.\n",
-		done.Summary.Recorded, done.Summary.Replayed, done.Summary.Refused, done.Summary.Items, total.VND())
+	fmt.Fprintf(stdout, "Done: %d recorded, %d already recorded, %d refused, of %s; %s in all.\n",
+		done.Summary.Recorded, done.Summary.Replayed, done.Summary.Refused, itemCount(done.Summary.Items), total.VND())
 	if done.Summary.Refused > 0 {
 		fmt.Fprintf(stderr, "kcledger %s: %d items were refused (see above); the others are recorded\n", y.name, done.Summary.Refused)
 	}
 	return code
+}
+
+func itemCount(n int) string {
+	if n == 1 {
+		return "1 item"
+	}
+	return strconv.Itoa(n) + " items"
 }
 
 func printJSON(w io.Writer, v any) int {

@@ -1,0 +1,295 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/eventstore"
+)
+
+// streamState reads, as serve's service user, the stream's last sequence
+// and the events of the given lines.
+func streamState(t *testing.T, p *serveProc, lines []domain.LineKey) (uint64, map[domain.LineKey][]domain.Recorded) {
+	t.Helper()
+	nc, err := nats.Connect(p.nats, p.serviceUser(t))
+	require.NoError(t, err)
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	s, err := js.Stream(ctx, eventstore.DefaultStream)
+	require.NoError(t, err)
+	info, err := s.Info(ctx)
+	require.NoError(t, err)
+	log, err := eventstore.Open(ctx, nc, eventstore.StreamConfig{})
+	require.NoError(t, err)
+	defer log.Close()
+	out := map[domain.LineKey][]domain.Recorded{}
+	for _, k := range lines {
+		recs, err := log.Load(ctx, k, 0)
+		require.NoError(t, err)
+		out[k] = recs
+	}
+	return info.State.LastSeq, out
+}
+
+var progressLine = regexp.MustCompile(`^\[(\d+) of (\d+)\] `)
+
+// kill -9 the server in the middle of a bulk succession, restart it, run
+// the succession again: every line and project is transferred exactly
+// once, and the country's available money is what it was.
+func TestYearEndSuccessionSurvivesAKill(t *testing.T) {
+	data := t.TempDir()
+	p := startServe(t, "--data", data)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	// Every merged province's 2025 lines, both sources; every third with
+	// a project.
+	var sources, successors []domain.LineKey
+	seen := map[domain.LineKey]bool{}
+	for i, k := range (domain.YearEnd{Op: domain.OpSuccession, FiscalYear: 2025}).Lines() {
+		body := map[string]any{"fiscal_year": 2025, "province": k.Province, "source": k.Source, "amount": fmt.Sprint((100 + i) * 1_000_000),
+			"decision": "12/QĐ-BCT", "effective_date": "2025-03-01"}
+		if i%3 == 0 {
+			body["project"] = "DA-" + k.Province
+		}
+		status, res, err := post(ctx, p.http, "/v1/allocations", "alloc-"+k.String(), body)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusCreated, status, "%v", res)
+		sources = append(sources, k)
+		s, _ := domain.Successor(k.Province)
+		if to := (domain.LineKey{FiscalYear: 2025, Province: s.Code, Source: k.Source}); !seen[to] {
+			seen[to] = true
+			successors = append(successors, to)
+		}
+	}
+	all := append(append([]domain.LineKey(nil), sources...), successors...)
+	availableOf := func(lines map[domain.LineKey][]domain.Recorded) (domain.Amount, map[domain.LineKey]*domain.LineState) {
+		sum := domain.ZeroAmount
+		states := map[domain.LineKey]*domain.LineState{}
+		for k, recs := range lines {
+			st := domain.NewLineState(k)
+			for _, r := range recs {
+				require.NoError(t, st.Apply(r))
+			}
+			states[k] = st
+			sum = sum.Add(st.Balance.Available())
+		}
+		return sum, states
+	}
+	_, before := streamState(t, p, all)
+	totalBefore, _ := availableOf(before)
+
+	args := []string{"succession", "--date", "2025-07-01", "--decision", "1234/QĐ-UBND"}
+	cmd := exec.Command(binary(t), args...)
+	cmd.Env = append(os.Environ(), "KCLEDGER_SERVER="+p.http, "KCLEDGER_TOKEN=", "KCLEDGER_DATA="+os.DevNull, "KCLEDGER_TOKEN_FILE="+p.tokenFile(), "KCLEDGER_JSON=")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	const killAt = 5
+	var m, last int
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if g := progressLine.FindStringSubmatch(sc.Text()); g != nil {
+			fmt.Sscan(g[1], &last)
+			fmt.Sscan(g[2], &m)
+			if last == killAt {
+				p.kill()
+			}
+		}
+	}
+	err = cmd.Wait()
+	require.Error(t, err, "the succession went on after its server was killed")
+	assert.Equal(t, exitFailure, cmd.ProcessState.ExitCode(), stderr.String())
+	assert.Contains(t, stderr.String(), "run the same command again to finish")
+	require.Equal(t, len(sources), m, "a transfer per line: a line with a project has nothing without it")
+	t.Logf("killed at item %d of %d; the CLI printed %d", killAt, m, last)
+
+	q := startServe(t, "--data", data)
+	code, out, errs := cli(t, q.http, args...)
+	require.Equal(t, 0, code, "%s\n%s", out, errs)
+	require.Contains(t, out, "Done: ")
+	t.Log(out[strings.LastIndex(out, "Done: "):])
+	code, out, errs = cli(t, q.http, args...)
+	require.Equal(t, 0, code, "%s\n%s", out, errs)
+	assert.Contains(t, out, "Nothing to do", "a third run finds everything done")
+
+	_, after := streamState(t, q, all)
+	totalAfter, states := availableOf(after)
+	requireAmount(t, totalBefore.String(), totalAfter, "successions move money between lines; the country's total is unchanged")
+	moved := map[string]int{}
+	for _, k := range sources {
+		requireAmount(t, "0", states[k].Balance.Available(), k.String())
+		for _, r := range after[k] {
+			if r.Event.Type == domain.TypeTransferredOut {
+				moved[k.String()+" "+r.Event.Project]++
+			}
+		}
+	}
+	require.Len(t, moved, m)
+	for k, n := range moved {
+		assert.Equal(t, 1, n, "%s transferred %d times", k, n)
+	}
+	ins := 0
+	for _, k := range successors {
+		for _, r := range after[k] {
+			if r.Event.Type == domain.TypeTransferredIn {
+				ins++
+			}
+		}
+	}
+	assert.Equal(t, m, ins, "each transfer has its other side")
+}
+
+// The scenario of issue 13, end to end through the CLI: 2 tỷ allocated to
+// 02 Hà Giang in March 2025, part paid in May, the rest carried to its
+// successor 08 Tuyên Quang by the bulk succession (first as a dry run),
+// spent there in August, and part of the May payment refunded against 02
+// in November 2026.
+func TestYearEndScenarioThroughTheCLI(t *testing.T) {
+	p := startServe(t)
+	haGiang := domain.LineKey{FiscalYear: 2025, Province: "02", Source: domain.SourceNational}
+	tuyenQuang := domain.LineKey{FiscalYear: 2025, Province: "08", Source: domain.SourceNational}
+	line := func(k domain.LineKey) []string {
+		return []string{"--year", "2025", "--province", k.Province, "--source", "national", "--project", "DA-01"}
+	}
+	mustRun := func(args ...string) string {
+		t.Helper()
+		code, out, stderr := cli(t, p.http, args...)
+		require.Equal(t, 0, code, "kcledger %s:\n%s\n%s", strings.Join(args, " "), out, stderr)
+		return out
+	}
+	mustRun(append([]string{"allocate", "--amount", "2 tỷ", "--decision", "12/QĐ-BCT", "--date", "2025-03-01"}, line(haGiang)...)...)
+	mustRun(append([]string{"disburse", "--amount", "500 triệu", "--voucher", "KB-0510", "--beneficiary", "HTX Chè Shan tuyết", "--date", "2025-05-10"}, line(haGiang)...)...)
+
+	seq, _ := streamState(t, p, nil)
+	out := mustRun("succession", "--date", "2025-07-01", "--decision", "1234/QĐ-UBND", "--dry-run")
+	assert.Contains(t, out, "2025 · 02 Hà Giang · KCQG")
+	assert.Contains(t, out, "DA-01")
+	assert.Contains(t, out, "1.500.000.000 ₫")
+	assert.Contains(t, out, "2025 · 08 Tuyên Quang · KCQG")
+	assert.Contains(t, out, "nothing was recorded. 1 item,")
+	after, _ := streamState(t, p, nil)
+	assert.Equal(t, seq, after, "a dry run appends nothing")
+
+	out = mustRun("succession", "--date", "2025-07-01", "--decision", "1234/QĐ-UBND")
+	assert.Contains(t, out, "[1 of 1] recorded transfer 2025 · 02 Hà Giang · KCQG đề án DA-01 1.500.000.000 ₫ → 2025 · 08 Tuyên Quang · KCQG")
+	assert.Contains(t, out, "Done: 1 recorded, 0 already recorded, 0 refused, of 1 item;")
+
+	// Spending under 02 is refused after the merger; under 08 it is paid.
+	code, _, stderr := cli(t, p.http, append([]string{"disburse", "--amount", "1 triệu", "--voucher", "KB-0801", "--beneficiary", "HTX Chè", "--date", "2025-08-01"}, line(haGiang)...)...)
+	assert.Equal(t, exitRefused, code)
+	assert.Contains(t, stderr, "province_not_in_force")
+	mustRun(append([]string{"disburse", "--amount", "1 tỷ", "--voucher", "KB-0815", "--beneficiary", "HTX Chè Shan tuyết", "--date", "2025-08-15"}, line(tuyenQuang)...)...)
+	mustRun(append([]string{"refund", "--amount", "100 triệu", "--voucher", "NT-1120", "--reason", "thu hồi sau kiểm toán", "--date", "2026-11-20"}, line(haGiang)...)...)
+
+	// Balances: 02 paid 500, got 100 back, passed 1 500 on; 08 got 1 500
+	// and paid 1 000.
+	out = mustRun("balances", "--year", "2025", "--json")
+	var bal struct {
+		Lines []struct {
+			Line   domain.LineKey `json:"line"`
+			Totals struct {
+				Balance domain.Balance `json:"balance"`
+			} `json:"totals"`
+		} `json:"lines"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &bal), out)
+	got := map[domain.LineKey]domain.Balance{}
+	for _, l := range bal.Lines {
+		got[l.Line] = l.Totals.Balance
+	}
+	hg, tq := got[haGiang], got[tuyenQuang]
+	requireAmount(t, "2000000000", hg.Allocated)
+	requireAmount(t, "1500000000", hg.TransferredOut)
+	requireAmount(t, "400000000", hg.NetDisbursed())
+	requireAmount(t, "100000000", hg.Available())
+	requireAmount(t, "1500000000", tq.TransferredIn)
+	requireAmount(t, "1000000000", tq.NetDisbursed())
+	requireAmount(t, "500000000", tq.Available())
+	requireAmount(t, "600000000", hg.Available().Add(tq.Available()), "the country's available: 2 tỷ less what was spent net")
+
+	// The audit trail lists the transfer on both lines.
+	out = mustRun("audit", "--year", "2025", "--json")
+	assert.Contains(t, out, string(domain.TypeTransferredOut))
+	assert.Contains(t, out, string(domain.TypeTransferredIn))
+	assert.Contains(t, out, "1234/QĐ-UBND")
+
+	// verify recomputes the same balances from the stream.
+	code, keys, stderr := cli(t, p.http, "keys")
+	require.Equal(t, 0, code, stderr)
+	keysFile := filepath.Join(t.TempDir(), "keys.json")
+	require.NoError(t, os.WriteFile(keysFile, []byte(keys), 0o644))
+	pw, err := readSecretFile(filepath.Join(p.data, natsServiceFile))
+	require.NoError(t, err)
+	natsEnv := []string{"KCLEDGER_NATS_URL=" + p.nats, "KCLEDGER_NATS_USER=" + eventstore.ServiceUser, "KCLEDGER_NATS_PASSWORD=" + pw, "KCLEDGER_TOKEN_FILE=" + p.tokenFile()}
+	code, out, stderr = cliEnv(t, p.http, natsEnv, "verify", "--keys", keysFile, "--compare")
+	require.Equal(t, 0, code, "%s\n%s", out, stderr)
+	assert.Contains(t, out, "on 2 budget lines")
+	assert.Contains(t, out, "equal those recomputed")
+
+	// Closing 2025 lapses what is left on both lines; 02 still takes
+	// refunds.
+	code, _, stderr = cli(t, p.http, "close-year", "2026", "--decision", "9/QĐ-BTC")
+	assert.Equal(t, exitRefused, code, stderr)
+	assert.Contains(t, stderr, "the settlement period of fiscal year 2026 ends on 2027-01-31")
+	out = mustRun("close-year", "2025", "--decision", "9/QĐ-BTC", "--dry-run")
+	assert.Contains(t, out, "nothing was recorded. 4 items")
+	out = mustRun("close-year", "2025", "--decision", "9/QĐ-BTC")
+	assert.Contains(t, out, "Done: 4 recorded")
+	mustRun(append([]string{"refund", "--amount", "50 triệu", "--voucher", "NT-1201", "--reason", "thu hồi", "--date", "2026-11-30"}, line(haGiang)...)...)
+}
+
+// The CLI refuses before sending what it can tell is wrong.
+func TestYearEndCLIInputErrors(t *testing.T) {
+	s := newSilentLedger(t)
+	cliTestEnv(t, s)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"succession", "--decision", "1/QĐ"}, "--date is required"},
+		{[]string{"succession", "--date", "2025-07-01"}, "--decision is required"},
+		{[]string{"succession", "--date", "1/7/2025", "--decision", "1/QĐ"}, "--date"},
+		{[]string{"succession", "--date", "2025-07-01", "--decision", "1/QĐ", "--source", "kcx"}, "--source"},
+		{[]string{"carry-over", "--decision", "1/QĐ", "--all"}, "--from-year is required"},
+		{[]string{"carry-over", "--from-year", "2025", "--decision", "1/QĐ"}, "--line PROVINCE/SOURCE"},
+		{[]string{"carry-over", "--from-year", "2025", "--decision", "1/QĐ", "--all", "--line", "01/national"}, "not both"},
+		{[]string{"carry-over", "--from-year", "2025", "--decision", "1/QĐ", "--line", "01"}, "PROVINCE/SOURCE"},
+		{[]string{"carry-over", "--from-year", "2025", "--decision", "1/QĐ", "--line", "01/kcx"}, "--line"},
+		{[]string{"close-year", "--decision", "1/QĐ"}, "the fiscal year to close is required"},
+		{[]string{"close-year", "20x5", "--decision", "1/QĐ"}, "not a fiscal year"},
+		{[]string{"close-year", "2025"}, "--decision is required"},
+		{[]string{"close-year", "2025", "--decision", "1/QĐ", "2026"}, "unexpected arguments"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			s.conns.Store(0)
+			code, stdout, stderr := runIn(tc.args...)
+			assert.Equal(t, exitUsage, code, stderr)
+			assert.Empty(t, stdout)
+			assert.Contains(t, stderr, tc.want)
+			assert.Zero(t, s.conns.Load(), "something was sent")
+		})
+	}
+}
