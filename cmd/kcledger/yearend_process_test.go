@@ -293,3 +293,44 @@ func TestYearEndCLIInputErrors(t *testing.T) {
 		})
 	}
 }
+
+// The commands of the README's "The end of the budget year", run as
+// written against a real serve that holds 2025 lines of 02 and 01.
+func TestREADMEYearEnd(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	require.NoError(t, err)
+	_, section, ok := strings.Cut(string(data), "\n## The end of the budget year\n")
+	require.True(t, ok, "README.md has no section \"The end of the budget year\"")
+	section, _, _ = strings.Cut(section, "\n## ")
+	_, block, ok := strings.Cut(section, "```sh\n")
+	require.True(t, ok)
+	block, _, _ = strings.Cut(block, "```")
+
+	p := startServe(t)
+	for _, args := range [][]string{
+		{"allocate", "--province", "02", "--amount", "2 tỷ", "--project", "DA-01", "--date", "2025-03-01"},
+		{"allocate", "--province", "01", "--amount", "1 tỷ", "--date", "2025-03-01"},
+	} {
+		code, out, stderr := cli(t, p.http, append(args, "--year", "2025", "--source", "national", "--decision", "12/QĐ-BCT")...)
+		require.Equal(t, 0, code, "%s\n%s", out, stderr)
+	}
+	ran := 0
+	for _, l := range strings.Split(block, "\n") {
+		if !strings.HasPrefix(l, "./kcledger ") {
+			continue
+		}
+		words, redirect, err := shellWords(l)
+		require.NoError(t, err)
+		require.Empty(t, redirect)
+		code, out, stderr := cli(t, p.http, words[1:]...)
+		require.Equal(t, 0, code, "%s\n%s\n%s", l, out, stderr)
+		ran++
+	}
+	require.Equal(t, 4, ran)
+	code, out, stderr := cli(t, p.http, "balances", "--year", "2026", "--json")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, `"transferred_in": "1000000000"`, "01's 2025 money carried over to 2026")
+	code, out, stderr = cli(t, p.http, "close-year", "2025", "--decision", "78/QĐ-UBND", "--date", "2026-02-01")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "Nothing to do", "every 2025 line is closed")
+}
