@@ -541,7 +541,7 @@ func (y *yearEndCLI) run(ctx context.Context, body map[string]any, stdout, stder
 	fmt.Fprintf(stdout, "Done: %d recorded, %d already recorded, %d refused, of %s; %s in all.\n",
 		done.Summary.Recorded, done.Summary.Replayed, done.Summary.Refused, itemCount(done.Summary.Items), total.VND())
 	if done.Summary.Refused > 0 {
-		fmt.Fprintf(stderr, "kcledger %s: %d items were refused (see above); the others are recorded\n", y.name, done.Summary.Refused)
+		fmt.Fprintf(stderr, "kcledger %s: refused: %s (see above); the others are recorded\n", y.name, itemCount(done.Summary.Refused))
 	}
 	return code
 }
