@@ -285,6 +285,10 @@ func (a *api) runYearEnd(ctx context.Context, y domain.YearEnd, dryRun bool, act
 		}
 	}
 	res.Summary.Items, res.Summary.Amount = len(res.Items), total
+	if !dryRun && len(res.Items) > 0 {
+		a.log.Info("year-end operation", "op", y.Op, "fiscal_year", y.FiscalYear, "province", y.Province, "source", y.Source, "decision", y.Decision, "by", actor,
+			"recorded", res.Summary.Recorded, "replayed", res.Summary.Replayed, "refused", res.Summary.Refused)
+	}
 	return res, nil
 }
 
@@ -315,7 +319,8 @@ func (a *api) recordYearEndItem(ctx context.Context, c domain.Command, item *yea
 			return err
 		}
 		item.Status = "refused"
-		item.Error = &problem{Status: statusOf[de.Code], Code: de.Code, Field: de.Field, Detail: de.Message}
+		status := statusOf[de.Code]
+		item.Error = &problem{Type: "urn:kcledger:error:" + string(de.Code), Title: http.StatusText(status), Status: status, Code: de.Code, Field: de.Field, Detail: de.Message}
 		return nil
 	}
 	item.Status, item.EventID, item.Seq, item.ToSeq = "recorded", rec.Event.ID, rec.Seq, toSeq

@@ -303,6 +303,8 @@ func TestYearEndReportsARefusedItem(t *testing.T) {
 	assert.Equal(t, from, refused[0].Line)
 	require.NotNil(t, refused[0].Error)
 	assert.Equal(t, domain.CodeIdempotencyKeyReused, refused[0].Error.Code)
+	assert.Equal(t, http.StatusConflict, refused[0].Error.Status)
+	assert.Equal(t, "urn:kcledger:error:idempotency_key_reused", refused[0].Error.Type)
 	requireAmount(t, "600000000", lineAvailable(t, ta, from), "nothing more left 06")
 
 	// The CLI says so, and exits 1; the local line is recorded.
