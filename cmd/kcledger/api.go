@@ -92,10 +92,13 @@ func (a *api) routes() http.Handler {
 		"/v1/adjustments":   domain.Adjust,
 		"/v1/disbursements": domain.Disburse,
 		"/v1/refunds":       domain.Refund,
+		"/v1/lapses":        domain.Lapse,
 	} {
 		v1.HandleFunc("POST "+path, a.record(kind))
 		v1.HandleFunc(path, a.methodNotAllowed("POST"))
 	}
+	v1.HandleFunc("POST /v1/transfers", a.transfer)
+	v1.HandleFunc("/v1/transfers", a.methodNotAllowed("POST"))
 	v1.HandleFunc("GET /v1/balances", a.getBalances)
 	v1.HandleFunc("/v1/balances", a.methodNotAllowed("GET"))
 	v1.HandleFunc("GET "+pathPlanExecution, a.getPlanExecution)
@@ -183,8 +186,9 @@ func (a *api) methodNotAllowed(allow string) http.HandlerFunc {
 	}
 }
 
-// movementRequest is the body of the four recording routes. Amounts and
-// the date are decoded by hand so that errors name their field.
+// movementRequest is the body of the recording routes. Amounts and the
+// date are decoded by hand so that errors name their field. A transfer's
+// body also names its kind and its destination line (transferFields).
 type movementRequest struct {
 	FiscalYear  int             `json:"fiscal_year"`
 	Province    string          `json:"province"`
@@ -202,6 +206,11 @@ type movementRequest struct {
 	ImplementingUnit string          `json:"implementing_unit"`
 	Counterpart      json.RawMessage `json:"counterpart"`
 	EffectiveDate    json.RawMessage `json:"effective_date"`
+	// A transfer's kind and destination; to_source defaults to source.
+	TransferKind string `json:"transfer_kind"`
+	ToFiscalYear int    `json:"to_fiscal_year"`
+	ToProvince   string `json:"to_province"`
+	ToSource     string `json:"to_source"`
 }
 
 // decodeMovement reads a recording request body into a command. It
@@ -211,7 +220,11 @@ func decodeMovement(kind domain.CommandKind, body []byte) (domain.Command, error
 	if !utf8.Valid(body) {
 		return domain.Command{}, domain.Errorf(domain.CodeMalformedRequest, "", "the request body is not valid UTF-8")
 	}
-	if err := checkKeys(body); err != nil {
+	known := movementFields
+	if kind == domain.Transfer {
+		known = transferFields
+	}
+	if err := checkKeysIn(body, known); err != nil {
 		return domain.Command{}, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -240,6 +253,16 @@ func decodeMovement(kind domain.CommandKind, body []byte) (domain.Command, error
 	}
 	if req.FiscalYear == 0 {
 		return cmd, domain.Errorf(domain.CodeMissingField, "fiscal_year", "fiscal_year is required, e.g. 2025")
+	}
+	if kind == domain.Transfer {
+		if req.ToFiscalYear == 0 {
+			return cmd, domain.Errorf(domain.CodeMissingField, "to_fiscal_year", "to_fiscal_year is required: the destination line's fiscal year (the same for a succession, the next for a carry-over)")
+		}
+		cmd.TransferKind = domain.TransferKind(req.TransferKind)
+		cmd.To = domain.LineKey{FiscalYear: req.ToFiscalYear, Province: req.ToProvince, Source: domain.Source(req.ToSource)}
+		if req.ToSource == "" {
+			cmd.To.Source = cmd.Source
+		}
 	}
 	use, avoid := "amount", "delta"
 	raw, other := req.Amount, req.Delta
@@ -278,6 +301,10 @@ func kindNoun(k domain.CommandKind) string {
 		return "an adjustment"
 	case domain.Disburse:
 		return "a disbursement"
+	case domain.Transfer:
+		return "a transfer"
+	case domain.Lapse:
+		return "a lapse"
 	}
 	return "a refund"
 }
@@ -299,6 +326,14 @@ var movementFields = map[string]bool{
 	"amount": true, "delta": true, "decision": true, "voucher": true, "beneficiary": true,
 	"reason": true, "effective_date": true,
 	"project_name": true, "implementing_unit": true, "counterpart": true,
+}
+
+// transferFields are the exact keys a transfer request may carry: no
+// voucher, beneficiary or project facts, and its kind and destination.
+var transferFields = map[string]bool{
+	"fiscal_year": true, "province": true, "source": true, "project": true, "category": true,
+	"amount": true, "decision": true, "reason": true, "effective_date": true,
+	"transfer_kind": true, "to_fiscal_year": true, "to_province": true, "to_source": true,
 }
 
 // checkKeys walks the top level of a JSON object and refuses keys that are
@@ -418,46 +453,14 @@ type projectView struct {
 
 func (a *api) record(kind domain.CommandKind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		acc := accountOf(r)
-		if err := acc.MayRecordAny(); err != nil {
-			writeError(w, r, a.log, err)
-			return
-		}
-		// A ledger whose state is unknown decides no new movement.
-		if err := a.sound(); err != nil {
-			writeError(w, r, a.log, err)
-			return
-		}
-		body, err := readBody(w, r)
+		cmd, err := a.command(w, r, kind)
 		if err != nil {
 			writeError(w, r, a.log, err)
 			return
 		}
-		cmd, err := decodeMovement(kind, body)
-		if err != nil {
-			writeError(w, r, a.log, err)
-			return
-		}
-		if err := acc.MayRecord(cmd.Line()); err != nil {
-			writeError(w, r, a.log, err)
-			return
-		}
-		key := r.Header.Get("Idempotency-Key")
-		if key == "" {
-			writeError(w, r, a.log, domain.Errorf(domain.CodeInvalidIdempotencyKey, "Idempotency-Key",
-				"the Idempotency-Key header is required: a unique key per movement (a UUID), reused only to retry the same request"))
-			return
-		}
-		cmd.IdempotencyKey = key
-		cmd.EventID = uuid.Must(uuid.NewV7()).String()
-		cmd.Now = a.now().UTC()
-		cmd.Actor = acc.Name // from the token, never from the request body
 		res, err := a.ledger.Record(r.Context(), cmd)
 		if err != nil {
-			if c := domain.ErrorCode(err); c == domain.CodeInvalidIdempotencyKey || c == domain.CodeIdempotencyKeyReused {
-				err = withField(err, "Idempotency-Key") // the key came in that header
-			}
-			writeError(w, r, a.log, err)
+			writeError(w, r, a.log, keyError(err))
 			return
 		}
 		a.noteWrite(res.Recorded.Seq)
@@ -465,10 +468,8 @@ func (a *api) record(kind domain.CommandKind) http.HandlerFunc {
 			Event:    res.Recorded.Event,
 			Seq:      res.Recorded.Seq,
 			Replayed: res.Replayed,
-			Line:     lineView{Line: res.Line.Key, Balance: res.Line.Balance, Events: res.Line.Events, LastSeq: res.Line.LastSeq},
-		}
-		if p := res.Recorded.Event.Project; p != "" {
-			resp.Project = &projectView{Project: p, Balance: res.Line.Project(p)}
+			Line:     lineViewOf(res.Line),
+			Project:  projectViewOf(res.Line, res.Recorded.Event.Project),
 		}
 		status := http.StatusCreated
 		if res.Replayed {
@@ -476,6 +477,76 @@ func (a *api) record(kind domain.CommandKind) http.HandlerFunc {
 		}
 		writeJSON(w, status, resp)
 	}
+}
+
+// command reads a recording request into the command to decide: the
+// account records at all, the ledger's state is known, the body decodes,
+// the account may record on every line the command moves money on (both
+// of a transfer's), and an Idempotency-Key is given. The fields set at
+// the edge (ids, time, actor) are filled in.
+func (a *api) command(w http.ResponseWriter, r *http.Request, kind domain.CommandKind) (domain.Command, error) {
+	acc := accountOf(r)
+	if err := acc.MayRecordAny(); err != nil {
+		return domain.Command{}, err
+	}
+	// A ledger whose state is unknown decides no new movement.
+	if err := a.sound(); err != nil {
+		return domain.Command{}, err
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		return domain.Command{}, err
+	}
+	cmd, err := decodeMovement(kind, body)
+	if err != nil {
+		return cmd, err
+	}
+	if err := acc.MayRecord(cmd.Line()); err != nil {
+		return cmd, err
+	}
+	if kind == domain.Transfer {
+		if err := acc.MayRecord(cmd.To); err != nil {
+			var de *domain.Error
+			if errors.As(err, &de) && de.Field != "" {
+				err = withField(err, "to_"+de.Field) // the destination's province or source
+			}
+			return cmd, err
+		}
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if key == "" {
+		return cmd, domain.Errorf(domain.CodeInvalidIdempotencyKey, "Idempotency-Key",
+			"the Idempotency-Key header is required: a unique key per movement (a UUID), reused only to retry the same request")
+	}
+	cmd.IdempotencyKey = key
+	cmd.EventID = uuid.Must(uuid.NewV7()).String()
+	if kind == domain.Transfer {
+		cmd.InEventID = uuid.Must(uuid.NewV7()).String()
+	}
+	cmd.Now = a.now().UTC()
+	cmd.Actor = acc.Name // from the token, never from the request body
+	return cmd, nil
+}
+
+// keyError names the Idempotency-Key header on the ledger's refusals of
+// the key, which came in that header.
+func keyError(err error) error {
+	if c := domain.ErrorCode(err); c == domain.CodeInvalidIdempotencyKey || c == domain.CodeIdempotencyKeyReused {
+		return withField(err, "Idempotency-Key")
+	}
+	return err
+}
+
+func lineViewOf(l *domain.LineState) lineView {
+	return lineView{Line: l.Key, Balance: l.Balance, Events: l.Events, LastSeq: l.LastSeq}
+}
+
+// projectViewOf is the balance of the project an event names, or nil.
+func projectViewOf(l *domain.LineState, project string) *projectView {
+	if project == "" {
+		return nil
+	}
+	return &projectView{Project: project, Balance: l.Project(project)}
 }
 
 func (a *api) noteWrite(seq uint64) {

@@ -198,18 +198,29 @@ func exitFor(err error, stderr io.Writer, server string) int {
 	return exitFailure
 }
 
-// movementCommand returns the CLI of allocate, adjust, disburse or refund.
+// movementCommand returns the CLI of allocate, adjust, disburse, refund or
+// lapse.
 func movementCommand(name string) func(context.Context, []string, io.Writer, io.Writer) int {
 	kind := domain.CommandKind(name)
 	path := map[domain.CommandKind]string{
 		domain.Allocate: "/v1/allocations", domain.Adjust: "/v1/adjustments",
 		domain.Disburse: "/v1/disbursements", domain.Refund: "/v1/refunds",
+		domain.Lapse: "/v1/lapses",
 	}[kind]
 	return func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-		fs := newFlags(name, "record "+kindNoun(kind)+" through the ledger's API", stderr)
+		summary := "record " + kindNoun(kind) + " through the ledger's API"
+		yearHelp := "fiscal year, 2000–2100 (default: the year of --date)"
+		provinceHelp := "province code in force on --date, e.g. 01 (Hà Nội); see \"kcledger provinces\""
+		if kind == domain.Lapse {
+			summary = "record a lapse (hủy dự toán) through the ledger's API: what is still available on a line\n" +
+				"once its year's settlement period is over; a lapse of the whole line closes it to all but refunds"
+			yearHelp = "the line's fiscal year, 2000–2100 (required: a lapse is dated after the year)"
+			provinceHelp = "the line's province code, e.g. 02 (Hà Giang): a merged province's code still names its own years' lines"
+		}
+		fs := newFlags(name, summary, stderr)
 		server := addClientFlags(fs)
-		year := fs.Int("year", 0, "fiscal year, 2000–2100 (default: the year of --date)")
-		province := fs.String("province", "", "province code in force on --date, e.g. 01 (Hà Nội); see \"kcledger provinces\"")
+		year := fs.Int("year", 0, yearHelp)
+		province := fs.String("province", "", provinceHelp)
 		source := fs.String("source", "", "fund source: national (KCQG) or local (KCĐP)")
 		project := fs.String("project", "", "project (đề án) code within the line, optional")
 		category := fs.String("category", "", "content category, optional: "+categoryList())
@@ -222,10 +233,12 @@ func movementCommand(name string) func(context.Context, []string, io.Writer, io.
 		}
 		if kind == domain.Adjust {
 			amount = fs.String("delta", "", "signed change of the allocation: -250 triệu, 1,5 tỷ, 1.500.000.000")
+		} else if kind == domain.Lapse {
+			amount = fs.String("amount", "", "what lapses, in đồng: everything still available on the line (or, with --project, at most the project's); 0 closes a line with nothing left")
 		} else {
 			amount = fs.String("amount", "", "amount in đồng: 1500000000, 1.500.000.000, 250 triệu, 1,5 tỷ")
 		}
-		if kind == domain.Allocate || kind == domain.Adjust {
+		if kind == domain.Allocate || kind == domain.Adjust || kind == domain.Lapse {
 			decision = fs.String("decision", "", "the decision cited, e.g. 3536/QĐ-BCT")
 		}
 		if kind == domain.Disburse || kind == domain.Refund {
@@ -236,6 +249,9 @@ func movementCommand(name string) func(context.Context, []string, io.Writer, io.
 		}
 		if kind == domain.Adjust || kind == domain.Refund {
 			reason = fs.String("reason", "", "why")
+		}
+		if kind == domain.Lapse {
+			reason = fs.String("reason", "", "why, optional: the rule or the decision's grounds")
 		}
 		date := fs.String("date", "", "effective date YYYY-MM-DD, of the decision or voucher (default: today in Vietnam)")
 		id := fs.String("id", "", "idempotency key; reuse the printed key to retry safely (default: a new one)")
@@ -273,6 +289,9 @@ func movementCommand(name string) func(context.Context, []string, io.Writer, io.
 			if d, err = domain.ParseDate(*date); err != nil {
 				return usageErr("--date: %v", err)
 			}
+		}
+		if *year == 0 && kind == domain.Lapse {
+			return usageErr("--year is required")
 		}
 		if *year == 0 {
 			*year = d.Year
@@ -318,15 +337,8 @@ func movementCommand(name string) func(context.Context, []string, io.Writer, io.
 		if !cmd.Counterpart.IsZero() {
 			body["counterpart"] = cmd.Counterpart.String()
 		}
-		var raw json.RawMessage
-		_, err = c.do(ctx, http.MethodPost, path, http.Header{"Idempotency-Key": {key}}, body, &raw)
-		if err != nil {
-			code := exitFor(err, stderr, *server.server)
-			if code == exitFailure {
-				// Unreachable, cut, timed out or failed: it may have
-				// been recorded. A refusal was not; a success needs no retry.
-				fmt.Fprintf(stderr, "kcledger: the outcome is unknown; to retry safely, repeat the command with --id %s\n", key)
-			}
+		raw, code := postMovement(ctx, c, path, key, body, stderr, *server.server)
+		if code != exitOK {
 			return code
 		}
 		if *asJSON {
@@ -343,6 +355,23 @@ func movementCommand(name string) func(context.Context, []string, io.Writer, io.
 	}
 }
 
+// postMovement sends a recording request and returns the server's
+// answer, or the exit code of its failure, printed.
+func postMovement(ctx context.Context, c *client, path, key string, body map[string]any, stderr io.Writer, server string) (json.RawMessage, int) {
+	var raw json.RawMessage
+	_, err := c.do(ctx, http.MethodPost, path, http.Header{"Idempotency-Key": {key}}, body, &raw)
+	if err != nil {
+		code := exitFor(err, stderr, server)
+		if code == exitFailure {
+			// Unreachable, cut, timed out or failed: it may have
+			// been recorded. A refusal was not; a success needs no retry.
+			fmt.Fprintf(stderr, "kcledger: the outcome is unknown; to retry safely, repeat the command with --id %s\n", key)
+		}
+		return nil, code
+	}
+	return raw, exitOK
+}
+
 // inputError is what the ledger would refuse as bad input (400) in cmd,
 // found before anything is sent, named by its flag. The rules that
 // depend on the ledger (date windows under its settlement policy,
@@ -352,6 +381,9 @@ func inputError(cmd domain.Command, key string) error {
 		key = "-" // the CLI makes one
 	}
 	cmd.EventID, cmd.Actor, cmd.IdempotencyKey, cmd.Now = "-", "-", key, time.Now()
+	if cmd.Kind == domain.Transfer {
+		cmd.InEventID = "--"
+	}
 	err := cmd.Validate(domain.Policy{})
 	var de *domain.Error
 	if !errors.As(err, &de) || statusOf[de.Code] != http.StatusBadRequest {
@@ -374,6 +406,12 @@ func flagOfField(field string, kind domain.CommandKind) string {
 		return "--amount"
 	case "Idempotency-Key", "idempotency_key":
 		return "--id"
+	case "transfer_kind":
+		return "--kind"
+	case "to_fiscal_year":
+		return "--to-year"
+	case "to_province", "to_source":
+		return "--" + strings.ReplaceAll(field, "_", "-")
 	}
 	return "--" + field
 }
@@ -400,14 +438,25 @@ func lineLabel(k domain.LineKey) string {
 }
 
 func printRecorded(w io.Writer, res recordResponse) {
-	e := res.Event
 	verb := "Recorded"
 	if res.Replayed {
 		verb = "Already recorded (same idempotency key, same movement); nothing new was appended:"
 	}
-	fmt.Fprintf(w, "%s %s %s at seq %d\n", verb, e.Type, e.ID, res.Seq)
+	printEvent(w, verb, res.Event, res.Seq)
+	fmt.Fprintf(w, "Line balance: %s\n", balanceText(res.Line.Balance))
+	if res.Project != nil {
+		fmt.Fprintf(w, "Project %s: %s\n", res.Project.Project, balanceText(res.Project.Balance))
+	}
+}
+
+// printEvent prints one recorded event, after verb.
+func printEvent(w io.Writer, verb string, e domain.Event, seq uint64) {
+	fmt.Fprintf(w, "%s %s %s at seq %d\n", verb, e.Type, e.ID, seq)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  line\t%s\n", lineLabel(e.Line()))
+	if e.TransferKind != "" {
+		fmt.Fprintf(tw, "  transfer\t%s, from %s to %s\n", e.TransferKind, lineLabel(e.FromLine), lineLabel(e.ToLine))
+	}
 	if e.Project != "" {
 		fmt.Fprintf(tw, "  project\t%s\n", e.Project)
 	}
@@ -424,12 +473,26 @@ func printRecorded(w io.Writer, res recordResponse) {
 	fmt.Fprintf(tw, "  effective\t%s\n", e.EffectiveDate)
 	fmt.Fprintf(tw, "  recorded\t%s by %s\n", humanTime(e.RecordedAt), e.Actor)
 	_ = tw.Flush()
-	b := res.Line.Balance
-	fmt.Fprintf(w, "Line balance: allocated %s · net disbursed %s · available %s\n", b.Allocated.VND(), b.NetDisbursed().VND(), b.Available().VND())
-	if res.Project != nil {
-		p := res.Project.Balance
-		fmt.Fprintf(w, "Project %s: allocated %s · net disbursed %s · available %s\n", res.Project.Project, p.Allocated.VND(), p.NetDisbursed().VND(), p.Available().VND())
+}
+
+// balanceText is a balance on one line of text: allocated, net disbursed
+// and available, with what moved between lines or lapsed when there is
+// any.
+func balanceText(b domain.Balance) string {
+	s := "allocated " + b.Allocated.VND()
+	for _, m := range []struct {
+		name string
+		a    domain.Amount
+	}{{"transferred in", b.TransferredIn}, {"transferred out", b.TransferredOut}} {
+		if !m.a.IsZero() {
+			s += " · " + m.name + " " + m.a.VND()
+		}
 	}
+	s += " · net disbursed " + b.NetDisbursed().VND()
+	if !b.Lapsed.IsZero() {
+		s += " · lapsed " + b.Lapsed.VND()
+	}
+	return s + " · available " + b.Available().VND()
 }
 
 func runBalances(ctx context.Context, args []string, stdout, stderr io.Writer) int {

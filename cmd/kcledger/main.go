@@ -40,6 +40,8 @@ func init() {
 		{"adjust", "record an adjustment (điều chỉnh) of a line's allocation", movementCommand("adjust")},
 		{"disburse", "record a disbursement (giải ngân) to a beneficiary", movementCommand("disburse")},
 		{"refund", "record a refund (nộp trả) to the state budget", movementCommand("refund")},
+		{"transfer", "record a transfer between budget lines: a succession or a carry-over (chuyển nguồn)", runTransfer},
+		{"lapse", "record a lapse (hủy dự toán) of what is left on a line after the settlement period", movementCommand("lapse")},
 		{"balances", "show balances per line, province and year", runBalances},
 		{"report", "plan against execution by region, province, source, content or project, as the ministry's tables read", runReport},
 		{"audit", "list movements with who recorded them, when and why, and the totals after each", runAudit},

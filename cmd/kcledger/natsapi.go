@@ -19,7 +19,7 @@ import (
 	"github.com/kcledger/kcledger/domain"
 )
 
-// Commands over NATS. The four recording commands and the balance query
+// Commands over NATS. The recording commands and the balance query
 // are also a NATS service (nats.go's micro framework), discoverable with
 // `nats micro ls` and `nats micro info kcledger`, for systems that speak
 // NATS rather than HTTP. Each request is served by the very HTTP handler
@@ -30,6 +30,8 @@ import (
 //	kcledger.api.v1.adjustments    POST /v1/adjustments
 //	kcledger.api.v1.disbursements  POST /v1/disbursements
 //	kcledger.api.v1.refunds        POST /v1/refunds
+//	kcledger.api.v1.transfers      POST /v1/transfers
+//	kcledger.api.v1.lapses         POST /v1/lapses
 //	kcledger.api.v1.balances       GET  /v1/balances (the query as a JSON object)
 //
 // Readers send requests from their own NATS account (eventstore's
@@ -64,6 +66,8 @@ var natsEndpoints = []natsEndpoint{
 	{"adjustments", http.MethodPost, "/v1/adjustments", "record an adjustment (điều chỉnh)"},
 	{"disbursements", http.MethodPost, "/v1/disbursements", "record a disbursement (giải ngân)"},
 	{"refunds", http.MethodPost, "/v1/refunds", "record a refund (nộp trả)"},
+	{"transfers", http.MethodPost, "/v1/transfers", "record a transfer between lines: a succession to a merged province's successor, or a carry-over (chuyển nguồn) to next year"},
+	{"lapses", http.MethodPost, "/v1/lapses", "record a lapse (hủy dự toán) of what is still available after the settlement period"},
 	{"balances", http.MethodGet, "/v1/balances", "balances per line, province and year; the query (year, province, source, as_of, until_seq, effective_until) as a JSON object"},
 }
 

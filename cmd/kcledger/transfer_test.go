@@ -1,0 +1,520 @@
+package main
+
+import (
+	"encoding/json"
+	"maps"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kcledger/kcledger/domain"
+)
+
+const (
+	pathTransfers = "/v1/transfers"
+	pathLapses    = "/v1/lapses"
+)
+
+// The budget-year setup, at the test clock (1 June 2026):
+//   - 2025/02/national (Hà Giang, merged into 08 Tuyên Quang on 1 July
+//     2025): 700 000 000 on the line and 300 000 000 to project DA-1,
+//     100 000 000 disbursed in May: 900 000 000 available, 300 000 000 of
+//     them DA-1's;
+//   - 2025/01/national (Hà Nội, not merged): 1 000 000 000 allocated,
+//     all available;
+//   - 2025/01/local: 100 000 000 allocated, 40 000 000 disbursed, the
+//     other 60 000 000 lapsed on 1 February 2026: the line is closed.
+func budgetYearSetup(t *testing.T, ta *testAPI) {
+	t.Helper()
+	line := func(prov, src string, kv ...any) map[string]any {
+		b := map[string]any{"fiscal_year": 2025, "province": prov, "source": src}
+		for i := 0; i < len(kv); i += 2 {
+			b[kv[i].(string)] = kv[i+1]
+		}
+		return b
+	}
+	for _, m := range []struct {
+		path string
+		body map[string]any
+	}{
+		{pathAllocations, line("02", "national", "amount", "700000000", "decision", "10/QĐ-UBND", "effective_date", "2025-03-01")},
+		{pathAllocations, line("02", "national", "amount", "300000000", "project", "DA-1", "decision", "11/QĐ-UBND", "effective_date", "2025-03-01")},
+		{pathDisbursements, line("02", "national", "amount", "100000000", "voucher", "UNC-1", "beneficiary", "HTX Mây tre Hà Giang", "effective_date", "2025-05-01")},
+		{pathAllocations, line("01", "national", "amount", "1000000000", "decision", "12/QĐ-UBND", "effective_date", "2025-03-01")},
+		{pathAllocations, line("01", "local", "amount", "100000000", "decision", "13/QĐ-UBND", "effective_date", "2025-03-01")},
+		{pathDisbursements, line("01", "local", "amount", "40000000", "voucher", "UNC-2", "beneficiary", "HTX Gốm Bát Tràng", "effective_date", "2025-05-01")},
+		{pathLapses, line("01", "local", "amount", "60000000", "decision", "14/QĐ-UBND", "effective_date", "2026-02-01")},
+	} {
+		r := ta.post(t, m.path, uuid.NewString(), mustJSON(t, m.body))
+		require.Equal(t, http.StatusCreated, r.status, "%s: %s", m.path, r.body)
+	}
+}
+
+// successionBody moves 100 000 000 from 2025/02/national to its
+// successor's line, 2025/08/national; carryOverBody moves 100 000 000
+// from 2025/01/national to 2026/01/national. Both are accepted after
+// budgetYearSetup.
+func successionBody() map[string]any {
+	return map[string]any{"transfer_kind": "succession", "fiscal_year": 2025, "province": "02", "source": "national",
+		"to_fiscal_year": 2025, "to_province": "08", "amount": "100000000", "decision": "1234/QĐ-UBND",
+		"reason": "Sáp nhập tỉnh", "effective_date": "2025-07-01"}
+}
+
+func carryOverBody() map[string]any {
+	return map[string]any{"transfer_kind": "carry_over", "fiscal_year": 2025, "province": "01", "source": "national",
+		"to_fiscal_year": 2026, "to_province": "01", "to_source": "national", "amount": "100000000",
+		"decision": "55/QĐ-UBND", "effective_date": "2026-01-15"}
+}
+
+func lapseBody() map[string]any {
+	return map[string]any{"fiscal_year": 2025, "province": "01", "source": "national", "amount": "1000000000",
+		"decision": "56/QĐ-UBND", "effective_date": "2026-02-01"}
+}
+
+// The issue's bad input, for single transfers and lapses: each refused
+// with a 4xx naming the field and the code, nothing appended.
+func TestTransferAndLapseBadInput(t *testing.T) {
+	t.Parallel()
+	ta := newTestAPI(t)
+	budgetYearSetup(t, ta)
+	raw := func(s string) json.RawMessage { return json.RawMessage(s) }
+	localLine := func(kv ...any) map[string]any {
+		b := map[string]any{"fiscal_year": 2025, "province": "01", "source": "local"}
+		for i := 0; i < len(kv); i += 2 {
+			b[kv[i].(string)] = kv[i+1]
+		}
+		return b
+	}
+	const noKey = "\x00none"
+	tests := []struct {
+		name   string
+		path   string
+		body   func() map[string]any
+		set    map[string]any
+		del    []string
+		key    string
+		status int
+		code   domain.Code
+		field  string
+	}{
+		// Successions.
+		{name: "succession to a province that is not the successor", path: pathTransfers, body: successionBody,
+			set: map[string]any{"to_province": "01"}, status: 422, code: domain.CodeInvalidTransfer, field: "to_province"},
+		{name: "succession before 1 July 2025", path: pathTransfers, body: successionBody,
+			set: map[string]any{"effective_date": "2025-06-30"}, status: 422, code: domain.CodeDateOutsideWindow, field: "effective_date"},
+		{name: "succession from a province that was not merged", path: pathTransfers, body: successionBody,
+			set: map[string]any{"province": "01", "to_province": "01"}, status: 422, code: domain.CodeInvalidTransfer, field: "province"},
+		{name: "succession to another year", path: pathTransfers, body: successionBody,
+			set: map[string]any{"to_fiscal_year": 2026}, status: 422, code: domain.CodeInvalidTransfer, field: "to_fiscal_year"},
+		// Carry-overs.
+		{name: "carry-over to a year other than N+1", path: pathTransfers, body: carryOverBody,
+			set: map[string]any{"to_fiscal_year": 2027}, status: 422, code: domain.CodeInvalidTransfer, field: "to_fiscal_year"},
+		{name: "carry-over to the same year", path: pathTransfers, body: carryOverBody,
+			set: map[string]any{"to_fiscal_year": 2025}, status: 422, code: domain.CodeInvalidTransfer, field: "to_fiscal_year"},
+		{name: "carry-over before the settlement period", path: pathTransfers, body: carryOverBody,
+			set: map[string]any{"effective_date": "2025-12-31"}, status: 422, code: domain.CodeDateOutsideWindow, field: "effective_date"},
+		{name: "carry-over after the settlement period", path: pathTransfers, body: carryOverBody,
+			set: map[string]any{"effective_date": "2026-02-01"}, status: 422, code: domain.CodeDateOutsideWindow, field: "effective_date"},
+		{name: "carry-over to another province", path: pathTransfers, body: carryOverBody,
+			set: map[string]any{"to_province": "79"}, status: 422, code: domain.CodeInvalidTransfer, field: "to_province"},
+		// More than is available.
+		{name: "transfer of more than the line has", path: pathTransfers, body: successionBody,
+			set: map[string]any{"amount": "900000001"}, status: 422, code: domain.CodeInsufficientFunds, field: "amount"},
+		{name: "transfer of more than the project has", path: pathTransfers, body: successionBody,
+			set: map[string]any{"amount": "300000001", "project": "DA-1"}, status: 422, code: domain.CodeInsufficientFunds, field: "amount"},
+		{name: "transfer of a project the line does not fund", path: pathTransfers, body: successionBody,
+			set: map[string]any{"project": "DA-9"}, status: 422, code: domain.CodeInsufficientFunds, field: "amount"},
+		{name: "lapse of more than the line has", path: pathLapses, body: lapseBody,
+			set: map[string]any{"amount": "1000000001"}, status: 422, code: domain.CodeInsufficientFunds, field: "amount"},
+		{name: "lapse of more than the project has", path: pathLapses, body: lapseBody,
+			set: map[string]any{"province": "02", "project": "DA-1", "amount": "300000001"}, status: 422, code: domain.CodeInsufficientFunds, field: "amount"},
+		{name: "lapse of less than the line has", path: pathLapses, body: lapseBody,
+			set: map[string]any{"amount": "999999999"}, status: 400, code: domain.CodeInvalidAmount, field: "amount"},
+		// Sources.
+		{name: "transfer between different sources", path: pathTransfers, body: successionBody,
+			set: map[string]any{"to_source": "local"}, status: 422, code: domain.CodeInvalidTransfer, field: "to_source"},
+		{name: "carry-over between different sources", path: pathTransfers, body: carryOverBody,
+			set: map[string]any{"to_source": "local"}, status: 422, code: domain.CodeInvalidTransfer, field: "to_source"},
+		// Lapse windows.
+		{name: "lapse before the settlement period ends", path: pathLapses, body: lapseBody,
+			set: map[string]any{"effective_date": "2026-01-31"}, status: 422, code: domain.CodeDateOutsideWindow, field: "effective_date"},
+		{name: "lapse within the fiscal year", path: pathLapses, body: lapseBody,
+			set: map[string]any{"effective_date": "2025-12-31"}, status: 422, code: domain.CodeDateOutsideWindow, field: "effective_date"},
+		// A lapsed line takes refunds only.
+		{name: "allocation on a lapsed line", path: pathAllocations,
+			body: func() map[string]any {
+				return localLine("amount", "1000", "decision", "15/QĐ-UBND", "effective_date", "2025-12-01")
+			}, status: 422, code: domain.CodeLineLapsed, field: "province"},
+		{name: "adjustment on a lapsed line", path: pathAdjustments,
+			body: func() map[string]any {
+				return localLine("delta", "1000", "decision", "15/QĐ-UBND", "reason", "bổ sung", "effective_date", "2025-12-01")
+			}, status: 422, code: domain.CodeLineLapsed, field: "province"},
+		{name: "disbursement on a lapsed line", path: pathDisbursements,
+			body: func() map[string]any {
+				return localLine("amount", "1000", "voucher", "UNC-3", "beneficiary", "HTX", "effective_date", "2026-01-10")
+			}, status: 422, code: domain.CodeLineLapsed, field: "province"},
+		{name: "transfer out of a lapsed line", path: pathTransfers, body: carryOverBody,
+			set: map[string]any{"source": "local", "to_source": "local", "amount": "1000"}, status: 422, code: domain.CodeLineLapsed, field: "province"},
+		{name: "lapse of a lapsed line", path: pathLapses, body: lapseBody,
+			set: map[string]any{"source": "local", "amount": "0"}, status: 422, code: domain.CodeLineLapsed, field: "province"},
+		{name: "refund larger than net disbursed on a lapsed line", path: pathRefunds,
+			body: func() map[string]any {
+				return localLine("amount", "40000001", "voucher", "NT-1", "reason", "Thu hồi theo kết luận kiểm toán", "effective_date", "2026-05-01")
+			}, status: 422, code: domain.CodeRefundExceedsDisbursed, field: "amount"},
+		// The body, as the movements' routes judge it.
+		{name: "transfer with a voucher", path: pathTransfers, body: successionBody,
+			set: map[string]any{"voucher": "UNC-9"}, status: 400, code: domain.CodeUnknownField, field: "voucher"},
+		{name: "transfer with a delta", path: pathTransfers, body: successionBody,
+			set: map[string]any{"delta": "1000"}, status: 400, code: domain.CodeUnknownField, field: "delta"},
+		{name: "transfer with an unknown field", path: pathTransfers, body: successionBody,
+			set: map[string]any{"to_line": "2025/08"}, status: 400, code: domain.CodeUnknownField, field: "to_line"},
+		{name: "transfer with a field in capitals", path: pathTransfers, body: successionBody,
+			set: map[string]any{"TO_PROVINCE": "08"}, status: 400, code: domain.CodeUnknownField, field: "TO_PROVINCE"},
+		{name: "transfer without a kind", path: pathTransfers, body: successionBody,
+			del: []string{"transfer_kind"}, status: 400, code: domain.CodeMissingField, field: "transfer_kind"},
+		{name: "transfer of an unknown kind", path: pathTransfers, body: successionBody,
+			set: map[string]any{"transfer_kind": "gift"}, status: 400, code: domain.CodeInvalidField, field: "transfer_kind"},
+		{name: "transfer without to_fiscal_year", path: pathTransfers, body: successionBody,
+			del: []string{"to_fiscal_year"}, status: 400, code: domain.CodeMissingField, field: "to_fiscal_year"},
+		{name: "transfer with to_fiscal_year as a string", path: pathTransfers, body: successionBody,
+			set: map[string]any{"to_fiscal_year": "2025"}, status: 400, code: domain.CodeInvalidField, field: "to_fiscal_year"},
+		{name: "transfer without to_province", path: pathTransfers, body: successionBody,
+			del: []string{"to_province"}, status: 400, code: domain.CodeMissingField, field: "to_province"},
+		{name: "transfer to an unknown province", path: pathTransfers, body: successionBody,
+			set: map[string]any{"to_province": "99"}, status: 422, code: domain.CodeInvalidTransfer, field: "to_province"},
+		{name: "transfer without a decision", path: pathTransfers, body: successionBody,
+			del: []string{"decision"}, status: 400, code: domain.CodeMissingField, field: "decision"},
+		{name: "transfer of nothing", path: pathTransfers, body: successionBody,
+			set: map[string]any{"amount": "0"}, status: 400, code: domain.CodeInvalidAmount, field: "amount"},
+		{name: "transfer with the amount as a JSON number", path: pathTransfers, body: successionBody,
+			set: map[string]any{"amount": raw("100000000")}, status: 400, code: domain.CodeInvalidAmount, field: "amount"},
+		{name: "transfer without an Idempotency-Key", path: pathTransfers, body: successionBody,
+			key: noKey, status: 400, code: domain.CodeInvalidIdempotencyKey, field: "Idempotency-Key"},
+		{name: "lapse with a voucher", path: pathLapses, body: lapseBody,
+			set: map[string]any{"voucher": "UNC-9"}, status: 400, code: domain.CodeInvalidField, field: "voucher"},
+		{name: "lapse without a decision", path: pathLapses, body: lapseBody,
+			del: []string{"decision"}, status: 400, code: domain.CodeMissingField, field: "decision"},
+		{name: "lapse of a negative amount", path: pathLapses, body: lapseBody,
+			set: map[string]any{"amount": "-1"}, status: 400, code: domain.CodeInvalidAmount, field: "amount"},
+		{name: "lapse with a transfer's field", path: pathLapses, body: lapseBody,
+			set: map[string]any{"to_province": "08"}, status: 400, code: domain.CodeUnknownField, field: "to_province"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := tt.body()
+			maps.Copy(body, tt.set)
+			for _, k := range tt.del {
+				delete(body, k)
+			}
+			header := http.Header{"Content-Type": {"application/json"}}
+			if tt.key != noKey {
+				header.Set("Idempotency-Key", uuid.NewString())
+			}
+			before := ta.streamLastSeq(t)
+			r := ta.do(t, http.MethodPost, tt.path, header, mustJSON(t, body))
+			requireProblem(t, r, tt.status, tt.code, tt.field)
+			require.Equal(t, before, ta.streamLastSeq(t), "the refused request appended to the stream")
+		})
+	}
+
+	// Each valid body is accepted, so every case above was refused for
+	// the one thing it changed; and a lapsed line still takes a refund of
+	// what it paid.
+	for _, c := range []struct {
+		path string
+		body map[string]any
+	}{
+		{pathTransfers, successionBody()},
+		{pathTransfers, carryOverBody()},
+		{pathLapses, map[string]any{"fiscal_year": 2025, "province": "02", "source": "national", "project": "DA-1",
+			"amount": "300000000", "decision": "57/QĐ-UBND", "effective_date": "2026-02-01"}},
+		{pathRefunds, localLine("amount", "40000000", "voucher", "NT-1", "reason", "Thu hồi theo kết luận kiểm toán", "effective_date", "2026-05-01")},
+	} {
+		r := ta.post(t, c.path, uuid.NewString(), mustJSON(t, c.body))
+		require.Equal(t, http.StatusCreated, r.status, "%s: %s", c.path, r.body)
+	}
+}
+
+// A transfer answers with both events and both lines' balances; a retry
+// with the same key returns the same pair and appends nothing.
+func TestTransferAndRetry(t *testing.T) {
+	t.Parallel()
+	ta := newTestAPI(t)
+	budgetYearSetup(t, ta)
+
+	body := successionBody()
+	body["project"] = "DA-1"
+	before := ta.streamLastSeq(t)
+	r := ta.post(t, pathTransfers, "succession-02", mustJSON(t, body))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	var res transferResponse
+	require.NoError(t, json.Unmarshal(r.body, &res))
+	assert.False(t, res.Replayed)
+
+	out, in := res.Out.Event, res.In.Event
+	assert.Equal(t, domain.TypeTransferredOut, out.Type)
+	assert.Equal(t, domain.TypeTransferredIn, in.Type)
+	assert.Equal(t, domain.TransferSuccession, out.TransferKind)
+	from := domain.LineKey{FiscalYear: 2025, Province: "02", Source: domain.SourceNational}
+	to := domain.LineKey{FiscalYear: 2025, Province: "08", Source: domain.SourceNational}
+	for _, e := range []domain.Event{out, in} {
+		assert.Equal(t, from, e.FromLine)
+		assert.Equal(t, to, e.ToLine)
+		assert.Equal(t, out.ID, e.TransferID, "both sides name the transferred-out event")
+		assert.Equal(t, "DA-1", e.Project, "a project's transfer keeps its code on both sides")
+		assert.Equal(t, "admin", e.Actor)
+		requireAmount(t, "100000000", e.Amount)
+	}
+	assert.NotEqual(t, out.ID, in.ID)
+	assert.Equal(t, from, out.Line())
+	assert.Equal(t, to, in.Line())
+	assert.Equal(t, res.Out.Seq+1, res.In.Seq, "the two sides are consecutive")
+	assert.Greater(t, res.Out.Seq, before)
+	assert.Equal(t, res.In.Seq, ta.streamLastSeq(t))
+
+	assert.Equal(t, from, res.Out.Line.Line)
+	requireAmount(t, "100000000", res.Out.Line.Balance.TransferredOut)
+	requireAmount(t, "800000000", res.Out.Line.Balance.Available())
+	require.NotNil(t, res.Out.Project)
+	requireAmount(t, "200000000", res.Out.Project.Balance.Available())
+	assert.Equal(t, to, res.In.Line.Line)
+	requireAmount(t, "100000000", res.In.Line.Balance.TransferredIn)
+	requireAmount(t, "100000000", res.In.Line.Balance.Available())
+	require.NotNil(t, res.In.Project)
+	requireAmount(t, "100000000", res.In.Project.Balance.Available())
+	assert.Equal(t, 1, res.In.Line.Events)
+
+	// The retry: the original pair, 200, nothing appended.
+	last := ta.streamLastSeq(t)
+	r = ta.post(t, pathTransfers, "succession-02", mustJSON(t, body))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var again transferResponse
+	require.NoError(t, json.Unmarshal(r.body, &again))
+	assert.True(t, again.Replayed)
+	assert.Equal(t, out.ID, again.Out.Event.ID)
+	assert.Equal(t, in.ID, again.In.Event.ID)
+	assert.Equal(t, out.Hash, again.Out.Event.Hash)
+	assert.Equal(t, in.Hash, again.In.Event.Hash)
+	assert.Equal(t, res.Out.Seq, again.Out.Seq)
+	assert.Equal(t, res.In.Seq, again.In.Seq)
+	assert.Equal(t, last, ta.streamLastSeq(t))
+
+	// The same key for another transfer is refused.
+	body["amount"] = "1000"
+	r = ta.post(t, pathTransfers, "succession-02", mustJSON(t, body))
+	requireProblem(t, r, http.StatusConflict, domain.CodeIdempotencyKeyReused, "Idempotency-Key")
+	assert.Equal(t, last, ta.streamLastSeq(t))
+
+	// The balances show both sides.
+	r = ta.get(t, "/v1/balances?year=2025&province=08")
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Contains(t, string(r.body), `"transferred_in": "100000000"`)
+}
+
+// A lapse of the whole line takes what is available and closes it: a
+// disbursement is refused, a refund of what it paid is not.
+func TestLapseClosesTheLine(t *testing.T) {
+	t.Parallel()
+	ta := newTestAPI(t)
+	budgetYearSetup(t, ta)
+	r := ta.post(t, pathLapses, "lapse-01", mustJSON(t, lapseBody()))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	var res recordResponse
+	require.NoError(t, json.Unmarshal(r.body, &res))
+	assert.Equal(t, domain.TypeLapsed, res.Event.Type)
+	requireAmount(t, "1000000000", res.Line.Balance.Lapsed)
+	requireAmount(t, "0", res.Line.Balance.Available())
+
+	r = ta.post(t, pathLapses, "lapse-01", mustJSON(t, lapseBody()))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var again recordResponse
+	require.NoError(t, json.Unmarshal(r.body, &again))
+	assert.True(t, again.Replayed)
+	assert.Equal(t, res.Event.ID, again.Event.ID)
+
+	disb := map[string]any{"fiscal_year": 2025, "province": "01", "source": "national", "amount": "1000",
+		"voucher": "UNC-9", "beneficiary": "HTX", "effective_date": "2026-01-10"}
+	before := ta.streamLastSeq(t)
+	requireProblem(t, ta.post(t, pathDisbursements, uuid.NewString(), mustJSON(t, disb)), 422, domain.CodeLineLapsed, "province")
+	require.Equal(t, before, ta.streamLastSeq(t))
+}
+
+// An officer transfers only between lines of its own provinces and
+// sources, and records lapses only on its own lines; auditors never.
+func TestTransferAndLapseScope(t *testing.T) {
+	t.Parallel()
+	ta := newTestAPI(t)
+	budgetYearSetup(t, ta)
+	onlyOld := ta.addAccount(t, "ha-giang", domain.RoleOfficer, []string{"02"}, []string{"national"})
+	both := ta.addAccount(t, "tuyen-quang", domain.RoleOfficer, []string{"02", "08"}, []string{"national"})
+	bothLocal := ta.addAccount(t, "tuyen-quang-local", domain.RoleOfficer, []string{"02", "08"}, []string{"local"})
+	onlyNew := ta.addAccount(t, "tuyen-quang-moi", domain.RoleOfficer, []string{"08"}, []string{"national"})
+	auditor := ta.addAccount(t, "kiem-toan", domain.RoleAuditor, nil, nil)
+
+	for _, c := range []struct {
+		name, token string
+		path        string
+		body        map[string]any
+		field       string
+	}{
+		{"destination out of scope", onlyOld, pathTransfers, successionBody(), "to_province"},
+		{"source out of scope", onlyNew, pathTransfers, successionBody(), "province"},
+		{"fund source out of scope", bothLocal, pathTransfers, successionBody(), "source"},
+		{"auditor transfers", auditor, pathTransfers, successionBody(), ""},
+		{"auditor lapses", auditor, pathLapses, lapseBody(), ""},
+		{"lapse out of scope", both, pathLapses, lapseBody(), "province"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := ta.streamLastSeq(t)
+			r := ta.as(c.token).post(t, c.path, uuid.NewString(), mustJSON(t, c.body))
+			requireProblem(t, r, http.StatusForbidden, domain.CodeForbidden, c.field)
+			require.Equal(t, before, ta.streamLastSeq(t))
+		})
+	}
+	r := ta.as(both).post(t, pathTransfers, uuid.NewString(), mustJSON(t, successionBody()))
+	require.Equal(t, http.StatusCreated, r.status, "an officer of both provinces: %s", r.body)
+	var res transferResponse
+	require.NoError(t, json.Unmarshal(r.body, &res))
+	assert.Equal(t, "tuyen-quang", res.Out.Event.Actor)
+	assert.Equal(t, "tuyen-quang", res.In.Event.Actor)
+}
+
+// The NATS service takes transfers and lapses as the HTTP API does.
+func TestNATSServiceTransfersAndLapses(t *testing.T) {
+	t.Parallel()
+	ta := newTestAPI(t)
+	budgetYearSetup(t, ta)
+	c := newNATSService(t, ta)
+
+	a := c.record(t, "transfers", "nats-succession", mustJSON(t, successionBody()))
+	require.Equal(t, http.StatusCreated, a.status, "%s", a.body)
+	var res transferResponse
+	require.NoError(t, json.Unmarshal(a.body, &res))
+	assert.Equal(t, domain.TypeTransferredOut, res.Out.Event.Type)
+	requireAmount(t, "100000000", res.In.Line.Balance.Available())
+
+	// The same transfer over HTTP is the retry: the same pair.
+	r := ta.post(t, pathTransfers, "nats-succession", mustJSON(t, successionBody()))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var again transferResponse
+	require.NoError(t, json.Unmarshal(r.body, &again))
+	assert.Equal(t, res.Out.Event.ID, again.Out.Event.ID)
+	assert.Equal(t, res.In.Event.ID, again.In.Event.ID)
+
+	bad := successionBody()
+	bad["to_province"] = "01"
+	before := ta.streamLastSeq(t)
+	a = c.record(t, "transfers", "nats-bad", mustJSON(t, bad))
+	require.Equal(t, http.StatusUnprocessableEntity, a.status, "%s", a.body)
+	assert.Equal(t, string(domain.CodeInvalidTransfer), a.errCode)
+	assert.Equal(t, "to_province", a.problem(t).Field)
+	assert.Equal(t, before, ta.streamLastSeq(t))
+
+	a = c.record(t, "lapses", "nats-lapse", mustJSON(t, lapseBody()))
+	require.Equal(t, http.StatusCreated, a.status, "%s", a.body)
+	var lapse recordResponse
+	require.NoError(t, json.Unmarshal(a.body, &lapse))
+	assert.Equal(t, domain.TypeLapsed, lapse.Event.Type)
+}
+
+// The CLI: transfer and lapse print both events and both lines'
+// balances, take Vietnamese amounts, and exit as the other movements.
+func TestTransferAndLapseCLI(t *testing.T) {
+	ta := newTestAPI(t)
+	budgetYearSetup(t, ta)
+	cliAgainst(t, ta)
+	succession := []string{"transfer", "--kind", "succession", "--year", "2025", "--province", "02", "--source", "national",
+		"--to-year", "2025", "--to-province", "08", "--amount", "100 triệu", "--decision", "1234/QĐ-UBND", "--date", "2025-07-01",
+		"--project", "DA-1", "--reason", "Sáp nhập tỉnh", "--id", "cli-succession"}
+	code, stdout, stderr := runIn(succession...)
+	require.Equal(t, exitOK, code, stderr)
+	for _, want := range []string{
+		"Recorded funds.transferred_out.v1 ", "Recorded funds.transferred_in.v1 ",
+		"transfer   succession, from 2025 · 02 Hà Giang · KCQG to 2025 · 08 Tuyên Quang · KCQG",
+		"amount     100.000.000 ₫", "project    DA-1", "decision   1234/QĐ-UBND",
+		"Source line 2025 · 02 Hà Giang · KCQG: allocated 1.000.000.000 ₫ · transferred out 100.000.000 ₫ · net disbursed 100.000.000 ₫ · available 800.000.000 ₫",
+		"Destination line 2025 · 08 Tuyên Quang · KCQG: allocated 0 ₫ · transferred in 100.000.000 ₫ · net disbursed 0 ₫ · available 100.000.000 ₫",
+		"  project DA-1: allocated 300.000.000 ₫ · transferred out 100.000.000 ₫ · net disbursed 0 ₫ · available 200.000.000 ₫",
+	} {
+		assert.Contains(t, stdout, want)
+	}
+
+	// The retry with the same --id: the same pair, said so.
+	code, again, stderr := runIn(succession...)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, again, "Already recorded (same idempotency key, same transfer)")
+	assert.Equal(t, strings.Count(again, "funds.transferred_"), 2)
+
+	// Refused by the ledger: exit 1, the field named by its flag's field.
+	code, stdout, stderr = runIn("transfer", "--kind", "succession", "--year", "2025", "--province", "02", "--source", "national",
+		"--to-year", "2025", "--to-province", "01", "--amount", "1 triệu", "--decision", "1/QĐ", "--date", "2025-07-01")
+	assert.Equal(t, exitRefused, code, stderr)
+	assert.Empty(t, stdout)
+	assert.Contains(t, stderr, "invalid_transfer, field to_province")
+
+	code, stdout, stderr = runIn("transfer", "--kind", "carry_over", "--year", "2025", "--province", "01", "--source", "national",
+		"--to-year", "2026", "--to-province", "01", "--amount", "1,5 tỷ", "--decision", "1/QĐ", "--date", "2026-01-15")
+	assert.Equal(t, exitRefused, code, stderr)
+	assert.Contains(t, stderr, "insufficient_funds, field amount")
+
+	code, stdout, stderr = runIn("transfer", "--kind", "carry_over", "--year", "2025", "--province", "01", "--source", "national",
+		"--to-year", "2026", "--to-province", "01", "--amount", "250 triệu", "--decision", "55/QĐ-UBND", "--date", "2026-01-15")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "Destination line 2026 · 01 Hà Nội · KCQG: allocated 0 ₫ · transferred in 250.000.000 ₫")
+	assert.Contains(t, stderr, "idempotency key: ", "the key made is printed for a retry")
+
+	code, stdout, stderr = runIn("lapse", "--year", "2025", "--province", "01", "--source", "national", "--amount", "750 triệu",
+		"--decision", "56/QĐ-UBND", "--reason", "Hết thời gian chỉnh lý quyết toán", "--date", "2026-02-01")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "Recorded funds.lapsed.v1 ")
+	assert.Contains(t, stdout, "Line balance: allocated 1.000.000.000 ₫ · transferred out 250.000.000 ₫ · net disbursed 0 ₫ · lapsed 750.000.000 ₫ · available 0 ₫")
+
+	code, _, stderr = runIn("lapse", "--year", "2025", "--province", "02", "--source", "national", "--amount", "1 tỷ",
+		"--decision", "56/QĐ-UBND", "--date", "2026-01-31")
+	assert.Equal(t, exitRefused, code, stderr)
+	assert.Contains(t, stderr, "date_outside_window, field effective_date")
+}
+
+// Input errors of transfer and lapse exit 2 before anything is sent.
+func TestTransferAndLapseInputErrors(t *testing.T) {
+	s := newSilentLedger(t)
+	cliTestEnv(t, s)
+	transfer := []string{"transfer", "--kind", "succession", "--year", "2025", "--province", "02", "--source", "national",
+		"--to-year", "2025", "--to-province", "08", "--amount", "100 triệu", "--decision", "1234/QĐ-UBND", "--date", "2025-07-01"}
+	lapse := []string{"lapse", "--year", "2025", "--province", "02", "--source", "national", "--amount", "0",
+		"--decision", "56/QĐ-UBND", "--date", "2026-02-01"}
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"transfer without --kind", without(transfer, "--kind"), "--kind is required"},
+		{"transfer --kind bad", with(without(transfer, "--kind"), "--kind", "gift"), "--kind"},
+		{"transfer without --year", without(transfer, "--year"), "--year is required"},
+		{"transfer without --to-year", without(transfer, "--to-year"), "--to-year is required"},
+		{"transfer without --to-province", without(transfer, "--to-province"), "--to-province"},
+		{"transfer --to-source bad", with(transfer, "--to-source", "bogus"), "--to-source"},
+		{"transfer without --amount", without(transfer, "--amount"), "--amount is required"},
+		{"transfer --amount 1.5", with(without(transfer, "--amount"), "--amount", "1.5"), "--amount"},
+		{"transfer --amount 0", with(without(transfer, "--amount"), "--amount", "0"), "--amount"},
+		{"transfer without --decision", without(transfer, "--decision"), "--decision"},
+		{"transfer --date bad", with(without(transfer, "--date"), "--date", "1/7/2025"), "--date"},
+		{"transfer --id with a space", with(transfer, "--id", "a b"), "--id"},
+		{"lapse without --year", without(lapse, "--year"), "--year is required"},
+		{"lapse without --decision", without(lapse, "--decision"), "--decision"},
+		{"lapse --amount negative", with(without(lapse, "--amount"), "--amount", "-1 triệu"), "--amount"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s.conns.Store(0)
+			code, stdout, stderr := runIn(c.args...)
+			assert.Equal(t, exitUsage, code, stderr)
+			assert.Empty(t, stdout)
+			assert.Contains(t, stderr, c.want)
+			assert.Zero(t, s.conns.Load(), "something was sent")
+		})
+	}
+}
