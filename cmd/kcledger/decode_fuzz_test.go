@@ -11,7 +11,7 @@ import (
 
 // fuzzKinds indexes the commands for the fuzzer, which cannot generate a
 // CommandKind itself.
-var fuzzKinds = []domain.CommandKind{domain.Allocate, domain.Adjust, domain.Disburse, domain.Refund}
+var fuzzKinds = []domain.CommandKind{domain.Allocate, domain.Adjust, domain.Disburse, domain.Refund, domain.Transfer, domain.Lapse}
 
 // movementWire re-encodes a decoded command as a request body.
 type movementWire struct {
@@ -23,14 +23,19 @@ type movementWire struct {
 	Amount      *domain.Amount `json:"amount,omitempty"`
 	Delta       *domain.Amount `json:"delta,omitempty"`
 	Decision    string         `json:"decision"`
-	Voucher     string         `json:"voucher"`
-	Beneficiary string         `json:"beneficiary"`
+	Voucher     string         `json:"voucher,omitempty"`
+	Beneficiary string         `json:"beneficiary,omitempty"`
 	Reason      string         `json:"reason"`
 	// The project facts, absent when empty as a client leaves them out.
 	ProjectName      string         `json:"project_name,omitempty"`
 	ImplementingUnit string         `json:"implementing_unit,omitempty"`
 	Counterpart      *domain.Amount `json:"counterpart,omitempty"`
 	EffectiveDate    domain.Date    `json:"effective_date"`
+	// A transfer's kind and destination, absent on the other kinds.
+	TransferKind string `json:"transfer_kind,omitempty"`
+	ToFiscalYear int    `json:"to_fiscal_year,omitempty"`
+	ToProvince   string `json:"to_province,omitempty"`
+	ToSource     string `json:"to_source,omitempty"`
 }
 
 func encodeMovement(c domain.Command) ([]byte, error) {
@@ -39,6 +44,7 @@ func encodeMovement(c domain.Command) ([]byte, error) {
 		Category: string(c.Category), Decision: c.Decision, Voucher: c.Voucher, Beneficiary: c.Beneficiary,
 		Reason: c.Reason, EffectiveDate: c.EffectiveDate,
 		ProjectName: c.ProjectName, ImplementingUnit: c.ImplementingUnit,
+		TransferKind: string(c.TransferKind), ToFiscalYear: c.To.FiscalYear, ToProvince: c.To.Province, ToSource: string(c.To.Source),
 	}
 	if !c.Counterpart.IsZero() {
 		counterpart := c.Counterpart
@@ -67,6 +73,13 @@ func FuzzDecodeMovement(f *testing.F) {
 		{0, `{"fiscal_year":2025,"amount":1.5e9,"effective_date":"2025-03-01"}`},
 		{0, `{"fiscal_year":2025,"amount":"1.5","effective_date":"2025-03-01"}`},
 		{0, `{"fiscal_year":2025,"amount":"-0","effective_date":"2025-03-01"}`},
+		{4, `{"transfer_kind":"succession","fiscal_year":2025,"province":"02","source":"national","to_fiscal_year":2025,"to_province":"08","amount":"2000000000","decision":"1234/QĐ-UBND","effective_date":"2025-07-01"}`},
+		{4, `{"transfer_kind":"carry_over","fiscal_year":2025,"province":"01","source":"local","to_fiscal_year":2026,"to_province":"01","to_source":"local","project":"DA-1","amount":"1","decision":"1/QĐ","reason":"r","effective_date":"2026-01-15"}`},
+		{4, `{"transfer_kind":"succession","fiscal_year":2025,"to_fiscal_year":"2025","amount":"1","effective_date":"2025-07-01"}`},
+		{4, `{"fiscal_year":2025,"to_fiscal_year":2025,"amount":"1","voucher":"","effective_date":"2025-07-01"}`},
+		{4, `{"fiscal_year":2025,"amount":"1","effective_date":"2025-07-01"}`},
+		{5, `{"fiscal_year":2025,"province":"01","source":"national","amount":"0","decision":"56/QĐ-UBND","effective_date":"2026-02-01"}`},
+		{5, `{"fiscal_year":2025,"amount":"1","to_province":"08","effective_date":"2026-02-01"}`},
 		{0, `{"fiscal_year":2025,"province":"01","source":"national","project":"CCN-1","amount":"1","decision":"1/QĐ","project_name":"Cụm CN","implementing_unit":"TTKC","counterpart":"9500000000","effective_date":"2025-03-01"}`},
 		{0, `{"fiscal_year":2025,"amount":"1","counterpart":95,"effective_date":"2025-03-01"}`},
 		{0, `{"fiscal_year":2025,"amount":"1","counterpart":null,"effective_date":"2025-03-01"}`},
