@@ -6,8 +6,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/micro"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -413,6 +415,16 @@ func TestNATSServiceTransfersAndLapses(t *testing.T) {
 	assert.Equal(t, string(domain.CodeInvalidTransfer), a.errCode)
 	assert.Equal(t, "to_province", a.problem(t).Field)
 	assert.Equal(t, before, ta.streamLastSeq(t))
+
+	reply, err := c.nc.Request("$SRV.INFO.kcledger", nil, 5*time.Second)
+	require.NoError(t, err)
+	var info micro.Info
+	require.NoError(t, json.Unmarshal(reply.Data, &info))
+	var subjects []string
+	for _, e := range info.Endpoints {
+		subjects = append(subjects, e.Subject)
+	}
+	assert.Subset(t, subjects, []string{"kcledger.api.v1.transfers", "kcledger.api.v1.lapses"}, "discoverable with nats micro info")
 
 	a = c.record(t, "lapses", "nats-lapse", mustJSON(t, lapseBody()))
 	require.Equal(t, http.StatusCreated, a.status, "%s", a.body)
