@@ -195,8 +195,10 @@ func (p Policy) Window(k CommandKind, fy int) (from, to Date, open bool) {
 
 // TransferWindow returns the range of effective dates of a transfer of
 // kind k out of a line of fiscal year fy:
-//   - a succession: from 1 July 2025 (Scheme34Start), within the year and
-//     its settlement period;
+//   - a succession: from 1 July 2025 (Scheme34Start), or 1 January of
+//     the year before if later, to the end of the year's settlement
+//     period (a 2026 line allocated in advance under an old code
+//     succeeds from 1 July 2025 too);
 //   - a carry-over: within year fy's settlement period, 1 January of the
 //     next year to SettlementEnd(fy).
 //
@@ -205,7 +207,7 @@ func (p Policy) Window(k CommandKind, fy int) (from, to Date, open bool) {
 func (p Policy) TransferWindow(k TransferKind, fy int) (from, to Date) {
 	to = p.SettlementEnd(fy)
 	if k == TransferSuccession {
-		from = Date{Year: fy, Month: time.January, Day: 1}
+		from = Date{Year: fy - 1, Month: time.January, Day: 1}
 		if from.Before(Scheme34Start) {
 			from = Scheme34Start
 		}
@@ -321,14 +323,14 @@ func (c *Command) validateFacts() error {
 // force on the effective date, except on a line that may be left after
 // its province merged (the 2025 merger): a refund of money it paid, a
 // lapse of what it kept, and a transfer out of it (a succession) are
-// recorded against the line as it was, when its code was in force during
-// its fiscal year.
+// recorded against the line as it was, when its code was in force on a
+// day its movements may be dated (LineCode).
 func (c *Command) validateProvince() error {
 	_, err := ProvinceOn(c.Province, c.EffectiveDate)
 	if err == nil || c.Kind != Refund && c.Kind != Lapse && c.Kind != Transfer {
 		return err
 	}
-	if _, ok := ProvinceName(c.Province, c.FiscalYear); ok {
+	if _, ok := LineCode(c.Province, c.FiscalYear); ok {
 		return nil
 	}
 	return err

@@ -294,6 +294,27 @@ func ProvinceName(code string, fy int) (Province, bool) {
 	return Province{}, false
 }
 
+// LineCode returns the province a budget line of fiscal year fy under
+// code belongs to: the code must have been in force on a day a movement of
+// that line may be dated, from 1 January of the year before (allocations
+// are often assigned in advance) to 31 December of fy. So a 2026 line
+// allocated in the first half of 2025 under a 63-province code is a line
+// of that code, which its refunds, lapse and succession keep. The newest
+// scheme wins, as in ProvinceName. ok is false for a code no such day had.
+func LineCode(code string, fy int) (Province, bool) {
+	if d := (Date{fy, time.December, 31}); !d.Before(Scheme34Start) {
+		if p, ok := LookupProvince(Scheme34, code); ok {
+			return p, true
+		}
+	}
+	if d := (Date{fy - 1, time.January, 1}); d.Before(Scheme34Start) {
+		if p, ok := LookupProvince(Scheme63, code); ok {
+			return p, true
+		}
+	}
+	return Province{}, false
+}
+
 // schemeCodes names a scheme's codes in messages.
 func schemeCodes(s Scheme) string { return "the " + string(s) + "-province codes" }
 

@@ -35,9 +35,11 @@ const (
 	OpCloseYear YearEndOp = "close_year"
 )
 
-// SuccessionYear is the only fiscal year whose lines a succession moves:
-// the 63-province codes were in force in 2025 until the merger, and no
-// year before has a settlement period that reaches it.
+// SuccessionYear is the fiscal year whose lines a succession moves by
+// default: the 63-province codes were in force in 2025 until the merger,
+// and no year before has a settlement period that reaches it. The next
+// year's lines may hold money allocated in advance under an old code
+// (LineCode), and are moved by a succession of SuccessionYear+1.
 const SuccessionYear = 2025
 
 // YearEnd asks for one bulk operation.
@@ -69,8 +71,8 @@ func (y YearEnd) Validate(p Policy) error {
 	if y.FiscalYear < MinFiscalYear || y.FiscalYear > MaxFiscalYear {
 		return Errorf(CodeInvalidYear, "fiscal_year", "fiscal year %d is outside %d–%d", y.FiscalYear, MinFiscalYear, MaxFiscalYear)
 	}
-	if y.Op == OpSuccession && y.FiscalYear != SuccessionYear {
-		return Errorf(CodeInvalidTransfer, "fiscal_year", "a succession moves the lines of fiscal year %d, the year of the merger, not %d", SuccessionYear, y.FiscalYear)
+	if y.Op == OpSuccession && y.FiscalYear != SuccessionYear && y.FiscalYear != SuccessionYear+1 {
+		return Errorf(CodeInvalidTransfer, "fiscal_year", "a succession moves the lines of fiscal year %d, the year of the merger (or %d's, allocated in advance), not %d", SuccessionYear, SuccessionYear+1, y.FiscalYear)
 	}
 	if strings.TrimSpace(y.Decision) == "" {
 		return Errorf(CodeMissingField, "decision", "a year-end operation cites the decision (quyết định) that orders it")
@@ -110,7 +112,7 @@ func (y YearEnd) Validate(p Policy) error {
 		}
 		return nil
 	}
-	if _, ok := ProvinceName(y.Province, y.FiscalYear); !ok {
+	if _, ok := LineCode(y.Province, y.FiscalYear); !ok {
 		return Errorf(CodeProvinceNotInForce, "province", "province code %s was not in force during fiscal year %d: it has no lines that year", y.Province, y.FiscalYear)
 	}
 	return nil
@@ -140,7 +142,7 @@ func (y YearEnd) Lines() []LineKey {
 	if y.Op == OpSuccession {
 		add(Scheme63, func(p Province) bool { s, ok := Successor(p.Code); return ok && s.Code != p.Code })
 	} else {
-		all := func(p Province) bool { _, ok := ProvinceName(p.Code, y.FiscalYear); return ok }
+		all := func(p Province) bool { _, ok := LineCode(p.Code, y.FiscalYear); return ok }
 		add(Scheme63, all)
 		add(Scheme34, all)
 	}
@@ -169,7 +171,7 @@ func (y YearEnd) covers(k LineKey) bool {
 		_, in63 := LookupProvince(Scheme63, k.Province)
 		return in63 && ok && s.Code != k.Province
 	}
-	_, ok := ProvinceName(k.Province, k.FiscalYear)
+	_, ok := LineCode(k.Province, k.FiscalYear)
 	return ok
 }
 

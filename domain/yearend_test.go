@@ -149,7 +149,7 @@ func TestPlanYearEnd(t *testing.T) {
 			err: domain.CodeDateOutsideWindow, field: "effective_date"},
 		{name: "succession before 1 July 2025", op: with(succession, func(y *domain.YearEnd) { y.EffectiveDate = date(t, "2025-06-30") }),
 			err: domain.CodeDateOutsideWindow, field: "effective_date"},
-		{name: "succession of another year", op: with(succession, func(y *domain.YearEnd) { y.FiscalYear = 2026 }),
+		{name: "succession of another year", op: with(succession, func(y *domain.YearEnd) { y.FiscalYear = 2027 }),
 			err: domain.CodeInvalidTransfer, field: "fiscal_year"},
 		{name: "succession of a province not merged", op: with(succession, func(y *domain.YearEnd) { y.Province = "01" }),
 			err: domain.CodeInvalidTransfer, field: "province"},
@@ -157,7 +157,7 @@ func TestPlanYearEnd(t *testing.T) {
 			err: domain.CodeInvalidTransfer, field: "province"},
 		{name: "unknown province", op: with(carry, func(y *domain.YearEnd) { y.Province = "99" }),
 			err: domain.CodeUnknownProvince, field: "province"},
-		{name: "a province code not in force during the year", op: with(carry, func(y *domain.YearEnd) { y.FiscalYear, y.EffectiveDate, y.Province = 2026, date(t, "2027-01-10"), "02" }),
+		{name: "a province code not in force during the year", op: with(carry, func(y *domain.YearEnd) { y.FiscalYear, y.EffectiveDate, y.Province = 2027, date(t, "2028-01-10"), "02" }),
 			err: domain.CodeProvinceNotInForce, field: "province"},
 		{name: "unknown source", op: with(carry, func(y *domain.YearEnd) { y.Source = "federal" }),
 			err: domain.CodeUnknownSource, field: "source"},
@@ -237,9 +237,16 @@ func TestYearEndLines(t *testing.T) {
 	all2025 := domain.YearEnd{Op: domain.OpCloseYear, FiscalYear: 2025}.Lines()
 	assert.Contains(t, all2025, key(2025, "02", domain.SourceNational))
 	assert.Contains(t, all2025, key(2025, "08", domain.SourceNational))
+	// 2026's lines may hold money allocated in the first half of 2025,
+	// under the 63 codes: every code of either scheme, 63 in all.
 	all2026 := domain.YearEnd{Op: domain.OpCloseYear, FiscalYear: 2026}.Lines()
-	assert.Len(t, all2026, 34*2)
-	assert.NotContains(t, all2026, key(2026, "02", domain.SourceNational))
+	assert.Len(t, all2026, 63*2)
+	assert.Contains(t, all2026, key(2026, "02", domain.SourceNational))
+	all2027 := domain.YearEnd{Op: domain.OpCloseYear, FiscalYear: 2027}.Lines()
+	assert.Len(t, all2027, 34*2)
+	assert.NotContains(t, all2027, key(2027, "02", domain.SourceNational))
+	succ2026 := domain.YearEnd{Op: domain.OpSuccession, FiscalYear: 2026}.Lines()
+	assert.Len(t, succ2026, 29*2, "a succession of 2026's lines allocated in advance")
 }
 
 // A bulk succession interrupted after some of its transfers, planned

@@ -247,7 +247,7 @@ func TestMergedProvinceLineTakesRefundsOnly(t *testing.T) {
 			err: ErrProvinceNotInForce, field: "province"},
 		{name: "allocation after the merger", given: paid, when: alloc(trieu, "", on(haGiang25), dated("2025-08-01")),
 			err: ErrProvinceNotInForce, field: "province"},
-		{name: "refund on a line of a year the code was never in force", when: refund(trieu, "", on(LineKey{2026, "02", SourceNational}), dated("2026-11-20"), recordedAt("2026-12-01T00:00:00Z")),
+		{name: "refund on a line of a year the code was never in force", when: refund(trieu, "", on(LineKey{2027, "02", SourceNational}), dated("2027-11-20"), recordedAt("2027-12-01T00:00:00Z")),
 			err: ErrProvinceNotInForce, field: "province"},
 		{name: "refund larger than paid", given: paid, when: refund(4*trieu+1, "", on(haGiang25), dated("2026-11-20"), recordedAt("2026-12-01T00:00:00Z")),
 			err: ErrRefundExceedsDisbursed, field: "amount"},
@@ -337,4 +337,31 @@ func TestLineLapseLapsesItsProjects(t *testing.T) {
 			requireAmount(t, "500000", s.Project("DA-01").Available())
 		})
 	}
+}
+
+// A 2026 line allocated in the first half of 2025 under a 63-province
+// code that merged on 1 July 2025 (06 Bắc Kạn, into 19 Thái Nguyên) is
+// not stuck: its money passes to the successor, or lapses.
+func TestLineAllocatedInAdvanceUnderAnOldCode(t *testing.T) {
+	bacKan26 := LineKey{FiscalYear: 2026, Province: "06", Source: SourceNational}
+	thaiNguyen26 := LineKey{FiscalYear: 2026, Province: "19", Source: SourceNational}
+	// Nothing of a 2026 line is paid before 2026, when its code is no
+	// longer in force: it can only pass on or lapse.
+	advance := []Command{alloc(5*trieu, "", on(bacKan26), dated("2025-03-01"))}
+	runRuleCases(t, []ruleCase{
+		{name: "lapse after the settlement period", given: advance, when: lapse(bacKan26, 5*trieu, "", "2027-02-01", recordedAt("2027-06-01T00:00:00Z")), available: "0"},
+		{name: "no disbursement after the merger", given: advance, when: disburse(trieu, "", on(bacKan26), dated("2026-03-01")),
+			err: ErrProvinceNotInForce, field: "province"},
+		{name: "no line of 2027 under the old code", when: refund(trieu, "", on(LineKey{2027, "06", SourceNational}), dated("2027-05-01"), recordedAt("2027-06-01T00:00:00Z")),
+			err: ErrProvinceNotInForce, field: "province"},
+	})
+	from := givenLine(t, bacKan26, Policy{}, advance)
+	for _, d := range []string{"2025-07-01", "2026-03-01", "2027-01-31"} {
+		out, in, err := DecideTransfer(from, NewLineState(thaiNguyen26), transfer(TransferSuccession, bacKan26, thaiNguyen26, 5*trieu, "", d, recordedAt("2027-06-01T00:00:00Z")), Policy{})
+		require.NoError(t, err, d)
+		assert.Equal(t, thaiNguyen26, in.Line())
+		assert.Equal(t, bacKan26, out.Line())
+	}
+	_, _, err := DecideTransfer(from, NewLineState(thaiNguyen26), transfer(TransferSuccession, bacKan26, thaiNguyen26, 5*trieu, "", "2025-06-30"), Policy{})
+	assert.ErrorIs(t, err, ErrDateOutsideWindow)
 }

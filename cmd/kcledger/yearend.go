@@ -359,6 +359,7 @@ func newYearEndCLI(name, summary string, op domain.YearEndOp, stderr io.Writer) 
 func runSuccession(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	y, fs := newYearEndCLI("succession", "kết chuyển tỉnh hợp nhất: transfer what is still available on every 2025 line of a province merged on 1 July 2025 to the same line of its successor (02 Hà Giang → 08 Tuyên Quang), per project; admins. Run it with --dry-run first; a rerun after a failure records nothing twice and finishes the rest", domain.OpSuccession, stderr)
 	y.date = fs.String("date", "", "ngày hiệu lực: the decision's date YYYY-MM-DD, from 2025-07-01 (required)")
+	year := fs.Int("year", domain.SuccessionYear, "năm ngân sách: the fiscal year of the lines moved, 2025, or 2026 for lines allocated in advance under an old code")
 	province := fs.String("province", "", "only this old (63-scheme) province code, e.g. 02; default: every merged province")
 	source := fs.String("source", "", "only this source: national (KCQG) or local (KCĐP); default: both")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -367,7 +368,7 @@ func runSuccession(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if *y.date == "" {
 		return y.usage(stderr, "--date is required: the decision's date, from 2025-07-01")
 	}
-	body := map[string]any{"fiscal_year": domain.SuccessionYear}
+	body := map[string]any{"fiscal_year": *year}
 	if *province != "" {
 		body["province"] = *province
 	}
