@@ -83,6 +83,14 @@ type StoredEvent struct {
 	Data []byte
 }
 
+// At is the message as a domain.Recorded at its sequence, whether or
+// not it decoded (Recorded is empty when it did not).
+func (se StoredEvent) At() domain.Recorded {
+	r := se.Recorded
+	r.Seq = se.Seq
+	return r
+}
+
 // Digest is the message's domain.MessageDigest: what a repudiation of it
 // names.
 func (se *StoredEvent) Digest() string { return domain.MessageDigest(se.Subject, se.Data) }

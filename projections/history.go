@@ -27,6 +27,25 @@ func (c Cut) Ends(seq uint64, stored time.Time) bool {
 	return c.UntilSeq != 0 && seq > c.UntilSeq || !c.AsOf.IsZero() && stored.After(c.AsOf)
 }
 
+// EndsAt is Ends for the message r that follows last in the stream, but
+// never inside a transfer: its transferred-in side, appended in one
+// write with the transferred-out side at the sequence before, is kept
+// whenever that side was, wherever the cut falls between the two (an
+// until_seq naming the out side, an as_of between their stored times).
+func (c Cut) EndsAt(r, last domain.Recorded, stored time.Time) bool {
+	if !c.Ends(r.Seq, stored) {
+		return false
+	}
+	return !IsOtherSide(r, last)
+}
+
+// IsOtherSide says whether r is the transferred-in side of the transfer
+// whose transferred-out side is last, at the sequence before.
+func IsOtherSide(r, last domain.Recorded) bool {
+	return !r.Repudiated && !last.Repudiated && r.Seq == last.Seq+1 &&
+		r.Event.Type == domain.TypeTransferredIn && last.Event.Type == domain.TypeTransferredOut && r.Event.TransferID == last.Event.ID
+}
+
 // Keeps says whether an event inside the view's span counts.
 func (c Cut) Keeps(e *domain.Event) bool {
 	return c.EffectiveUntil.IsZero() || !e.EffectiveDate.After(c.EffectiveUntil)
@@ -38,6 +57,7 @@ func (c Cut) Keeps(e *domain.Event) bool {
 type Past struct {
 	cut      Cut
 	balances *Balances
+	last     domain.Recorded // the last message taken
 }
 
 // NewPast starts a view of the past.
@@ -46,9 +66,10 @@ func NewPast(c Cut) *Past { return &Past{cut: c, balances: NewBalances()} }
 // Add takes the next event of the stream; it returns false once the view
 // has ended, and an error for a stream that is not sound.
 func (p *Past) Add(r domain.Recorded, stored time.Time) (bool, error) {
-	if p.cut.Ends(r.Seq, stored) {
+	if p.cut.EndsAt(r, p.last, stored) {
 		return false, nil
 	}
+	p.last = r
 	if p.cut.EffectiveUntil.IsZero() || r.Repudiated {
 		return true, p.balances.Apply(r)
 	}
@@ -97,6 +118,7 @@ type Trail struct {
 	cut     Cut
 	after   uint64
 	limit   int
+	last    domain.Recorded // the last message taken
 
 	lines map[domain.LineKey]*domain.LineState
 	// Entries is the page; More says whether entries follow it.
@@ -114,9 +136,10 @@ func NewTrail(f Filter, project string, c Cut, after uint64, limit int) *Trail {
 // Add takes the next event of the stream; it returns false when the trail
 // needs no more.
 func (t *Trail) Add(r domain.Recorded, stored time.Time) bool {
-	if t.cut.Ends(r.Seq, stored) {
+	if t.cut.EndsAt(r, t.last, stored) {
 		return false
 	}
+	t.last = r
 	if r.Repudiated {
 		return true // its repudiation is listed in its place
 	}

@@ -196,6 +196,9 @@ type Plans struct {
 	// successor are one, and the two sides cancel in a row that holds
 	// both.
 	successions map[string]*succession
+	// last is the last message Add took, so that a cut never ends
+	// inside a transfer (Cut.EndsAt).
+	last domain.Recorded
 }
 
 // succession is one succession transfer as the model saw it: its sides'
@@ -253,9 +256,10 @@ func (p *Plans) WaitFor(ctx context.Context, seq uint64) error { return p.check.
 // false once the cut has ended, and an error wrapping domain.ErrCorrupt
 // for a stream that is not sound.
 func (p *Plans) Add(r domain.Recorded, stored time.Time) (bool, error) {
-	if p.cut.Ends(r.Seq, stored) {
+	if p.cut.EndsAt(r, p.last, stored) {
 		return false, nil
 	}
+	p.last = r
 	return true, p.Apply(r)
 }
 

@@ -206,3 +206,43 @@ func TestPastByDateLapsesProjects(t *testing.T) {
 		assert.Equal(t, "0", last.Line.Available().String())
 	}
 }
+
+// TestCutNeverEndsInsideATransfer: a transfer's two sides are one write,
+// so a cut at its transferred-out side's sequence (or at a moment between
+// the two sides' stored times) keeps the transferred-in side too.
+func TestCutNeverEndsInsideATransfer(t *testing.T) {
+	nat := domain.SourceNational
+	l := newLedger()
+	l.add(t, movement{kind: domain.Allocate, year: 2025, province: "02", source: nat, amount: 1000, date: day(2025, time.March, 1)})
+	l.transfer(t, domain.TransferSuccession, line(2025, "02", nat), line(2025, "08", nat), "", 1000, day(2025, time.July, 1))
+	l.add(t, movement{kind: domain.Allocate, year: 2025, province: "08", source: nat, amount: 5, date: day(2025, time.July, 2)})
+	out := l.recs[len(l.recs)-3]
+	require.Equal(t, domain.TypeTransferredOut, out.Event.Type)
+	base := time.Date(2026, time.March, 1, 0, 0, 0, 0, time.UTC)
+	stored := func(r domain.Recorded) time.Time { return base.Add(time.Duration(r.Seq) * time.Millisecond) }
+	for _, cut := range []projections.Cut{
+		{UntilSeq: out.Seq},
+		{AsOf: stored(out).Add(time.Microsecond)},
+	} {
+		past := projections.NewPast(cut)
+		plans := projections.NewPlans(cut)
+		trail := projections.NewTrail(projections.Filter{FiscalYear: 2025}, "", cut, 0, 100)
+		for _, r := range l.recs {
+			more, err := past.Add(r, stored(r))
+			require.NoError(t, err)
+			pmore, err := plans.Add(r, stored(r))
+			require.NoError(t, err)
+			tmore := trail.Add(r, stored(r))
+			if !more || !pmore || !tmore {
+				assert.Greater(t, r.Seq, out.Seq+1, "the cut ends after the in side, at the next write (%+v)", cut)
+				break
+			}
+		}
+		rep := past.Report(projections.Filter{FiscalYear: 2025})
+		assert.Equal(t, "1000", rep.Total.Balance.Available().String(), "the money is on one line or the other, never on neither (%+v)", cut)
+		assert.Equal(t, "1000", lineOf(t, rep, line(2025, "08", nat)).Totals.Balance.Available().String())
+		assert.Len(t, trail.Entries, 3)
+		pr := report(t, plans, projections.PlanQuery{FiscalYear: 2025, Scheme: domain.Scheme34, Presentation: inDong})
+		assert.Equal(t, "1000", pr.Total.Available.Dong)
+	}
+}

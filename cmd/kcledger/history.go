@@ -155,10 +155,12 @@ func (a *api) pastBalances(w http.ResponseWriter, r *http.Request, f projections
 // one the live balances stopped before.
 func (a *api) scanPast(ctx context.Context, filter string, last uint64, cut projections.Cut, add func(domain.Recorded, time.Time) (bool, error)) error {
 	stalled := a.health.stalled()
+	var prev domain.Recorded // the last message taken: a cut never ends inside a transfer
 	return a.history.ScanFilter(ctx, filter, last, func(se eventstore.StoredEvent) (bool, error) {
-		if cut.Ends(se.Seq, se.Stored) {
+		if cut.EndsAt(se.At(), prev, se.Stored) {
 			return false, nil
 		}
+		prev = se.At()
 		if a.repudiations.Has(se.Seq) && a.repudiations.Covers(se.Seq, se.Digest()) {
 			return add(domain.Recorded{Seq: se.Seq, Repudiated: true}, se.Stored)
 		}
@@ -231,13 +233,15 @@ func (a *api) getAudit(w http.ResponseWriter, r *http.Request) {
 	}
 	trail := projections.NewTrail(f, project, cut, after, limit)
 	stalled := a.health.stalled()
+	var prev domain.Recorded
 	err = a.history.ScanFilter(r.Context(), eventstore.Filter(f.FiscalYear, f.Province, f.Source), state.LastSeq, func(se eventstore.StoredEvent) (bool, error) {
 		if a.repudiations.Has(se.Seq) && a.repudiations.Covers(se.Seq, se.Digest()) {
 			return trail.Add(domain.Recorded{Seq: se.Seq, Repudiated: true}, se.Stored), nil
 		}
-		if cut.Ends(se.Seq, se.Stored) {
+		if cut.EndsAt(se.At(), prev, se.Stored) {
 			return false, nil
 		}
+		prev = se.At()
 		if (stalled != nil && se.Seq >= stalled.Seq) || se.Err != nil || se.Unsigned != nil {
 			if len(trail.Entries) == limit {
 				trail.More = true // the page before it is whole
