@@ -327,10 +327,15 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	pr := &progress{w: terminal(stderr), what: "replaying", total: last, last: time.Now()}
 	rd.CheckSignatures(ring)
 	next := uint64(1)
-	err = rd.Scan(ctx, last, func(se eventstore.StoredEvent) (bool, error) {
-		if !cutoff.IsZero() && se.Stored.After(cutoff) {
+	// One more message is read, and taken only when it is the
+	// transferred-in side of a transfer out at the cut: a cut never ends
+	// inside a write (projections.Cut.EndsAt).
+	var prev domain.Recorded
+	err = rd.Scan(ctx, min(last+1, state.LastSeq), func(se eventstore.StoredEvent) (bool, error) {
+		if (!cutoff.IsZero() && se.Stored.After(cutoff) || se.Seq > last) && !projections.IsOtherSide(se.At(), prev) {
 			return false, nil
 		}
+		prev = se.At()
 		for ; se.Seq > next && reps.Covers(next, ""); next++ {
 			// A removed message, repudiated.
 			rep, _ := reps.Get(next)
