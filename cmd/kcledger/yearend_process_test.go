@@ -236,6 +236,41 @@ func TestYearEndScenarioThroughTheCLI(t *testing.T) {
 	assert.Contains(t, out, string(domain.TypeTransferredIn))
 	assert.Contains(t, out, "1234/QĐ-UBND")
 
+	// The reports agree: under the 34-province scheme 02 is part of 08,
+	// the succession a move within it, and the country the same; under
+	// the 63-province scheme, until the merger, 02 alone.
+	out = mustRun("report", "--year", "2025", "--scheme", "34", "--unit", "dong", "--format", "json")
+	var rep struct {
+		Rows []struct {
+			Key            string         `json:"key"`
+			Plan           map[string]any `json:"plan"`
+			Executed       map[string]any `json:"executed"`
+			Available      map[string]any `json:"available"`
+			TransferredOut map[string]any `json:"transferred_out"`
+		} `json:"rows"`
+		Total struct {
+			Plan      map[string]any `json:"plan"`
+			Executed  map[string]any `json:"executed"`
+			Available map[string]any `json:"available"`
+		} `json:"total"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
+	require.Len(t, rep.Rows, 1, out)
+	assert.Equal(t, "08", rep.Rows[0].Key)
+	assert.Equal(t, "0", rep.Rows[0].TransferredOut["dong"], "a move within new Tuyên Quang")
+	assert.Equal(t, "2000000000", rep.Total.Plan["dong"])
+	assert.Equal(t, "1400000000", rep.Total.Executed["dong"])
+	assert.Equal(t, "600000000", rep.Total.Available["dong"], "the balances' available over both lines")
+	out = mustRun("report", "--year", "2025", "--scheme", "63", "--effective-until", "2025-06-30", "--unit", "dong", "--format", "json")
+	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
+	require.Len(t, rep.Rows, 1, out)
+	assert.Equal(t, "02", rep.Rows[0].Key)
+	assert.Equal(t, "2000000000", rep.Total.Plan["dong"])
+	assert.Equal(t, "500000000", rep.Total.Executed["dong"], "the May disbursement only")
+	code, _, stderr = cli(t, p.http, "report", "--year", "2025", "--scheme", "63")
+	assert.Equal(t, exitUsage, code, "2025 after the merger has no 63-province report")
+	assert.Contains(t, stderr, "scheme")
+
 	// verify recomputes the same balances from the stream.
 	code, keys, stderr := cli(t, p.http, "keys")
 	require.Equal(t, 0, code, stderr)
