@@ -68,6 +68,9 @@ var natsEndpoints = []natsEndpoint{
 	{"refunds", http.MethodPost, "/v1/refunds", "record a refund (nộp trả)"},
 	{"transfers", http.MethodPost, "/v1/transfers", "record a transfer between lines: a succession to a merged province's successor, or a carry-over (chuyển nguồn) to next year"},
 	{"lapses", http.MethodPost, "/v1/lapses", "record a lapse (hủy dự toán) of what is still available after the settlement period"},
+	{"year-end-succession", http.MethodPost, yearEndPaths[domain.OpSuccession], "transfer every line of a merged province with money left to its successor (kết chuyển; admins)"},
+	{"year-end-carry-over", http.MethodPost, yearEndPaths[domain.OpCarryOver], "carry year N's lines over to year N+1 (chuyển nguồn; admins)"},
+	{"year-end-close-year", http.MethodPost, yearEndPaths[domain.OpCloseYear], "lapse what is left on year N's lines after the settlement period (hủy dự toán; admins)"},
 	{"balances", http.MethodGet, "/v1/balances", "balances per line, province and year; the query (year, province, source, as_of, until_seq, effective_until) as a JSON object"},
 }
 

@@ -43,15 +43,6 @@ var yearEndPaths = map[domain.YearEndOp]string{
 	domain.OpCloseYear:  "/v1/year-end/close-year",
 }
 
-func init() {
-	// natsEndpoints is initialised before any init function runs.
-	natsEndpoints = append(natsEndpoints,
-		natsEndpoint{"year-end-succession", http.MethodPost, yearEndPaths[domain.OpSuccession], "transfer every 2025 line of a merged province to its successor (kết chuyển; admins)"},
-		natsEndpoint{"year-end-carry-over", http.MethodPost, yearEndPaths[domain.OpCarryOver], "carry year N's lines over to year N+1 (chuyển nguồn; admins)"},
-		natsEndpoint{"year-end-close-year", http.MethodPost, yearEndPaths[domain.OpCloseYear], "lapse what is left on year N's lines after the settlement period (hủy dự toán; admins)"},
-	)
-}
-
 // yearEndRoutes registers the routes on v1.
 func (a *api) yearEndRoutes(v1 *http.ServeMux) {
 	for op, path := range yearEndPaths {
