@@ -38,7 +38,8 @@ type serveConfig struct {
 	LogLevel      slog.Level
 	// LiveReports keeps the reports' model up to date in memory, beside
 	// the balances, so that a report without as_of or events answers from
-	// it instead of from a scan of the stream.
+	// it instead of from a scan of the stream; it resumes from its
+	// checkpoint as the balances do.
 	LiveReports bool
 	// Rebuild ignores every checkpoint: the projections are rebuilt from
 	// the whole stream, and new checkpoints saved.
@@ -151,8 +152,8 @@ func parseServeConfig(args []string, stderr io.Writer) (serveConfig, int, bool) 
 	fs.StringVar(&c.NATSPassword, "nats-password", env("KCLEDGER_NATS_PASSWORD", ""), "with --nats-user: its password; prefer the environment variable (KCLEDGER_NATS_PASSWORD)")
 	fs.StringVar(&c.NATSToken, "nats-token", env("KCLEDGER_NATS_TOKEN", ""), "with --nats-url: NATS token; prefer the environment variable (KCLEDGER_NATS_TOKEN)")
 	fs.StringVar(&c.NATSCA, "nats-ca", env("KCLEDGER_NATS_CA", ""), "with --nats-url: PEM CA that signed the server's certificate (KCLEDGER_NATS_CA)")
-	fs.BoolVar(&c.LiveReports, "live-reports", envBool("KCLEDGER_LIVE_REPORTS"), "keep the plan-execution reports' model in memory from the whole stream (replayed at every start, no checkpoint), so that reports without as_of or events answer from it (KCLEDGER_LIVE_REPORTS)")
-	fs.BoolVar(&c.Rebuild, "rebuild", envBool("KCLEDGER_REBUILD"), "ignore the checkpoints: rebuild the idempotency key index and the balances from the whole stream, then save new checkpoints (KCLEDGER_REBUILD)")
+	fs.BoolVar(&c.LiveReports, "live-reports", envBool("KCLEDGER_LIVE_REPORTS"), "keep the plan-execution reports' model in memory, resumed from its checkpoint, so that reports without as_of or events answer from it (KCLEDGER_LIVE_REPORTS)")
+	fs.BoolVar(&c.Rebuild, "rebuild", envBool("KCLEDGER_REBUILD"), "ignore the checkpoints: rebuild the idempotency key index, the balances and the reports' model from the whole stream, then save new checkpoints (KCLEDGER_REBUILD)")
 	fs.BoolVar(&c.Insecure, "insecure", envBool("KCLEDGER_INSECURE"), "allow listening beyond loopback without TLS, e.g. behind a TLS-terminating proxy (KCLEDGER_INSECURE)")
 	level := fs.String("log-level", env("KCLEDGER_LOG_LEVEL", "info"), "debug, info, warn or error (KCLEDGER_LOG_LEVEL)")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -325,16 +326,23 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	var plans *projections.Plans
 	plansHealth := &soundness{}
 	plansErr := make(chan error, 1)
+	saved := make(chan struct{})
+	plansSaved := make(chan struct{})
 	if c.LiveReports {
-		plans = projections.NewLivePlans()
+		plans = resumePlans(ctx, store, c.Rebuild, log)
 		go func() {
 			plansErr <- superviseBalances(ctx, store, feed, plans, repudiations, repudiationsRead, plansHealth, log)
 		}()
+		go func() {
+			defer close(plansSaved)
+			saveEvery(ctx, store.Checkpoints(), plansCheckpoint, plansSaveEvery, plans, log)
+		}()
+	} else {
+		close(plansSaved)
 	}
-	saved := make(chan struct{})
 	go func() {
 		defer close(saved)
-		saveBalancesEvery(ctx, store.Checkpoints(), balances, log)
+		saveEvery(ctx, store.Checkpoints(), balancesCheckpoint, balancesSaveEvery, balances, log)
 	}()
 
 	ledger := domain.NewLedger(trust.decidedOn(store), domain.Policy{SettlementEndFrom2026: c.SettlementEnd})
@@ -413,7 +421,8 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	defer done()
 	_ = srv.Shutdown(shutdownCtx)
 	cancel()
-	<-saved // the last checkpoint of the balances
+	<-saved      // the last checkpoint of the balances
+	<-plansSaved // and of the reports' model
 	log.Info("kcledger stopped")
 	return runErr
 }
@@ -537,22 +546,70 @@ func checkpointMatches(ctx context.Context, store *eventstore.JetStream, cp proj
 	return nil
 }
 
-// saveBalancesEvery saves the balances' checkpoint now and then, and once
+// plansCheckpoint is the name of the reports' model's checkpoint.
+const plansCheckpoint = "plans"
+
+// The reports' model is saved at most every plansSaveEvery (once
+// balancesSaveAfter events have been applied since the last), and when
+// serve stops: encoding a million events' model takes most of a second,
+// during which it applies nothing.
+const plansSaveEvery = 5 * time.Minute
+
+// resumePlans starts the reports' live model from its checkpoint when it
+// is sound and matches the stream, as checkpointMatches tells, and from
+// nothing otherwise: it then replays the stream.
+func resumePlans(ctx context.Context, store *eventstore.JetStream, rebuild bool, log *slog.Logger) *projections.Plans {
+	if rebuild {
+		log.Info("rebuilding the reports' model from the whole stream (--rebuild)")
+		return projections.NewLivePlans()
+	}
+	start := time.Now()
+	data, err := store.Checkpoints().Load(ctx, plansCheckpoint)
+	if err != nil || data == nil {
+		if err != nil {
+			log.Warn("the reports' checkpoint could not be read; rebuilding the reports' model from the stream", "problem", err)
+		}
+		return projections.NewLivePlans()
+	}
+	p, cp, err := projections.RestorePlans(data)
+	if err != nil {
+		log.Warn("the reports' checkpoint is refused; rebuilding the reports' model from the stream", "problem", err)
+		return projections.NewLivePlans()
+	}
+	if cp.AppliedSeq > 0 {
+		if err := checkpointMatches(ctx, store, cp); err != nil {
+			log.Warn("the reports' checkpoint does not match the stream; rebuilding the reports' model from the stream", "problem", err)
+			return projections.NewLivePlans()
+		}
+	}
+	log.Info("reports' model resumed from its checkpoint", "seq", cp.AppliedSeq, "bytes", len(data), "duration_ms", time.Since(start).Milliseconds())
+	return p
+}
+
+// checkpointed is a model with a checkpoint: the balances or the
+// reports' model.
+type checkpointed interface {
+	Checkpoint() ([]byte, uint64)
+	Applied() uint64
+}
+
+// saveEvery saves m's checkpoint under name at most every interval, once
+// balancesSaveAfter events have been applied since the last, and once
 // more when ctx ends.
-func saveBalancesEvery(ctx context.Context, cps *eventstore.Checkpoints, b *projections.Balances, log *slog.Logger) {
+func saveEvery(ctx context.Context, cps *eventstore.Checkpoints, name string, every time.Duration, m checkpointed, log *slog.Logger) {
 	var savedSeq uint64
 	save := func(ctx context.Context) {
-		data, seq := b.Checkpoint()
+		data, seq := m.Checkpoint()
 		if seq == savedSeq {
 			return
 		}
-		if err := cps.Save(ctx, balancesCheckpoint, data); err != nil {
-			log.Warn("saving the balances' checkpoint failed; the next start replays more", "err", err)
+		if err := cps.Save(ctx, name, data); err != nil {
+			log.Warn("saving a checkpoint failed; the next start replays more", "checkpoint", name, "err", err)
 			return
 		}
 		savedSeq = seq
 	}
-	t := time.NewTicker(balancesSaveEvery)
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
@@ -562,7 +619,7 @@ func saveBalancesEvery(ctx context.Context, cps *eventstore.Checkpoints, b *proj
 			cancel()
 			return
 		case <-t.C:
-			if b.Applied() >= savedSeq+balancesSaveAfter {
+			if m.Applied() >= savedSeq+balancesSaveAfter {
 				save(ctx)
 			}
 		}
