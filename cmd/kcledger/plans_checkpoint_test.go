@@ -111,13 +111,13 @@ func TestResumePlans(t *testing.T) {
 	}
 }
 
-// A restart resumes the reports' model from the
+// A restart resumes the reports' model (on by default) from the
 // checkpoint saved at shutdown and answers as before; a checkpoint
 // written with the operator's credentials, unsealed, is refused, and the
 // model rebuilt from the stream answers the same.
 func TestRestartResumesReportsModel(t *testing.T) {
 	data := t.TempDir()
-	p := startServe(t, "--data", data, "--log-level", "info", "--live-reports")
+	p := startServe(t, "--data", data, "--log-level", "info")
 	for i, args := range [][]string{
 		{"allocate", "--amount", "5 tỷ", "--decision", "3536/QĐ-BCT", "--date", "2025-01-10", "--project", "DA-1", "--category", "training"},
 		{"disburse", "--amount", "1 tỷ", "--voucher", "KB-1", "--beneficiary", "HTX Gốm", "--date", "2025-03-03", "--project", "DA-1"},
@@ -139,7 +139,7 @@ func TestRestartResumesReportsModel(t *testing.T) {
 	p.stop(t)
 	require.NotContains(t, p.stderr.String(), "saving a checkpoint failed")
 
-	q := startServe(t, "--data", data, "--log-level", "info", "--live-reports")
+	q := startServe(t, "--data", data, "--log-level", "info")
 	q.waitLog(t, `reports' model resumed from its checkpoint" seq=3`)
 	require.JSONEq(t, want, report(q))
 	// It goes on from there.
@@ -159,7 +159,7 @@ func TestRestartResumesReportsModel(t *testing.T) {
 	nc.Close()
 	q.kill() // no clean shutdown: the damaged checkpoint stays
 
-	r := startServe(t, "--data", data, "--log-level", "info", "--live-reports")
+	r := startServe(t, "--data", data, "--log-level", "info")
 	r.waitLog(t, "the reports' checkpoint could not be read; rebuilding the reports' model from the stream")
 	r.waitLog(t, "not sealed")
 	require.JSONEq(t, want, report(r))
@@ -168,4 +168,28 @@ func TestRestartResumesReportsModel(t *testing.T) {
 	s := startServe(t, "--data", data, "--log-level", "info", "--live-reports=false")
 	require.JSONEq(t, want, report(s))
 	require.False(t, strings.Contains(s.stderr.String(), "reports' model"), "%s", s.stderr.String())
+}
+
+// The reports' live model is on by default; --live-reports=false or
+// KCLEDGER_LIVE_REPORTS=false turns it off.
+func TestLiveReportsByDefault(t *testing.T) {
+	for _, tc := range []struct {
+		env  string
+		args []string
+		want bool
+	}{
+		{"", nil, true},
+		{"", []string{"--live-reports=false"}, false},
+		{"", []string{"--live-reports"}, true},
+		{"false", nil, false},
+		{"0", nil, false},
+		{"true", nil, true},
+		{"false", []string{"--live-reports=true"}, true},
+	} {
+		t.Setenv("KCLEDGER_LIVE_REPORTS", tc.env)
+		var stderr bytes.Buffer
+		c, _, ok := parseServeConfig(append(tc.args, "--data", t.TempDir()), &stderr)
+		require.True(t, ok, "%s", stderr.String())
+		require.Equal(t, tc.want, c.LiveReports, "KCLEDGER_LIVE_REPORTS=%q %v", tc.env, tc.args)
+	}
 }

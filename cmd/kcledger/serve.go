@@ -39,7 +39,7 @@ type serveConfig struct {
 	// LiveReports keeps the reports' model up to date in memory, beside
 	// the balances, so that a report without as_of or events answers from
 	// it instead of from a scan of the stream; it resumes from its
-	// checkpoint as the balances do.
+	// checkpoint as the balances do. On by default.
 	LiveReports bool
 	// Rebuild ignores every checkpoint: the projections are rebuilt from
 	// the whole stream, and new checkpoints saved.
@@ -152,7 +152,7 @@ func parseServeConfig(args []string, stderr io.Writer) (serveConfig, int, bool) 
 	fs.StringVar(&c.NATSPassword, "nats-password", env("KCLEDGER_NATS_PASSWORD", ""), "with --nats-user: its password; prefer the environment variable (KCLEDGER_NATS_PASSWORD)")
 	fs.StringVar(&c.NATSToken, "nats-token", env("KCLEDGER_NATS_TOKEN", ""), "with --nats-url: NATS token; prefer the environment variable (KCLEDGER_NATS_TOKEN)")
 	fs.StringVar(&c.NATSCA, "nats-ca", env("KCLEDGER_NATS_CA", ""), "with --nats-url: PEM CA that signed the server's certificate (KCLEDGER_NATS_CA)")
-	fs.BoolVar(&c.LiveReports, "live-reports", envBool("KCLEDGER_LIVE_REPORTS"), "keep the plan-execution reports' model in memory, resumed from its checkpoint, so that reports without as_of or events answer from it (KCLEDGER_LIVE_REPORTS)")
+	fs.BoolVar(&c.LiveReports, "live-reports", envBoolDefault("KCLEDGER_LIVE_REPORTS", true), "keep the plan-execution reports' model in memory, resumed from its checkpoint, so that reports without as_of or events answer from it; --live-reports=false rebuilds each report from the stream (KCLEDGER_LIVE_REPORTS)")
 	fs.BoolVar(&c.Rebuild, "rebuild", envBool("KCLEDGER_REBUILD"), "ignore the checkpoints: rebuild the idempotency key index, the balances and the reports' model from the whole stream, then save new checkpoints (KCLEDGER_REBUILD)")
 	fs.BoolVar(&c.Insecure, "insecure", envBool("KCLEDGER_INSECURE"), "allow listening beyond loopback without TLS, e.g. behind a TLS-terminating proxy (KCLEDGER_INSECURE)")
 	level := fs.String("log-level", env("KCLEDGER_LOG_LEVEL", "info"), "debug, info, warn or error (KCLEDGER_LOG_LEVEL)")
@@ -624,4 +624,14 @@ func saveEvery(ctx context.Context, cps *eventstore.Checkpoints, name string, ev
 			}
 		}
 	}
+}
+
+// envBoolDefault is envBool for a flag with a default of def: a value
+// strconv.ParseBool cannot read leaves the default.
+func envBoolDefault(name string, def bool) bool {
+	v, err := strconv.ParseBool(env(name, strconv.FormatBool(def)))
+	if err != nil {
+		return def
+	}
+	return v
 }
