@@ -136,8 +136,14 @@ func superviseBalances(ctx context.Context, store *eventstore.JetStream, feed pr
 		h.set(&stall{Seq: seq, Reason: err.Error(), Since: time.Now()})
 		if seq != logged { // once, not at every recheck
 			logged = seq
-			log.Error("the balances stopped before a message that is not sound; they serve nothing past it until an admin repudiates it (kcledger repudiate)",
-				"seq", seq, "applied_seq", b.Applied(), "err", err)
+			if _, reports := b.(*projections.Plans); reports {
+				// The balances stop on the same message and say so.
+				log.Warn("the reports' model stopped before a message that is not sound; reports are rebuilt from the stream until an admin repudiates it (kcledger repudiate)",
+					"seq", seq, "applied_seq", b.Applied(), "err", err)
+			} else {
+				log.Error("the balances stopped before a message that is not sound; they serve nothing past it until an admin repudiates it (kcledger repudiate)",
+					"seq", seq, "applied_seq", b.Applied(), "err", err)
+			}
 		}
 		// A key the trust does not know may be registered (or
 		// re-registered, endorsed, by its own process on start) at
