@@ -213,6 +213,32 @@ type movementRequest struct {
 	ToSource     string `json:"to_source"`
 }
 
+// decodeBody reads a request body of exactly one JSON object into a T:
+// valid UTF-8, only the known keys (each once), no trailing data. A
+// domain error from decoding (a date) names dateField, when given.
+func decodeBody[T any](body []byte, known map[string]bool, dateField string) (T, error) {
+	var req T
+	if !utf8.Valid(body) {
+		return req, domain.Errorf(domain.CodeMalformedRequest, "", "the request body is not valid UTF-8")
+	}
+	if err := checkKeysIn(body, known); err != nil {
+		return req, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		var de *domain.Error
+		if dateField != "" && errors.As(err, &de) {
+			return req, withField(err, dateField)
+		}
+		return req, jsonError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return req, domain.Errorf(domain.CodeMalformedRequest, "", "the request body must hold exactly one JSON object")
+	}
+	return req, nil
+}
+
 // decodeMovement reads a recording request body into a command. It
 // refuses bodies over maxBodyBytes, invalid UTF-8, unknown fields, trailing
 // data and JSON numbers for money.
@@ -224,17 +250,9 @@ func decodeMovement(kind domain.CommandKind, body []byte) (domain.Command, error
 	if kind == domain.Transfer {
 		known = transferFields
 	}
-	if err := checkKeysIn(body, known); err != nil {
+	req, err := decodeBody[movementRequest](body, known, "")
+	if err != nil {
 		return domain.Command{}, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	var req movementRequest
-	if err := dec.Decode(&req); err != nil {
-		return domain.Command{}, jsonError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return domain.Command{}, domain.Errorf(domain.CodeMalformedRequest, "", "the request body must hold exactly one JSON object")
 	}
 	cmd := domain.Command{
 		Kind:        kind,

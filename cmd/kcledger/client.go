@@ -337,22 +337,29 @@ func movementCommand(name string) func(context.Context, []string, io.Writer, io.
 		if !cmd.Counterpart.IsZero() {
 			body["counterpart"] = cmd.Counterpart.String()
 		}
-		raw, code := postMovement(ctx, c, path, key, body, stderr, *server.server)
-		if code != exitOK {
-			return code
-		}
-		if *asJSON {
-			_, _ = stdout.Write(append(raw, '\n'))
-			return exitOK
-		}
-		var res recordResponse
-		if err := json.Unmarshal(raw, &res); err != nil {
-			fmt.Fprintf(stderr, "kcledger: unreadable answer: %v\n", err)
-			return exitFailure
-		}
-		printRecorded(stdout, res)
+		return recordAndPrint(ctx, c, path, key, body, *server.server, *asJSON, stdout, stderr, printRecorded)
+	}
+}
+
+// recordAndPrint sends a recording request and prints the server's
+// answer: as it came with asJSON, else decoded and printed by print. It
+// returns the exit code.
+func recordAndPrint[T any](ctx context.Context, c *client, path, key string, body map[string]any, server string, asJSON bool, stdout, stderr io.Writer, print func(io.Writer, T)) int {
+	raw, code := postMovement(ctx, c, path, key, body, stderr, server)
+	if code != exitOK {
+		return code
+	}
+	if asJSON {
+		_, _ = stdout.Write(append(raw, '\n'))
 		return exitOK
 	}
+	var res T
+	if err := json.Unmarshal(raw, &res); err != nil {
+		fmt.Fprintf(stderr, "kcledger: unreadable answer: %v\n", err)
+		return exitFailure
+	}
+	print(stdout, res)
+	return exitOK
 }
 
 // postMovement sends a recording request and returns the server's

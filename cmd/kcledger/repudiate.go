@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,7 +10,6 @@ import (
 	"net/http"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -365,26 +363,7 @@ type repudiationRequest struct {
 var repudiationFields = map[string]bool{"seq": true, "reason": true, "decision": true, "effective_date": true}
 
 func decodeRepudiation(body []byte) (repudiationRequest, error) {
-	var req repudiationRequest
-	if !utf8.Valid(body) {
-		return req, domain.Errorf(domain.CodeMalformedRequest, "", "the request body is not valid UTF-8")
-	}
-	if err := checkKeysIn(body, repudiationFields); err != nil {
-		return req, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		var de *domain.Error
-		if errors.As(err, &de) {
-			return req, withField(err, "effective_date")
-		}
-		return req, jsonError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return req, domain.Errorf(domain.CodeMalformedRequest, "", "the request body must hold exactly one JSON object")
-	}
-	return req, nil
+	return decodeBody[repudiationRequest](body, repudiationFields, "effective_date")
 }
 
 // repudiationResponse answers POST /v1/repudiations.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -146,21 +145,7 @@ func runTransfer(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			body[field] = v
 		}
 	}
-	raw, code := postMovement(ctx, c, "/v1/transfers", key, body, stderr, *server.server)
-	if code != exitOK {
-		return code
-	}
-	if *asJSON {
-		_, _ = stdout.Write(append(raw, '\n'))
-		return exitOK
-	}
-	var res transferResponse
-	if err := json.Unmarshal(raw, &res); err != nil {
-		fmt.Fprintf(stderr, "kcledger: unreadable answer: %v\n", err)
-		return exitFailure
-	}
-	printTransfer(stdout, res)
-	return exitOK
+	return recordAndPrint(ctx, c, "/v1/transfers", key, body, *server.server, *asJSON, stdout, stderr, printTransfer)
 }
 
 // printTransfer prints a transfer's two events and both lines' balances.

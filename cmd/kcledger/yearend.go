@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,7 +12,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -74,26 +72,7 @@ var yearEndFields = map[string]bool{
 }
 
 func decodeYearEnd(body []byte) (yearEndRequest, error) {
-	var req yearEndRequest
-	if !utf8.Valid(body) {
-		return req, domain.Errorf(domain.CodeMalformedRequest, "", "the request body is not valid UTF-8")
-	}
-	if err := checkKeysIn(body, yearEndFields); err != nil {
-		return req, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		var de *domain.Error
-		if errors.As(err, &de) {
-			return req, withField(err, "effective_date") // the only field decoded by the domain
-		}
-		return req, jsonError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return req, domain.Errorf(domain.CodeMalformedRequest, "", "the request body must hold exactly one JSON object")
-	}
-	return req, nil
+	return decodeBody[yearEndRequest](body, yearEndFields, "effective_date")
 }
 
 // operation is the request as the domain's YearEnd, with the fields each
