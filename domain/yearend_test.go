@@ -196,7 +196,7 @@ func TestPlanYearEnd(t *testing.T) {
 				assert.Equal(t, tt.op.EffectiveDate, c.EffectiveDate)
 				assert.Equal(t, domain.YearEndKey(tt.op.Op, tt.op.Decision, c.Line(), c.Project), c.IdempotencyKey)
 				// What the edge adds makes each a valid command.
-				c.EventID, c.InEventID, c.Actor, c.Now = uuid.NewString(), uuid.NewString(), "admin", time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+				c.EventID, c.InEventID, c.Actor, c.Now = uuid.Must(uuid.NewV7()).String(), uuid.Must(uuid.NewV7()).String(), "admin", time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 				assert.NoError(t, c.Validate(domain.Policy{}), "%s", c.IdempotencyKey)
 			}
 			assert.Equal(t, tt.want, got)

@@ -34,7 +34,7 @@ func movesLedger(t *testing.T) []domain.Recorded {
 		d, err := domain.ParseDate(date)
 		require.NoError(t, err)
 		c := domain.Command{Kind: k, FiscalYear: line.FiscalYear, Province: line.Province, Source: line.Source, Project: project,
-			Amount: domain.AmountFromInt64(amount), EffectiveDate: d, EventID: uuid.NewString(), InEventID: uuid.NewString(),
+			Amount: domain.AmountFromInt64(amount), EffectiveDate: d, EventID: uuid.Must(uuid.NewV7()).String(), InEventID: uuid.Must(uuid.NewV7()).String(),
 			Actor: "admin", IdempotencyKey: uuid.NewString(), Now: now}
 		switch k {
 		case domain.Allocate:
