@@ -196,6 +196,13 @@ func (m *model) accept(c fuzzContent, key, eventID string) {
 	}
 	if c.kind == domain.Lapse && c.project == "" {
 		m.closed[c.line] = true
+		// The whole line lapses: so does what each project still had.
+		for code, pb := range m.projects[c.line] {
+			if a := pb.available(); a > 0 {
+				pb.lapsed += a
+				m.projects[c.line][code] = pb
+			}
+		}
 	}
 	m.claims[key] = modelClaim{content: c, eventID: eventID}
 }
