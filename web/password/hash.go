@@ -48,7 +48,7 @@ const minWorkKiB = 19 * 1024 * 2
 // Upper bounds on what a stored hash may ask of Verify, so that an edited
 // store cannot make one log-in take gigabytes or minutes.
 const (
-	maxMemoryKiB  = 1024 * 1024 // 1 GiB
+	maxMemoryKiB  = 256 * 1024 // 256 MiB, 5.5 times DefaultParams
 	maxTime       = 16
 	maxThreads    = 16
 	maxSaltBytes  = 64

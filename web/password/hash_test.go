@@ -71,7 +71,7 @@ func TestVerifyRefusesHash(t *testing.T) {
 		"no lane":              strings.Replace(good, "p=1", "p=0", 1),
 		"too many lanes":       strings.Replace(good, "p=1", "p=17", 1),
 		"lanes beyond uint8":   strings.Replace(good, "p=1", "p=257", 1),
-		"memory above bound":   strings.Replace(good, "m=19456", "m=2097152", 1),
+		"memory above bound":   strings.Replace(good, "m=19456", "m=262145", 1),
 		"passes above bound":   strings.Replace(good, "t=2", "t=17", 1),
 		"leading zero":         strings.Replace(good, "m=19456", "m=019456", 1),
 		"plus sign":            strings.Replace(good, "t=2", "t=+2", 1),
