@@ -29,6 +29,14 @@
 // allowed attempt (defer it), or the attempt stays pending and holds one of
 // the account's free attempts.
 //
+// The throttle is keyed by the name typed, not by the client's address, so
+// that an attacker spreading guesses over many addresses gains nothing;
+// the price is that anyone who knows an account's name can keep it locked
+// by failing on purpose, which is why DefaultThrottle locks for minutes,
+// not hours, and why an admin should be able to see failures in the logs.
+// The state is per process and lost at restart: a restart gives every
+// account its free attempts again.
+//
 // A hash whose parameters are unknown, or weaker than MinParams, is refused
 // by Verify rather than accepted, so that an edited or downgraded store does
 // not make passwords cheap to guess. Parameters larger than the current
