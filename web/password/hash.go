@@ -28,9 +28,9 @@ type Params struct {
 
 // DefaultParams are those Hash uses: OWASP's first argon2id setting
 // (46 MiB, 1 pass, 1 lane). On the 2-core machine the ledger runs on,
-// BenchmarkHash measured 84–104 ms per hash under the load of other work,
-// inside the 50–150 ms a log-in may spend; 64 MiB × 2 passes × 2 lanes took
-// 130–320 ms there, and a second lane bought nothing on a busy machine
+// BenchmarkHash measured 60–110 ms per hash in five runs of ten under the
+// load of other work (load average 2 to 5), inside the 50–150 ms a log-in
+// may spend; 64 MiB × 2 passes × 2 lanes took 117–320 ms there, and a second lane bought nothing on a busy machine
 // while taking the core the ledger needs. Raise them when the machine
 // grows; NeedsRehash then tells which stored hashes to renew at their next
 // log-in.
