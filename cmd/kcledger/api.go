@@ -19,6 +19,7 @@ import (
 
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/projections"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // Limits of the HTTP API.
@@ -76,13 +77,6 @@ type api struct {
 	health       *soundness
 	repudiations *domain.Repudiations
 	repudiating  sync.Mutex
-}
-
-type ctxKey struct{}
-
-func requestID(r *http.Request) string {
-	id, _ := r.Context().Value(ctxKey{}).(string)
-	return id
 }
 
 func (a *api) routes() http.Handler {
@@ -146,13 +140,13 @@ func (a *api) limit(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		default:
 			w.Header().Set("Retry-After", "1")
-			writeError(w, r, a.log, domain.Errorf(domain.CodeUnavailable, "", "the ledger is serving %d requests already; retry in a moment (with the same Idempotency-Key)", cap(a.inFlight)))
+			webapi.WriteError(w, r, a.log, domain.Errorf(domain.CodeUnavailable, "", "the ledger is serving %d requests already; retry in a moment (with the same Idempotency-Key)", cap(a.inFlight)))
 		}
 	})
 }
 
 func (a *api) notFound(w http.ResponseWriter, r *http.Request) {
-	writeError(w, r, a.log, domain.Errorf(domain.CodeNotFound, "", "no such resource: %s", r.URL.Path))
+	webapi.WriteError(w, r, a.log, domain.Errorf(domain.CodeNotFound, "", "no such resource: %s", r.URL.Path))
 }
 
 // middleware gives every request an id and logs it once, when done.
@@ -160,7 +154,7 @@ func (a *api) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := uuid.NewString()
 		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
+		r = r.WithContext(webapi.WithRequestID(r.Context(), id))
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
 		next.ServeHTTP(sw, r)
@@ -182,7 +176,7 @@ func (w *statusWriter) WriteHeader(code int) {
 func (a *api) methodNotAllowed(allow string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", allow)
-		writeError(w, r, a.log, domain.Errorf(domain.CodeMethodNotAllowed, "", "%s %s is not supported; use %s", r.Method, r.URL.Path, allow))
+		webapi.WriteError(w, r, a.log, domain.Errorf(domain.CodeMethodNotAllowed, "", "%s %s is not supported; use %s", r.Method, r.URL.Path, allow))
 	}
 }
 
@@ -473,12 +467,12 @@ func (a *api) record(kind domain.CommandKind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		cmd, err := a.command(w, r, kind)
 		if err != nil {
-			writeError(w, r, a.log, err)
+			webapi.WriteError(w, r, a.log, err)
 			return
 		}
 		res, err := a.ledger.Record(r.Context(), cmd)
 		if err != nil {
-			writeError(w, r, a.log, keyError(err))
+			webapi.WriteError(w, r, a.log, keyError(err))
 			return
 		}
 		a.noteWrite(res.Recorded.Seq)
@@ -493,7 +487,7 @@ func (a *api) record(kind domain.CommandKind) http.HandlerFunc {
 		if res.Replayed {
 			status = http.StatusOK
 		}
-		writeJSON(w, status, resp)
+		webapi.WriteJSON(w, status, resp)
 	}
 }
 
@@ -590,12 +584,12 @@ func (a *api) waitForWrites(ctx context.Context) error {
 func (a *api) getBalances(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if err := checkParams(q, "year", "province", "source", "as_of", "until_seq", "effective_until"); err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	f, err := a.readFilter(r)
 	if err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	if q.Has("as_of") || q.Has("until_seq") || q.Has("effective_until") {
@@ -603,14 +597,14 @@ func (a *api) getBalances(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := a.sound(); err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	if err := a.waitForWrites(r.Context()); err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, a.balances.Report(f))
+	webapi.WriteJSON(w, http.StatusOK, a.balances.Report(f))
 }
 
 // parseFilter reads ?year=&province=&source=, all optional.
@@ -650,23 +644,23 @@ type provincesResponse struct {
 
 func (a *api) getProvinces(w http.ResponseWriter, r *http.Request) {
 	if err := accountOf(r).MayRead(); err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	d := domain.DateOf(a.now().In(vietnam))
 	if s := r.URL.Query().Get("date"); s != "" {
 		var err error
 		if d, err = domain.ParseDate(s); err != nil {
-			writeError(w, r, a.log, withField(err, "date"))
+			webapi.WriteError(w, r, a.log, withField(err, "date"))
 			return
 		}
 	}
 	s := domain.SchemeOn(d)
-	writeJSON(w, http.StatusOK, provincesResponse{Date: d, Scheme: s, Provinces: domain.Provinces(s)})
+	webapi.WriteJSON(w, http.StatusOK, provincesResponse{Date: d, Scheme: s, Provinces: domain.Provinces(s)})
 }
 
 func (a *api) healthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "applied_seq": a.balances.Applied()})
+	webapi.WriteJSON(w, http.StatusOK, map[string]any{"status": "ok", "applied_seq": a.balances.Applied()})
 }
 
 // vietnam is the zone in which "today" is judged.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -31,6 +30,7 @@ import (
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
 	"github.com/kcledger/kcledger/projections"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
@@ -220,13 +220,13 @@ func (ta *testAPI) get(t *testing.T, path string) response {
 }
 
 // requireProblem checks an RFC 9457 answer and returns it.
-func requireProblem(t *testing.T, r response, status int, code domain.Code, field string) problem {
+func requireProblem(t *testing.T, r response, status int, code domain.Code, field string) webapi.Problem {
 	t.Helper()
 	require.Equal(t, status, r.status, "body: %s", r.body)
 	mt, _, err := mime.ParseMediaType(r.header.Get("Content-Type"))
 	require.NoError(t, err)
 	require.Equal(t, "application/problem+json", mt)
-	var p problem
+	var p webapi.Problem
 	dec := json.NewDecoder(bytes.NewReader(r.body))
 	dec.DisallowUnknownFields()
 	require.NoError(t, dec.Decode(&p), "body: %s", r.body)
@@ -707,38 +707,6 @@ func TestRecordAndReplay(t *testing.T) {
 	require.Equal(t, seq, ta.streamLastSeq(t))
 }
 
-func TestEveryCodeHasStatus(t *testing.T) {
-	seen := map[domain.Code]bool{}
-	for _, c := range domain.Codes {
-		require.False(t, seen[c], "code %s is listed twice", c)
-		seen[c] = true
-		status, ok := statusOf[c]
-		require.True(t, ok, "code %s has no HTTP status", c)
-		require.True(t, status >= 400 && status <= 599, "code %s maps to %d", c, status)
-		require.NotEmpty(t, http.StatusText(status), "code %s maps to %d", c, status)
-	}
-	for c := range statusOf {
-		require.True(t, seen[c], "statusOf maps %s, which is not in domain.Codes", c)
-	}
-}
-
-// An error that is not a domain error reaches the client as a bare 500
-// with a request id, never its text.
-func TestInternalErrorHidesDetail(t *testing.T) {
-	var logged bytes.Buffer
-	rec := httptest.NewRecorder()
-	req := httptest.NewRequest(http.MethodGet, "/v1/balances", nil)
-	req = req.WithContext(context.WithValue(req.Context(), ctxKey{}, "req-1"))
-	writeError(rec, req, slog.New(slog.NewTextHandler(&logged, nil)), errors.New("nats: secret connection detail"))
-	require.Equal(t, http.StatusInternalServerError, rec.Code)
-	assert.NotContains(t, rec.Body.String(), "secret")
-	assert.Contains(t, logged.String(), "secret")
-	var p problem
-	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &p))
-	assert.Equal(t, domain.CodeInternal, p.Code)
-	assert.Equal(t, "req-1", p.RequestID)
-}
-
 // ---------------------------------------------------------------- golden
 
 // goldenLine is the line of the golden events.
@@ -945,8 +913,8 @@ func TestGoldenProblem(t *testing.T) {
 
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodPost, pathDisbursements, nil)
-	req = req.WithContext(context.WithValue(req.Context(), ctxKey{}, "01970a6e-8000-7000-8000-0000000000ff"))
-	writeError(rec, req, slog.New(slog.DiscardHandler), err)
+	req = req.WithContext(webapi.WithRequestID(req.Context(), "01970a6e-8000-7000-8000-0000000000ff"))
+	webapi.WriteError(rec, req, slog.New(slog.DiscardHandler), err)
 	require.Equal(t, http.StatusUnprocessableEntity, rec.Code)
 	require.Equal(t, "application/problem+json", rec.Header().Get("Content-Type"))
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // adminTokenFile is the file, in the data directory, where serve writes the
@@ -138,7 +139,7 @@ func (a *api) requireAccount(next http.Handler) http.Handler {
 			if domain.ErrorCode(err) == domain.CodeUnauthenticated {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="kcledger"`)
 			}
-			writeError(w, r, a.log, err)
+			webapi.WriteError(w, r, a.log, err)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), accountKey{}, acc)))
@@ -216,22 +217,22 @@ func checkNewNATSUser(acc domain.Account) error {
 func (a *api) addUser(w http.ResponseWriter, r *http.Request) {
 	admin := accountOf(r)
 	if err := admin.MayManageAccounts(); err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	body, err := readBody(w, r)
 	if err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	var req newAccountRequest
 	if err := decodeStrict(body, &req); err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	role, err := domain.ParseRole(req.Role)
 	if err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	acc := domain.Account{Name: req.Name, Role: role, Provinces: req.Provinces, CreatedAt: a.now().UTC(), CreatedBy: admin.Name}
@@ -239,17 +240,17 @@ func (a *api) addUser(w http.ResponseWriter, r *http.Request) {
 		acc.Sources = append(acc.Sources, domain.Source(s))
 	}
 	if err := checkNewAccount(acc); err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	secret, hash := domain.NewSecret()
 	acc.TokenHash = hash
 	if err := a.accounts.Create(r.Context(), acc); err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	a.log.Info("account created", "account", acc.Name, "role", acc.Role, "by", admin.Name)
-	writeJSON(w, http.StatusCreated, newAccountResponse{Account: viewOf(acc), Token: domain.Token(acc.Name, secret)})
+	webapi.WriteJSON(w, http.StatusCreated, newAccountResponse{Account: viewOf(acc), Token: domain.Token(acc.Name, secret)})
 }
 
 // newNATSUserRequest is the body of POST /v1/nats-users.
@@ -273,70 +274,70 @@ type newNATSUserResponse struct {
 func (a *api) addNATSUser(w http.ResponseWriter, r *http.Request) {
 	admin := accountOf(r)
 	if err := admin.MayManageAccounts(); err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	if a.natsUsers == nil {
-		writeError(w, r, a.log, domain.Errorf(domain.CodeUnsupported, "", "kcledger uses an external NATS server; its operator manages its users (SECURITY.md lists the permissions a reader needs)"))
+		webapi.WriteError(w, r, a.log, domain.Errorf(domain.CodeUnsupported, "", "kcledger uses an external NATS server; its operator manages its users (SECURITY.md lists the permissions a reader needs)"))
 		return
 	}
 	body, err := readBody(w, r)
 	if err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	var req newNATSUserRequest
 	if err := decodeStrict(body, &req); err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	role, err := domain.ParseRole(req.Role)
 	if err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	acc := domain.Account{Name: req.Name, Role: role, CreatedAt: a.now().UTC(), CreatedBy: admin.Name}
 	if err := checkNewNATSUser(acc); err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	password, hash := domain.NewSecret()
 	acc.NATSPasswordHash = hash
 	if err := a.accounts.Create(r.Context(), acc); err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	a.natsUsers.SetAccount(acc) // it may connect as soon as this answer arrives
 	a.log.Info("NATS user created", "account", acc.Name, "role", acc.Role, "by", admin.Name)
-	writeJSON(w, http.StatusCreated, newNATSUserResponse{Account: viewOf(acc), User: acc.Name, Password: password, URL: a.natsURL, Stream: a.stream})
+	webapi.WriteJSON(w, http.StatusCreated, newNATSUserResponse{Account: viewOf(acc), User: acc.Name, Password: password, URL: a.natsURL, Stream: a.stream})
 }
 
 func (a *api) listUsers(w http.ResponseWriter, r *http.Request) {
 	if err := accountOf(r).MayManageAccounts(); err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	all, err := a.accounts.List(r.Context())
 	if err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	out := make([]accountView, len(all))
 	for i, acc := range all {
 		out[i] = viewOf(acc)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"accounts": out})
+	webapi.WriteJSON(w, http.StatusOK, map[string]any{"accounts": out})
 }
 
 func (a *api) disableUser(w http.ResponseWriter, r *http.Request) {
 	admin := accountOf(r)
 	if err := admin.MayManageAccounts(); err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	name := r.PathValue("name")
 	if name == admin.Name {
-		writeError(w, r, a.log, domain.Errorf(domain.CodeForbidden, "name", "an admin cannot disable its own account; another admin can"))
+		webapi.WriteError(w, r, a.log, domain.Errorf(domain.CodeForbidden, "name", "an admin cannot disable its own account; another admin can"))
 		return
 	}
 	at := a.now().UTC()
@@ -347,14 +348,14 @@ func (a *api) disableUser(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	if a.natsUsers != nil {
 		a.natsUsers.SetAccount(acc) // refused, and its connections closed, before this answer
 	}
 	a.log.Info("account disabled", "account", name, "by", admin.Name)
-	writeJSON(w, http.StatusOK, map[string]any{"account": viewOf(acc)})
+	webapi.WriteJSON(w, http.StatusOK, map[string]any{"account": viewOf(acc)})
 }
 
 // enableUser lifts a disable: the same account, with the same token and
@@ -362,7 +363,7 @@ func (a *api) disableUser(w http.ResponseWriter, r *http.Request) {
 func (a *api) enableUser(w http.ResponseWriter, r *http.Request) {
 	admin := accountOf(r)
 	if err := admin.MayManageAccounts(); err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	name := r.PathValue("name")
@@ -371,14 +372,14 @@ func (a *api) enableUser(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	if a.natsUsers != nil {
 		a.natsUsers.SetAccount(acc) // its NATS user may connect again
 	}
 	a.log.Info("account enabled", "account", name, "by", admin.Name)
-	writeJSON(w, http.StatusOK, map[string]any{"account": viewOf(acc)})
+	webapi.WriteJSON(w, http.StatusOK, map[string]any{"account": viewOf(acc)})
 }
 
 // decodeStrict decodes one JSON object with no unknown fields.

@@ -23,6 +23,7 @@ import (
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
 	"github.com/kcledger/kcledger/projections"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // These tests run the CLI in this process, with no ledger: what they check
@@ -244,7 +245,7 @@ func fakeLedger(t *testing.T) (url string, auths func() []string) {
 		mu.Lock()
 		got = append(got, r.Header.Get("Authorization"))
 		mu.Unlock()
-		writeError(w, r, slog.New(slog.DiscardHandler), domain.Errorf(domain.CodeUnauthenticated, "Authorization", "the token is not valid, or its account is disabled"))
+		webapi.WriteError(w, r, slog.New(slog.DiscardHandler), domain.Errorf(domain.CodeUnauthenticated, "Authorization", "the token is not valid, or its account is disabled"))
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL, func() []string {

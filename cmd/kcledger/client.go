@@ -21,6 +21,7 @@ import (
 
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/projections"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // clientTimeout bounds one API call from the CLI.
@@ -121,7 +122,7 @@ func readSecretFile(path string) (string, error) {
 // apiError is a refusal from the server, decoded from problem+json.
 type apiError struct {
 	Status int
-	problem
+	webapi.Problem
 	tokenFrom string
 }
 
@@ -166,7 +167,7 @@ func (c *client) do(ctx context.Context, method, path string, header http.Header
 	}
 	if resp.StatusCode >= 300 {
 		e := &apiError{Status: resp.StatusCode, tokenFrom: c.tokenFrom}
-		if json.Unmarshal(data, &e.problem) != nil || e.Code == "" {
+		if json.Unmarshal(data, &e.Problem) != nil || e.Code == "" {
 			e.Code = domain.CodeInternal
 			e.Detail = strings.TrimSpace(string(data))
 		}
@@ -393,7 +394,7 @@ func inputError(cmd domain.Command, key string) error {
 	}
 	err := cmd.Validate(domain.Policy{})
 	var de *domain.Error
-	if !errors.As(err, &de) || statusOf[de.Code] != http.StatusBadRequest {
+	if !errors.As(err, &de) || webapi.StatusOf[de.Code] != http.StatusBadRequest {
 		return nil
 	}
 	return fmt.Errorf("%s: %s", flagOfField(de.Field, cmd.Kind), de.Message)

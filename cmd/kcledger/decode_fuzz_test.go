@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/kcledger/kcledger/domain"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // fuzzKinds indexes the commands for the fuzzer, which cannot generate a
@@ -117,7 +118,7 @@ func FuzzDecodeMovement(f *testing.F) {
 			if !errors.As(err, &de) {
 				t.Fatalf("error %v (%T) is not a *domain.Error", err, err)
 			}
-			status, ok := statusOf[de.Code]
+			status, ok := webapi.StatusOf[de.Code]
 			if !ok || status < 400 || status > 499 {
 				t.Fatalf("code %s maps to status %d (known %v), want a 4xx: %v", de.Code, status, ok, err)
 			}

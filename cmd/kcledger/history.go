@@ -15,6 +15,7 @@ import (
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
 	"github.com/kcledger/kcledger/projections"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // Limits of the history routes.
@@ -128,21 +129,21 @@ func (a *api) readFilter(r *http.Request) (projections.Filter, error) {
 func (a *api) pastBalances(w http.ResponseWriter, r *http.Request, f projections.Filter) {
 	state, err := a.history.State(r.Context())
 	if err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	cut, err := parseCut(r.URL.Query(), a.now(), state.LastSeq)
 	if err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	past := projections.NewPast(cut)
 	err = a.scanPast(r.Context(), eventstore.Filter(f.FiscalYear, f.Province, f.Source), state.LastSeq, cut, past.Add)
 	if err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, struct {
+	webapi.WriteJSON(w, http.StatusOK, struct {
 		projections.Report
 		Cut *cutView `json:"cut"`
 	}{past.Report(f), viewOfCut(cut)})
@@ -192,43 +193,43 @@ type auditResponse struct {
 func (a *api) getAudit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if err := checkParams(q, "year", "province", "source", "project", "as_of", "until_seq", "effective_until", "after_seq", "limit"); err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	f, err := a.readFilter(r)
 	if err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	project := q.Get("project")
 	if project != "" {
 		if err := domain.ValidateProject(project); err != nil {
-			writeError(w, r, a.log, err)
+			webapi.WriteError(w, r, a.log, err)
 			return
 		}
 	}
 	limit := defaultAuditPage
 	if s := q.Get("limit"); s != "" {
 		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > maxAuditPage {
-			writeError(w, r, a.log, domain.Errorf(domain.CodeInvalidField, "limit", "limit %q: want 1 to %d entries a page", s, maxAuditPage))
+			webapi.WriteError(w, r, a.log, domain.Errorf(domain.CodeInvalidField, "limit", "limit %q: want 1 to %d entries a page", s, maxAuditPage))
 			return
 		}
 	}
 	var after uint64
 	if s := q.Get("after_seq"); s != "" {
 		if after, err = strconv.ParseUint(s, 10, 64); err != nil {
-			writeError(w, r, a.log, domain.Errorf(domain.CodeInvalidField, "after_seq", "after_seq %q is not a stream sequence", s))
+			webapi.WriteError(w, r, a.log, domain.Errorf(domain.CodeInvalidField, "after_seq", "after_seq %q is not a stream sequence", s))
 			return
 		}
 	}
 	state, err := a.history.State(r.Context())
 	if err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	cut, err := parseCut(q, a.now(), state.LastSeq)
 	if err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	trail := projections.NewTrail(f, project, cut, after, limit)
@@ -258,14 +259,14 @@ func (a *api) getAudit(w http.ResponseWriter, r *http.Request) {
 		return trail.Add(se.Recorded, se.Stored), nil
 	})
 	if err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	res := auditResponse{Entries: trail.Entries, Cut: viewOfCut(cut)}
 	if trail.More {
 		res.NextAfterSeq = trail.Entries[len(trail.Entries)-1].Seq
 	}
-	writeJSON(w, http.StatusOK, res)
+	webapi.WriteJSON(w, http.StatusOK, res)
 }
 
 // runAudit is `kcledger audit`: the audit trail, a page at a time.

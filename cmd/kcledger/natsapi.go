@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/kcledger/kcledger/domain"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // Commands over NATS. The recording commands and the balance query
@@ -210,7 +211,7 @@ func replyNATS(nc *nats.Conn, req natsRequest, w *httptest.ResponseRecorder, log
 		m.Header.Set("X-Request-Id", rid)
 	}
 	if w.Code >= 300 {
-		var p problem
+		var p webapi.Problem
 		_ = json.Unmarshal(w.Body.Bytes(), &p)
 		code := string(p.Code)
 		if code == "" {
@@ -258,6 +259,6 @@ func natsQuery(data []byte) (url.Values, error) {
 // the problem the API would write.
 func respondNATSProblem(nc *nats.Conn, req natsRequest, err error, log *slog.Logger) {
 	w := httptest.NewRecorder()
-	writeError(w, httptest.NewRequest(http.MethodPost, "/"+req.subject, nil), log, err)
+	webapi.WriteError(w, httptest.NewRequest(http.MethodPost, "/"+req.subject, nil), log, err)
 	replyNATS(nc, req, w, log)
 }

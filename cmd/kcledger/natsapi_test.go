@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kcledger/kcledger/domain"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // natsClient is a NATS-native system in front of the test API's NATS
@@ -73,9 +74,9 @@ func (c *natsClient) record(t *testing.T, what, key string, body []byte) natsAns
 	return c.request(t, "kcledger.api.v1."+what, h, body)
 }
 
-func (a natsAnswer) problem(t *testing.T) problem {
+func (a natsAnswer) problem(t *testing.T) webapi.Problem {
 	t.Helper()
-	var p problem
+	var p webapi.Problem
 	require.NoError(t, json.Unmarshal(a.body, &p), "%s", a.body)
 	return p
 }
@@ -186,7 +187,7 @@ func TestNATSServiceJudgesAsHTTPDoes(t *testing.T) {
 		key := uuid.NewString()
 		viaHTTP := ta.post(t, "/v1/allocations", key, []byte(body))
 		require.NotEqual(t, http.StatusCreated, viaHTTP.status, "body %d was meant to be refused: %s", i, viaHTTP.body)
-		var hp problem
+		var hp webapi.Problem
 		require.NoError(t, json.Unmarshal(viaHTTP.body, &hp))
 		viaNATS := c.record(t, "allocations", key, []byte(body))
 		np := viaNATS.problem(t)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	webapi "github.com/kcledger/kcledger/web/api"
 	"io"
 	"net/http"
 )
@@ -27,17 +28,17 @@ type rebuildResponse struct {
 func (a *api) rebuild(w http.ResponseWriter, r *http.Request) {
 	acc := accountOf(r)
 	if err := acc.MayManageAccounts(); err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	// A rebuild would stop at the same bad message (repudiate.go).
 	if err := a.sound(); err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	seq, differed, err := a.balances.Rebuild(r.Context(), a.feed)
 	if err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	if differed {
@@ -47,10 +48,10 @@ func (a *api) rebuild(w http.ResponseWriter, r *http.Request) {
 	}
 	data, _ := a.balances.Checkpoint()
 	if err := a.checkpoints.Save(r.Context(), balancesCheckpoint, data); err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, rebuildResponse{Seq: seq, Differed: differed})
+	webapi.WriteJSON(w, http.StatusOK, rebuildResponse{Seq: seq, Differed: differed})
 }
 
 // runRebuild is `kcledger rebuild`.

@@ -20,6 +20,7 @@ import (
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
 	"github.com/kcledger/kcledger/projections"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // pathPlanExecution is the report route.
@@ -133,17 +134,17 @@ func viewOfPlan(rep projections.PlanReport, asOf time.Time, lang string) planRep
 func (a *api) getPlanExecution(w http.ResponseWriter, r *http.Request) {
 	acc := accountOf(r)
 	if err := acc.MayRead(); err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	pq, asOf, err := parsePlanQuery(r.URL.Query(), a.now(), a.policy)
 	if err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	if acc.Role == domain.RoleOfficer {
 		if err := officerScope(acc, &pq); err != nil {
-			writeError(w, r, a.log, err)
+			webapi.WriteError(w, r, a.log, err)
 			return
 		}
 	}
@@ -152,20 +153,20 @@ func (a *api) getPlanExecution(w http.ResponseWriter, r *http.Request) {
 		// The live model, once it holds this server's writes and what
 		// the balances hold (it replays the stream beside them at start).
 		if err := a.plans.WaitFor(r.Context(), max(a.lastWrite.Load(), a.balances.Applied())); err != nil {
-			writeError(w, r, a.log, domain.Errorf(domain.CodeUnavailable, "", "reports are catching up with recent writes; retry shortly"))
+			webapi.WriteError(w, r, a.log, domain.Errorf(domain.CodeUnavailable, "", "reports are catching up with recent writes; retry shortly"))
 			return
 		}
 		rep, err := a.plans.PlanExecution(pq)
 		if err != nil {
-			writeError(w, r, a.log, err)
+			webapi.WriteError(w, r, a.log, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, viewOfPlan(rep, asOf, projections.LangVI))
+		webapi.WriteJSON(w, http.StatusOK, viewOfPlan(rep, asOf, projections.LangVI))
 		return
 	}
 	state, err := a.history.State(r.Context())
 	if err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	years := []int{pq.FiscalYear}
@@ -177,7 +178,7 @@ func (a *api) getPlanExecution(w http.ResponseWriter, r *http.Request) {
 	plans := projections.NewPlans(cut, years...)
 	err = a.scanPast(r.Context(), filter, state.LastSeq, cut, plans.Add)
 	if err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	rep, err := plans.PlanExecution(pq)
@@ -185,10 +186,10 @@ func (a *api) getPlanExecution(w http.ResponseWriter, r *http.Request) {
 		err = unsoundAt(plans.Applied(), err)
 	}
 	if err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewOfPlan(rep, asOf, projections.LangVI))
+	webapi.WriteJSON(w, http.StatusOK, viewOfPlan(rep, asOf, projections.LangVI))
 }
 
 // runReport is `kcledger report`.

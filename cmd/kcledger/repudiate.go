@@ -16,6 +16,7 @@ import (
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
 	"github.com/kcledger/kcledger/projections"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // One bad message (one that does not decode, sits on the wrong subject,
@@ -339,10 +340,10 @@ func (a *api) sound() error { return a.health.stalled().unavailable() }
 // that the process is alive.
 func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := a.sound(); err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "applied_seq": a.balances.Applied()})
+	webapi.WriteJSON(w, http.StatusOK, map[string]any{"status": "ready", "applied_seq": a.balances.Applied()})
 }
 
 // unsoundAt is the refusal of a history read that met the message at seq
@@ -380,27 +381,27 @@ type repudiationResponse struct {
 func (a *api) repudiate(w http.ResponseWriter, r *http.Request) {
 	acc := accountOf(r)
 	if err := acc.MayManageAccounts(); err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	body, err := readBody(w, r)
 	if err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	req, err := decodeRepudiation(body)
 	if err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	key := r.Header.Get("Idempotency-Key")
 	if key == "" {
-		writeError(w, r, a.log, domain.Errorf(domain.CodeInvalidIdempotencyKey, "Idempotency-Key",
+		webapi.WriteError(w, r, a.log, domain.Errorf(domain.CodeInvalidIdempotencyKey, "Idempotency-Key",
 			"the Idempotency-Key header is required: a unique key per repudiation (a UUID), reused only to retry the same request"))
 		return
 	}
 	if req.Seq == 0 {
-		writeError(w, r, a.log, domain.Errorf(domain.CodeMissingField, "seq", "seq is required: the stream sequence of the bad message"))
+		webapi.WriteError(w, r, a.log, domain.Errorf(domain.CodeMissingField, "seq", "seq is required: the stream sequence of the bad message"))
 		return
 	}
 	now := a.now().UTC()
@@ -412,13 +413,13 @@ func (a *api) repudiate(w http.ResponseWriter, r *http.Request) {
 	a.repudiating.Lock()
 	defer a.repudiating.Unlock()
 	if err := a.mayRepudiate(r.Context(), req.Seq, key); err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	// What the repudiation names is that message, not only its place.
 	digest, err := a.history.Digest(r.Context(), req.Seq)
 	if err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	cmd := domain.Command{
@@ -430,7 +431,7 @@ func (a *api) repudiate(w http.ResponseWriter, r *http.Request) {
 		if c := domain.ErrorCode(err); c == domain.CodeInvalidIdempotencyKey || c == domain.CodeIdempotencyKeyReused {
 			err = withField(err, "Idempotency-Key")
 		}
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	a.repudiations.Add(res.Recorded)
@@ -440,7 +441,7 @@ func (a *api) repudiate(w http.ResponseWriter, r *http.Request) {
 	} else {
 		a.log.Warn("message repudiated", "seq", req.Seq, "by_seq", res.Recorded.Seq, "by", acc.Name, "decision", req.Decision, "reason", req.Reason)
 	}
-	writeJSON(w, status, repudiationResponse{Event: res.Recorded.Event, Seq: res.Recorded.Seq, Replayed: res.Replayed})
+	webapi.WriteJSON(w, status, repudiationResponse{Event: res.Recorded.Event, Seq: res.Recorded.Seq, Replayed: res.Replayed})
 }
 
 // mayRepudiate refuses what must not be repudiated; a retry of the

@@ -24,6 +24,7 @@ import (
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
 	"github.com/kcledger/kcledger/projections"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // signingKeyFile is the file, in the data directory, that holds this
@@ -437,15 +438,15 @@ type rootKey struct {
 
 func (a *api) getKeys(w http.ResponseWriter, r *http.Request) {
 	if err := accountOf(r).MayRead(); err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	res, err := a.signers.Keys(r.Context())
 	if err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	webapi.WriteJSON(w, http.StatusOK, res)
 }
 
 // pinnedKeys reads the keys file an auditor pinned (--keys); its errors

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/kcledger/kcledger/domain"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // A transfer between budget lines (a succession of a merged province's
@@ -38,12 +39,12 @@ type transferSide struct {
 func (a *api) transfer(w http.ResponseWriter, r *http.Request) {
 	cmd, err := a.command(w, r, domain.Transfer)
 	if err != nil {
-		writeError(w, r, a.log, err)
+		webapi.WriteError(w, r, a.log, err)
 		return
 	}
 	res, err := a.ledger.Transfer(r.Context(), cmd)
 	if err != nil {
-		writeError(w, r, a.log, keyError(err))
+		webapi.WriteError(w, r, a.log, keyError(err))
 		return
 	}
 	a.noteWrite(max(res.Out.Seq, res.In.Seq))
@@ -58,7 +59,7 @@ func (a *api) transfer(w http.ResponseWriter, r *http.Request) {
 	if res.Replayed {
 		status = http.StatusOK
 	}
-	writeJSON(w, status, resp)
+	webapi.WriteJSON(w, status, resp)
 }
 
 // runTransfer is `kcledger transfer`: one transfer between two lines.

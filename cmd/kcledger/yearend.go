@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/kcledger/kcledger/domain"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // The end of the budget year, for every line at once (admins only):
@@ -129,11 +130,11 @@ type yearEndItem struct {
 	IdempotencyKey string              `json:"idempotency_key"`
 	// Status is "planned" (a dry run), "recorded", "replayed" (recorded
 	// before, under the same key) or "refused".
-	Status  string   `json:"status"`
-	EventID string   `json:"event_id,omitempty"`
-	Seq     uint64   `json:"seq,omitempty"`
-	ToSeq   uint64   `json:"to_seq,omitempty"`
-	Error   *problem `json:"error,omitempty"`
+	Status  string          `json:"status"`
+	EventID string          `json:"event_id,omitempty"`
+	Seq     uint64          `json:"seq,omitempty"`
+	ToSeq   uint64          `json:"to_seq,omitempty"`
+	Error   *webapi.Problem `json:"error,omitempty"`
 }
 
 type yearEndSummary struct {
@@ -161,39 +162,39 @@ func (a *api) yearEnd(op domain.YearEndOp) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		acc := accountOf(r)
 		if acc.Role != domain.RoleAdmin {
-			writeError(w, r, a.log, domain.Errorf(domain.CodeForbidden, "", "only an admin runs the year-end operations on every line at once; %s is not one", acc.Name))
+			webapi.WriteError(w, r, a.log, domain.Errorf(domain.CodeForbidden, "", "only an admin runs the year-end operations on every line at once; %s is not one", acc.Name))
 			return
 		}
 		if err := a.sound(); err != nil {
-			writeError(w, r, a.log, err)
+			webapi.WriteError(w, r, a.log, err)
 			return
 		}
 		if r.Header.Get("Idempotency-Key") != "" {
-			writeError(w, r, a.log, domain.Errorf(domain.CodeInvalidIdempotencyKey, "Idempotency-Key",
+			webapi.WriteError(w, r, a.log, domain.Errorf(domain.CodeInvalidIdempotencyKey, "Idempotency-Key",
 				"a year-end operation takes no Idempotency-Key: each movement's key is derived from the operation, its decision, the line and the project, so that a rerun records nothing twice"))
 			return
 		}
 		body, err := readBody(w, r)
 		if err != nil {
-			writeError(w, r, a.log, err)
+			webapi.WriteError(w, r, a.log, err)
 			return
 		}
 		req, err := decodeYearEnd(body)
 		if err != nil {
-			writeError(w, r, a.log, err)
+			webapi.WriteError(w, r, a.log, err)
 			return
 		}
 		y, err := req.operation(op)
 		if err != nil {
-			writeError(w, r, a.log, err)
+			webapi.WriteError(w, r, a.log, err)
 			return
 		}
 		res, err := a.runYearEnd(r.Context(), y, req.DryRun, acc.Name)
 		if err != nil {
-			writeError(w, r, a.log, err)
+			webapi.WriteError(w, r, a.log, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, res)
+		webapi.WriteJSON(w, http.StatusOK, res)
 	}
 }
 
@@ -289,8 +290,8 @@ func (a *api) recordYearEndItem(ctx context.Context, c domain.Command, item *yea
 			return err
 		}
 		item.Status = "refused"
-		status := statusOf[de.Code]
-		item.Error = &problem{Type: "urn:kcledger:error:" + string(de.Code), Title: http.StatusText(status), Status: status, Code: de.Code, Field: de.Field, Detail: de.Message}
+		status := webapi.StatusOf[de.Code]
+		item.Error = &webapi.Problem{Type: "urn:kcledger:error:" + string(de.Code), Title: http.StatusText(status), Status: status, Code: de.Code, Field: de.Field, Detail: de.Message}
 		return nil
 	}
 	item.Status, item.EventID, item.Seq, item.ToSeq = "recorded", rec.Event.ID, rec.Seq, toSeq

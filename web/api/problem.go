@@ -1,6 +1,7 @@
-package main
+package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -9,9 +10,9 @@ import (
 	"github.com/kcledger/kcledger/domain"
 )
 
-// statusOf maps every error code to its one HTTP status. A test proves
+// StatusOf maps every error code to its one HTTP status. A test proves
 // that each domain.Code has an entry.
-var statusOf = map[domain.Code]int{
+var StatusOf = map[domain.Code]int{
 	domain.CodeMalformedRequest:         http.StatusBadRequest,
 	domain.CodeUnknownField:             http.StatusBadRequest,
 	domain.CodeMissingField:             http.StatusBadRequest,
@@ -46,8 +47,8 @@ var statusOf = map[domain.Code]int{
 	domain.CodeUnsupported:              http.StatusUnprocessableEntity,
 }
 
-// problem is an RFC 9457 problem details body.
-type problem struct {
+// Problem is an RFC 9457 problem details body.
+type Problem struct {
 	Type      string      `json:"type"`
 	Title     string      `json:"title"`
 	Status    int         `json:"status"`
@@ -57,27 +58,40 @@ type problem struct {
 	RequestID string      `json:"request_id,omitempty"`
 }
 
-// writeError answers with err as problem+json. Errors that are not a
+type ctxKey struct{}
+
+// WithRequestID is ctx carrying a request's id, which WriteError quotes.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, id)
+}
+
+// RequestID is the id the request was given, or "".
+func RequestID(r *http.Request) string {
+	id, _ := r.Context().Value(ctxKey{}).(string)
+	return id
+}
+
+// WriteError answers with err as problem+json. Errors that are not a
 // domain *Error are internal: they are logged with the request id, and the
 // client gets only that id, never the text.
-func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var de *domain.Error
 	if !errors.As(err, &de) || de.Code == domain.CodeInternal {
-		log.Error("request failed", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path, "err", err)
+		log.Error("request failed", "request_id", RequestID(r), "method", r.Method, "path", r.URL.Path, "err", err)
 		de = &domain.Error{Code: domain.CodeInternal, Message: "internal error; quote the request id to the operator"}
 	}
-	status, ok := statusOf[de.Code]
+	status, ok := StatusOf[de.Code]
 	if !ok {
 		status = http.StatusInternalServerError
 	}
-	p := problem{
+	p := Problem{
 		Type:      "urn:kcledger:error:" + string(de.Code),
 		Title:     http.StatusText(status),
 		Status:    status,
 		Detail:    de.Message,
 		Code:      de.Code,
 		Field:     de.Field,
-		RequestID: requestID(r),
+		RequestID: RequestID(r),
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -85,7 +99,8 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	_ = json.NewEncoder(w).Encode(p)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// WriteJSON answers with v as indented JSON.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
