@@ -1,19 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -24,7 +19,6 @@ import (
 
 // Limits of the HTTP API.
 const (
-	maxBodyBytes      = 64 * 1024
 	maxHeaderBytes    = 16 * 1024
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 30 * time.Second
@@ -180,268 +174,6 @@ func (a *api) methodNotAllowed(allow string) http.HandlerFunc {
 	}
 }
 
-// movementRequest is the body of the recording routes. Amounts and the
-// date are decoded by hand so that errors name their field. A transfer's
-// body also names its kind and its destination line (transferFields).
-type movementRequest struct {
-	FiscalYear  int             `json:"fiscal_year"`
-	Province    string          `json:"province"`
-	Source      string          `json:"source"`
-	Project     string          `json:"project"`
-	Category    string          `json:"category"`
-	Amount      json.RawMessage `json:"amount"`
-	Delta       json.RawMessage `json:"delta"`
-	Decision    string          `json:"decision"`
-	Voucher     string          `json:"voucher"`
-	Beneficiary string          `json:"beneficiary"`
-	Reason      string          `json:"reason"`
-	// The project facts of an allocation to a project, all optional.
-	ProjectName      string          `json:"project_name"`
-	ImplementingUnit string          `json:"implementing_unit"`
-	Counterpart      json.RawMessage `json:"counterpart"`
-	EffectiveDate    json.RawMessage `json:"effective_date"`
-	// A transfer's kind and destination; to_source defaults to source.
-	TransferKind string `json:"transfer_kind"`
-	ToFiscalYear int    `json:"to_fiscal_year"`
-	ToProvince   string `json:"to_province"`
-	ToSource     string `json:"to_source"`
-}
-
-// decodeBody reads a request body of exactly one JSON object into a T:
-// valid UTF-8, only the known keys (each once), no trailing data. A
-// domain error from decoding (a date) names dateField, when given.
-func decodeBody[T any](body []byte, known map[string]bool, dateField string) (T, error) {
-	var req T
-	if !utf8.Valid(body) {
-		return req, domain.Errorf(domain.CodeMalformedRequest, "", "the request body is not valid UTF-8")
-	}
-	if err := checkKeysIn(body, known); err != nil {
-		return req, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		var de *domain.Error
-		if dateField != "" && errors.As(err, &de) {
-			return req, withField(err, dateField)
-		}
-		return req, jsonError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return req, domain.Errorf(domain.CodeMalformedRequest, "", "the request body must hold exactly one JSON object")
-	}
-	return req, nil
-}
-
-// decodeMovement reads a recording request body into a command. It
-// refuses bodies over maxBodyBytes, invalid UTF-8, unknown fields, trailing
-// data and JSON numbers for money.
-func decodeMovement(kind domain.CommandKind, body []byte) (domain.Command, error) {
-	if !utf8.Valid(body) {
-		return domain.Command{}, domain.Errorf(domain.CodeMalformedRequest, "", "the request body is not valid UTF-8")
-	}
-	known := movementFields
-	if kind == domain.Transfer {
-		known = transferFields
-	}
-	req, err := decodeBody[movementRequest](body, known, "")
-	if err != nil {
-		return domain.Command{}, err
-	}
-	cmd := domain.Command{
-		Kind:        kind,
-		FiscalYear:  req.FiscalYear,
-		Province:    req.Province,
-		Source:      domain.Source(req.Source),
-		Project:     req.Project,
-		Category:    domain.Category(req.Category),
-		Decision:    req.Decision,
-		Voucher:     req.Voucher,
-		Beneficiary: req.Beneficiary,
-		Reason:      req.Reason,
-
-		ProjectName:      req.ProjectName,
-		ImplementingUnit: req.ImplementingUnit,
-	}
-	if req.FiscalYear == 0 {
-		return cmd, domain.Errorf(domain.CodeMissingField, "fiscal_year", "fiscal_year is required, e.g. 2025")
-	}
-	if kind == domain.Transfer {
-		if req.ToFiscalYear == 0 {
-			return cmd, domain.Errorf(domain.CodeMissingField, "to_fiscal_year", "to_fiscal_year is required: the destination line's fiscal year (the same for a succession, the next for a carry-over)")
-		}
-		cmd.TransferKind = domain.TransferKind(req.TransferKind)
-		cmd.To = domain.LineKey{FiscalYear: req.ToFiscalYear, Province: req.ToProvince, Source: domain.Source(req.ToSource)}
-		if req.ToSource == "" {
-			cmd.To.Source = cmd.Source
-		}
-	}
-	use, avoid := "amount", "delta"
-	raw, other := req.Amount, req.Delta
-	if kind == domain.Adjust {
-		use, avoid = "delta", "amount"
-		raw, other = req.Delta, req.Amount
-	}
-	if other != nil {
-		return cmd, domain.Errorf(domain.CodeUnknownField, avoid, "%s takes %q, not %q", kindNoun(kind), use, avoid)
-	}
-	if raw == nil || string(raw) == "null" {
-		return cmd, domain.Errorf(domain.CodeMissingField, use, "%s is required, as a string of whole đồng, e.g. \"1500000000\"", use)
-	}
-	if err := cmd.Amount.UnmarshalJSON(raw); err != nil {
-		return cmd, withField(err, use)
-	}
-	if req.Counterpart != nil && string(req.Counterpart) != "null" {
-		if err := cmd.Counterpart.UnmarshalJSON(req.Counterpart); err != nil {
-			return cmd, withField(err, "counterpart")
-		}
-	}
-	if req.EffectiveDate == nil || string(req.EffectiveDate) == "null" {
-		return cmd, domain.Errorf(domain.CodeMissingField, "effective_date", "effective_date is required, as \"YYYY-MM-DD\"")
-	}
-	if err := cmd.EffectiveDate.UnmarshalJSON(req.EffectiveDate); err != nil {
-		return cmd, withField(err, "effective_date")
-	}
-	return cmd, nil
-}
-
-func kindNoun(k domain.CommandKind) string {
-	switch k {
-	case domain.Allocate:
-		return "an allocation"
-	case domain.Adjust:
-		return "an adjustment"
-	case domain.Disburse:
-		return "a disbursement"
-	case domain.Transfer:
-		return "a transfer"
-	case domain.Lapse:
-		return "a lapse"
-	}
-	return "a refund"
-}
-
-// withField names the field on a domain error that did not know it.
-func withField(err error, field string) error {
-	var de *domain.Error
-	if errors.As(err, &de) {
-		c := *de
-		c.Field = field
-		return &c
-	}
-	return domain.Errorf(domain.CodeInvalidField, field, "%v", err)
-}
-
-// movementFields are the exact keys a recording request may carry.
-var movementFields = map[string]bool{
-	"fiscal_year": true, "province": true, "source": true, "project": true, "category": true,
-	"amount": true, "delta": true, "decision": true, "voucher": true, "beneficiary": true,
-	"reason": true, "effective_date": true,
-	"project_name": true, "implementing_unit": true, "counterpart": true,
-}
-
-// transferFields are the exact keys a transfer request may carry: no
-// voucher, beneficiary or project facts, and its kind and destination.
-var transferFields = map[string]bool{
-	"fiscal_year": true, "province": true, "source": true, "project": true, "category": true,
-	"amount": true, "decision": true, "reason": true, "effective_date": true,
-	"transfer_kind": true, "to_fiscal_year": true, "to_province": true, "to_source": true,
-}
-
-// checkKeys walks the top level of a JSON object and refuses keys that are
-// not exactly one of movementFields, and keys given twice. encoding/json
-// alone would match "AMOUNT" to amount and let the last duplicate win.
-func checkKeys(body []byte) error { return checkKeysIn(body, movementFields) }
-
-// checkKeysIn is checkKeys with the keys known.
-func checkKeysIn(body []byte, known map[string]bool) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	tok, err := dec.Token()
-	if err != nil {
-		return jsonError(err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return domain.Errorf(domain.CodeMalformedRequest, "", "the request body must be a JSON object")
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return jsonError(err)
-		}
-		key, _ := tok.(string)
-		if !known[key] {
-			return domain.Errorf(domain.CodeUnknownField, key, "unknown field %q", key)
-		}
-		if seen[key] {
-			return domain.Errorf(domain.CodeMalformedRequest, key, "field %q is given twice", key)
-		}
-		seen[key] = true
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return jsonError(err)
-		}
-	}
-	return nil
-}
-
-// jsonError turns encoding/json's errors into domain errors naming the
-// field where it can.
-func jsonError(err error) error {
-	var (
-		syntax *json.SyntaxError
-		typ    *json.UnmarshalTypeError
-		de     *domain.Error
-	)
-	switch {
-	case errors.As(err, &de):
-		return de
-	case errors.As(err, &syntax):
-		return domain.Errorf(domain.CodeMalformedRequest, "", "the request body is not valid JSON (at byte %d): %v", syntax.Offset, err)
-	case errors.As(err, &typ) && typ.Field == "":
-		return domain.Errorf(domain.CodeMalformedRequest, "", "the request body must be a JSON object")
-	case errors.As(err, &typ):
-		return domain.Errorf(domain.CodeInvalidField, typ.Field, "%s must be a JSON %s, not %s", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value)
-	case errors.Is(err, io.EOF):
-		return domain.Errorf(domain.CodeMalformedRequest, "", "the request body is empty; send a JSON object")
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return domain.Errorf(domain.CodeMalformedRequest, "", "the request body ends in the middle of a JSON value")
-	}
-	const prefix = "json: unknown field "
-	if msg := err.Error(); len(msg) > len(prefix) && msg[:len(prefix)] == prefix {
-		field, _ := strconv.Unquote(msg[len(prefix):])
-		return domain.Errorf(domain.CodeUnknownField, field, "unknown field %q", field)
-	}
-	return domain.Errorf(domain.CodeMalformedRequest, "", "the request body could not be read: %v", err)
-}
-
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "int", "int64", "uint64":
-		return "integer"
-	case "string":
-		return "string"
-	}
-	return goKind
-}
-
-// readBody reads a JSON request body within maxBodyBytes.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return nil, domain.Errorf(domain.CodeUnsupportedMediaType, "", "send the body as Content-Type: application/json")
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return nil, domain.Errorf(domain.CodeBodyTooLarge, "", "the request body exceeds %d bytes", maxBodyBytes)
-	}
-	if err != nil {
-		return nil, domain.Errorf(domain.CodeMalformedRequest, "", "reading the request body: %v", err)
-	}
-	return body, nil
-}
-
 // recordResponse is the answer to a recording request.
 type recordResponse struct {
 	Event    domain.Event `json:"event"`
@@ -505,11 +237,11 @@ func (a *api) command(w http.ResponseWriter, r *http.Request, kind domain.Comman
 	if err := a.sound(); err != nil {
 		return domain.Command{}, err
 	}
-	body, err := readBody(w, r)
+	body, err := webapi.ReadBody(w, r)
 	if err != nil {
 		return domain.Command{}, err
 	}
-	cmd, err := decodeMovement(kind, body)
+	cmd, err := webapi.DecodeMovement(kind, body)
 	if err != nil {
 		return cmd, err
 	}
@@ -520,7 +252,7 @@ func (a *api) command(w http.ResponseWriter, r *http.Request, kind domain.Comman
 		if err := acc.MayRecord(cmd.To); err != nil {
 			var de *domain.Error
 			if errors.As(err, &de) && de.Field != "" {
-				err = withField(err, "to_"+de.Field) // the destination's province or source
+				err = webapi.WithField(err, "to_"+de.Field) // the destination's province or source
 			}
 			return cmd, err
 		}
@@ -544,7 +276,7 @@ func (a *api) command(w http.ResponseWriter, r *http.Request, kind domain.Comman
 // the key, which came in that header.
 func keyError(err error) error {
 	if c := domain.ErrorCode(err); c == domain.CodeInvalidIdempotencyKey || c == domain.CodeIdempotencyKeyReused {
-		return withField(err, "Idempotency-Key")
+		return webapi.WithField(err, "Idempotency-Key")
 	}
 	return err
 }
@@ -583,7 +315,7 @@ func (a *api) waitForWrites(ctx context.Context) error {
 
 func (a *api) getBalances(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	if err := checkParams(q, "year", "province", "source", "as_of", "until_seq", "effective_until"); err != nil {
+	if err := webapi.CheckParams(q, "year", "province", "source", "as_of", "until_seq", "effective_until"); err != nil {
 		webapi.WriteError(w, r, a.log, err)
 		return
 	}
@@ -651,7 +383,7 @@ func (a *api) getProvinces(w http.ResponseWriter, r *http.Request) {
 	if s := r.URL.Query().Get("date"); s != "" {
 		var err error
 		if d, err = domain.ParseDate(s); err != nil {
-			webapi.WriteError(w, r, a.log, withField(err, "date"))
+			webapi.WriteError(w, r, a.log, webapi.WithField(err, "date"))
 			return
 		}
 	}

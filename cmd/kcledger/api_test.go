@@ -311,7 +311,7 @@ func TestBadInputAppendsNothing(t *testing.T) {
 		contentJSON = "application/json"
 	)
 	tooLarge := validBody(pathRefunds)
-	tooLarge["reason"] = strings.Repeat("a", maxBodyBytes)
+	tooLarge["reason"] = strings.Repeat("a", webapi.MaxBodyBytes)
 
 	tests := []struct {
 		name string

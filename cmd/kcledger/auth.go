@@ -220,7 +220,7 @@ func (a *api) addUser(w http.ResponseWriter, r *http.Request) {
 		webapi.WriteError(w, r, a.log, err)
 		return
 	}
-	body, err := readBody(w, r)
+	body, err := webapi.ReadBody(w, r)
 	if err != nil {
 		webapi.WriteError(w, r, a.log, err)
 		return
@@ -281,7 +281,7 @@ func (a *api) addNATSUser(w http.ResponseWriter, r *http.Request) {
 		webapi.WriteError(w, r, a.log, domain.Errorf(domain.CodeUnsupported, "", "kcledger uses an external NATS server; its operator manages its users (SECURITY.md lists the permissions a reader needs)"))
 		return
 	}
-	body, err := readBody(w, r)
+	body, err := webapi.ReadBody(w, r)
 	if err != nil {
 		webapi.WriteError(w, r, a.log, err)
 		return
@@ -387,7 +387,7 @@ func decodeStrict(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
+		return webapi.JSONError(err)
 	}
 	if dec.More() {
 		return domain.Errorf(domain.CodeMalformedRequest, "", "the request body must hold exactly one JSON object")

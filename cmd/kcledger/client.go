@@ -209,7 +209,7 @@ func movementCommand(name string) func(context.Context, []string, io.Writer, io.
 		domain.Lapse: "/v1/lapses",
 	}[kind]
 	return func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-		summary := "record " + kindNoun(kind) + " through the ledger's API"
+		summary := "record " + webapi.KindNoun(kind) + " through the ledger's API"
 		yearHelp := "fiscal year, 2000–2100 (default: the year of --date)"
 		provinceHelp := "province code in force on --date, e.g. 01 (Hà Nội); see \"kcledger provinces\""
 		if kind == domain.Lapse {

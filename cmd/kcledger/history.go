@@ -35,20 +35,6 @@ type historyReader interface {
 	Digest(ctx context.Context, seq uint64) (string, error)
 }
 
-// checkParams refuses query parameters a route does not know.
-func checkParams(q url.Values, known ...string) error {
-	for k := range q {
-		ok := false
-		for _, n := range known {
-			ok = ok || k == n
-		}
-		if !ok {
-			return domain.Errorf(domain.CodeUnknownField, k, "unknown query parameter %q; this route takes %v", k, known)
-		}
-	}
-	return nil
-}
-
 // cutView is a Cut as the API shows it.
 type cutView struct {
 	UntilSeq       uint64       `json:"until_seq,omitempty"`
@@ -97,7 +83,7 @@ func parseCut(q url.Values, now time.Time, last uint64) (projections.Cut, error)
 	if s := q.Get("effective_until"); s != "" {
 		d, err := domain.ParseDate(s)
 		if err != nil {
-			return c, withField(err, "effective_until")
+			return c, webapi.WithField(err, "effective_until")
 		}
 		c.EffectiveUntil = d
 	}
@@ -192,7 +178,7 @@ type auditResponse struct {
 
 func (a *api) getAudit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	if err := checkParams(q, "year", "province", "source", "project", "as_of", "until_seq", "effective_until", "after_seq", "limit"); err != nil {
+	if err := webapi.CheckParams(q, "year", "province", "source", "project", "as_of", "until_seq", "effective_until", "after_seq", "limit"); err != nil {
 		webapi.WriteError(w, r, a.log, err)
 		return
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
 	"github.com/kcledger/kcledger/projections"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // randomBody is a random movement on one of a few lines and projects.
@@ -98,7 +99,7 @@ func TestTimeTravelEqualsAFreshLedger(t *testing.T) {
 				}
 				var res recordResponse
 				require.NoError(t, json.Unmarshal(r.body, &res))
-				cmd, err := decodeMovement(map[string]domain.CommandKind{pathAllocations: domain.Allocate, pathAdjustments: domain.Adjust, pathDisbursements: domain.Disburse, pathRefunds: domain.Refund}[path], mustJSON(t, body))
+				cmd, err := webapi.DecodeMovement(map[string]domain.CommandKind{pathAllocations: domain.Allocate, pathAdjustments: domain.Adjust, pathDisbursements: domain.Disburse, pathRefunds: domain.Refund}[path], mustJSON(t, body))
 				require.NoError(t, err)
 				cmd.IdempotencyKey, cmd.Actor, cmd.Now = fmt.Sprint("k-", i), "fresh", testNow
 				history = append(history, accepted{cmd, res.Seq})

@@ -4,9 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	webapi "github.com/kcledger/kcledger/web/api"
 	"io"
 	"net/http"
+
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // checkpointStore is what a rebuild needs of eventstore.Checkpoints.

@@ -34,7 +34,7 @@ var planParams = []string{"year", "region", "province", "source", "by", "scheme"
 // parsePlanQuery reads a report's parameters; every error names the
 // parameter. asOf is zero when not given.
 func parsePlanQuery(q url.Values, now time.Time, p domain.Policy) (pq projections.PlanQuery, asOf time.Time, err error) {
-	if err := checkParams(q, planParams...); err != nil {
+	if err := webapi.CheckParams(q, planParams...); err != nil {
 		return pq, asOf, err
 	}
 	for k, v := range q {
@@ -60,7 +60,7 @@ func parsePlanQuery(q url.Values, now time.Time, p domain.Policy) (pq projection
 	pq.Scheme = domain.Scheme(q.Get("scheme"))
 	if s := q.Get("effective_until"); s != "" {
 		if pq.EffectiveUntil, err = domain.ParseDate(s); err != nil {
-			return pq, asOf, withField(err, "effective_until")
+			return pq, asOf, webapi.WithField(err, "effective_until")
 		}
 	}
 	if s := q.Get("as_of"); s != "" {

@@ -364,7 +364,7 @@ type repudiationRequest struct {
 var repudiationFields = map[string]bool{"seq": true, "reason": true, "decision": true, "effective_date": true}
 
 func decodeRepudiation(body []byte) (repudiationRequest, error) {
-	return decodeBody[repudiationRequest](body, repudiationFields, "effective_date")
+	return webapi.DecodeBody[repudiationRequest](body, repudiationFields, "effective_date")
 }
 
 // repudiationResponse answers POST /v1/repudiations.
@@ -384,7 +384,7 @@ func (a *api) repudiate(w http.ResponseWriter, r *http.Request) {
 		webapi.WriteError(w, r, a.log, err)
 		return
 	}
-	body, err := readBody(w, r)
+	body, err := webapi.ReadBody(w, r)
 	if err != nil {
 		webapi.WriteError(w, r, a.log, err)
 		return
@@ -429,7 +429,7 @@ func (a *api) repudiate(w http.ResponseWriter, r *http.Request) {
 	res, err := a.ledger.Record(r.Context(), cmd)
 	if err != nil {
 		if c := domain.ErrorCode(err); c == domain.CodeInvalidIdempotencyKey || c == domain.CodeIdempotencyKeyReused {
-			err = withField(err, "Idempotency-Key")
+			err = webapi.WithField(err, "Idempotency-Key")
 		}
 		webapi.WriteError(w, r, a.log, err)
 		return

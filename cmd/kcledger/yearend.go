@@ -73,7 +73,7 @@ var yearEndFields = map[string]bool{
 }
 
 func decodeYearEnd(body []byte) (yearEndRequest, error) {
-	return decodeBody[yearEndRequest](body, yearEndFields, "effective_date")
+	return webapi.DecodeBody[yearEndRequest](body, yearEndFields, "effective_date")
 }
 
 // operation is the request as the domain's YearEnd, with the fields each
@@ -174,7 +174,7 @@ func (a *api) yearEnd(op domain.YearEndOp) http.HandlerFunc {
 				"a year-end operation takes no Idempotency-Key: each movement's key is derived from the operation, its decision, the line and the project, so that a rerun records nothing twice"))
 			return
 		}
-		body, err := readBody(w, r)
+		body, err := webapi.ReadBody(w, r)
 		if err != nil {
 			webapi.WriteError(w, r, a.log, err)
 			return

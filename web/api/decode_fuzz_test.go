@@ -1,4 +1,4 @@
-package main
+package api
 
 import (
 	"bytes"
@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/kcledger/kcledger/domain"
-	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // fuzzKinds indexes the commands for the fuzzer, which cannot generate a
@@ -112,13 +111,13 @@ func FuzzDecodeMovement(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, k uint8, body []byte) {
 		kind := fuzzKinds[int(k)%len(fuzzKinds)]
-		cmd, err := decodeMovement(kind, body)
+		cmd, err := DecodeMovement(kind, body)
 		if err != nil {
 			var de *domain.Error
 			if !errors.As(err, &de) {
 				t.Fatalf("error %v (%T) is not a *domain.Error", err, err)
 			}
-			status, ok := webapi.StatusOf[de.Code]
+			status, ok := StatusOf[de.Code]
 			if !ok || status < 400 || status > 499 {
 				t.Fatalf("code %s maps to status %d (known %v), want a 4xx: %v", de.Code, status, ok, err)
 			}
@@ -142,7 +141,7 @@ func FuzzDecodeMovement(f *testing.F) {
 		if err != nil {
 			t.Fatalf("encode %+v: %v", cmd, err)
 		}
-		back, err := decodeMovement(kind, wire)
+		back, err := DecodeMovement(kind, wire)
 		if err != nil {
 			t.Fatalf("re-decoding %s: %v", wire, err)
 		}
