@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,7 +45,18 @@ type testAPI struct {
 	srv      *httptest.Server
 	nc       *nats.Conn
 	accounts *eventstore.Accounts
-	api      *api
+	api      *webapi.Server
+	// What the API was built over, for the tests that look behind it.
+	natsURL  string
+	store    *eventstore.JetStream
+	balances *projections.Balances
+	plans    *projections.Plans
+	history  *scanCounter
+	health   *webapi.Health
+	clock    *testClock
+	ledger   *domain.Ledger
+	// repudiations are those the API knows.
+	repudiations *domain.Repudiations
 	// token is sent as the bearer token unless a request sets its own
 	// Authorization header; the first admin's by default.
 	token string
@@ -62,11 +74,22 @@ func (ta *testAPI) as(token string) *testAPI {
 func (ta *testAPI) addAccount(t *testing.T, name string, role domain.Role, provinces, sources []string) string {
 	t.Helper()
 	r := ta.do(t, http.MethodPost, "/v1/users", http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + ta.token}},
-		mustJSON(t, newAccountRequest{Name: name, Role: string(role), Provinces: provinces, Sources: sources}))
+		mustJSON(t, webapi.NewAccountRequest{Name: name, Role: string(role), Provinces: provinces, Sources: sources}))
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	var res newAccountResponse
+	var res webapi.NewAccountResponse
 	require.NoError(t, json.Unmarshal(r.body, &res))
 	return res.Token
+}
+
+// testClock is the API's clock: testNow, or the real time once real is
+// set (for the routes that compare with storage times).
+type testClock struct{ real atomic.Bool }
+
+func (c *testClock) now() time.Time {
+	if c.real.Load() {
+		return time.Now()
+	}
+	return testNow
 }
 
 func newTestAPI(t *testing.T) *testAPI { t.Helper(); return newTestAPIWith(t, false) }
@@ -94,7 +117,7 @@ func newTestAPIWith(t *testing.T, liveReports bool) *testAPI {
 	store.SkipRepudiated(repudiations)
 	repudiationsRead := make(chan struct{})
 	go followRepudiations(ctx, store, repudiations, func(context.Context, *domain.Event) error { return nil }, repudiationsRead, log)
-	health := &soundness{}
+	health := &webapi.Health{}
 	go func() {
 		projErr <- superviseBalances(ctx, store, store, balances, repudiations, repudiationsRead, health, log)
 	}()
@@ -105,7 +128,7 @@ func newTestAPIWith(t *testing.T, liveReports bool) *testAPI {
 		}
 	})
 	var plans *projections.Plans
-	plansHealth := &soundness{}
+	plansHealth := &webapi.Health{}
 	if liveReports {
 		plans = projections.NewLivePlans()
 		plansErr := make(chan error, 1)
@@ -141,28 +164,32 @@ func newTestAPIWith(t *testing.T, liveReports bool) *testAPI {
 	// As serve's: signing, and deciding only on signed events.
 	ledger := domain.NewLedger(trust.decidedOn(store), domain.Policy{})
 	ledger.SignWith(domain.NewSigner(key))
-	a := &api{
-		ledger:      ledger,
-		balances:    balances,
-		accounts:    accounts,
-		signers:     trust,
-		history:     &scanCounter{historyReader: history},
-		feed:        store,
-		checkpoints: store.Checkpoints(),
-		natsURL:     ns.ClientURL(),
-		natsUsers:   eventstore.NewNATSAuth("unused", ""),
-		stream:      store.Stream(),
-		log:         log,
-		now:         func() time.Time { return testNow },
+	clock := &testClock{}
+	counter := &scanCounter{HistoryReader: history}
+	a := webapi.New(webapi.Config{
+		Ledger:      ledger,
+		Balances:    balances,
+		Accounts:    accounts,
+		Signers:     trust,
+		History:     counter,
+		Feed:        store,
+		Checkpoints: store.Checkpoints(),
+		NATSURL:     ns.ClientURL(),
+		NATSUsers:   eventstore.NewNATSAuth("unused", ""),
+		Stream:      store.Stream(),
+		Log:         log,
+		Now:         clock.now,
 
-		health:       health,
-		repudiations: repudiations,
-		plans:        plans,
-		plansHealth:  plansHealth,
-	}
-	srv := httptest.NewServer(a.routes())
+		Health:       health,
+		Repudiations: repudiations,
+		Plans:        plans,
+		PlansHealth:  plansHealth,
+	})
+	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
-	return &testAPI{srv: srv, nc: nc, accounts: accounts, api: a, token: token}
+	return &testAPI{srv: srv, nc: nc, accounts: accounts, api: a, token: token,
+		natsURL: ns.ClientURL(), store: store, balances: balances, plans: plans, history: counter, health: health, clock: clock,
+		ledger: ledger, repudiations: repudiations}
 }
 
 // streamLastSeq returns the last sequence of the stream, counting events
@@ -531,7 +558,7 @@ func TestBadInputAppendsNothing(t *testing.T) {
 		before := ta.streamLastSeq(t)
 		r := ta.post(t, path, uuid.NewString(), mustJSON(t, validBody(path)))
 		require.Equal(t, http.StatusCreated, r.status, "%s: %s", path, r.body)
-		var res recordResponse
+		var res webapi.RecordResponse
 		require.NoError(t, json.Unmarshal(r.body, &res))
 		after := ta.streamLastSeq(t)
 		require.Greater(t, res.Seq, before, path)
@@ -577,7 +604,7 @@ func TestRecordAndReplay(t *testing.T) {
 	assert.Equal(t, domain.GenesisHash, wire.Event.PrevHash)
 	assert.False(t, wire.Replayed)
 
-	var allocRes recordResponse
+	var allocRes webapi.RecordResponse
 	require.NoError(t, json.Unmarshal(r.body, &allocRes))
 	ev := allocRes.Event
 	assert.Equal(t, ev.Hash, ev.ComputeHash(), "the event's hash is its content's")
@@ -598,7 +625,7 @@ func TestRecordAndReplay(t *testing.T) {
 	maps.Copy(disb, map[string]any{"amount": "250000000", "project": "KC-2025-01"})
 	r = ta.post(t, pathDisbursements, "disb-1", mustJSON(t, disb))
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	var disbRes recordResponse
+	var disbRes webapi.RecordResponse
 	require.NoError(t, json.Unmarshal(r.body, &disbRes))
 	assert.Equal(t, ev.Hash, disbRes.Event.PrevHash)
 	assert.Regexp(t, hexHash, disbRes.Event.Hash)
@@ -612,7 +639,7 @@ func TestRecordAndReplay(t *testing.T) {
 	seq := ta.streamLastSeq(t)
 	r = ta.post(t, pathDisbursements, "disb-1", mustJSON(t, disb))
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	var again recordResponse
+	var again webapi.RecordResponse
 	require.NoError(t, json.Unmarshal(r.body, &again))
 	assert.True(t, again.Replayed)
 	assert.Equal(t, disbRes.Event.ID, again.Event.ID)
@@ -676,7 +703,7 @@ func TestRecordAndReplay(t *testing.T) {
 	} {
 		r = ta.get(t, "/v1/provinces?date="+tc.date)
 		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-		var pr provincesResponse
+		var pr webapi.ProvincesResponse
 		require.NoError(t, json.Unmarshal(r.body, &pr))
 		assert.Equal(t, tc.scheme, pr.Scheme, tc.date)
 		assert.Len(t, pr.Provinces, tc.n, tc.date)

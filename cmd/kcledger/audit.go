@@ -13,6 +13,7 @@ import (
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
 	"github.com/kcledger/kcledger/projections"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // progressEvery is how often long scans report progress on stderr.
@@ -107,11 +108,11 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			return fail(exitUsage, "%v", err)
 		}
 	} else {
-		var res keysResponse
+		var res webapi.KeysResponse
 		if _, err := c.do(ctx, http.MethodGet, "/v1/keys", nil, nil, &res); err != nil {
 			return exitFor(err, stderr, *server.server)
 		}
-		if ring, err = res.keyring(); err != nil {
+		if ring, err = keyringOf(res); err != nil {
 			return fail(exitFailure, "keys from %s: %v", *server.server, err)
 		}
 		fmt.Fprintf(stderr, "kcledger verify: trusting the %s %s serves; pin them with --keys for an independent check\n", signingKeys(len(ring)), *server.server)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/projections"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // Every role against every route, with the status each must get. A
@@ -78,8 +79,8 @@ func TestAccessMatrix(t *testing.T) {
 		// that refusal.
 		{"repudiate", http.MethodPost, "/v1/repudiations", map[string]any{"seq": 1, "reason": "thử", "decision": "1/QĐ"}, ""},
 		{"readiness", http.MethodGet, "/readyz", nil, ""},
-		{"plan-execution report", http.MethodGet, pathPlanExecution + "?year=2025", nil, ""},
-		{"report of other province", http.MethodGet, pathPlanExecution + "?year=2025&province=79", nil, "province"},
+		{"plan-execution report", http.MethodGet, webapi.PathPlanExecution + "?year=2025", nil, ""},
+		{"report of other province", http.MethodGet, webapi.PathPlanExecution + "?year=2025&province=79", nil, "province"},
 	}
 	const (
 		ok, created, unauth, forbid, notFound, unprocessable = 200, 201, 401, 403, 404, 422
@@ -154,7 +155,7 @@ func TestActorIsTheAuthenticatedAccount(t *testing.T) {
 
 	r = officer.post(t, pathDisbursements, "pay-1", mustJSON(t, validBody(pathDisbursements)))
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	var res recordResponse
+	var res webapi.RecordResponse
 	require.NoError(t, json.Unmarshal(r.body, &res))
 	assert.Equal(t, "can-bo-ha-noi", res.Event.Actor)
 	assert.Equal(t, res.Event.Hash, res.Event.ComputeHash(), "the actor is under the hash")
@@ -181,7 +182,7 @@ func TestDisableTakesEffectAtOnce(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status)
 	assert.NotContains(t, string(r.body), "hash")
 	var list struct {
-		Accounts []accountView `json:"accounts"`
+		Accounts []webapi.AccountView `json:"accounts"`
 	}
 	require.NoError(t, json.Unmarshal(r.body, &list))
 	var found bool
@@ -304,7 +305,7 @@ func TestAddNATSUser(t *testing.T) {
 	ta := newTestAPI(t)
 	r := ta.do(t, http.MethodPost, "/v1/nats-users", http.Header{"Content-Type": {"application/json"}}, []byte(`{"name":"kho-bac","role":"subscriber"}`))
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	var res newNATSUserResponse
+	var res webapi.NewNATSUserResponse
 	require.NoError(t, json.Unmarshal(r.body, &res))
 	assert.Equal(t, "kho-bac", res.User)
 	assert.Len(t, res.Password, 64)
@@ -335,8 +336,8 @@ func TestAddNATSUser(t *testing.T) {
 
 	// With an external NATS server its operator manages the users.
 	external := *ta
-	a := &api{accounts: ta.accounts, log: slog.New(slog.DiscardHandler), now: func() time.Time { return testNow }}
-	srv := httptest.NewServer(a.routes())
+	a := webapi.New(webapi.Config{Accounts: ta.accounts, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return testNow }})
+	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 	external.srv = srv
 	r = external.do(t, http.MethodPost, "/v1/nats-users", http.Header{"Content-Type": {"application/json"}}, []byte(`{"name":"y","role":"auditor"}`))
@@ -348,8 +349,8 @@ func TestConcurrentRequestLimit(t *testing.T) {
 	ta := newTestAPI(t)
 	// Rebuild the handler with a limit of one.
 	limited := *ta
-	a := &api{accounts: ta.accounts, balances: projections.NewBalances(), log: slog.New(slog.DiscardHandler), now: func() time.Time { return testNow }, inFlight: make(chan struct{}, 1)}
-	srv := httptest.NewServer(a.routes())
+	a := webapi.New(webapi.Config{Accounts: ta.accounts, Balances: projections.NewBalances(), Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return testNow }, MaxInFlight: 1})
+	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 	limited.srv = srv
 
@@ -371,7 +372,7 @@ func TestConcurrentRequestLimit(t *testing.T) {
 	}()
 	_, err = feed.Write([]byte(`{"name":"slow",`))
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return len(a.inFlight) == 1 }, 10*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return a.InFlight() == 1 }, 10*time.Second, 5*time.Millisecond)
 
 	r := limited.get(t, "/v1/provinces")
 	requireProblem(t, r, http.StatusServiceUnavailable, domain.CodeUnavailable, "")

@@ -417,7 +417,7 @@ func TestHumanTimesAreVietnamsLabelled(t *testing.T) {
 func TestReplayEffectiveUntilAndSource(t *testing.T) {
 	ta := newTestAPI(t)
 	cliAgainst(t, ta)
-	t.Setenv("KCLEDGER_NATS_URL", ta.api.natsURL)
+	t.Setenv("KCLEDGER_NATS_URL", ta.natsURL)
 	line := func(source string) []string {
 		return []string{"--year", "2025", "--province", "01", "--source", source}
 	}
@@ -494,7 +494,7 @@ func TestSubscribeNamesTheEventTakenWithAFilter(t *testing.T) {
 func TestSmallTexts(t *testing.T) {
 	ta := newTestAPI(t)
 	cliAgainst(t, ta)
-	t.Setenv("KCLEDGER_NATS_URL", ta.api.natsURL)
+	t.Setenv("KCLEDGER_NATS_URL", ta.natsURL)
 	alloc := func(province, source string) []string {
 		return []string{"allocate", "--year", "2025", "--province", province, "--source", source, "--amount", "5 tỷ", "--decision", "1/QĐ", "--date", "2025-01-10"}
 	}

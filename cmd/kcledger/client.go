@@ -445,7 +445,7 @@ func lineLabel(k domain.LineKey) string {
 	return fmt.Sprintf("%d · %s · %s", k.FiscalYear, name, k.Source.Label())
 }
 
-func printRecorded(w io.Writer, res recordResponse) {
+func printRecorded(w io.Writer, res webapi.RecordResponse) {
 	verb := "Recorded"
 	if res.Replayed {
 		verb = "Already recorded (same idempotency key, same movement); nothing new was appended:"
@@ -566,7 +566,7 @@ func lineQuery(year int, province, source string) (url.Values, error) {
 	return q, nil
 }
 
-// pastFlags choose a moment in the past (history.go on the server).
+// pastFlags choose a moment in the past (web/api/balances.go on the server).
 type pastFlags struct {
 	asOf, effectiveUntil *string
 	untilSeq             *uint64
@@ -713,7 +713,7 @@ func runProvinces(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		_, _ = stdout.Write(append(raw, '\n'))
 		return exitOK
 	}
-	var r provincesResponse
+	var r webapi.ProvincesResponse
 	if err := json.Unmarshal(raw, &r); err != nil {
 		fmt.Fprintf(stderr, "kcledger: unreadable answer: %v\n", err)
 		return exitFailure

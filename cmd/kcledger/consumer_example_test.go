@@ -21,6 +21,7 @@ import (
 
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/projections"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // exampleConsumerState is the state file of docs/consumer.
@@ -64,7 +65,7 @@ func TestExampleConsumerExactlyOnceAcrossKill(t *testing.T) {
 	p := startServe(t)
 	code, out2, stderr := cli(t, p.http, "nats-user", "add", "kho-bac", "--role", "subscriber", "--json")
 	require.Equal(t, 0, code, stderr)
-	var creds newNATSUserResponse
+	var creds webapi.NewNATSUserResponse
 	require.NoError(t, json.Unmarshal([]byte(out2), &creds))
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

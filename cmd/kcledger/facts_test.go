@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kcledger/kcledger/domain"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // TestGoldenProjectFacts pins an allocation carrying the project facts;
@@ -52,7 +53,7 @@ func TestAllocateWithProjectFacts(t *testing.T) {
 	body["project"], body["project_name"], body["implementing_unit"], body["counterpart"] = "CCN-1", "Cụm công nghiệp Phú Nghĩa", "UBND huyện Chương Mỹ", "9500000000"
 	r := ta.post(t, pathAllocations, "facts-1", mustJSON(t, body))
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	var res recordResponse
+	var res webapi.RecordResponse
 	require.NoError(t, json.Unmarshal(r.body, &res))
 	assert.Equal(t, "Cụm công nghiệp Phú Nghĩa", res.Event.ProjectName)
 	assert.Equal(t, "UBND huyện Chương Mỹ", res.Event.ImplementingUnit)
@@ -99,7 +100,7 @@ func TestAllocateWithProjectFacts(t *testing.T) {
 	assert.Contains(t, stderr, "counterpart")
 
 	// The movements' CSV carries the facts, in columns added at the end.
-	t.Setenv("KCLEDGER_NATS_URL", ta.api.natsURL)
+	t.Setenv("KCLEDGER_NATS_URL", ta.natsURL)
 	code, out, stderr = runIn("export", "--format", "csv")
 	require.Equal(t, exitOK, code, stderr)
 	rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(out, "\uFEFF"))).ReadAll()

@@ -97,7 +97,7 @@ func TestTimeTravelEqualsAFreshLedger(t *testing.T) {
 					require.Equal(t, http.StatusUnprocessableEntity, r.status, "%s", r.body)
 					continue
 				}
-				var res recordResponse
+				var res webapi.RecordResponse
 				require.NoError(t, json.Unmarshal(r.body, &res))
 				cmd, err := webapi.DecodeMovement(map[string]domain.CommandKind{pathAllocations: domain.Allocate, pathAdjustments: domain.Adjust, pathDisbursements: domain.Disburse, pathRefunds: domain.Refund}[path], mustJSON(t, body))
 				require.NoError(t, err)
@@ -129,7 +129,7 @@ func TestTimeTravelEqualsAFreshLedger(t *testing.T) {
 
 func TestBalancesAsOfAndByEffectiveDate(t *testing.T) {
 	ta := newTestAPI(t)
-	ta.api.now = time.Now // as_of is compared with the server's storage times
+	ta.clock.real.Store(true) // as_of is compared with the server's storage times
 	post := func(path string, body map[string]any) {
 		r := ta.post(t, path, fmt.Sprint(time.Now().UnixNano()), mustJSON(t, body))
 		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
@@ -178,11 +178,11 @@ func TestAuditTrail(t *testing.T) {
 		"amount": "4000000", "voucher": "KB-77", "beneficiary": "HTX Gốm", "effective_date": "2025-03-03"}))
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 
-	page := func(as *testAPI, query string) auditResponse {
+	page := func(as *testAPI, query string) webapi.AuditResponse {
 		t.Helper()
 		r := as.get(t, "/v1/audit?"+query)
 		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-		var res auditResponse
+		var res webapi.AuditResponse
 		require.NoError(t, json.Unmarshal(r.body, &res))
 		return res
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kcledger/kcledger/domain"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // TestReusedKeyOfAnotherAccount checks that an officer who sends another
@@ -31,7 +32,7 @@ func TestReusedKeyOfAnotherAccount(t *testing.T) {
 	disb := validBody(pathDisbursements)
 	r := hanoi.post(t, pathDisbursements, key, mustJSON(t, disb))
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	var first recordResponse
+	var first webapi.RecordResponse
 	require.NoError(t, json.Unmarshal(r.body, &first))
 	seq := ta.streamLastSeq(t)
 

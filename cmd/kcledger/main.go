@@ -190,3 +190,6 @@ func env(name, def string) string {
 	}
 	return def
 }
+
+// vietnam is the zone in which "today" is judged.
+var vietnam = time.FixedZone("ICT", 7*60*60)

@@ -18,6 +18,7 @@ import (
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
 	"github.com/kcledger/kcledger/projections"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // movesLedger is the year on the domain ledger: 2 tỷ to 02 Hà
@@ -140,7 +141,7 @@ func TestPlanReportOutputsShowMoves(t *testing.T) {
 	require.NoError(t, q.Normalize(domain.Policy{}))
 	rep, err := p.PlanExecution(q)
 	require.NoError(t, err)
-	v := viewOfPlan(rep, time.Time{}, projections.LangVI)
+	v := webapi.ViewOfPlan(rep, time.Time{}, projections.LangVI)
 
 	var out bytes.Buffer
 	require.NoError(t, writePlanReport(&out, v, "csv", projections.LangVI))
@@ -158,7 +159,7 @@ func TestPlanReportOutputsShowMoves(t *testing.T) {
 	book := filepath.Join(t.TempDir(), "report.xlsx")
 	f, err := os.Create(book)
 	require.NoError(t, err)
-	require.NoError(t, writePlanXLSX(f, []planReportView{v}, projections.LangVI))
+	require.NoError(t, writePlanXLSX(f, []webapi.PlanReportView{v}, projections.LangVI))
 	require.NoError(t, f.Close())
 	x, err := excelize.OpenFile(book)
 	require.NoError(t, err)

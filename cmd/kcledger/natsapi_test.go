@@ -27,10 +27,10 @@ type natsClient struct {
 
 func newNATSService(t *testing.T, ta *testAPI) *natsClient {
 	t.Helper()
-	svc, err := startNATSService(ta.nc, ta.api.routes(), slog.New(slog.DiscardHandler))
+	svc, err := startNATSService(ta.nc, ta.api.Handler(), slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = svc.Stop() })
-	nc, err := nats.Connect(ta.api.natsURL)
+	nc, err := nats.Connect(ta.natsURL)
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	return &natsClient{nc: nc, token: ta.token}
@@ -94,7 +94,7 @@ func TestNATSServiceRecordsAndReadsLikeHTTP(t *testing.T) {
 		"voucher": "UNC-1", "beneficiary": "HTX Gốm Bát Tràng", "effective_date": "2026-05-20"})
 	a = c.record(t, "disbursements", "nats-pay", pay)
 	require.Equal(t, http.StatusCreated, a.status, "%s", a.body)
-	var rec recordResponse
+	var rec webapi.RecordResponse
 	require.NoError(t, json.Unmarshal(a.body, &rec))
 	assert.Equal(t, "admin", rec.Event.Actor, "the actor is the token's account")
 	assert.Equal(t, "750000000", rec.Line.Balance.Available().String())
@@ -103,7 +103,7 @@ func TestNATSServiceRecordsAndReadsLikeHTTP(t *testing.T) {
 	before := ta.streamLastSeq(t)
 	a = c.record(t, "disbursements", "nats-pay", pay)
 	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
-	var again recordResponse
+	var again webapi.RecordResponse
 	require.NoError(t, json.Unmarshal(a.body, &again))
 	assert.True(t, again.Replayed)
 	assert.Equal(t, rec.Event.ID, again.Event.ID)

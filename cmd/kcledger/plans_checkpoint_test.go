@@ -35,12 +35,12 @@ func planReportJSON(t *testing.T, p *projections.Plans) string {
 // stream, and returns the stream.
 func caughtUp(t *testing.T, ta *testAPI) *eventstore.JetStream {
 	t.Helper()
-	store := ta.api.feed.(*eventstore.JetStream)
+	store := ta.store
 	last, err := store.LastEventSeq(t.Context())
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	require.NoError(t, ta.api.plans.WaitFor(ctx, last))
+	require.NoError(t, ta.plans.WaitFor(ctx, last))
 	return store
 }
 
@@ -60,9 +60,9 @@ func TestResumePlans(t *testing.T) {
 		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 	}
 	storeA, storeB := caughtUp(t, a), caughtUp(t, b)
-	data, seq := a.api.plans.Checkpoint()
+	data, seq := a.plans.Checkpoint()
 	require.NotZero(t, seq)
-	want := planReportJSON(t, a.api.plans)
+	want := planReportJSON(t, a.plans)
 
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
@@ -94,7 +94,7 @@ func TestResumePlans(t *testing.T) {
 	defer cancel()
 	go func() { _ = rebuilt.Run(ctx, storeB) }()
 	require.NoError(t, rebuilt.WaitFor(t.Context(), seq))
-	require.JSONEq(t, planReportJSON(t, b.api.plans), planReportJSON(t, rebuilt))
+	require.JSONEq(t, planReportJSON(t, b.plans), planReportJSON(t, rebuilt))
 
 	for name, tc := range map[string]struct {
 		data []byte
@@ -102,7 +102,7 @@ func TestResumePlans(t *testing.T) {
 	}{
 		"cut short":       {data[:len(data)-1], "does not decode"},
 		"another version": {bytes.Replace(bytes.Clone(data), []byte("checkpoint\n\x02"), []byte("checkpoint\n\x03"), 1), "version 3, want 2"},
-		"the balances'":   {func() []byte { d, _ := a.api.balances.Checkpoint(); return d }(), "it is not one"},
+		"the balances'":   {func() []byte { d, _ := a.balances.Checkpoint(); return d }(), "it is not one"},
 	} {
 		require.NoError(t, storeA.Checkpoints().Save(t.Context(), plansCheckpoint, tc.data), name)
 		require.Zero(t, resume(storeA, false).Applied(), name)

@@ -28,6 +28,7 @@ import (
 	"github.com/kcledger/kcledger/eventstore"
 	"github.com/kcledger/kcledger/eventstore/eventstoretest"
 	"github.com/kcledger/kcledger/projections"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // These tests run the real binary as separate processes.
@@ -607,7 +608,7 @@ func TestNATSSubscriberWithTheNATSCLI(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	code, out, stderr := cli(t, p.http, "nats-user", "add", "kho-bac", "--role", "subscriber", "--json")
 	require.Equal(t, 0, code, stderr)
-	var creds newNATSUserResponse
+	var creds webapi.NewNATSUserResponse
 	require.NoError(t, json.Unmarshal([]byte(out), &creds))
 	require.Equal(t, p.nats, creds.URL)
 
@@ -782,7 +783,7 @@ func TestVerifyAndReplayAsAnAuditor(t *testing.T) {
 	}
 	code, out, stderr := cli(t, p.http, "nats-user", "add", "kiem-toan", "--role", "auditor", "--json")
 	require.Equal(t, 0, code, stderr)
-	var creds newNATSUserResponse
+	var creds webapi.NewNATSUserResponse
 	require.NoError(t, json.Unmarshal([]byte(out), &creds))
 	code, keys, stderr := cli(t, p.http, "keys")
 	require.Equal(t, 0, code, stderr)
@@ -888,7 +889,7 @@ func TestExports(t *testing.T) {
 	}
 	code, out, stderr := cli(t, p.http, "nats-user", "add", "kiem-toan", "--role", "auditor", "--json")
 	require.Equal(t, 0, code, stderr)
-	var creds newNATSUserResponse
+	var creds webapi.NewNATSUserResponse
 	require.NoError(t, json.Unmarshal([]byte(out), &creds))
 	auditor := []string{"KCLEDGER_NATS_URL=" + creds.URL, "KCLEDGER_NATS_USER=" + creds.User, "KCLEDGER_NATS_PASSWORD=" + creds.Password}
 	dir := t.TempDir()
@@ -1025,7 +1026,7 @@ func TestRestartFromCheckpoints(t *testing.T) {
 	require.NoError(t, err)
 	cps, err := eventstore.OpenCheckpoints(t.Context(), js, 1)
 	require.NoError(t, err)
-	require.NoError(t, cps.Save(t.Context(), balancesCheckpoint, []byte(`{"version":1,"applied_seq":3,"applied_hash":"`+strings.Repeat("0", 64)+`","lines":[]}`)))
+	require.NoError(t, cps.Save(t.Context(), webapi.BalancesCheckpoint, []byte(`{"version":1,"applied_seq":3,"applied_hash":"`+strings.Repeat("0", 64)+`","lines":[]}`)))
 	nc.Close()
 	q.kill() // no clean shutdown: the damaged checkpoint stays
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // reportLedger records a small 2025 of two northern provinces and one
@@ -41,24 +42,24 @@ func reportLedger(t *testing.T, ta *testAPI) {
 	}
 }
 
-func getReport(t *testing.T, ta *testAPI, q string) planReportView {
+func getReport(t *testing.T, ta *testAPI, q string) webapi.PlanReportView {
 	t.Helper()
-	r := ta.get(t, pathPlanExecution+"?"+q)
+	r := ta.get(t, webapi.PathPlanExecution+"?"+q)
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	var v planReportView
+	var v webapi.PlanReportView
 	require.NoError(t, json.Unmarshal(r.body, &v))
 	return v
 }
 
 // scanCounter counts the scans of the stream a route makes.
 type scanCounter struct {
-	historyReader
+	webapi.HistoryReader
 	scans atomic.Int64
 }
 
 func (s *scanCounter) ScanFilter(ctx context.Context, filter string, last uint64, fn func(eventstore.StoredEvent) (bool, error)) error {
 	s.scans.Add(1)
-	return s.historyReader.ScanFilter(ctx, filter, last, fn)
+	return s.HistoryReader.ScanFilter(ctx, filter, last, fn)
 }
 
 func TestPlanExecutionRoute(t *testing.T) {
@@ -71,7 +72,7 @@ func TestPlanExecutionRoute(t *testing.T) {
 
 func testPlanExecutionRoute(t *testing.T, live bool) {
 	ta := newTestAPIWith(t, live)
-	counter := ta.api.history.(*scanCounter)
+	counter := ta.history
 	reportLedger(t, ta)
 	defer func() {
 		if live {
@@ -119,16 +120,16 @@ func testPlanExecutionRoute(t *testing.T, live bool) {
 	ov := getReport(t, officer, "year=2025")
 	assert.Equal(t, "5000000000", ov.Total.Plan.Dong)
 	require.Len(t, ov.Rows, 1)
-	requireProblem(t, officer.get(t, pathPlanExecution+"?year=2025&province=79"), http.StatusForbidden, domain.CodeForbidden, "province")
-	requireProblem(t, officer.get(t, pathPlanExecution+"?year=2025&source=local"), http.StatusForbidden, domain.CodeForbidden, "source")
+	requireProblem(t, officer.get(t, webapi.PathPlanExecution+"?year=2025&province=79"), http.StatusForbidden, domain.CodeForbidden, "province")
+	requireProblem(t, officer.get(t, webapi.PathPlanExecution+"?year=2025&source=local"), http.StatusForbidden, domain.CodeForbidden, "source")
 	// Its report says what it counts: its province and source, not the
 	// country's (found by review: the title said the whole country).
 	require.NotNil(t, ov.Scope.Province)
 	assert.Equal(t, "01", ov.Scope.Province.Code)
 	assert.NotContains(t, ov.Title, "cả nước")
-	requireProblem(t, officer.get(t, pathPlanExecution+"?year=2025&region=north"), http.StatusForbidden, domain.CodeForbidden, "region")
+	requireProblem(t, officer.get(t, webapi.PathPlanExecution+"?year=2025&region=north"), http.StatusForbidden, domain.CodeForbidden, "region")
 	two := ta.as(ta.addAccount(t, "officer-two", domain.RoleOfficer, []string{"01", "79"}, []string{"national", "local"}))
-	requireProblem(t, two.get(t, pathPlanExecution+"?year=2025"), http.StatusForbidden, domain.CodeForbidden, "province")
+	requireProblem(t, two.get(t, webapi.PathPlanExecution+"?year=2025"), http.StatusForbidden, domain.CodeForbidden, "province")
 	assert.Equal(t, "01", getReport(t, two, "year=2025&province=01").Rows[0].Key)
 	auditor := ta.as(ta.addAccount(t, "kiem-toan", domain.RoleAuditor, nil, nil))
 	assert.Equal(t, "17000000000", getReport(t, auditor, "year=2025").Total.Plan.Dong)
@@ -159,7 +160,7 @@ func testPlanExecutionRoute(t *testing.T, live bool) {
 		{"year=2025&year=2024", "year", domain.CodeInvalidField},
 	} {
 		t.Run(tc.query, func(t *testing.T) {
-			requireProblem(t, ta.get(t, pathPlanExecution+"?"+tc.query), http.StatusBadRequest, tc.code, tc.field)
+			requireProblem(t, ta.get(t, webapi.PathPlanExecution+"?"+tc.query), http.StatusBadRequest, tc.code, tc.field)
 		})
 	}
 }
@@ -204,12 +205,12 @@ func TestReportCommand(t *testing.T) {
 	require.Equal(t, exitOK, code, stderr)
 	keysFile := filepath.Join(dir, "keys.json")
 	require.NoError(t, os.WriteFile(keysFile, []byte(keys), 0o600))
-	code, _, stderr = runIn("report", "--year", "2025", "--nats-url", ta.api.natsURL)
+	code, _, stderr = runIn("report", "--year", "2025", "--nats-url", ta.natsURL)
 	require.Equal(t, exitUsage, code, stderr)
 	assert.Contains(t, stderr, "--keys is required")
-	code, streamed, stderr := runIn("report", "--year", "2025", "--compare-previous-year", "--format", "json", "--nats-url", ta.api.natsURL, "--keys", keysFile)
+	code, streamed, stderr := runIn("report", "--year", "2025", "--compare-previous-year", "--format", "json", "--nats-url", ta.natsURL, "--keys", keysFile)
 	require.Equal(t, exitOK, code, stderr)
-	var a, b planReportView
+	var a, b webapi.PlanReportView
 	require.NoError(t, json.Unmarshal([]byte(served), &a))
 	require.NoError(t, json.Unmarshal([]byte(streamed), &b))
 	a.AsOfSeq, b.AsOfSeq = 0, 0 // the server's scan reads one year's subjects

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/projections"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // breakdowns are the sheets of a workbook, in order.
@@ -46,7 +47,7 @@ func numberFormat(decimals int, percent bool) string {
 // one active: the title and the presentation rules on top, then the
 // table, amounts and percentages stored as numbers (as rendered, by the
 // report's rules) with vi-VN display formats.
-func writePlanXLSX(w io.Writer, views []planReportView, lang string) error {
+func writePlanXLSX(w io.Writer, views []webapi.PlanReportView, lang string) error {
 	f := excelize.NewFile()
 	defer f.Close()
 	for i, v := range views {
@@ -67,7 +68,7 @@ func writePlanXLSX(w io.Writer, views []planReportView, lang string) error {
 	return err
 }
 
-func writePlanSheet(f *excelize.File, sheet string, v planReportView, lang string) error {
+func writePlanSheet(f *excelize.File, sheet string, v webapi.PlanReportView, lang string) error {
 	p := v.Presentation
 	amountStyle, err := f.NewStyle(&excelize.Style{CustomNumFmt: ptr(numberFormat(p.Decimals, false))})
 	if err != nil {

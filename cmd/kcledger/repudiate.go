@@ -35,74 +35,12 @@ import (
 // does not decode has no line to blame), and leaves nothing for an
 // operator to reason about but one sequence.
 
-// stall is why the balances stopped.
-type stall struct {
-	Seq    uint64
-	Reason string
-	Since  time.Time
-}
-
-// soundness says whether the balances follow the stream or stand stopped
-// before a bad message. The zero value is sound.
-type soundness struct {
-	mu      sync.Mutex
-	stall   *stall
-	changed chan struct{}
-}
-
-func (h *soundness) stalled() *stall {
-	if h == nil {
-		return nil
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.stall
-}
-
-func (h *soundness) set(s *stall) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.stall = s
-	if h.changed != nil {
-		close(h.changed)
-	}
-	h.changed = make(chan struct{})
-}
-
-// wait returns a channel closed at the next change.
-func (h *soundness) wait() <-chan struct{} {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.changed == nil {
-		h.changed = make(chan struct{})
-	}
-	return h.changed
-}
-
-// unavailable is the refusal of what would need the balances past a bad
-// message; nil while they are sound.
-func (s *stall) unavailable() error {
-	if s == nil {
-		return nil
-	}
-	return domain.Errorf(domain.CodeUnavailable, "", "the ledger stopped before the message at seq %d, which is not sound (%s)%s, and an admin may repudiate the message (kcledger repudiate --seq %d)",
-		s.Seq, s.Reason, readableBefore(s.Seq), s.Seq)
-}
-
-// readableBefore says how far the past is still answered.
-func readableBefore(seq uint64) string {
-	if seq <= 1 {
-		return ""
-	}
-	return fmt.Sprintf("; balances up to seq %d can be read with until_seq", seq-1)
-}
-
 // superviseBalances runs the balances over the stream. When they stop on
 // a message that is not sound (an error wrapping domain.ErrCorrupt, which
 // includes domain.ErrForged), it marks h stalled at that message, logs it
 // once, and waits until the message is repudiated; then the balances pass
 // it over and go on. Any other error ends it, and serve.
-func superviseBalances(ctx context.Context, store *eventstore.JetStream, feed projections.Feed, b follower, reps *domain.Repudiations, repsReady <-chan struct{}, h *soundness, log *slog.Logger) error {
+func superviseBalances(ctx context.Context, store *eventstore.JetStream, feed projections.Feed, b follower, reps *domain.Repudiations, repsReady <-chan struct{}, h *webapi.Health, log *slog.Logger) error {
 	// The repudiations in the stream at start are known before the
 	// balances read a message.
 	select {
@@ -132,7 +70,7 @@ func superviseBalances(ctx context.Context, store *eventstore.JetStream, feed pr
 		if seq == 0 || reps.Covers(seq, digest) {
 			continue // repudiated meanwhile: read it again, passing it over
 		}
-		h.set(&stall{Seq: seq, Reason: err.Error(), Since: time.Now()})
+		h.Set(&webapi.Stall{Seq: seq, Reason: err.Error(), Since: time.Now()})
 		if seq != logged { // once, not at every recheck
 			logged = seq
 			if _, reports := b.(*projections.Plans); reports {
@@ -167,12 +105,12 @@ func superviseBalances(ctx context.Context, store *eventstore.JetStream, feed pr
 			}
 		}
 		if retry {
-			h.set(nil) // set again at once if the event is still refused
+			h.Set(nil) // set again at once if the event is still refused
 			continue
 		}
 		rep, _ := reps.Get(seq)
 		log.Warn("the message is repudiated; the balances pass it over and go on", "seq", seq, "by_seq", rep.Seq, "by", rep.Event.Actor, "reason", rep.Event.Reason)
-		h.set(nil)
+		h.Set(nil)
 	}
 }
 
@@ -332,147 +270,6 @@ func checkRepudiation(ctx context.Context, seq uint64, r domain.Recorded, verify
 	return verify(ctx, e)
 }
 
-// sound refuses what needs the balances while they stand stopped.
-func (a *api) sound() error { return a.health.stalled().unavailable() }
-
-// readyz answers 200 while the balances follow the stream, and 503 naming
-// the bad message while they stand stopped before one. /healthz only says
-// that the process is alive.
-func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
-	if err := a.sound(); err != nil {
-		webapi.WriteError(w, r, a.log, err)
-		return
-	}
-	webapi.WriteJSON(w, http.StatusOK, map[string]any{"status": "ready", "applied_seq": a.balances.Applied()})
-}
-
-// unsoundAt is the refusal of a history read that met the message at seq
-// and could not count it.
-func unsoundAt(seq uint64, err error) error {
-	return domain.Errorf(domain.CodeUnavailable, "", "the message at seq %d is not sound (%v)%s", seq, err, readableBefore(seq))
-}
-
-// repudiationRequest is the body of POST /v1/repudiations.
-type repudiationRequest struct {
-	Seq      uint64 `json:"seq"`
-	Reason   string `json:"reason"`
-	Decision string `json:"decision"`
-	// EffectiveDate is the decision's date; today in Vietnam when absent.
-	EffectiveDate *domain.Date `json:"effective_date"`
-}
-
-var repudiationFields = map[string]bool{"seq": true, "reason": true, "decision": true, "effective_date": true}
-
-func decodeRepudiation(body []byte) (repudiationRequest, error) {
-	return webapi.DecodeBody[repudiationRequest](body, repudiationFields, "effective_date")
-}
-
-// repudiationResponse answers POST /v1/repudiations.
-type repudiationResponse struct {
-	Event    domain.Event `json:"event"`
-	Seq      uint64       `json:"seq"`
-	Replayed bool         `json:"replayed"`
-}
-
-// repudiate records that the message the balances stopped on is
-// repudiated. Admins only. It refuses a sequence that does not exist, one
-// already repudiated, and any message not found unsound: a sound event is
-// corrected by a movement, never repudiated.
-func (a *api) repudiate(w http.ResponseWriter, r *http.Request) {
-	acc := accountOf(r)
-	if err := acc.MayManageAccounts(); err != nil {
-		webapi.WriteError(w, r, a.log, err)
-		return
-	}
-	body, err := webapi.ReadBody(w, r)
-	if err != nil {
-		webapi.WriteError(w, r, a.log, err)
-		return
-	}
-	req, err := decodeRepudiation(body)
-	if err != nil {
-		webapi.WriteError(w, r, a.log, err)
-		return
-	}
-	key := r.Header.Get("Idempotency-Key")
-	if key == "" {
-		webapi.WriteError(w, r, a.log, domain.Errorf(domain.CodeInvalidIdempotencyKey, "Idempotency-Key",
-			"the Idempotency-Key header is required: a unique key per repudiation (a UUID), reused only to retry the same request"))
-		return
-	}
-	if req.Seq == 0 {
-		webapi.WriteError(w, r, a.log, domain.Errorf(domain.CodeMissingField, "seq", "seq is required: the stream sequence of the bad message"))
-		return
-	}
-	now := a.now().UTC()
-	date := domain.DateOf(now.In(vietnam))
-	if req.EffectiveDate != nil && !req.EffectiveDate.IsZero() {
-		date = *req.EffectiveDate
-	}
-	// One at a time, so that two admins cannot both repudiate one message.
-	a.repudiating.Lock()
-	defer a.repudiating.Unlock()
-	if err := a.mayRepudiate(r.Context(), req.Seq, key); err != nil {
-		webapi.WriteError(w, r, a.log, err)
-		return
-	}
-	// What the repudiation names is that message, not only its place.
-	digest, err := a.history.Digest(r.Context(), req.Seq)
-	if err != nil {
-		webapi.WriteError(w, r, a.log, err)
-		return
-	}
-	cmd := domain.Command{
-		Kind: domain.Repudiate, RepudiatedSeq: req.Seq, RepudiatedDigest: digest, Reason: req.Reason, Decision: req.Decision, EffectiveDate: date,
-		IdempotencyKey: key, EventID: uuid.Must(uuid.NewV7()).String(), Now: now, Actor: acc.Name,
-	}
-	res, err := a.ledger.Record(r.Context(), cmd)
-	if err != nil {
-		if c := domain.ErrorCode(err); c == domain.CodeInvalidIdempotencyKey || c == domain.CodeIdempotencyKeyReused {
-			err = webapi.WithField(err, "Idempotency-Key")
-		}
-		webapi.WriteError(w, r, a.log, err)
-		return
-	}
-	a.repudiations.Add(res.Recorded)
-	status := http.StatusCreated
-	if res.Replayed {
-		status = http.StatusOK
-	} else {
-		a.log.Warn("message repudiated", "seq", req.Seq, "by_seq", res.Recorded.Seq, "by", acc.Name, "decision", req.Decision, "reason", req.Reason)
-	}
-	webapi.WriteJSON(w, status, repudiationResponse{Event: res.Recorded.Event, Seq: res.Recorded.Seq, Replayed: res.Replayed})
-}
-
-// mayRepudiate refuses what must not be repudiated; a retry of the
-// repudiation already recorded under key passes, to be replayed.
-func (a *api) mayRepudiate(ctx context.Context, seq uint64, key string) error {
-	if rep, ok := a.repudiations.Get(seq); ok {
-		if rep.Event.IdempotencyKey == key {
-			return nil
-		}
-		return domain.Errorf(domain.CodeConflict, "seq", "the message at seq %d is already repudiated, by seq %d (%s, %s: %s)",
-			seq, rep.Seq, rep.Event.Actor, rep.Event.Decision, rep.Event.Reason)
-	}
-	state, err := a.history.State(ctx)
-	if err != nil {
-		return err
-	}
-	if seq > state.LastSeq {
-		return domain.Errorf(domain.CodeNotFound, "seq", "there is no message at seq %d: the stream ends at seq %d", seq, state.LastSeq)
-	}
-	st := a.health.stalled()
-	switch {
-	case st == nil:
-		return domain.Errorf(domain.CodeNotRepudiable, "seq", "the message at seq %d is sound: the balances count it, and only a message found unsound may be repudiated; history is never edited, correct a movement with an adjustment or a refund", seq)
-	case seq < st.Seq:
-		return domain.Errorf(domain.CodeNotRepudiable, "seq", "the message at seq %d is sound: the balances counted it before stopping at seq %d; only that message is found unsound, and a sound event is corrected by an adjustment or a refund", seq, st.Seq)
-	case seq > st.Seq:
-		return domain.Errorf(domain.CodeNotRepudiable, "seq", "the balances stopped at seq %d, before seq %d, which is not judged yet; repudiate seq %d first if it is to be", st.Seq, seq, st.Seq)
-	}
-	return nil
-}
-
 // runRepudiate is `kcledger repudiate`.
 func runRepudiate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("repudiate", "record that the message at a sequence, which the ledger found not sound, is repudiated: every reader then passes it over (admins). History is not edited: the message stays in the stream, and verify reports it", stderr)
@@ -521,7 +318,7 @@ func runRepudiate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		_, _ = stdout.Write(append(raw, '\n'))
 		return exitOK
 	}
-	var res repudiationResponse
+	var res webapi.RepudiationResponse
 	if err := json.Unmarshal(raw, &res); err != nil {
 		fmt.Fprintf(stderr, "kcledger: unreadable answer: %v\n", err)
 		return exitFailure

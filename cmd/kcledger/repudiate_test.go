@@ -20,6 +20,7 @@ import (
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
 	"github.com/kcledger/kcledger/projections"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // getJSON asks the API for path with the admin's token; it returns the
@@ -118,7 +119,7 @@ func TestBadMessagesAreRepudiated(t *testing.T) {
 	code, out, stderr := cli(t, p.http, "allocate", "--amount", "5 tỷ", "--decision", "3536/QĐ-BCT", "--date", "2025-01-10",
 		"--year", "2025", "--province", "01", "--source", "national", "--json")
 	require.Equal(t, 0, code, stderr)
-	var alloc recordResponse
+	var alloc webapi.RecordResponse
 	require.NoError(t, json.Unmarshal([]byte(out), &alloc))
 	lineSubject := eventstore.EventSubject(&alloc.Event)
 
@@ -193,7 +194,7 @@ func TestBadMessagesAreRepudiated(t *testing.T) {
 	// The auditor's tools.
 	code, out, stderr = cli(t, p.http, "nats-user", "add", "kiem-toan-2", "--role", "auditor", "--json")
 	require.Equal(t, 0, code, stderr)
-	var creds newNATSUserResponse
+	var creds webapi.NewNATSUserResponse
 	require.NoError(t, json.Unmarshal([]byte(out), &creds))
 	code, keys, stderr := cli(t, p.http, "keys")
 	require.Equal(t, 0, code, stderr)
@@ -247,7 +248,7 @@ func TestAPIWhileStalled(t *testing.T) {
 	ack, err := js.Publish(t.Context(), "kcledger.events.2025.01.national.disbursed.v1", []byte("{"))
 	require.NoError(t, err)
 	require.Equal(t, uint64(2), ack.Sequence)
-	waitUntil(t, 10*time.Second, func() bool { return ta.api.health.stalled() != nil }, func() string { return "the balances did not stop" })
+	waitUntil(t, 10*time.Second, func() bool { return ta.health.Stalled() != nil }, func() string { return "the balances did not stop" })
 
 	p := requireProblem(t, ta.get(t, "/readyz"), http.StatusServiceUnavailable, domain.CodeUnavailable, "")
 	require.Contains(t, p.Detail, "seq 2")
@@ -288,12 +289,12 @@ func TestAPIWhileStalled(t *testing.T) {
 
 	r = ta.post(t, "/v1/repudiations", "rep-5", body(2))
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	var res repudiationResponse
+	var res webapi.RepudiationResponse
 	require.NoError(t, json.Unmarshal(r.body, &res))
 	require.Equal(t, domain.TypeRepudiated, res.Event.Type)
 	require.Equal(t, uint64(2), res.Event.RepudiatedSeq)
 	require.Equal(t, firstAdmin, res.Event.Actor)
-	require.True(t, ta.api.repudiations.Has(2))
+	require.True(t, ta.repudiations.Has(2))
 	// A retry replays; another repudiation of it is refused.
 	r = ta.post(t, "/v1/repudiations", "rep-5", body(2))
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
@@ -301,7 +302,7 @@ func TestAPIWhileStalled(t *testing.T) {
 
 	// The projection resumes; the past across the bad message counts
 	// without it.
-	waitUntil(t, 10*time.Second, func() bool { return ta.api.health.stalled() == nil }, func() string { return "the balances did not resume" })
+	waitUntil(t, 10*time.Second, func() bool { return ta.health.Stalled() == nil }, func() string { return "the balances did not resume" })
 	require.Equal(t, http.StatusOK, ta.get(t, "/readyz").status)
 	r = ta.get(t, "/v1/balances")
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)

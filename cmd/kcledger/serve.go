@@ -18,6 +18,7 @@ import (
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
 	"github.com/kcledger/kcledger/projections"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // serveConfig is everything `kcledger serve` needs, parsed from flags and
@@ -315,7 +316,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	store.SkipRepudiated(repudiations)
 	repudiationsRead := make(chan struct{})
 	go followRepudiations(ctx, store, repudiations, trust.verify, repudiationsRead, log)
-	health := &soundness{}
+	health := &webapi.Health{}
 	projErr := make(chan error, 1)
 	go func() {
 		projErr <- superviseBalances(ctx, store, feed, balances, repudiations, repudiationsRead, health, log)
@@ -324,7 +325,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		return err
 	}
 	var plans *projections.Plans
-	plansHealth := &soundness{}
+	plansHealth := &webapi.Health{}
 	plansErr := make(chan error, 1)
 	saved := make(chan struct{})
 	plansSaved := make(chan struct{})
@@ -342,7 +343,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	}
 	go func() {
 		defer close(saved)
-		saveEvery(ctx, store.Checkpoints(), balancesCheckpoint, balancesSaveEvery, balances, log)
+		saveEvery(ctx, store.Checkpoints(), webapi.BalancesCheckpoint, balancesSaveEvery, balances, log)
 	}()
 
 	ledger := domain.NewLedger(trust.decidedOn(store), domain.Policy{SettlementEndFrom2026: c.SettlementEnd})
@@ -352,27 +353,27 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		return err
 	}
 	history.VerifyWith(trust.verifyEvent)
-	a := &api{
-		ledger:      ledger,
-		policy:      domain.Policy{SettlementEndFrom2026: c.SettlementEnd},
-		plans:       plans,
-		plansHealth: plansHealth,
-		signers:     trust,
-		history:     history,
-		feed:        feed,
-		checkpoints: store.Checkpoints(),
-		balances:    balances,
-		accounts:    accounts,
-		natsURL:     natsURL,
-		natsUsers:   natsUsersOf(natsAuth),
-		stream:      store.Stream(),
-		log:         log,
-		now:         time.Now,
+	a := webapi.New(webapi.Config{
+		Ledger:      ledger,
+		Policy:      domain.Policy{SettlementEndFrom2026: c.SettlementEnd},
+		Plans:       plans,
+		PlansHealth: plansHealth,
+		Signers:     trust,
+		History:     history,
+		Feed:        feed,
+		Checkpoints: store.Checkpoints(),
+		Balances:    balances,
+		Accounts:    accounts,
+		NATSURL:     natsURL,
+		NATSUsers:   natsUsersOf(natsAuth),
+		Stream:      store.Stream(),
+		Log:         log,
+		Now:         time.Now,
 
-		health:       health,
-		repudiations: repudiations,
-	}
-	handler := a.routes()
+		Health:       health,
+		Repudiations: repudiations,
+	})
+	handler := a.Handler()
 	if apiNC != nil {
 		svc, err := startNATSService(apiNC, handler, log)
 		if err != nil {
@@ -431,7 +432,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 // start, reporting progress on long replays, or has stopped before a bad
 // message: serve then starts all the same, and says why it serves no
 // balances.
-func catchUp(ctx context.Context, store *eventstore.JetStream, b *projections.Balances, log *slog.Logger, projErr <-chan error, h *soundness) error {
+func catchUp(ctx context.Context, store *eventstore.JetStream, b *projections.Balances, log *slog.Logger, projErr <-chan error, h *webapi.Health) error {
 	target, err := store.LastEventSeq(ctx)
 	if err != nil {
 		return err
@@ -446,8 +447,8 @@ func catchUp(ctx context.Context, store *eventstore.JetStream, b *projections.Ba
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
 	for {
-		changed := h.wait()
-		if st := h.stalled(); st != nil {
+		changed := h.Wait()
+		if st := h.Stalled(); st != nil {
 			log.Warn("serving without balances: they stand stopped before a message that is not sound", "seq", st.Seq, "applied_seq", b.Applied(), "target_seq", target)
 			return nil
 		}
@@ -475,9 +476,6 @@ func natsUsersOf(a *eventstore.NATSAuth) interface{ SetAccount(domain.Account) }
 	return a
 }
 
-// balancesCheckpoint is the name of the balances' checkpoint.
-const balancesCheckpoint = "balances"
-
 // Balances checkpoints are saved at most every balancesSaveEvery, once
 // balancesSaveAfter events have been applied since the last, and when
 // serve stops.
@@ -494,7 +492,7 @@ func resumeBalances(ctx context.Context, store *eventstore.JetStream, rebuild bo
 		log.Info("rebuilding the balances from the whole stream (--rebuild)")
 		return projections.NewBalances()
 	}
-	data, err := store.Checkpoints().Load(ctx, balancesCheckpoint)
+	data, err := store.Checkpoints().Load(ctx, webapi.BalancesCheckpoint)
 	if err != nil || data == nil {
 		if err != nil {
 			log.Warn("the balances' checkpoint could not be read; rebuilding from the stream", "problem", err)
@@ -635,3 +633,12 @@ func envBoolDefault(name string, def bool) bool {
 	}
 	return v
 }
+
+// Limits of the HTTP server.
+const (
+	maxHeaderBytes    = 16 * 1024
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+)

@@ -257,12 +257,12 @@ func (t *signerTrust) lookUp(ctx context.Context, id string) error {
 // Keys is what GET /v1/keys serves: the ledger root and the keys it
 // endorsed (a key the root did not endorse is not the ledger's, and is
 // not offered for pinning).
-func (t *signerTrust) Keys(ctx context.Context) (keysResponse, error) {
+func (t *signerTrust) Keys(ctx context.Context) (webapi.KeysResponse, error) {
 	registered, err := t.bucket.List(ctx)
 	if err != nil {
-		return keysResponse{}, err
+		return webapi.KeysResponse{}, err
 	}
-	res := keysResponse{Root: &rootKey{ID: t.root.ID(), PublicKey: t.root.Public()}, Keys: []eventstore.SignerKey{}}
+	res := webapi.KeysResponse{Root: &webapi.RootKey{ID: t.root.ID(), PublicKey: t.root.Public()}, Keys: []eventstore.SignerKey{}}
 	for _, k := range registered {
 		if k.VerifyEndorsement(t.root.Public()) == nil {
 			res.Keys = append(res.Keys, k)
@@ -416,39 +416,6 @@ func (l checkedLog) Claim(ctx context.Context, key string) (domain.IdempotencyCl
 	return c, true, nil
 }
 
-// signerList is what the API needs of the signer trust.
-type signerList interface {
-	Keys(ctx context.Context) (keysResponse, error)
-}
-
-// keysResponse is the body of GET /v1/keys, and the file format of
-// `kcledger verify --keys` and `kcledger replay --keys`.
-type keysResponse struct {
-	// Root is the ledger root that endorsed every key of the file; files
-	// written before the root existed have none.
-	Root *rootKey               `json:"root,omitempty"`
-	Keys []eventstore.SignerKey `json:"keys"`
-}
-
-// rootKey is the ledger root's public key.
-type rootKey struct {
-	ID        string            `json:"id"`
-	PublicKey ed25519.PublicKey `json:"public_key"` // base64 in JSON
-}
-
-func (a *api) getKeys(w http.ResponseWriter, r *http.Request) {
-	if err := accountOf(r).MayRead(); err != nil {
-		webapi.WriteError(w, r, a.log, err)
-		return
-	}
-	res, err := a.signers.Keys(r.Context())
-	if err != nil {
-		webapi.WriteError(w, r, a.log, err)
-		return
-	}
-	webapi.WriteJSON(w, http.StatusOK, res)
-}
-
 // pinnedKeys reads the keys file an auditor pinned (--keys); its errors
 // name the flag.
 func pinnedKeys(path string) (domain.Keyring, error) {
@@ -466,18 +433,18 @@ func pinnedKeys(path string) (domain.Keyring, error) {
 
 // keyring reads a keys file as written by `kcledger keys`.
 func keyring(r io.Reader) (domain.Keyring, error) {
-	var kr keysResponse
+	var kr webapi.KeysResponse
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&kr); err != nil {
 		return nil, fmt.Errorf("not a kcledger keys file: %w", err)
 	}
-	return kr.keyring()
+	return keyringOf(kr)
 }
 
-// keyring checks each key against its id, and, when the file names a
+// keyringOf checks each key of kr against its id, and, when the file names a
 // root, against the root's endorsement, and returns them as a keyring.
-func (kr keysResponse) keyring() (domain.Keyring, error) {
+func keyringOf(kr webapi.KeysResponse) (domain.Keyring, error) {
 	if kr.Root != nil && (len(kr.Root.PublicKey) != ed25519.PublicKeySize || domain.KeyID(kr.Root.PublicKey) != kr.Root.ID) {
 		return nil, fmt.Errorf("root %q: its public key does not match its id", kr.Root.ID)
 	}
@@ -511,7 +478,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kcledger keys: %v\n", err)
 		return exitUsage
 	}
-	var res keysResponse
+	var res webapi.KeysResponse
 	if _, err := c.do(ctx, http.MethodGet, "/v1/keys", nil, nil, &res); err != nil {
 		return exitFor(err, stderr, *server.server)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/kcledger/kcledger/eventstore"
 	"github.com/kcledger/kcledger/eventstore/eventstoretest"
 	"github.com/kcledger/kcledger/projections"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // signersBucket is a fresh signers bucket on an embedded server.
@@ -132,14 +133,14 @@ func TestKeysFile(t *testing.T) {
 	tampered.RegisteredAt = testNow.Add(1)
 	for _, tc := range []struct {
 		name  string
-		file  keysResponse
+		file  webapi.KeysResponse
 		wants string // "" for a good file
 	}{
-		{"from before roots", keysResponse{Keys: []eventstore.SignerKey{reg}}, ""},
-		{"endorsed", keysResponse{Root: &rootKey{ID: root.ID(), PublicKey: root.Public()}, Keys: []eventstore.SignerKey{endorsed}}, ""},
-		{"a key without endorsement", keysResponse{Root: &rootKey{ID: root.ID(), PublicKey: root.Public()}, Keys: []eventstore.SignerKey{reg}}, "without an endorsement"},
-		{"a tampered registration", keysResponse{Root: &rootKey{ID: root.ID(), PublicKey: root.Public()}, Keys: []eventstore.SignerKey{tampered}}, "does not match its registration"},
-		{"a root that does not match its id", keysResponse{Root: &rootKey{ID: "0000000000000000", PublicKey: root.Public()}, Keys: []eventstore.SignerKey{endorsed}}, "does not match its id"},
+		{"from before roots", webapi.KeysResponse{Keys: []eventstore.SignerKey{reg}}, ""},
+		{"endorsed", webapi.KeysResponse{Root: &webapi.RootKey{ID: root.ID(), PublicKey: root.Public()}, Keys: []eventstore.SignerKey{endorsed}}, ""},
+		{"a key without endorsement", webapi.KeysResponse{Root: &webapi.RootKey{ID: root.ID(), PublicKey: root.Public()}, Keys: []eventstore.SignerKey{reg}}, "without an endorsement"},
+		{"a tampered registration", webapi.KeysResponse{Root: &webapi.RootKey{ID: root.ID(), PublicKey: root.Public()}, Keys: []eventstore.SignerKey{tampered}}, "does not match its registration"},
+		{"a root that does not match its id", webapi.KeysResponse{Root: &webapi.RootKey{ID: "0000000000000000", PublicKey: root.Public()}, Keys: []eventstore.SignerKey{endorsed}}, "does not match its id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data, err := json.Marshal(tc.file)
@@ -202,7 +203,7 @@ func TestPastViewsRefuseForgedEvents(t *testing.T) {
 	ta := newTestAPI(t)
 	r := ta.post(t, pathAllocations, "k-alloc", mustJSON(t, validBody(pathAllocations)))
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	recs := lineEvents(t, ta.api.natsURL)
+	recs := lineEvents(t, ta.natsURL)
 	require.Len(t, recs, 1)
 	forged := eventstoretest.Event(recs[0].Event.Line(), "forged-past", 7_770_000_000)
 	forged.FiscalYear, forged.EffectiveDate = recs[0].Event.FiscalYear, recs[0].Event.EffectiveDate
@@ -255,9 +256,9 @@ func TestForgedCheckpointsAreNotTrusted(t *testing.T) {
 
 			q := startServe(t, "--data", data, "--log-level", "info") // for its NATS server
 			cps := operatorCheckpoints(t, q)
-			sealed, err := cps.Load(t.Context(), balancesCheckpoint)
+			sealed, err := cps.Load(t.Context(), webapi.BalancesCheckpoint)
 			require.NoError(t, err)
-			require.NoError(t, cps.Save(t.Context(), balancesCheckpoint, tc.forge(t, sealed)))
+			require.NoError(t, cps.Save(t.Context(), webapi.BalancesCheckpoint, tc.forge(t, sealed)))
 			keys, err := cps.Load(t.Context(), "key-index")
 			require.NoError(t, err)
 			_, plain := unsealForTest(t, keys)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // filterList is a repeatable --filter.
@@ -325,7 +326,7 @@ func loadSubscribeState(path, stream, durable string) (*subscribeState, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := decodeStrict(data, s); err != nil {
+	if err := webapi.DecodeStrict(data, s); err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
 	if s.Durable != durable || s.Stream != stream {

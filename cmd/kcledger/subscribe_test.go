@@ -23,6 +23,7 @@ import (
 
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // subLedger is the test API's embedded server and ledger, recorded into
@@ -42,7 +43,7 @@ func newSubLedger(t *testing.T) *subLedger {
 	require.NoError(t, err)
 	stream, err := js.Stream(t.Context(), eventstore.DefaultStream)
 	require.NoError(t, err)
-	return &subLedger{url: ta.api.natsURL, nc: ta.nc, stream: stream, ledger: ta.api.ledger}
+	return &subLedger{url: ta.natsURL, nc: ta.nc, stream: stream, ledger: ta.ledger}
 }
 
 // record records an allocation on province's national line the first
@@ -318,7 +319,7 @@ func TestSubscribeExecExactlyOnceAcrossKill(t *testing.T) {
 	record("79", 2)
 	code, out, stderr := cli(t, p.http, "nats-user", "add", "kho-bac", "--role", "subscriber", "--json")
 	require.Equal(t, 0, code, stderr)
-	var creds newNATSUserResponse
+	var creds webapi.NewNATSUserResponse
 	require.NoError(t, json.Unmarshal([]byte(out), &creds))
 
 	dir := t.TempDir()
@@ -388,7 +389,7 @@ printf '%s %s\n' "$KCLEDGER_SEQ" "$id" >> "`+dir+`/handled"
 	assert.Contains(t, strings.Join(errs2.lines(), "\n"), "an earlier run took the event at seq 5 and did not acknowledge it; it comes again within 1s")
 }
 
-func mustConnect(t *testing.T, creds newNATSUserResponse) *nats.Conn {
+func mustConnect(t *testing.T, creds webapi.NewNATSUserResponse) *nats.Conn {
 	t.Helper()
 	nc, err := nats.Connect(creds.URL, nats.UserInfo(creds.User, creds.Password))
 	require.NoError(t, err)

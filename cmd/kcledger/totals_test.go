@@ -10,6 +10,7 @@ import (
 
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/projections"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // TestCLIReadsTotalsAtTheBound decodes answers as the CLI does (recording,
@@ -19,16 +20,16 @@ func TestCLIReadsTotalsAtTheBound(t *testing.T) {
 	full := domain.Balance{Allocated: domain.MaxLineTotal, Disbursed: domain.MaxLineTotal, Refunded: domain.MaxLineTotal.Sub(domain.AmountFromInt64(1))}
 	key := domain.LineKey{FiscalYear: 2025, Province: "01", Source: domain.SourceNational}
 
-	rec := recordResponse{
+	rec := webapi.RecordResponse{
 		Event: domain.Event{ID: "0190f3c4-0000-7000-8000-000000000000", Type: domain.TypeRefunded, FiscalYear: 2025, Province: "01", Source: domain.SourceNational,
 			Amount: domain.AmountFromInt64(1), Voucher: "KB-1", Reason: "r", EffectiveDate: domain.Date{Year: 2025, Month: 3, Day: 1}, Actor: "a"},
 		Seq:     7,
-		Line:    lineView{Line: key, Balance: full, Events: 1000, LastSeq: 7},
-		Project: &projectView{Project: "DA-01", Balance: full},
+		Line:    webapi.LineView{Line: key, Balance: full, Events: 1000, LastSeq: 7},
+		Project: &webapi.ProjectView{Project: "DA-01", Balance: full},
 	}
 	raw, err := json.Marshal(rec)
 	require.NoError(t, err)
-	var back recordResponse
+	var back webapi.RecordResponse
 	require.NoError(t, json.Unmarshal(raw, &back), "the answer to a recording reads back")
 	assert.True(t, back.Line.Balance.Allocated.Equal(domain.MaxLineTotal))
 	assert.True(t, back.Project.Balance.Refunded.Equal(full.Refunded))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,49 +17,6 @@ import (
 // one command with two events, appended together: POST /v1/transfers.
 // Lapses (hủy dự toán) are single movements on one line, recorded like
 // the others by the record handler: POST /v1/lapses.
-
-// transferResponse is the answer to a transfer: both of its events, each
-// with its own line's state after it (or, for a replay, as it is now).
-type transferResponse struct {
-	Out      transferSide `json:"out"`
-	In       transferSide `json:"in"`
-	Replayed bool         `json:"replayed"`
-}
-
-// transferSide is one of a transfer's events, as a recording answer
-// shows a movement.
-type transferSide struct {
-	Event   domain.Event `json:"event"`
-	Seq     uint64       `json:"seq"`
-	Line    lineView     `json:"line"`
-	Project *projectView `json:"project,omitempty"`
-}
-
-func (a *api) transfer(w http.ResponseWriter, r *http.Request) {
-	cmd, err := a.command(w, r, domain.Transfer)
-	if err != nil {
-		webapi.WriteError(w, r, a.log, err)
-		return
-	}
-	res, err := a.ledger.Transfer(r.Context(), cmd)
-	if err != nil {
-		webapi.WriteError(w, r, a.log, keyError(err))
-		return
-	}
-	a.noteWrite(max(res.Out.Seq, res.In.Seq))
-	resp := transferResponse{
-		Out: transferSide{Event: res.Out.Event, Seq: res.Out.Seq, Line: lineViewOf(res.From),
-			Project: projectViewOf(res.From, res.Out.Event.Project)},
-		In: transferSide{Event: res.In.Event, Seq: res.In.Seq, Line: lineViewOf(res.To),
-			Project: projectViewOf(res.To, res.In.Event.Project)},
-		Replayed: res.Replayed,
-	}
-	status := http.StatusCreated
-	if res.Replayed {
-		status = http.StatusOK
-	}
-	webapi.WriteJSON(w, status, resp)
-}
 
 // runTransfer is `kcledger transfer`: one transfer between two lines.
 func runTransfer(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -150,7 +106,7 @@ func runTransfer(ctx context.Context, args []string, stdout, stderr io.Writer) i
 }
 
 // printTransfer prints a transfer's two events and both lines' balances.
-func printTransfer(w io.Writer, res transferResponse) {
+func printTransfer(w io.Writer, res webapi.TransferResponse) {
 	verb := "Recorded"
 	if res.Replayed {
 		verb = "Already recorded (same idempotency key, same transfer); nothing new was appended:"
@@ -159,7 +115,7 @@ func printTransfer(w io.Writer, res transferResponse) {
 	printEvent(w, verb, res.In.Event, res.In.Seq)
 	for _, s := range []struct {
 		what string
-		side transferSide
+		side webapi.TransferSide
 	}{{"Source", res.Out}, {"Destination", res.In}} {
 		fmt.Fprintf(w, "%s line %s: %s\n", s.what, lineLabel(s.side.Line.Line), balanceText(s.side.Line.Balance))
 		if p := s.side.Project; p != nil {

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // A replay, or the balances of the past, cut at a transfer's
@@ -24,7 +26,7 @@ func TestCutAtATransferKeepsBothSides(t *testing.T) {
 	}
 	code, out, stderr := cli(t, p.http, "nats-user", "add", "kiem-toan", "--role", "auditor", "--json")
 	require.Equal(t, 0, code, stderr)
-	var creds newNATSUserResponse
+	var creds webapi.NewNATSUserResponse
 	require.NoError(t, json.Unmarshal([]byte(out), &creds))
 	code, keys, stderr := cli(t, p.http, "keys")
 	require.Equal(t, 0, code, stderr)

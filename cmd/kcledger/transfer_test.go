@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kcledger/kcledger/domain"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 const (
@@ -253,7 +254,7 @@ func TestTransferAndRetry(t *testing.T) {
 	before := ta.streamLastSeq(t)
 	r := ta.post(t, pathTransfers, "succession-02", mustJSON(t, body))
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	var res transferResponse
+	var res webapi.TransferResponse
 	require.NoError(t, json.Unmarshal(r.body, &res))
 	assert.False(t, res.Replayed)
 
@@ -294,7 +295,7 @@ func TestTransferAndRetry(t *testing.T) {
 	last := ta.streamLastSeq(t)
 	r = ta.post(t, pathTransfers, "succession-02", mustJSON(t, body))
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	var again transferResponse
+	var again webapi.TransferResponse
 	require.NoError(t, json.Unmarshal(r.body, &again))
 	assert.True(t, again.Replayed)
 	assert.Equal(t, out.ID, again.Out.Event.ID)
@@ -325,7 +326,7 @@ func TestLapseClosesTheLine(t *testing.T) {
 	budgetYearSetup(t, ta)
 	r := ta.post(t, pathLapses, "lapse-01", mustJSON(t, lapseBody()))
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	var res recordResponse
+	var res webapi.RecordResponse
 	require.NoError(t, json.Unmarshal(r.body, &res))
 	assert.Equal(t, domain.TypeLapsed, res.Event.Type)
 	requireAmount(t, "1000000000", res.Line.Balance.Lapsed)
@@ -333,7 +334,7 @@ func TestLapseClosesTheLine(t *testing.T) {
 
 	r = ta.post(t, pathLapses, "lapse-01", mustJSON(t, lapseBody()))
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	var again recordResponse
+	var again webapi.RecordResponse
 	require.NoError(t, json.Unmarshal(r.body, &again))
 	assert.True(t, again.Replayed)
 	assert.Equal(t, res.Event.ID, again.Event.ID)
@@ -379,7 +380,7 @@ func TestTransferAndLapseScope(t *testing.T) {
 	}
 	r := ta.as(both).post(t, pathTransfers, uuid.NewString(), mustJSON(t, successionBody()))
 	require.Equal(t, http.StatusCreated, r.status, "an officer of both provinces: %s", r.body)
-	var res transferResponse
+	var res webapi.TransferResponse
 	require.NoError(t, json.Unmarshal(r.body, &res))
 	assert.Equal(t, "tuyen-quang", res.Out.Event.Actor)
 	assert.Equal(t, "tuyen-quang", res.In.Event.Actor)
@@ -394,7 +395,7 @@ func TestNATSServiceTransfersAndLapses(t *testing.T) {
 
 	a := c.record(t, "transfers", "nats-succession", mustJSON(t, successionBody()))
 	require.Equal(t, http.StatusCreated, a.status, "%s", a.body)
-	var res transferResponse
+	var res webapi.TransferResponse
 	require.NoError(t, json.Unmarshal(a.body, &res))
 	assert.Equal(t, domain.TypeTransferredOut, res.Out.Event.Type)
 	requireAmount(t, "100000000", res.In.Line.Balance.Available())
@@ -402,7 +403,7 @@ func TestNATSServiceTransfersAndLapses(t *testing.T) {
 	// The same transfer over HTTP is the retry: the same pair.
 	r := ta.post(t, pathTransfers, "nats-succession", mustJSON(t, successionBody()))
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	var again transferResponse
+	var again webapi.TransferResponse
 	require.NoError(t, json.Unmarshal(r.body, &again))
 	assert.Equal(t, res.Out.Event.ID, again.Out.Event.ID)
 	assert.Equal(t, res.In.Event.ID, again.In.Event.ID)
@@ -428,7 +429,7 @@ func TestNATSServiceTransfersAndLapses(t *testing.T) {
 
 	a = c.record(t, "lapses", "nats-lapse", mustJSON(t, lapseBody()))
 	require.Equal(t, http.StatusCreated, a.status, "%s", a.body)
-	var lapse recordResponse
+	var lapse webapi.RecordResponse
 	require.NoError(t, json.Unmarshal(a.body, &lapse))
 	assert.Equal(t, domain.TypeLapsed, lapse.Event.Type)
 }

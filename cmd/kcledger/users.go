@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/kcledger/kcledger/domain"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 const userUsage = `kcledger user: manage accounts (admins only)
@@ -100,8 +101,8 @@ func runUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "kcledger user add: give the account's name: kcledger user add NAME --role ROLE")
 		return exitUsage
 	}
-	req := newAccountRequest{Name: name, Role: *role, Provinces: splitList(*provinces), Sources: splitList(*sources)}
-	if err := checkAccountFlags(req.Name, req.Role, req.Provinces, req.Sources, checkNewAccount); err != nil {
+	req := webapi.NewAccountRequest{Name: name, Role: *role, Provinces: splitList(*provinces), Sources: splitList(*sources)}
+	if err := checkAccountFlags(req.Name, req.Role, req.Provinces, req.Sources, webapi.CheckNewAccount); err != nil {
 		fmt.Fprintf(stderr, "kcledger user add: %v\n", err)
 		return exitUsage
 	}
@@ -110,7 +111,7 @@ func runUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "kcledger user add: %v\n", err)
 		return exitUsage
 	}
-	var res newAccountResponse
+	var res webapi.NewAccountResponse
 	if _, err := c.do(ctx, http.MethodPost, "/v1/users", nil, req, &res); err != nil {
 		return exitFor(err, stderr, *server.server)
 	}
@@ -168,7 +169,7 @@ func runUserList(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return exitUsage
 	}
 	var res struct {
-		Accounts []accountView `json:"accounts"`
+		Accounts []webapi.AccountView `json:"accounts"`
 	}
 	if _, err := c.do(ctx, http.MethodGet, "/v1/users", nil, nil, &res); err != nil {
 		return exitFor(err, stderr, *server.server)
@@ -222,7 +223,7 @@ func runUserDisable(ctx context.Context, args []string, stdout, stderr io.Writer
 		return exitUsage
 	}
 	var res struct {
-		Account accountView `json:"account"`
+		Account webapi.AccountView `json:"account"`
 	}
 	if _, err := c.do(ctx, http.MethodPost, "/v1/users/"+url.PathEscape(name)+"/disable", nil, nil, &res); err != nil {
 		return exitFor(err, stderr, *server.server)
@@ -267,7 +268,7 @@ func runUserEnable(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return exitUsage
 	}
 	var res struct {
-		Account accountView `json:"account"`
+		Account webapi.AccountView `json:"account"`
 	}
 	if _, err := c.do(ctx, http.MethodPost, "/v1/users/"+url.PathEscape(name)+"/enable", nil, nil, &res); err != nil {
 		return exitFor(err, stderr, *server.server)
@@ -295,7 +296,7 @@ func runNATSUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintln(stderr, "kcledger nats-user add: give the user's name: kcledger nats-user add NAME --role subscriber")
 		return exitUsage
 	}
-	if err := checkAccountFlags(name, *role, nil, nil, checkNewNATSUser); err != nil {
+	if err := checkAccountFlags(name, *role, nil, nil, webapi.CheckNewNATSUser); err != nil {
 		fmt.Fprintf(stderr, "kcledger nats-user add: %v\n", err)
 		return exitUsage
 	}
@@ -304,8 +305,8 @@ func runNATSUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stderr, "kcledger nats-user add: %v\n", err)
 		return exitUsage
 	}
-	var res newNATSUserResponse
-	if _, err := c.do(ctx, http.MethodPost, "/v1/nats-users", nil, newNATSUserRequest{Name: name, Role: *role}, &res); err != nil {
+	var res webapi.NewNATSUserResponse
+	if _, err := c.do(ctx, http.MethodPost, "/v1/nats-users", nil, webapi.NewNATSUserRequest{Name: name, Role: *role}, &res); err != nil {
 		return exitFor(err, stderr, *server.server)
 	}
 	if *asJSON {

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kcledger/kcledger/domain"
+	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // yearEndLines records, through the API, allocations to the 2025 lines of
@@ -34,10 +35,10 @@ func yearEndLines(t *testing.T, ta *testAPI) {
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 }
 
-func yearEndPost(t *testing.T, ta *testAPI, path string, body map[string]any) (response, yearEndResponse) {
+func yearEndPost(t *testing.T, ta *testAPI, path string, body map[string]any) (response, webapi.YearEndResponse) {
 	t.Helper()
 	r := ta.do(t, http.MethodPost, path, http.Header{"Content-Type": {"application/json"}}, mustJSON(t, body))
-	var res yearEndResponse
+	var res webapi.YearEndResponse
 	if r.status == http.StatusOK {
 		require.NoError(t, json.Unmarshal(r.body, &res), "%s", r.body)
 	}
@@ -47,7 +48,7 @@ func yearEndPost(t *testing.T, ta *testAPI, path string, body map[string]any) (r
 // lineAvailable is the ledger's own view of a line's available money.
 func lineAvailable(t *testing.T, ta *testAPI, k domain.LineKey) domain.Amount {
 	t.Helper()
-	st, err := ta.api.ledger.State(t.Context(), k)
+	st, err := ta.ledger.State(t.Context(), k)
 	require.NoError(t, err)
 	return st.Balance.Available()
 }
@@ -107,7 +108,7 @@ func TestYearEndSuccessionDryRunThenRun(t *testing.T) {
 	requireAmount(t, before.String(), sum(), "a succession moves money, it creates or destroys none")
 	requireAmount(t, "0", lineAvailable(t, ta, lines[0]))
 	requireAmount(t, "1800000000", lineAvailable(t, ta, lines[1]))
-	st, err := ta.api.ledger.State(t.Context(), lines[1])
+	st, err := ta.ledger.State(t.Context(), lines[1])
 	require.NoError(t, err)
 	requireAmount(t, "1500000000", st.Project("DA-01").Available(), "the project keeps its code on both sides")
 
@@ -230,7 +231,7 @@ func TestYearEndCarryOverThenCloseYear(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	assert.Equal(t, 5, done.Summary.Recorded, "%s", r.body)
 	for _, k := range []domain.LineKey{hanoi, {FiscalYear: 2025, Province: "02", Source: domain.SourceNational}} {
-		st, err := ta.api.ledger.State(t.Context(), k)
+		st, err := ta.ledger.State(t.Context(), k)
 		require.NoError(t, err)
 		assert.True(t, st.Closed, "%s", k)
 	}
@@ -256,7 +257,7 @@ func TestYearEndOverNATS(t *testing.T) {
 	seq := ta.streamLastSeq(t)
 	a := c.request(t, "kcledger.api.v1.year-end-succession", nats.Header{}, mustJSON(t, map[string]any{"effective_date": "2025-07-01", "decision": "1234/QĐ-UBND", "dry_run": true, "province": "02"}))
 	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
-	var plan yearEndResponse
+	var plan webapi.YearEndResponse
 	require.NoError(t, json.Unmarshal(a.body, &plan))
 	assert.Len(t, plan.Items, 2)
 	assert.Equal(t, seq, ta.streamLastSeq(t))
@@ -267,7 +268,7 @@ func TestYearEndOverNATS(t *testing.T) {
 
 	a = c.request(t, "kcledger.api.v1.year-end-carry-over", nats.Header{}, mustJSON(t, map[string]any{"fiscal_year": 2025, "province": "01", "source": "national", "effective_date": "2026-01-20", "decision": "55/QĐ"}))
 	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
-	var done yearEndResponse
+	var done webapi.YearEndResponse
 	require.NoError(t, json.Unmarshal(a.body, &done))
 	assert.Equal(t, 1, done.Summary.Recorded)
 }
@@ -280,7 +281,7 @@ func TestYearEndReportsARefusedItem(t *testing.T) {
 	ta := newTestAPI(t)
 	yearEndLines(t, ta)
 	from := domain.LineKey{FiscalYear: 2025, Province: "06", Source: domain.SourceNational}
-	_, err := ta.api.ledger.Transfer(t.Context(), domain.Command{
+	_, err := ta.ledger.Transfer(t.Context(), domain.Command{
 		Kind: domain.Transfer, FiscalYear: 2025, Province: "06", Source: domain.SourceNational, Amount: mustAmount(t, "100000000"),
 		Decision: "1234/QĐ-UBND", EffectiveDate: mustDate(t, "2025-07-01"), TransferKind: domain.TransferSuccession,
 		To:             domain.LineKey{FiscalYear: 2025, Province: "19", Source: domain.SourceNational},
@@ -293,7 +294,7 @@ func TestYearEndReportsARefusedItem(t *testing.T) {
 	assert.Equal(t, 1, res.Summary.Refused)
 	assert.Equal(t, 2, res.Summary.Recorded)
 	requireAmount(t, "1800000000", res.Summary.Amount, "what was recorded")
-	var refused []yearEndItem
+	var refused []webapi.YearEndItem
 	for _, it := range res.Items {
 		if it.Status == "refused" {
 			refused = append(refused, it)

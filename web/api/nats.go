@@ -1,4 +1,4 @@
-package main
+package api
 
 import (
 	"bytes"
@@ -17,7 +17,6 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/kcledger/kcledger/domain"
-	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // Commands over NATS. The recording commands and the balance query
@@ -69,9 +68,9 @@ var natsEndpoints = []natsEndpoint{
 	{"refunds", http.MethodPost, "/v1/refunds", "record a refund (nộp trả)"},
 	{"transfers", http.MethodPost, "/v1/transfers", "record a transfer between lines: a succession to a merged province's successor, or a carry-over (chuyển nguồn) to next year"},
 	{"lapses", http.MethodPost, "/v1/lapses", "record a lapse (hủy dự toán) of what is still available after the settlement period"},
-	{"year-end-succession", http.MethodPost, yearEndPaths[domain.OpSuccession], "transfer every line of a merged province with money left to its successor (kết chuyển; admins)"},
-	{"year-end-carry-over", http.MethodPost, yearEndPaths[domain.OpCarryOver], "carry year N's lines over to year N+1 (chuyển nguồn; admins)"},
-	{"year-end-close-year", http.MethodPost, yearEndPaths[domain.OpCloseYear], "lapse what is left on year N's lines after the settlement period (hủy dự toán; admins)"},
+	{"year-end-succession", http.MethodPost, YearEndPaths[domain.OpSuccession], "transfer every line of a merged province with money left to its successor (kết chuyển; admins)"},
+	{"year-end-carry-over", http.MethodPost, YearEndPaths[domain.OpCarryOver], "carry year N's lines over to year N+1 (chuyển nguồn; admins)"},
+	{"year-end-close-year", http.MethodPost, YearEndPaths[domain.OpCloseYear], "lapse what is left on year N's lines after the settlement period (hủy dự toán; admins)"},
 	{"balances", http.MethodGet, "/v1/balances", "balances per line, province and year; the query (year, province, source, as_of, until_seq, effective_until) as a JSON object"},
 }
 
@@ -211,7 +210,7 @@ func replyNATS(nc *nats.Conn, req natsRequest, w *httptest.ResponseRecorder, log
 		m.Header.Set("X-Request-Id", rid)
 	}
 	if w.Code >= 300 {
-		var p webapi.Problem
+		var p Problem
 		_ = json.Unmarshal(w.Body.Bytes(), &p)
 		code := string(p.Code)
 		if code == "" {
@@ -259,6 +258,6 @@ func natsQuery(data []byte) (url.Values, error) {
 // the problem the API would write.
 func respondNATSProblem(nc *nats.Conn, req natsRequest, err error, log *slog.Logger) {
 	w := httptest.NewRecorder()
-	webapi.WriteError(w, httptest.NewRequest(http.MethodPost, "/"+req.subject, nil), log, err)
+	WriteError(w, httptest.NewRequest(http.MethodPost, "/"+req.subject, nil), log, err)
 	replyNATS(nc, req, w, log)
 }

@@ -1,0 +1,213 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/projections"
+)
+
+// Limits of the API.
+const (
+	// maxInFlight bounds the /v1 requests served at once; more are
+	// refused with 503 rather than queued without end.
+	maxInFlight = 256
+	// readYourWritesWait bounds how long a read waits for the projection
+	// to reach this server's last write.
+	readYourWritesWait = 5 * time.Second
+)
+
+// Server is the HTTP JSON API over the ledger and its read models.
+type Server struct {
+	ledger *domain.Ledger
+	// policy is the ledger's, for the reports' period windows.
+	policy domain.Policy
+	// plans is the reports' live model (serve --live-reports), nil
+	// without; plansHealth says whether it stands stopped before a bad
+	// message.
+	plans       *projections.Plans
+	plansHealth *Health
+	balances    *projections.Balances
+	accounts    AccountStore
+	signers     SignerList
+	history     HistoryReader
+	// feed is the stream the balances follow, for rebuilds; checkpoints
+	// is where their checkpoint is kept.
+	feed        projections.Feed
+	checkpoints CheckpointStore
+	// natsURL is where readers connect. natsUsers is the embedded
+	// server's authenticator, told of account changes as they are made
+	// (its watch of the accounts bucket would follow a moment later); nil
+	// when the operator of an external server manages its users.
+	natsURL   string
+	natsUsers interface{ SetAccount(domain.Account) }
+	stream    string
+	// inFlight holds a token per /v1 request being served; nil means
+	// maxInFlight.
+	inFlight chan struct{}
+	log      *slog.Logger
+	now      func() time.Time
+	// lastWrite is the highest event sequence this server has returned to
+	// a writer; reads wait until the projection has applied it.
+	lastWrite atomic.Uint64
+	// health says whether the balances stand stopped before a bad
+	// message (nil: always sound); repudiations are those known, and
+	// repudiating is held while one is recorded (repudiations.go).
+	health       *Health
+	repudiations *domain.Repudiations
+	repudiating  sync.Mutex
+}
+
+// Config is what a Server serves and answers with.
+type Config struct {
+	Ledger *domain.Ledger
+	// Policy is the ledger's, for the reports' period windows.
+	Policy domain.Policy
+	// Plans is the reports' live model (serve --live-reports), nil
+	// without; PlansHealth says whether it stands stopped before a bad
+	// message.
+	Plans       *projections.Plans
+	PlansHealth *Health
+	Balances    *projections.Balances
+	Accounts    AccountStore
+	Signers     SignerList
+	History     HistoryReader
+	// Feed is the stream the balances follow, for rebuilds; Checkpoints
+	// is where their checkpoint is kept.
+	Feed        projections.Feed
+	Checkpoints CheckpointStore
+	// NATSURL is where readers connect. NATSUsers is the embedded
+	// server's authenticator, told of account changes as they are made;
+	// nil when the operator of an external server manages its users.
+	NATSURL   string
+	NATSUsers interface{ SetAccount(domain.Account) }
+	Stream    string
+	// MaxInFlight bounds the /v1 requests served at once; 0 means
+	// maxInFlight.
+	MaxInFlight int
+	Log         *slog.Logger
+	Now         func() time.Time
+	// Health says whether the balances stand stopped before a bad
+	// message (nil: always sound); Repudiations are those known.
+	Health       *Health
+	Repudiations *domain.Repudiations
+}
+
+// New is the API over c.
+func New(c Config) *Server {
+	a := &Server{
+		ledger:       c.Ledger,
+		policy:       c.Policy,
+		plans:        c.Plans,
+		plansHealth:  c.PlansHealth,
+		balances:     c.Balances,
+		accounts:     c.Accounts,
+		signers:      c.Signers,
+		history:      c.History,
+		feed:         c.Feed,
+		checkpoints:  c.Checkpoints,
+		natsURL:      c.NATSURL,
+		natsUsers:    c.NATSUsers,
+		stream:       c.Stream,
+		log:          c.Log,
+		now:          c.Now,
+		health:       c.Health,
+		repudiations: c.Repudiations,
+	}
+	if c.MaxInFlight > 0 {
+		a.inFlight = make(chan struct{}, c.MaxInFlight)
+	}
+	return a
+}
+
+// Handler serves the API's routes (routes.go).
+func (a *Server) Handler() http.Handler { return a.routes() }
+
+// InFlight is the number of /v1 requests being served now.
+func (a *Server) InFlight() int { return len(a.inFlight) }
+
+// limit refuses a request when maxInFlight are already being served.
+func (a *Server) limit(next http.Handler) http.Handler {
+	if a.inFlight == nil {
+		a.inFlight = make(chan struct{}, maxInFlight)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case a.inFlight <- struct{}{}:
+			defer func() { <-a.inFlight }()
+			next.ServeHTTP(w, r)
+		default:
+			w.Header().Set("Retry-After", "1")
+			WriteError(w, r, a.log, domain.Errorf(domain.CodeUnavailable, "", "the ledger is serving %d requests already; retry in a moment (with the same Idempotency-Key)", cap(a.inFlight)))
+		}
+	})
+}
+
+func (a *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	WriteError(w, r, a.log, domain.Errorf(domain.CodeNotFound, "", "no such resource: %s", r.URL.Path))
+}
+
+// middleware gives every request an id and logs it once, when done.
+func (a *Server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := uuid.NewString()
+		w.Header().Set("X-Request-Id", id)
+		r = r.WithContext(WithRequestID(r.Context(), id))
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		start := time.Now()
+		next.ServeHTTP(sw, r)
+		a.log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path,
+			"status", sw.status, "duration_ms", time.Since(start).Milliseconds())
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (a *Server) methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		WriteError(w, r, a.log, domain.Errorf(domain.CodeMethodNotAllowed, "", "%s %s is not supported; use %s", r.Method, r.URL.Path, allow))
+	}
+}
+
+func (a *Server) noteWrite(seq uint64) {
+	for {
+		cur := a.lastWrite.Load()
+		if seq <= cur || a.lastWrite.CompareAndSwap(cur, seq) {
+			return
+		}
+	}
+}
+
+// waitForWrites holds a read until the projection reflects every write
+// this server has acknowledged.
+func (a *Server) waitForWrites(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, readYourWritesWait)
+	defer cancel()
+	if err := a.balances.WaitFor(ctx, a.lastWrite.Load()); err != nil {
+		return domain.Errorf(domain.CodeUnavailable, "", "balances are catching up with recent writes; retry shortly")
+	}
+	return nil
+}
+
+func (a *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	WriteJSON(w, http.StatusOK, map[string]any{"status": "ok", "applied_seq": a.balances.Applied()})
+}
+
+// vietnam is the zone in which "today" is judged.
+var vietnam = time.FixedZone("ICT", 7*60*60)
