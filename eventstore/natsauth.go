@@ -171,7 +171,7 @@ func disconnectUser(s *server.Server, user string) {
 }
 
 // CommandSubjects are the subjects of kcledger's NATS service
-// (cmd/kcledger/natsapi.go). Readers may send requests there; only the
+// (web/api/nats.go). Readers may send requests there; only the
 // service user may listen, so nobody else sees the requests' tokens.
 const CommandSubjects = "kcledger.api.>"
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"testing"
@@ -27,7 +26,7 @@ type natsClient struct {
 
 func newNATSService(t *testing.T, ta *testAPI) *natsClient {
 	t.Helper()
-	svc, err := startNATSService(ta.nc, ta.api.Handler(), slog.New(slog.DiscardHandler))
+	svc, err := ta.api.StartNATS(ta.nc)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = svc.Stop() })
 	nc, err := nats.Connect(ta.natsURL)

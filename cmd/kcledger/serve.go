@@ -375,7 +375,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	})
 	handler := a.Handler()
 	if apiNC != nil {
-		svc, err := startNATSService(apiNC, handler, log)
+		svc, err := a.StartNATS(apiNC)
 		if err != nil {
 			return err
 		}

@@ -74,6 +74,12 @@ var natsEndpoints = []natsEndpoint{
 	{"balances", http.MethodGet, "/v1/balances", "balances per line, province and year; the query (year, province, source, as_of, until_seq, effective_until) as a JSON object"},
 }
 
+// StartNATS serves the API's recording and balance routes on nc, as the
+// NATS service described above, until the service is stopped.
+func (a *Server) StartNATS(nc *nats.Conn) (micro.Service, error) {
+	return startNATSService(nc, a.Handler(), a.log)
+}
+
 // startNATSService serves handler's recording and balance routes on nc.
 func startNATSService(nc *nats.Conn, handler http.Handler, log *slog.Logger) (micro.Service, error) {
 	svc, err := micro.AddService(nc, micro.Config{

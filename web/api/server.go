@@ -63,6 +63,9 @@ type Server struct {
 	health       *Health
 	repudiations *domain.Repudiations
 	repudiating  sync.Mutex
+
+	handlerOnce sync.Once
+	handler     http.Handler
 }
 
 // Config is what a Server serves and answers with.
@@ -127,8 +130,12 @@ func New(c Config) *Server {
 	return a
 }
 
-// Handler serves the API's routes (routes.go).
-func (a *Server) Handler() http.Handler { return a.routes() }
+// Handler serves the API's routes (routes.go): one handler, the same for
+// HTTP and for the NATS service (nats.go).
+func (a *Server) Handler() http.Handler {
+	a.handlerOnce.Do(func() { a.handler = a.routes() })
+	return a.handler
+}
 
 // InFlight is the number of /v1 requests being served now.
 func (a *Server) InFlight() int { return len(a.inFlight) }
