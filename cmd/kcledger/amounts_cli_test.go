@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/kcledger/kcledger/web/api/apitest"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/kcledger/kcledger/projections"
@@ -34,5 +36,5 @@ func TestCLICompoundAmountsAndPlus(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	var rep projections.Report
 	require.NoError(t, json.Unmarshal([]byte(out), &rep))
-	requireAmount(t, "1600000000", rep.Total.Balance.Allocated)
+	apitest.RequireAmount(t, "1600000000", rep.Total.Balance.Allocated)
 }

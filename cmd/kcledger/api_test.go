@@ -7,10 +7,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
-	"mime"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,6 +19,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kcledger/kcledger/web/api/apitest"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
@@ -42,7 +42,8 @@ var testNow = time.Date(2026, time.June, 1, 3, 0, 0, 0, time.UTC)
 // testAPI is the HTTP API over a real ledger on an embedded JetStream
 // server, with the live balances projection running.
 type testAPI struct {
-	srv      *httptest.Server
+	// Client sends as the first admin by default.
+	*apitest.Client
 	nc       *nats.Conn
 	accounts *eventstore.Accounts
 	api      *webapi.Server
@@ -57,28 +58,13 @@ type testAPI struct {
 	ledger   *domain.Ledger
 	// repudiations are those the API knows.
 	repudiations *domain.Repudiations
-	// token is sent as the bearer token unless a request sets its own
-	// Authorization header; the first admin's by default.
-	token string
 }
 
 // as returns the API seen with another token.
 func (ta *testAPI) as(token string) *testAPI {
 	c := *ta
-	c.token = token
+	c.Client = ta.Client.As(token)
 	return &c
-}
-
-// addAccount creates an account through the API, as the admin, and
-// returns its token.
-func (ta *testAPI) addAccount(t *testing.T, name string, role domain.Role, provinces, sources []string) string {
-	t.Helper()
-	r := ta.do(t, http.MethodPost, "/v1/users", http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + ta.token}},
-		mustJSON(t, webapi.NewAccountRequest{Name: name, Role: string(role), Provinces: provinces, Sources: sources}))
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	var res webapi.NewAccountResponse
-	require.NoError(t, json.Unmarshal(r.body, &res))
-	return res.Token
 }
 
 // testClock is the API's clock: testNow, or the real time once real is
@@ -187,7 +173,7 @@ func newTestAPIWith(t *testing.T, liveReports bool) *testAPI {
 	})
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
-	return &testAPI{srv: srv, nc: nc, accounts: accounts, api: a, token: token,
+	return &testAPI{Client: &apitest.Client{URL: srv.URL, HTTP: srv.Client(), Token: token}, nc: nc, accounts: accounts, api: a,
 		natsURL: ns.ClientURL(), store: store, balances: balances, plans: plans, history: counter, health: health, clock: clock,
 		ledger: ledger, repudiations: repudiations}
 }
@@ -205,115 +191,6 @@ func (ta *testAPI) streamLastSeq(t *testing.T) uint64 {
 	return info.State.LastSeq
 }
 
-// response is an answer read in full.
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func (ta *testAPI) do(t *testing.T, method, path string, header http.Header, body []byte) response {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(t.Context(), method, ta.srv.URL+path, rd)
-	require.NoError(t, err)
-	maps.Copy(req.Header, header)
-	if _, set := header["Authorization"]; !set && ta.token != "" {
-		req.Header.Set("Authorization", "Bearer "+ta.token)
-	}
-	resp, err := ta.srv.Client().Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return response{status: resp.StatusCode, header: resp.Header, body: data}
-}
-
-// post sends a JSON body with an Idempotency-Key.
-func (ta *testAPI) post(t *testing.T, path, key string, body []byte) response {
-	t.Helper()
-	return ta.do(t, http.MethodPost, path, http.Header{
-		"Content-Type":    {"application/json"},
-		"Idempotency-Key": {key},
-	}, body)
-}
-
-func (ta *testAPI) get(t *testing.T, path string) response {
-	t.Helper()
-	return ta.do(t, http.MethodGet, path, nil, nil)
-}
-
-// requireProblem checks an RFC 9457 answer and returns it.
-func requireProblem(t *testing.T, r response, status int, code domain.Code, field string) webapi.Problem {
-	t.Helper()
-	require.Equal(t, status, r.status, "body: %s", r.body)
-	mt, _, err := mime.ParseMediaType(r.header.Get("Content-Type"))
-	require.NoError(t, err)
-	require.Equal(t, "application/problem+json", mt)
-	var p webapi.Problem
-	dec := json.NewDecoder(bytes.NewReader(r.body))
-	dec.DisallowUnknownFields()
-	require.NoError(t, dec.Decode(&p), "body: %s", r.body)
-	assert.Equal(t, code, p.Code, "detail: %s", p.Detail)
-	assert.Equal(t, field, p.Field, "detail: %s", p.Detail)
-	assert.Equal(t, status, p.Status)
-	assert.Equal(t, "urn:kcledger:error:"+string(code), p.Type)
-	assert.Equal(t, http.StatusText(status), p.Title)
-	assert.NotEmpty(t, strings.TrimSpace(p.Detail))
-	assert.NotEmpty(t, p.RequestID)
-	assert.Equal(t, r.header.Get("X-Request-Id"), p.RequestID)
-	return p
-}
-
-// requireAmount compares amounts by value: decimals that are equal numbers
-// need not be equal structs.
-func requireAmount(t *testing.T, want string, got domain.Amount, msgAndArgs ...any) {
-	t.Helper()
-	w, err := domain.ParseAmount(want)
-	require.NoError(t, err)
-	if !w.Equal(got) {
-		t.Fatalf("want %s đồng, got %s %s", w, got, fmt.Sprint(msgAndArgs...))
-	}
-}
-
-func mustJSON(t *testing.T, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	require.NoError(t, err)
-	return b
-}
-
-// Paths of the four recording routes.
-const (
-	pathAllocations   = "/v1/allocations"
-	pathAdjustments   = "/v1/adjustments"
-	pathDisbursements = "/v1/disbursements"
-	pathRefunds       = "/v1/refunds"
-)
-
-// validBody returns a body that the ledger accepts on the line 2025/01/
-// national once it holds the setup's allocation and disbursement. Every
-// bad-input case changes one thing about it.
-func validBody(path string) map[string]any {
-	b := map[string]any{"fiscal_year": 2025, "province": "01", "source": "national"}
-	switch path {
-	case pathAllocations:
-		maps.Copy(b, map[string]any{"amount": "1000000000", "decision": "123/QĐ-BCT", "effective_date": "2025-03-01", "category": "training"})
-	case pathDisbursements:
-		maps.Copy(b, map[string]any{"amount": "100000000", "voucher": "UNC-0002", "beneficiary": "Hợp tác xã Gốm Bát Tràng", "effective_date": "2025-05-01"})
-	case pathRefunds:
-		maps.Copy(b, map[string]any{"amount": "1000", "voucher": "NT-0001", "reason": "Thu hồi theo kết luận kiểm toán", "effective_date": "2025-06-01"})
-	case pathAdjustments:
-		maps.Copy(b, map[string]any{"delta": "-1000", "decision": "45/QĐ-BCT", "reason": "Điều chỉnh giảm kế hoạch", "effective_date": "2025-06-15"})
-	default:
-		panic("no valid body for " + path)
-	}
-	return b
-}
-
 // The setup's movements on line 2025/01/national: 1 000 000 000 allocated,
 // 400 000 000 disbursed, so 600 000 000 is available.
 const (
@@ -325,19 +202,19 @@ func TestBadInputAppendsNothing(t *testing.T) {
 	t.Parallel()
 	ta := newTestAPI(t)
 
-	r := ta.post(t, pathAllocations, setupAllocationKey, mustJSON(t, validBody(pathAllocations)))
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	disb := validBody(pathDisbursements)
+	r := ta.Post(t, apitest.PathAllocations, setupAllocationKey, apitest.MustJSON(t, apitest.ValidBody(apitest.PathAllocations)))
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	disb := apitest.ValidBody(apitest.PathDisbursements)
 	disb["amount"] = "400000000"
-	r = ta.post(t, pathDisbursements, setupDisbursementKey, mustJSON(t, disb))
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	r = ta.Post(t, apitest.PathDisbursements, setupDisbursementKey, apitest.MustJSON(t, disb))
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 
 	raw := func(s string) json.RawMessage { return json.RawMessage(s) }
 	const (
 		noKey       = "\x00none" // send no Idempotency-Key header
 		contentJSON = "application/json"
 	)
-	tooLarge := validBody(pathRefunds)
+	tooLarge := apitest.ValidBody(apitest.PathRefunds)
 	tooLarge["reason"] = strings.Repeat("a", webapi.MaxBodyBytes)
 
 	tests := []struct {
@@ -354,165 +231,165 @@ func TestBadInputAppendsNothing(t *testing.T) {
 		field       string
 	}{
 		// Provinces.
-		{name: "unknown province", path: pathAllocations, set: map[string]any{"province": "99"},
+		{name: "unknown province", path: apitest.PathAllocations, set: map[string]any{"province": "99"},
 			status: 400, code: domain.CodeUnknownProvince, field: "province"},
-		{name: "province not two digits", path: pathAllocations, set: map[string]any{"province": "1"},
+		{name: "province not two digits", path: apitest.PathAllocations, set: map[string]any{"province": "1"},
 			status: 400, code: domain.CodeUnknownProvince, field: "province"},
-		{name: "province missing", path: pathAllocations, del: []string{"province"},
+		{name: "province missing", path: apitest.PathAllocations, del: []string{"province"},
 			status: 400, code: domain.CodeMissingField, field: "province"},
-		{name: "old province code after the merger", path: pathAllocations,
+		{name: "old province code after the merger", path: apitest.PathAllocations,
 			set:    map[string]any{"province": "10", "effective_date": "2025-08-01"},
 			status: 422, code: domain.CodeProvinceNotInForce, field: "province"},
 		// Sources and categories.
-		{name: "unknown source", path: pathDisbursements, set: map[string]any{"source": "regional"},
+		{name: "unknown source", path: apitest.PathDisbursements, set: map[string]any{"source": "regional"},
 			status: 400, code: domain.CodeUnknownSource, field: "source"},
-		{name: "source missing", path: pathDisbursements, del: []string{"source"},
+		{name: "source missing", path: apitest.PathDisbursements, del: []string{"source"},
 			status: 400, code: domain.CodeMissingField, field: "source"},
-		{name: "unknown category", path: pathAllocations, set: map[string]any{"category": "tourism"},
+		{name: "unknown category", path: apitest.PathAllocations, set: map[string]any{"category": "tourism"},
 			status: 400, code: domain.CodeUnknownCategory, field: "category"},
 		// Fiscal years.
-		{name: "fiscal year 1999", path: pathAllocations, set: map[string]any{"fiscal_year": 1999},
+		{name: "fiscal year 1999", path: apitest.PathAllocations, set: map[string]any{"fiscal_year": 1999},
 			status: 400, code: domain.CodeInvalidYear, field: "fiscal_year"},
-		{name: "fiscal year 2101", path: pathAllocations, set: map[string]any{"fiscal_year": 2101},
+		{name: "fiscal year 2101", path: apitest.PathAllocations, set: map[string]any{"fiscal_year": 2101},
 			status: 400, code: domain.CodeInvalidYear, field: "fiscal_year"},
-		{name: "fiscal year as a string", path: pathAllocations, set: map[string]any{"fiscal_year": "2025"},
+		{name: "fiscal year as a string", path: apitest.PathAllocations, set: map[string]any{"fiscal_year": "2025"},
 			status: 400, code: domain.CodeInvalidField, field: "fiscal_year"},
-		{name: "fiscal year fractional", path: pathAllocations, set: map[string]any{"fiscal_year": raw("2025.5")},
+		{name: "fiscal year fractional", path: apitest.PathAllocations, set: map[string]any{"fiscal_year": raw("2025.5")},
 			status: 400, code: domain.CodeInvalidField, field: "fiscal_year"},
-		{name: "fiscal year missing", path: pathAllocations, del: []string{"fiscal_year"},
+		{name: "fiscal year missing", path: apitest.PathAllocations, del: []string{"fiscal_year"},
 			status: 400, code: domain.CodeMissingField, field: "fiscal_year"},
 		// Amounts.
-		{name: "amount zero", path: pathDisbursements, set: map[string]any{"amount": "0"},
+		{name: "amount zero", path: apitest.PathDisbursements, set: map[string]any{"amount": "0"},
 			status: 400, code: domain.CodeInvalidAmount, field: "amount"},
-		{name: "amount negative", path: pathDisbursements, set: map[string]any{"amount": "-5"},
+		{name: "amount negative", path: apitest.PathDisbursements, set: map[string]any{"amount": "-5"},
 			status: 400, code: domain.CodeInvalidAmount, field: "amount"},
-		{name: "amount fractional", path: pathDisbursements, set: map[string]any{"amount": "1.5"},
+		{name: "amount fractional", path: apitest.PathDisbursements, set: map[string]any{"amount": "1.5"},
 			status: 400, code: domain.CodeInvalidAmount, field: "amount"},
-		{name: "amount over the bound", path: pathAllocations, set: map[string]any{"amount": "1000000000000001"},
+		{name: "amount over the bound", path: apitest.PathAllocations, set: map[string]any{"amount": "1000000000000001"},
 			status: 400, code: domain.CodeInvalidAmount, field: "amount"},
-		{name: "amount with grouping", path: pathAllocations, set: map[string]any{"amount": "1.500.000.000"},
+		{name: "amount with grouping", path: apitest.PathAllocations, set: map[string]any{"amount": "1.500.000.000"},
 			status: 400, code: domain.CodeInvalidAmount, field: "amount"},
-		{name: "amount with a unit", path: pathAllocations, set: map[string]any{"amount": "1,5 tỷ"},
+		{name: "amount with a unit", path: apitest.PathAllocations, set: map[string]any{"amount": "1,5 tỷ"},
 			status: 400, code: domain.CodeInvalidAmount, field: "amount"},
-		{name: "amount empty string", path: pathAllocations, set: map[string]any{"amount": ""},
+		{name: "amount empty string", path: apitest.PathAllocations, set: map[string]any{"amount": ""},
 			status: 400, code: domain.CodeInvalidAmount, field: "amount"},
-		{name: "amount with leading zeros", path: pathRefunds, set: map[string]any{"amount": "0100"},
+		{name: "amount with leading zeros", path: apitest.PathRefunds, set: map[string]any{"amount": "0100"},
 			status: 400, code: domain.CodeInvalidAmount, field: "amount"},
-		{name: "amount as a JSON number", path: pathAllocations, set: map[string]any{"amount": raw("1500000000")},
+		{name: "amount as a JSON number", path: apitest.PathAllocations, set: map[string]any{"amount": raw("1500000000")},
 			status: 400, code: domain.CodeInvalidAmount, field: "amount"},
-		{name: "amount as a JSON number with exponent", path: pathAllocations, set: map[string]any{"amount": raw("1.5e9")},
+		{name: "amount as a JSON number with exponent", path: apitest.PathAllocations, set: map[string]any{"amount": raw("1.5e9")},
 			status: 400, code: domain.CodeInvalidAmount, field: "amount"},
-		{name: "amount as a JSON object", path: pathAllocations, set: map[string]any{"amount": raw(`{"value":"1"}`)},
+		{name: "amount as a JSON object", path: apitest.PathAllocations, set: map[string]any{"amount": raw(`{"value":"1"}`)},
 			status: 400, code: domain.CodeInvalidAmount, field: "amount"},
-		{name: "amount null", path: pathDisbursements, set: map[string]any{"amount": nil},
+		{name: "amount null", path: apitest.PathDisbursements, set: map[string]any{"amount": nil},
 			status: 400, code: domain.CodeMissingField, field: "amount"},
-		{name: "amount missing", path: pathRefunds, del: []string{"amount"},
+		{name: "amount missing", path: apitest.PathRefunds, del: []string{"amount"},
 			status: 400, code: domain.CodeMissingField, field: "amount"},
-		{name: "delta zero", path: pathAdjustments, set: map[string]any{"delta": "0"},
+		{name: "delta zero", path: apitest.PathAdjustments, set: map[string]any{"delta": "0"},
 			status: 400, code: domain.CodeInvalidAmount, field: "delta"},
-		{name: "delta over the bound", path: pathAdjustments, set: map[string]any{"delta": "-1000000000000001"},
+		{name: "delta over the bound", path: apitest.PathAdjustments, set: map[string]any{"delta": "-1000000000000001"},
 			status: 400, code: domain.CodeInvalidAmount, field: "delta"},
-		{name: "delta as a JSON number", path: pathAdjustments, set: map[string]any{"delta": raw("-1000")},
+		{name: "delta as a JSON number", path: apitest.PathAdjustments, set: map[string]any{"delta": raw("-1000")},
 			status: 400, code: domain.CodeInvalidAmount, field: "delta"},
-		{name: "amount on an adjustment", path: pathAdjustments, set: map[string]any{"amount": "1000"},
+		{name: "amount on an adjustment", path: apitest.PathAdjustments, set: map[string]any{"amount": "1000"},
 			status: 400, code: domain.CodeUnknownField, field: "amount"},
-		{name: "delta on a disbursement", path: pathDisbursements, set: map[string]any{"delta": "1000"},
+		{name: "delta on a disbursement", path: apitest.PathDisbursements, set: map[string]any{"delta": "1000"},
 			status: 400, code: domain.CodeUnknownField, field: "delta"},
 		// Business rules against the line's state.
-		{name: "disbursement over available", path: pathDisbursements, set: map[string]any{"amount": "600000001"},
+		{name: "disbursement over available", path: apitest.PathDisbursements, set: map[string]any{"amount": "600000001"},
 			status: 422, code: domain.CodeInsufficientFunds, field: "amount"},
-		{name: "refund over net disbursed", path: pathRefunds, set: map[string]any{"amount": "400000001"},
+		{name: "refund over net disbursed", path: apitest.PathRefunds, set: map[string]any{"amount": "400000001"},
 			status: 422, code: domain.CodeRefundExceedsDisbursed, field: "amount"},
-		{name: "adjustment below net disbursed", path: pathAdjustments, set: map[string]any{"delta": "-600000001"},
+		{name: "adjustment below net disbursed", path: apitest.PathAdjustments, set: map[string]any{"delta": "-600000001"},
 			status: 422, code: domain.CodeAllocationBelowDisbursed, field: "delta"},
 		// Dates.
-		{name: "disbursement before the fiscal year", path: pathDisbursements, set: map[string]any{"effective_date": "2024-12-31"},
+		{name: "disbursement before the fiscal year", path: apitest.PathDisbursements, set: map[string]any{"effective_date": "2024-12-31"},
 			status: 422, code: domain.CodeDateOutsideWindow, field: "effective_date"},
-		{name: "disbursement after the settlement period", path: pathDisbursements, set: map[string]any{"effective_date": "2026-02-01"},
+		{name: "disbursement after the settlement period", path: apitest.PathDisbursements, set: map[string]any{"effective_date": "2026-02-01"},
 			status: 422, code: domain.CodeDateOutsideWindow, field: "effective_date"},
-		{name: "allocation after the fiscal year", path: pathAllocations, set: map[string]any{"effective_date": "2026-01-01"},
+		{name: "allocation after the fiscal year", path: apitest.PathAllocations, set: map[string]any{"effective_date": "2026-01-01"},
 			status: 422, code: domain.CodeDateOutsideWindow, field: "effective_date"},
-		{name: "allocation two years early", path: pathAllocations, set: map[string]any{"effective_date": "2023-12-31"},
+		{name: "allocation two years early", path: apitest.PathAllocations, set: map[string]any{"effective_date": "2023-12-31"},
 			status: 422, code: domain.CodeDateOutsideWindow, field: "effective_date"},
-		{name: "adjustment after the fiscal year", path: pathAdjustments, set: map[string]any{"effective_date": "2026-01-01"},
+		{name: "adjustment after the fiscal year", path: apitest.PathAdjustments, set: map[string]any{"effective_date": "2026-01-01"},
 			status: 422, code: domain.CodeDateOutsideWindow, field: "effective_date"},
-		{name: "refund dated tomorrow", path: pathRefunds, set: map[string]any{"effective_date": "2026-06-02"},
+		{name: "refund dated tomorrow", path: apitest.PathRefunds, set: map[string]any{"effective_date": "2026-06-02"},
 			status: 422, code: domain.CodeDateOutsideWindow, field: "effective_date"},
-		{name: "date month 13", path: pathAllocations, set: map[string]any{"effective_date": "2025-13-01"},
+		{name: "date month 13", path: apitest.PathAllocations, set: map[string]any{"effective_date": "2025-13-01"},
 			status: 400, code: domain.CodeInvalidDate, field: "effective_date"},
-		{name: "date 30 February", path: pathAllocations, set: map[string]any{"effective_date": "2025-02-30"},
+		{name: "date 30 February", path: apitest.PathAllocations, set: map[string]any{"effective_date": "2025-02-30"},
 			status: 400, code: domain.CodeInvalidDate, field: "effective_date"},
-		{name: "date in another format", path: pathAllocations, set: map[string]any{"effective_date": "01/03/2025"},
+		{name: "date in another format", path: apitest.PathAllocations, set: map[string]any{"effective_date": "01/03/2025"},
 			status: 400, code: domain.CodeInvalidDate, field: "effective_date"},
-		{name: "date as a JSON number", path: pathAllocations, set: map[string]any{"effective_date": raw("20250301")},
+		{name: "date as a JSON number", path: apitest.PathAllocations, set: map[string]any{"effective_date": raw("20250301")},
 			status: 400, code: domain.CodeInvalidDate, field: "effective_date"},
-		{name: "date missing", path: pathAllocations, del: []string{"effective_date"},
+		{name: "date missing", path: apitest.PathAllocations, del: []string{"effective_date"},
 			status: 400, code: domain.CodeMissingField, field: "effective_date"},
 		// References.
-		{name: "allocation without decision", path: pathAllocations, del: []string{"decision"},
+		{name: "allocation without decision", path: apitest.PathAllocations, del: []string{"decision"},
 			status: 400, code: domain.CodeMissingField, field: "decision"},
-		{name: "adjustment with blank decision", path: pathAdjustments, set: map[string]any{"decision": ""},
+		{name: "adjustment with blank decision", path: apitest.PathAdjustments, set: map[string]any{"decision": ""},
 			status: 400, code: domain.CodeMissingField, field: "decision"},
-		{name: "disbursement without voucher", path: pathDisbursements, del: []string{"voucher"},
+		{name: "disbursement without voucher", path: apitest.PathDisbursements, del: []string{"voucher"},
 			status: 400, code: domain.CodeMissingField, field: "voucher"},
-		{name: "refund without voucher", path: pathRefunds, del: []string{"voucher"},
+		{name: "refund without voucher", path: apitest.PathRefunds, del: []string{"voucher"},
 			status: 400, code: domain.CodeMissingField, field: "voucher"},
-		{name: "disbursement citing a decision", path: pathDisbursements, set: map[string]any{"decision": "1/QĐ"},
+		{name: "disbursement citing a decision", path: apitest.PathDisbursements, set: map[string]any{"decision": "1/QĐ"},
 			status: 400, code: domain.CodeInvalidField, field: "decision"},
-		{name: "reference with control character", path: pathDisbursements, set: map[string]any{"voucher": "UNC\u0007"},
+		{name: "reference with control character", path: apitest.PathDisbursements, set: map[string]any{"voucher": "UNC\u0007"},
 			status: 400, code: domain.CodeInvalidField, field: "voucher"},
-		{name: "reference too long", path: pathDisbursements, set: map[string]any{"voucher": strings.Repeat("V", domain.MaxReferenceLen+1)},
+		{name: "reference too long", path: apitest.PathDisbursements, set: map[string]any{"voucher": strings.Repeat("V", domain.MaxReferenceLen+1)},
 			status: 400, code: domain.CodeInvalidField, field: "voucher"},
 		// The body as a whole.
-		{name: "unknown JSON field", path: pathAllocations, set: map[string]any{"memo": "x"},
+		{name: "unknown JSON field", path: apitest.PathAllocations, set: map[string]any{"memo": "x"},
 			status: 400, code: domain.CodeUnknownField, field: "memo"},
-		{name: "body over the size limit", path: pathRefunds, raw: mustJSON(t, tooLarge),
+		{name: "body over the size limit", path: apitest.PathRefunds, raw: apitest.MustJSON(t, tooLarge),
 			status: 413, code: domain.CodeBodyTooLarge},
-		{name: "invalid UTF-8", path: pathAllocations,
+		{name: "invalid UTF-8", path: apitest.PathAllocations,
 			raw:    []byte(`{"fiscal_year":2025,"province":"01","source":"national","amount":"1000","decision":"1/Q` + "\xff\xfe" + `","effective_date":"2025-03-01"}`),
 			status: 400, code: domain.CodeMalformedRequest},
-		{name: "empty body", path: pathAllocations, raw: []byte{},
+		{name: "empty body", path: apitest.PathAllocations, raw: []byte{},
 			status: 400, code: domain.CodeMalformedRequest},
-		{name: "not JSON", path: pathAllocations, raw: []byte("fiscal_year=2025"),
+		{name: "not JSON", path: apitest.PathAllocations, raw: []byte("fiscal_year=2025"),
 			status: 400, code: domain.CodeMalformedRequest},
-		{name: "truncated JSON", path: pathAllocations, raw: []byte(`{"fiscal_year":2025,"province":"01"`),
+		{name: "truncated JSON", path: apitest.PathAllocations, raw: []byte(`{"fiscal_year":2025,"province":"01"`),
 			status: 400, code: domain.CodeMalformedRequest},
-		{name: "trailing garbage", path: pathAllocations, raw: append(mustJSON(t, validBody(pathAllocations)), " garbage"...),
+		{name: "trailing garbage", path: apitest.PathAllocations, raw: append(apitest.MustJSON(t, apitest.ValidBody(apitest.PathAllocations)), " garbage"...),
 			status: 400, code: domain.CodeMalformedRequest},
-		{name: "two objects", path: pathAllocations, raw: append(mustJSON(t, validBody(pathAllocations)), "{}"...),
+		{name: "two objects", path: apitest.PathAllocations, raw: append(apitest.MustJSON(t, apitest.ValidBody(apitest.PathAllocations)), "{}"...),
 			status: 400, code: domain.CodeMalformedRequest},
-		{name: "a JSON array", path: pathAllocations, raw: []byte(`[]`),
+		{name: "a JSON array", path: apitest.PathAllocations, raw: []byte(`[]`),
 			status: 400, code: domain.CodeMalformedRequest},
-		{name: "a JSON string", path: pathAllocations, raw: []byte(`"x"`),
+		{name: "a JSON string", path: apitest.PathAllocations, raw: []byte(`"x"`),
 			status: 400, code: domain.CodeMalformedRequest},
-		{name: "field name in another case", path: pathAllocations,
+		{name: "field name in another case", path: apitest.PathAllocations,
 			raw:    []byte(`{"FISCAL_YEAR":2025,"province":"01","source":"national","amount":"1000","decision":"1/QĐ","effective_date":"2025-03-01"}`),
 			status: 400, code: domain.CodeUnknownField, field: "FISCAL_YEAR"},
-		{name: "field name folding to another (long s)", path: pathAllocations,
+		{name: "field name folding to another (long s)", path: apitest.PathAllocations,
 			raw:    []byte(`{"fiscal_year":2025,"province":"01","ſource":"national","amount":"1000","decision":"1/QĐ","effective_date":"2025-03-01"}`),
 			status: 400, code: domain.CodeUnknownField, field: "ſource"},
-		{name: "amount given twice", path: pathAllocations,
+		{name: "amount given twice", path: apitest.PathAllocations,
 			raw:    []byte(`{"fiscal_year":2025,"province":"01","source":"national","amount":"5","amount":"7","decision":"1/QĐ","effective_date":"2025-03-01"}`),
 			status: 400, code: domain.CodeMalformedRequest, field: "amount"},
-		{name: "wrong content type", path: pathAllocations, contentType: "text/plain",
+		{name: "wrong content type", path: apitest.PathAllocations, contentType: "text/plain",
 			status: 415, code: domain.CodeUnsupportedMediaType},
-		{name: "form content type", path: pathAllocations, contentType: "application/x-www-form-urlencoded",
+		{name: "form content type", path: apitest.PathAllocations, contentType: "application/x-www-form-urlencoded",
 			status: 415, code: domain.CodeUnsupportedMediaType},
-		{name: "no content type", path: pathAllocations, contentType: "-",
+		{name: "no content type", path: apitest.PathAllocations, contentType: "-",
 			status: 415, code: domain.CodeUnsupportedMediaType},
 		// Idempotency keys.
-		{name: "no idempotency key", path: pathAllocations, key: noKey,
+		{name: "no idempotency key", path: apitest.PathAllocations, key: noKey,
 			status: 400, code: domain.CodeInvalidIdempotencyKey, field: "Idempotency-Key"},
-		{name: "idempotency key with a space", path: pathAllocations, key: "a key",
+		{name: "idempotency key with a space", path: apitest.PathAllocations, key: "a key",
 			status: 400, code: domain.CodeInvalidIdempotencyKey, field: "Idempotency-Key"},
-		{name: "idempotency key too long", path: pathAllocations, key: strings.Repeat("k", domain.MaxIdempotencyKeyLen+1),
+		{name: "idempotency key too long", path: apitest.PathAllocations, key: strings.Repeat("k", domain.MaxIdempotencyKeyLen+1),
 			status: 400, code: domain.CodeInvalidIdempotencyKey, field: "Idempotency-Key"},
-		{name: "idempotency key reused for another amount", path: pathAllocations, key: setupAllocationKey,
+		{name: "idempotency key reused for another amount", path: apitest.PathAllocations, key: setupAllocationKey,
 			set:    map[string]any{"amount": "2000000000"},
 			status: 409, code: domain.CodeIdempotencyKeyReused, field: "Idempotency-Key"},
-		{name: "idempotency key reused on another route", path: pathDisbursements, key: setupAllocationKey,
+		{name: "idempotency key reused on another route", path: apitest.PathDisbursements, key: setupAllocationKey,
 			status: 409, code: domain.CodeIdempotencyKeyReused, field: "Idempotency-Key"},
-		{name: "idempotency key reused for a refused command", path: pathDisbursements, key: setupDisbursementKey,
+		{name: "idempotency key reused for a refused command", path: apitest.PathDisbursements, key: setupDisbursementKey,
 			set:    map[string]any{"amount": "900000000"},
 			status: 409, code: domain.CodeIdempotencyKeyReused, field: "Idempotency-Key"},
 	}
@@ -522,12 +399,12 @@ func TestBadInputAppendsNothing(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			body := tt.raw
 			if body == nil {
-				b := validBody(tt.path)
+				b := apitest.ValidBody(tt.path)
 				maps.Copy(b, tt.set)
 				for _, f := range tt.del {
 					delete(b, f)
 				}
-				body = mustJSON(t, b)
+				body = apitest.MustJSON(t, b)
 			}
 			header := http.Header{"Content-Type": {contentJSON}, "Idempotency-Key": {uuid.NewString()}}
 			switch tt.contentType {
@@ -546,20 +423,20 @@ func TestBadInputAppendsNothing(t *testing.T) {
 			}
 
 			before := ta.streamLastSeq(t)
-			r := ta.do(t, http.MethodPost, tt.path, header, body)
-			requireProblem(t, r, tt.status, tt.code, tt.field)
+			r := ta.Do(t, http.MethodPost, tt.path, header, body)
+			apitest.RequireProblem(t, r, tt.status, tt.code, tt.field)
 			require.Equal(t, before, ta.streamLastSeq(t), "the refused request appended to the stream")
 		})
 	}
 
 	// Each valid body is accepted, so every case above was refused for
 	// the one thing it changed.
-	for _, path := range []string{pathAllocations, pathDisbursements, pathRefunds, pathAdjustments} {
+	for _, path := range []string{apitest.PathAllocations, apitest.PathDisbursements, apitest.PathRefunds, apitest.PathAdjustments} {
 		before := ta.streamLastSeq(t)
-		r := ta.post(t, path, uuid.NewString(), mustJSON(t, validBody(path)))
-		require.Equal(t, http.StatusCreated, r.status, "%s: %s", path, r.body)
+		r := ta.Post(t, path, uuid.NewString(), apitest.MustJSON(t, apitest.ValidBody(path)))
+		require.Equal(t, http.StatusCreated, r.Status, "%s: %s", path, r.Body)
 		var res webapi.RecordResponse
-		require.NoError(t, json.Unmarshal(r.body, &res))
+		require.NoError(t, json.Unmarshal(r.Body, &res))
 		after := ta.streamLastSeq(t)
 		require.Greater(t, res.Seq, before, path)
 		require.LessOrEqual(t, res.Seq, after, path)
@@ -587,17 +464,17 @@ func TestRecordAndReplay(t *testing.T) {
 	ta := newTestAPI(t)
 
 	// An allocation, with a charset in the media type.
-	alloc := validBody(pathAllocations)
+	alloc := apitest.ValidBody(apitest.PathAllocations)
 	maps.Copy(alloc, map[string]any{"amount": "1500000000", "project": "KC-2025-01"})
-	r := ta.do(t, http.MethodPost, pathAllocations, http.Header{
+	r := ta.Do(t, http.MethodPost, apitest.PathAllocations, http.Header{
 		"Content-Type":    {"application/json; charset=utf-8"},
 		"Idempotency-Key": {"alloc-1"},
-	}, mustJSON(t, alloc))
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	require.Equal(t, "application/json", r.header.Get("Content-Type"))
+	}, apitest.MustJSON(t, alloc))
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	require.Equal(t, "application/json", r.Header.Get("Content-Type"))
 
 	var wire recordedJSON
-	require.NoError(t, json.Unmarshal(r.body, &wire))
+	require.NoError(t, json.Unmarshal(r.Body, &wire))
 	assert.Equal(t, "1500000000", wire.Event.Amount, "amounts are JSON strings")
 	assert.Equal(t, string(domain.TypeAllocated), wire.Event.Type)
 	assert.Regexp(t, hexHash, wire.Event.Hash)
@@ -605,76 +482,76 @@ func TestRecordAndReplay(t *testing.T) {
 	assert.False(t, wire.Replayed)
 
 	var allocRes webapi.RecordResponse
-	require.NoError(t, json.Unmarshal(r.body, &allocRes))
+	require.NoError(t, json.Unmarshal(r.Body, &allocRes))
 	ev := allocRes.Event
 	assert.Equal(t, ev.Hash, ev.ComputeHash(), "the event's hash is its content's")
 	assert.Equal(t, firstAdmin, ev.Actor, "the actor is the token's account")
 	assert.Equal(t, "alloc-1", ev.IdempotencyKey)
 	assert.True(t, testNow.Equal(ev.RecordedAt), "recorded at %s", ev.RecordedAt)
 	assert.Equal(t, domain.LineKey{FiscalYear: 2025, Province: "01", Source: domain.SourceNational}, allocRes.Line.Line)
-	requireAmount(t, "1500000000", allocRes.Line.Balance.Allocated)
-	requireAmount(t, "1500000000", allocRes.Line.Balance.Available())
+	apitest.RequireAmount(t, "1500000000", allocRes.Line.Balance.Allocated)
+	apitest.RequireAmount(t, "1500000000", allocRes.Line.Balance.Available())
 	assert.Equal(t, 1, allocRes.Line.Events)
 	assert.Equal(t, allocRes.Seq, allocRes.Line.LastSeq)
 	require.NotNil(t, allocRes.Project)
-	requireAmount(t, "1500000000", allocRes.Project.Balance.Allocated)
+	apitest.RequireAmount(t, "1500000000", allocRes.Project.Balance.Allocated)
 	assert.LessOrEqual(t, allocRes.Seq, ta.streamLastSeq(t))
 
 	// A disbursement links to the allocation.
-	disb := validBody(pathDisbursements)
+	disb := apitest.ValidBody(apitest.PathDisbursements)
 	maps.Copy(disb, map[string]any{"amount": "250000000", "project": "KC-2025-01"})
-	r = ta.post(t, pathDisbursements, "disb-1", mustJSON(t, disb))
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	r = ta.Post(t, apitest.PathDisbursements, "disb-1", apitest.MustJSON(t, disb))
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 	var disbRes webapi.RecordResponse
-	require.NoError(t, json.Unmarshal(r.body, &disbRes))
+	require.NoError(t, json.Unmarshal(r.Body, &disbRes))
 	assert.Equal(t, ev.Hash, disbRes.Event.PrevHash)
 	assert.Regexp(t, hexHash, disbRes.Event.Hash)
 	assert.False(t, disbRes.Replayed)
-	requireAmount(t, "250000000", disbRes.Line.Balance.Disbursed)
-	requireAmount(t, "1250000000", disbRes.Line.Balance.Available())
-	requireAmount(t, "1250000000", disbRes.Project.Balance.Available())
+	apitest.RequireAmount(t, "250000000", disbRes.Line.Balance.Disbursed)
+	apitest.RequireAmount(t, "1250000000", disbRes.Line.Balance.Available())
+	apitest.RequireAmount(t, "1250000000", disbRes.Project.Balance.Available())
 	assert.Greater(t, disbRes.Seq, allocRes.Seq)
 
 	// The same request again is answered with the original event.
 	seq := ta.streamLastSeq(t)
-	r = ta.post(t, pathDisbursements, "disb-1", mustJSON(t, disb))
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = ta.Post(t, apitest.PathDisbursements, "disb-1", apitest.MustJSON(t, disb))
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	var again webapi.RecordResponse
-	require.NoError(t, json.Unmarshal(r.body, &again))
+	require.NoError(t, json.Unmarshal(r.Body, &again))
 	assert.True(t, again.Replayed)
 	assert.Equal(t, disbRes.Event.ID, again.Event.ID)
 	assert.Equal(t, disbRes.Event.Hash, again.Event.Hash)
 	assert.Equal(t, disbRes.Seq, again.Seq)
-	requireAmount(t, "250000000", again.Line.Balance.Disbursed, "the balance counts it once")
+	apitest.RequireAmount(t, "250000000", again.Line.Balance.Disbursed, "the balance counts it once")
 	require.Equal(t, seq, ta.streamLastSeq(t), "a replay appends nothing")
 
 	// The same key for another movement is refused.
 	disb["amount"] = "250000001"
-	r = ta.post(t, pathDisbursements, "disb-1", mustJSON(t, disb))
-	p := requireProblem(t, r, http.StatusConflict, domain.CodeIdempotencyKeyReused, "Idempotency-Key")
+	r = ta.Post(t, apitest.PathDisbursements, "disb-1", apitest.MustJSON(t, disb))
+	p := apitest.RequireProblem(t, r, http.StatusConflict, domain.CodeIdempotencyKeyReused, "Idempotency-Key")
 	assert.Contains(t, p.Detail, disbRes.Event.ID, "the detail names the original event")
 	require.Equal(t, seq, ta.streamLastSeq(t))
 
 	// Reads reflect this server's writes without waiting.
-	r = ta.get(t, "/v1/balances?year=2025&province=01&source=national")
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = ta.Get(t, "/v1/balances?year=2025&province=01&source=national")
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	var rep projections.Report
-	require.NoError(t, json.Unmarshal(r.body, &rep))
+	require.NoError(t, json.Unmarshal(r.Body, &rep))
 	assert.GreaterOrEqual(t, rep.AsOfSeq, disbRes.Seq)
 	require.Len(t, rep.Lines, 1)
 	assert.Equal(t, allocRes.Line.Line, rep.Lines[0].Line)
-	requireAmount(t, "1500000000", rep.Lines[0].Totals.Balance.Allocated)
-	requireAmount(t, "250000000", rep.Lines[0].Totals.Balance.Disbursed)
-	requireAmount(t, "1250000000", rep.Lines[0].Totals.Balance.Available())
+	apitest.RequireAmount(t, "1500000000", rep.Lines[0].Totals.Balance.Allocated)
+	apitest.RequireAmount(t, "250000000", rep.Lines[0].Totals.Balance.Disbursed)
+	apitest.RequireAmount(t, "1250000000", rep.Lines[0].Totals.Balance.Available())
 	assert.Equal(t, 2, rep.Lines[0].Totals.Events)
 	require.Len(t, rep.Lines[0].Projects, 1)
 	assert.Equal(t, "KC-2025-01", rep.Lines[0].Projects[0].Project)
-	requireAmount(t, "250000000", rep.Total.Balance.Disbursed)
+	apitest.RequireAmount(t, "250000000", rep.Total.Balance.Disbursed)
 
-	r = ta.get(t, "/v1/balances?year=2025&source=local")
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = ta.Get(t, "/v1/balances?year=2025&source=local")
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	rep = projections.Report{}
-	require.NoError(t, json.Unmarshal(r.body, &rep))
+	require.NoError(t, json.Unmarshal(r.Body, &rep))
 	assert.Empty(t, rep.Lines)
 
 	for _, tc := range []struct {
@@ -688,7 +565,7 @@ func TestRecordAndReplay(t *testing.T) {
 		{"province=99", domain.CodeUnknownProvince, "province"},
 		{"source=regional", domain.CodeUnknownSource, "source"},
 	} {
-		requireProblem(t, ta.get(t, "/v1/balances?"+tc.query), http.StatusBadRequest, tc.code, tc.field)
+		apitest.RequireProblem(t, ta.Get(t, "/v1/balances?"+tc.query), http.StatusBadRequest, tc.code, tc.field)
 	}
 
 	// Provinces in force on either side of the merger.
@@ -701,36 +578,36 @@ func TestRecordAndReplay(t *testing.T) {
 		{"2025-07-01", domain.Scheme34, 34},
 		{"", domain.Scheme34, 34}, // today, by the API's clock
 	} {
-		r = ta.get(t, "/v1/provinces?date="+tc.date)
-		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		r = ta.Get(t, "/v1/provinces?date="+tc.date)
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 		var pr webapi.ProvincesResponse
-		require.NoError(t, json.Unmarshal(r.body, &pr))
+		require.NoError(t, json.Unmarshal(r.Body, &pr))
 		assert.Equal(t, tc.scheme, pr.Scheme, tc.date)
 		assert.Len(t, pr.Provinces, tc.n, tc.date)
 		if tc.date == "" {
 			assert.Equal(t, "2026-06-01", pr.Date.String())
 		}
 	}
-	requireProblem(t, ta.get(t, "/v1/provinces?date=2025-02-30"), http.StatusBadRequest, domain.CodeInvalidDate, "date")
+	apitest.RequireProblem(t, ta.Get(t, "/v1/provinces?date=2025-02-30"), http.StatusBadRequest, domain.CodeInvalidDate, "date")
 
-	r = ta.get(t, "/healthz")
-	require.Equal(t, http.StatusOK, r.status)
+	r = ta.Get(t, "/healthz")
+	require.Equal(t, http.StatusOK, r.Status)
 	var health struct {
 		Status     string `json:"status"`
 		AppliedSeq uint64 `json:"applied_seq"`
 	}
-	require.NoError(t, json.Unmarshal(r.body, &health))
+	require.NoError(t, json.Unmarshal(r.Body, &health))
 	assert.Equal(t, "ok", health.Status)
 	assert.GreaterOrEqual(t, health.AppliedSeq, disbRes.Seq)
 
-	requireProblem(t, ta.get(t, "/v1/nothing-here"), http.StatusNotFound, domain.CodeNotFound, "")
+	apitest.RequireProblem(t, ta.Get(t, "/v1/nothing-here"), http.StatusNotFound, domain.CodeNotFound, "")
 
-	r = ta.get(t, pathAllocations)
-	requireProblem(t, r, http.StatusMethodNotAllowed, domain.CodeMethodNotAllowed, "")
-	assert.Equal(t, "POST", r.header.Get("Allow"))
-	r = ta.do(t, http.MethodPost, "/v1/balances", http.Header{"Content-Type": {"application/json"}}, []byte("{}"))
-	requireProblem(t, r, http.StatusMethodNotAllowed, domain.CodeMethodNotAllowed, "")
-	assert.Equal(t, "GET", r.header.Get("Allow"))
+	r = ta.Get(t, apitest.PathAllocations)
+	apitest.RequireProblem(t, r, http.StatusMethodNotAllowed, domain.CodeMethodNotAllowed, "")
+	assert.Equal(t, "POST", r.Header.Get("Allow"))
+	r = ta.Do(t, http.MethodPost, "/v1/balances", http.Header{"Content-Type": {"application/json"}}, []byte("{}"))
+	apitest.RequireProblem(t, r, http.StatusMethodNotAllowed, domain.CodeMethodNotAllowed, "")
+	assert.Equal(t, "GET", r.Header.Get("Allow"))
 	require.Equal(t, seq, ta.streamLastSeq(t))
 }
 
@@ -890,7 +767,7 @@ func TestGoldenEvents(t *testing.T) {
 			dec.DisallowUnknownFields()
 			require.NoError(t, dec.Decode(&back))
 			assert.Equal(t, ev.Hash, back.ComputeHash())
-			requireAmount(t, ev.Amount.String(), back.Amount)
+			apitest.RequireAmount(t, ev.Amount.String(), back.Amount)
 			back.Amount, ev.Amount = domain.Amount{}, domain.Amount{}
 			assert.Equal(t, ev, back)
 		})
@@ -939,7 +816,7 @@ func TestGoldenProblem(t *testing.T) {
 	require.ErrorIs(t, err, domain.ErrInsufficientFunds)
 
 	rec := httptest.NewRecorder()
-	req := httptest.NewRequest(http.MethodPost, pathDisbursements, nil)
+	req := httptest.NewRequest(http.MethodPost, apitest.PathDisbursements, nil)
 	req = req.WithContext(webapi.WithRequestID(req.Context(), "01970a6e-8000-7000-8000-0000000000ff"))
 	webapi.WriteError(rec, req, slog.New(slog.DiscardHandler), err)
 	require.Equal(t, http.StatusUnprocessableEntity, rec.Code)

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kcledger/kcledger/web/api/apitest"
+
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -27,27 +29,27 @@ func TestAccessMatrix(t *testing.T) {
 	ta := newTestAPI(t)
 	// The officer's line 2025/01/national, and two it does not own:
 	// another province, another source; all funded.
-	own, otherProvince, otherSource := validBody(pathAllocations), validBody(pathAllocations), validBody(pathAllocations)
+	own, otherProvince, otherSource := apitest.ValidBody(apitest.PathAllocations), apitest.ValidBody(apitest.PathAllocations), apitest.ValidBody(apitest.PathAllocations)
 	otherProvince["province"] = "79"
 	otherSource["source"] = "local"
 	for _, b := range []map[string]any{own, otherProvince, otherSource} {
-		r := ta.post(t, pathAllocations, uuid.NewString(), mustJSON(t, b))
-		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+		r := ta.Post(t, apitest.PathAllocations, uuid.NewString(), apitest.MustJSON(t, b))
+		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 	}
 
 	tokens := map[string]string{
-		"admin":      ta.token,
-		"officer":    ta.addAccount(t, "officer-hanoi", domain.RoleOfficer, []string{"01"}, []string{"national"}),
-		"auditor":    ta.addAccount(t, "kiem-toan", domain.RoleAuditor, nil, nil),
-		"subscriber": ta.addAccount(t, "kho-bac", domain.RoleSubscriber, nil, nil),
-		"disabled":   ta.addAccount(t, "former-officer", domain.RoleOfficer, []string{"01"}, []string{"national"}),
+		"admin":      ta.Token,
+		"officer":    ta.AddAccount(t, "officer-hanoi", domain.RoleOfficer, []string{"01"}, []string{"national"}),
+		"auditor":    ta.AddAccount(t, "kiem-toan", domain.RoleAuditor, nil, nil),
+		"subscriber": ta.AddAccount(t, "kho-bac", domain.RoleSubscriber, nil, nil),
+		"disabled":   ta.AddAccount(t, "former-officer", domain.RoleOfficer, []string{"01"}, []string{"national"}),
 		"none":       "",
 		"bad secret": domain.Token(firstAdmin, strings.Repeat("0", 64)),
 		"no account": domain.Token("nobody", strings.Repeat("a", 64)),
 		"malformed":  "let-me-in",
 	}
-	r := ta.do(t, http.MethodPost, "/v1/users/former-officer/disable", nil, nil)
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r := ta.Do(t, http.MethodPost, "/v1/users/former-officer/disable", nil, nil)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 
 	type route struct {
 		name, method, path string
@@ -55,13 +57,13 @@ func TestAccessMatrix(t *testing.T) {
 		// officerField is the field an officer's refusal names.
 		officerField string
 	}
-	ownDisb, otherDisb := validBody(pathDisbursements), validBody(pathDisbursements)
+	ownDisb, otherDisb := apitest.ValidBody(apitest.PathDisbursements), apitest.ValidBody(apitest.PathDisbursements)
 	otherDisb["province"] = "79"
 	routes := []route{
-		{"allocate own line", http.MethodPost, pathAllocations, own, ""},
-		{"disburse own line", http.MethodPost, pathDisbursements, ownDisb, ""},
-		{"disburse other province", http.MethodPost, pathDisbursements, otherDisb, "province"},
-		{"allocate other source", http.MethodPost, pathAllocations, otherSource, "source"},
+		{"allocate own line", http.MethodPost, apitest.PathAllocations, own, ""},
+		{"disburse own line", http.MethodPost, apitest.PathDisbursements, ownDisb, ""},
+		{"disburse other province", http.MethodPost, apitest.PathDisbursements, otherDisb, "province"},
+		{"allocate other source", http.MethodPost, apitest.PathAllocations, otherSource, "source"},
 		{"balances", http.MethodGet, "/v1/balances", nil, ""},
 		{"balances of own province", http.MethodGet, "/v1/balances?province=01", nil, ""},
 		{"balances of other province", http.MethodGet, "/v1/balances?province=79", nil, "province"},
@@ -102,7 +104,7 @@ func TestAccessMatrix(t *testing.T) {
 				if strings.HasPrefix(rt.path, "/v1/users/kiem-toan-") {
 					parts := strings.Split(rt.path, "/") // "", v1, users, name, action
 					name := parts[3] + "-" + strings.ReplaceAll(role, " ", "-")
-					ta.addAccount(t, name, domain.RoleAuditor, nil, nil)
+					ta.AddAccount(t, name, domain.RoleAuditor, nil, nil)
 					rt.path = "/v1/users/" + name + "/" + parts[4]
 				}
 				switch rt.name {
@@ -118,27 +120,27 @@ func TestAccessMatrix(t *testing.T) {
 				}
 				var body []byte
 				if rt.body != nil {
-					body = mustJSON(t, rt.body)
+					body = apitest.MustJSON(t, rt.body)
 				}
 				before := ta.streamLastSeq(t)
-				r := as.do(t, rt.method, rt.path, header, body)
-				assert.Equal(t, statuses[i], r.status, "%s %s as %s: %s", rt.method, rt.path, role, r.body)
-				switch r.status {
+				r := as.Do(t, rt.method, rt.path, header, body)
+				assert.Equal(t, statuses[i], r.Status, "%s %s as %s: %s", rt.method, rt.path, role, r.Body)
+				switch r.Status {
 				case unauth:
-					requireProblem(t, r, unauth, domain.CodeUnauthenticated, "Authorization")
-					assert.Equal(t, `Bearer realm="kcledger"`, r.header.Get("WWW-Authenticate"))
+					apitest.RequireProblem(t, r, unauth, domain.CodeUnauthenticated, "Authorization")
+					assert.Equal(t, `Bearer realm="kcledger"`, r.Header.Get("WWW-Authenticate"))
 				case forbid:
 					field := ""
 					if role == "officer" {
 						field = rt.officerField
 					}
-					requireProblem(t, r, forbid, domain.CodeForbidden, field)
+					apitest.RequireProblem(t, r, forbid, domain.CodeForbidden, field)
 				}
-				if r.status >= 400 {
+				if r.Status >= 400 {
 					assert.Equal(t, before, ta.streamLastSeq(t), "a refused request appended")
 				}
 				if tok := tokens[role]; tok != "" {
-					assert.NotContains(t, string(r.body), tok, "the token came back in the answer")
+					assert.NotContains(t, string(r.Body), tok, "the token came back in the answer")
 				}
 			})
 		}
@@ -149,42 +151,42 @@ func TestAccessMatrix(t *testing.T) {
 // another.
 func TestActorIsTheAuthenticatedAccount(t *testing.T) {
 	ta := newTestAPI(t)
-	r := ta.post(t, pathAllocations, uuid.NewString(), mustJSON(t, validBody(pathAllocations)))
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	officer := ta.as(ta.addAccount(t, "can-bo-ha-noi", domain.RoleOfficer, []string{"01"}, []string{"national"}))
+	r := ta.Post(t, apitest.PathAllocations, uuid.NewString(), apitest.MustJSON(t, apitest.ValidBody(apitest.PathAllocations)))
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	officer := ta.as(ta.AddAccount(t, "can-bo-ha-noi", domain.RoleOfficer, []string{"01"}, []string{"national"}))
 
-	r = officer.post(t, pathDisbursements, "pay-1", mustJSON(t, validBody(pathDisbursements)))
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	r = officer.Post(t, apitest.PathDisbursements, "pay-1", apitest.MustJSON(t, apitest.ValidBody(apitest.PathDisbursements)))
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 	var res webapi.RecordResponse
-	require.NoError(t, json.Unmarshal(r.body, &res))
+	require.NoError(t, json.Unmarshal(r.Body, &res))
 	assert.Equal(t, "can-bo-ha-noi", res.Event.Actor)
 	assert.Equal(t, res.Event.Hash, res.Event.ComputeHash(), "the actor is under the hash")
 
 	before := ta.streamLastSeq(t)
-	forged := validBody(pathDisbursements)
+	forged := apitest.ValidBody(apitest.PathDisbursements)
 	forged["actor"] = "admin"
-	requireProblem(t, officer.post(t, pathDisbursements, "pay-2", mustJSON(t, forged)), http.StatusBadRequest, domain.CodeUnknownField, "actor")
+	apitest.RequireProblem(t, officer.Post(t, apitest.PathDisbursements, "pay-2", apitest.MustJSON(t, forged)), http.StatusBadRequest, domain.CodeUnknownField, "actor")
 	assert.Equal(t, before, ta.streamLastSeq(t))
 }
 
 // Disabling an account refuses its very next request, with no restart.
 func TestDisableTakesEffectAtOnce(t *testing.T) {
 	ta := newTestAPI(t)
-	auditor := ta.as(ta.addAccount(t, "kiem-toan-vien", domain.RoleAuditor, nil, nil))
-	require.Equal(t, http.StatusOK, auditor.get(t, "/v1/balances").status)
+	auditor := ta.as(ta.AddAccount(t, "kiem-toan-vien", domain.RoleAuditor, nil, nil))
+	require.Equal(t, http.StatusOK, auditor.Get(t, "/v1/balances").Status)
 
-	r := ta.do(t, http.MethodPost, "/v1/users/kiem-toan-vien/disable", nil, nil)
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	requireProblem(t, auditor.get(t, "/v1/balances"), http.StatusUnauthorized, domain.CodeUnauthenticated, "Authorization")
+	r := ta.Do(t, http.MethodPost, "/v1/users/kiem-toan-vien/disable", nil, nil)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	apitest.RequireProblem(t, auditor.Get(t, "/v1/balances"), http.StatusUnauthorized, domain.CodeUnauthenticated, "Authorization")
 
 	// The list shows who disabled it, and never a hash.
-	r = ta.get(t, "/v1/users")
-	require.Equal(t, http.StatusOK, r.status)
-	assert.NotContains(t, string(r.body), "hash")
+	r = ta.Get(t, "/v1/users")
+	require.Equal(t, http.StatusOK, r.Status)
+	assert.NotContains(t, string(r.Body), "hash")
 	var list struct {
 		Accounts []webapi.AccountView `json:"accounts"`
 	}
-	require.NoError(t, json.Unmarshal(r.body, &list))
+	require.NoError(t, json.Unmarshal(r.Body, &list))
 	var found bool
 	for _, a := range list.Accounts {
 		if a.Name == "kiem-toan-vien" {
@@ -195,32 +197,32 @@ func TestDisableTakesEffectAtOnce(t *testing.T) {
 	}
 	assert.True(t, found)
 
-	requireProblem(t, ta.do(t, http.MethodPost, "/v1/users/"+firstAdmin+"/disable", nil, nil), http.StatusForbidden, domain.CodeForbidden, "name")
-	requireProblem(t, ta.do(t, http.MethodPost, "/v1/users/nobody/disable", nil, nil), http.StatusNotFound, domain.CodeNotFound, "name")
+	apitest.RequireProblem(t, ta.Do(t, http.MethodPost, "/v1/users/"+firstAdmin+"/disable", nil, nil), http.StatusForbidden, domain.CodeForbidden, "name")
+	apitest.RequireProblem(t, ta.Do(t, http.MethodPost, "/v1/users/nobody/disable", nil, nil), http.StatusNotFound, domain.CodeNotFound, "name")
 }
 
 // An officer's balances hold its own lines only.
 func TestOfficerSeesOnlyItsLines(t *testing.T) {
 	ta := newTestAPI(t)
 	for _, pr := range []string{"01", "79"} {
-		b := validBody(pathAllocations)
+		b := apitest.ValidBody(apitest.PathAllocations)
 		b["province"] = pr
-		r := ta.post(t, pathAllocations, uuid.NewString(), mustJSON(t, b))
-		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+		r := ta.Post(t, apitest.PathAllocations, uuid.NewString(), apitest.MustJSON(t, b))
+		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 	}
-	officer := ta.as(ta.addAccount(t, "can-bo-hcm", domain.RoleOfficer, []string{"79"}, []string{"national", "local"}))
-	r := officer.get(t, "/v1/balances")
-	require.Equal(t, http.StatusOK, r.status)
+	officer := ta.as(ta.AddAccount(t, "can-bo-hcm", domain.RoleOfficer, []string{"79"}, []string{"national", "local"}))
+	r := officer.Get(t, "/v1/balances")
+	require.Equal(t, http.StatusOK, r.Status)
 	var rep projections.Report
-	require.NoError(t, json.Unmarshal(r.body, &rep))
+	require.NoError(t, json.Unmarshal(r.Body, &rep))
 	require.Len(t, rep.Lines, 1)
 	assert.Equal(t, "79", rep.Lines[0].Line.Province)
-	requireAmount(t, "1000000000", rep.Total.Balance.Allocated, "the total is of its lines only")
+	apitest.RequireAmount(t, "1000000000", rep.Total.Balance.Allocated, "the total is of its lines only")
 }
 
 func TestAddAccountRefusesBadInput(t *testing.T) {
 	ta := newTestAPI(t)
-	ta.addAccount(t, "taken", domain.RoleAuditor, nil, nil)
+	ta.AddAccount(t, "taken", domain.RoleAuditor, nil, nil)
 	for _, tc := range []struct {
 		name   string
 		body   string
@@ -239,8 +241,8 @@ func TestAddAccountRefusesBadInput(t *testing.T) {
 		{"name taken", `{"name":"taken","role":"auditor"}`, 409, domain.CodeAccountExists, "name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := ta.do(t, http.MethodPost, "/v1/users", http.Header{"Content-Type": {"application/json"}}, []byte(tc.body))
-			requireProblem(t, r, tc.status, tc.code, tc.field)
+			r := ta.Do(t, http.MethodPost, "/v1/users", http.Header{"Content-Type": {"application/json"}}, []byte(tc.body))
+			apitest.RequireProblem(t, r, tc.status, tc.code, tc.field)
 		})
 	}
 }
@@ -303,10 +305,10 @@ func TestServeRefusesPublicAddressWithoutTLS(t *testing.T) {
 
 func TestAddNATSUser(t *testing.T) {
 	ta := newTestAPI(t)
-	r := ta.do(t, http.MethodPost, "/v1/nats-users", http.Header{"Content-Type": {"application/json"}}, []byte(`{"name":"kho-bac","role":"subscriber"}`))
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	r := ta.Do(t, http.MethodPost, "/v1/nats-users", http.Header{"Content-Type": {"application/json"}}, []byte(`{"name":"kho-bac","role":"subscriber"}`))
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 	var res webapi.NewNATSUserResponse
-	require.NoError(t, json.Unmarshal(r.body, &res))
+	require.NoError(t, json.Unmarshal(r.Body, &res))
 	assert.Equal(t, "kho-bac", res.User)
 	assert.Len(t, res.Password, 64)
 	assert.True(t, res.Account.NATS)
@@ -329,8 +331,8 @@ func TestAddNATSUser(t *testing.T) {
 		{"bad name", `{"name":"kho bac","role":"auditor"}`, 400, domain.CodeInvalidField, "name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := ta.do(t, http.MethodPost, "/v1/nats-users", http.Header{"Content-Type": {"application/json"}}, []byte(tc.body))
-			requireProblem(t, r, tc.status, tc.code, tc.field)
+			r := ta.Do(t, http.MethodPost, "/v1/nats-users", http.Header{"Content-Type": {"application/json"}}, []byte(tc.body))
+			apitest.RequireProblem(t, r, tc.status, tc.code, tc.field)
 		})
 	}
 
@@ -339,9 +341,9 @@ func TestAddNATSUser(t *testing.T) {
 	a := webapi.New(webapi.Config{Accounts: ta.accounts, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return testNow }})
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
-	external.srv = srv
-	r = external.do(t, http.MethodPost, "/v1/nats-users", http.Header{"Content-Type": {"application/json"}}, []byte(`{"name":"y","role":"auditor"}`))
-	requireProblem(t, r, http.StatusUnprocessableEntity, domain.CodeUnsupported, "")
+	external.Client = &apitest.Client{URL: srv.URL, HTTP: srv.Client(), Token: ta.Token}
+	r = external.Do(t, http.MethodPost, "/v1/nats-users", http.Header{"Content-Type": {"application/json"}}, []byte(`{"name":"y","role":"auditor"}`))
+	apitest.RequireProblem(t, r, http.StatusUnprocessableEntity, domain.CodeUnsupported, "")
 }
 
 // Past the limit of requests served at once, more are refused, not queued.
@@ -352,13 +354,13 @@ func TestConcurrentRequestLimit(t *testing.T) {
 	a := webapi.New(webapi.Config{Accounts: ta.accounts, Balances: projections.NewBalances(), Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return testNow }, MaxInFlight: 1})
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
-	limited.srv = srv
+	limited.Client = &apitest.Client{URL: srv.URL, HTTP: srv.Client(), Token: ta.Token}
 
 	// The first request holds its slot while its body trickles in.
 	body, feed := io.Pipe()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/v1/users", body)
 	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+ta.token)
+	req.Header.Set("Authorization", "Bearer "+ta.Token)
 	req.Header.Set("Content-Type", "application/json")
 	first := make(chan int, 1)
 	go func() {
@@ -374,14 +376,14 @@ func TestConcurrentRequestLimit(t *testing.T) {
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return a.InFlight() == 1 }, 10*time.Second, 5*time.Millisecond)
 
-	r := limited.get(t, "/v1/provinces")
-	requireProblem(t, r, http.StatusServiceUnavailable, domain.CodeUnavailable, "")
-	assert.Equal(t, "1", r.header.Get("Retry-After"))
-	require.Equal(t, http.StatusOK, limited.get(t, "/healthz").status, "health checks are never refused")
+	r := limited.Get(t, "/v1/provinces")
+	apitest.RequireProblem(t, r, http.StatusServiceUnavailable, domain.CodeUnavailable, "")
+	assert.Equal(t, "1", r.Header.Get("Retry-After"))
+	require.Equal(t, http.StatusOK, limited.Get(t, "/healthz").Status, "health checks are never refused")
 
 	_, err = feed.Write([]byte(`"role":"auditor"}`))
 	require.NoError(t, err)
 	require.NoError(t, feed.Close())
 	require.Equal(t, http.StatusCreated, <-first)
-	require.Equal(t, http.StatusOK, limited.get(t, "/v1/provinces").status, "the slot is free again")
+	require.Equal(t, http.StatusOK, limited.Get(t, "/v1/provinces").Status, "the slot is free again")
 }

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kcledger/kcledger/web/api/apitest"
+
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -297,8 +299,8 @@ func cliAgainst(t *testing.T, ta *testAPI) {
 	t.Helper()
 	s := newSilentLedger(t)
 	cliTestEnv(t, s)
-	t.Setenv("KCLEDGER_SERVER", ta.srv.URL)
-	t.Setenv("KCLEDGER_TOKEN", ta.token)
+	t.Setenv("KCLEDGER_SERVER", ta.URL)
+	t.Setenv("KCLEDGER_TOKEN", ta.Token)
 }
 
 // runAs runs the CLI in this process with another account's token.
@@ -369,9 +371,9 @@ func TestServiceUserNamesAreReserved(t *testing.T) {
 	ta := newTestAPI(t)
 	for _, name := range []string{eventstore.ServiceUser, eventstore.ServiceAPIUser, "kcledger-replay", "kcledger-next"} {
 		for _, route := range []struct{ path, role string }{{"/v1/nats-users", "subscriber"}, {"/v1/users", "auditor"}} {
-			r := ta.do(t, http.MethodPost, route.path, http.Header{"Content-Type": {"application/json"}},
-				mustJSON(t, map[string]any{"name": name, "role": route.role}))
-			p := requireProblem(t, r, http.StatusBadRequest, domain.CodeInvalidField, "name")
+			r := ta.Do(t, http.MethodPost, route.path, http.Header{"Content-Type": {"application/json"}},
+				apitest.MustJSON(t, map[string]any{"name": name, "role": route.role}))
+			p := apitest.RequireProblem(t, r, http.StatusBadRequest, domain.CodeInvalidField, "name")
 			assert.Contains(t, p.Detail, "reserved", "%s %s", route.path, name)
 			_, _, err := ta.accounts.Account(t.Context(), name)
 			assert.Error(t, err, "%s was created", name)
@@ -384,8 +386,8 @@ func TestServiceUserNamesAreReserved(t *testing.T) {
 		assert.Contains(t, stderr, "reserved")
 	}
 	// A name that merely contains kcledger is an ordinary name.
-	r := ta.do(t, http.MethodPost, "/v1/nats-users", http.Header{"Content-Type": {"application/json"}}, mustJSON(t, map[string]any{"name": "kho-bac-kcledger", "role": "subscriber"}))
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	r := ta.Do(t, http.MethodPost, "/v1/nats-users", http.Header{"Content-Type": {"application/json"}}, apitest.MustJSON(t, map[string]any{"name": "kho-bac-kcledger", "role": "subscriber"}))
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 }
 
 // Every time the CLI prints for people is in Vietnam's zone, labelled:
@@ -445,8 +447,8 @@ func TestReplayEffectiveUntilAndSource(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(replayed), &got))
 	require.Len(t, got.Lines, 1, replayed)
 	require.Equal(t, domain.SourceNational, got.Lines[0].Line.Source)
-	requireAmount(t, "5000000000", got.Lines[0].Totals.Balance.Allocated)
-	requireAmount(t, "1000000000", got.Lines[0].Totals.Balance.Disbursed, "the movement dated 1 July is left out")
+	apitest.RequireAmount(t, "5000000000", got.Lines[0].Totals.Balance.Allocated)
+	apitest.RequireAmount(t, "1000000000", got.Lines[0].Totals.Balance.Disbursed, "the movement dated 1 July is left out")
 	sameLines(t, want, got, "replay and balances agree")
 
 	code, out, stderr := runIn(append([]string{"replay"}, cut...)...)

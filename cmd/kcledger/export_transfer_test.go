@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kcledger/kcledger/web/api/apitest"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -157,11 +159,11 @@ func TestBeancountExportOfTransfersAndLapses(t *testing.T) {
 	require.Len(t, lines, 2)
 	for k, b := range lines {
 		base := "KCQG:Y" + k.String()[:4] + ":P" + k.Province
-		requireAmount(t, b.Available().String(), sums["Assets:"+base+":Available"], base+" available")
-		requireAmount(t, b.Allocated.Neg().String(), sums["Equity:"+base+":Allocated"], base+" allocated")
-		requireAmount(t, b.Lapsed.String(), sums["Equity:"+base+":Lapsed"], base+" lapsed")
+		apitest.RequireAmount(t, b.Available().String(), sums["Assets:"+base+":Available"], base+" available")
+		apitest.RequireAmount(t, b.Allocated.Neg().String(), sums["Equity:"+base+":Allocated"], base+" allocated")
+		apitest.RequireAmount(t, b.Lapsed.String(), sums["Equity:"+base+":Lapsed"], base+" lapsed")
 	}
-	requireAmount(t, "200000000", sums["Equity:KCQG:Y2025:P01:Lapsed"])
+	apitest.RequireAmount(t, "200000000", sums["Equity:KCQG:Y2025:P01:Lapsed"])
 
 	// An export of 2025 alone has the out side without its in side: it
 	// goes to the fund's transfers in transit, and the journal still
@@ -173,8 +175,8 @@ func TestBeancountExportOfTransfersAndLapses(t *testing.T) {
 	}
 	require.NoError(t, exp.close())
 	sums = beancountSums(t, buf.Bytes())
-	requireAmount(t, "1000000000", sums["Equity:KCQG:Transfers"], "the out side, in transit")
-	requireAmount(t, "0", sums["Assets:KCQG:Y2025:P01:Available"])
+	apitest.RequireAmount(t, "1000000000", sums["Equity:KCQG:Transfers"], "the out side, in transit")
+	apitest.RequireAmount(t, "0", sums["Assets:KCQG:Y2025:P01:Available"])
 
 	buf.Reset()
 	exp = newBeancountExport(&buf)
@@ -183,8 +185,8 @@ func TestBeancountExportOfTransfersAndLapses(t *testing.T) {
 	}
 	require.NoError(t, exp.close())
 	sums = beancountSums(t, buf.Bytes())
-	requireAmount(t, "-1000000000", sums["Equity:KCQG:Transfers"], "the in side, from transit")
-	requireAmount(t, "1000000000", sums["Assets:KCQG:Y2026:P01:Available"])
+	apitest.RequireAmount(t, "-1000000000", sums["Equity:KCQG:Transfers"], "the in side, from transit")
+	apitest.RequireAmount(t, "1000000000", sums["Assets:KCQG:Y2026:P01:Available"])
 
 	// A lapse of nothing (a project with nothing left) is accepted too.
 	buf.Reset()

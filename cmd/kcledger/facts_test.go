@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kcledger/kcledger/web/api/apitest"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -49,16 +51,16 @@ func TestGoldenProjectFacts(t *testing.T) {
 
 func TestAllocateWithProjectFacts(t *testing.T) {
 	ta := newTestAPI(t)
-	body := validBody(pathAllocations)
+	body := apitest.ValidBody(apitest.PathAllocations)
 	body["project"], body["project_name"], body["implementing_unit"], body["counterpart"] = "CCN-1", "Cụm công nghiệp Phú Nghĩa", "UBND huyện Chương Mỹ", "9500000000"
-	r := ta.post(t, pathAllocations, "facts-1", mustJSON(t, body))
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	r := ta.Post(t, apitest.PathAllocations, "facts-1", apitest.MustJSON(t, body))
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 	var res webapi.RecordResponse
-	require.NoError(t, json.Unmarshal(r.body, &res))
+	require.NoError(t, json.Unmarshal(r.Body, &res))
 	assert.Equal(t, "Cụm công nghiệp Phú Nghĩa", res.Event.ProjectName)
 	assert.Equal(t, "UBND huyện Chương Mỹ", res.Event.ImplementingUnit)
-	requireAmount(t, "9500000000", res.Event.Counterpart)
-	requireAmount(t, "1000000000", res.Line.Balance.Allocated, "the counterpart is no state money")
+	apitest.RequireAmount(t, "9500000000", res.Event.Counterpart)
+	apitest.RequireAmount(t, "1000000000", res.Line.Balance.Allocated, "the counterpart is no state money")
 
 	for _, tc := range []struct {
 		name  string
@@ -67,18 +69,18 @@ func TestAllocateWithProjectFacts(t *testing.T) {
 		field string
 		code  domain.Code
 	}{
-		{"counterpart as a number", pathAllocations, map[string]any{"project": "CCN-2", "counterpart": 95}, "counterpart", domain.CodeInvalidAmount},
-		{"negative counterpart", pathAllocations, map[string]any{"project": "CCN-2", "counterpart": "-1"}, "counterpart", domain.CodeInvalidAmount},
-		{"counterpart without a project", pathAllocations, map[string]any{"counterpart": "1"}, "counterpart", domain.CodeInvalidField},
-		{"name with an override", pathAllocations, map[string]any{"project": "CCN-2", "project_name": "Cụm\u202eCN"}, "project_name", domain.CodeInvalidField},
-		{"unit on a disbursement", pathDisbursements, map[string]any{"implementing_unit": "TTKC"}, "implementing_unit", domain.CodeInvalidField},
+		{"counterpart as a number", apitest.PathAllocations, map[string]any{"project": "CCN-2", "counterpart": 95}, "counterpart", domain.CodeInvalidAmount},
+		{"negative counterpart", apitest.PathAllocations, map[string]any{"project": "CCN-2", "counterpart": "-1"}, "counterpart", domain.CodeInvalidAmount},
+		{"counterpart without a project", apitest.PathAllocations, map[string]any{"counterpart": "1"}, "counterpart", domain.CodeInvalidField},
+		{"name with an override", apitest.PathAllocations, map[string]any{"project": "CCN-2", "project_name": "Cụm\u202eCN"}, "project_name", domain.CodeInvalidField},
+		{"unit on a disbursement", apitest.PathDisbursements, map[string]any{"implementing_unit": "TTKC"}, "implementing_unit", domain.CodeInvalidField},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := validBody(tc.path)
+			b := apitest.ValidBody(tc.path)
 			for k, v := range tc.set {
 				b[k] = v
 			}
-			p := requireProblem(t, ta.post(t, tc.path, "facts-bad-"+tc.name, mustJSON(t, b)), http.StatusBadRequest, tc.code, tc.field)
+			p := apitest.RequireProblem(t, ta.Post(t, tc.path, "facts-bad-"+tc.name, apitest.MustJSON(t, b)), http.StatusBadRequest, tc.code, tc.field)
 			_ = p
 		})
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kcledger/kcledger/web/api/apitest"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -32,26 +34,26 @@ func randomBody(rng *rand.Rand) (string, map[string]any) {
 	switch rng.IntN(5) {
 	case 0, 1:
 		b["amount"], b["decision"], b["effective_date"] = amount, "1/QĐ-BCT", date
-		return pathAllocations, b
+		return apitest.PathAllocations, b
 	case 2:
 		b["amount"], b["voucher"], b["beneficiary"], b["effective_date"] = amount, "KB-1", "HTX", date
-		return pathDisbursements, b
+		return apitest.PathDisbursements, b
 	case 3:
 		b["amount"], b["voucher"], b["reason"], b["effective_date"] = amount, "NT-1", "thu hồi", date
-		return pathRefunds, b
+		return apitest.PathRefunds, b
 	}
 	if rng.IntN(2) == 0 {
 		amount = "-" + amount
 	}
 	b["delta"], b["decision"], b["reason"], b["effective_date"] = amount, "2/QĐ-BCT", "điều chỉnh", date
-	return pathAdjustments, b
+	return apitest.PathAdjustments, b
 }
 
-func reportOf(t *testing.T, r response) projections.Report {
+func reportOf(t *testing.T, r apitest.Response) projections.Report {
 	t.Helper()
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	var rep projections.Report
-	require.NoError(t, json.Unmarshal(r.body, &rep))
+	require.NoError(t, json.Unmarshal(r.Body, &rep))
 	return rep
 }
 
@@ -92,14 +94,14 @@ func TestTimeTravelEqualsAFreshLedger(t *testing.T) {
 			var history []accepted
 			for i := range 40 {
 				path, body := randomBody(rng)
-				r := ta.post(t, path, fmt.Sprint("k-", i), mustJSON(t, body))
-				if r.status != http.StatusCreated {
-					require.Equal(t, http.StatusUnprocessableEntity, r.status, "%s", r.body)
+				r := ta.Post(t, path, fmt.Sprint("k-", i), apitest.MustJSON(t, body))
+				if r.Status != http.StatusCreated {
+					require.Equal(t, http.StatusUnprocessableEntity, r.Status, "%s", r.Body)
 					continue
 				}
 				var res webapi.RecordResponse
-				require.NoError(t, json.Unmarshal(r.body, &res))
-				cmd, err := webapi.DecodeMovement(map[string]domain.CommandKind{pathAllocations: domain.Allocate, pathAdjustments: domain.Adjust, pathDisbursements: domain.Disburse, pathRefunds: domain.Refund}[path], mustJSON(t, body))
+				require.NoError(t, json.Unmarshal(r.Body, &res))
+				cmd, err := webapi.DecodeMovement(map[string]domain.CommandKind{apitest.PathAllocations: domain.Allocate, apitest.PathAdjustments: domain.Adjust, apitest.PathDisbursements: domain.Disburse, apitest.PathRefunds: domain.Refund}[path], apitest.MustJSON(t, body))
 				require.NoError(t, err)
 				cmd.IdempotencyKey, cmd.Actor, cmd.Now = fmt.Sprint("k-", i), "fresh", testNow
 				history = append(history, accepted{cmd, res.Seq})
@@ -118,11 +120,11 @@ func TestTimeTravelEqualsAFreshLedger(t *testing.T) {
 				for _, r := range fresh.Events() {
 					require.NoError(t, want.Apply(r))
 				}
-				got := reportOf(t, ta.get(t, fmt.Sprint("/v1/balances?until_seq=", history[k-1].seq)))
+				got := reportOf(t, ta.Get(t, fmt.Sprint("/v1/balances?until_seq=", history[k-1].seq)))
 				sameLines(t, want.Report(projections.Filter{}), got, fmt.Sprintf("after %d movements", k))
 			}
 			// The whole history is the present.
-			sameLines(t, reportOf(t, ta.get(t, "/v1/balances")), reportOf(t, ta.get(t, fmt.Sprint("/v1/balances?until_seq=", history[len(history)-1].seq))), "the end")
+			sameLines(t, reportOf(t, ta.Get(t, "/v1/balances")), reportOf(t, ta.Get(t, fmt.Sprint("/v1/balances?until_seq=", history[len(history)-1].seq))), "the end")
 		})
 	}
 }
@@ -131,8 +133,8 @@ func TestBalancesAsOfAndByEffectiveDate(t *testing.T) {
 	ta := newTestAPI(t)
 	ta.clock.real.Store(true) // as_of is compared with the server's storage times
 	post := func(path string, body map[string]any) {
-		r := ta.post(t, path, fmt.Sprint(time.Now().UnixNano()), mustJSON(t, body))
-		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+		r := ta.Post(t, path, fmt.Sprint(time.Now().UnixNano()), apitest.MustJSON(t, body))
+		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 	}
 	line := map[string]any{"fiscal_year": 2025, "province": "01", "source": "national"}
 	with := func(m map[string]any) map[string]any {
@@ -145,45 +147,45 @@ func TestBalancesAsOfAndByEffectiveDate(t *testing.T) {
 		}
 		return out
 	}
-	post(pathAllocations, with(map[string]any{"amount": "10000000", "decision": "1/QĐ", "effective_date": "2025-01-10"}))
-	post(pathDisbursements, with(map[string]any{"amount": "3000000", "voucher": "KB-5", "beneficiary": "A", "effective_date": "2025-05-05"}))
+	post(apitest.PathAllocations, with(map[string]any{"amount": "10000000", "decision": "1/QĐ", "effective_date": "2025-01-10"}))
+	post(apitest.PathDisbursements, with(map[string]any{"amount": "3000000", "voucher": "KB-5", "beneficiary": "A", "effective_date": "2025-05-05"}))
 	// What the ledger knew here: one allocation, one disbursement.
 	time.Sleep(20 * time.Millisecond) // storage times are a clock's: leave a gap to name
 	knew := time.Now()
 	time.Sleep(20 * time.Millisecond)
-	post(pathDisbursements, with(map[string]any{"amount": "1000000", "voucher": "KB-3", "beneficiary": "B", "effective_date": "2025-03-03"}))
+	post(apitest.PathDisbursements, with(map[string]any{"amount": "1000000", "voucher": "KB-3", "beneficiary": "B", "effective_date": "2025-03-03"}))
 
-	rep := reportOf(t, ta.get(t, "/v1/balances?as_of="+url.QueryEscape(knew.Format(time.RFC3339Nano))))
+	rep := reportOf(t, ta.Get(t, "/v1/balances?as_of="+url.QueryEscape(knew.Format(time.RFC3339Nano))))
 	require.Len(t, rep.Lines, 1)
-	requireAmount(t, "3000000", rep.Lines[0].Totals.Balance.Disbursed, "as of the moment between")
+	apitest.RequireAmount(t, "3000000", rep.Lines[0].Totals.Balance.Disbursed, "as of the moment between")
 
 	// By voucher date, 1 April: only the one paid on 3 March, though it
 	// was recorded last.
-	rep = reportOf(t, ta.get(t, "/v1/balances?effective_until=2025-04-01"))
-	requireAmount(t, "1000000", rep.Lines[0].Totals.Balance.Disbursed, "by effective date")
-	requireAmount(t, "10000000", rep.Lines[0].Totals.Balance.Allocated)
+	rep = reportOf(t, ta.Get(t, "/v1/balances?effective_until=2025-04-01"))
+	apitest.RequireAmount(t, "1000000", rep.Lines[0].Totals.Balance.Disbursed, "by effective date")
+	apitest.RequireAmount(t, "10000000", rep.Lines[0].Totals.Balance.Allocated)
 	assert.Equal(t, 2, rep.Lines[0].Totals.Events)
 }
 
 func TestAuditTrail(t *testing.T) {
 	ta := newTestAPI(t)
-	r := ta.post(t, pathAllocations, "a1", mustJSON(t, map[string]any{"fiscal_year": 2025, "province": "01", "source": "national", "project": "DA-1",
+	r := ta.Post(t, apitest.PathAllocations, "a1", apitest.MustJSON(t, map[string]any{"fiscal_year": 2025, "province": "01", "source": "national", "project": "DA-1",
 		"amount": "10000000", "decision": "3536/QĐ-BCT", "effective_date": "2025-01-10"}))
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	r = ta.post(t, pathAllocations, "b1", mustJSON(t, map[string]any{"fiscal_year": 2025, "province": "79", "source": "local",
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	r = ta.Post(t, apitest.PathAllocations, "b1", apitest.MustJSON(t, map[string]any{"fiscal_year": 2025, "province": "79", "source": "local",
 		"amount": "5000000", "decision": "9/QĐ-UBND", "effective_date": "2025-01-10"}))
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	officer := ta.as(ta.addAccount(t, "can-bo-01", domain.RoleOfficer, []string{"01"}, []string{"national"}))
-	r = officer.post(t, pathDisbursements, "p1", mustJSON(t, map[string]any{"fiscal_year": 2025, "province": "01", "source": "national", "project": "DA-1",
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	officer := ta.as(ta.AddAccount(t, "can-bo-01", domain.RoleOfficer, []string{"01"}, []string{"national"}))
+	r = officer.Post(t, apitest.PathDisbursements, "p1", apitest.MustJSON(t, map[string]any{"fiscal_year": 2025, "province": "01", "source": "national", "project": "DA-1",
 		"amount": "4000000", "voucher": "KB-77", "beneficiary": "HTX Gốm", "effective_date": "2025-03-03"}))
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 
 	page := func(as *testAPI, query string) webapi.AuditResponse {
 		t.Helper()
-		r := as.get(t, "/v1/audit?"+query)
-		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		r := as.Get(t, "/v1/audit?"+query)
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 		var res webapi.AuditResponse
-		require.NoError(t, json.Unmarshal(r.body, &res))
+		require.NoError(t, json.Unmarshal(r.Body, &res))
 		return res
 	}
 	all := page(ta, "")
@@ -192,9 +194,9 @@ func TestAuditTrail(t *testing.T) {
 	assert.Equal(t, "can-bo-01", last.Event.Actor, "who recorded it")
 	assert.Equal(t, "KB-77", last.Event.Voucher)
 	assert.Equal(t, "HTX Gốm", last.Event.Beneficiary)
-	requireAmount(t, "6000000", last.Line.Available(), "the line's available right after")
+	apitest.RequireAmount(t, "6000000", last.Line.Available(), "the line's available right after")
 	require.NotNil(t, last.Project)
-	requireAmount(t, "4000000", last.Project.NetDisbursed())
+	apitest.RequireAmount(t, "4000000", last.Project.NetDisbursed())
 	assert.False(t, last.Stored.IsZero())
 
 	// Pages of one.
@@ -212,15 +214,15 @@ func TestAuditTrail(t *testing.T) {
 	assert.Len(t, page(ta, "province=79").Entries, 1)
 	assert.Len(t, page(ta, "project=DA-1").Entries, 2)
 	assert.Len(t, page(officer, "").Entries, 2)
-	requireProblem(t, officer.get(t, "/v1/audit?province=79"), http.StatusForbidden, domain.CodeForbidden, "province")
+	apitest.RequireProblem(t, officer.Get(t, "/v1/audit?province=79"), http.StatusForbidden, domain.CodeForbidden, "province")
 	// The past: the trail until the second event.
 	assert.Len(t, page(ta, fmt.Sprint("until_seq=", all.Entries[1].Seq)).Entries, 2)
 }
 
 func TestHistoryRefusesBadInput(t *testing.T) {
 	ta := newTestAPI(t)
-	r := ta.post(t, pathAllocations, "a1", mustJSON(t, validBody(pathAllocations)))
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	r := ta.Post(t, apitest.PathAllocations, "a1", apitest.MustJSON(t, apitest.ValidBody(apitest.PathAllocations)))
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 	for _, tc := range []struct {
 		path  string
 		code  domain.Code
@@ -242,7 +244,7 @@ func TestHistoryRefusesBadInput(t *testing.T) {
 		{"/v1/audit?year=1999", domain.CodeInvalidYear, "year"},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
-			requireProblem(t, ta.get(t, tc.path), http.StatusBadRequest, tc.code, tc.field)
+			apitest.RequireProblem(t, ta.Get(t, tc.path), http.StatusBadRequest, tc.code, tc.field)
 		})
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/kcledger/kcledger/web/api/apitest"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -20,32 +22,32 @@ func TestReusedKeyOfAnotherAccount(t *testing.T) {
 	t.Parallel()
 	ta := newTestAPI(t)
 	for _, prov := range []string{"01", "79"} {
-		b := validBody(pathAllocations)
+		b := apitest.ValidBody(apitest.PathAllocations)
 		b["province"] = prov
-		r := ta.post(t, pathAllocations, "alloc-"+prov, mustJSON(t, b))
-		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+		r := ta.Post(t, apitest.PathAllocations, "alloc-"+prov, apitest.MustJSON(t, b))
+		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 	}
-	hanoi := ta.as(ta.addAccount(t, "officer-hanoi", domain.RoleOfficer, []string{"01"}, []string{"national"}))
-	hcm := ta.as(ta.addAccount(t, "officer-hcm", domain.RoleOfficer, []string{"79"}, []string{"national"}))
+	hanoi := ta.as(ta.AddAccount(t, "officer-hanoi", domain.RoleOfficer, []string{"01"}, []string{"national"}))
+	hcm := ta.as(ta.AddAccount(t, "officer-hcm", domain.RoleOfficer, []string{"79"}, []string{"national"}))
 
 	const key = "shared-key"
-	disb := validBody(pathDisbursements)
-	r := hanoi.post(t, pathDisbursements, key, mustJSON(t, disb))
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	disb := apitest.ValidBody(apitest.PathDisbursements)
+	r := hanoi.Post(t, apitest.PathDisbursements, key, apitest.MustJSON(t, disb))
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 	var first webapi.RecordResponse
-	require.NoError(t, json.Unmarshal(r.body, &first))
+	require.NoError(t, json.Unmarshal(r.Body, &first))
 	seq := ta.streamLastSeq(t)
 
-	other := validBody(pathDisbursements)
+	other := apitest.ValidBody(apitest.PathDisbursements)
 	other["province"] = "79"
-	p := requireProblem(t, hcm.post(t, pathDisbursements, key, mustJSON(t, other)), http.StatusConflict, domain.CodeIdempotencyKeyReused, "Idempotency-Key")
+	p := apitest.RequireProblem(t, hcm.Post(t, apitest.PathDisbursements, key, apitest.MustJSON(t, other)), http.StatusConflict, domain.CodeIdempotencyKeyReused, "Idempotency-Key")
 	assert.Contains(t, p.Detail, "already taken")
 	for _, secret := range []string{first.Event.ID, first.Event.Line().String(), "officer-hanoi", first.Event.Hash, "Hà Nội"} {
 		assert.NotContains(t, p.Detail, secret)
 	}
 
 	disb["amount"] = "100000001"
-	p = requireProblem(t, hanoi.post(t, pathDisbursements, key, mustJSON(t, disb)), http.StatusConflict, domain.CodeIdempotencyKeyReused, "Idempotency-Key")
+	p = apitest.RequireProblem(t, hanoi.Post(t, apitest.PathDisbursements, key, apitest.MustJSON(t, disb)), http.StatusConflict, domain.CodeIdempotencyKeyReused, "Idempotency-Key")
 	assert.Contains(t, p.Detail, first.Event.ID, "its own event is named")
 	require.Equal(t, seq, ta.streamLastSeq(t), "nothing appended")
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kcledger/kcledger/web/api/apitest"
+
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
@@ -32,7 +34,7 @@ func newNATSService(t *testing.T, ta *testAPI) *natsClient {
 	nc, err := nats.Connect(ta.natsURL)
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
-	return &natsClient{nc: nc, token: ta.token}
+	return &natsClient{nc: nc, token: ta.Token}
 }
 
 // natsAnswer is a reply read in full.
@@ -83,13 +85,13 @@ func (a natsAnswer) problem(t *testing.T) webapi.Problem {
 func TestNATSServiceRecordsAndReadsLikeHTTP(t *testing.T) {
 	ta := newTestAPI(t)
 	c := newNATSService(t, ta)
-	alloc := mustJSON(t, map[string]any{"fiscal_year": 2026, "province": "01", "source": "national", "amount": "1000000000",
+	alloc := apitest.MustJSON(t, map[string]any{"fiscal_year": 2026, "province": "01", "source": "national", "amount": "1000000000",
 		"decision": "12/QĐ-BCT", "effective_date": "2026-05-02"})
 	a := c.record(t, "allocations", "nats-alloc", alloc)
 	require.Equal(t, http.StatusCreated, a.status, "%s", a.body)
 	assert.Empty(t, a.errCode)
 
-	pay := mustJSON(t, map[string]any{"fiscal_year": 2026, "province": "01", "source": "national", "amount": "250000000",
+	pay := apitest.MustJSON(t, map[string]any{"fiscal_year": 2026, "province": "01", "source": "national", "amount": "250000000",
 		"voucher": "UNC-1", "beneficiary": "HTX Gốm Bát Tràng", "effective_date": "2026-05-20"})
 	a = c.record(t, "disbursements", "nats-pay", pay)
 	require.Equal(t, http.StatusCreated, a.status, "%s", a.body)
@@ -109,8 +111,8 @@ func TestNATSServiceRecordsAndReadsLikeHTTP(t *testing.T) {
 	assert.Equal(t, before, ta.streamLastSeq(t))
 
 	// And the HTTP API sees it: one ledger, two doors.
-	r := ta.post(t, pathDisbursements, "nats-pay", pay)
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r := ta.Post(t, apitest.PathDisbursements, "nats-pay", pay)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 
 	a = c.request(t, "kcledger.api.v1.balances", nil, []byte(`{"year": 2026, "province": "01"}`))
 	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
@@ -124,11 +126,11 @@ func TestNATSServiceRecordsAndReadsLikeHTTP(t *testing.T) {
 func TestNATSServiceRefusals(t *testing.T) {
 	ta := newTestAPI(t)
 	c := newNATSService(t, ta)
-	alloc := mustJSON(t, map[string]any{"fiscal_year": 2026, "province": "01", "source": "national", "amount": "1000",
+	alloc := apitest.MustJSON(t, map[string]any{"fiscal_year": 2026, "province": "01", "source": "national", "amount": "1000",
 		"decision": "12/QĐ-BCT", "effective_date": "2026-05-02"})
 	require.Equal(t, http.StatusCreated, c.record(t, "allocations", "a1", alloc).status)
 	pay := func(amount any) []byte {
-		return mustJSON(t, map[string]any{"fiscal_year": 2026, "province": "01", "source": "national", "amount": amount,
+		return apitest.MustJSON(t, map[string]any{"fiscal_year": 2026, "province": "01", "source": "national", "amount": amount,
 			"voucher": "UNC-1", "beneficiary": "HTX", "effective_date": "2026-05-20"})
 	}
 	for _, tt := range []struct {
@@ -147,7 +149,7 @@ func TestNATSServiceRefusals(t *testing.T) {
 		{"money as a JSON number", "disbursements", nats.Header{"Idempotency-Key": {"k4"}}, pay(10), 400, domain.CodeInvalidAmount, "amount"},
 		{"unknown field", "disbursements", nats.Header{"Idempotency-Key": {"k5"}}, []byte(`{"fiscal_year": 2026, "colour": "red"}`), 400, domain.CodeUnknownField, "colour"},
 		{"overspend", "disbursements", nats.Header{"Idempotency-Key": {"k6"}}, pay("1001"), 422, domain.CodeInsufficientFunds, "amount"},
-		{"key reused for another movement", "allocations", nats.Header{"Idempotency-Key": {"a1"}}, mustJSON(t, map[string]any{"fiscal_year": 2026, "province": "01", "source": "national", "amount": "2000",
+		{"key reused for another movement", "allocations", nats.Header{"Idempotency-Key": {"a1"}}, apitest.MustJSON(t, map[string]any{"fiscal_year": 2026, "province": "01", "source": "national", "amount": "2000",
 			"decision": "12/QĐ-BCT", "effective_date": "2026-05-02"}), 409, domain.CodeIdempotencyKeyReused, "Idempotency-Key"},
 		{"balance query not an object", "balances", nil, []byte(`[2026]`), 400, domain.CodeMalformedRequest, ""},
 		{"balance query with a fraction", "balances", nil, []byte(`{"year": 2026.5}`), 400, domain.CodeInvalidField, "year"},
@@ -184,13 +186,13 @@ func TestNATSServiceJudgesAsHTTPDoes(t *testing.T) {
 	}
 	for i, body := range bodies {
 		key := uuid.NewString()
-		viaHTTP := ta.post(t, "/v1/allocations", key, []byte(body))
-		require.NotEqual(t, http.StatusCreated, viaHTTP.status, "body %d was meant to be refused: %s", i, viaHTTP.body)
+		viaHTTP := ta.Post(t, "/v1/allocations", key, []byte(body))
+		require.NotEqual(t, http.StatusCreated, viaHTTP.Status, "body %d was meant to be refused: %s", i, viaHTTP.Body)
 		var hp webapi.Problem
-		require.NoError(t, json.Unmarshal(viaHTTP.body, &hp))
+		require.NoError(t, json.Unmarshal(viaHTTP.Body, &hp))
 		viaNATS := c.record(t, "allocations", key, []byte(body))
 		np := viaNATS.problem(t)
-		assert.Equal(t, viaHTTP.status, viaNATS.status, "body %d", i)
+		assert.Equal(t, viaHTTP.Status, viaNATS.status, "body %d", i)
 		assert.Equal(t, hp.Code, np.Code, "body %d: %s | %s", i, hp.Detail, np.Detail)
 		assert.Equal(t, hp.Field, np.Field, "body %d", i)
 		assert.Equal(t, hp.Detail, np.Detail, "body %d", i)

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kcledger/kcledger/web/api/apitest"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
@@ -28,7 +30,7 @@ func planReportJSON(t *testing.T, p *projections.Plans) string {
 	require.NoError(t, q.Normalize(domain.Policy{}))
 	rep, err := p.PlanExecution(q)
 	require.NoError(t, err)
-	return string(mustJSON(t, rep))
+	return string(apitest.MustJSON(t, rep))
 }
 
 // caughtUp waits until the reports' model of ta holds every event of its
@@ -53,11 +55,11 @@ func TestResumePlans(t *testing.T) {
 	for i, amount := range []string{"5000000000", "7000000000"} {
 		body := allocationBody(amount)
 		body["project"] = "DA-1"
-		r := a.post(t, pathAllocations, fmt.Sprint("a-", i), mustJSON(t, body))
-		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+		r := a.Post(t, apitest.PathAllocations, fmt.Sprint("a-", i), apitest.MustJSON(t, body))
+		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 		// b: as many events at the same sequences, of other amounts.
-		r = b.post(t, pathAllocations, fmt.Sprint("b-", i), mustJSON(t, allocationBody(amount+"1")))
-		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+		r = b.Post(t, apitest.PathAllocations, fmt.Sprint("b-", i), apitest.MustJSON(t, allocationBody(amount+"1")))
+		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 	}
 	storeA, storeB := caughtUp(t, a), caughtUp(t, b)
 	data, seq := a.plans.Checkpoint()

@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kcledger/kcledger/web/api/apitest"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
@@ -648,7 +650,7 @@ func TestNATSSubscriberWithTheNATSCLI(t *testing.T) {
 	code, out = natsCmd("request", "kcledger.api.v1.balances", `{"year": 2025, "province": "01"}`, "-H", "Authorization:Bearer "+tokenFor(p.http))
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, `"allocated": "5000000000"`)
-	code, out = natsCmd("request", "kcledger.api.v1.disbursements", string(mustJSON(t, disbursementBody("1000"))), "-H", "Authorization:Bearer "+tokenFor(p.http))
+	code, out = natsCmd("request", "kcledger.api.v1.disbursements", string(apitest.MustJSON(t, disbursementBody("1000"))), "-H", "Authorization:Bearer "+tokenFor(p.http))
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "invalid_idempotency_key")
 
@@ -916,7 +918,7 @@ func TestExports(t *testing.T) {
 	require.Len(t, lines, 2)
 	var entry projections.TrailEntry
 	require.NoError(t, json.Unmarshal([]byte(lines[1]), &entry))
-	requireAmount(t, "1500000000", entry.Line.Allocated)
+	apitest.RequireAmount(t, "1500000000", entry.Line.Allocated)
 
 	// Beancount: the real bean-check accepts it, the real bean-query's
 	// balances are kcledger's.
@@ -942,15 +944,15 @@ func TestExports(t *testing.T) {
 	require.Len(t, rep.Lines, 2)
 	for _, l := range rep.Lines {
 		base := fmt.Sprintf("%s:Y%d:P%s", fundName(l.Line.Source), l.Line.FiscalYear, l.Line.Province)
-		requireAmount(t, l.Totals.Balance.Available().String(), sums["Assets:"+base+":Available"], base+" available")
-		requireAmount(t, l.Totals.Balance.Allocated.Neg().String(), sums["Equity:"+base+":Allocated"], base+" allocated")
+		apitest.RequireAmount(t, l.Totals.Balance.Available().String(), sums["Assets:"+base+":Available"], base+" available")
+		apitest.RequireAmount(t, l.Totals.Balance.Allocated.Neg().String(), sums["Equity:"+base+":Allocated"], base+" allocated")
 		net := domain.AmountFromInt64(0)
 		for acct, v := range sums {
 			if strings.HasPrefix(acct, "Expenses:"+base+":") {
 				net = net.Add(v)
 			}
 		}
-		requireAmount(t, l.Totals.Balance.NetDisbursed().String(), net, base+" net disbursed")
+		apitest.RequireAmount(t, l.Totals.Balance.NetDisbursed().String(), net, base+" net disbursed")
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/kcledger/kcledger/web/api/apitest"
+
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,28 +28,28 @@ import (
 func reportLedger(t *testing.T, ta *testAPI) {
 	t.Helper()
 	for _, b := range []map[string]any{
-		{"path": pathAllocations, "fiscal_year": 2024, "province": "01", "source": "national", "amount": "4000000000", "decision": "1/QĐ-BCT", "effective_date": "2024-01-10"},
-		{"path": pathDisbursements, "fiscal_year": 2024, "province": "01", "source": "national", "amount": "1000000000", "voucher": "KB-0", "beneficiary": "HTX", "effective_date": "2024-05-10"},
-		{"path": pathAllocations, "fiscal_year": 2025, "province": "01", "source": "national", "project": "DA-1", "category": "training", "amount": "5000000000", "decision": "2/QĐ-BCT", "effective_date": "2025-01-10", "project_name": "Đào tạo nghề gốm", "counterpart": "1500000000"},
-		{"path": pathDisbursements, "fiscal_year": 2025, "province": "01", "source": "national", "project": "DA-1", "amount": "1200000000", "voucher": "KB-1", "beneficiary": "HTX Gốm", "effective_date": "2025-03-10"},
-		{"path": pathAllocations, "fiscal_year": 2025, "province": "01", "source": "local", "amount": "2000000000", "decision": "3/QĐ-UBND", "effective_date": "2025-02-01"},
-		{"path": pathDisbursements, "fiscal_year": 2025, "province": "01", "source": "local", "amount": "500000000", "voucher": "KB-2", "beneficiary": "Công ty A", "effective_date": "2025-08-01"},
-		{"path": pathAllocations, "fiscal_year": 2025, "province": "22", "source": "local", "amount": "1000000000", "decision": "4/QĐ-UBND", "effective_date": "2025-03-01"},
-		{"path": pathAllocations, "fiscal_year": 2025, "province": "79", "source": "national", "amount": "9000000000", "decision": "5/QĐ-BCT", "effective_date": "2025-03-01"},
+		{"path": apitest.PathAllocations, "fiscal_year": 2024, "province": "01", "source": "national", "amount": "4000000000", "decision": "1/QĐ-BCT", "effective_date": "2024-01-10"},
+		{"path": apitest.PathDisbursements, "fiscal_year": 2024, "province": "01", "source": "national", "amount": "1000000000", "voucher": "KB-0", "beneficiary": "HTX", "effective_date": "2024-05-10"},
+		{"path": apitest.PathAllocations, "fiscal_year": 2025, "province": "01", "source": "national", "project": "DA-1", "category": "training", "amount": "5000000000", "decision": "2/QĐ-BCT", "effective_date": "2025-01-10", "project_name": "Đào tạo nghề gốm", "counterpart": "1500000000"},
+		{"path": apitest.PathDisbursements, "fiscal_year": 2025, "province": "01", "source": "national", "project": "DA-1", "amount": "1200000000", "voucher": "KB-1", "beneficiary": "HTX Gốm", "effective_date": "2025-03-10"},
+		{"path": apitest.PathAllocations, "fiscal_year": 2025, "province": "01", "source": "local", "amount": "2000000000", "decision": "3/QĐ-UBND", "effective_date": "2025-02-01"},
+		{"path": apitest.PathDisbursements, "fiscal_year": 2025, "province": "01", "source": "local", "amount": "500000000", "voucher": "KB-2", "beneficiary": "Công ty A", "effective_date": "2025-08-01"},
+		{"path": apitest.PathAllocations, "fiscal_year": 2025, "province": "22", "source": "local", "amount": "1000000000", "decision": "4/QĐ-UBND", "effective_date": "2025-03-01"},
+		{"path": apitest.PathAllocations, "fiscal_year": 2025, "province": "79", "source": "national", "amount": "9000000000", "decision": "5/QĐ-BCT", "effective_date": "2025-03-01"},
 	} {
 		path := b["path"].(string)
 		delete(b, "path")
-		r := ta.post(t, path, uuid.NewString(), mustJSON(t, b))
-		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+		r := ta.Post(t, path, uuid.NewString(), apitest.MustJSON(t, b))
+		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 	}
 }
 
 func getReport(t *testing.T, ta *testAPI, q string) webapi.PlanReportView {
 	t.Helper()
-	r := ta.get(t, webapi.PathPlanExecution+"?"+q)
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r := ta.Get(t, webapi.PathPlanExecution+"?"+q)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	var v webapi.PlanReportView
-	require.NoError(t, json.Unmarshal(r.body, &v))
+	require.NoError(t, json.Unmarshal(r.Body, &v))
 	return v
 }
 
@@ -116,22 +118,22 @@ func testPlanExecutionRoute(t *testing.T, live bool) {
 	assert.Equal(t, "15,00%", half.Rows[0].PercentOfPlan.Text)
 
 	// An officer of Hà Nội's national funds sees its own line only.
-	officer := ta.as(ta.addAccount(t, "officer-hanoi", domain.RoleOfficer, []string{"01"}, []string{"national"}))
+	officer := ta.as(ta.AddAccount(t, "officer-hanoi", domain.RoleOfficer, []string{"01"}, []string{"national"}))
 	ov := getReport(t, officer, "year=2025")
 	assert.Equal(t, "5000000000", ov.Total.Plan.Dong)
 	require.Len(t, ov.Rows, 1)
-	requireProblem(t, officer.get(t, webapi.PathPlanExecution+"?year=2025&province=79"), http.StatusForbidden, domain.CodeForbidden, "province")
-	requireProblem(t, officer.get(t, webapi.PathPlanExecution+"?year=2025&source=local"), http.StatusForbidden, domain.CodeForbidden, "source")
+	apitest.RequireProblem(t, officer.Get(t, webapi.PathPlanExecution+"?year=2025&province=79"), http.StatusForbidden, domain.CodeForbidden, "province")
+	apitest.RequireProblem(t, officer.Get(t, webapi.PathPlanExecution+"?year=2025&source=local"), http.StatusForbidden, domain.CodeForbidden, "source")
 	// Its report says what it counts: its province and source, not the
 	// country's (found by review: the title said the whole country).
 	require.NotNil(t, ov.Scope.Province)
 	assert.Equal(t, "01", ov.Scope.Province.Code)
 	assert.NotContains(t, ov.Title, "cả nước")
-	requireProblem(t, officer.get(t, webapi.PathPlanExecution+"?year=2025&region=north"), http.StatusForbidden, domain.CodeForbidden, "region")
-	two := ta.as(ta.addAccount(t, "officer-two", domain.RoleOfficer, []string{"01", "79"}, []string{"national", "local"}))
-	requireProblem(t, two.get(t, webapi.PathPlanExecution+"?year=2025"), http.StatusForbidden, domain.CodeForbidden, "province")
+	apitest.RequireProblem(t, officer.Get(t, webapi.PathPlanExecution+"?year=2025&region=north"), http.StatusForbidden, domain.CodeForbidden, "region")
+	two := ta.as(ta.AddAccount(t, "officer-two", domain.RoleOfficer, []string{"01", "79"}, []string{"national", "local"}))
+	apitest.RequireProblem(t, two.Get(t, webapi.PathPlanExecution+"?year=2025"), http.StatusForbidden, domain.CodeForbidden, "province")
 	assert.Equal(t, "01", getReport(t, two, "year=2025&province=01").Rows[0].Key)
-	auditor := ta.as(ta.addAccount(t, "kiem-toan", domain.RoleAuditor, nil, nil))
+	auditor := ta.as(ta.AddAccount(t, "kiem-toan", domain.RoleAuditor, nil, nil))
 	assert.Equal(t, "17000000000", getReport(t, auditor, "year=2025").Total.Plan.Dong)
 
 	for _, tc := range []struct {
@@ -160,7 +162,7 @@ func testPlanExecutionRoute(t *testing.T, live bool) {
 		{"year=2025&year=2024", "year", domain.CodeInvalidField},
 	} {
 		t.Run(tc.query, func(t *testing.T) {
-			requireProblem(t, ta.get(t, webapi.PathPlanExecution+"?"+tc.query), http.StatusBadRequest, tc.code, tc.field)
+			apitest.RequireProblem(t, ta.Get(t, webapi.PathPlanExecution+"?"+tc.query), http.StatusBadRequest, tc.code, tc.field)
 		})
 	}
 }
@@ -247,12 +249,12 @@ func TestReportCommand(t *testing.T) {
 func TestOfficersReportRollsUpOldProvinces(t *testing.T) {
 	ta := newTestAPI(t)
 	for i, province := range []string{"02", "08"} { // Hà Giang merged into Tuyên Quang
-		b := validBody(pathAllocations)
+		b := apitest.ValidBody(apitest.PathAllocations)
 		b["fiscal_year"], b["province"], b["effective_date"] = 2024, province, "2024-03-01"
-		r := ta.post(t, pathAllocations, fmt.Sprint("old-", i), mustJSON(t, b))
-		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+		r := ta.Post(t, apitest.PathAllocations, fmt.Sprint("old-", i), apitest.MustJSON(t, b))
+		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 	}
-	officer := ta.as(ta.addAccount(t, "officer-tuyen-quang", domain.RoleOfficer, []string{"08"}, []string{"national"}))
+	officer := ta.as(ta.AddAccount(t, "officer-tuyen-quang", domain.RoleOfficer, []string{"08"}, []string{"national"}))
 	v := getReport(t, officer, "year=2024&scheme=34")
 	assert.Equal(t, "2000000000", v.Total.Plan.Dong, "Hà Giang's 2024 line rolls up into 08")
 	v = getReport(t, officer, "year=2024&scheme=63")

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kcledger/kcledger/web/api/apitest"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
@@ -238,9 +240,9 @@ func TestBadMessagesAreRepudiated(t *testing.T) {
 // repudiation of that message only: from an admin, once.
 func TestAPIWhileStalled(t *testing.T) {
 	ta := newTestAPI(t)
-	r := ta.post(t, pathAllocations, "alloc-1", mustJSON(t, validBody(pathAllocations)))
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	require.Equal(t, http.StatusOK, ta.get(t, "/readyz").status)
+	r := ta.Post(t, apitest.PathAllocations, "alloc-1", apitest.MustJSON(t, apitest.ValidBody(apitest.PathAllocations)))
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	require.Equal(t, http.StatusOK, ta.Get(t, "/readyz").Status)
 
 	// A bad message at seq 2 stops the balances.
 	js, err := jetstream.New(ta.nc)
@@ -250,22 +252,22 @@ func TestAPIWhileStalled(t *testing.T) {
 	require.Equal(t, uint64(2), ack.Sequence)
 	waitUntil(t, 10*time.Second, func() bool { return ta.health.Stalled() != nil }, func() string { return "the balances did not stop" })
 
-	p := requireProblem(t, ta.get(t, "/readyz"), http.StatusServiceUnavailable, domain.CodeUnavailable, "")
+	p := apitest.RequireProblem(t, ta.Get(t, "/readyz"), http.StatusServiceUnavailable, domain.CodeUnavailable, "")
 	require.Contains(t, p.Detail, "seq 2")
 	require.Contains(t, p.Detail, "unexpected end of JSON input")
-	require.Equal(t, http.StatusOK, ta.get(t, "/healthz").status)
-	p = requireProblem(t, ta.get(t, "/v1/balances"), http.StatusServiceUnavailable, domain.CodeUnavailable, "")
+	require.Equal(t, http.StatusOK, ta.Get(t, "/healthz").Status)
+	p = apitest.RequireProblem(t, ta.Get(t, "/v1/balances"), http.StatusServiceUnavailable, domain.CodeUnavailable, "")
 	require.Contains(t, p.Detail, "seq 2")
-	r = ta.get(t, "/v1/balances?until_seq=1")
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	require.Contains(t, string(r.body), `"as_of_seq": 1`)
-	requireProblem(t, ta.get(t, "/v1/balances?until_seq=2"), http.StatusServiceUnavailable, domain.CodeUnavailable, "")
-	r = ta.get(t, "/v1/audit?limit=1")
-	require.Equal(t, http.StatusOK, r.status, "a page before it: %s", r.body)
-	require.Contains(t, string(r.body), `"next_after_seq": 1`)
-	requireProblem(t, ta.get(t, "/v1/audit?after_seq=1"), http.StatusServiceUnavailable, domain.CodeUnavailable, "")
-	requireProblem(t, ta.post(t, pathAllocations, "alloc-2", mustJSON(t, validBody(pathAllocations))), http.StatusServiceUnavailable, domain.CodeUnavailable, "")
-	requireProblem(t, ta.do(t, http.MethodPost, "/v1/rebuild", nil, nil), http.StatusServiceUnavailable, domain.CodeUnavailable, "")
+	r = ta.Get(t, "/v1/balances?until_seq=1")
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	require.Contains(t, string(r.Body), `"as_of_seq": 1`)
+	apitest.RequireProblem(t, ta.Get(t, "/v1/balances?until_seq=2"), http.StatusServiceUnavailable, domain.CodeUnavailable, "")
+	r = ta.Get(t, "/v1/audit?limit=1")
+	require.Equal(t, http.StatusOK, r.Status, "a page before it: %s", r.Body)
+	require.Contains(t, string(r.Body), `"next_after_seq": 1`)
+	apitest.RequireProblem(t, ta.Get(t, "/v1/audit?after_seq=1"), http.StatusServiceUnavailable, domain.CodeUnavailable, "")
+	apitest.RequireProblem(t, ta.Post(t, apitest.PathAllocations, "alloc-2", apitest.MustJSON(t, apitest.ValidBody(apitest.PathAllocations))), http.StatusServiceUnavailable, domain.CodeUnavailable, "")
+	apitest.RequireProblem(t, ta.Do(t, http.MethodPost, "/v1/rebuild", nil, nil), http.StatusServiceUnavailable, domain.CodeUnavailable, "")
 	// The NATS service's balances, and its recording, alike.
 	svc := newNATSService(t, ta)
 	a := svc.request(t, "kcledger.api.v1.balances", nil, nil)
@@ -274,43 +276,43 @@ func TestAPIWhileStalled(t *testing.T) {
 	require.Contains(t, a.problem(t).Detail, "seq 2")
 	a = svc.request(t, "kcledger.api.v1.balances", nil, []byte(`{"until_seq": 1}`))
 	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
-	a = svc.record(t, "allocations", "nats-alloc", mustJSON(t, validBody(pathAllocations)))
+	a = svc.record(t, "allocations", "nats-alloc", apitest.MustJSON(t, apitest.ValidBody(apitest.PathAllocations)))
 	require.Equal(t, http.StatusServiceUnavailable, a.status, "%s", a.body)
 
 	body := func(seq int) []byte {
-		return mustJSON(t, map[string]any{"seq": seq, "reason": "tin nhắn không đọc được", "decision": "12/QĐ-TTKC"})
+		return apitest.MustJSON(t, map[string]any{"seq": seq, "reason": "tin nhắn không đọc được", "decision": "12/QĐ-TTKC"})
 	}
-	auditor := ta.as(ta.addAccount(t, "kiem-toan", domain.RoleAuditor, nil, nil))
-	requireProblem(t, auditor.post(t, "/v1/repudiations", "rep-0", body(2)), http.StatusForbidden, domain.CodeForbidden, "")
-	requireProblem(t, ta.post(t, "/v1/repudiations", "rep-1", body(1)), http.StatusUnprocessableEntity, domain.CodeNotRepudiable, "seq")
-	requireProblem(t, ta.post(t, "/v1/repudiations", "rep-2", body(9)), http.StatusNotFound, domain.CodeNotFound, "seq")
-	requireProblem(t, ta.post(t, "/v1/repudiations", "rep-3", mustJSON(t, map[string]any{"seq": 2, "reason": "x"})), http.StatusBadRequest, domain.CodeMissingField, "decision")
-	requireProblem(t, ta.post(t, "/v1/repudiations", "rep-4", mustJSON(t, map[string]any{"seq": 2, "reason": "x", "decision": "y", "amount": "1"})), http.StatusBadRequest, domain.CodeUnknownField, "amount")
+	auditor := ta.as(ta.AddAccount(t, "kiem-toan", domain.RoleAuditor, nil, nil))
+	apitest.RequireProblem(t, auditor.Post(t, "/v1/repudiations", "rep-0", body(2)), http.StatusForbidden, domain.CodeForbidden, "")
+	apitest.RequireProblem(t, ta.Post(t, "/v1/repudiations", "rep-1", body(1)), http.StatusUnprocessableEntity, domain.CodeNotRepudiable, "seq")
+	apitest.RequireProblem(t, ta.Post(t, "/v1/repudiations", "rep-2", body(9)), http.StatusNotFound, domain.CodeNotFound, "seq")
+	apitest.RequireProblem(t, ta.Post(t, "/v1/repudiations", "rep-3", apitest.MustJSON(t, map[string]any{"seq": 2, "reason": "x"})), http.StatusBadRequest, domain.CodeMissingField, "decision")
+	apitest.RequireProblem(t, ta.Post(t, "/v1/repudiations", "rep-4", apitest.MustJSON(t, map[string]any{"seq": 2, "reason": "x", "decision": "y", "amount": "1"})), http.StatusBadRequest, domain.CodeUnknownField, "amount")
 
-	r = ta.post(t, "/v1/repudiations", "rep-5", body(2))
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	r = ta.Post(t, "/v1/repudiations", "rep-5", body(2))
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 	var res webapi.RepudiationResponse
-	require.NoError(t, json.Unmarshal(r.body, &res))
+	require.NoError(t, json.Unmarshal(r.Body, &res))
 	require.Equal(t, domain.TypeRepudiated, res.Event.Type)
 	require.Equal(t, uint64(2), res.Event.RepudiatedSeq)
 	require.Equal(t, firstAdmin, res.Event.Actor)
 	require.True(t, ta.repudiations.Has(2))
 	// A retry replays; another repudiation of it is refused.
-	r = ta.post(t, "/v1/repudiations", "rep-5", body(2))
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	requireProblem(t, ta.post(t, "/v1/repudiations", "rep-6", body(2)), http.StatusConflict, domain.CodeConflict, "seq")
+	r = ta.Post(t, "/v1/repudiations", "rep-5", body(2))
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	apitest.RequireProblem(t, ta.Post(t, "/v1/repudiations", "rep-6", body(2)), http.StatusConflict, domain.CodeConflict, "seq")
 
 	// The projection resumes; the past across the bad message counts
 	// without it.
 	waitUntil(t, 10*time.Second, func() bool { return ta.health.Stalled() == nil }, func() string { return "the balances did not resume" })
-	require.Equal(t, http.StatusOK, ta.get(t, "/readyz").status)
-	r = ta.get(t, "/v1/balances")
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	r = ta.do(t, http.MethodPost, "/v1/rebuild", nil, nil)
-	require.Equal(t, http.StatusOK, r.status, "a rebuild passes the repudiated message over: %s", r.body)
-	r = ta.get(t, "/v1/balances?until_seq=3")
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	requireProblem(t, ta.post(t, "/v1/repudiations", "rep-7", body(3)), http.StatusUnprocessableEntity, domain.CodeNotRepudiable, "seq")
+	require.Equal(t, http.StatusOK, ta.Get(t, "/readyz").Status)
+	r = ta.Get(t, "/v1/balances")
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	r = ta.Do(t, http.MethodPost, "/v1/rebuild", nil, nil)
+	require.Equal(t, http.StatusOK, r.Status, "a rebuild passes the repudiated message over: %s", r.Body)
+	r = ta.Get(t, "/v1/balances?until_seq=3")
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	apitest.RequireProblem(t, ta.Post(t, "/v1/repudiations", "rep-7", body(3)), http.StatusUnprocessableEntity, domain.CodeNotRepudiable, "seq")
 }
 
 // A copy of a real repudiation with repudiated_seq changed (hash and

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kcledger/kcledger/web/api/apitest"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
@@ -201,8 +203,8 @@ func TestDecisionsRefuseForgedEvents(t *testing.T) {
 // a forgery before the live balances do: they check signatures too.
 func TestPastViewsRefuseForgedEvents(t *testing.T) {
 	ta := newTestAPI(t)
-	r := ta.post(t, pathAllocations, "k-alloc", mustJSON(t, validBody(pathAllocations)))
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	r := ta.Post(t, apitest.PathAllocations, "k-alloc", apitest.MustJSON(t, apitest.ValidBody(apitest.PathAllocations)))
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 	recs := lineEvents(t, ta.natsURL)
 	require.Len(t, recs, 1)
 	forged := eventstoretest.Event(recs[0].Event.Line(), "forged-past", 7_770_000_000)
@@ -216,14 +218,14 @@ func TestPastViewsRefuseForgedEvents(t *testing.T) {
 	require.Eventually(t, func() bool { return ta.streamLastSeq(t) == 2 }, 10*time.Second, 10*time.Millisecond)
 
 	for _, path := range []string{"/v1/balances?until_seq=2", "/v1/balances?effective_until=2025-12-31", "/v1/audit?year=" + fmt.Sprint(forged.FiscalYear)} {
-		r := ta.get(t, path)
-		require.Equal(t, http.StatusServiceUnavailable, r.status, "%s: %s", path, r.body)
-		require.Contains(t, string(r.body), "seq 2", path)
-		require.Contains(t, string(r.body), "forged event", path)
-		require.NotContains(t, string(r.body), "7770000000", path)
+		r := ta.Get(t, path)
+		require.Equal(t, http.StatusServiceUnavailable, r.Status, "%s: %s", path, r.Body)
+		require.Contains(t, string(r.Body), "seq 2", path)
+		require.Contains(t, string(r.Body), "forged event", path)
+		require.NotContains(t, string(r.Body), "7770000000", path)
 	}
-	r = ta.get(t, "/v1/balances?until_seq=1")
-	require.Equal(t, http.StatusOK, r.status, "the past before it is answered: %s", r.body)
+	r = ta.Get(t, "/v1/balances?until_seq=1")
+	require.Equal(t, http.StatusOK, r.Status, "the past before it is answered: %s", r.Body)
 }
 
 // The checkpoints live in an object store that the operator's NATS

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kcledger/kcledger/web/api/apitest"
+
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -303,7 +305,7 @@ func TestSubscribeExecExactlyOnceAcrossKill(t *testing.T) {
 		for range n {
 			body := disbursementBody("1000")
 			body["province"] = province
-			code, resp, err := post(t.Context(), p.http, pathDisbursements, uuid.NewString(), body)
+			code, resp, err := post(t.Context(), p.http, apitest.PathDisbursements, uuid.NewString(), body)
 			require.NoError(t, err)
 			require.Equal(t, 201, code, "%v", resp)
 		}
@@ -311,7 +313,7 @@ func TestSubscribeExecExactlyOnceAcrossKill(t *testing.T) {
 	for _, province := range []string{"01", "79"} {
 		body := allocationBody("1000000")
 		body["province"] = province
-		code, resp, err := post(t.Context(), p.http, pathAllocations, uuid.NewString(), body)
+		code, resp, err := post(t.Context(), p.http, apitest.PathAllocations, uuid.NewString(), body)
 		require.NoError(t, err)
 		require.Equal(t, 201, code, "%v", resp)
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kcledger/kcledger/web/api/apitest"
+
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
@@ -155,9 +157,9 @@ func TestTwoProcessesTransferAndDisburse(t *testing.T) {
 	}
 	require.Equal(t, len(disbursed)+2*len(transferred)+1, len(seen), "nothing unacknowledged was appended")
 	bal := src.Balance
-	requireAmount(t, fmt.Sprint(allocated), bal.NetDisbursed().Add(bal.TransferredOut), "disbursed and transferred out")
-	requireAmount(t, fmt.Sprint(len(transferred)*each), bal.TransferredOut)
-	requireAmount(t, fmt.Sprint(len(transferred)*each), dst.Balance.TransferredIn)
+	apitest.RequireAmount(t, fmt.Sprint(allocated), bal.NetDisbursed().Add(bal.TransferredOut), "disbursed and transferred out")
+	apitest.RequireAmount(t, fmt.Sprint(len(transferred)*each), bal.TransferredOut)
+	apitest.RequireAmount(t, fmt.Sprint(len(transferred)*each), dst.Balance.TransferredIn)
 	require.True(t, bal.Available().IsZero())
 
 	// verify, from the stream itself, with the keys pinned.

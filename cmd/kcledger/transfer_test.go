@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kcledger/kcledger/web/api/apitest"
+
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/micro"
 	"github.com/stretchr/testify/assert"
@@ -44,16 +46,16 @@ func budgetYearSetup(t *testing.T, ta *testAPI) {
 		path string
 		body map[string]any
 	}{
-		{pathAllocations, line("02", "national", "amount", "700000000", "decision", "10/QĐ-UBND", "effective_date", "2025-03-01")},
-		{pathAllocations, line("02", "national", "amount", "300000000", "project", "DA-1", "decision", "11/QĐ-UBND", "effective_date", "2025-03-01")},
-		{pathDisbursements, line("02", "national", "amount", "100000000", "voucher", "UNC-1", "beneficiary", "HTX Mây tre Hà Giang", "effective_date", "2025-05-01")},
-		{pathAllocations, line("01", "national", "amount", "1000000000", "decision", "12/QĐ-UBND", "effective_date", "2025-03-01")},
-		{pathAllocations, line("01", "local", "amount", "100000000", "decision", "13/QĐ-UBND", "effective_date", "2025-03-01")},
-		{pathDisbursements, line("01", "local", "amount", "40000000", "voucher", "UNC-2", "beneficiary", "HTX Gốm Bát Tràng", "effective_date", "2025-05-01")},
+		{apitest.PathAllocations, line("02", "national", "amount", "700000000", "decision", "10/QĐ-UBND", "effective_date", "2025-03-01")},
+		{apitest.PathAllocations, line("02", "national", "amount", "300000000", "project", "DA-1", "decision", "11/QĐ-UBND", "effective_date", "2025-03-01")},
+		{apitest.PathDisbursements, line("02", "national", "amount", "100000000", "voucher", "UNC-1", "beneficiary", "HTX Mây tre Hà Giang", "effective_date", "2025-05-01")},
+		{apitest.PathAllocations, line("01", "national", "amount", "1000000000", "decision", "12/QĐ-UBND", "effective_date", "2025-03-01")},
+		{apitest.PathAllocations, line("01", "local", "amount", "100000000", "decision", "13/QĐ-UBND", "effective_date", "2025-03-01")},
+		{apitest.PathDisbursements, line("01", "local", "amount", "40000000", "voucher", "UNC-2", "beneficiary", "HTX Gốm Bát Tràng", "effective_date", "2025-05-01")},
 		{pathLapses, line("01", "local", "amount", "60000000", "decision", "14/QĐ-UBND", "effective_date", "2026-02-01")},
 	} {
-		r := ta.post(t, m.path, uuid.NewString(), mustJSON(t, m.body))
-		require.Equal(t, http.StatusCreated, r.status, "%s: %s", m.path, r.body)
+		r := ta.Post(t, m.path, uuid.NewString(), apitest.MustJSON(t, m.body))
+		require.Equal(t, http.StatusCreated, r.Status, "%s: %s", m.path, r.Body)
 	}
 }
 
@@ -148,15 +150,15 @@ func TestTransferAndLapseBadInput(t *testing.T) {
 		{name: "lapse within the fiscal year", path: pathLapses, body: lapseBody,
 			set: map[string]any{"effective_date": "2025-12-31"}, status: 422, code: domain.CodeDateOutsideWindow, field: "effective_date"},
 		// A lapsed line takes refunds only.
-		{name: "allocation on a lapsed line", path: pathAllocations,
+		{name: "allocation on a lapsed line", path: apitest.PathAllocations,
 			body: func() map[string]any {
 				return localLine("amount", "1000", "decision", "15/QĐ-UBND", "effective_date", "2025-12-01")
 			}, status: 422, code: domain.CodeLineLapsed, field: "province"},
-		{name: "adjustment on a lapsed line", path: pathAdjustments,
+		{name: "adjustment on a lapsed line", path: apitest.PathAdjustments,
 			body: func() map[string]any {
 				return localLine("delta", "1000", "decision", "15/QĐ-UBND", "reason", "bổ sung", "effective_date", "2025-12-01")
 			}, status: 422, code: domain.CodeLineLapsed, field: "province"},
-		{name: "disbursement on a lapsed line", path: pathDisbursements,
+		{name: "disbursement on a lapsed line", path: apitest.PathDisbursements,
 			body: func() map[string]any {
 				return localLine("amount", "1000", "voucher", "UNC-3", "beneficiary", "HTX", "effective_date", "2026-01-10")
 			}, status: 422, code: domain.CodeLineLapsed, field: "province"},
@@ -164,7 +166,7 @@ func TestTransferAndLapseBadInput(t *testing.T) {
 			set: map[string]any{"source": "local", "to_source": "local", "amount": "1000"}, status: 422, code: domain.CodeLineLapsed, field: "province"},
 		{name: "lapse of a lapsed line", path: pathLapses, body: lapseBody,
 			set: map[string]any{"source": "local", "amount": "0"}, status: 422, code: domain.CodeLineLapsed, field: "province"},
-		{name: "refund larger than net disbursed on a lapsed line", path: pathRefunds,
+		{name: "refund larger than net disbursed on a lapsed line", path: apitest.PathRefunds,
 			body: func() map[string]any {
 				return localLine("amount", "40000001", "voucher", "NT-1", "reason", "Thu hồi theo kết luận kiểm toán", "effective_date", "2026-05-01")
 			}, status: 422, code: domain.CodeRefundExceedsDisbursed, field: "amount"},
@@ -218,8 +220,8 @@ func TestTransferAndLapseBadInput(t *testing.T) {
 				header.Set("Idempotency-Key", uuid.NewString())
 			}
 			before := ta.streamLastSeq(t)
-			r := ta.do(t, http.MethodPost, tt.path, header, mustJSON(t, body))
-			requireProblem(t, r, tt.status, tt.code, tt.field)
+			r := ta.Do(t, http.MethodPost, tt.path, header, apitest.MustJSON(t, body))
+			apitest.RequireProblem(t, r, tt.status, tt.code, tt.field)
 			require.Equal(t, before, ta.streamLastSeq(t), "the refused request appended to the stream")
 		})
 	}
@@ -235,10 +237,10 @@ func TestTransferAndLapseBadInput(t *testing.T) {
 		{pathTransfers, carryOverBody()},
 		{pathLapses, map[string]any{"fiscal_year": 2025, "province": "02", "source": "national", "project": "DA-1",
 			"amount": "300000000", "decision": "57/QĐ-UBND", "effective_date": "2026-02-01"}},
-		{pathRefunds, localLine("amount", "40000000", "voucher", "NT-1", "reason", "Thu hồi theo kết luận kiểm toán", "effective_date", "2026-05-01")},
+		{apitest.PathRefunds, localLine("amount", "40000000", "voucher", "NT-1", "reason", "Thu hồi theo kết luận kiểm toán", "effective_date", "2026-05-01")},
 	} {
-		r := ta.post(t, c.path, uuid.NewString(), mustJSON(t, c.body))
-		require.Equal(t, http.StatusCreated, r.status, "%s: %s", c.path, r.body)
+		r := ta.Post(t, c.path, uuid.NewString(), apitest.MustJSON(t, c.body))
+		require.Equal(t, http.StatusCreated, r.Status, "%s: %s", c.path, r.Body)
 	}
 }
 
@@ -252,10 +254,10 @@ func TestTransferAndRetry(t *testing.T) {
 	body := successionBody()
 	body["project"] = "DA-1"
 	before := ta.streamLastSeq(t)
-	r := ta.post(t, pathTransfers, "succession-02", mustJSON(t, body))
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	r := ta.Post(t, pathTransfers, "succession-02", apitest.MustJSON(t, body))
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 	var res webapi.TransferResponse
-	require.NoError(t, json.Unmarshal(r.body, &res))
+	require.NoError(t, json.Unmarshal(r.Body, &res))
 	assert.False(t, res.Replayed)
 
 	out, in := res.Out.Event, res.In.Event
@@ -270,7 +272,7 @@ func TestTransferAndRetry(t *testing.T) {
 		assert.Equal(t, out.ID, e.TransferID, "both sides name the transferred-out event")
 		assert.Equal(t, "DA-1", e.Project, "a project's transfer keeps its code on both sides")
 		assert.Equal(t, "admin", e.Actor)
-		requireAmount(t, "100000000", e.Amount)
+		apitest.RequireAmount(t, "100000000", e.Amount)
 	}
 	assert.NotEqual(t, out.ID, in.ID)
 	assert.Equal(t, from, out.Line())
@@ -280,23 +282,23 @@ func TestTransferAndRetry(t *testing.T) {
 	assert.Equal(t, res.In.Seq, ta.streamLastSeq(t))
 
 	assert.Equal(t, from, res.Out.Line.Line)
-	requireAmount(t, "100000000", res.Out.Line.Balance.TransferredOut)
-	requireAmount(t, "800000000", res.Out.Line.Balance.Available())
+	apitest.RequireAmount(t, "100000000", res.Out.Line.Balance.TransferredOut)
+	apitest.RequireAmount(t, "800000000", res.Out.Line.Balance.Available())
 	require.NotNil(t, res.Out.Project)
-	requireAmount(t, "200000000", res.Out.Project.Balance.Available())
+	apitest.RequireAmount(t, "200000000", res.Out.Project.Balance.Available())
 	assert.Equal(t, to, res.In.Line.Line)
-	requireAmount(t, "100000000", res.In.Line.Balance.TransferredIn)
-	requireAmount(t, "100000000", res.In.Line.Balance.Available())
+	apitest.RequireAmount(t, "100000000", res.In.Line.Balance.TransferredIn)
+	apitest.RequireAmount(t, "100000000", res.In.Line.Balance.Available())
 	require.NotNil(t, res.In.Project)
-	requireAmount(t, "100000000", res.In.Project.Balance.Available())
+	apitest.RequireAmount(t, "100000000", res.In.Project.Balance.Available())
 	assert.Equal(t, 1, res.In.Line.Events)
 
 	// The retry: the original pair, 200, nothing appended.
 	last := ta.streamLastSeq(t)
-	r = ta.post(t, pathTransfers, "succession-02", mustJSON(t, body))
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = ta.Post(t, pathTransfers, "succession-02", apitest.MustJSON(t, body))
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	var again webapi.TransferResponse
-	require.NoError(t, json.Unmarshal(r.body, &again))
+	require.NoError(t, json.Unmarshal(r.Body, &again))
 	assert.True(t, again.Replayed)
 	assert.Equal(t, out.ID, again.Out.Event.ID)
 	assert.Equal(t, in.ID, again.In.Event.ID)
@@ -308,14 +310,14 @@ func TestTransferAndRetry(t *testing.T) {
 
 	// The same key for another transfer is refused.
 	body["amount"] = "1000"
-	r = ta.post(t, pathTransfers, "succession-02", mustJSON(t, body))
-	requireProblem(t, r, http.StatusConflict, domain.CodeIdempotencyKeyReused, "Idempotency-Key")
+	r = ta.Post(t, pathTransfers, "succession-02", apitest.MustJSON(t, body))
+	apitest.RequireProblem(t, r, http.StatusConflict, domain.CodeIdempotencyKeyReused, "Idempotency-Key")
 	assert.Equal(t, last, ta.streamLastSeq(t))
 
 	// The balances show both sides.
-	r = ta.get(t, "/v1/balances?year=2025&province=08")
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	assert.Contains(t, string(r.body), `"transferred_in": "100000000"`)
+	r = ta.Get(t, "/v1/balances?year=2025&province=08")
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	assert.Contains(t, string(r.Body), `"transferred_in": "100000000"`)
 }
 
 // A lapse of the whole line takes what is available and closes it: a
@@ -324,25 +326,25 @@ func TestLapseClosesTheLine(t *testing.T) {
 	t.Parallel()
 	ta := newTestAPI(t)
 	budgetYearSetup(t, ta)
-	r := ta.post(t, pathLapses, "lapse-01", mustJSON(t, lapseBody()))
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	r := ta.Post(t, pathLapses, "lapse-01", apitest.MustJSON(t, lapseBody()))
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 	var res webapi.RecordResponse
-	require.NoError(t, json.Unmarshal(r.body, &res))
+	require.NoError(t, json.Unmarshal(r.Body, &res))
 	assert.Equal(t, domain.TypeLapsed, res.Event.Type)
-	requireAmount(t, "1000000000", res.Line.Balance.Lapsed)
-	requireAmount(t, "0", res.Line.Balance.Available())
+	apitest.RequireAmount(t, "1000000000", res.Line.Balance.Lapsed)
+	apitest.RequireAmount(t, "0", res.Line.Balance.Available())
 
-	r = ta.post(t, pathLapses, "lapse-01", mustJSON(t, lapseBody()))
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = ta.Post(t, pathLapses, "lapse-01", apitest.MustJSON(t, lapseBody()))
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	var again webapi.RecordResponse
-	require.NoError(t, json.Unmarshal(r.body, &again))
+	require.NoError(t, json.Unmarshal(r.Body, &again))
 	assert.True(t, again.Replayed)
 	assert.Equal(t, res.Event.ID, again.Event.ID)
 
 	disb := map[string]any{"fiscal_year": 2025, "province": "01", "source": "national", "amount": "1000",
 		"voucher": "UNC-9", "beneficiary": "HTX", "effective_date": "2026-01-10"}
 	before := ta.streamLastSeq(t)
-	requireProblem(t, ta.post(t, pathDisbursements, uuid.NewString(), mustJSON(t, disb)), 422, domain.CodeLineLapsed, "province")
+	apitest.RequireProblem(t, ta.Post(t, apitest.PathDisbursements, uuid.NewString(), apitest.MustJSON(t, disb)), 422, domain.CodeLineLapsed, "province")
 	require.Equal(t, before, ta.streamLastSeq(t))
 }
 
@@ -352,11 +354,11 @@ func TestTransferAndLapseScope(t *testing.T) {
 	t.Parallel()
 	ta := newTestAPI(t)
 	budgetYearSetup(t, ta)
-	onlyOld := ta.addAccount(t, "ha-giang", domain.RoleOfficer, []string{"02"}, []string{"national"})
-	both := ta.addAccount(t, "tuyen-quang", domain.RoleOfficer, []string{"02", "08"}, []string{"national"})
-	bothLocal := ta.addAccount(t, "tuyen-quang-local", domain.RoleOfficer, []string{"02", "08"}, []string{"local"})
-	onlyNew := ta.addAccount(t, "tuyen-quang-moi", domain.RoleOfficer, []string{"08"}, []string{"national"})
-	auditor := ta.addAccount(t, "kiem-toan", domain.RoleAuditor, nil, nil)
+	onlyOld := ta.AddAccount(t, "ha-giang", domain.RoleOfficer, []string{"02"}, []string{"national"})
+	both := ta.AddAccount(t, "tuyen-quang", domain.RoleOfficer, []string{"02", "08"}, []string{"national"})
+	bothLocal := ta.AddAccount(t, "tuyen-quang-local", domain.RoleOfficer, []string{"02", "08"}, []string{"local"})
+	onlyNew := ta.AddAccount(t, "tuyen-quang-moi", domain.RoleOfficer, []string{"08"}, []string{"national"})
+	auditor := ta.AddAccount(t, "kiem-toan", domain.RoleAuditor, nil, nil)
 
 	for _, c := range []struct {
 		name, token string
@@ -373,15 +375,15 @@ func TestTransferAndLapseScope(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			before := ta.streamLastSeq(t)
-			r := ta.as(c.token).post(t, c.path, uuid.NewString(), mustJSON(t, c.body))
-			requireProblem(t, r, http.StatusForbidden, domain.CodeForbidden, c.field)
+			r := ta.as(c.token).Post(t, c.path, uuid.NewString(), apitest.MustJSON(t, c.body))
+			apitest.RequireProblem(t, r, http.StatusForbidden, domain.CodeForbidden, c.field)
 			require.Equal(t, before, ta.streamLastSeq(t))
 		})
 	}
-	r := ta.as(both).post(t, pathTransfers, uuid.NewString(), mustJSON(t, successionBody()))
-	require.Equal(t, http.StatusCreated, r.status, "an officer of both provinces: %s", r.body)
+	r := ta.as(both).Post(t, pathTransfers, uuid.NewString(), apitest.MustJSON(t, successionBody()))
+	require.Equal(t, http.StatusCreated, r.Status, "an officer of both provinces: %s", r.Body)
 	var res webapi.TransferResponse
-	require.NoError(t, json.Unmarshal(r.body, &res))
+	require.NoError(t, json.Unmarshal(r.Body, &res))
 	assert.Equal(t, "tuyen-quang", res.Out.Event.Actor)
 	assert.Equal(t, "tuyen-quang", res.In.Event.Actor)
 }
@@ -393,25 +395,25 @@ func TestNATSServiceTransfersAndLapses(t *testing.T) {
 	budgetYearSetup(t, ta)
 	c := newNATSService(t, ta)
 
-	a := c.record(t, "transfers", "nats-succession", mustJSON(t, successionBody()))
+	a := c.record(t, "transfers", "nats-succession", apitest.MustJSON(t, successionBody()))
 	require.Equal(t, http.StatusCreated, a.status, "%s", a.body)
 	var res webapi.TransferResponse
 	require.NoError(t, json.Unmarshal(a.body, &res))
 	assert.Equal(t, domain.TypeTransferredOut, res.Out.Event.Type)
-	requireAmount(t, "100000000", res.In.Line.Balance.Available())
+	apitest.RequireAmount(t, "100000000", res.In.Line.Balance.Available())
 
 	// The same transfer over HTTP is the retry: the same pair.
-	r := ta.post(t, pathTransfers, "nats-succession", mustJSON(t, successionBody()))
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r := ta.Post(t, pathTransfers, "nats-succession", apitest.MustJSON(t, successionBody()))
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	var again webapi.TransferResponse
-	require.NoError(t, json.Unmarshal(r.body, &again))
+	require.NoError(t, json.Unmarshal(r.Body, &again))
 	assert.Equal(t, res.Out.Event.ID, again.Out.Event.ID)
 	assert.Equal(t, res.In.Event.ID, again.In.Event.ID)
 
 	bad := successionBody()
 	bad["to_province"] = "01"
 	before := ta.streamLastSeq(t)
-	a = c.record(t, "transfers", "nats-bad", mustJSON(t, bad))
+	a = c.record(t, "transfers", "nats-bad", apitest.MustJSON(t, bad))
 	require.Equal(t, http.StatusUnprocessableEntity, a.status, "%s", a.body)
 	assert.Equal(t, string(domain.CodeInvalidTransfer), a.errCode)
 	assert.Equal(t, "to_province", a.problem(t).Field)
@@ -427,7 +429,7 @@ func TestNATSServiceTransfersAndLapses(t *testing.T) {
 	}
 	assert.Subset(t, subjects, []string{"kcledger.api.v1.transfers", "kcledger.api.v1.lapses"}, "discoverable with nats micro info")
 
-	a = c.record(t, "lapses", "nats-lapse", mustJSON(t, lapseBody()))
+	a = c.record(t, "lapses", "nats-lapse", apitest.MustJSON(t, lapseBody()))
 	require.Equal(t, http.StatusCreated, a.status, "%s", a.body)
 	var lapse webapi.RecordResponse
 	require.NoError(t, json.Unmarshal(a.body, &lapse))

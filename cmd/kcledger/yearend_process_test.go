@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kcledger/kcledger/web/api/apitest"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
@@ -137,10 +139,10 @@ func TestYearEndSuccessionSurvivesAKill(t *testing.T) {
 
 	_, after := streamState(t, q, all)
 	totalAfter, states := availableOf(after)
-	requireAmount(t, totalBefore.String(), totalAfter, "successions move money between lines; the country's total is unchanged")
+	apitest.RequireAmount(t, totalBefore.String(), totalAfter, "successions move money between lines; the country's total is unchanged")
 	moved := map[string]int{}
 	for _, k := range sources {
-		requireAmount(t, "0", states[k].Balance.Available(), k.String())
+		apitest.RequireAmount(t, "0", states[k].Balance.Available(), k.String())
 		for _, r := range after[k] {
 			if r.Event.Type == domain.TypeTransferredOut {
 				moved[k.String()+" "+r.Event.Project]++
@@ -221,14 +223,14 @@ func TestYearEndScenarioThroughTheCLI(t *testing.T) {
 		got[l.Line] = l.Totals.Balance
 	}
 	hg, tq := got[haGiang], got[tuyenQuang]
-	requireAmount(t, "2000000000", hg.Allocated)
-	requireAmount(t, "1500000000", hg.TransferredOut)
-	requireAmount(t, "400000000", hg.NetDisbursed())
-	requireAmount(t, "100000000", hg.Available())
-	requireAmount(t, "1500000000", tq.TransferredIn)
-	requireAmount(t, "1000000000", tq.NetDisbursed())
-	requireAmount(t, "500000000", tq.Available())
-	requireAmount(t, "600000000", hg.Available().Add(tq.Available()), "the country's available: 2 tỷ less what was spent net")
+	apitest.RequireAmount(t, "2000000000", hg.Allocated)
+	apitest.RequireAmount(t, "1500000000", hg.TransferredOut)
+	apitest.RequireAmount(t, "400000000", hg.NetDisbursed())
+	apitest.RequireAmount(t, "100000000", hg.Available())
+	apitest.RequireAmount(t, "1500000000", tq.TransferredIn)
+	apitest.RequireAmount(t, "1000000000", tq.NetDisbursed())
+	apitest.RequireAmount(t, "500000000", tq.Available())
+	apitest.RequireAmount(t, "600000000", hg.Available().Add(tq.Available()), "the country's available: 2 tỷ less what was spent net")
 
 	// The audit trail lists the transfer on both lines.
 	out = mustRun("audit", "--year", "2025", "--json")

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kcledger/kcledger/web/api/apitest"
+
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/assert"
@@ -27,20 +29,20 @@ func yearEndLines(t *testing.T, ta *testAPI) {
 		{"fiscal_year": 2025, "province": "10", "source": "local", "amount": "400000000", "decision": "9/QĐ-UBND", "effective_date": "2025-03-01"},
 		{"fiscal_year": 2025, "province": "01", "source": "national", "amount": "900000000", "decision": "12/QĐ-BCT", "effective_date": "2025-03-01"},
 	} {
-		r := ta.post(t, "/v1/allocations", "alloc-"+string(rune('a'+i)), mustJSON(t, b))
-		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+		r := ta.Post(t, "/v1/allocations", "alloc-"+string(rune('a'+i)), apitest.MustJSON(t, b))
+		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 	}
-	r := ta.post(t, "/v1/disbursements", "disb-02", mustJSON(t, map[string]any{"fiscal_year": 2025, "province": "02", "source": "national", "amount": "500000000",
+	r := ta.Post(t, "/v1/disbursements", "disb-02", apitest.MustJSON(t, map[string]any{"fiscal_year": 2025, "province": "02", "source": "national", "amount": "500000000",
 		"project": "DA-01", "voucher": "KB-1", "beneficiary": "HTX Mây tre", "effective_date": "2025-05-10"}))
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 }
 
-func yearEndPost(t *testing.T, ta *testAPI, path string, body map[string]any) (response, webapi.YearEndResponse) {
+func yearEndPost(t *testing.T, ta *testAPI, path string, body map[string]any) (apitest.Response, webapi.YearEndResponse) {
 	t.Helper()
-	r := ta.do(t, http.MethodPost, path, http.Header{"Content-Type": {"application/json"}}, mustJSON(t, body))
+	r := ta.Do(t, http.MethodPost, path, http.Header{"Content-Type": {"application/json"}}, apitest.MustJSON(t, body))
 	var res webapi.YearEndResponse
-	if r.status == http.StatusOK {
-		require.NoError(t, json.Unmarshal(r.body, &res), "%s", r.body)
+	if r.Status == http.StatusOK {
+		require.NoError(t, json.Unmarshal(r.Body, &res), "%s", r.Body)
 	}
 	return r, res
 }
@@ -74,9 +76,9 @@ func TestYearEndSuccessionDryRunThenRun(t *testing.T) {
 
 	body := map[string]any{"effective_date": "2025-07-01", "decision": "1234/QĐ-UBND", "dry_run": true}
 	r, plan := yearEndPost(t, ta, "/v1/year-end/succession", body)
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	assert.Equal(t, seq, ta.streamLastSeq(t), "a dry run appends nothing")
-	require.Len(t, plan.Items, 4, "%s", r.body)
+	require.Len(t, plan.Items, 4, "%s", r.Body)
 	want := []struct{ line, project, amount, to string }{
 		{"2025/02/national", "DA-01", "1500000000", "2025/08/national"},
 		{"2025/02/national", "", "300000000", "2025/08/national"},
@@ -87,49 +89,49 @@ func TestYearEndSuccessionDryRunThenRun(t *testing.T) {
 		it := plan.Items[i]
 		assert.Equal(t, w.line, it.Line.String())
 		assert.Equal(t, w.project, it.Project)
-		requireAmount(t, w.amount, it.Amount)
+		apitest.RequireAmount(t, w.amount, it.Amount)
 		require.NotNil(t, it.To)
 		assert.Equal(t, w.to, it.To.String())
 		assert.Equal(t, "planned", it.Status)
 		assert.Equal(t, domain.YearEndKey(domain.OpSuccession, "1234/QĐ-UBND", it.Line, it.Project), it.IdempotencyKey)
 	}
-	requireAmount(t, "2900000000", plan.Summary.Amount)
-	requireAmount(t, before.String(), sum(), "a dry run moves nothing")
+	apitest.RequireAmount(t, "2900000000", plan.Summary.Amount)
+	apitest.RequireAmount(t, before.String(), sum(), "a dry run moves nothing")
 
 	body["dry_run"] = false
 	r, done := yearEndPost(t, ta, "/v1/year-end/succession", body)
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	assert.Equal(t, 4, done.Summary.Recorded, "%s", r.body)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	assert.Equal(t, 4, done.Summary.Recorded, "%s", r.Body)
 	assert.Equal(t, seq+8, ta.streamLastSeq(t), "two messages per transfer")
 	for _, it := range done.Items {
 		assert.Equal(t, "recorded", it.Status)
 		assert.Equal(t, it.Seq+1, it.ToSeq)
 	}
-	requireAmount(t, before.String(), sum(), "a succession moves money, it creates or destroys none")
-	requireAmount(t, "0", lineAvailable(t, ta, lines[0]))
-	requireAmount(t, "1800000000", lineAvailable(t, ta, lines[1]))
+	apitest.RequireAmount(t, before.String(), sum(), "a succession moves money, it creates or destroys none")
+	apitest.RequireAmount(t, "0", lineAvailable(t, ta, lines[0]))
+	apitest.RequireAmount(t, "1800000000", lineAvailable(t, ta, lines[1]))
 	st, err := ta.ledger.State(t.Context(), lines[1])
 	require.NoError(t, err)
-	requireAmount(t, "1500000000", st.Project("DA-01").Available(), "the project keeps its code on both sides")
+	apitest.RequireAmount(t, "1500000000", st.Project("DA-01").Available(), "the project keeps its code on both sides")
 
 	// Run again: nothing left to move, nothing appended.
 	seq = ta.streamLastSeq(t)
 	r, again := yearEndPost(t, ta, "/v1/year-end/succession", body)
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	assert.Empty(t, again.Items)
 	assert.Equal(t, seq, ta.streamLastSeq(t))
 
 	// The balances agree once they caught up.
-	rb := ta.get(t, "/v1/balances?year=2025&province=08")
-	require.Equal(t, http.StatusOK, rb.status, "%s", rb.body)
-	assert.Contains(t, string(rb.body), `"transferred_in": "1800000000"`)
+	rb := ta.Get(t, "/v1/balances?year=2025&province=08")
+	require.Equal(t, http.StatusOK, rb.Status, "%s", rb.Body)
+	assert.Contains(t, string(rb.Body), `"transferred_in": "1800000000"`)
 }
 
 // Each refusal is clear, names its field, and appends nothing.
 func TestYearEndRefusals(t *testing.T) {
 	ta := newTestAPI(t)
 	yearEndLines(t, ta)
-	officer := ta.addAccount(t, "can-bo-ha-giang", domain.RoleOfficer, []string{"02"}, []string{"national"})
+	officer := ta.AddAccount(t, "can-bo-ha-giang", domain.RoleOfficer, []string{"02"}, []string{"national"})
 	seq := ta.streamLastSeq(t)
 	tests := []struct {
 		name   string
@@ -186,14 +188,14 @@ func TestYearEndRefusals(t *testing.T) {
 			if tt.as != "" {
 				c = ta.as(tt.as)
 			}
-			r := c.do(t, http.MethodPost, tt.path, h, mustJSON(t, tt.body))
-			p := requireProblem(t, r, tt.status, tt.code, tt.field)
+			r := c.Do(t, http.MethodPost, tt.path, h, apitest.MustJSON(t, tt.body))
+			p := apitest.RequireProblem(t, r, tt.status, tt.code, tt.field)
 			t.Log(p.Detail)
 			assert.Equal(t, seq, ta.streamLastSeq(t), "a refusal appended")
 		})
 	}
-	r := ta.get(t, "/v1/year-end/succession")
-	requireProblem(t, r, http.StatusMethodNotAllowed, domain.CodeMethodNotAllowed, "")
+	r := ta.Get(t, "/v1/year-end/succession")
+	apitest.RequireProblem(t, r, http.StatusMethodNotAllowed, domain.CodeMethodNotAllowed, "")
 }
 
 // Closing the year lapses what is left, per project and then the rest,
@@ -204,15 +206,15 @@ func TestYearEndCarryOverThenCloseYear(t *testing.T) {
 	yearEndLines(t, ta)
 	hanoi := domain.LineKey{FiscalYear: 2025, Province: "01", Source: domain.SourceNational}
 	r, res := yearEndPost(t, ta, "/v1/year-end/carry-over", map[string]any{"fiscal_year": 2025, "province": "01", "source": "KCQG", "effective_date": "2026-01-20", "decision": "55/QĐ-UBND"})
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	require.Len(t, res.Items, 1, "%s", r.body)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	require.Len(t, res.Items, 1, "%s", r.Body)
 	assert.Equal(t, "2026/01/national", res.Items[0].To.String())
-	requireAmount(t, "900000000", lineAvailable(t, ta, domain.LineKey{FiscalYear: 2026, Province: "01", Source: domain.SourceNational}))
-	requireAmount(t, "0", lineAvailable(t, ta, hanoi))
+	apitest.RequireAmount(t, "900000000", lineAvailable(t, ta, domain.LineKey{FiscalYear: 2026, Province: "01", Source: domain.SourceNational}))
+	apitest.RequireAmount(t, "0", lineAvailable(t, ta, hanoi))
 
 	seq := ta.streamLastSeq(t)
 	r, plan := yearEndPost(t, ta, "/v1/year-end/close-year", map[string]any{"fiscal_year": 2025, "effective_date": "2026-02-01", "decision": "77/QĐ-BTC", "dry_run": true})
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	assert.Equal(t, seq, ta.streamLastSeq(t), "a dry run appends nothing")
 	var got []string
 	for _, it := range plan.Items {
@@ -228,23 +230,23 @@ func TestYearEndCarryOverThenCloseYear(t *testing.T) {
 	}, got)
 
 	r, done := yearEndPost(t, ta, "/v1/year-end/close-year", map[string]any{"fiscal_year": 2025, "effective_date": "2026-02-01", "decision": "77/QĐ-BTC"})
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	assert.Equal(t, 5, done.Summary.Recorded, "%s", r.body)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	assert.Equal(t, 5, done.Summary.Recorded, "%s", r.Body)
 	for _, k := range []domain.LineKey{hanoi, {FiscalYear: 2025, Province: "02", Source: domain.SourceNational}} {
 		st, err := ta.ledger.State(t.Context(), k)
 		require.NoError(t, err)
 		assert.True(t, st.Closed, "%s", k)
 	}
 	// A closed line takes a refund, and nothing else.
-	rr := ta.post(t, "/v1/refunds", "refund-02", mustJSON(t, map[string]any{"fiscal_year": 2025, "province": "02", "source": "national", "amount": "100000000",
+	rr := ta.Post(t, "/v1/refunds", "refund-02", apitest.MustJSON(t, map[string]any{"fiscal_year": 2025, "province": "02", "source": "national", "amount": "100000000",
 		"project": "DA-01", "voucher": "NT-1", "reason": "thu hồi sau kiểm toán", "effective_date": "2026-05-20"}))
-	require.Equal(t, http.StatusCreated, rr.status, "%s", rr.body)
-	ra := ta.post(t, "/v1/allocations", "alloc-late", mustJSON(t, map[string]any{"fiscal_year": 2025, "province": "01", "source": "national", "amount": "1", "decision": "1/QĐ", "effective_date": "2025-12-31"}))
-	requireProblem(t, ra, http.StatusUnprocessableEntity, domain.CodeLineLapsed, "province")
+	require.Equal(t, http.StatusCreated, rr.Status, "%s", rr.Body)
+	ra := ta.Post(t, "/v1/allocations", "alloc-late", apitest.MustJSON(t, map[string]any{"fiscal_year": 2025, "province": "01", "source": "national", "amount": "1", "decision": "1/QĐ", "effective_date": "2025-12-31"}))
+	apitest.RequireProblem(t, ra, http.StatusUnprocessableEntity, domain.CodeLineLapsed, "province")
 
 	seq = ta.streamLastSeq(t)
 	r, again := yearEndPost(t, ta, "/v1/year-end/close-year", map[string]any{"fiscal_year": 2025, "effective_date": "2026-02-01", "decision": "77/QĐ-BTC"})
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	assert.Empty(t, again.Items, "closed lines are not closed again")
 	assert.Equal(t, seq, ta.streamLastSeq(t))
 }
@@ -255,18 +257,18 @@ func TestYearEndOverNATS(t *testing.T) {
 	yearEndLines(t, ta)
 	c := newNATSService(t, ta)
 	seq := ta.streamLastSeq(t)
-	a := c.request(t, "kcledger.api.v1.year-end-succession", nats.Header{}, mustJSON(t, map[string]any{"effective_date": "2025-07-01", "decision": "1234/QĐ-UBND", "dry_run": true, "province": "02"}))
+	a := c.request(t, "kcledger.api.v1.year-end-succession", nats.Header{}, apitest.MustJSON(t, map[string]any{"effective_date": "2025-07-01", "decision": "1234/QĐ-UBND", "dry_run": true, "province": "02"}))
 	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
 	var plan webapi.YearEndResponse
 	require.NoError(t, json.Unmarshal(a.body, &plan))
 	assert.Len(t, plan.Items, 2)
 	assert.Equal(t, seq, ta.streamLastSeq(t))
 
-	a = c.request(t, "kcledger.api.v1.year-end-close-year", nats.Header{}, mustJSON(t, map[string]any{"fiscal_year": 2026, "effective_date": "2026-05-30", "decision": "1/QĐ"}))
+	a = c.request(t, "kcledger.api.v1.year-end-close-year", nats.Header{}, apitest.MustJSON(t, map[string]any{"fiscal_year": 2026, "effective_date": "2026-05-30", "decision": "1/QĐ"}))
 	assert.Equal(t, http.StatusUnprocessableEntity, a.status)
 	assert.Equal(t, string(domain.CodeDateOutsideWindow), a.errCode)
 
-	a = c.request(t, "kcledger.api.v1.year-end-carry-over", nats.Header{}, mustJSON(t, map[string]any{"fiscal_year": 2025, "province": "01", "source": "national", "effective_date": "2026-01-20", "decision": "55/QĐ"}))
+	a = c.request(t, "kcledger.api.v1.year-end-carry-over", nats.Header{}, apitest.MustJSON(t, map[string]any{"fiscal_year": 2025, "province": "01", "source": "national", "effective_date": "2026-01-20", "decision": "55/QĐ"}))
 	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
 	var done webapi.YearEndResponse
 	require.NoError(t, json.Unmarshal(a.body, &done))
@@ -290,10 +292,10 @@ func TestYearEndReportsARefusedItem(t *testing.T) {
 	})
 	require.NoError(t, err)
 	r, res := yearEndPost(t, ta, "/v1/year-end/succession", map[string]any{"effective_date": "2025-07-01", "decision": "1234/QĐ-UBND", "source": "national"})
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	assert.Equal(t, 1, res.Summary.Refused)
 	assert.Equal(t, 2, res.Summary.Recorded)
-	requireAmount(t, "1800000000", res.Summary.Amount, "what was recorded")
+	apitest.RequireAmount(t, "1800000000", res.Summary.Amount, "what was recorded")
 	var refused []webapi.YearEndItem
 	for _, it := range res.Items {
 		if it.Status == "refused" {
@@ -306,7 +308,7 @@ func TestYearEndReportsARefusedItem(t *testing.T) {
 	assert.Equal(t, domain.CodeIdempotencyKeyReused, refused[0].Error.Code)
 	assert.Equal(t, http.StatusConflict, refused[0].Error.Status)
 	assert.Equal(t, "urn:kcledger:error:idempotency_key_reused", refused[0].Error.Type)
-	requireAmount(t, "600000000", lineAvailable(t, ta, from), "nothing more left 06")
+	apitest.RequireAmount(t, "600000000", lineAvailable(t, ta, from), "nothing more left 06")
 
 	// The CLI says so, and exits 1; the local line is recorded.
 	cliAgainst(t, ta)
@@ -316,5 +318,5 @@ func TestYearEndReportsARefusedItem(t *testing.T) {
 	assert.Contains(t, stdout, "idempotency_key_reused")
 	assert.Contains(t, stdout, "Done: 1 recorded, 0 already recorded, 1 refused, of 2 items")
 	assert.Contains(t, stderr, "refused: 1 item")
-	requireAmount(t, "0", lineAvailable(t, ta, domain.LineKey{FiscalYear: 2025, Province: "10", Source: domain.SourceLocal}))
+	apitest.RequireAmount(t, "0", lineAvailable(t, ta, domain.LineKey{FiscalYear: 2025, Province: "10", Source: domain.SourceLocal}))
 }
