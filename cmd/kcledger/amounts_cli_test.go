@@ -4,11 +4,10 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/kcledger/kcledger/web/api/apitest"
-
 	"github.com/stretchr/testify/require"
 
 	"github.com/kcledger/kcledger/projections"
+	"github.com/kcledger/kcledger/web/api/apitest"
 )
 
 // TestCLICompoundAmountsAndPlus records with the amounts people write:

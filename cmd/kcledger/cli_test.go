@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kcledger/kcledger/web/api/apitest"
-
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,6 +24,7 @@ import (
 	"github.com/kcledger/kcledger/eventstore"
 	"github.com/kcledger/kcledger/projections"
 	webapi "github.com/kcledger/kcledger/web/api"
+	"github.com/kcledger/kcledger/web/api/apitest"
 )
 
 // These tests run the CLI in this process, with no ledger: what they check
@@ -449,7 +448,7 @@ func TestReplayEffectiveUntilAndSource(t *testing.T) {
 	require.Equal(t, domain.SourceNational, got.Lines[0].Line.Source)
 	apitest.RequireAmount(t, "5000000000", got.Lines[0].Totals.Balance.Allocated)
 	apitest.RequireAmount(t, "1000000000", got.Lines[0].Totals.Balance.Disbursed, "the movement dated 1 July is left out")
-	sameLines(t, want, got, "replay and balances agree")
+	apitest.SameLines(t, want, got, "replay and balances agree")
 
 	code, out, stderr := runIn(append([]string{"replay"}, cut...)...)
 	require.Equal(t, exitOK, code, stderr)

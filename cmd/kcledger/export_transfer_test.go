@@ -11,13 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kcledger/kcledger/web/api/apitest"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/projections"
+	"github.com/kcledger/kcledger/web/api/apitest"
 )
 
 // goldenTrail is the audit trail of the golden events as export writes

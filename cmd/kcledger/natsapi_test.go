@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kcledger/kcledger/web/api/apitest"
-
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/kcledger/kcledger/domain"
 	webapi "github.com/kcledger/kcledger/web/api"
+	"github.com/kcledger/kcledger/web/api/apitest"
 )
 
 // natsClient is a NATS-native system in front of the test API's NATS

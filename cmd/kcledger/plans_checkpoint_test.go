@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kcledger/kcledger/web/api/apitest"
-
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
@@ -20,6 +18,7 @@ import (
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
 	"github.com/kcledger/kcledger/projections"
+	"github.com/kcledger/kcledger/web/api/apitest"
 )
 
 // planReportJSON is the report of fiscal year 2025 by project, cut and

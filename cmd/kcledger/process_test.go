@@ -20,8 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kcledger/kcledger/web/api/apitest"
-
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
@@ -31,6 +29,7 @@ import (
 	"github.com/kcledger/kcledger/eventstore/eventstoretest"
 	"github.com/kcledger/kcledger/projections"
 	webapi "github.com/kcledger/kcledger/web/api"
+	"github.com/kcledger/kcledger/web/api/apitest"
 )
 
 // These tests run the real binary as separate processes.

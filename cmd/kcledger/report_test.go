@@ -12,8 +12,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/kcledger/kcledger/web/api/apitest"
-
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -21,6 +19,7 @@ import (
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
 	webapi "github.com/kcledger/kcledger/web/api"
+	"github.com/kcledger/kcledger/web/api/apitest"
 )
 
 // reportLedger records a small 2025 of two northern provinces and one

@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kcledger/kcledger/web/api/apitest"
-
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
@@ -26,6 +24,7 @@ import (
 	"github.com/kcledger/kcledger/eventstore/eventstoretest"
 	"github.com/kcledger/kcledger/projections"
 	webapi "github.com/kcledger/kcledger/web/api"
+	"github.com/kcledger/kcledger/web/api/apitest"
 )
 
 // signersBucket is a fresh signers bucket on an embedded server.

@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kcledger/kcledger/web/api/apitest"
-
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -26,6 +24,7 @@ import (
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
 	webapi "github.com/kcledger/kcledger/web/api"
+	"github.com/kcledger/kcledger/web/api/apitest"
 )
 
 // subLedger is the test API's embedded server and ledger, recorded into

@@ -10,13 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kcledger/kcledger/web/api/apitest"
-
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
+	"github.com/kcledger/kcledger/web/api/apitest"
 )
 
 // carryOverLine is where testLine's money is carried over to.

@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kcledger/kcledger/web/api/apitest"
-
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
@@ -24,6 +22,7 @@ import (
 
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
+	"github.com/kcledger/kcledger/web/api/apitest"
 )
 
 // streamState reads, as serve's service user, the stream's last sequence

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kcledger/kcledger/web/api/apitest"
-
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/assert"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/kcledger/kcledger/domain"
 	webapi "github.com/kcledger/kcledger/web/api"
+	"github.com/kcledger/kcledger/web/api/apitest"
 )
 
 // yearEndLines records, through the API, allocations to the 2025 lines of

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/projections"
 	"github.com/kcledger/kcledger/web/api"
 )
 
@@ -160,4 +161,27 @@ func ValidBody(path string) map[string]any {
 		panic("no valid body for " + path)
 	}
 	return b
+}
+
+// SameLines compares two reports line by line, by value.
+func SameLines(t *testing.T, want, got projections.Report, msg string) {
+	t.Helper()
+	require.Len(t, got.Lines, len(want.Lines), msg)
+	for i := range want.Lines {
+		w, g := want.Lines[i], got.Lines[i]
+		require.Equal(t, w.Line, g.Line, msg)
+		require.Equal(t, w.Totals.Events, g.Totals.Events, "%s: line %s", msg, w.Line)
+		for _, pair := range [][2]domain.Amount{
+			{w.Totals.Balance.Allocated, g.Totals.Balance.Allocated},
+			{w.Totals.Balance.Disbursed, g.Totals.Balance.Disbursed},
+			{w.Totals.Balance.Refunded, g.Totals.Balance.Refunded},
+		} {
+			require.True(t, pair[0].Equal(pair[1]), "%s: line %s: want %s, got %s", msg, w.Line, pair[0], pair[1])
+		}
+		require.Len(t, g.Projects, len(w.Projects), msg)
+		for j := range w.Projects {
+			require.Equal(t, w.Projects[j].Project, g.Projects[j].Project)
+			require.True(t, w.Projects[j].Balance.Available().Equal(g.Projects[j].Balance.Available()), "%s: project %s", msg, w.Projects[j].Project)
+		}
+	}
 }
