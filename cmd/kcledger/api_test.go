@@ -48,7 +48,6 @@ type testAPI struct {
 	store    *eventstore.JetStream
 	balances *projections.Balances
 	plans    *projections.Plans
-	history  *scanCounter
 	health   *webapi.Health
 	clock    *testClock
 	ledger   *domain.Ledger
@@ -147,13 +146,12 @@ func newTestAPIWith(t *testing.T, liveReports bool) *testAPI {
 	ledger := domain.NewLedger(trust.decidedOn(store), domain.Policy{})
 	ledger.SignWith(domain.NewSigner(key))
 	clock := &testClock{}
-	counter := &scanCounter{HistoryReader: history}
 	a := webapi.New(webapi.Config{
 		Ledger:      ledger,
 		Balances:    balances,
 		Accounts:    accounts,
 		Signers:     trust,
-		History:     counter,
+		History:     history,
 		Feed:        store,
 		Checkpoints: store.Checkpoints(),
 		NATSURL:     ns.ClientURL(),
@@ -170,7 +168,7 @@ func newTestAPIWith(t *testing.T, liveReports bool) *testAPI {
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 	return &testAPI{Client: &apitest.Client{URL: srv.URL, HTTP: srv.Client(), Token: token}, nc: nc, accounts: accounts, api: a,
-		natsURL: ns.ClientURL(), store: store, balances: balances, plans: plans, history: counter, health: health, clock: clock,
+		natsURL: ns.ClientURL(), store: store, balances: balances, plans: plans, health: health, clock: clock,
 		ledger: ledger, repudiations: repudiations}
 }
 
@@ -395,4 +393,10 @@ func TestGoldenProblem(t *testing.T) {
 	var got bytes.Buffer
 	require.NoError(t, json.Indent(&got, rec.Body.Bytes(), "", "  "))
 	checkGolden(t, "problem_insufficient_funds.json", got.Bytes())
+}
+
+// newNATSService starts the test API's NATS service.
+func newNATSService(t *testing.T, ta *testAPI) *apitest.NATSClient {
+	t.Helper()
+	return apitest.StartNATS(t, ta.api, ta.nc, ta.natsURL, ta.Token)
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/xuri/excelize/v2"
+
+	"github.com/kcledger/kcledger/web/api/apitest"
 )
 
 // TestReportWorkbook writes the report as a workbook, reopens it with
@@ -22,7 +24,7 @@ import (
 // first sheet to CSV, which must read as kcledger's own CSV.
 func TestReportWorkbook(t *testing.T) {
 	ta := newTestAPI(t)
-	reportLedger(t, ta)
+	apitest.ReportLedger(t, ta.Client)
 	cliAgainst(t, ta)
 	dir := t.TempDir()
 	book := filepath.Join(dir, "report.xlsx")

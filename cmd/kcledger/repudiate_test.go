@@ -269,14 +269,14 @@ func TestAPIWhileStalled(t *testing.T) {
 	apitest.RequireProblem(t, ta.Do(t, http.MethodPost, "/v1/rebuild", nil, nil), http.StatusServiceUnavailable, domain.CodeUnavailable, "")
 	// The NATS service's balances, and its recording, alike.
 	svc := newNATSService(t, ta)
-	a := svc.request(t, "kcledger.api.v1.balances", nil, nil)
-	require.Equal(t, http.StatusServiceUnavailable, a.status, "%s", a.body)
-	require.Equal(t, string(domain.CodeUnavailable), a.errCode)
-	require.Contains(t, a.problem(t).Detail, "seq 2")
-	a = svc.request(t, "kcledger.api.v1.balances", nil, []byte(`{"until_seq": 1}`))
-	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
-	a = svc.record(t, "allocations", "nats-alloc", apitest.MustJSON(t, apitest.ValidBody(apitest.PathAllocations)))
-	require.Equal(t, http.StatusServiceUnavailable, a.status, "%s", a.body)
+	a := svc.Request(t, "kcledger.api.v1.balances", nil, nil)
+	require.Equal(t, http.StatusServiceUnavailable, a.Status, "%s", a.Body)
+	require.Equal(t, string(domain.CodeUnavailable), a.ErrCode)
+	require.Contains(t, a.Problem(t).Detail, "seq 2")
+	a = svc.Request(t, "kcledger.api.v1.balances", nil, []byte(`{"until_seq": 1}`))
+	require.Equal(t, http.StatusOK, a.Status, "%s", a.Body)
+	a = svc.Record(t, "allocations", "nats-alloc", apitest.MustJSON(t, apitest.ValidBody(apitest.PathAllocations)))
+	require.Equal(t, http.StatusServiceUnavailable, a.Status, "%s", a.Body)
 
 	body := func(seq int) []byte {
 		return apitest.MustJSON(t, map[string]any{"seq": seq, "reason": "tin nhắn không đọc được", "decision": "12/QĐ-TTKC"})

@@ -135,12 +135,14 @@ func MustJSON(t *testing.T, v any) []byte {
 	return b
 }
 
-// Paths of the four recording routes.
+// Paths of the recording routes.
 const (
 	PathAllocations   = "/v1/allocations"
 	PathAdjustments   = "/v1/adjustments"
 	PathDisbursements = "/v1/disbursements"
 	PathRefunds       = "/v1/refunds"
+	PathTransfers     = "/v1/transfers"
+	PathLapses        = "/v1/lapses"
 )
 
 // ValidBody returns a body that the ledger accepts on the line 2025/01/

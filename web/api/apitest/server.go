@@ -44,6 +44,7 @@ type API struct {
 	Store    *eventstore.JetStream
 	// realTime switches the API's clock from Now to the real time.
 	realTime *atomic.Bool
+	scans    *scanCounter
 }
 
 // As is the API seen with another token.
@@ -110,14 +111,14 @@ func Start(t *testing.T, o Options) *API {
 	ledger := domain.NewLedger(store, domain.Policy{})
 	ledger.SignWith(domain.NewSigner(key))
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a := &API{NC: nc, NATSURL: ns.ClientURL(), Accounts: accounts, Ledger: ledger, Store: store, realTime: new(atomic.Bool)}
+	a := &API{NC: nc, NATSURL: ns.ClientURL(), Accounts: accounts, Ledger: ledger, Store: store, realTime: new(atomic.Bool), scans: &scanCounter{HistoryReader: history}}
 	a.Server = api.New(api.Config{
 		Ledger:       ledger,
 		Balances:     balances,
 		Plans:        plans,
 		Accounts:     accounts,
 		Signers:      signerKeys{eventstore.SignerKey{ID: domain.KeyID(pub), PublicKey: pub, RegisteredAt: Now}},
-		History:      history,
+		History:      a.scans,
 		Feed:         store,
 		Checkpoints:  store.Checkpoints(),
 		NATSURL:      ns.ClientURL(),

@@ -1,9 +1,8 @@
-package main
+package api_test
 
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"testing"
 	"time"
 
@@ -14,120 +13,57 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kcledger/kcledger/domain"
-	webapi "github.com/kcledger/kcledger/web/api"
+	"github.com/kcledger/kcledger/web/api"
 	"github.com/kcledger/kcledger/web/api/apitest"
 )
 
-// natsClient is a NATS-native system in front of the test API's NATS
-// service.
-type natsClient struct {
-	nc    *nats.Conn
-	token string
-}
-
-func newNATSService(t *testing.T, ta *testAPI) *natsClient {
-	t.Helper()
-	svc, err := ta.api.StartNATS(ta.nc)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = svc.Stop() })
-	nc, err := nats.Connect(ta.natsURL)
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	return &natsClient{nc: nc, token: ta.Token}
-}
-
-// natsAnswer is a reply read in full.
-type natsAnswer struct {
-	status  int
-	errCode string // Nats-Service-Error: the stable code
-	body    []byte
-	header  nats.Header
-}
-
-func (c *natsClient) request(t *testing.T, subject string, header nats.Header, body []byte) natsAnswer {
-	t.Helper()
-	m := nats.NewMsg(subject)
-	m.Data = body
-	for k, v := range header {
-		m.Header[k] = v
-	}
-	if _, set := header["Authorization"]; !set && c.token != "" {
-		m.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	reply, err := c.nc.RequestMsg(m, 10*time.Second)
-	require.NoError(t, err)
-	a := natsAnswer{errCode: reply.Header.Get(micro.ErrorHeader), body: reply.Data, header: reply.Header}
-	a.status, err = strconv.Atoi(reply.Header.Get("Status"))
-	require.NoError(t, err, "Status header of %s: %q", subject, reply.Header.Get("Status"))
-	if a.errCode != "" {
-		assert.Equal(t, reply.Header.Get("Status"), reply.Header.Get(micro.ErrorCodeHeader))
-	}
-	return a
-}
-
-func (c *natsClient) record(t *testing.T, what, key string, body []byte) natsAnswer {
-	t.Helper()
-	h := nats.Header{}
-	if key != "" {
-		h.Set("Idempotency-Key", key)
-	}
-	return c.request(t, "kcledger.api.v1."+what, h, body)
-}
-
-func (a natsAnswer) problem(t *testing.T) webapi.Problem {
-	t.Helper()
-	var p webapi.Problem
-	require.NoError(t, json.Unmarshal(a.body, &p), "%s", a.body)
-	return p
-}
-
 func TestNATSServiceRecordsAndReadsLikeHTTP(t *testing.T) {
-	ta := newTestAPI(t)
-	c := newNATSService(t, ta)
+	ta := apitest.Start(t, apitest.Options{})
+	c := ta.StartNATS(t)
 	alloc := apitest.MustJSON(t, map[string]any{"fiscal_year": 2026, "province": "01", "source": "national", "amount": "1000000000",
 		"decision": "12/QĐ-BCT", "effective_date": "2026-05-02"})
-	a := c.record(t, "allocations", "nats-alloc", alloc)
-	require.Equal(t, http.StatusCreated, a.status, "%s", a.body)
-	assert.Empty(t, a.errCode)
+	a := c.Record(t, "allocations", "nats-alloc", alloc)
+	require.Equal(t, http.StatusCreated, a.Status, "%s", a.Body)
+	assert.Empty(t, a.ErrCode)
 
 	pay := apitest.MustJSON(t, map[string]any{"fiscal_year": 2026, "province": "01", "source": "national", "amount": "250000000",
 		"voucher": "UNC-1", "beneficiary": "HTX Gốm Bát Tràng", "effective_date": "2026-05-20"})
-	a = c.record(t, "disbursements", "nats-pay", pay)
-	require.Equal(t, http.StatusCreated, a.status, "%s", a.body)
-	var rec webapi.RecordResponse
-	require.NoError(t, json.Unmarshal(a.body, &rec))
+	a = c.Record(t, "disbursements", "nats-pay", pay)
+	require.Equal(t, http.StatusCreated, a.Status, "%s", a.Body)
+	var rec api.RecordResponse
+	require.NoError(t, json.Unmarshal(a.Body, &rec))
 	assert.Equal(t, "admin", rec.Event.Actor, "the actor is the token's account")
 	assert.Equal(t, "750000000", rec.Line.Balance.Available().String())
 
 	// The same key and command: the original event, nothing appended.
-	before := ta.streamLastSeq(t)
-	a = c.record(t, "disbursements", "nats-pay", pay)
-	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
-	var again webapi.RecordResponse
-	require.NoError(t, json.Unmarshal(a.body, &again))
+	before := ta.StreamLastSeq(t)
+	a = c.Record(t, "disbursements", "nats-pay", pay)
+	require.Equal(t, http.StatusOK, a.Status, "%s", a.Body)
+	var again api.RecordResponse
+	require.NoError(t, json.Unmarshal(a.Body, &again))
 	assert.True(t, again.Replayed)
 	assert.Equal(t, rec.Event.ID, again.Event.ID)
-	assert.Equal(t, before, ta.streamLastSeq(t))
+	assert.Equal(t, before, ta.StreamLastSeq(t))
 
 	// And the HTTP API sees it: one ledger, two doors.
 	r := ta.Post(t, apitest.PathDisbursements, "nats-pay", pay)
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 
-	a = c.request(t, "kcledger.api.v1.balances", nil, []byte(`{"year": 2026, "province": "01"}`))
-	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
-	assert.Contains(t, string(a.body), `"net_disbursed": "250000000"`)
-	a = c.request(t, "kcledger.api.v1.balances", nil, nil)
-	require.Equal(t, http.StatusOK, a.status, "an empty query is every line: %s", a.body)
+	a = c.Request(t, "kcledger.api.v1.balances", nil, []byte(`{"year": 2026, "province": "01"}`))
+	require.Equal(t, http.StatusOK, a.Status, "%s", a.Body)
+	assert.Contains(t, string(a.Body), `"net_disbursed": "250000000"`)
+	a = c.Request(t, "kcledger.api.v1.balances", nil, nil)
+	require.Equal(t, http.StatusOK, a.Status, "an empty query is every line: %s", a.Body)
 }
 
 // Bad requests get an error reply with the stable code, and nothing is
 // appended.
 func TestNATSServiceRefusals(t *testing.T) {
-	ta := newTestAPI(t)
-	c := newNATSService(t, ta)
+	ta := apitest.Start(t, apitest.Options{})
+	c := ta.StartNATS(t)
 	alloc := apitest.MustJSON(t, map[string]any{"fiscal_year": 2026, "province": "01", "source": "national", "amount": "1000",
 		"decision": "12/QĐ-BCT", "effective_date": "2026-05-02"})
-	require.Equal(t, http.StatusCreated, c.record(t, "allocations", "a1", alloc).status)
+	require.Equal(t, http.StatusCreated, c.Record(t, "allocations", "a1", alloc).Status)
 	pay := func(amount any) []byte {
 		return apitest.MustJSON(t, map[string]any{"fiscal_year": 2026, "province": "01", "source": "national", "amount": amount,
 			"voucher": "UNC-1", "beneficiary": "HTX", "effective_date": "2026-05-20"})
@@ -156,23 +92,23 @@ func TestNATSServiceRefusals(t *testing.T) {
 		{"balance query with an unknown filter", "balances", nil, []byte(`{"colour": "red"}`), 400, domain.CodeUnknownField, "colour"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			before := ta.streamLastSeq(t)
-			a := c.request(t, "kcledger.api.v1."+tt.subject, tt.header, tt.body)
-			assert.Equal(t, tt.status, a.status, "%s", a.body)
-			assert.Equal(t, string(tt.code), a.errCode)
-			p := a.problem(t)
+			before := ta.StreamLastSeq(t)
+			a := c.Request(t, "kcledger.api.v1."+tt.subject, tt.header, tt.body)
+			assert.Equal(t, tt.status, a.Status, "%s", a.Body)
+			assert.Equal(t, string(tt.code), a.ErrCode)
+			p := a.Problem(t)
 			assert.Equal(t, tt.code, p.Code, "%s", p.Detail)
 			assert.Equal(t, tt.field, p.Field, "%s", p.Detail)
 			assert.NotEmpty(t, p.Detail)
-			assert.Equal(t, before, ta.streamLastSeq(t), "nothing appended")
+			assert.Equal(t, before, ta.StreamLastSeq(t), "nothing appended")
 		})
 	}
 }
 
 // Over NATS and over HTTP, the same bodies get the same verdicts.
 func TestNATSServiceJudgesAsHTTPDoes(t *testing.T) {
-	ta := newTestAPI(t)
-	c := newNATSService(t, ta)
+	ta := apitest.Start(t, apitest.Options{})
+	c := ta.StartNATS(t)
 	bodies := []string{
 		`{}`,
 		`{"fiscal_year": 2026, "province": "01", "source": "national", "amount": "5 tỷ", "decision": "1/QĐ", "effective_date": "2026-05-02"}`,
@@ -187,11 +123,11 @@ func TestNATSServiceJudgesAsHTTPDoes(t *testing.T) {
 		key := uuid.NewString()
 		viaHTTP := ta.Post(t, "/v1/allocations", key, []byte(body))
 		require.NotEqual(t, http.StatusCreated, viaHTTP.Status, "body %d was meant to be refused: %s", i, viaHTTP.Body)
-		var hp webapi.Problem
+		var hp api.Problem
 		require.NoError(t, json.Unmarshal(viaHTTP.Body, &hp))
-		viaNATS := c.record(t, "allocations", key, []byte(body))
-		np := viaNATS.problem(t)
-		assert.Equal(t, viaHTTP.Status, viaNATS.status, "body %d", i)
+		viaNATS := c.Record(t, "allocations", key, []byte(body))
+		np := viaNATS.Problem(t)
+		assert.Equal(t, viaHTTP.Status, viaNATS.Status, "body %d", i)
 		assert.Equal(t, hp.Code, np.Code, "body %d: %s | %s", i, hp.Detail, np.Detail)
 		assert.Equal(t, hp.Field, np.Field, "body %d", i)
 		assert.Equal(t, hp.Detail, np.Detail, "body %d", i)
@@ -200,9 +136,9 @@ func TestNATSServiceJudgesAsHTTPDoes(t *testing.T) {
 
 // The service is discoverable the micro way.
 func TestNATSServiceIsDiscoverable(t *testing.T) {
-	ta := newTestAPI(t)
-	c := newNATSService(t, ta)
-	reply, err := c.nc.Request("$SRV.INFO.kcledger", nil, 5*time.Second)
+	ta := apitest.Start(t, apitest.Options{})
+	c := ta.StartNATS(t)
+	reply, err := c.NC.Request("$SRV.INFO.kcledger", nil, 5*time.Second)
 	require.NoError(t, err)
 	var info micro.Info
 	require.NoError(t, json.Unmarshal(reply.Data, &info))
@@ -218,20 +154,20 @@ func TestNATSServiceIsDiscoverable(t *testing.T) {
 // A requester chooses the reply subject. One aimed at a ledger subject is
 // dropped, and nothing is stored.
 func TestNATSServiceDropsRepliesAimedAtTheLedger(t *testing.T) {
-	ta := newTestAPI(t)
-	c := newNATSService(t, ta)
-	before := ta.streamLastSeq(t)
+	ta := apitest.Start(t, apitest.Options{})
+	c := ta.StartNATS(t)
+	before := ta.StreamLastSeq(t)
 	for _, subject := range []string{"kcledger.api.v1.nope", "kcledger.api.v1.balances", "kcledger.api.v1.disbursements"} {
 		m := nats.NewMsg(subject)
 		m.Reply = "kcledger.events.2026.01.national.allocated.v1"
-		m.Header.Set("Authorization", "Bearer "+c.token)
+		m.Header.Set("Authorization", "Bearer "+c.Token)
 		m.Data = []byte(`{}`)
-		require.NoError(t, c.nc.PublishMsg(m))
+		require.NoError(t, c.NC.PublishMsg(m))
 	}
-	require.NoError(t, c.nc.Flush())
+	require.NoError(t, c.NC.Flush())
 	// A request that is answered, after those: they were handled by then.
-	a := c.request(t, "kcledger.api.v1.balances", nil, nil)
-	require.Equal(t, http.StatusOK, a.status)
+	a := c.Request(t, "kcledger.api.v1.balances", nil, nil)
+	require.Equal(t, http.StatusOK, a.Status)
 	time.Sleep(100 * time.Millisecond)
-	assert.Equal(t, before, ta.streamLastSeq(t), "no reply was stored in the stream")
+	assert.Equal(t, before, ta.StreamLastSeq(t), "no reply was stored in the stream")
 }
