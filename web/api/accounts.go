@@ -154,7 +154,7 @@ func (a *Server) addUser(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, a.log, err)
 		return
 	}
-	body, err := ReadBody(w, r)
+	body, err := readBody(w, r)
 	if err != nil {
 		WriteError(w, r, a.log, err)
 		return
@@ -184,7 +184,7 @@ func (a *Server) addUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.log.Info("account created", "account", acc.Name, "role", acc.Role, "by", admin.Name)
-	WriteJSON(w, http.StatusCreated, NewAccountResponse{Account: viewOf(acc), Token: domain.Token(acc.Name, secret)})
+	writeJSON(w, http.StatusCreated, NewAccountResponse{Account: viewOf(acc), Token: domain.Token(acc.Name, secret)})
 }
 
 // NewNATSUserRequest is the body of POST /v1/nats-users.
@@ -215,7 +215,7 @@ func (a *Server) addNATSUser(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, a.log, domain.Errorf(domain.CodeUnsupported, "", "kcledger uses an external NATS server; its operator manages its users (SECURITY.md lists the permissions a reader needs)"))
 		return
 	}
-	body, err := ReadBody(w, r)
+	body, err := readBody(w, r)
 	if err != nil {
 		WriteError(w, r, a.log, err)
 		return
@@ -243,7 +243,7 @@ func (a *Server) addNATSUser(w http.ResponseWriter, r *http.Request) {
 	}
 	a.natsUsers.SetAccount(acc) // it may connect as soon as this answer arrives
 	a.log.Info("NATS user created", "account", acc.Name, "role", acc.Role, "by", admin.Name)
-	WriteJSON(w, http.StatusCreated, NewNATSUserResponse{Account: viewOf(acc), User: acc.Name, Password: password, URL: a.natsURL, Stream: a.stream})
+	writeJSON(w, http.StatusCreated, NewNATSUserResponse{Account: viewOf(acc), User: acc.Name, Password: password, URL: a.natsURL, Stream: a.stream})
 }
 
 func (a *Server) listUsers(w http.ResponseWriter, r *http.Request) {
@@ -260,7 +260,7 @@ func (a *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 	for i, acc := range all {
 		out[i] = viewOf(acc)
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"accounts": out})
+	writeJSON(w, http.StatusOK, map[string]any{"accounts": out})
 }
 
 func (a *Server) disableUser(w http.ResponseWriter, r *http.Request) {
@@ -289,7 +289,7 @@ func (a *Server) disableUser(w http.ResponseWriter, r *http.Request) {
 		a.natsUsers.SetAccount(acc) // refused, and its connections closed, before this answer
 	}
 	a.log.Info("account disabled", "account", name, "by", admin.Name)
-	WriteJSON(w, http.StatusOK, map[string]any{"account": viewOf(acc)})
+	writeJSON(w, http.StatusOK, map[string]any{"account": viewOf(acc)})
 }
 
 // enableUser lifts a disable: the same account, with the same token and
@@ -313,7 +313,7 @@ func (a *Server) enableUser(w http.ResponseWriter, r *http.Request) {
 		a.natsUsers.SetAccount(acc) // its NATS user may connect again
 	}
 	a.log.Info("account enabled", "account", name, "by", admin.Name)
-	WriteJSON(w, http.StatusOK, map[string]any{"account": viewOf(acc)})
+	writeJSON(w, http.StatusOK, map[string]any{"account": viewOf(acc)})
 }
 
 // DecodeStrict decodes one JSON object with no unknown fields.
@@ -321,7 +321,7 @@ func DecodeStrict(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return JSONError(err)
+		return jsonError(err)
 	}
 	if dec.More() {
 		return domain.Errorf(domain.CodeMalformedRequest, "", "the request body must hold exactly one JSON object")

@@ -25,7 +25,7 @@ type AuditResponse struct {
 
 func (a *Server) getAudit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	if err := CheckParams(q, "year", "province", "source", "project", "as_of", "until_seq", "effective_until", "after_seq", "limit"); err != nil {
+	if err := checkParams(q, "year", "province", "source", "project", "as_of", "until_seq", "effective_until", "after_seq", "limit"); err != nil {
 		WriteError(w, r, a.log, err)
 		return
 	}
@@ -99,5 +99,5 @@ func (a *Server) getAudit(w http.ResponseWriter, r *http.Request) {
 	if trail.More {
 		res.NextAfterSeq = trail.Entries[len(trail.Entries)-1].Seq
 	}
-	WriteJSON(w, http.StatusOK, res)
+	writeJSON(w, http.StatusOK, res)
 }

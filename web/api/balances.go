@@ -15,7 +15,7 @@ import (
 
 func (a *Server) getBalances(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	if err := CheckParams(q, "year", "province", "source", "as_of", "until_seq", "effective_until"); err != nil {
+	if err := checkParams(q, "year", "province", "source", "as_of", "until_seq", "effective_until"); err != nil {
 		WriteError(w, r, a.log, err)
 		return
 	}
@@ -36,7 +36,7 @@ func (a *Server) getBalances(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, a.log, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, a.balances.Report(f))
+	writeJSON(w, http.StatusOK, a.balances.Report(f))
 }
 
 // parseFilter reads ?year=&province=&source=, all optional.
@@ -83,12 +83,12 @@ func (a *Server) getProvinces(w http.ResponseWriter, r *http.Request) {
 	if s := r.URL.Query().Get("date"); s != "" {
 		var err error
 		if d, err = domain.ParseDate(s); err != nil {
-			WriteError(w, r, a.log, WithField(err, "date"))
+			WriteError(w, r, a.log, withField(err, "date"))
 			return
 		}
 	}
 	s := domain.SchemeOn(d)
-	WriteJSON(w, http.StatusOK, ProvincesResponse{Date: d, Scheme: s, Provinces: domain.Provinces(s)})
+	writeJSON(w, http.StatusOK, ProvincesResponse{Date: d, Scheme: s, Provinces: domain.Provinces(s)})
 }
 
 // historyReader is what the API needs of eventstore.Reader: views of the
@@ -150,7 +150,7 @@ func parseCut(q url.Values, now time.Time, last uint64) (projections.Cut, error)
 	if s := q.Get("effective_until"); s != "" {
 		d, err := domain.ParseDate(s)
 		if err != nil {
-			return c, WithField(err, "effective_until")
+			return c, withField(err, "effective_until")
 		}
 		c.EffectiveUntil = d
 	}
@@ -196,7 +196,7 @@ func (a *Server) pastBalances(w http.ResponseWriter, r *http.Request, f projecti
 		WriteError(w, r, a.log, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, struct {
+	writeJSON(w, http.StatusOK, struct {
 		projections.Report
 		Cut *CutView `json:"cut"`
 	}{past.Report(f), viewOfCut(cut)})

@@ -84,7 +84,7 @@ func (a *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, a.log, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"status": "ready", "applied_seq": a.balances.Applied()})
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "applied_seq": a.balances.Applied()})
 }
 
 // unsoundAt is the refusal of a history read that met the message at seq

@@ -65,8 +65,8 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, ctxKey{}, id)
 }
 
-// RequestID is the id the request was given, or "".
-func RequestID(r *http.Request) string {
+// requestID is the id the request was given, or "".
+func requestID(r *http.Request) string {
 	id, _ := r.Context().Value(ctxKey{}).(string)
 	return id
 }
@@ -77,7 +77,7 @@ func RequestID(r *http.Request) string {
 func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var de *domain.Error
 	if !errors.As(err, &de) || de.Code == domain.CodeInternal {
-		log.Error("request failed", "request_id", RequestID(r), "method", r.Method, "path", r.URL.Path, "err", err)
+		log.Error("request failed", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path, "err", err)
 		de = &domain.Error{Code: domain.CodeInternal, Message: "internal error; quote the request id to the operator"}
 	}
 	status, ok := StatusOf[de.Code]
@@ -91,7 +91,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		Detail:    de.Message,
 		Code:      de.Code,
 		Field:     de.Field,
-		RequestID: RequestID(r),
+		RequestID: requestID(r),
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -99,8 +99,8 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	_ = json.NewEncoder(w).Encode(p)
 }
 
-// WriteJSON answers with v as indented JSON.
-func WriteJSON(w http.ResponseWriter, status int, v any) {
+// writeJSON answers with v as indented JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)

@@ -47,7 +47,7 @@ func (a *Server) rebuild(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, a.log, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, RebuildResponse{Seq: seq, Differed: differed})
+	writeJSON(w, http.StatusOK, RebuildResponse{Seq: seq, Differed: differed})
 }
 
 // BalancesCheckpoint is the name of the balances' checkpoint.

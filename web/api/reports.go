@@ -25,7 +25,7 @@ var planParams = []string{"year", "region", "province", "source", "by", "scheme"
 // ParsePlanQuery reads a report's parameters; every error names the
 // parameter. asOf is zero when not given.
 func ParsePlanQuery(q url.Values, now time.Time, p domain.Policy) (pq projections.PlanQuery, asOf time.Time, err error) {
-	if err := CheckParams(q, planParams...); err != nil {
+	if err := checkParams(q, planParams...); err != nil {
 		return pq, asOf, err
 	}
 	for k, v := range q {
@@ -51,7 +51,7 @@ func ParsePlanQuery(q url.Values, now time.Time, p domain.Policy) (pq projection
 	pq.Scheme = domain.Scheme(q.Get("scheme"))
 	if s := q.Get("effective_until"); s != "" {
 		if pq.EffectiveUntil, err = domain.ParseDate(s); err != nil {
-			return pq, asOf, WithField(err, "effective_until")
+			return pq, asOf, withField(err, "effective_until")
 		}
 	}
 	if s := q.Get("as_of"); s != "" {
@@ -152,7 +152,7 @@ func (a *Server) getPlanExecution(w http.ResponseWriter, r *http.Request) {
 			WriteError(w, r, a.log, err)
 			return
 		}
-		WriteJSON(w, http.StatusOK, ViewOfPlan(rep, asOf, projections.LangVI))
+		writeJSON(w, http.StatusOK, ViewOfPlan(rep, asOf, projections.LangVI))
 		return
 	}
 	state, err := a.history.State(r.Context())
@@ -180,7 +180,7 @@ func (a *Server) getPlanExecution(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, a.log, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, ViewOfPlan(rep, asOf, projections.LangVI))
+	writeJSON(w, http.StatusOK, ViewOfPlan(rep, asOf, projections.LangVI))
 }
 
 // officerScope limits an officer's report to what it may read, and makes

@@ -21,7 +21,7 @@ type repudiationRequest struct {
 var repudiationFields = map[string]bool{"seq": true, "reason": true, "decision": true, "effective_date": true}
 
 func decodeRepudiation(body []byte) (repudiationRequest, error) {
-	return DecodeBody[repudiationRequest](body, repudiationFields, "effective_date")
+	return decodeBody[repudiationRequest](body, repudiationFields, "effective_date")
 }
 
 // RepudiationResponse answers POST /v1/repudiations.
@@ -41,7 +41,7 @@ func (a *Server) repudiate(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, a.log, err)
 		return
 	}
-	body, err := ReadBody(w, r)
+	body, err := readBody(w, r)
 	if err != nil {
 		WriteError(w, r, a.log, err)
 		return
@@ -86,7 +86,7 @@ func (a *Server) repudiate(w http.ResponseWriter, r *http.Request) {
 	res, err := a.ledger.Record(r.Context(), cmd)
 	if err != nil {
 		if c := domain.ErrorCode(err); c == domain.CodeInvalidIdempotencyKey || c == domain.CodeIdempotencyKeyReused {
-			err = WithField(err, "Idempotency-Key")
+			err = withField(err, "Idempotency-Key")
 		}
 		WriteError(w, r, a.log, err)
 		return
@@ -98,7 +98,7 @@ func (a *Server) repudiate(w http.ResponseWriter, r *http.Request) {
 	} else {
 		a.log.Warn("message repudiated", "seq", req.Seq, "by_seq", res.Recorded.Seq, "by", acc.Name, "decision", req.Decision, "reason", req.Reason)
 	}
-	WriteJSON(w, status, RepudiationResponse{Event: res.Recorded.Event, Seq: res.Recorded.Seq, Replayed: res.Replayed})
+	writeJSON(w, status, RepudiationResponse{Event: res.Recorded.Event, Seq: res.Recorded.Seq, Replayed: res.Replayed})
 }
 
 // mayRepudiate refuses what must not be repudiated; a retry of the

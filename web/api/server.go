@@ -213,7 +213,7 @@ func (a *Server) waitForWrites(ctx context.Context) error {
 }
 
 func (a *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	WriteJSON(w, http.StatusOK, map[string]any{"status": "ok", "applied_seq": a.balances.Applied()})
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "applied_seq": a.balances.Applied()})
 }
 
 // vietnam is the zone in which "today" is judged.

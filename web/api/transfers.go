@@ -46,5 +46,5 @@ func (a *Server) transfer(w http.ResponseWriter, r *http.Request) {
 	if res.Replayed {
 		status = http.StatusOK
 	}
-	WriteJSON(w, status, resp)
+	writeJSON(w, status, resp)
 }

@@ -40,7 +40,7 @@ var yearEndFields = map[string]bool{
 }
 
 func decodeYearEnd(body []byte) (yearEndRequest, error) {
-	return DecodeBody[yearEndRequest](body, yearEndFields, "effective_date")
+	return decodeBody[yearEndRequest](body, yearEndFields, "effective_date")
 }
 
 // operation is the request as the domain's YearEnd, with the fields each
@@ -141,7 +141,7 @@ func (a *Server) yearEnd(op domain.YearEndOp) http.HandlerFunc {
 				"a year-end operation takes no Idempotency-Key: each movement's key is derived from the operation, its decision, the line and the project, so that a rerun records nothing twice"))
 			return
 		}
-		body, err := ReadBody(w, r)
+		body, err := readBody(w, r)
 		if err != nil {
 			WriteError(w, r, a.log, err)
 			return
@@ -161,7 +161,7 @@ func (a *Server) yearEnd(op domain.YearEndOp) http.HandlerFunc {
 			WriteError(w, r, a.log, err)
 			return
 		}
-		WriteJSON(w, http.StatusOK, res)
+		writeJSON(w, http.StatusOK, res)
 	}
 }
 
