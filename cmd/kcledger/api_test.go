@@ -79,15 +79,7 @@ func newTestAPI(t *testing.T) *testAPI { t.Helper(); return newTestAPIWith(t, fa
 // liveReports is set (serve --live-reports).
 func newTestAPIWith(t *testing.T, liveReports bool) *testAPI {
 	t.Helper()
-	ns, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:-1"})
-	require.NoError(t, err)
-	t.Cleanup(ns.Shutdown)
-	nc, err := eventstore.ConnectEmbedded(ns, "kcledger-test", "")
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	store, err := eventstore.Open(t.Context(), nc, eventstore.StreamConfig{})
-	require.NoError(t, err)
-	t.Cleanup(store.Close)
+	ns, nc, store := apitest.StartStore(t)
 
 	balances := projections.NewBalances()
 	ctx, cancel := context.WithCancel(context.Background())

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
@@ -76,15 +77,7 @@ type Options struct {
 // Start builds the API and serves it on 127.0.0.1, for the test's life.
 func Start(t *testing.T, o Options) *API {
 	t.Helper()
-	ns, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:-1"})
-	require.NoError(t, err)
-	t.Cleanup(ns.Shutdown)
-	nc, err := eventstore.ConnectEmbedded(ns, "kcledger-test", "")
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	store, err := eventstore.Open(t.Context(), nc, eventstore.StreamConfig{})
-	require.NoError(t, err)
-	t.Cleanup(store.Close)
+	ns, nc, store := StartStore(t)
 	repudiations := domain.NewRepudiations()
 	store.SkipRepudiated(repudiations)
 
@@ -133,6 +126,22 @@ func Start(t *testing.T, o Options) *API {
 	t.Cleanup(srv.Close)
 	a.Client = &Client{URL: srv.URL, HTTP: srv.Client(), Token: domain.Token(FirstAdmin, secret)}
 	return a
+}
+
+// StartStore starts an embedded JetStream server on 127.0.0.1 with the
+// ledger's stream, for the test's life.
+func StartStore(t *testing.T) (*server.Server, *nats.Conn, *eventstore.JetStream) {
+	t.Helper()
+	ns, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:-1"})
+	require.NoError(t, err)
+	t.Cleanup(ns.Shutdown)
+	nc, err := eventstore.ConnectEmbedded(ns, "kcledger-test", "")
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	store, err := eventstore.Open(t.Context(), nc, eventstore.StreamConfig{})
+	require.NoError(t, err)
+	t.Cleanup(store.Close)
+	return ns, nc, store
 }
 
 // follow runs a read model until the test ends; an error other than the
