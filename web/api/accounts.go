@@ -13,7 +13,7 @@ import (
 	"github.com/kcledger/kcledger/eventstore"
 )
 
-// accountStore is what the API needs of eventstore.Accounts.
+// AccountStore is what the API needs of eventstore.Accounts.
 type AccountStore interface {
 	Account(ctx context.Context, name string) (domain.Account, uint64, error)
 	Create(ctx context.Context, a domain.Account) error
@@ -111,6 +111,7 @@ type NewAccountRequest struct {
 	Sources   []string `json:"sources"`
 }
 
+// NewAccountResponse answers POST /v1/users.
 type NewAccountResponse struct {
 	Account AccountView `json:"account"`
 	// Token is shown once, here, and stored only as a hash.
@@ -193,6 +194,7 @@ type NewNATSUserRequest struct {
 	Role string `json:"role"`
 }
 
+// NewNATSUserResponse answers POST /v1/nats-users.
 type NewNATSUserResponse struct {
 	Account AccountView `json:"account"`
 	// User and Password are the NATS credentials; the password is shown

@@ -68,6 +68,7 @@ func parseFilter(r *http.Request) (projections.Filter, error) {
 	return f, nil
 }
 
+// ProvincesResponse is the body of GET /v1/provinces.
 type ProvincesResponse struct {
 	Date      domain.Date       `json:"date"`
 	Scheme    domain.Scheme     `json:"scheme"`
@@ -91,7 +92,7 @@ func (a *Server) getProvinces(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, ProvincesResponse{Date: d, Scheme: s, Provinces: domain.Provinces(s)})
 }
 
-// historyReader is what the API needs of eventstore.Reader: views of the
+// HistoryReader is what the API needs of eventstore.Reader: views of the
 // past are rebuilt from the stream itself, read with a subject filter so
 // that the server skips other years, provinces and sources.
 type HistoryReader interface {

@@ -8,12 +8,12 @@ import (
 	"github.com/kcledger/kcledger/eventstore"
 )
 
-// signerList is what the API needs of the signer trust.
+// SignerList is what the API needs of the signer trust.
 type SignerList interface {
 	Keys(ctx context.Context) (KeysResponse, error)
 }
 
-// keysResponse is the body of GET /v1/keys, and the file format of
+// KeysResponse is the body of GET /v1/keys, and the file format of
 // `kcledger verify --keys` and `kcledger replay --keys`.
 type KeysResponse struct {
 	// Root is the ledger root that endorsed every key of the file; files

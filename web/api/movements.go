@@ -20,6 +20,7 @@ type RecordResponse struct {
 	Project  *ProjectView `json:"project,omitempty"`
 }
 
+// LineView is a line's balance as the recording routes answer it.
 type LineView struct {
 	Line    domain.LineKey `json:"line"`
 	Balance domain.Balance `json:"balance"`
@@ -27,6 +28,7 @@ type LineView struct {
 	LastSeq uint64         `json:"last_seq"`
 }
 
+// ProjectView is the balance of the project a movement names.
 type ProjectView struct {
 	Project string         `json:"project"`
 	Balance domain.Balance `json:"balance"`

@@ -5,7 +5,7 @@ import (
 	"net/http"
 )
 
-// checkpointStore is what a rebuild needs of eventstore.Checkpoints.
+// CheckpointStore is what a rebuild needs of eventstore.Checkpoints.
 type CheckpointStore interface {
 	Save(ctx context.Context, name string, data []byte) error
 }

@@ -111,6 +111,7 @@ type PlanReportView struct {
 	AsOf *time.Time `json:"as_of,omitempty"`
 }
 
+// ViewOfPlan is a plan report as the API and the CLI show it.
 func ViewOfPlan(rep projections.PlanReport, asOf time.Time, lang string) PlanReportView {
 	v := PlanReportView{Title: rep.Title(lang), Rules: rep.Rules(lang), PlanReport: rep}
 	if !asOf.IsZero() {

@@ -104,6 +104,7 @@ type YearEndItem struct {
 	Error   *Problem `json:"error,omitempty"`
 }
 
+// YearEndSummary sums up a year-end operation's items.
 type YearEndSummary struct {
 	Items    int `json:"items"`
 	Recorded int `json:"recorded"`
