@@ -6,11 +6,39 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
 )
+
+// slots bounds the argon2 computations running at once to the machine's
+// cores: each takes tens of MiB (up to maxMemoryKiB for a stored hash),
+// so a burst of log-ins or password changes waits its turn instead of
+// taking the memory of hundreds of them at once. busy and peak count
+// them, for the tests.
+var (
+	slots = make(chan struct{}, max(1, runtime.NumCPU()))
+	busy  atomic.Int64
+	peak  atomic.Int64
+)
+
+// idKey is argon2.IDKey within a slot.
+func idKey(password, salt []byte, t, m uint32, threads uint8, keyLen uint32) []byte {
+	slots <- struct{}{}
+	defer func() { <-slots }()
+	n := busy.Add(1)
+	defer busy.Add(-1)
+	for {
+		p := peak.Load()
+		if n <= p || peak.CompareAndSwap(p, n) {
+			break
+		}
+	}
+	return argon2.IDKey(password, salt, t, m, threads, keyLen)
+}
 
 // Params are argon2id's cost parameters and sizes, as a PHC string
 // records them.
@@ -81,7 +109,7 @@ func hashWith(p Params, password string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("password: salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, p.KeyBytes)
+	key := idKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, p.KeyBytes)
 	return encode(p, salt, key), nil
 }
 
@@ -100,7 +128,7 @@ func Verify(encoded, password string) error {
 	if err != nil {
 		return err
 	}
-	got := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, p.KeyBytes)
+	got := idKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, p.KeyBytes)
 	if subtle.ConstantTimeCompare(got, key) != 1 {
 		return ErrMismatch
 	}
@@ -115,7 +143,7 @@ var absentSalt = make([]byte, 16)
 // exist: the answer then takes as long as a wrong password would.
 func VerifyAbsent(password string) error {
 	p := DefaultParams
-	key := argon2.IDKey([]byte(password), absentSalt, p.Time, p.MemoryKiB, p.Threads, p.KeyBytes)
+	key := idKey([]byte(password), absentSalt, p.Time, p.MemoryKiB, p.Threads, p.KeyBytes)
 	subtle.ConstantTimeCompare(key, key)
 	return ErrMismatch
 }
