@@ -253,12 +253,20 @@ func TestForgedCheckpointsAreNotTrusted(t *testing.T) {
 			code, _, stderr := cli(t, p.http, "allocate", "--amount", "5 tỷ", "--decision", "3536/QĐ-BCT", "--date", "2025-01-10",
 				"--year", "2025", "--province", "01", "--source", "national")
 			require.Equal(t, 0, code, stderr)
+			// A read through the same server waits for its balances to
+			// apply its own write (read-your-writes): only then does the
+			// checkpoint saved at shutdown hold it (under load, a stop
+			// right after the write found the balances still at seq 0,
+			// and saved nothing).
+			code, _, stderr = cli(t, p.http, "balances", "--json")
+			require.Equal(t, 0, code, stderr)
 			p.stop(t) // saves the checkpoints
 
 			q := startServe(t, "--data", data, "--log-level", "info") // for its NATS server
 			cps := operatorCheckpoints(t, q)
 			sealed, err := cps.Load(t.Context(), webapi.BalancesCheckpoint)
 			require.NoError(t, err)
+			require.NotNil(t, sealed, "serve saved its balances' checkpoint at shutdown")
 			require.NoError(t, cps.Save(t.Context(), webapi.BalancesCheckpoint, tc.forge(t, sealed)))
 			keys, err := cps.Load(t.Context(), "key-index")
 			require.NoError(t, err)

@@ -47,6 +47,10 @@ func TestRestartNoticesAMessageRemovedWithTheStream(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	keysFile := filepath.Join(t.TempDir(), "keys.json")
 	require.NoError(t, os.WriteFile(keysFile, []byte(keys), 0o600))
+	// Through the same server, a read waits for its balances to apply its
+	// own writes, so that the checkpoint saved at shutdown holds them.
+	code, _, stderr = cli(t, p.http, "balances", "--json")
+	require.Equal(t, 0, code, stderr)
 	p.stop(t) // saves the checkpoints at seq 6
 
 	// With the operator's password, on the stopped ledger's store.
