@@ -68,12 +68,20 @@ type Account struct {
 	TokenHash string `json:"token_hash,omitempty"`
 	// NATSPasswordHash is the SHA-256 (hex) of the account's NATS
 	// password; empty when the account may not connect to NATS.
-	NATSPasswordHash string     `json:"nats_password_hash,omitempty"`
-	Disabled         bool       `json:"disabled"`
-	CreatedAt        time.Time  `json:"created_at"`
-	CreatedBy        string     `json:"created_by"`
-	DisabledAt       *time.Time `json:"disabled_at,omitempty"`
-	DisabledBy       string     `json:"disabled_by,omitempty"`
+	NATSPasswordHash string `json:"nats_password_hash,omitempty"`
+	// PasswordHash is the hash of the account's console log-in password
+	// (argon2id in PHC form, package web/password); empty when the
+	// account has none. PasswordMustChange says an admin set it: the
+	// owner must change it at the next log-in. PasswordSetAt is when it
+	// was last set.
+	PasswordHash       string     `json:"password_hash,omitempty"`
+	PasswordMustChange bool       `json:"password_must_change,omitempty"`
+	PasswordSetAt      *time.Time `json:"password_set_at,omitempty"`
+	Disabled           bool       `json:"disabled"`
+	CreatedAt          time.Time  `json:"created_at"`
+	CreatedBy          string     `json:"created_by"`
+	DisabledAt         *time.Time `json:"disabled_at,omitempty"`
+	DisabledBy         string     `json:"disabled_by,omitempty"`
 }
 
 // Validate checks a new account.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,11 +9,15 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"text/tabwriter"
 
+	"golang.org/x/term"
+
 	"github.com/kcledger/kcledger/domain"
 	webapi "github.com/kcledger/kcledger/web/api"
+	"github.com/kcledger/kcledger/web/password"
 )
 
 const userUsage = `kcledger user: manage accounts (admins only)
@@ -22,15 +27,18 @@ Usage:
   kcledger user list [--json]
   kcledger user disable NAME
   kcledger user enable NAME
+  kcledger user passwd NAME [--password-file FILE]
 
 An officer records and reads only the provinces and sources listed on its
 account. The new account's token is printed once and never stored in
 clear: hand it to its owner. Disabling takes effect at once, on every
 kcledger process sharing the NATS server; enabling gives the same account,
 with its old token and NATS password, back its access (nothing new is
-created).
+created). A console password (đăng nhập bằng mật khẩu) is stored only as
+its argon2id hash; one an admin sets must be changed by its owner at the
+next log-in.
 
-Run "kcledger user <add|list|disable|enable> --help" for the flags.
+Run "kcledger user <add|list|disable|enable|passwd> --help" for the flags.
 `
 
 // userCommands are the subcommands of `kcledger user`.
@@ -39,6 +47,7 @@ var userCommands = []command{
 	{"list", "list the accounts", runUserList},
 	{"disable", "disable an account at once", runUserDisable},
 	{"enable", "enable a disabled account again: the same account and token", runUserEnable},
+	{"passwd", "set an account's password for the web console (yours, or as an admin anyone's)", runUserPasswd},
 }
 
 // subcommandsOf lists the subcommands of the commands that have some.
@@ -317,4 +326,90 @@ func runNATSUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer
 	fmt.Fprintf(stdout, "  url       %s\n  user      %s\n  password  %s\n  stream    %s\n", res.URL, res.User, res.Password, res.Stream)
 	fmt.Fprintf(stdout, "Try: nats --server %s --user %s --password '<password>' stream info %s\n", res.URL, res.User, res.Stream)
 	return exitOK
+}
+
+func runUserPasswd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	name, rest := splitName(args)
+	fs := newFlags("user passwd", "đặt mật khẩu: set an account's password for the web console, read from --password-file, from standard input, or asked for twice on a terminal (not echoed); at least 12 characters. Your own, or, as an admin, anyone's, which its owner must then change at the next log-in (usage: kcledger user passwd NAME)", stderr)
+	server := addClientFlags(fs)
+	file := fs.String("password-file", "", "read the password from the first line of this file")
+	if code, ok := parseFlags(fs, rest); !ok {
+		return code
+	}
+	if name == "" {
+		fmt.Fprintln(stderr, "kcledger user passwd: give the account's name: kcledger user passwd NAME")
+		return exitUsage
+	}
+	pw, err := readNewPassword(*file, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "kcledger user passwd: %v\n", err)
+		return exitUsage
+	}
+	if err := password.Check(name, pw); err != nil {
+		fmt.Fprintf(stderr, "kcledger user passwd: %s\n", domainMessage(err))
+		return exitUsage
+	}
+	c, err := server.client()
+	if err != nil {
+		fmt.Fprintf(stderr, "kcledger user passwd: %v\n", err)
+		return exitUsage
+	}
+	var res struct {
+		Account webapi.AccountView `json:"account"`
+	}
+	if _, err := c.do(ctx, http.MethodPost, "/v1/users/"+url.PathEscape(name)+"/password", nil, webapi.PasswordRequest{Password: pw}, &res); err != nil {
+		return exitFor(err, stderr, *server.server)
+	}
+	if res.Account.PasswordMustChange {
+		fmt.Fprintf(stdout, "The password of %s is set; its owner must change it at the next log-in.\n", res.Account.Name)
+	} else {
+		fmt.Fprintf(stdout, "The password of %s is set.\n", res.Account.Name)
+	}
+	return exitOK
+}
+
+// readNewPassword reads a new password: the first line of file, or of
+// standard input, or, on a terminal, typed twice without echo.
+func readNewPassword(file string, stderr io.Writer) (string, error) {
+	firstLine := func(r io.Reader) (string, error) {
+		line, err := bufio.NewReader(io.LimitReader(r, 4096)).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", err
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if line == "" {
+			return "", errors.New("no password given")
+		}
+		return line, nil
+	}
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return "", err
+		}
+		defer f.Close()
+		return firstLine(f)
+	}
+	fd := int(os.Stdin.Fd())
+	if !term.IsTerminal(fd) {
+		return firstLine(os.Stdin)
+	}
+	ask := func(prompt string) (string, error) {
+		fmt.Fprint(stderr, prompt)
+		b, err := term.ReadPassword(fd)
+		fmt.Fprintln(stderr)
+		return string(b), err
+	}
+	pw, err := ask("Mật khẩu mới (new password): ")
+	if err != nil {
+		return "", err
+	}
+	again, err := ask("Nhập lại (again): ")
+	if err != nil {
+		return "", err
+	}
+	if pw != again {
+		return "", errors.New("the two passwords differ")
+	}
+	return pw, nil
 }

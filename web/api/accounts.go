@@ -11,6 +11,7 @@ import (
 
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
+	"github.com/kcledger/kcledger/web/password"
 )
 
 // AccountStore is what the API needs of eventstore.Accounts.
@@ -82,23 +83,29 @@ func (a *Server) requireAccount(next http.Handler) http.Handler {
 
 // AccountView is an account as the API shows it: never its hashes.
 type AccountView struct {
-	Name       string          `json:"name"`
-	Role       domain.Role     `json:"role"`
-	Provinces  []string        `json:"provinces,omitempty"`
-	Sources    []domain.Source `json:"sources,omitempty"`
-	HTTPToken  bool            `json:"http_token"`
-	NATS       bool            `json:"nats"`
-	Disabled   bool            `json:"disabled"`
-	CreatedAt  time.Time       `json:"created_at"`
-	CreatedBy  string          `json:"created_by"`
-	DisabledAt *time.Time      `json:"disabled_at,omitempty"`
-	DisabledBy string          `json:"disabled_by,omitempty"`
+	Name      string          `json:"name"`
+	Role      domain.Role     `json:"role"`
+	Provinces []string        `json:"provinces,omitempty"`
+	Sources   []domain.Source `json:"sources,omitempty"`
+	HTTPToken bool            `json:"http_token"`
+	NATS      bool            `json:"nats"`
+	// Password says the account has a console password;
+	// PasswordMustChange that its owner must change it at the next
+	// log-in (an admin set it).
+	Password           bool       `json:"password"`
+	PasswordMustChange bool       `json:"password_must_change,omitempty"`
+	Disabled           bool       `json:"disabled"`
+	CreatedAt          time.Time  `json:"created_at"`
+	CreatedBy          string     `json:"created_by"`
+	DisabledAt         *time.Time `json:"disabled_at,omitempty"`
+	DisabledBy         string     `json:"disabled_by,omitempty"`
 }
 
 func viewOf(a domain.Account) AccountView {
 	return AccountView{
 		Name: a.Name, Role: a.Role, Provinces: a.Provinces, Sources: a.Sources,
 		HTTPToken: a.TokenHash != "", NATS: a.NATSPasswordHash != "", Disabled: a.Disabled,
+		Password: a.PasswordHash != "", PasswordMustChange: a.PasswordMustChange,
 		CreatedAt: a.CreatedAt, CreatedBy: a.CreatedBy, DisabledAt: a.DisabledAt, DisabledBy: a.DisabledBy,
 	}
 }
@@ -291,6 +298,58 @@ func (a *Server) disableUser(w http.ResponseWriter, r *http.Request) {
 		a.natsUsers.SetAccount(acc) // refused, and its connections closed, before this answer
 	}
 	a.log.Info("account disabled", "account", name, "by", admin.Name)
+	writeJSON(w, http.StatusOK, map[string]any{"account": viewOf(acc)})
+}
+
+// PasswordRequest is the body of POST /v1/users/{name}/password.
+type PasswordRequest struct {
+	Password string `json:"password"`
+}
+
+var passwordFields = map[string]bool{"password": true}
+
+// setPassword sets an account's console password, stored only as its
+// argon2id hash (web/password). An account sets its own; an admin sets
+// anyone's, and then its owner must change it at the next log-in. The
+// password must pass password.Check.
+func (a *Server) setPassword(w http.ResponseWriter, r *http.Request) {
+	caller := accountOf(r)
+	name := r.PathValue("name")
+	if name != caller.Name {
+		if err := caller.MayManageAccounts(); err != nil {
+			WriteError(w, r, a.log, domain.Errorf(domain.CodeForbidden, "name", "an account sets its own password; only an admin sets another's, and %s is not one", caller.Name))
+			return
+		}
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		WriteError(w, r, a.log, err)
+		return
+	}
+	req, err := decodeBody[PasswordRequest](body, passwordFields, "")
+	if err != nil {
+		WriteError(w, r, a.log, err)
+		return
+	}
+	if err := password.Check(name, req.Password); err != nil {
+		WriteError(w, r, a.log, err)
+		return
+	}
+	hash, err := password.Hash(req.Password)
+	if err != nil {
+		WriteError(w, r, a.log, err)
+		return
+	}
+	at := a.now().UTC()
+	acc, err := a.accounts.Update(r.Context(), name, func(acc *domain.Account) error {
+		acc.PasswordHash, acc.PasswordMustChange, acc.PasswordSetAt = hash, name != caller.Name, &at
+		return nil
+	})
+	if err != nil {
+		WriteError(w, r, a.log, err)
+		return
+	}
+	a.log.Info("password set", "account", name, "by", caller.Name, "must_change", acc.PasswordMustChange)
 	writeJSON(w, http.StatusOK, map[string]any{"account": viewOf(acc)})
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/kcledger/kcledger/projections"
 	"github.com/kcledger/kcledger/web/api"
 	"github.com/kcledger/kcledger/web/api/apitest"
+	"github.com/kcledger/kcledger/web/password"
 )
 
 // Every role against every route, with the status each must get. A
@@ -327,4 +328,80 @@ func TestConcurrentRequestLimit(t *testing.T) {
 	require.NoError(t, feed.Close())
 	require.Equal(t, http.StatusCreated, <-first)
 	require.Equal(t, http.StatusOK, limited.Get(t, "/v1/provinces").Status, "the slot is free again")
+}
+
+// A console password is set by its owner, or by an admin (then it must
+// be changed at the next log-in); it is stored only as its argon2id
+// hash, never shown, and a password the policy refuses is refused with
+// the field named and nothing stored.
+func TestSetPassword(t *testing.T) {
+	ta := apitest.Start(t, apitest.Options{})
+	officerToken := ta.AddAccount(t, "can-bo-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
+	officer := ta.As(officerToken)
+	ta.AddAccount(t, "kiem-toan", domain.RoleAuditor, nil, nil)
+	body := func(pw string) []byte { return apitest.MustJSON(t, map[string]any{"password": pw}) }
+	jsonHeader := http.Header{"Content-Type": {"application/json"}}
+	stored := func(name string) domain.Account {
+		acc, _, err := ta.Accounts.Account(t.Context(), name)
+		require.NoError(t, err)
+		return acc
+	}
+
+	// The admin sets the officer's: it must be changed at first log-in.
+	r := ta.Do(t, http.MethodPost, "/v1/users/can-bo-hn/password", jsonHeader, body("mật khẩu tạm thời 2025"))
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	assert.NotContains(t, string(r.Body), "argon2")
+	var res struct {
+		Account api.AccountView `json:"account"`
+	}
+	require.NoError(t, json.Unmarshal(r.Body, &res))
+	assert.True(t, res.Account.Password)
+	assert.True(t, res.Account.PasswordMustChange)
+	acc := stored("can-bo-hn")
+	require.True(t, strings.HasPrefix(acc.PasswordHash, "$argon2id$"), acc.PasswordHash)
+	require.NoError(t, password.Verify(acc.PasswordHash, "mật khẩu tạm thời 2025"))
+	assert.True(t, acc.PasswordMustChange)
+
+	// The officer sets its own: no change required any more.
+	r = officer.Do(t, http.MethodPost, "/v1/users/can-bo-hn/password", jsonHeader, body("mật khẩu của riêng tôi"))
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	acc = stored("can-bo-hn")
+	require.NoError(t, password.Verify(acc.PasswordHash, "mật khẩu của riêng tôi"))
+	assert.False(t, acc.PasswordMustChange)
+
+	// The list shows that a password exists, never its hash.
+	r = ta.Get(t, "/v1/users")
+	require.Equal(t, http.StatusOK, r.Status)
+	assert.NotContains(t, string(r.Body), "argon2")
+	var list struct {
+		Accounts []api.AccountView `json:"accounts"`
+	}
+	require.NoError(t, json.Unmarshal(r.Body, &list))
+	for _, a := range list.Accounts {
+		assert.Equal(t, a.Name == "can-bo-hn", a.Password, "%s has a password", a.Name)
+	}
+
+	before := stored("can-bo-hn").PasswordHash
+	for _, tc := range []struct {
+		name   string
+		as     *apitest.API
+		path   string
+		body   []byte
+		status int
+		code   domain.Code
+		field  string
+	}{
+		{"too short", officer, "/v1/users/can-bo-hn/password", body("ngắn quá"), 400, domain.CodeInvalidField, "password"},
+		{"one character", officer, "/v1/users/can-bo-hn/password", body("aaaaaaaaaaaaaaaa"), 400, domain.CodeInvalidField, "password"},
+		{"over 256 bytes", officer, "/v1/users/can-bo-hn/password", body(strings.Repeat("mật khẩu ", 40)), 400, domain.CodeInvalidField, "password"},
+		{"another's, not an admin", officer, "/v1/users/kiem-toan/password", body("một mật khẩu đủ dài"), 403, domain.CodeForbidden, "name"},
+		{"an unknown account", ta, "/v1/users/nobody/password", body("một mật khẩu đủ dài"), 404, domain.CodeNotFound, "name"},
+		{"an unknown field", officer, "/v1/users/can-bo-hn/password", []byte(`{"password":"một mật khẩu đủ dài","must_change":false}`), 400, domain.CodeUnknownField, "must_change"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			apitest.RequireProblem(t, tc.as.Do(t, http.MethodPost, tc.path, jsonHeader, tc.body), tc.status, tc.code, tc.field)
+		})
+	}
+	assert.Equal(t, before, stored("can-bo-hn").PasswordHash, "nothing refused was stored")
+	apitest.RequireProblem(t, ta.Do(t, http.MethodGet, "/v1/users/can-bo-hn/password", nil, nil), http.StatusMethodNotAllowed, domain.CodeMethodNotAllowed, "")
 }

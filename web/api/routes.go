@@ -50,6 +50,8 @@ func (a *Server) routes() http.Handler {
 	v1.HandleFunc("/v1/repudiations", a.methodNotAllowed("POST"))
 	v1.HandleFunc("POST /v1/users/{name}/enable", a.enableUser)
 	v1.HandleFunc("/v1/users/{name}/enable", a.methodNotAllowed("POST"))
+	v1.HandleFunc("POST /v1/users/{name}/password", a.setPassword)
+	v1.HandleFunc("/v1/users/{name}/password", a.methodNotAllowed("POST"))
 	// The year-end operations (yearend.go).
 	for op, path := range YearEndPaths {
 		v1.HandleFunc("POST "+path, a.yearEnd(op))
