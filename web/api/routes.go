@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/kcledger/kcledger/domain"
 )
@@ -15,6 +16,16 @@ import (
 // (/readyz).
 func (a *Server) routes() http.Handler {
 	v1 := http.NewServeMux()
+	// handle registers a path's handlers, one per method, and answers
+	// any other method with 405 and the Allow header.
+	handle := func(path string, methods ...route) {
+		allow := make([]string, len(methods))
+		for i, m := range methods {
+			v1.HandleFunc(m.method+" "+path, m.handler)
+			allow[i] = m.method
+		}
+		v1.HandleFunc(path, a.methodNotAllowed(strings.Join(allow, ", ")))
+	}
 	for path, kind := range map[string]domain.CommandKind{
 		"/v1/allocations":   domain.Allocate,
 		"/v1/adjustments":   domain.Adjust,
@@ -22,40 +33,24 @@ func (a *Server) routes() http.Handler {
 		"/v1/refunds":       domain.Refund,
 		"/v1/lapses":        domain.Lapse,
 	} {
-		v1.HandleFunc("POST "+path, a.record(kind))
-		v1.HandleFunc(path, a.methodNotAllowed("POST"))
+		handle(path, post(a.record(kind)))
 	}
-	v1.HandleFunc("POST /v1/transfers", a.transfer)
-	v1.HandleFunc("/v1/transfers", a.methodNotAllowed("POST"))
-	v1.HandleFunc("GET /v1/balances", a.getBalances)
-	v1.HandleFunc("/v1/balances", a.methodNotAllowed("GET"))
-	v1.HandleFunc("GET "+PathPlanExecution, a.getPlanExecution)
-	v1.HandleFunc(PathPlanExecution, a.methodNotAllowed("GET"))
-	v1.HandleFunc("GET /v1/provinces", a.getProvinces)
-	v1.HandleFunc("/v1/provinces", a.methodNotAllowed("GET"))
-	v1.HandleFunc("POST /v1/users", a.addUser)
-	v1.HandleFunc("GET /v1/users", a.listUsers)
-	v1.HandleFunc("/v1/users", a.methodNotAllowed("GET, POST"))
-	v1.HandleFunc("GET /v1/audit", a.getAudit)
-	v1.HandleFunc("/v1/audit", a.methodNotAllowed("GET"))
-	v1.HandleFunc("POST /v1/rebuild", a.rebuild)
-	v1.HandleFunc("/v1/rebuild", a.methodNotAllowed("POST"))
-	v1.HandleFunc("GET /v1/keys", a.getKeys)
-	v1.HandleFunc("/v1/keys", a.methodNotAllowed("GET"))
-	v1.HandleFunc("POST /v1/nats-users", a.addNATSUser)
-	v1.HandleFunc("/v1/nats-users", a.methodNotAllowed("POST"))
-	v1.HandleFunc("POST /v1/users/{name}/disable", a.disableUser)
-	v1.HandleFunc("/v1/users/{name}/disable", a.methodNotAllowed("POST"))
-	v1.HandleFunc("POST /v1/repudiations", a.repudiate)
-	v1.HandleFunc("/v1/repudiations", a.methodNotAllowed("POST"))
-	v1.HandleFunc("POST /v1/users/{name}/enable", a.enableUser)
-	v1.HandleFunc("/v1/users/{name}/enable", a.methodNotAllowed("POST"))
-	v1.HandleFunc("POST /v1/users/{name}/password", a.setPassword)
-	v1.HandleFunc("/v1/users/{name}/password", a.methodNotAllowed("POST"))
+	handle("/v1/transfers", post(a.transfer))
+	handle("/v1/balances", get(a.getBalances))
+	handle(PathPlanExecution, get(a.getPlanExecution))
+	handle("/v1/provinces", get(a.getProvinces))
+	handle("/v1/users", get(a.listUsers), post(a.addUser))
+	handle("/v1/audit", get(a.getAudit))
+	handle("/v1/rebuild", post(a.rebuild))
+	handle("/v1/keys", get(a.getKeys))
+	handle("/v1/nats-users", post(a.addNATSUser))
+	handle("/v1/users/{name}/disable", post(a.disableUser))
+	handle("/v1/users/{name}/enable", post(a.enableUser))
+	handle("/v1/users/{name}/password", post(a.setPassword))
+	handle("/v1/repudiations", post(a.repudiate))
 	// The year-end operations (yearend.go).
 	for op, path := range YearEndPaths {
-		v1.HandleFunc("POST "+path, a.yearEnd(op))
-		v1.HandleFunc(path, a.methodNotAllowed("POST"))
+		handle(path, post(a.yearEnd(op)))
 	}
 	v1.HandleFunc("/v1/", a.notFound)
 
@@ -67,3 +62,12 @@ func (a *Server) routes() http.Handler {
 	mux.HandleFunc("/", a.notFound)
 	return a.middleware(mux)
 }
+
+// route is one method's handler of a path.
+type route struct {
+	method  string
+	handler http.HandlerFunc
+}
+
+func get(h http.HandlerFunc) route  { return route{http.MethodGet, h} }
+func post(h http.HandlerFunc) route { return route{http.MethodPost, h} }
