@@ -157,27 +157,13 @@ func CheckNewNATSUser(acc domain.Account) error {
 }
 
 func (a *Server) addUser(w http.ResponseWriter, r *http.Request) {
-	admin := accountOf(r)
-	if err := admin.MayManageAccounts(); err != nil {
-		WriteError(w, r, a.log, err)
-		return
-	}
-	body, err := readBody(w, r)
-	if err != nil {
-		WriteError(w, r, a.log, err)
-		return
-	}
 	var req NewAccountRequest
-	if err := DecodeStrict(body, &req); err != nil {
-		WriteError(w, r, a.log, err)
-		return
-	}
-	role, err := domain.ParseRole(req.Role)
+	acc, err := a.newAccount(w, r, &req, nil)
 	if err != nil {
 		WriteError(w, r, a.log, err)
 		return
 	}
-	acc := domain.Account{Name: req.Name, Role: role, Provinces: req.Provinces, CreatedAt: a.now().UTC(), CreatedBy: admin.Name}
+	acc.Provinces = req.Provinces
 	for _, s := range req.Sources {
 		acc.Sources = append(acc.Sources, domain.Source(s))
 	}
@@ -191,8 +177,47 @@ func (a *Server) addUser(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, a.log, err)
 		return
 	}
-	a.log.Info("account created", "account", acc.Name, "role", acc.Role, "by", admin.Name)
+	a.log.Info("account created", "account", acc.Name, "role", acc.Role, "by", acc.CreatedBy)
 	writeJSON(w, http.StatusCreated, NewAccountResponse{Account: viewOf(acc), Token: domain.Token(acc.Name, secret)})
+}
+
+// accountRequest is a request to create an account.
+type accountRequest interface {
+	accountName() string
+	roleName() string
+}
+
+func (q *NewAccountRequest) accountName() string  { return q.Name }
+func (q *NewAccountRequest) roleName() string     { return q.Role }
+func (q *NewNATSUserRequest) accountName() string { return q.Name }
+func (q *NewNATSUserRequest) roleName() string    { return q.Role }
+
+// newAccount reads an admin's request to create an account into req and
+// returns the account it asks for, with its role, creation time and
+// creator. ready, when given, is checked once the caller is known to be
+// an admin, before the body is read.
+func (a *Server) newAccount(w http.ResponseWriter, r *http.Request, req accountRequest, ready func() error) (domain.Account, error) {
+	admin := accountOf(r)
+	if err := admin.MayManageAccounts(); err != nil {
+		return domain.Account{}, err
+	}
+	if ready != nil {
+		if err := ready(); err != nil {
+			return domain.Account{}, err
+		}
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		return domain.Account{}, err
+	}
+	if err := DecodeStrict(body, req); err != nil {
+		return domain.Account{}, err
+	}
+	role, err := domain.ParseRole(req.roleName())
+	if err != nil {
+		return domain.Account{}, err
+	}
+	return domain.Account{Name: req.accountName(), Role: role, CreatedAt: a.now().UTC(), CreatedBy: admin.Name}, nil
 }
 
 // NewNATSUserRequest is the body of POST /v1/nats-users.
@@ -215,44 +240,30 @@ type NewNATSUserResponse struct {
 // addNATSUser creates a read-only NATS user of the embedded server for a
 // subscriber or an auditor.
 func (a *Server) addNATSUser(w http.ResponseWriter, r *http.Request) {
-	admin := accountOf(r)
-	if err := admin.MayManageAccounts(); err != nil {
-		WriteError(w, r, a.log, err)
-		return
-	}
-	if a.natsUsers == nil {
-		WriteError(w, r, a.log, domain.Errorf(domain.CodeUnsupported, "", "kcledger uses an external NATS server; its operator manages its users (SECURITY.md lists the permissions a reader needs)"))
-		return
-	}
-	body, err := readBody(w, r)
-	if err != nil {
-		WriteError(w, r, a.log, err)
-		return
-	}
 	var req NewNATSUserRequest
-	if err := DecodeStrict(body, &req); err != nil {
-		WriteError(w, r, a.log, err)
-		return
-	}
-	role, err := domain.ParseRole(req.Role)
+	acc, err := a.newAccount(w, r, &req, func() error {
+		if a.natsUsers == nil {
+			return domain.Errorf(domain.CodeUnsupported, "", "kcledger uses an external NATS server; its operator manages its users (SECURITY.md lists the permissions a reader needs)")
+		}
+		return nil
+	})
 	if err != nil {
 		WriteError(w, r, a.log, err)
 		return
 	}
-	acc := domain.Account{Name: req.Name, Role: role, CreatedAt: a.now().UTC(), CreatedBy: admin.Name}
 	if err := CheckNewNATSUser(acc); err != nil {
 		WriteError(w, r, a.log, err)
 		return
 	}
-	password, hash := domain.NewSecret()
+	secret, hash := domain.NewSecret()
 	acc.NATSPasswordHash = hash
 	if err := a.accounts.Create(r.Context(), acc); err != nil {
 		WriteError(w, r, a.log, err)
 		return
 	}
 	a.natsUsers.SetAccount(acc) // it may connect as soon as this answer arrives
-	a.log.Info("NATS user created", "account", acc.Name, "role", acc.Role, "by", admin.Name)
-	writeJSON(w, http.StatusCreated, NewNATSUserResponse{Account: viewOf(acc), User: acc.Name, Password: password, URL: a.natsURL, Stream: a.stream})
+	a.log.Info("NATS user created", "account", acc.Name, "role", acc.Role, "by", acc.CreatedBy)
+	writeJSON(w, http.StatusCreated, NewNATSUserResponse{Account: viewOf(acc), User: acc.Name, Password: secret, URL: a.natsURL, Stream: a.stream})
 }
 
 func (a *Server) listUsers(w http.ResponseWriter, r *http.Request) {
