@@ -254,16 +254,11 @@ func movementCommand(name string) func(context.Context, []string, io.Writer, io.
 		if kind == domain.Lapse {
 			reason = fs.String("reason", "", "why, optional: the rule or the decision's grounds")
 		}
-		date := fs.String("date", "", "effective date YYYY-MM-DD, of the decision or voucher (default: today in Vietnam)")
-		id := fs.String("id", "", "idempotency key; reuse the printed key to retry safely (default: a new one)")
-		asJSON := fs.Bool("json", envBool("KCLEDGER_JSON"), "print the server's JSON answer (KCLEDGER_JSON)")
+		rf := addRecordFlags(fs, "of the decision or voucher")
 		if code, ok := parseFlags(fs, args); !ok {
 			return code
 		}
-		usageErr := func(format string, a ...any) int {
-			fmt.Fprintf(stderr, "kcledger %s: %s\n", name, fmt.Sprintf(format, a...))
-			return exitUsage
-		}
+		usageErr := usageErrorOf(name, stderr)
 		c, err := server.client()
 		if err != nil {
 			return usageErr("%v", err)
@@ -279,17 +274,13 @@ func movementCommand(name string) func(context.Context, []string, io.Writer, io.
 		if err != nil {
 			return usageErr("%s: %v", amountFlag, err)
 		}
-		src := domain.Source(*source)
-		if *source != "" {
-			if src, err = domain.ParseSource(*source); err != nil {
-				return usageErr("--source: %v", err)
-			}
+		src, err := sourceFlag("--source", *source)
+		if err != nil {
+			return usageErr("%v", err)
 		}
-		d := domain.DateOf(time.Now().In(vietnam))
-		if *date != "" {
-			if d, err = domain.ParseDate(*date); err != nil {
-				return usageErr("--date: %v", err)
-			}
+		d, err := rf.effectiveDate()
+		if err != nil {
+			return usageErr("%v", err)
 		}
 		if *year == 0 && kind == domain.Lapse {
 			return usageErr("--year is required")
@@ -313,14 +304,10 @@ func movementCommand(name string) func(context.Context, []string, io.Writer, io.
 				*f.to = *f.from
 			}
 		}
-		if err := inputError(cmd, *id); err != nil {
+		if err := inputError(cmd, *rf.id); err != nil {
 			return usageErr("%s", err)
 		}
-		key := *id
-		if key == "" {
-			key = uuid.Must(uuid.NewV7()).String()
-			fmt.Fprintf(stderr, "idempotency key: %s\n", key)
-		}
+		key := rf.key(stderr)
 		body := map[string]any{
 			"fiscal_year": *year, "province": *province, "source": src, "effective_date": d.String(),
 		}
@@ -338,7 +325,65 @@ func movementCommand(name string) func(context.Context, []string, io.Writer, io.
 		if !cmd.Counterpart.IsZero() {
 			body["counterpart"] = cmd.Counterpart.String()
 		}
-		return recordAndPrint(ctx, c, path, key, body, *server.server, *asJSON, stdout, stderr, printRecorded)
+		return recordAndPrint(ctx, c, path, key, body, *server.server, *rf.asJSON, stdout, stderr, printRecorded)
+	}
+}
+
+// recordFlags are the flags every recording command ends with: the
+// effective date, the idempotency key and --json.
+type recordFlags struct {
+	date, id *string
+	asJSON   *bool
+}
+
+// addRecordFlags adds them to fs; dateOf says what the date is of.
+func addRecordFlags(fs *flag.FlagSet, dateOf string) recordFlags {
+	return recordFlags{
+		date:   fs.String("date", "", "effective date YYYY-MM-DD, "+dateOf+" (default: today in Vietnam)"),
+		id:     fs.String("id", "", "idempotency key; reuse the printed key to retry safely (default: a new one)"),
+		asJSON: fs.Bool("json", envBool("KCLEDGER_JSON"), "print the server's JSON answer (KCLEDGER_JSON)"),
+	}
+}
+
+// effectiveDate is --date, or today in Vietnam.
+func (f recordFlags) effectiveDate() (domain.Date, error) {
+	if *f.date == "" {
+		return domain.DateOf(time.Now().In(vietnam)), nil
+	}
+	d, err := domain.ParseDate(*f.date)
+	if err != nil {
+		return d, fmt.Errorf("--date: %v", err)
+	}
+	return d, nil
+}
+
+// key is --id, or a new key, printed so that a retry can reuse it.
+func (f recordFlags) key(stderr io.Writer) string {
+	if *f.id != "" {
+		return *f.id
+	}
+	key := uuid.Must(uuid.NewV7()).String()
+	fmt.Fprintf(stderr, "idempotency key: %s\n", key)
+	return key
+}
+
+// sourceFlag reads a source flag; empty is left for the server to name.
+func sourceFlag(flag, v string) (domain.Source, error) {
+	if v == "" {
+		return "", nil
+	}
+	src, err := domain.ParseSource(v)
+	if err != nil {
+		return src, fmt.Errorf("%s: %v", flag, err)
+	}
+	return src, nil
+}
+
+// usageErrorOf prints a usage error of command name and returns exit 2.
+func usageErrorOf(name string, stderr io.Writer) func(format string, a ...any) int {
+	return func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "kcledger %s: %s\n", name, fmt.Sprintf(format, a...))
+		return exitUsage
 	}
 }
 

@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/kcledger/kcledger/domain"
 	webapi "github.com/kcledger/kcledger/web/api"
@@ -37,16 +34,11 @@ func runTransfer(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	project := fs.String("project", "", "project (đề án) code: it moves that project's money and keeps its code on both lines; optional")
 	category := fs.String("category", "", "content category, optional: "+categoryList())
 	reason := fs.String("reason", "", "why, optional")
-	date := fs.String("date", "", "effective date YYYY-MM-DD, of the decision (default: today in Vietnam)")
-	id := fs.String("id", "", "idempotency key; reuse the printed key to retry safely (default: a new one)")
-	asJSON := fs.Bool("json", envBool("KCLEDGER_JSON"), "print the server's JSON answer (KCLEDGER_JSON)")
+	rf := addRecordFlags(fs, "of the decision")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "kcledger %s: %s\n", name, fmt.Sprintf(format, a...))
-		return exitUsage
-	}
+	usageErr := usageErrorOf(name, stderr)
 	c, err := server.client()
 	if err != nil {
 		return usageErr("%v", err)
@@ -63,35 +55,28 @@ func runTransfer(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if err != nil {
 		return usageErr("--amount: %v", err)
 	}
-	src := domain.Source(*source)
-	if *source != "" {
-		if src, err = domain.ParseSource(*source); err != nil {
-			return usageErr("--source: %v", err)
-		}
+	src, err := sourceFlag("--source", *source)
+	if err != nil {
+		return usageErr("%v", err)
 	}
-	dst := src
-	if *toSource != "" {
-		if dst, err = domain.ParseSource(*toSource); err != nil {
-			return usageErr("--to-source: %v", err)
-		}
+	dst, err := sourceFlag("--to-source", *toSource)
+	if err != nil {
+		return usageErr("%v", err)
 	}
-	d := domain.DateOf(time.Now().In(vietnam))
-	if *date != "" {
-		if d, err = domain.ParseDate(*date); err != nil {
-			return usageErr("--date: %v", err)
-		}
+	if dst == "" {
+		dst = src
+	}
+	d, err := rf.effectiveDate()
+	if err != nil {
+		return usageErr("%v", err)
 	}
 	cmd := domain.Command{Kind: domain.Transfer, FiscalYear: *year, Province: *province, Source: src, Project: *project,
 		Category: domain.Category(*category), Amount: amt, Decision: *decision, Reason: *reason, EffectiveDate: d,
 		TransferKind: domain.TransferKind(*kind), To: domain.LineKey{FiscalYear: *toYear, Province: *toProvince, Source: dst}}
-	if err := inputError(cmd, *id); err != nil {
+	if err := inputError(cmd, *rf.id); err != nil {
 		return usageErr("%s", err)
 	}
-	key := *id
-	if key == "" {
-		key = uuid.Must(uuid.NewV7()).String()
-		fmt.Fprintf(stderr, "idempotency key: %s\n", key)
-	}
+	key := rf.key(stderr)
 	body := map[string]any{
 		"transfer_kind": *kind, "fiscal_year": *year, "province": *province, "source": src,
 		"to_fiscal_year": *toYear, "to_province": *toProvince, "to_source": dst,
@@ -102,7 +87,7 @@ func runTransfer(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			body[field] = v
 		}
 	}
-	return recordAndPrint(ctx, c, "/v1/transfers", key, body, *server.server, *asJSON, stdout, stderr, printTransfer)
+	return recordAndPrint(ctx, c, "/v1/transfers", key, body, *server.server, *rf.asJSON, stdout, stderr, printTransfer)
 }
 
 // printTransfer prints a transfer's two events and both lines' balances.
