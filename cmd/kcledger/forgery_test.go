@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -62,13 +61,10 @@ func TestForgedEventsAreRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			data := t.TempDir()
 			p := startServe(t, "--data", data)
-			code, keys, stderr := cli(t, p.http, "allocate", "--amount", "5 tỷ", "--decision", "3536/QĐ-BCT", "--date", "2025-01-10",
+			code, _, stderr := cli(t, p.http, "allocate", "--amount", "5 tỷ", "--decision", "3536/QĐ-BCT", "--date", "2025-01-10",
 				"--year", "2025", "--province", "01", "--source", "national")
 			require.Equal(t, 0, code, stderr)
-			code, keys, stderr = cli(t, p.http, "keys")
-			require.Equal(t, 0, code, stderr)
-			keysFile := filepath.Join(t.TempDir(), "keys.json")
-			require.NoError(t, os.WriteFile(keysFile, []byte(keys), 0o644))
+			keysFile := pinKeys(t, p.http)
 
 			recs := lineEvents(t, p.nats, p.serviceUser(t))
 			require.Len(t, recs, 1)

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
@@ -251,8 +252,40 @@ func disbursementBody(amount string) map[string]any {
 		"voucher": "KB-1", "beneficiary": "HTX Gốm Bát Tràng", "effective_date": "2025-03-03"}
 }
 
+// pinKeys writes the ledger's public signing keys, as kcledger keys
+// prints them through server, to a file an auditor pins, and returns it.
+func pinKeys(t *testing.T, server string) string {
+	t.Helper()
+	code, keys, stderr := cli(t, server, "keys")
+	require.Equal(t, 0, code, stderr)
+	keysFile := filepath.Join(t.TempDir(), "keys.json")
+	require.NoError(t, os.WriteFile(keysFile, []byte(keys), 0o600))
+	return keysFile
+}
+
+// natsAuditor adds a read-only NATS auditor to p and returns the
+// environment a CLI command runs with as that auditor.
+func natsAuditor(t *testing.T, p *serveProc) []string {
+	t.Helper()
+	code, out, stderr := cli(t, p.http, "nats-user", "add", "kiem-toan", "--role", "auditor", "--json")
+	require.Equal(t, 0, code, stderr)
+	var creds webapi.NewNATSUserResponse
+	require.NoError(t, json.Unmarshal([]byte(out), &creds))
+	env := []string{"KCLEDGER_NATS_URL=" + creds.URL, "KCLEDGER_NATS_USER=" + creds.User, "KCLEDGER_NATS_PASSWORD=" + creds.Password}
+	if path, ok := tokenFiles.Load(p.http); ok {
+		env = append(env, "KCLEDGER_TOKEN_FILE="+path.(string))
+	}
+	return env
+}
+
 // lineEvents reads every event of the test line from the stream.
 func lineEvents(t *testing.T, natsURL string, opts ...nats.Option) []domain.Recorded {
+	t.Helper()
+	return loadLine(t, natsURL, testLine, opts...)
+}
+
+// loadLine reads every event of line k from the stream.
+func loadLine(t *testing.T, natsURL string, k domain.LineKey, opts ...nats.Option) []domain.Recorded {
 	t.Helper()
 	nc, err := nats.Connect(natsURL, opts...)
 	require.NoError(t, err)
@@ -262,7 +295,7 @@ func lineEvents(t *testing.T, natsURL string, opts ...nats.Option) []domain.Reco
 	log, err := eventstore.Open(ctx, nc, eventstore.StreamConfig{})
 	require.NoError(t, err)
 	defer log.Close()
-	recs, err := log.Load(ctx, testLine, 0)
+	recs, err := log.Load(ctx, k, 0)
 	require.NoError(t, err)
 	return recs
 }
@@ -338,20 +371,21 @@ func TestCLIEndToEnd(t *testing.T) {
 	require.Equal(t, exitFailure, code)
 }
 
-// Two serve processes share one nats-server; 32 clients try to overspend
-// one line through both. No invariant may rely on either process's memory.
-func TestTwoProcessesCannotOverspend(t *testing.T) {
+// startTwoServes starts a nats-server and two serve processes of one
+// ledger on it, and returns them and the server.
+func startTwoServes(t *testing.T) (a, b *serveProc, ns *server.Server) {
+	t.Helper()
 	ns, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:-1"})
 	require.NoError(t, err)
 	t.Cleanup(ns.Shutdown)
-	a := startServe(t, "--nats-url", ns.ClientURL())
+	a = startServe(t, "--nats-url", ns.ClientURL())
 	// A second process of the same ledger is given a copy of the ledger
 	// root, which endorses its signing key: each takes the other's events.
 	bData := t.TempDir()
 	root, err := os.ReadFile(filepath.Join(a.data, ledgerRootFile))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(bData, ledgerRootFile), root, 0o600))
-	b := startServe(t, "--nats-url", ns.ClientURL(), "--data", bData)
+	b = startServe(t, "--nats-url", ns.ClientURL(), "--data", bData)
 	// They share the accounts: the first admin, made by one of them.
 	for _, p := range []*serveProc{a, b} {
 		if _, err := os.Stat(p.tokenFile()); err == nil {
@@ -359,6 +393,13 @@ func TestTwoProcessesCannotOverspend(t *testing.T) {
 			useTokenFile(b.http, p.tokenFile())
 		}
 	}
+	return a, b, ns
+}
+
+// Two serve processes share one nats-server; 32 clients try to overspend
+// one line through both. No invariant may rely on either process's memory.
+func TestTwoProcessesCannotOverspend(t *testing.T) {
+	a, b, ns := startTwoServes(t)
 	servers := []string{a.http, b.http}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -782,20 +823,9 @@ func TestVerifyAndReplayAsAnAuditor(t *testing.T) {
 		code, _, stderr := cli(t, p.http, append(args, "--year", "2025", "--province", "01", "--source", "national")...)
 		require.Equal(t, 0, code, stderr)
 	}
-	code, out, stderr := cli(t, p.http, "nats-user", "add", "kiem-toan", "--role", "auditor", "--json")
-	require.Equal(t, 0, code, stderr)
-	var creds webapi.NewNATSUserResponse
-	require.NoError(t, json.Unmarshal([]byte(out), &creds))
-	code, keys, stderr := cli(t, p.http, "keys")
-	require.Equal(t, 0, code, stderr)
-	keysFile := filepath.Join(t.TempDir(), "keys.json")
-	require.NoError(t, os.WriteFile(keysFile, []byte(keys), 0o644))
-
-	auditor := []string{"KCLEDGER_NATS_URL=" + creds.URL, "KCLEDGER_NATS_USER=" + creds.User, "KCLEDGER_NATS_PASSWORD=" + creds.Password}
-	if path, ok := tokenFiles.Load(p.http); ok {
-		auditor = append(auditor, "KCLEDGER_TOKEN_FILE="+path.(string))
-	}
-	code, out, stderr = cliEnv(t, p.http, auditor, "verify", "--keys", keysFile, "--compare")
+	keysFile := pinKeys(t, p.http)
+	auditor := natsAuditor(t, p)
+	code, out, stderr := cliEnv(t, p.http, auditor, "verify", "--keys", keysFile, "--compare")
 	require.Equal(t, 0, code, "%s\n%s", out, stderr)
 	require.Contains(t, out, "Checked 2 events on 1 budget line")
 	require.Contains(t, out, "equal those recomputed")
@@ -888,16 +918,13 @@ func TestExports(t *testing.T) {
 		code, _, stderr := cli(t, p.http, append(args, "--year", "2025")...)
 		require.Equal(t, 0, code, "%v: %s", args, stderr)
 	}
-	code, out, stderr := cli(t, p.http, "nats-user", "add", "kiem-toan", "--role", "auditor", "--json")
-	require.Equal(t, 0, code, stderr)
-	var creds webapi.NewNATSUserResponse
-	require.NoError(t, json.Unmarshal([]byte(out), &creds))
-	auditor := []string{"KCLEDGER_NATS_URL=" + creds.URL, "KCLEDGER_NATS_USER=" + creds.User, "KCLEDGER_NATS_PASSWORD=" + creds.Password}
+	auditor := natsAuditor(t, p)
 	dir := t.TempDir()
 
 	// CSV: a BOM, a header, a row per movement, diacritics intact.
 	csvFile := filepath.Join(dir, "movements.csv")
-	code, _, stderr = cliEnv(t, p.http, auditor, "export", "--format", "csv", "--vi-numbers", "--output", csvFile)
+	var out string
+	code, _, stderr := cliEnv(t, p.http, auditor, "export", "--format", "csv", "--vi-numbers", "--output", csvFile)
 	require.Equal(t, 0, code, stderr)
 	data, err := os.ReadFile(csvFile)
 	require.NoError(t, err)

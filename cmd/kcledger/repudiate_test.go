@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -197,10 +195,7 @@ func TestBadMessagesAreRepudiated(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	var creds webapi.NewNATSUserResponse
 	require.NoError(t, json.Unmarshal([]byte(out), &creds))
-	code, keys, stderr := cli(t, p.http, "keys")
-	require.Equal(t, 0, code, stderr)
-	keysFile := filepath.Join(t.TempDir(), "keys.json")
-	require.NoError(t, os.WriteFile(keysFile, []byte(keys), 0o644))
+	keysFile := pinKeys(t, p.http)
 	auditor := []string{"KCLEDGER_NATS_URL=" + creds.URL, "KCLEDGER_NATS_USER=" + creds.User, "KCLEDGER_NATS_PASSWORD=" + creds.Password}
 
 	code, out, stderr = cliEnv(t, p.http, auditor, "verify", "--keys", keysFile)
@@ -334,10 +329,7 @@ func TestReplayRefusesATamperedRepudiation(t *testing.T) {
 	code, _, stderr = cli(t, p.http, "allocate", "--amount", "3 tỷ", "--decision", "2/QĐ-BCT", "--date", "2025-01-10",
 		"--year", "2025", "--province", "79", "--source", "national")
 	require.Equal(t, 0, code, stderr) // seq 4
-	code, keys, stderr := cli(t, p.http, "keys")
-	require.Equal(t, 0, code, stderr)
-	keysFile := filepath.Join(t.TempDir(), "keys.json")
-	require.NoError(t, os.WriteFile(keysFile, []byte(keys), 0o600))
+	keysFile := pinKeys(t, p.http)
 	asOf := time.Now().UTC().Format(time.RFC3339Nano)
 
 	nc, err := nats.Connect(p.nats, p.serviceUser(t))

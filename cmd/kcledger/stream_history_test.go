@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -43,13 +42,10 @@ func TestRestartNoticesAMessageRemovedWithTheStream(t *testing.T) {
 		require.Equal(t, 0, code, stderr)
 	}
 	token := tokenFor(p.http)
-	code, keys, stderr := cli(t, p.http, "keys")
-	require.Equal(t, 0, code, stderr)
-	keysFile := filepath.Join(t.TempDir(), "keys.json")
-	require.NoError(t, os.WriteFile(keysFile, []byte(keys), 0o600))
+	keysFile := pinKeys(t, p.http)
 	// Through the same server, a read waits for its balances to apply its
 	// own writes, so that the checkpoint saved at shutdown holds them.
-	code, _, stderr = cli(t, p.http, "balances", "--json")
+	code, _, stderr := cli(t, p.http, "balances", "--json")
 	require.Equal(t, 0, code, stderr)
 	p.stop(t) // saves the checkpoints at seq 6
 

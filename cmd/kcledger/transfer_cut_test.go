@@ -2,13 +2,9 @@ package main
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	webapi "github.com/kcledger/kcledger/web/api"
 )
 
 // A replay, or the balances of the past, cut at a transfer's
@@ -24,15 +20,8 @@ func TestCutAtATransferKeepsBothSides(t *testing.T) {
 		code, _, stderr := cli(t, p.http, args...)
 		require.Equal(t, 0, code, stderr)
 	}
-	code, out, stderr := cli(t, p.http, "nats-user", "add", "kiem-toan", "--role", "auditor", "--json")
-	require.Equal(t, 0, code, stderr)
-	var creds webapi.NewNATSUserResponse
-	require.NoError(t, json.Unmarshal([]byte(out), &creds))
-	code, keys, stderr := cli(t, p.http, "keys")
-	require.Equal(t, 0, code, stderr)
-	keysFile := filepath.Join(t.TempDir(), "keys.json")
-	require.NoError(t, os.WriteFile(keysFile, []byte(keys), 0o644))
-	auditor := []string{"KCLEDGER_NATS_URL=" + creds.URL, "KCLEDGER_NATS_USER=" + creds.User, "KCLEDGER_NATS_PASSWORD=" + creds.Password}
+	keysFile := pinKeys(t, p.http)
+	auditor := natsAuditor(t, p)
 
 	// Seq 1 is the allocation, 2 the transfer's out side, 3 its in side.
 	type lines struct {
@@ -56,7 +45,7 @@ func TestCutAtATransferKeepsBothSides(t *testing.T) {
 		}
 		return out
 	}
-	code, out, stderr = cliEnv(t, p.http, auditor, "replay", "--keys", keysFile, "--until-seq", "2", "--json")
+	code, out, stderr := cliEnv(t, p.http, auditor, "replay", "--keys", keysFile, "--until-seq", "2", "--json")
 	require.Equal(t, 0, code, stderr)
 	require.Equal(t, map[int]string{2025: "2000000000", 2026: "1000000000"}, available(out), out)
 	code, out, stderr = cliEnv(t, p.http, auditor, "replay", "--keys", keysFile, "--until-seq", "1", "--json")

@@ -4,17 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kcledger/kcledger/domain"
-	"github.com/kcledger/kcledger/eventstore"
 	"github.com/kcledger/kcledger/web/api/apitest"
 )
 
@@ -26,42 +22,12 @@ func carryOverProcessBody(amount string) map[string]any {
 		"to_fiscal_year": 2026, "to_province": "01", "amount": amount, "decision": "55/QĐ-UBND", "effective_date": "2026-01-15"}
 }
 
-// loadLine reads every event of line k from the stream.
-func loadLine(t *testing.T, natsURL string, k domain.LineKey) []domain.Recorded {
-	t.Helper()
-	nc, err := nats.Connect(natsURL)
-	require.NoError(t, err)
-	defer nc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	log, err := eventstore.Open(ctx, nc, eventstore.StreamConfig{})
-	require.NoError(t, err)
-	defer log.Close()
-	recs, err := log.Load(ctx, k, 0)
-	require.NoError(t, err)
-	return recs
-}
-
 // Two serve processes on one NATS server carry money over out of a line
 // and disburse from it at once: never more than the plan leaves it, both
 // lines' chains intact, every acknowledged transfer in the stream once
 // with both of its sides, and verify clean.
 func TestTwoProcessesTransferAndDisburse(t *testing.T) {
-	ns, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:-1"})
-	require.NoError(t, err)
-	t.Cleanup(ns.Shutdown)
-	a := startServe(t, "--nats-url", ns.ClientURL())
-	bData := t.TempDir()
-	root, err := os.ReadFile(filepath.Join(a.data, ledgerRootFile))
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(bData, ledgerRootFile), root, 0o600))
-	b := startServe(t, "--nats-url", ns.ClientURL(), "--data", bData)
-	for _, p := range []*serveProc{a, b} {
-		if _, err := os.Stat(p.tokenFile()); err == nil {
-			useTokenFile(a.http, p.tokenFile())
-			useTokenFile(b.http, p.tokenFile())
-		}
-	}
+	a, b, ns := startTwoServes(t)
 	servers := []string{a.http, b.http}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -162,10 +128,7 @@ func TestTwoProcessesTransferAndDisburse(t *testing.T) {
 	require.True(t, bal.Available().IsZero())
 
 	// verify, from the stream itself, with the keys pinned.
-	code, keys, stderr := cli(t, a.http, "keys")
-	require.Equal(t, 0, code, stderr)
-	keysFile := filepath.Join(t.TempDir(), "keys.json")
-	require.NoError(t, os.WriteFile(keysFile, []byte(keys), 0o644))
+	keysFile := pinKeys(t, a.http)
 	for _, srv := range servers {
 		code, out, stderr := cliEnv(t, srv, []string{"KCLEDGER_NATS_URL=" + ns.ClientURL(), "KCLEDGER_TOKEN_FILE=" + tokenFileOf(srv)},
 			"verify", "--keys", keysFile, "--compare")

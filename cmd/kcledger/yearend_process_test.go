@@ -273,10 +273,7 @@ func TestYearEndScenarioThroughTheCLI(t *testing.T) {
 	assert.Contains(t, stderr, "scheme")
 
 	// verify recomputes the same balances from the stream.
-	code, keys, stderr := cli(t, p.http, "keys")
-	require.Equal(t, 0, code, stderr)
-	keysFile := filepath.Join(t.TempDir(), "keys.json")
-	require.NoError(t, os.WriteFile(keysFile, []byte(keys), 0o644))
+	keysFile := pinKeys(t, p.http)
 	pw, err := readSecretFile(filepath.Join(p.data, natsServiceFile))
 	require.NoError(t, err)
 	natsEnv := []string{"KCLEDGER_NATS_URL=" + p.nats, "KCLEDGER_NATS_USER=" + eventstore.ServiceUser, "KCLEDGER_NATS_PASSWORD=" + pw, "KCLEDGER_TOKEN_FILE=" + p.tokenFile()}
