@@ -145,25 +145,10 @@ func Run(t *testing.T, open func(t *testing.T) domain.EventLog) {
 	t.Run("concurrent appends with one expectation: exactly one wins", func(t *testing.T) {
 		log := open(t)
 		const n = 8
-		var wg sync.WaitGroup
-		errs := make([]error, n)
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, errs[i] = log.Append(ctx, domain.Proposal{Event: Event(lineA, fmt.Sprintf("race-%d", i), 1), ExpectedSeq: 0})
-			}()
-		}
-		wg.Wait()
-		wins := 0
-		for _, err := range errs {
-			if err == nil {
-				wins++
-			} else {
-				require.ErrorIs(t, err, domain.ErrStale)
-			}
-		}
-		assert.Equal(t, 1, wins)
+		exactlyOneWins(t, n, func(i int) error {
+			_, err := log.Append(ctx, domain.Proposal{Event: Event(lineA, fmt.Sprintf("race-%d", i), 1), ExpectedSeq: 0})
+			return err
+		})
 		got, err := log.Load(ctx, lineA, 0)
 		require.NoError(t, err)
 		assert.Len(t, got, 1)
@@ -257,32 +242,42 @@ func Run(t *testing.T, open func(t *testing.T) domain.EventLog) {
 	t.Run("concurrent atomic appends on a shared line: exactly one wins", func(t *testing.T) {
 		log := open(t)
 		const n = 6
-		var wg sync.WaitGroup
-		errs := make([]error, n)
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				out, in := pair(fmt.Sprintf("race-pair-%d", i))
-				_, errs[i] = log.AppendAll(ctx, []domain.Proposal{{Event: out, ExpectedSeq: 0}, {Event: in, ExpectedSeq: 0}})
-			}()
-		}
-		wg.Wait()
-		wins := 0
-		for _, err := range errs {
-			if err == nil {
-				wins++
-			} else {
-				require.ErrorIs(t, err, domain.ErrStale)
-			}
-		}
-		assert.Equal(t, 1, wins)
+		exactlyOneWins(t, n, func(i int) error {
+			out, in := pair(fmt.Sprintf("race-pair-%d", i))
+			_, err := log.AppendAll(ctx, []domain.Proposal{{Event: out, ExpectedSeq: 0}, {Event: in, ExpectedSeq: 0}})
+			return err
+		})
 		for _, k := range []domain.LineKey{lineA, lineB} {
 			got, err := log.Load(ctx, k, 0)
 			require.NoError(t, err)
 			assert.Len(t, got, 1, "line %s", k)
 		}
 	})
+}
+
+// exactlyOneWins runs try(0) … try(n-1) at once and requires that
+// exactly one succeeds and every other finds its line moved on.
+func exactlyOneWins(t *testing.T, n int, try func(i int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = try(i)
+		}()
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range errs {
+		if err == nil {
+			wins++
+		} else {
+			require.ErrorIs(t, err, domain.ErrStale)
+		}
+	}
+	assert.Equal(t, 1, wins)
 }
 
 // eventuallyClaimed polls Claim until it finds key: a log may index keys
