@@ -82,6 +82,11 @@ type Account struct {
 	CreatedBy          string     `json:"created_by"`
 	DisabledAt         *time.Time `json:"disabled_at,omitempty"`
 	DisabledBy         string     `json:"disabled_by,omitempty"`
+	// SessionEpoch counts what ended the account's console sessions: a
+	// disable, a password set. A session keeps the epoch it was opened
+	// in, and ends once the account's has moved on, even if an admin has
+	// enabled the account again by then.
+	SessionEpoch uint64 `json:"session_epoch,omitempty"`
 }
 
 // Validate checks a new account.

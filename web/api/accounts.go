@@ -298,6 +298,7 @@ func (a *Server) disableUser(w http.ResponseWriter, r *http.Request) {
 	acc, err := a.accounts.Update(r.Context(), name, func(acc *domain.Account) error {
 		if !acc.Disabled {
 			acc.Disabled, acc.DisabledAt, acc.DisabledBy = true, &at, admin.Name
+			acc.SessionEpoch++ // its console sessions end, for good
 		}
 		return nil
 	})
@@ -354,6 +355,7 @@ func (a *Server) setPassword(w http.ResponseWriter, r *http.Request) {
 	at := a.now().UTC()
 	acc, err := a.accounts.Update(r.Context(), name, func(acc *domain.Account) error {
 		acc.PasswordHash, acc.PasswordMustChange, acc.PasswordSetAt = hash, name != caller.Name, &at
+		acc.SessionEpoch++ // the sessions opened with the old password end
 		return nil
 	})
 	if err != nil {

@@ -54,6 +54,9 @@ func (a *Server) routes() http.Handler {
 	}
 	v1.HandleFunc("/v1/", a.notFound)
 
+	// The web console authenticates its own sessions and calls the same
+	// routes as their account (ServeAs).
+	a.asAccount = a.limit(v1)
 	mux := http.NewServeMux()
 	// Every /v1 route needs an account; the health check does not.
 	mux.Handle("/v1/", a.limit(a.requireAccount(v1)))

@@ -66,6 +66,8 @@ type Server struct {
 
 	handlerOnce sync.Once
 	handler     http.Handler
+	// asAccount is the /v1 routes without their authentication (ServeAs).
+	asAccount http.Handler
 }
 
 // Config is what a Server serves and answers with.
@@ -135,6 +137,14 @@ func New(c Config) *Server {
 func (a *Server) Handler() http.Handler {
 	a.handlerOnce.Do(func() { a.handler = a.routes() })
 	return a.handler
+}
+
+// ServeAs serves a /v1 request as acc, an account its caller has
+// authenticated: the web console, whose sessions stand for tokens. The
+// routes, their limits, rules and answers are those a token gets.
+func (a *Server) ServeAs(w http.ResponseWriter, r *http.Request, acc *domain.Account) {
+	a.Handler()
+	a.asAccount.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), accountKey{}, acc)))
 }
 
 // InFlight is the number of /v1 requests being served now.
