@@ -1,0 +1,125 @@
+package ui
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/kcledger/kcledger/web/i18n"
+)
+
+// routes is every page of the console, in one place. A member page needs
+// a session; every form that changes something is a POST that carries its
+// session's token (and comes from the console's own origin: console()).
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /static/", s.static())
+	// login.go
+	mux.HandleFunc("GET /login", s.visitor(s.loginPage))
+	mux.HandleFunc("POST /login", s.visitor(s.logIn))
+	mux.HandleFunc("POST /logout", s.member(s.logOut))
+	mux.HandleFunc("GET /password", s.member(s.passwordPage))
+	mux.HandleFunc("POST /password", s.member(s.changePassword))
+	// lang.go
+	mux.HandleFunc("GET /lang", s.visitor(s.switchLang))
+	// overview.go
+	mux.HandleFunc("GET /{$}", s.member(s.overview))
+	// keys.go
+	mux.HandleFunc("GET /keys", s.member(s.keysPage))
+	mux.HandleFunc("/", s.visitor(s.notFound))
+	return mux
+}
+
+// page is a console handler, given its visitor.
+type page func(w http.ResponseWriter, r *http.Request, v *visit)
+
+// maxFormBytes bounds a form's body: the API's own limits on each field
+// are far below it, and it keeps a form from holding memory.
+const maxFormBytes = 64 << 10
+
+// visitor runs h with the request's language, logged in or not.
+func (s *Server) visitor(h page) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v := s.newVisit(r)
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		}
+		h(w, r, v)
+	}
+}
+
+func (s *Server) newVisit(r *http.Request) *visit {
+	var cookie string
+	if c, err := r.Cookie(i18n.CookieName); err == nil {
+		cookie = c.Value
+	}
+	lang := i18n.Negotiate(cookie, r.Header.Get("Accept-Language"))
+	return &visit{lang: lang, l: i18n.New(lang)}
+}
+
+// member runs h for a logged-in visitor whose account is enabled now;
+// anybody else is sent to the log-in page. An account whose password an
+// admin set may only change it (or log out). A POST must carry the
+// session's form token.
+func (s *Server) member(h page) http.HandlerFunc {
+	return s.visitor(func(w http.ResponseWriter, r *http.Request, v *visit) {
+		key, sess, acc, err := s.resume(r.Context(), r)
+		if errors.Is(err, errNoSession) {
+			if key != "" {
+				_ = s.sessions.Delete(r.Context(), key) // ended: forget it
+			}
+			s.setCookie(w, sessionCookie, "", -1)
+			s.toLogin(w, r)
+			return
+		}
+		if err != nil {
+			s.failed(w, r, v, err)
+			return
+		}
+		v.key, v.session, v.account = key, sess, acc
+		if sw, ok := w.(*statusWriter); ok {
+			sw.account = acc.Name
+		}
+		if r.Method == http.MethodPost {
+			if err := r.ParseForm(); err != nil {
+				s.badForm(w, r, v)
+				return
+			}
+			if !validCSRF(r, sess) {
+				s.forbiddenForm(w, r)
+				return
+			}
+		}
+		if acc.PasswordMustChange && r.URL.Path != "/password" && r.URL.Path != "/logout" {
+			http.Redirect(w, r, "/password", http.StatusSeeOther)
+			return
+		}
+		h(w, r, v)
+	})
+}
+
+// toLogin sends a visitor without a session to the log-in page, and back
+// to where it was going once logged in.
+func (s *Server) toLogin(w http.ResponseWriter, r *http.Request) {
+	target := "/login"
+	if r.Method == http.MethodGet && r.URL.Path != "/" {
+		target += "?next=" + url.QueryEscape(r.URL.RequestURI())
+	} else if r.Method != http.MethodGet {
+		target += "?ended=1"
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// localPath is p when it is a path of this console, else "/": a log-in or
+// a language switch never sends anybody to another host.
+func localPath(p string) string {
+	if p == "" || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+		return "/"
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Host != "" || u.Scheme != "" {
+		return "/"
+	}
+	return p
+}

@@ -1,0 +1,2 @@
+// kcledger console: enhancements only. Every page works without this file.
+"use strict";
