@@ -93,6 +93,9 @@ type view struct {
 	// Title is the page's title key in the catalogues; Nav the menu
 	// entry it belongs to.
 	Title, Nav string
+	// MayRecord and MayManage say what the menu offers: the recording
+	// forms, the accounts (the API refuses the rest anyway).
+	MayRecord, MayManage bool
 	// Flash is a message key shown once above the page.
 	Flash     string
 	RequestID string
@@ -111,6 +114,10 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, v *visit, status
 		RequestID: w.Header().Get("X-Request-Id"), Page: data}
 	if v.session != nil {
 		vw.CSRF = v.session.CSRF
+	}
+	if v.account != nil {
+		vw.MayRecord = v.account.MayRecordAny() == nil
+		vw.MayManage = v.account.MayManageAccounts() == nil
 	}
 	if f := r.URL.Query().Get("done"); flashes[f] {
 		vw.Flash = "flash." + f
