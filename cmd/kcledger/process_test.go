@@ -96,7 +96,7 @@ func (l *lockedBuffer) lines() []string {
 	return strings.Split(s, "\n")
 }
 
-var readyLine = regexp.MustCompile(`HTTP API on (https?://\S+), NATS on ((?:nats|tls)://\S+),`)
+var readyLine = regexp.MustCompile(`HTTP API and web console on (https?://\S+), NATS on ((?:nats|tls)://\S+),`)
 
 // startServe runs `kcledger serve` with args on free loopback ports and
 // waits for its ready line.

@@ -19,6 +19,7 @@ import (
 	"github.com/kcledger/kcledger/eventstore"
 	"github.com/kcledger/kcledger/projections"
 	webapi "github.com/kcledger/kcledger/web/api"
+	webui "github.com/kcledger/kcledger/web/ui"
 )
 
 // serveConfig is everything `kcledger serve` needs, parsed from flags and
@@ -373,7 +374,15 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		Health:       health,
 		Repudiations: repudiations,
 	})
-	handler := a.Handler()
+	sessions, err := eventstore.OpenSessions(ctx, js, "", c.Replicas, webui.DefaultSessionLifetime)
+	if err != nil {
+		return err
+	}
+	console, err := webui.New(webui.Config{API: a, Accounts: accounts, Sessions: sessions, Secure: c.TLSCert != "", Log: log, Now: time.Now})
+	if err != nil {
+		return err
+	}
+	handler := console.Handler()
 	if apiNC != nil {
 		svc, err := a.StartNATS(apiNC)
 		if err != nil {
@@ -406,7 +415,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		log.Warn("the API listens beyond loopback without TLS (--insecure): tokens cross the network in clear unless a proxy adds TLS", "http", c.HTTP)
 	}
 	log.Info("kcledger ready", "http", scheme+"://"+ln.Addr().String(), "nats", natsURL, "stream", store.Stream(), "data", c.DataDir, "applied_seq", balances.Applied())
-	fmt.Fprintf(stdout, "kcledger: HTTP API on %s://%s, NATS on %s, stream %s\n", scheme, ln.Addr(), natsURL, store.Stream())
+	fmt.Fprintf(stdout, "kcledger: HTTP API and web console on %s://%s, NATS on %s, stream %s\n", scheme, ln.Addr(), natsURL, store.Stream())
 
 	var runErr error
 	select {
