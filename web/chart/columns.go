@@ -1,0 +1,242 @@
+package chart
+
+import (
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/kcledger/kcledger/domain"
+)
+
+// Columns is a chart of execution month by month over a fiscal year:
+// twelve columns of what was executed (net of refunds) in each month, a
+// negative month below the zero line (class chart-neg). With Cumulative it
+// also draws the running total as a line (chart-cum) and, if Plan is
+// positive, the year's plan as a dashed horizontal line (chart-plan-line),
+// which the running total is meant to reach; the plan is not drawn without
+// the running total, since a month is not comparable with a year.
+type Columns struct {
+	// ID prefixes the ids of <title> and <desc>, as for Bars.
+	ID                 string
+	Title, Description string
+	// Months labels the columns: T1…T12, or Jan…Dec.
+	Months [12]string
+	// Executed is each month's net execution.
+	Executed [12]domain.Amount
+	// Cumulative draws the running total; Plan the plan line with it.
+	Cumulative bool
+	Plan       domain.Amount
+	// PlanLabel names the plan line ("Kế hoạch"); it is followed by the
+	// plan's figure. CumulativeLabel names the running total in <desc>.
+	PlanLabel, CumulativeLabel string
+	// Amount renders a figure, for instance (*i18n.Localizer).Short.
+	Amount func(domain.Amount) string
+}
+
+// Layout of Columns, in user units of the viewBox.
+const (
+	colsWidth       = 480
+	colsHeight      = 260
+	colsPlotMinLeft = 40
+	colsPlotMaxLeft = 160
+	colsPlotRight   = 476
+	colsPlotTop     = 20
+	colsPlotBot     = 226
+	colsFont        = 12
+	colsTicks       = 4
+	// maxColumnAmount bounds every amount of a Columns chart (and so the
+	// running total and the gridlines, which stay inside ParseTotal's
+	// digits): 10^27 đồng, a billion times MaxLineTotal.
+	maxColumnDigits = 27
+)
+
+// Render writes the chart as an <svg> element. Nothing is written if it
+// fails.
+func (c Columns) Render(w io.Writer) error {
+	v, err := c.view()
+	if err != nil {
+		return err
+	}
+	return render(w, "columns.svg", v)
+}
+
+// HTML returns the chart as an <svg> element for an html/template page.
+func (c Columns) HTML() (template.HTML, error) {
+	v, err := c.view()
+	if err != nil {
+		return "", err
+	}
+	return renderHTML("columns.svg", v)
+}
+
+type columnsView struct {
+	ID, Title, Desc    string
+	Width, Height      string
+	Font, FontSize     string
+	PlotLeft, PlotRite string
+	TickX              string
+	Zero               string
+	Ticks              []tick
+	Cols               []column
+	CumPoints          string
+	Cum                []point
+	Plan               bool
+	PlanY, PlanText    string
+	PlanTextY          string
+	C                  colours
+}
+
+type tick struct{ Y, TextY, Text string }
+
+type column struct {
+	Class, Fill, Title    string
+	X, Y, Width, Height   string
+	LabelX, LabelY, Label string
+}
+
+type point struct{ X, Y string }
+
+var maxColumnAmount = decimal.New(1, maxColumnDigits)
+
+func (c Columns) view() (columnsView, error) {
+	if err := checkID(c.ID); err != nil {
+		return columnsView{}, err
+	}
+	if c.Amount == nil {
+		return columnsView{}, errors.New("chart: Columns needs an Amount formatter")
+	}
+	check := func(a domain.Amount, what string) error {
+		if a.Decimal().Abs().Cmp(maxColumnAmount) >= 0 {
+			return fmt.Errorf("chart: %s %s đồng: at most %d digits", what, clip(a.String(), 40), maxColumnDigits)
+		}
+		return nil
+	}
+	if err := check(c.Plan, "plan"); err != nil {
+		return columnsView{}, err
+	}
+	var cum [12]decimal.Decimal
+	running := decimal.Zero
+	for i, a := range c.Executed {
+		if err := check(a, "month "+itoa(i+1)); err != nil {
+			return columnsView{}, err
+		}
+		running = running.Add(a.Decimal())
+		cum[i] = running
+	}
+	drawPlan := c.Cumulative && c.Plan.Sign() > 0
+
+	// The value range: zero, every month, and the line and plan if drawn.
+	hi, lo := decimal.Zero, decimal.Zero
+	see := func(d decimal.Decimal) {
+		if d.Cmp(hi) > 0 {
+			hi = d
+		}
+		if d.Cmp(lo) < 0 {
+			lo = d
+		}
+	}
+	for i, a := range c.Executed {
+		see(a.Decimal())
+		if c.Cumulative {
+			see(cum[i])
+		}
+	}
+	if drawPlan {
+		see(c.Plan.Decimal())
+	}
+	// Gridlines at multiples of a round step that cover [lo, hi].
+	var bottom, top, step decimal.Decimal
+	if hi.Equal(lo) {
+		bottom, top, step = decimal.Zero, decimal.Zero, decimal.NewFromInt(1)
+	} else {
+		step = niceStep(amountOf(hi.Sub(lo)), colsTicks)
+		bottom = lo.Div(step).Floor().Mul(step)
+		top = hi.Div(step).Ceil().Mul(step)
+	}
+	span := top.Sub(bottom)
+	plotH := dec(colsPlotBot - colsPlotTop)
+	// y maps an amount to its height in the viewBox: exact decimals, then
+	// rounded once by coord.
+	y := func(d decimal.Decimal) decimal.Decimal {
+		if span.Sign() == 0 {
+			return dec(colsPlotBot)
+		}
+		return dec(colsPlotBot).Sub(d.Sub(bottom).Mul(plotH).DivRound(span, ratioDecimals))
+	}
+
+	v := columnsView{
+		ID: c.ID, Title: clean(c.Title, maxTextRunes),
+		Width: itoa(colsWidth), Height: itoa(colsHeight),
+		Font: fontFamily, FontSize: itoa(colsFont),
+		PlotRite: itoa(colsPlotRight),
+		Zero:     coord(y(decimal.Zero)), C: defaultColours,
+	}
+	// The gridlines' figures set the left margin, within bounds.
+	widest := 0.0
+	for t := bottom; t.Cmp(top) <= 0; t = t.Add(step) {
+		ty := y(t)
+		text := clean(c.Amount(amountOf(t)), maxTextRunes)
+		widest = max(widest, textWidth(text, colsFont))
+		v.Ticks = append(v.Ticks, tick{Y: coord(ty), TextY: coord(ty.Add(dec(4))), Text: text})
+	}
+	left := min(max(int(widest)+8, colsPlotMinLeft), colsPlotMaxLeft)
+	if widest+8 > colsPlotMaxLeft {
+		for i := range v.Ticks {
+			v.Ticks[i].Text, _ = truncate(v.Ticks[i].Text, runesIn(colsPlotMaxLeft-8, colsFont))
+		}
+	}
+	v.PlotLeft, v.TickX = itoa(left), itoa(left-6)
+
+	slot := dec(colsPlotRight - left).Div(dec(12))
+	half := slot.Mul(decimal.RequireFromString("0.34"))
+	zero := y(decimal.Zero)
+	var desc strings.Builder
+	desc.WriteString(clean(c.Description, maxDescRunes))
+	var points []string
+	for i, a := range c.Executed {
+		centre := dec(left).Add(slot.Mul(dec(i))).Add(slot.Div(dec(2)))
+		month := clean(c.Months[i], 12)
+		figure := clean(c.Amount(a), maxTextRunes)
+		top, bot := y(a.Decimal()), zero
+		col := column{
+			Class: "chart-exec", Fill: colourExec, Title: month + ": " + figure,
+			X: coord(centre.Sub(half)), Width: coord(half.Mul(dec(2))),
+			LabelX: coord(centre), LabelY: itoa(colsPlotBot + colsFont + 6), Label: month,
+		}
+		if a.Sign() < 0 {
+			top, bot = zero, y(a.Decimal())
+			col.Class, col.Fill = "chart-exec chart-neg", colourNeg
+		}
+		col.Y, col.Height = coord(top), coord(bot.Sub(top))
+		v.Cols = append(v.Cols, col)
+		if c.Cumulative {
+			p := point{X: coord(centre), Y: coord(y(cum[i]))}
+			v.Cum = append(v.Cum, p)
+			points = append(points, p.X+","+p.Y)
+		}
+		desc.WriteString("\n")
+		desc.WriteString(month)
+		desc.WriteString(": ")
+		desc.WriteString(figure)
+	}
+	v.CumPoints = strings.Join(points, " ")
+	if c.Cumulative {
+		desc.WriteString("\n")
+		desc.WriteString(clean(c.CumulativeLabel, maxTextRunes))
+		desc.WriteString(": ")
+		desc.WriteString(clean(c.Amount(amountOf(running)), maxTextRunes))
+	}
+	if drawPlan {
+		py := y(c.Plan.Decimal())
+		v.Plan, v.PlanY, v.PlanTextY = true, coord(py), coord(py.Sub(dec(4)))
+		v.PlanText = strings.TrimSpace(clean(c.PlanLabel, maxTextRunes) + " " + clean(c.Amount(c.Plan), maxTextRunes))
+		desc.WriteString("\n")
+		desc.WriteString(v.PlanText)
+	}
+	v.Desc = desc.String()
+	return v, nil
+}
