@@ -89,39 +89,18 @@ func (b Bars) HTML() (template.HTML, error) {
 
 type barsView struct {
 	ID, Title, Desc string
-	Width, Height   string
-	Font            string
-	LabelFont       string
-	FigureFont      string
-	PlanHeight      string
+	ViewBox         template.HTMLAttr
 	Rows            []barRow
-	C               colours
 }
 
+// barRow is one row: its texts, escaped by the template, and its marks'
+// attributes, made by attrs from numbers and class names.
 type barRow struct {
-	Class                     string
-	Name, Label, Figures      string
-	Truncated                 bool
-	LabelY, FigureX, FigureY  string
-	FigureAnchor, FigureClass string
-	FigureFill                string
-	BarY, PlanWidth           string
-	ExecY, ExecHeight         string
-	ExecWidth, ExecClass      string
-	ExecFill                  string
-	Over, Capped              bool
-	MarkX, MarkY1, MarkY2     string
-	Chevron                   string
-}
-
-type colours struct {
-	Text, Figure, PlanFill, PlanLine, Exec, Over, Neg, Grid, Tick, Cum, Marker string
-}
-
-var defaultColours = colours{
-	Text: colourText, Figure: colourFigure, PlanFill: colourPlanFill, PlanLine: colourPlanLine,
-	Exec: colourExec, Over: colourOver, Neg: colourNeg, Grid: colourGrid, Tick: colourTick,
-	Cum: colourCum, Marker: colourMarker,
+	Name, Label, Figures string
+	Truncated            bool
+	G, LabelAt, FigureAt template.HTMLAttr
+	Plan, Exec           template.HTMLAttr
+	Mark, Chevron        template.HTMLAttr // empty: not drawn
 }
 
 func (b Bars) view() (barsView, error) {
@@ -178,10 +157,8 @@ func (b Bars) view() (barsView, error) {
 	one := decimal.NewFromInt(1)
 	v := barsView{
 		ID: b.ID, Title: clean(b.Title, maxTextRunes),
-		Width: itoa(barsWidth), Height: itoa(barsTop + pitch*len(b.Items)),
-		Font: fontFamily, LabelFont: itoa(barsLabelFont), FigureFont: itoa(barsFigureFont),
-		PlanHeight: itoa(barsPlanHeight),
-		Rows:       make([]barRow, len(b.Items)), C: defaultColours,
+		ViewBox: attrs("viewBox", "0 0 "+itoa(barsWidth)+" "+itoa(barsTop+pitch*len(b.Items))),
+		Rows:    make([]barRow, len(b.Items)),
 	}
 	var desc strings.Builder
 	desc.WriteString(clean(b.Description, maxDescRunes))
@@ -189,49 +166,44 @@ func (b Bars) view() (barsView, error) {
 		t := all[i]
 		y := barsTop + pitch*i
 		label, cut := truncate(t.name, runesIn(labelRoom, barsLabelFont))
-		r := barRow{
-			Class: "chart-row", Name: t.name, Label: label, Truncated: cut, Figures: t.figures,
-			LabelY:      itoa(y + barsLabelFont + 2),
-			FigureClass: "chart-figures", FigureFill: colourFigure,
-		}
+		r := barRow{Name: t.name, Label: label, Truncated: cut, Figures: t.figures}
+		labelY := itoa(y + barsLabelFont + 2)
+		r.LabelAt = attrs("y", labelY)
 		barY := y + barsLabelFont + 8
-		if oneLine {
-			r.FigureX, r.FigureY, r.FigureAnchor = itoa(barsWidth), r.LabelY, "end"
-		} else {
-			r.FigureX, r.FigureY, r.FigureAnchor = "0", itoa(y+barsLabelFont+2+barsFigureFont+5), "start"
+		figureX, figureY, anchor := itoa(barsWidth), labelY, "end"
+		if !oneLine {
+			figureX, figureY, anchor = "0", itoa(y+barsLabelFont+2+barsFigureFont+5), "start"
 			barY += barsFigureFont + 5
 		}
-		r.BarY = itoa(barY)
-		r.ExecY, r.ExecHeight = itoa(barY+barsExecInset), itoa(barsPlanHeight-2*barsExecInset)
+		rowClass, figureClass, figureFill := "chart-row", "chart-figures", colourFigure
+		execClass, execFill := "chart-exec", colourExec
 
-		planRatio := ratio(it.Plan.Decimal(), scale, one)
-		planW := planRatio.Mul(full)
-		r.PlanWidth = coord(planW)
+		planW := ratio(it.Plan.Decimal(), scale, one).Mul(full)
+		r.Plan = attrs("y", itoa(barY), "width", coord(planW))
 		// The executed bar's ratio is taken of the scale exactly, not of
 		// the rounded plan width, so that 2,5 of 10 is 25% to the unit.
-		execRatio := ratio(it.Executed.Decimal(), scale, one)
-		r.ExecWidth, r.ExecClass, r.ExecFill = coord(execRatio.Mul(full)), "chart-exec", colourExec
+		execW := coord(ratio(it.Executed.Decimal(), scale, one).Mul(full))
 		switch {
 		case it.Executed.Sign() < 0:
-			r.Class += " chart-neg"
-			r.FigureClass += " chart-neg"
-			r.FigureFill = colourNeg
+			rowClass += " chart-neg"
+			figureClass += " chart-neg"
+			figureFill = colourNeg
 		case it.Executed.Cmp(it.Plan) > 0 && it.Executed.Sign() > 0:
-			r.Class += " chart-over"
-			r.ExecClass += " chart-over"
-			r.ExecFill = colourOver
-			r.Over = true
-			r.MarkX, r.MarkY1, r.MarkY2 = coord(planW), itoa(barY-3), itoa(barY+barsPlanHeight+3)
-			if it.Plan.Sign() <= 0 {
-				r.Over = false // no plan to mark
+			rowClass += " chart-over"
+			execClass += " chart-over"
+			execFill = colourOver
+			if it.Plan.Sign() > 0 { // else no plan to mark
+				r.Mark = attrs("x1", coord(planW), "y1", itoa(barY-3), "x2", coord(planW), "y2", itoa(barY+barsPlanHeight+3))
 			}
 			if scale.Sign() > 0 && it.Executed.Decimal().Cmp(scale) > 0 {
-				r.Capped = true
-				r.Class += " chart-capped"
+				rowClass += " chart-capped"
 				x0, x1 := barsWidth-barsChevronSize-3, barsWidth-3
-				r.Chevron = fmt.Sprintf("%d,%d %d,%d %d,%d", x0, barY+barsExecInset, x1, barY+barsPlanHeight/2, x0, barY+barsPlanHeight-barsExecInset)
+				r.Chevron = attrs("points", fmt.Sprintf("%d,%d %d,%d %d,%d", x0, barY+barsExecInset, x1, barY+barsPlanHeight/2, x0, barY+barsPlanHeight-barsExecInset))
 			}
 		}
+		r.G = attrs("class", rowClass)
+		r.FigureAt = attrs("class", figureClass, "x", figureX, "y", figureY, "text-anchor", anchor, "fill", figureFill)
+		r.Exec = attrs("class", execClass, "y", itoa(barY+barsExecInset), "width", execW, "height", itoa(barsPlanHeight-2*barsExecInset), "fill", execFill)
 		v.Rows[i] = r
 		desc.WriteString("\n")
 		desc.WriteString(t.name)

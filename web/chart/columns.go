@@ -74,31 +74,26 @@ func (c Columns) HTML() (template.HTML, error) {
 }
 
 type columnsView struct {
-	ID, Title, Desc    string
-	Width, Height      string
-	Font, FontSize     string
-	PlotLeft, PlotRite string
-	TickX              string
-	Zero               string
-	Ticks              []tick
-	Cols               []column
-	CumPoints          string
-	Cum                []point
-	Plan               bool
-	PlanY, PlanText    string
-	PlanTextY          string
-	C                  colours
+	ID, Title, Desc string
+	ViewBox         template.HTMLAttr
+	Ticks           []tick
+	Cols            []column
+	Zero            template.HTMLAttr
+	Plan, PlanAt    template.HTMLAttr // empty: no plan line
+	PlanText        string
+	CumPoints       template.HTMLAttr // empty: no running total
+	Cum             []template.HTMLAttr
 }
 
-type tick struct{ Y, TextY, Text string }
+type tick struct {
+	Line, At template.HTMLAttr
+	Text     string
+}
 
 type column struct {
-	Class, Fill, Title    string
-	X, Y, Width, Height   string
-	LabelX, LabelY, Label string
+	Rect, At     template.HTMLAttr
+	Title, Label string
 }
-
-type point struct{ X, Y string }
 
 var maxColumnAmount = decimal.New(1, maxColumnDigits)
 
@@ -170,30 +165,38 @@ func (c Columns) view() (columnsView, error) {
 
 	v := columnsView{
 		ID: c.ID, Title: clean(c.Title, maxTextRunes),
-		Width: itoa(colsWidth), Height: itoa(colsHeight),
-		Font: fontFamily, FontSize: itoa(colsFont),
-		PlotRite: itoa(colsPlotRight),
-		Zero:     coord(y(decimal.Zero)), C: defaultColours,
+		ViewBox: attrs("viewBox", "0 0 "+itoa(colsWidth)+" "+itoa(colsHeight)),
 	}
 	// The gridlines' figures set the left margin, within bounds.
+	type tickAt struct {
+		y    decimal.Decimal
+		text string
+	}
+	var ticks []tickAt
 	widest := 0.0
 	for t := bottom; t.Cmp(top) <= 0; t = t.Add(step) {
-		ty := y(t)
 		text := clean(c.Amount(amountOf(t)), maxTextRunes)
 		widest = max(widest, textWidth(text, colsFont))
-		v.Ticks = append(v.Ticks, tick{Y: coord(ty), TextY: coord(ty.Add(dec(4))), Text: text})
+		ticks = append(ticks, tickAt{y: y(t), text: text})
 	}
 	left := min(max(int(widest)+8, colsPlotMinLeft), colsPlotMaxLeft)
-	if widest+8 > colsPlotMaxLeft {
-		for i := range v.Ticks {
-			v.Ticks[i].Text, _ = truncate(v.Ticks[i].Text, runesIn(colsPlotMaxLeft-8, colsFont))
+	plotLeft, plotRight := itoa(left), itoa(colsPlotRight)
+	for _, tk := range ticks {
+		text := tk.text
+		if widest+8 > colsPlotMaxLeft {
+			text, _ = truncate(text, runesIn(colsPlotMaxLeft-8, colsFont))
 		}
+		v.Ticks = append(v.Ticks, tick{
+			Line: attrs("x1", plotLeft, "y1", coord(tk.y), "x2", plotRight, "y2", coord(tk.y)),
+			At:   attrs("x", itoa(left-6), "y", coord(tk.y.Add(dec(4)))),
+			Text: text,
+		})
 	}
-	v.PlotLeft, v.TickX = itoa(left), itoa(left-6)
+	zero := y(decimal.Zero)
+	v.Zero = attrs("x1", plotLeft, "y1", coord(zero), "x2", plotRight, "y2", coord(zero))
 
 	slot := dec(colsPlotRight - left).Div(dec(12))
 	half := slot.Mul(decimal.RequireFromString("0.34"))
-	zero := y(decimal.Zero)
 	var desc strings.Builder
 	desc.WriteString(clean(c.Description, maxDescRunes))
 	var points []string
@@ -202,29 +205,29 @@ func (c Columns) view() (columnsView, error) {
 		month := clean(c.Months[i], 12)
 		figure := clean(c.Amount(a), maxTextRunes)
 		top, bot := y(a.Decimal()), zero
-		col := column{
-			Class: "chart-exec", Fill: colourExec, Title: month + ": " + figure,
-			X: coord(centre.Sub(half)), Width: coord(half.Mul(dec(2))),
-			LabelX: coord(centre), LabelY: itoa(colsPlotBot + colsFont + 6), Label: month,
-		}
+		class, fill := "chart-exec", colourExec
 		if a.Sign() < 0 {
 			top, bot = zero, y(a.Decimal())
-			col.Class, col.Fill = "chart-exec chart-neg", colourNeg
+			class, fill = "chart-exec chart-neg", colourNeg
 		}
-		col.Y, col.Height = coord(top), coord(bot.Sub(top))
-		v.Cols = append(v.Cols, col)
+		v.Cols = append(v.Cols, column{
+			Rect: attrs("class", class, "x", coord(centre.Sub(half)), "y", coord(top),
+				"width", coord(half.Mul(dec(2))), "height", coord(bot.Sub(top)), "fill", fill),
+			At:    attrs("x", coord(centre), "y", itoa(colsPlotBot+colsFont+6)),
+			Title: month + ": " + figure, Label: month,
+		})
 		if c.Cumulative {
-			p := point{X: coord(centre), Y: coord(y(cum[i]))}
-			v.Cum = append(v.Cum, p)
-			points = append(points, p.X+","+p.Y)
+			x, y := coord(centre), coord(y(cum[i]))
+			v.Cum = append(v.Cum, attrs("cx", x, "cy", y))
+			points = append(points, x+","+y)
 		}
 		desc.WriteString("\n")
 		desc.WriteString(month)
 		desc.WriteString(": ")
 		desc.WriteString(figure)
 	}
-	v.CumPoints = strings.Join(points, " ")
 	if c.Cumulative {
+		v.CumPoints = attrs("points", strings.Join(points, " "))
 		desc.WriteString("\n")
 		desc.WriteString(clean(c.CumulativeLabel, maxTextRunes))
 		desc.WriteString(": ")
@@ -232,7 +235,8 @@ func (c Columns) view() (columnsView, error) {
 	}
 	if drawPlan {
 		py := y(c.Plan.Decimal())
-		v.Plan, v.PlanY, v.PlanTextY = true, coord(py), coord(py.Sub(dec(4)))
+		v.Plan = attrs("x1", plotLeft, "y1", coord(py), "x2", plotRight, "y2", coord(py))
+		v.PlanAt = attrs("x", plotRight, "y", coord(py.Sub(dec(4))))
 		v.PlanText = strings.TrimSpace(clean(c.PlanLabel, maxTextRunes) + " " + clean(c.Amount(c.Plan), maxTextRunes))
 		desc.WriteString("\n")
 		desc.WriteString(v.PlanText)
