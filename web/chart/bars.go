@@ -210,6 +210,6 @@ func (b Bars) view() (barsView, error) {
 		desc.WriteString(": ")
 		desc.WriteString(t.figures)
 	}
-	v.Desc = desc.String()
+	v.Desc = strings.TrimPrefix(desc.String(), "\n")
 	return v, nil
 }

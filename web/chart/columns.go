@@ -241,6 +241,6 @@ func (c Columns) view() (columnsView, error) {
 		desc.WriteString("\n")
 		desc.WriteString(v.PlanText)
 	}
-	v.Desc = desc.String()
+	v.Desc = strings.TrimPrefix(desc.String(), "\n")
 	return v, nil
 }

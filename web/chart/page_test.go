@@ -99,3 +99,16 @@ func TestDependencies(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotContains(t, strings.Fields(string(std)), "net/http")
 }
+
+// Without a description, <desc> starts with the first row's figures.
+func TestDescWithoutDescription(t *testing.T) {
+	b := bars(t, chart.Item{Label: "Hà Nội", Plan: amount(t, "1 tỷ")})
+	b.Description = ""
+	svg, _ := renderBars(t, b)
+	assert.Equal(t, "Hà Nội: 0 ₫ / 1 tỷ · 0,00%", svg.all("desc")[0].Text)
+
+	c := columns(monthly(t, "1 tỷ"))
+	c.Description = ""
+	svg, _, _ = renderColumns(t, c)
+	assert.True(t, strings.HasPrefix(svg.all("desc")[0].Text, "T1: 1 tỷ\nT2: 0 ₫"), "%q", svg.all("desc")[0].Text)
+}
