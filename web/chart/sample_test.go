@@ -68,6 +68,19 @@ func TestSample(t *testing.T) {
 		page.Write(one.Bytes())
 		page.WriteString(`</section>`)
 	}
+	// The 63 provinces of the old scheme, with made-up figures.
+	var items []chart.Item
+	for i, p := range domain.Provinces(domain.Scheme63) {
+		plan := domain.AmountFromInt64(int64(1+(i*7)%13) * 850_000_000)
+		exec := domain.AmountFromInt64(int64(1+(i*5)%11) * 610_000_000)
+		items = append(items, chart.Item{Label: p.Name, Plan: plan, Executed: exec})
+	}
+	loc := i18n.New(i18n.Vietnamese)
+	many := chart.Bars{ID: "bars-63", Title: "63 tỉnh", Description: "Kế hoạch và thực hiện của 63 tỉnh.", Items: items, Amount: loc.Short, Percent: percent(i18n.Vietnamese)}
+	h, err := many.HTML()
+	require.NoError(t, err)
+	requireWellFormed(t, []byte(h))
+	page.WriteString(`<section><h2>63</h2>` + string(h) + `</section>`)
 	page.WriteString(`</body></html>`)
 	if *sample != "" {
 		require.NoError(t, os.WriteFile(*sample, page.Bytes(), 0o644))
