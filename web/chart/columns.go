@@ -97,6 +97,17 @@ type column struct {
 
 var maxColumnAmount = decimal.New(1, maxColumnDigits)
 
+// floorTo returns the largest multiple of step at most d, exactly: Div
+// would round a tiny quotient to zero at decimal's division precision, and
+// leave a refund of one đồng below the bottom gridline.
+func floorTo(d, step decimal.Decimal) decimal.Decimal {
+	q, r := d.QuoRem(step, 0)
+	if r.Sign() < 0 {
+		q = q.Sub(decimal.NewFromInt(1))
+	}
+	return q.Mul(step)
+}
+
 func (c Columns) view() (columnsView, error) {
 	if err := checkID(c.ID); err != nil {
 		return columnsView{}, err
@@ -149,8 +160,8 @@ func (c Columns) view() (columnsView, error) {
 		bottom, top, step = decimal.Zero, decimal.Zero, decimal.NewFromInt(1)
 	} else {
 		step = niceStep(amountOf(hi.Sub(lo)), colsTicks)
-		bottom = lo.Div(step).Floor().Mul(step)
-		top = hi.Div(step).Ceil().Mul(step)
+		bottom = floorTo(lo, step)
+		top = floorTo(hi.Neg(), step).Neg() // the ceiling
 	}
 	span := top.Sub(bottom)
 	plotH := dec(colsPlotBot - colsPlotTop)

@@ -208,3 +208,21 @@ func TestColumnsEscape(t *testing.T) {
 	assert.Equal(t, `"><img onerror=alert(1)>`, svg.all("title")[0].Text)
 	assert.Equal(t, "<script>", svg.withClass("chart-month")[0].Text)
 }
+
+// The gridlines cover every month, however small a month is beside the
+// largest: the bottom line is below a refund of one đồng.
+func TestColumnsGridlinesCoverTinyNegatives(t *testing.T) {
+	big, err := domain.ParseTotal("9" + strings.Repeat("9", 26))
+	require.NoError(t, err)
+	m := monthly(t, "-1")
+	m[11] = big
+	c := columns(m)
+	c.Cumulative, c.Plan = true, big
+	svg, cols, zero := renderColumns(t, c)
+	ticks := svg.withClass("chart-tick")
+	require.GreaterOrEqual(t, len(ticks), 3)
+	assert.True(t, strings.HasPrefix(ticks[0].Text, "-"), "the lowest gridline %q is below zero", ticks[0].Text)
+	lowest := number(t, svg.withClass("chart-grid")[0].all("line")[0].Attr["y1"])
+	assert.GreaterOrEqual(t, lowest, cols[0].y+cols[0].height)
+	assert.GreaterOrEqual(t, lowest, zero)
+}
