@@ -39,9 +39,9 @@ type Bars struct {
 	// ID prefixes the ids of the chart's <title> and <desc>: a letter,
 	// then letters, digits, '-' or '_'. Each chart on a page needs its own.
 	ID string
-	// Title names the chart (the <title>, read first by screen readers);
-	// Description says what it shows (the start of <desc>). Both are
-	// escaped.
+	// Title names the chart (the <title>, read first by screen readers;
+	// required); Description says what it shows (the start of <desc>).
+	// Both are escaped.
 	Title, Description string
 	Items              []Item
 	// Amount renders a figure, for instance (*i18n.Localizer).Short.
@@ -106,6 +106,10 @@ type barRow struct {
 func (b Bars) view() (barsView, error) {
 	if err := checkID(b.ID); err != nil {
 		return barsView{}, err
+	}
+	if clean(b.Title, 1) == "" {
+		// The <title> is the chart's accessible name.
+		return barsView{}, errors.New("chart: the chart needs a title, its accessible name")
 	}
 	if b.Amount == nil || b.Percent == nil {
 		return barsView{}, errors.New("chart: Bars needs both an Amount and a Percent formatter")

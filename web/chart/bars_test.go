@@ -378,6 +378,7 @@ func TestBarsRefusals(t *testing.T) {
 		{"id with a space", func(b *chart.Bars) { b.ID = "a b" }, "id prefix"},
 		{"id with a quote", func(b *chart.Bars) { b.ID = `a"onload="x` }, "id prefix"},
 		{"id from a digit", func(b *chart.Bars) { b.ID = "1a" }, "id prefix"},
+		{"no title", func(b *chart.Bars) { b.Title = " \n" }, "title"},
 		{"no amount formatter", func(b *chart.Bars) { b.Amount = nil }, "formatter"},
 		{"no percent formatter", func(b *chart.Bars) { b.Percent = nil }, "formatter"},
 		{"too many items", func(b *chart.Bars) { b.Items = make([]chart.Item, chart.MaxItems+1) }, "at most"},

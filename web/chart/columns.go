@@ -20,7 +20,8 @@ import (
 // which the running total is meant to reach; the plan is not drawn without
 // the running total, since a month is not comparable with a year.
 type Columns struct {
-	// ID prefixes the ids of <title> and <desc>, as for Bars.
+	// ID prefixes the ids of <title> and <desc>, and Title (required)
+	// and Description are their texts, as for Bars.
 	ID                 string
 	Title, Description string
 	// Months labels the columns: T1…T12, or Jan…Dec.
@@ -111,6 +112,10 @@ func floorTo(d, step decimal.Decimal) decimal.Decimal {
 func (c Columns) view() (columnsView, error) {
 	if err := checkID(c.ID); err != nil {
 		return columnsView{}, err
+	}
+	if clean(c.Title, 1) == "" {
+		// The <title> is the chart's accessible name.
+		return columnsView{}, errors.New("chart: the chart needs a title, its accessible name")
 	}
 	if c.Amount == nil {
 		return columnsView{}, errors.New("chart: Columns needs an Amount formatter")

@@ -180,6 +180,7 @@ func TestColumnsRefusals(t *testing.T) {
 		want string
 	}{
 		{"bad id", func(c *chart.Columns) { c.ID = "x y" }, "id prefix"},
+		{"no title", func(c *chart.Columns) { c.Title = "" }, "title"},
 		{"no formatter", func(c *chart.Columns) { c.Amount = nil }, "formatter"},
 		{"a month beyond any ledger", func(c *chart.Columns) { c.Executed[5] = huge }, "month 6"},
 		{"a plan beyond any ledger", func(c *chart.Columns) { c.Plan = huge.Neg() }, "plan"},

@@ -29,7 +29,7 @@ func FuzzBars(f *testing.F) {
 			// Beyond int64, as totals over many lines may be.
 			{Label: label1 + label2, Plan: domain.AmountFromInt64(plan1).Add(domain.AmountFromInt64(plan2)).Add(domain.MaxLineTotal), Executed: domain.AmountFromInt64(exec1)},
 		}
-		b := chart.Bars{ID: "fuzz", Title: label1, Description: label2, Items: items, Amount: loc.Short, Percent: percent(loc.Lang())}
+		b := chart.Bars{ID: "fuzz", Title: "Fuzz " + label1, Description: label2, Items: items, Amount: loc.Short, Percent: percent(loc.Lang())}
 		var buf bytes.Buffer
 		require.NoError(t, b.Render(&buf))
 		svg, err := parseXML(buf.Bytes())
