@@ -2,6 +2,7 @@ package browsertest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -11,7 +12,6 @@ import (
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/dom"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
@@ -215,17 +215,17 @@ func (tab *Tab) Text(selector string) string {
 func (tab *Tab) Exists(selector string) bool {
 	tab.t.Helper()
 	found := false
-	tab.do("look for "+selector, func(ctx context.Context) error {
-		doc, err := chromedp.Call(ctx, dom.GetDocument, dom.GetDocumentParams{})
-		if err != nil {
-			return err
-		}
-		res, err := chromedp.Call(ctx, dom.QuerySelectorAll, dom.QuerySelectorAllParams{NodeID: doc.Root.NodeID, Selector: selector})
-		if err != nil {
-			return err
-		}
-		found = len(res.NodeIDs) > 0
-		return nil
+	// One evaluation in the page, so the answer is about one document:
+	// the DOM domain's node ids are reset whenever chromedp itself asks
+	// for the document again, which races with a lookup in two steps.
+	// DevTools evaluations run with the page's scripts turned off too.
+	quoted, err := json.Marshal(selector)
+	if err != nil {
+		tab.t.Fatalf("browsertest: %v", err)
+	}
+	tab.do("look for "+selector, func(ctx context.Context) (err error) {
+		found, err = chromedp.Run(ctx, chromedp.Evaluate[bool]("document.querySelector("+string(quoted)+") !== null"))
+		return err
 	})
 	return found
 }
