@@ -19,6 +19,24 @@
 //
 // Every call that talks to the browser runs under a deadline (30 s unless
 // WithTimeout says otherwise), so a test never hangs on the browser.
+//
+// A journey, in the _test file of the package that serves the console:
+//
+//	srv := httptest.NewServer(handler)
+//	tab := browsertest.New(t).NewTab(browsertest.WithBaseURL(srv.URL))
+//	tab.Navigate("/login")
+//	tab.Fill("#name", "hanoi-officer")
+//	tab.Fill("#password", password)
+//	tab.Click("button[type=submit]")
+//	browsertest.Axe(t, tab)
+//	tab.Screenshot("overview")
+//	tab.ExpectStatus("/provinces/79", http.StatusForbidden)
+//	require.Equal(t, http.StatusForbidden, tab.Navigate("/provinces/79"))
+//
+// Each tab is checked for failures at the test's cleanup; call tab.Check()
+// to have them reported at a given step. A second account logged in at the
+// same time needs a tab WithOwnCookies: the tabs of one browser share
+// cookies otherwise.
 package browsertest
 
 import (
@@ -74,9 +92,10 @@ type Browser struct {
 }
 
 type config struct {
-	timeout  time.Duration
-	noScript bool
-	baseURL  *url.URL
+	timeout    time.Duration
+	noScript   bool
+	ownCookies bool
+	baseURL    *url.URL
 }
 
 // Option changes how New starts the browser and how its tabs behave; the
@@ -84,7 +103,8 @@ type config struct {
 type Option func(*config)
 
 // WithTimeout bounds every browser call (navigation, click, query, axe run,
-// download) by d instead of DefaultTimeout.
+// download) by d instead of DefaultTimeout. Starting Chromium gets at
+// least DefaultTimeout.
 func WithTimeout(d time.Duration) Option {
 	return func(c *config) { c.timeout = d }
 }
@@ -96,6 +116,14 @@ func WithTimeout(d time.Duration) Option {
 // protocol, which the setting does not block.
 func WithoutJavaScript() Option {
 	return func(c *config) { c.noScript = true }
+}
+
+// WithOwnCookies gives a tab its own cookie jar and storage (a browser
+// context of its own, like a private window), so two accounts can be
+// logged in at once in one browser. Without it, a browser's tabs share
+// cookies.
+func WithOwnCookies() Option {
+	return func(c *config) { c.ownCookies = true }
 }
 
 // WithBaseURL names the server under test: Navigate resolves relative
@@ -156,7 +184,10 @@ func New(t testing.TB, opts ...Option) *Browser {
 
 	// The first call starts the browser and binds its life to ctx, so it
 	// cannot run under a deadline of its own: bound it from outside.
-	if err := within(cfg.timeout, func() error { return chromedp.Do(ctx) }, func() { cancel(); allocCancel() }); err != nil {
+	// Starting Chromium on a busy machine can take seconds, so a short
+	// WithTimeout, meant for the calls, does not cut it shorter than
+	// DefaultTimeout.
+	if err := within(max(cfg.timeout, DefaultTimeout), func() error { return chromedp.Do(ctx) }, func() { cancel(); allocCancel() }); err != nil {
 		t.Fatalf("browsertest: starting %s: %v\n%s", path, err, out.tail(4096))
 	}
 	return b

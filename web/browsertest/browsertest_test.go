@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -334,9 +335,13 @@ func TestDownloadAndCookies(t *testing.T) {
 type stopper struct {
 	testing.TB
 	fatal, skip string
+	passFatal   bool // while true, Fatalf is the real test's
 }
 
 func (s *stopper) Fatalf(format string, args ...any) {
+	if s.passFatal {
+		s.TB.Fatalf(format, args...)
+	}
 	s.fatal = fmt.Sprintf(format, args...)
 	runtime.Goexit()
 }
@@ -374,4 +379,38 @@ func TestMissingChromiumSkipsUnlessRequired(t *testing.T) {
 			assert.Empty(t, s.fatal)
 		}
 	}
+}
+
+func TestOwnCookies(t *testing.T) {
+	s := newSite(t)
+	b := browsertest.New(t)
+	first := b.NewTab(browsertest.WithBaseURL(s.URL))
+	first.Navigate("/cookie")
+	require.Len(t, first.Cookies(), 1)
+
+	shared := b.NewTab(browsertest.WithBaseURL(s.URL))
+	shared.Navigate("/ok")
+	assert.Len(t, shared.Cookies(), 1, "tabs share cookies by default")
+
+	own := b.NewTab(browsertest.WithBaseURL(s.URL), browsertest.WithOwnCookies())
+	own.Navigate("/ok")
+	assert.Empty(t, own.Cookies(), "a tab WithOwnCookies sees none of the others'")
+	path := own.Download("#dl")
+	assert.Equal(t, "bao-cao.xlsx", filepath.Base(path), "downloads work in a browser context of its own")
+}
+
+func TestEveryCallIsBounded(t *testing.T) {
+	st := &stopper{TB: t, passFatal: true}
+	tab := browsertest.New(st).NewTab(browsertest.WithTimeout(time.Second))
+	st.passFatal = false
+	done := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(done)
+		tab.Text("#never-there")
+		t.Errorf("Text returned for an element that is not there")
+	}()
+	<-done
+	assert.Contains(t, st.fatal, "no answer within 1s")
+	assert.Less(t, time.Since(start), 10*time.Second)
 }

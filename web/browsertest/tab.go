@@ -40,7 +40,7 @@ type Tab struct {
 }
 
 // NewTab opens a tab, with the browser's options changed by opts. It
-// shares cookies with the browser's other tabs. The tab is checked for
+// shares cookies with the browser's other tabs unless WithOwnCookies. The tab is checked for
 // failures (see Check) and closed at the test's cleanup.
 func (b *Browser) NewTab(opts ...Option) *Tab {
 	b.t.Helper()
@@ -53,7 +53,11 @@ func (b *Browser) NewTab(opts ...Option) *Tab {
 		origin = originOf(cfg.baseURL)
 	}
 	w := newWatch(origin)
-	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithListener(w.event))
+	ctxOpts := []chromedp.ContextOption{chromedp.WithListener(w.event)}
+	if cfg.ownCookies {
+		ctxOpts = append(ctxOpts, chromedp.WithNewBrowserContext())
+	}
+	ctx, cancel := chromedp.NewContext(b.ctx, ctxOpts...)
 	tab := &Tab{t: b.t, b: b, cfg: cfg, ctx: ctx, watch: w}
 
 	b.t.Cleanup(func() {
@@ -66,7 +70,8 @@ func (b *Browser) NewTab(opts ...Option) *Tab {
 	})
 
 	// The first call opens the tab and binds its life to ctx, so it runs
-	// without a deadline of its own, bounded from outside.
+	// without a deadline of its own, bounded from outside (by at least
+	// DefaultTimeout, as the start of the browser is).
 	setup := []chromedp.Action[chromedp.Void]{chromedp.EmulateViewport(DesktopWidth, DesktopHeight)}
 	if cfg.noScript {
 		setup = append(setup, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
@@ -74,7 +79,7 @@ func (b *Browser) NewTab(opts ...Option) *Tab {
 			return err
 		}))
 	}
-	if err := within(cfg.timeout, func() error { return chromedp.Do(ctx, setup...) }, cancel); err != nil {
+	if err := within(max(cfg.timeout, DefaultTimeout), func() error { return chromedp.Do(ctx, setup...) }, cancel); err != nil {
 		b.t.Fatalf("browsertest: opening a tab: %v", err)
 	}
 	return tab
