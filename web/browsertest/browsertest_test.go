@@ -189,6 +189,15 @@ func TestWatchReportsAtCleanup(t *testing.T) {
 		// No Check: the cleanup of the inner test must report it.
 	})
 	assert.Contains(t, strings.Join(rec.take(), "\n"), "boom from throw.js")
+
+	// Close checks too, once.
+	rec = &recorder{TB: t}
+	tab := browsertest.New(rec).NewTab()
+	tab.Navigate(s.URL + "/throws")
+	tab.Close()
+	assert.Contains(t, strings.Join(rec.take(), "\n"), "boom from throw.js")
+	tab.Close()
+	assert.Empty(t, rec.take())
 }
 
 func TestNavigateReturnsTheStatus(t *testing.T) {

@@ -35,13 +35,15 @@ type Tab struct {
 	b      *Browser
 	cfg    config
 	ctx    context.Context
+	cancel func()
 	watch  *watch
 	closed bool
 }
 
 // NewTab opens a tab, with the browser's options changed by opts. It
-// shares cookies with the browser's other tabs unless WithOwnCookies. The tab is checked for
-// failures (see Check) and closed at the test's cleanup.
+// shares cookies with the browser's other tabs unless WithOwnCookies. The
+// tab is checked for failures (see Check) and closed at the test's
+// cleanup, or by Close.
 func (b *Browser) NewTab(opts ...Option) *Tab {
 	b.t.Helper()
 	cfg := b.cfg
@@ -58,16 +60,8 @@ func (b *Browser) NewTab(opts ...Option) *Tab {
 		ctxOpts = append(ctxOpts, chromedp.WithNewBrowserContext())
 	}
 	ctx, cancel := chromedp.NewContext(b.ctx, ctxOpts...)
-	tab := &Tab{t: b.t, b: b, cfg: cfg, ctx: ctx, watch: w}
-
-	b.t.Cleanup(func() {
-		if !tab.closed {
-			tab.Check()
-		}
-		if err := within(cfg.timeout, func() error { cancel(); return nil }, func() {}); err != nil {
-			b.t.Errorf("browsertest: closing the tab: %v", err)
-		}
-	})
+	tab := &Tab{t: b.t, b: b, cfg: cfg, ctx: ctx, cancel: cancel, watch: w}
+	b.t.Cleanup(tab.Close)
 
 	// The first call opens the tab and binds its life to ctx, so it runs
 	// without a deadline of its own, bounded from outside (by at least
@@ -83,6 +77,20 @@ func (b *Browser) NewTab(opts ...Option) *Tab {
 		b.t.Fatalf("browsertest: opening a tab: %v", err)
 	}
 	return tab
+}
+
+// Close checks the tab for failures (see Check) and closes it. The test's
+// cleanup closes the tabs left open.
+func (tab *Tab) Close() {
+	tab.t.Helper()
+	if tab.closed {
+		return
+	}
+	tab.closed = true
+	tab.Check()
+	if err := within(tab.cfg.timeout, func() error { tab.cancel(); return nil }, func() {}); err != nil {
+		tab.t.Errorf("browsertest: closing the tab: %v", err)
+	}
 }
 
 // Context is the chromedp context of the tab, for what the helpers do not
