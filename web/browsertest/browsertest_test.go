@@ -181,13 +181,18 @@ func TestWatchReportsFailuresInThePage(t *testing.T) {
 func TestWatchReportsAtCleanup(t *testing.T) {
 	s := newSite(t)
 	var rec *recorder
+	var inner *testing.T
 	t.Run("inner", func(t *testing.T) {
+		inner = t
 		rec = &recorder{TB: t}
 		b := browsertest.New(rec)
 		tab := b.NewTab()
 		tab.Navigate(s.URL + "/throws")
 		// No Check: the cleanup of the inner test must report it.
 	})
+	if inner.Skipped() {
+		t.Skip("the inner test was skipped (no Chromium)")
+	}
 	assert.Contains(t, strings.Join(rec.take(), "\n"), "boom from throw.js")
 
 	// Close checks too, once.
@@ -344,7 +349,7 @@ func TestDownloadAndCookies(t *testing.T) {
 type stopper struct {
 	testing.TB
 	fatal, skip string
-	passFatal   bool // while true, Fatalf is the real test's
+	passFatal   bool // while true, Fatalf and Skipf are the real test's
 }
 
 func (s *stopper) Fatalf(format string, args ...any) {
@@ -356,6 +361,9 @@ func (s *stopper) Fatalf(format string, args ...any) {
 }
 
 func (s *stopper) Skipf(format string, args ...any) {
+	if s.passFatal {
+		s.TB.Skipf(format, args...)
+	}
 	s.skip = fmt.Sprintf(format, args...)
 	runtime.Goexit()
 }
@@ -422,4 +430,43 @@ func TestEveryCallIsBounded(t *testing.T) {
 	<-done
 	assert.Contains(t, st.fatal, "no answer within 1s")
 	assert.Less(t, time.Since(start), 10*time.Second)
+}
+
+func TestMissingAxeSkipsUnlessRequired(t *testing.T) {
+	s := newSite(t)
+	st := &stopper{TB: t, passFatal: true}
+	tab := browsertest.New(st).NewTab()
+	tab.Navigate(s.URL + "/ok")
+	st.passFatal = false
+	axe := func() {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			browsertest.Axe(st, tab)
+			t.Errorf("Axe returned without axe-core")
+		}()
+		<-done
+	}
+
+	t.Setenv("KCLEDGER_AXE", filepath.Join(t.TempDir(), "axe.min.js"))
+	axe()
+	assert.Contains(t, st.fatal, "KCLEDGER_AXE=", "a named file that is not there fails")
+
+	t.Setenv("KCLEDGER_AXE", "")
+	t.Chdir(t.TempDir()) // no go.mod above, so no .tools
+	for _, tt := range []struct{ require, fatal, skip string }{
+		{require: "", skip: "no axe-core"},
+		{require: "1", fatal: "KCLEDGER_REQUIRE_TOOLS=1"},
+	} {
+		t.Setenv("KCLEDGER_REQUIRE_TOOLS", tt.require)
+		st.fatal, st.skip = "", ""
+		axe()
+		if tt.fatal != "" {
+			assert.Contains(t, st.fatal, tt.fatal)
+			assert.Empty(t, st.skip)
+		} else {
+			assert.Contains(t, st.skip, tt.skip)
+			assert.Empty(t, st.fatal)
+		}
+	}
 }
