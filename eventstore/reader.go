@@ -110,6 +110,24 @@ func (r *Reader) Digest(ctx context.Context, seq uint64) (string, error) {
 	return domain.MessageDigest(m.Subject, m.Data), nil
 }
 
+// Event returns the message at seq as a scan delivers it (decoded and
+// checked the same way), and false when the stream lacks it: one event
+// read without scanning its line.
+func (r *Reader) Event(ctx context.Context, seq uint64) (StoredEvent, bool, error) {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	m, err := r.stream.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return StoredEvent{}, false, nil
+	}
+	if err != nil {
+		return StoredEvent{}, false, fmt.Errorf("eventstore: message at seq %d: %w", seq, err)
+	}
+	j := &scanJob{se: StoredEvent{Seq: m.Sequence, Subject: m.Subject, Stored: m.Time, Data: m.Data}, header: m.Header, data: m.Data, verify: r.verify, done: make(chan struct{})}
+	j.decode()
+	return j.se, true, nil
+}
+
 // Scan delivers, in order, every message with a sequence from 1 up to and
 // including last, until fn returns false or an error, or ctx ends.
 func (r *Reader) Scan(ctx context.Context, last uint64, fn func(StoredEvent) (bool, error)) error {
