@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
@@ -66,9 +67,26 @@ func (a *Server) getAudit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	trail := projections.NewTrail(f, project, cut, after, limit)
+	if err := a.scanTrail(r.Context(), eventstore.Filter(f.FiscalYear, f.Province, f.Source), state.LastSeq, cut, trail, limit); err != nil {
+		WriteError(w, r, a.log, err)
+		return
+	}
+	res := AuditResponse{Entries: trail.Entries, Cut: viewOfCut(cut)}
+	if trail.More {
+		res.NextAfterSeq = trail.Entries[len(trail.Entries)-1].Seq
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// scanTrail feeds trail, in order, the messages of filter up to last
+// within cut: a repudiated message passed over in its place, and a
+// refusal, naming it, at a message that is not sound (or past the one the
+// live balances stopped before) unless the page of limit entries is whole
+// before it.
+func (a *Server) scanTrail(ctx context.Context, filter string, last uint64, cut projections.Cut, trail *projections.Trail, limit int) error {
 	stalled := a.health.Stalled()
 	var prev domain.Recorded
-	err = a.history.ScanFilter(r.Context(), eventstore.Filter(f.FiscalYear, f.Province, f.Source), state.LastSeq, func(se eventstore.StoredEvent) (bool, error) {
+	return a.history.ScanFilter(ctx, filter, last, func(se eventstore.StoredEvent) (bool, error) {
 		if a.repudiations.Has(se.Seq) && a.repudiations.Covers(se.Seq, se.Digest()) {
 			return trail.Add(domain.Recorded{Seq: se.Seq, Repudiated: true}, se.Stored), nil
 		}
@@ -91,13 +109,4 @@ func (a *Server) getAudit(w http.ResponseWriter, r *http.Request) {
 		}
 		return trail.Add(se.Recorded, se.Stored), nil
 	})
-	if err != nil {
-		WriteError(w, r, a.log, err)
-		return
-	}
-	res := AuditResponse{Entries: trail.Entries, Cut: viewOfCut(cut)}
-	if trail.More {
-		res.NextAfterSeq = trail.Entries[len(trail.Entries)-1].Seq
-	}
-	writeJSON(w, http.StatusOK, res)
 }

@@ -101,6 +101,9 @@ type HistoryReader interface {
 	// Digest is the domain.MessageDigest of the message at seq ("" when
 	// the stream lacks it): what a repudiation names.
 	Digest(ctx context.Context, seq uint64) (string, error)
+	// Event is the message at seq as a scan delivers it, false when the
+	// stream lacks it (GET /v1/events/{seq}).
+	Event(ctx context.Context, seq uint64) (eventstore.StoredEvent, bool, error)
 }
 
 // CutView is a Cut as the API shows it.
