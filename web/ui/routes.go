@@ -25,6 +25,11 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /lang", s.visitor(s.switchLang))
 	// overview.go
 	mux.HandleFunc("GET /{$}", s.member(s.overview))
+	// lines.go
+	mux.HandleFunc("GET /provinces", s.member(s.provincesPage))
+	mux.HandleFunc("GET /provinces/{code}", s.member(s.provincePage))
+	mux.HandleFunc("GET /lines/{year}/{province}/{source}", s.member(s.linePage))
+	mux.HandleFunc("GET /events/{seq}", s.member(s.eventPage))
 	// keys.go
 	mux.HandleFunc("GET /keys", s.member(s.keysPage))
 	mux.HandleFunc("/", s.visitor(s.notFound))
