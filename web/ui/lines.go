@@ -60,6 +60,7 @@ func (s *Server) readTravel(r *http.Request) travel {
 	}
 	if m := viDate.FindStringSubmatch(day); m != nil {
 		day = m[3] + "-" + pad2(m[2]) + "-" + pad2(m[1])
+		t.Date = day // as the date field holds it
 	}
 	switch {
 	case !isoDate.MatchString(day):

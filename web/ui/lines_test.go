@@ -327,6 +327,7 @@ func TestLinesAsOfAMoment(t *testing.T) {
 	assert.Contains(t, p.Body, "trang này cho thấy sổ như tại "+yesterday.Format("02/01/2006")+" 23:59:59 (giờ Việt Nam, UTC&#43;7).")
 	assert.Contains(t, p.Body, "Dòng này chưa có nghiệp vụ nào vào thời điểm này.")
 	assert.Empty(t, trailSeqs(p.Body))
+	assert.Contains(t, p.Body, `value="`+yesterday.Format(time.DateOnly)+`"`, "the date field holds what it reads")
 
 	// A moment in the future, or no date at all: the API's refusal beside
 	// the date, and no figures.
