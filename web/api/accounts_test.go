@@ -81,19 +81,22 @@ func TestAccessMatrix(t *testing.T) {
 		{"readiness", http.MethodGet, "/readyz", nil, ""},
 		{"plan-execution report", http.MethodGet, api.PathPlanExecution + "?year=2025", nil, ""},
 		{"report of other province", http.MethodGet, api.PathPlanExecution + "?year=2025&province=79", nil, "province"},
+		// Seq 1 is the own line's allocation, seq 2 the other province's.
+		{"event of own line", http.MethodGet, "/v1/events/1", nil, ""},
+		{"event of other province", http.MethodGet, "/v1/events/2", nil, "province"},
 	}
 	const (
 		ok, created, unauth, forbid, notFound, unprocessable = 200, 201, 401, 403, 404, 422
 	)
 	// want[role] lists the statuses, in the order of routes.
 	want := map[string][]int{
-		"admin":      {created, created, created, created, ok, ok, ok, ok, ok, created, ok, ok, created, ok, ok, notFound, ok, unprocessable, ok, ok, ok},
-		"officer":    {created, created, forbid, forbid, ok, ok, forbid, ok, forbid, forbid, forbid, forbid, forbid, ok, forbid, notFound, ok, forbid, ok, ok, forbid},
-		"auditor":    {forbid, forbid, forbid, forbid, ok, ok, ok, ok, forbid, forbid, forbid, forbid, forbid, ok, forbid, notFound, ok, forbid, ok, ok, ok},
-		"subscriber": {forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, notFound, ok, forbid, ok, forbid, forbid},
+		"admin":      {created, created, created, created, ok, ok, ok, ok, ok, created, ok, ok, created, ok, ok, notFound, ok, unprocessable, ok, ok, ok, ok, ok},
+		"officer":    {created, created, forbid, forbid, ok, ok, forbid, ok, forbid, forbid, forbid, forbid, forbid, ok, forbid, notFound, ok, forbid, ok, ok, forbid, ok, forbid},
+		"auditor":    {forbid, forbid, forbid, forbid, ok, ok, ok, ok, forbid, forbid, forbid, forbid, forbid, ok, forbid, notFound, ok, forbid, ok, ok, ok, ok, ok},
+		"subscriber": {forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, notFound, ok, forbid, ok, forbid, forbid, forbid, forbid},
 	}
 	for _, refused := range []string{"disabled", "none", "bad secret", "no account", "malformed"} {
-		want[refused] = []int{unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, ok, unauth, ok, unauth, unauth}
+		want[refused] = []int{unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, ok, unauth, ok, unauth, unauth, unauth, unauth}
 	}
 	for role, statuses := range want {
 		require.Len(t, statuses, len(routes), role)
