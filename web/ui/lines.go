@@ -328,8 +328,8 @@ type linePage struct {
 	// Balance is the line's; nil when it had no movement (then).
 	Balance *projections.LineBalance
 	Trail   []trailRow
-	// Href is the page's own address without paging; NextHref the next
-	// page's, FirstHref the first's (when this is not the first).
+	// ProvinceHref is the province's page; NextHref the trail's next
+	// page, FirstHref its first (when this is not the first).
 	ProvinceHref, NextHref, FirstHref string
 }
 
