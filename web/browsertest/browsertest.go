@@ -95,7 +95,9 @@ type config struct {
 	timeout    time.Duration
 	noScript   bool
 	ownCookies bool
-	baseURL    *url.URL
+	// acceptLanguage is the tabs' Accept-Language; "" is Chromium's.
+	acceptLanguage string
+	baseURL        *url.URL
 }
 
 // Option changes how New starts the browser and how its tabs behave; the
@@ -124,6 +126,13 @@ func WithoutJavaScript() Option {
 // cookies.
 func WithOwnCookies() Option {
 	return func(c *config) { c.ownCookies = true }
+}
+
+// WithLanguages makes the tabs ask for these languages (an
+// Accept-Language header such as "vi-VN,vi;q=0.9"), as a browser set up
+// in that language does; Chromium's own default is English.
+func WithLanguages(acceptLanguage string) Option {
+	return func(c *config) { c.acceptLanguage = acceptLanguage }
 }
 
 // WithBaseURL names the server under test: Navigate resolves relative

@@ -73,6 +73,12 @@ func (b *Browser) NewTab(opts ...Option) *Tab {
 			return err
 		}))
 	}
+	if cfg.acceptLanguage != "" {
+		setup = append(setup, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := cdp.Call(ctx, t, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Accept-Language": cfg.acceptLanguage}})
+			return err
+		}))
+	}
 	if err := within(max(cfg.timeout, DefaultTimeout), func() error { return chromedp.Do(ctx, setup...) }, cancel); err != nil {
 		b.t.Fatalf("browsertest: opening a tab: %v", err)
 	}
