@@ -3,7 +3,9 @@ package ui_test
 import (
 	"net/http"
 	"testing"
+	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -74,4 +76,65 @@ func TestBrowserLogInJourney(t *testing.T) {
 	require.Equal(t, http.StatusOK, tab.Click("form.inline button[type=submit]"))
 	assert.Contains(t, tab.CurrentURL(), "/login")
 	assert.Equal(t, "You have logged out.", tab.Text(".flash"))
+}
+
+// An auditor reads everything as it stood at an earlier moment, down to
+// an event's hash, and is offered no recording form; an officer cannot
+// open another province by editing the address.
+func TestBrowserAuditorAndScope(t *testing.T) {
+	c := startConsole(t, consoleOptions{})
+	c.UseRealTime() // the past is judged by the storage times
+	record(t, c.API, apitest.PathAllocations, line(map[string]any{"amount": "5000000000", "decision": "3536/QĐ-BCT", "effective_date": "2025-01-10"}))
+	record(t, c.API, apitest.PathDisbursements, line(map[string]any{"amount": "1200000000", "voucher": "KB-2025-0001", "beneficiary": "HTX Gốm Bát Tràng", "effective_date": "2025-04-01"}))
+	moment := time.Now().Truncate(time.Second).Add(time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for !time.Now().After(moment) {
+		require.True(t, time.Now().Before(deadline), "the clock did not pass %v", moment)
+		time.Sleep(10 * time.Millisecond) // polling the clock itself
+	}
+	record(t, c.API, apitest.PathDisbursements, line(map[string]any{"amount": "300000000", "voucher": "KB-LATER", "beneficiary": "Recorded later", "effective_date": "2025-04-02"}))
+	c.account(t, "kiemtoan", domain.RoleAuditor, nil, nil)
+	c.account(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
+
+	tab := vietnameseTab(t, c)
+	tab.Navigate("/login")
+	tab.Fill("#name", "kiemtoan")
+	tab.Fill("#password", testPassword)
+	require.Equal(t, http.StatusOK, tab.Click("form.form button[type=submit]"))
+	assert.False(t, tab.Exists(`a[href="/record"]`), "an auditor is offered no recording")
+	look(t, tab, "overview-auditor")
+
+	require.Equal(t, http.StatusOK, tab.Click(`nav a[href="/provinces"]`))
+	look(t, tab, "provinces")
+	require.Equal(t, http.StatusOK, tab.Click(`a[href^="/provinces/01"]`))
+	look(t, tab, "province")
+	require.Equal(t, http.StatusOK, tab.Click(`a[href^="/lines/2025/01/national"]`))
+	assert.Contains(t, tab.Text("main"), "KB-LATER")
+
+	vn := moment.In(time.FixedZone("UTC+7", 7*3600))
+	tab.Do("set the moment", chromedp.SetValue("#date", vn.Format(time.DateOnly)), chromedp.SetValue("#time", vn.Format(time.TimeOnly)))
+	require.Equal(t, http.StatusOK, tab.Click("form.filters button[type=submit]"))
+	assert.Contains(t, tab.Text(".notice.past"), vn.Format("02/01/2006")+" "+vn.Format(time.TimeOnly))
+	trail := tab.Text("main")
+	assert.Contains(t, trail, "KB-2025-0001")
+	assert.NotContains(t, trail, "KB-LATER", "recorded after the moment chosen")
+	assert.False(t, tab.Exists(`form[method="post"]:not(.inline)`), "no form that records")
+	look(t, tab, "line-as-of")
+
+	require.Equal(t, http.StatusOK, tab.Click(`tbody a[href^="/events/"]`))
+	details := tab.Text("main")
+	for _, want := range []string{"3536/QĐ-BCT", "admin"} {
+		assert.Contains(t, details, want)
+	}
+	look(t, tab, "event")
+
+	officer := browsertest.New(t).NewTab(browsertest.WithBaseURL(c.URL), browsertest.WithOwnCookies(), browsertest.WithLanguages("vi"))
+	officer.Navigate("/login")
+	officer.Fill("#name", "ketoan-hn")
+	officer.Fill("#password", testPassword)
+	require.Equal(t, http.StatusOK, officer.Click("form.form button[type=submit]"))
+	officer.ExpectStatus("/provinces/79", http.StatusForbidden)
+	require.Equal(t, http.StatusForbidden, officer.Navigate("/provinces/79"))
+	assert.NotContains(t, officer.Text("main"), "₫", "no figure of another province")
+	look(t, officer, "forbidden")
 }
