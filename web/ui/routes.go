@@ -32,6 +32,11 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /events/{seq}", s.member(s.eventPage))
 	// keys.go
 	mux.HandleFunc("GET /keys", s.member(s.keysPage))
+	// record.go
+	mux.HandleFunc("GET /record", s.member(s.recordList))
+	mux.HandleFunc("GET /record/{kind}", s.member(s.recordForm))
+	mux.HandleFunc("POST /record/{kind}", s.member(s.recordPost))
+	mux.HandleFunc("GET /record/done/{seq}", s.member(s.recordDone))
 	mux.HandleFunc("/", s.visitor(s.notFound))
 	return mux
 }
