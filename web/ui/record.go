@@ -37,8 +37,8 @@ type recordKind struct {
 // flags say the same): api.DecodeMovement reads them.
 var recordKinds = map[string]recordKind{
 	"allocate": {domain.Allocate, "/v1/allocations", []string{
-		"fiscal_year", "province", "source", "project", "category", "amount", "decision", "effective_date",
-		"project_name", "implementing_unit", "counterpart"}},
+		"fiscal_year", "province", "source", "category", "amount", "decision", "effective_date",
+		"project", "project_name", "implementing_unit", "counterpart"}},
 	"adjust": {domain.Adjust, "/v1/adjustments", []string{
 		"fiscal_year", "province", "source", "project", "category", "delta", "decision", "reason", "effective_date"}},
 	"disburse": {domain.Disburse, "/v1/disbursements", []string{

@@ -21,7 +21,7 @@ import (
 // recordFields are the inputs each form must have: the fields of its API
 // body, no more.
 var recordFields = map[string][]string{
-	"allocate": {"fiscal_year", "province", "source", "project", "category", "amount", "decision", "effective_date", "project_name", "implementing_unit", "counterpart"},
+	"allocate": {"fiscal_year", "province", "source", "category", "amount", "decision", "effective_date", "project", "project_name", "implementing_unit", "counterpart"},
 	"adjust":   {"fiscal_year", "province", "source", "project", "category", "delta", "decision", "reason", "effective_date"},
 	"disburse": {"fiscal_year", "province", "source", "project", "category", "amount", "voucher", "beneficiary", "effective_date"},
 	"refund":   {"fiscal_year", "province", "source", "project", "category", "amount", "voucher", "reason", "effective_date"},
