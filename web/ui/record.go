@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -114,7 +115,7 @@ type formField struct {
 	Value   string
 	Options []option
 	// Reading is what the ledger understood of a typed amount, shown
-	// below it.
+	// below it (and kept up to date by app.js as the visitor types).
 	Reading string
 	// ReadingState is "ok" or "bad" once something is typed.
 	ReadingState string
@@ -554,4 +555,23 @@ func kindOfEvent(t domain.EventType) string {
 		return "transfer"
 	}
 	return ""
+}
+
+// readingAnswer is what GET /reading answers: the reading of a typed
+// amount, and whether the ledger could read it.
+type readingAnswer struct {
+	Text string `json:"text"`
+	OK   bool   `json:"ok"`
+}
+
+// reading tells a form, as its visitor types, what the ledger reads in a
+// typed amount: i18n.Reading, which reads it with the same parser the
+// form posts it with. app.js asks it; without JavaScript the form shows
+// the same reading on a refusal and on the confirmation.
+func (s *Server) reading(w http.ResponseWriter, r *http.Request, v *visit) {
+	text, ok := i18n.Reading(v.lang, r.URL.Query().Get("amount"))
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Language", string(v.lang))
+	_ = json.NewEncoder(w).Encode(readingAnswer{Text: text, OK: ok})
 }

@@ -428,3 +428,41 @@ func TestRecordConfirmationReadsTheAPI(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, b.get("/record/done/x?year=2025&province=01&source=national").Status)
 	assert.Equal(t, http.StatusNotFound, b.get("/record/done/1").Status)
 }
+
+// The live reading answers what the form will post, in the visitor's
+// language.
+func TestReading(t *testing.T) {
+	c := startConsole(t, consoleOptions{})
+	c.account(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
+	b := c.browser(t)
+	assert.Equal(t, http.StatusSeeOther, b.get("/reading?amount=1").Status, "only for a session")
+	b.logIn("ketoan-hn", testPassword, "/")
+	read := func(amount string) (string, bool) {
+		t.Helper()
+		p := b.get("/reading?amount=" + url.QueryEscape(amount))
+		require.Equal(t, http.StatusOK, p.Status)
+		assert.Equal(t, "application/json; charset=utf-8", p.Header.Get("Content-Type"))
+		var a struct {
+			Text string `json:"text"`
+			OK   bool   `json:"ok"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(p.Body), &a))
+		return a.Text, a.OK
+	}
+	for in, want := range map[string]string{
+		"1,5 tỷ":        "1,5 tỷ = 1.500.000.000 ₫",
+		"1.500.000.000": "1.500.000.000 = 1.500.000.000 ₫",
+		"200 triệu":     "200 triệu = 200.000.000 ₫",
+	} {
+		text, ok := read(in)
+		assert.True(t, ok, in)
+		assert.Equal(t, want, text)
+	}
+	text, ok := read("<b>hai</b>")
+	assert.False(t, ok)
+	assert.Contains(t, text, "Chưa đọc được số tiền “<b>hai</b>”", "JSON text, which app.js shows as text")
+	b.get("/lang?to=en&back=%2F")
+	text, ok = read("1,5 tỷ")
+	assert.True(t, ok)
+	assert.Equal(t, "1,5 tỷ = 1,500,000,000 đồng", text)
+}

@@ -37,6 +37,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /record/{kind}", s.member(s.recordForm))
 	mux.HandleFunc("POST /record/{kind}", s.member(s.recordPost))
 	mux.HandleFunc("GET /record/done/{seq}", s.member(s.recordDone))
+	mux.HandleFunc("GET /reading", s.member(s.reading))
 	mux.HandleFunc("/", s.visitor(s.notFound))
 	return mux
 }
