@@ -345,6 +345,12 @@ func (s *Server) recordPost(w http.ResponseWriter, r *http.Request, v *visit) {
 		s.notFound(w, r, v)
 		return
 	}
+	if err := v.account.MayRecordAny(); err != nil {
+		// The API would refuse it the same; an account that records
+		// nothing gets no form back.
+		s.problem(w, r, v, err)
+		return
+	}
 	typed := url.Values{}
 	for _, f := range k.fields {
 		if val := strings.TrimSpace(r.PostForm.Get(f)); val != "" {

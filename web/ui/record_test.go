@@ -162,6 +162,15 @@ func TestRecordFormsOfferTheScope(t *testing.T) {
 		assert.NotContains(t, p.Body, `name="idempotency_key"`)
 	}
 	assert.NotContains(t, aud.get("/").Body, `href="/record"`)
+	// A form posted by an auditor (drawn elsewhere) is refused with the
+	// problem page, no form.
+	p := aud.post("/record/allocate", url.Values{"csrf": {hidden(t, aud.get("/keys"), "csrf")},
+		"idempotency_key": {uuid.NewString()}, "fiscal_year": {"2025"}, "province": {"01"}, "source": {"national"},
+		"amount": {"1 tỷ"}, "decision": {"1/QĐ"}, "effective_date": {"2025-03-01"}})
+	assert.Equal(t, http.StatusForbidden, p.Status)
+	assert.Contains(t, p.Body, "Tài khoản của bạn không có quyền làm việc này.")
+	assert.NotContains(t, p.Body, `name="idempotency_key"`)
+	assert.Empty(t, trail(t, c, "2025", "01", "national").Entries)
 	assert.Equal(t, http.StatusNotFound, b.get("/record/repudiate").Status)
 }
 
