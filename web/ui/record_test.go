@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -268,6 +269,46 @@ func TestRecordTwiceRecordsOnce(t *testing.T) {
 	assert.Len(t, trail(t, c, "2025", "01", "national").Entries, 1)
 	submit(t, b, "/record/allocate", fill(t, reused, with(allocation, "amount", "2 tỷ")))
 	assert.Equal(t, "3500000000", available(t, c, "2025", "01", "national"))
+}
+
+// A double click sends the same form twice at once: both answers lead
+// to the one movement recorded.
+func TestRecordDoubleClickAtOnce(t *testing.T) {
+	c := startConsole(t, consoleOptions{})
+	c.account(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
+	b := c.browser(t)
+	b.logIn("ketoan-hn", testPassword, "/")
+	form := openForm(t, b, "/record/allocate")
+	body := fill(t, form, allocation).Encode()
+	const clicks = 4
+	var wg sync.WaitGroup
+	status := make([]int, clicks)
+	errs := make([]error, clicks)
+	for i := range clicks {
+		wg.Go(func() {
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, c.URL+"/record/allocate", strings.NewReader(body))
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Origin", c.URL)
+			resp, err := b.http.Do(req)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			resp.Body.Close()
+			status[i] = resp.StatusCode
+		})
+	}
+	wg.Wait()
+	for i := range clicks {
+		require.NoError(t, errs[i])
+		assert.Equal(t, http.StatusSeeOther, status[i], "click %d", i)
+	}
+	assert.Len(t, trail(t, c, "2025", "01", "national").Entries, 1)
+	assert.Equal(t, "1500000000", available(t, c, "2025", "01", "national"))
 }
 
 // Refusals are shown beside the field they name, in the user's language,
