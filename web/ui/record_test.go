@@ -223,6 +223,31 @@ func TestRecordAllocationThenDisbursement(t *testing.T) {
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
 
+// An allocation to a project shows the project's facts and its own
+// balance beside the line's.
+func TestRecordAllocationToAProject(t *testing.T) {
+	c := startConsole(t, consoleOptions{})
+	c.account(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
+	b := c.browser(t)
+	b.logIn("ketoan-hn", testPassword, "/")
+	form := openForm(t, b, "/record/allocate")
+	done := submit(t, b, "/record/allocate", fill(t, form, with(allocation, "amount", "1 tỷ 500 triệu",
+		"project", "DA-01", "project_name", "Đề án <b>gốm</b>", "implementing_unit", "Trung tâm Khuyến công", "counterpart", "500 triệu")))
+	assert.Contains(t, done.Body, "1 tỷ 500 triệu = 1.500.000.000 ₫")
+	assert.Contains(t, done.Body, "DA-01")
+	assert.Contains(t, done.Body, "Đề án &lt;b&gt;gốm&lt;/b&gt;")
+	assert.Contains(t, done.Body, "Trung tâm Khuyến công")
+	assert.Regexp(t, `Vốn đối ứng</dt><dd>500\.000\.000 ₫</dd>`, done.Body)
+	assert.Contains(t, done.Body, "Số dư của đề án DA-01 ngay sau nghiệp vụ")
+	assert.Equal(t, 2, strings.Count(done.Body, "Còn lại</th><td>1.500.000.000 ₫</td>"), "the line's and the project's")
+	// A counterpart the ledger cannot read is refused beside it.
+	form = openForm(t, b, "/record/allocate")
+	p := b.post("/record/allocate", fill(t, form, with(allocation, "project", "DA-02", "counterpart", "năm trăm")))
+	assert.Equal(t, http.StatusBadRequest, p.Status)
+	assert.Contains(t, p.Body, `<p class="field-error" id="err-counterpart" role="alert">Số tiền không hợp lệ`)
+	assert.Len(t, trail(t, c, "2025", "01", "national").Entries, 1)
+}
+
 // The same form posted twice (a double click, a refresh of the POST) or
 // again from the back button records once; the second answer says it was
 // recorded before and shows it. The same key for another movement is
