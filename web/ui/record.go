@@ -481,12 +481,15 @@ type recorded struct {
 // from the API, never from the address.
 type recordDonePage struct {
 	Events []recorded
-	// Again says the API answered that the movement was recorded before.
-	Again bool
+	// Replayed says the API answered that the movement was recorded
+	// before.
+	Replayed bool
 	// Reading is what was understood of the typed amount, when it is the
 	// amount recorded.
 	Reading string
-	Kind    string
+	// Kind is the movement's form, KindTitle the key of its name, and
+	// Again the form's address for another one.
+	Kind, KindTitle, Again string
 }
 
 // recordDone is a movement's confirmation. The address names the event's
@@ -497,7 +500,7 @@ type recordDonePage struct {
 func (s *Server) recordDone(w http.ResponseWriter, r *http.Request, v *visit) {
 	q := r.URL.Query()
 	var p recordDonePage
-	p.Again = q.Get("again") != ""
+	p.Replayed = q.Get("again") != ""
 	parts := []struct{ seq, prefix, side string }{{r.PathValue("seq"), "", ""}}
 	if in := q.Get("in_seq"); in != "" {
 		parts[0].side = "out"
@@ -513,7 +516,11 @@ func (s *Server) recordDone(w http.ResponseWriter, r *http.Request, v *visit) {
 		p.Events = append(p.Events, e)
 	}
 	first := p.Events[0]
-	p.Kind = first.Kind
+	p.Kind, p.KindTitle, p.Again = first.Kind, "kind."+first.Kind, "/record/"+first.Kind
+	if tk := first.Event.TransferKind; tk != "" {
+		p.KindTitle = "transfer_kind." + string(tk)
+		p.Again += "?transfer_kind=" + url.QueryEscape(string(tk))
+	}
 	if t := q.Get("typed"); t != "" && len(t) <= maxTypedAmount {
 		if a, err := domain.ParseHumanAmount(t); err == nil && a.Equal(first.Event.Amount) {
 			p.Reading, _ = i18n.Reading(v.lang, t)

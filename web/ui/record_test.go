@@ -473,6 +473,7 @@ func TestRecordCarryOver(t *testing.T) {
 	assert.Contains(t, done.Body, "Nhận về")
 	assert.Contains(t, done.Body, "Chuyển nguồn sang năm sau")
 	assert.Contains(t, done.Body, "400.000.000 = 400.000.000 ₫")
+	assert.Contains(t, done.Body, `<a href="/record/transfer?transfer_kind=carry_over">Ghi tiếp: Chuyển nguồn sang năm sau</a>`)
 	assert.Regexp(t, `(?s)Chuyển đi.*Còn lại</th><td>600\.000\.000 ₫</td>.*Nhận về.*Còn lại</th><td>400\.000\.000 ₫</td>`, done.Body)
 	assert.Equal(t, "600000000", available(t, c, "2025", "01", "national"))
 	assert.Equal(t, "400000000", available(t, c, "2026", "01", "national"))
