@@ -50,6 +50,18 @@ func TestRecordInTheBrowser(t *testing.T) {
 	browsertest.Axe(t, tab)
 	tab.Screenshot("record-done")
 
+	// The back button comes back to the form with its key: the same
+	// movement sent again is not recorded twice.
+	tab.Do("go back", chromedp.NavigateBack())
+	tab.Fill("#f-fiscal_year", "2025")
+	retype(tab, "#f-amount", "1,5 tỷ")
+	tab.Fill("#f-province", "01")
+	retype(tab, "#f-decision", "123/QĐ-BCT")
+	tab.Do("set the effective date", chromedp.SetValue(chromedp.CSS("#f-effective_date"), "2025-03-01"))
+	require.Equal(t, http.StatusOK, tab.Click("form.form button[type=submit]"))
+	assert.Contains(t, tab.Text("main"), "Nghiệp vụ này đã được ghi trước đó")
+	assert.Len(t, trail(t, c, "2025", "01", "national").Entries, 1)
+
 	// Without JavaScript: a refusal shows the reading beside the amount,
 	// and the form records once corrected.
 	off := br.NewTab(browsertest.WithBaseURL(c.URL), browsertest.WithoutJavaScript())
