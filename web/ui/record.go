@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/projections"
 	"github.com/kcledger/kcledger/web/api"
 	"github.com/kcledger/kcledger/web/i18n"
 )
@@ -432,8 +433,6 @@ func (s *Server) recordCall(w http.ResponseWriter, r *http.Request, v *visit, k 
 			return err
 		}
 		seq, replayed = res.Out.Seq, res.Replayed
-		setLine(done, "", res.Out.Event.Line())
-		setLine(done, "to_", res.In.Event.Line())
 		done.Set("in_seq", strconv.FormatUint(res.In.Seq, 10))
 	} else {
 		var res api.RecordResponse
@@ -441,7 +440,6 @@ func (s *Server) recordCall(w http.ResponseWriter, r *http.Request, v *visit, k 
 			return err
 		}
 		seq, replayed = res.Seq, res.Replayed
-		setLine(done, "", res.Event.Line())
 	}
 	if replayed {
 		done.Set("again", "1")
@@ -457,12 +455,6 @@ func (s *Server) recordCall(w http.ResponseWriter, r *http.Request, v *visit, k 
 func amountField(k domain.CommandKind) string {
 	c := domain.Command{Kind: k}
 	return c.AmountField()
-}
-
-func setLine(q url.Values, prefix string, k domain.LineKey) {
-	q.Set(prefix+"year", strconv.Itoa(k.FiscalYear))
-	q.Set(prefix+"province", k.Province)
-	q.Set(prefix+"source", string(k.Source))
 }
 
 // recorded is one event of a confirmation, as the audit trail has it:
@@ -493,29 +485,36 @@ type recordDonePage struct {
 }
 
 // recordDone is a movement's confirmation. The address names the event's
-// sequence and line; the figures are the API's audit trail of that line,
-// its entry at that sequence (the event and the totals right after it),
-// read as the visitor's account, so a sequence or line edited into the
-// address shows only what the visitor may see, or nothing.
+// sequence (and a transfer's other side); the figures are the API's
+// (GET /v1/events/{seq}: the event and its line's totals right after it),
+// read as the visitor's account, so a sequence edited into the address
+// shows only what the visitor may see, or nothing.
 func (s *Server) recordDone(w http.ResponseWriter, r *http.Request, v *visit) {
 	q := r.URL.Query()
 	var p recordDonePage
 	p.Replayed = q.Get("again") != ""
-	parts := []struct{ seq, prefix, side string }{{r.PathValue("seq"), "", ""}}
+	seqs := []string{r.PathValue("seq")}
 	if in := q.Get("in_seq"); in != "" {
-		parts[0].side = "out"
-		parts = append(parts, struct{ seq, prefix, side string }{in, "to_", "in"})
+		seqs = append(seqs, in)
 	}
-	for _, part := range parts {
-		e, err := s.auditEntry(r, v, part.seq, q.Get(part.prefix+"year"), q.Get(part.prefix+"province"), q.Get(part.prefix+"source"))
+	for _, seq := range seqs {
+		e, err := s.recordedEvent(r, v, seq)
 		if err != nil {
 			s.problem(w, r, v, err)
 			return
 		}
-		e.Side = part.side
 		p.Events = append(p.Events, e)
 	}
 	first := p.Events[0]
+	if len(p.Events) == 2 {
+		// The two sides of one transfer, or the address was edited.
+		out, in := &p.Events[0], &p.Events[1]
+		if out.Event.Type != domain.TypeTransferredOut || in.Event.Type != domain.TypeTransferredIn || in.Event.TransferID != out.Event.ID {
+			s.problem(w, r, v, domain.Errorf(domain.CodeNotFound, "in_seq", "seq %d is not the other side of the transfer at seq %d", in.Seq, out.Seq))
+			return
+		}
+		out.Side, in.Side = "out", "in"
+	}
 	p.Kind, p.KindTitle, p.Again = first.Kind, "kind."+first.Kind, "/record/"+first.Kind
 	if tk := first.Event.TransferKind; tk != "" {
 		p.KindTitle = "transfer_kind." + string(tk)
@@ -529,26 +528,17 @@ func (s *Server) recordDone(w http.ResponseWriter, r *http.Request, v *visit) {
 	s.render(w, r, v, http.StatusOK, "record_done", "record.done_title", p)
 }
 
-// auditEntry reads the entry of the line's audit trail at seq.
-func (s *Server) auditEntry(r *http.Request, v *visit, seqText, year, province, source string) (recorded, error) {
-	seq, err := strconv.ParseUint(seqText, 10, 64)
-	if err != nil || seq == 0 {
-		return recorded{}, domain.Errorf(domain.CodeNotFound, "", "no recorded movement %q", seqText)
-	}
-	q := url.Values{"year": {year}, "province": {province}, "source": {source},
-		"after_seq": {strconv.FormatUint(seq-1, 10)}, "limit": {"1"}}
-	if year == "" || province == "" || source == "" {
-		return recorded{}, domain.Errorf(domain.CodeNotFound, "", "a confirmation names its line")
-	}
-	var res api.AuditResponse
-	if err := s.call(r, v, request{method: http.MethodGet, path: "/v1/audit", query: q}, &res); err != nil {
+// recordedEvent reads the event at seq as the audit trail shows it.
+func (s *Server) recordedEvent(r *http.Request, v *visit, seq string) (recorded, error) {
+	var en projections.TrailEntry
+	if err := s.call(r, v, request{method: http.MethodGet, path: "/v1/events/" + url.PathEscape(seq)}, &en); err != nil {
 		return recorded{}, err
 	}
-	if len(res.Entries) == 0 || res.Entries[0].Seq != seq {
-		return recorded{}, domain.Errorf(domain.CodeNotFound, "", "no movement %d on line %s/%s/%s", seq, year, province, source)
-	}
-	en := res.Entries[0]
 	rc := recorded{Seq: en.Seq, Event: en.Event, Line: en.Line, Project: en.Project, Kind: kindOfEvent(en.Event.Type)}
+	if rc.Kind == "" {
+		// A repudiation is no movement a form records.
+		return recorded{}, domain.Errorf(domain.CodeNotFound, "", "seq %d is no movement", en.Seq)
+	}
 	if p, ok := domain.ProvinceName(en.Event.Province, en.Event.FiscalYear); ok {
 		rc.ProvinceName = p.Name
 	} else if p, ok := domain.LineCode(en.Event.Province, en.Event.FiscalYear); ok {

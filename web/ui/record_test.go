@@ -216,7 +216,7 @@ func TestRecordAllocationThenDisbursement(t *testing.T) {
 	assert.Equal(t, "1300000000", available(t, c, "2025", "01", "national"))
 
 	// A refresh of the confirmation reads; it records nothing.
-	again := b.get("/record/done/" + itoa(tr.Entries[1].Seq) + "?year=2025&province=01&source=national")
+	again := b.get("/record/done/" + itoa(tr.Entries[1].Seq))
 	assert.Equal(t, http.StatusOK, again.Status)
 	assert.Len(t, trail(t, c, "2025", "01", "national").Entries, 2)
 }
@@ -480,8 +480,8 @@ func TestRecordCarryOver(t *testing.T) {
 }
 
 // A confirmation's figures are the API's: an address edited to another
-// province's movement is refused as the API refuses its trail, and a
-// sequence that is not on the line named is not found.
+// province's movement is refused as the API refuses that event, one that
+// is no movement is not found, and a transfer's other side must be its.
 func TestRecordConfirmationReadsTheAPI(t *testing.T) {
 	c := startConsole(t, consoleOptions{})
 	c.account(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
@@ -490,19 +490,25 @@ func TestRecordConfirmationReadsTheAPI(t *testing.T) {
 	body["amount"] = "777000000"
 	r := c.Post(t, apitest.PathAllocations, uuid.NewString(), apitest.MustJSON(t, body))
 	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
-	var res api.RecordResponse
-	require.NoError(t, json.Unmarshal(r.Body, &res))
+	var other api.RecordResponse
+	require.NoError(t, json.Unmarshal(r.Body, &other))
+	r = c.Post(t, apitest.PathAllocations, uuid.NewString(), apitest.MustJSON(t, apitest.ValidBody(apitest.PathAllocations)))
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	var own api.RecordResponse
+	require.NoError(t, json.Unmarshal(r.Body, &own))
 	b := c.browser(t)
 	b.logIn("ketoan-hn", testPassword, "/")
 
-	p := b.get("/record/done/" + itoa(res.Seq) + "?year=2025&province=79&source=national")
+	p := b.get("/record/done/" + itoa(other.Seq))
 	assert.Equal(t, http.StatusForbidden, p.Status)
 	assert.NotContains(t, p.Body, "777.000.000")
-	p = b.get("/record/done/" + itoa(res.Seq) + "?year=2025&province=01&source=national")
-	assert.Equal(t, http.StatusNotFound, p.Status)
-	assert.NotContains(t, p.Body, "777.000.000")
-	assert.Equal(t, http.StatusNotFound, b.get("/record/done/x?year=2025&province=01&source=national").Status)
-	assert.Equal(t, http.StatusNotFound, b.get("/record/done/1").Status)
+	p = b.get("/record/done/" + itoa(own.Seq))
+	assert.Equal(t, http.StatusOK, p.Status)
+	assert.Contains(t, p.Body, "1.000.000.000 ₫")
+	p = b.get("/record/done/" + itoa(own.Seq) + "?in_seq=" + itoa(own.Seq))
+	assert.Equal(t, http.StatusNotFound, p.Status, "an allocation is no transfer's side")
+	assert.Equal(t, http.StatusNotFound, b.get("/record/done/999").Status)
+	assert.Equal(t, http.StatusBadRequest, b.get("/record/done/x").Status)
 }
 
 // The live reading answers what the form will post, in the visitor's
