@@ -294,6 +294,15 @@ func TestRecordTwiceRecordsOnce(t *testing.T) {
 	assert.Len(t, trail(t, c, "2025", "01", "national").Entries, 1)
 	submit(t, b, "/record/allocate", fill(t, reused, with(allocation, "amount", "2 tỷ")))
 	assert.Equal(t, "3500000000", available(t, c, "2025", "01", "national"))
+
+	// An adjustment's address carries its typed delta to read back, and
+	// nothing else.
+	v := fill(t, openForm(t, b, "/record/adjust"), map[string]string{"fiscal_year": "2025", "province": "01", "source": "national",
+		"delta": "-1000", "decision": "45/QĐ-BCT", "reason": "Điều chỉnh giảm", "effective_date": "2025-06-15"})
+	adj := b.post("/record/adjust", v)
+	require.Equal(t, http.StatusSeeOther, adj.Status, adj.Body)
+	assert.Regexp(t, `^/record/done/[0-9]+\?typed=-1000$`, adj.Location())
+	assert.Contains(t, b.get(adj.Location()).Body, "-1000 = -1.000 ₫")
 }
 
 // A double click sends the same form twice at once: both answers lead
