@@ -20,6 +20,9 @@ import (
 // fillWindow bounds the asynchronous publishes in flight while filling.
 const fillWindow = 4096
 
+// fillStallWait bounds how long a publish waits for room in the window.
+const fillStallWait = time.Minute
+
 // fill records n valid, signed, chained events into an empty stream on
 // natsURL, as fast as JetStream takes them: an allocation then
 // disbursements on each of the 126 lines of one year (63 provinces, two
@@ -99,7 +102,9 @@ func fill(ctx context.Context, natsURL string, n int, keysOut, dataDir string, p
 		if err != nil {
 			return err
 		}
-		if _, err := js.PublishMsgAsync(m); err != nil {
+		// A busy machine (the server shares its cores) may hold the
+		// window full for a while: wait for room rather than give up.
+		if _, err := js.PublishMsgAsync(m, jetstream.WithStallWait(fillStallWait)); err != nil {
 			return fmt.Errorf("event %d: %w", i, err)
 		}
 		// Sequences are known in advance: the stream is empty and only
