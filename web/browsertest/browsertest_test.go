@@ -280,7 +280,9 @@ func TestWithoutJavaScript(t *testing.T) {
 		assert.Equal(t, "static", off.Text("#msg"))
 	}
 
-	// The helpers work without JavaScript: fill, submit, read.
+	// The helpers work without JavaScript: fill, submit, read. A second
+	// Fill replaces what the first typed.
+	off.Fill("#name", "typed first")
 	off.Fill("#name", "Nguyễn Văn A")
 	off.Click("#go")
 	assert.Contains(t, off.CurrentURL(), "/next?name=Nguy%E1%BB%85n+V%C4%83n+A")

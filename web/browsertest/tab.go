@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/chromedp/cdproto/browser"
@@ -186,8 +187,12 @@ func (tab *Tab) Fill(selector, text string) {
 		if len(nodes) > 0 && nodes[0].LocalName == "select" {
 			return chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS(selector), text))
 		}
+		// Emptying the value property empties what the field holds now,
+		// typed in or not (chromedp.Clear empties the value attribute,
+		// which a field already typed in no longer shows). The DevTools
+		// protocol evaluates it even with the page's scripts turned off.
 		return chromedp.Do(ctx,
-			chromedp.Clear(chromedp.CSS(selector)),
+			chromedp.Evaluate[chromedp.Void](`document.querySelector(`+strconv.Quote(selector)+`).value = ""`),
 			chromedp.SendKeys(chromedp.CSS(selector), text),
 		)
 	})
