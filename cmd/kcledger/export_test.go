@@ -15,6 +15,7 @@ import (
 
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/projections"
+	"github.com/kcledger/kcledger/projections/export"
 )
 
 // TestBeancountBeneficiaryAccounts checks that beneficiaries whose ASCII
@@ -25,9 +26,9 @@ func TestBeancountBeneficiaryAccounts(t *testing.T) {
 	names := []string{"Công ty Mỹ", "Công ty My", "Cong ty My", "Co\u0302ng ty My\u0303", "Cong-ty-My", "CongtyMy", "HTX"}
 	seen := map[string]string{}
 	for _, n := range names {
-		a := accountPart(n)
+		a := export.AccountPart(n)
 		require.Regexp(t, `^[A-Z0-9][A-Za-z0-9-]*$`, a, "%q", n)
-		assert.Equal(t, a, accountPart(n), "the same name, the same account")
+		assert.Equal(t, a, export.AccountPart(n), "the same name, the same account")
 		if prev, ok := seen[a]; ok {
 			// Only canonically equivalent spellings (NFC and NFD of one
 			// name) may share an account.
@@ -38,13 +39,13 @@ func TestBeancountBeneficiaryAccounts(t *testing.T) {
 		seen[a] = n
 	}
 	assert.Len(t, seen, len(names)-1)
-	assert.True(t, strings.HasPrefix(accountPart("Công ty Mỹ"), "Cong-ty-My-"), "the slug stays readable: %s", accountPart("Công ty Mỹ"))
-	assert.Equal(t, "CongtyMy", accountPart("CongtyMy"), "a name that is its own slug needs no hash")
-	assert.Equal(t, "HTX", accountPart("HTX"))
+	assert.True(t, strings.HasPrefix(export.AccountPart("Công ty Mỹ"), "Cong-ty-My-"), "the slug stays readable: %s", export.AccountPart("Công ty Mỹ"))
+	assert.Equal(t, "CongtyMy", export.AccountPart("CongtyMy"), "a name that is its own slug needs no hash")
+	assert.Equal(t, "HTX", export.AccountPart("HTX"))
 
 	// A journal with the three names: three accounts, three payees.
 	var buf bytes.Buffer
-	exp := newBeancountExport(&buf)
+	exp := export.NewBeancount(&buf)
 	for i, n := range []string{"Công ty Mỹ", "Công ty My", "Cong ty My", "Công ty Mỹ"} {
 		ev := domain.Event{
 			ID: "id", Type: domain.TypeDisbursed, FiscalYear: 2025, Province: "01", Source: domain.SourceNational,
@@ -54,18 +55,18 @@ func TestBeancountBeneficiaryAccounts(t *testing.T) {
 		if i == 0 {
 			alloc := ev
 			alloc.Type, alloc.Voucher, alloc.Beneficiary, alloc.Decision, alloc.Amount = domain.TypeAllocated, "", "", "1/QĐ-BCT", domain.AmountFromInt64(10_000_000)
-			require.NoError(t, exp.write(projections.TrailEntry{Seq: 1, Event: alloc}))
+			require.NoError(t, exp.Write(projections.TrailEntry{Seq: 1, Event: alloc}))
 		}
-		require.NoError(t, exp.write(projections.TrailEntry{Seq: uint64(i + 2), Event: ev}))
+		require.NoError(t, exp.Write(projections.TrailEntry{Seq: uint64(i + 2), Event: ev}))
 	}
-	require.NoError(t, exp.close())
+	require.NoError(t, exp.Close())
 	journal := buf.String()
 	opened := regexp.MustCompile(`(?m)^\S+ open (Expenses:KCQG:Y2025:P01:Beneficiary:\S+) VND$`).FindAllStringSubmatch(journal, -1)
 	require.Len(t, opened, 3, "three beneficiaries, three accounts:\n%s", journal)
 	for _, n := range []string{"Công ty Mỹ", "Công ty My", "Cong ty My"} {
 		assert.Contains(t, journal, `* "`+n+`" `, "the payee keeps the real name")
 	}
-	assert.Equal(t, 2, strings.Count(journal, "  Expenses:KCQG:Y2025:P01:Beneficiary:"+accountPart("Công ty Mỹ")+"  "), "the same name posts to the same account")
+	assert.Equal(t, 2, strings.Count(journal, "  Expenses:KCQG:Y2025:P01:Beneficiary:"+export.AccountPart("Công ty Mỹ")+"  "), "the same name posts to the same account")
 
 	beanCheck := lookTool(t, "bean-check", "apt-get install beancount; scripts/test does it")
 	file := filepath.Join(t.TempDir(), "k.beancount")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/projections"
+	"github.com/kcledger/kcledger/projections/export"
 	"github.com/kcledger/kcledger/web/api/apitest"
 )
 
@@ -35,12 +36,12 @@ func goldenTrail(t *testing.T, f projections.Filter) []projections.TrailEntry {
 // what is left available.
 func TestCSVExportOfTransfersAndLapses(t *testing.T) {
 	var buf bytes.Buffer
-	exp, err := newCSVExport(&buf, false)
+	exp, err := export.NewCSV(&buf, false)
 	require.NoError(t, err)
 	for _, e := range goldenTrail(t, projections.Filter{}) {
-		require.NoError(t, exp.write(e))
+		require.NoError(t, exp.Write(e))
 	}
-	require.NoError(t, exp.close())
+	require.NoError(t, exp.Close())
 	rows, err := csv.NewReader(bytes.NewReader(buf.Bytes()[3:])).ReadAll()
 	require.NoError(t, err)
 	require.Len(t, rows, 1+len(domain.EventTypes))
@@ -83,12 +84,12 @@ func TestCSVExportOfTransfersAndLapses(t *testing.T) {
 	// A succession out of a merged province, dated after the merger,
 	// still names its province (its code is not in force that day).
 	var one bytes.Buffer
-	exp, err = newCSVExport(&one, true)
+	exp, err = export.NewCSV(&one, true)
 	require.NoError(t, err)
 	ev := byTypeEvent(t, domain.TypeTransferredOut)
 	ev.Province, ev.TransferKind, ev.EffectiveDate = "02", domain.TransferSuccession, domain.Date{Year: 2025, Month: time.July, Day: 1}
-	require.NoError(t, exp.write(projections.TrailEntry{Seq: 1, Event: ev}))
-	require.NoError(t, exp.close())
+	require.NoError(t, exp.Write(projections.TrailEntry{Seq: 1, Event: ev}))
+	require.NoError(t, exp.Close())
 	rows, err = csv.NewReader(bytes.NewReader(one.Bytes()[3:])).ReadAll()
 	require.NoError(t, err)
 	assert.Equal(t, "Hà Giang", cell(rows[1], "province_name"))
@@ -135,12 +136,12 @@ func beancountSums(t *testing.T, journal []byte) map[string]domain.Amount {
 // bean-check accepts it and bean-query's balances are the ledger's.
 func TestBeancountExportOfTransfersAndLapses(t *testing.T) {
 	var buf bytes.Buffer
-	exp := newBeancountExport(&buf)
+	exp := export.NewBeancount(&buf)
 	entries := goldenTrail(t, projections.Filter{})
 	for _, e := range entries {
-		require.NoError(t, exp.write(e))
+		require.NoError(t, exp.Write(e))
 	}
-	require.NoError(t, exp.close())
+	require.NoError(t, exp.Close())
 	journal := buf.String()
 	assert.Contains(t, journal, "  Assets:KCQG:Y2026:P01:Available  1000000000 VND\n  Assets:KCQG:Y2025:P01:Available  -1000000000 VND\n",
 		"one transaction, out of the source's account into the destination's")
@@ -168,31 +169,31 @@ func TestBeancountExportOfTransfersAndLapses(t *testing.T) {
 	// goes to the fund's transfers in transit, and the journal still
 	// balances.
 	buf.Reset()
-	exp = newBeancountExport(&buf)
+	exp = export.NewBeancount(&buf)
 	for _, e := range goldenTrail(t, projections.Filter{FiscalYear: 2025}) {
-		require.NoError(t, exp.write(e))
+		require.NoError(t, exp.Write(e))
 	}
-	require.NoError(t, exp.close())
+	require.NoError(t, exp.Close())
 	sums = beancountSums(t, buf.Bytes())
 	apitest.RequireAmount(t, "1000000000", sums["Equity:KCQG:Transfers"], "the out side, in transit")
 	apitest.RequireAmount(t, "0", sums["Assets:KCQG:Y2025:P01:Available"])
 
 	buf.Reset()
-	exp = newBeancountExport(&buf)
+	exp = export.NewBeancount(&buf)
 	for _, e := range goldenTrail(t, projections.Filter{FiscalYear: 2026}) {
-		require.NoError(t, exp.write(e))
+		require.NoError(t, exp.Write(e))
 	}
-	require.NoError(t, exp.close())
+	require.NoError(t, exp.Close())
 	sums = beancountSums(t, buf.Bytes())
 	apitest.RequireAmount(t, "-1000000000", sums["Equity:KCQG:Transfers"], "the in side, from transit")
 	apitest.RequireAmount(t, "1000000000", sums["Assets:KCQG:Y2026:P01:Available"])
 
 	// A lapse of nothing (a project with nothing left) is accepted too.
 	buf.Reset()
-	exp = newBeancountExport(&buf)
+	exp = export.NewBeancount(&buf)
 	zero := byTypeEvent(t, domain.TypeLapsed)
 	zero.Amount, zero.Project = domain.Amount{}, "KC-2025-01"
-	require.NoError(t, exp.write(projections.TrailEntry{Seq: 1, Event: zero}))
-	require.NoError(t, exp.close())
+	require.NoError(t, exp.Write(projections.TrailEntry{Seq: 1, Event: zero}))
+	require.NoError(t, exp.Close())
 	beancountSums(t, buf.Bytes())
 }

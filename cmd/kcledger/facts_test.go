@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/projections/export"
 	webapi "github.com/kcledger/kcledger/web/api"
 	"github.com/kcledger/kcledger/web/api/apitest"
 )
@@ -106,7 +107,7 @@ func TestAllocateWithProjectFacts(t *testing.T) {
 	require.Equal(t, exitOK, code, stderr)
 	rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(out, "\uFEFF"))).ReadAll()
 	require.NoError(t, err)
-	col := func(name string) int { return slices.Index(csvHeader, name) }
+	col := func(name string) int { return slices.Index(export.CSVHeader, name) }
 	var found bool
 	for _, row := range rows[1:] {
 		if row[col("project")] == "CCN-1" {

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/kcledger/kcledger/projections/export"
 )
 
 func TestBeancountAccountPart(t *testing.T) {
@@ -17,7 +19,7 @@ func TestBeancountAccountPart(t *testing.T) {
 		"  ***  ":                "Unnamed",
 		"Cơ sở CNNT Nguyễn Huệ ": "Co-so-CNNT-Nguyen-Hue",
 	} {
-		assert.Equal(t, want, accountSlug(in), "%q", in)
-		assert.Regexp(t, "^"+want+"-[0-9a-f]{12}$", accountPart(in), "%q: the slug and a hash of the name", in)
+		assert.Equal(t, want, export.AccountSlug(in), "%q", in)
+		assert.Regexp(t, "^"+want+"-[0-9a-f]{12}$", export.AccountPart(in), "%q: the slug and a hash of the name", in)
 	}
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/kcledger/kcledger/eventstore"
 	"github.com/kcledger/kcledger/eventstore/eventstoretest"
 	"github.com/kcledger/kcledger/projections"
+	"github.com/kcledger/kcledger/projections/export"
 	webapi "github.com/kcledger/kcledger/web/api"
 	"github.com/kcledger/kcledger/web/api/apitest"
 )
@@ -932,7 +933,7 @@ func TestExports(t *testing.T) {
 	rows, err := csv.NewReader(bytes.NewReader(data[3:])).ReadAll()
 	require.NoError(t, err)
 	require.Len(t, rows, 8)
-	require.Equal(t, csvHeader, rows[0])
+	require.Equal(t, export.CSVHeader, rows[0])
 	require.Equal(t, "Hà Nội", rows[1][6])
 	require.Equal(t, "5.000.000.000", rows[1][11])
 	require.Equal(t, `HTX Gốm "Bát Tràng"`, rows[3][14])
@@ -969,7 +970,7 @@ func TestExports(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &rep))
 	require.Len(t, rep.Lines, 2)
 	for _, l := range rep.Lines {
-		base := fmt.Sprintf("%s:Y%d:P%s", fundName(l.Line.Source), l.Line.FiscalYear, l.Line.Province)
+		base := fmt.Sprintf("%s:Y%d:P%s", export.FundName(l.Line.Source), l.Line.FiscalYear, l.Line.Province)
 		apitest.RequireAmount(t, l.Totals.Balance.Available().String(), sums["Assets:"+base+":Available"], base+" available")
 		apitest.RequireAmount(t, l.Totals.Balance.Allocated.Neg().String(), sums["Equity:"+base+":Allocated"], base+" allocated")
 		net := domain.AmountFromInt64(0)

@@ -18,6 +18,7 @@ import (
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
 	"github.com/kcledger/kcledger/projections"
+	"github.com/kcledger/kcledger/projections/export"
 	webapi "github.com/kcledger/kcledger/web/api"
 	"github.com/kcledger/kcledger/web/api/apitest"
 )
@@ -220,7 +221,7 @@ func TestBadMessagesAreRepudiated(t *testing.T) {
 	rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(out, "\uFEFF"))).ReadAll()
 	require.NoError(t, err)
 	require.Len(t, rows, 5, "a header, the allocation, two repudiations, the disbursement")
-	require.Equal(t, []string{"3", string(domain.TypeRepudiated), "2"}, []string{rows[2][0], rows[2][10], rows[2][slices.Index(csvHeader, "repudiated_seq")]})
+	require.Equal(t, []string{"3", string(domain.TypeRepudiated), "2"}, []string{rows[2][0], rows[2][10], rows[2][slices.Index(export.CSVHeader, "repudiated_seq")]})
 	code, out, stderr = cli(t, p.http, "audit")
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, out, "seq 2 repudiated: 12/QĐ-TTKC (tin nhắn không đọc được)")
