@@ -175,14 +175,27 @@ func (c *CSV) Write(e projections.TrailEntry) error {
 	}
 	return c.w.Write([]string{
 		strconv.FormatUint(e.Seq, 10), e.Stored.UTC().Format(time.RFC3339Nano), ev.RecordedAt.UTC().Format(time.RFC3339Nano),
-		ev.EffectiveDate.String(), fiscalYearCell(ev.FiscalYear), ev.Province, name, string(ev.Source), ev.Project, string(ev.Category),
-		string(ev.Type), c.amount(ev.Amount), ev.Decision, ev.Voucher, ev.Beneficiary, ev.Reason, ev.Actor, ev.IdempotencyKey,
-		ev.ID, ev.Hash, ev.SignedBy,
+		ev.EffectiveDate.String(), fiscalYearCell(ev.FiscalYear), text(ev.Province), text(name), text(string(ev.Source)), text(ev.Project), text(string(ev.Category)),
+		text(string(ev.Type)), c.amount(ev.Amount), text(ev.Decision), text(ev.Voucher), text(ev.Beneficiary), text(ev.Reason), text(ev.Actor), text(ev.IdempotencyKey),
+		text(ev.ID), text(ev.Hash), text(ev.SignedBy),
 		c.amount(e.Line.Allocated), c.amount(e.Line.NetDisbursed()), c.amount(e.Line.Available()), repudiatedSeqCell(ev.RepudiatedSeq),
-		ev.ProjectName, ev.ImplementingUnit, counterpartCell(c, ev.Counterpart),
-		string(ev.TransferKind), ev.TransferID, lineCell(ev.FromLine), lineCell(ev.ToLine),
+		text(ev.ProjectName), text(ev.ImplementingUnit), counterpartCell(c, ev.Counterpart),
+		text(string(ev.TransferKind)), text(ev.TransferID), lineCell(ev.FromLine), lineCell(ev.ToLine),
 		c.amount(e.Line.TransferredIn), c.amount(e.Line.TransferredOut), c.amount(e.Line.Lapsed),
 	})
+}
+
+// text is a cell of text that Excel must not take for a formula: one
+// that starts with =, +, -, @, a tab or a carriage return (OWASP's CSV
+// injection list) gets a ' before it, which Excel reads as "this is
+// text". Only the cells of outside text go through it; the amounts and
+// sequences, which the export writes itself, stay numbers (a negative
+// adjustment starts with -).
+func text(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 // lineCell is a transfer's line as fiscal year/province/source
