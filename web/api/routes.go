@@ -42,6 +42,7 @@ func (a *Server) routes() http.Handler {
 	handle("/v1/users", get(a.listUsers), post(a.addUser))
 	handle("/v1/audit", get(a.getAudit))
 	handle("/v1/events/{seq}", get(a.getEvent))
+	handle(PathExport, get(a.getExport)) // export.go
 	handle("/v1/rebuild", post(a.rebuild))
 	handle("/v1/keys", get(a.getKeys))
 	handle("/v1/nats-users", post(a.addNATSUser))
