@@ -964,6 +964,27 @@ func TestExports(t *testing.T) {
 		require.NoError(t, err, "%q", r[1])
 		sums[strings.TrimSpace(r[0])] = a
 	}
+	// The API's /v1/export (the console's downloads) writes the very
+	// same bytes as the CLI, which reads the stream itself.
+	journalData, err := os.ReadFile(journal)
+	require.NoError(t, err)
+	code, jsonl, stderr := cliEnv(t, p.http, auditor, "export", "--format", "jsonl", "--year", "2025", "--province", "79")
+	require.Equal(t, 0, code, stderr)
+	for query, want := range map[string]string{
+		"?format=csv&vi_numbers=true":                       string(data),
+		"?format=jsonl&year=2025&province=79":               jsonl,
+		"?format=beancount":                                 string(journalData),
+		"?format=csv&vi_numbers=true&province=01&year=2025": "",
+	} {
+		status, body := getJSON(t, p.http, "/v1/export"+query)
+		require.Equal(t, http.StatusOK, status, "%s: %s", query, body)
+		if want == "" {
+			code, want, stderr = cliEnv(t, p.http, auditor, "export", "--format", "csv", "--vi-numbers", "--province", "01", "--year", "2025")
+			require.Equal(t, 0, code, stderr)
+		}
+		require.Equal(t, want, body, "GET /v1/export%s is what kcledger export writes", query)
+	}
+
 	code, out, stderr = cli(t, p.http, "balances", "--json")
 	require.Equal(t, 0, code, stderr)
 	var rep projections.Report
