@@ -72,6 +72,9 @@ type Options struct {
 	LiveReports bool
 	// MaxInFlight is the API's limit of requests served at once.
 	MaxInFlight int
+	// ExternalNATS serves as with an external NATS server, whose
+	// operator manages its users: no NATS users are created.
+	ExternalNATS bool
 }
 
 // Start builds the API and serves it on 127.0.0.1, for the test's life.
@@ -104,6 +107,10 @@ func Start(t *testing.T, o Options) *API {
 	ledger := domain.NewLedger(store, domain.Policy{})
 	ledger.SignWith(domain.NewSigner(key))
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var natsUsers interface{ SetAccount(domain.Account) } = eventstore.NewNATSAuth("unused", "")
+	if o.ExternalNATS {
+		natsUsers = nil
+	}
 	a := &API{NC: nc, NATSURL: ns.ClientURL(), Accounts: accounts, Ledger: ledger, Store: store, realTime: new(atomic.Bool), scans: &scanCounter{HistoryReader: history}}
 	a.Server = api.New(api.Config{
 		Ledger:       ledger,
@@ -115,7 +122,7 @@ func Start(t *testing.T, o Options) *API {
 		Feed:         store,
 		Checkpoints:  store.Checkpoints(),
 		NATSURL:      ns.ClientURL(),
-		NATSUsers:    eventstore.NewNATSAuth("unused", ""),
+		NATSUsers:    natsUsers,
 		Stream:       store.Stream(),
 		MaxInFlight:  o.MaxInFlight,
 		Log:          log,
