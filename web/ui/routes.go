@@ -38,6 +38,14 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /record/{kind}", s.member(s.recordPost))
 	mux.HandleFunc("GET /record/done/{seq}", s.member(s.recordDone))
 	mux.HandleFunc("GET /reading", s.member(s.reading))
+	// admin.go
+	mux.HandleFunc("GET /admin/accounts", s.member(s.accountsPage))
+	mux.HandleFunc("POST /admin/accounts", s.member(s.addAccount))
+	mux.HandleFunc("POST /admin/accounts/{name}/disable", s.member(s.disableAccount))
+	mux.HandleFunc("POST /admin/accounts/{name}/enable", s.member(s.enableAccount))
+	mux.HandleFunc("GET /admin/accounts/{name}/password", s.member(s.accountPasswordForm))
+	mux.HandleFunc("POST /admin/accounts/{name}/password", s.member(s.setAccountPassword))
+	mux.HandleFunc("POST /admin/nats-users", s.member(s.addNATSUser))
 	mux.HandleFunc("/", s.visitor(s.notFound))
 	return mux
 }
