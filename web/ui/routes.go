@@ -46,6 +46,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /admin/accounts/{name}/password", s.member(s.accountPasswordForm))
 	mux.HandleFunc("POST /admin/accounts/{name}/password", s.member(s.setAccountPassword))
 	mux.HandleFunc("POST /admin/nats-users", s.member(s.addNATSUser))
+	// exports.go
+	mux.HandleFunc("GET /exports", s.member(s.exportsPage))
+	mux.HandleFunc("GET /exports/download", s.member(s.downloadExport))
 	mux.HandleFunc("/", s.visitor(s.notFound))
 	return mux
 }
