@@ -2,17 +2,24 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/eventstore"
 	"github.com/kcledger/kcledger/projections/export"
 	"github.com/kcledger/kcledger/web/api"
 	"github.com/kcledger/kcledger/web/api/apitest"
@@ -119,4 +126,81 @@ func TestExportRoute(t *testing.T) {
 	apitest.RequireProblem(t, auditor.Get(t, api.PathExport+"?as_of=yesterday"), http.StatusBadRequest, domain.CodeInvalidField, "as_of")
 	apitest.RequireProblem(t, auditor.Get(t, api.PathExport+"?vi_numbers=perhaps"), http.StatusBadRequest, domain.CodeInvalidField, "vi_numbers")
 	apitest.RequireProblem(t, auditor.Do(t, http.MethodPost, api.PathExport, nil, nil), http.StatusMethodNotAllowed, domain.CodeMethodNotAllowed, "")
+}
+
+// fakeHistory is a stream of n allocations on 2025/01/national and then,
+// when bad, a message that is not sound.
+type fakeHistory struct {
+	n   int
+	bad bool
+}
+
+func (h fakeHistory) State(context.Context) (eventstore.StreamState, error) {
+	return eventstore.StreamState{FirstSeq: 1, LastSeq: uint64(h.n + 1)}, nil
+}
+
+func (h fakeHistory) ScanFilter(_ context.Context, _ string, _ uint64, fn func(eventstore.StoredEvent) (bool, error)) error {
+	for i := 1; i <= h.n; i++ {
+		ev := domain.Event{ID: fmt.Sprintf("ev-%d", i), Type: domain.TypeAllocated, FiscalYear: 2025, Province: "01", Source: domain.SourceNational,
+			Amount: domain.AmountFromInt64(1000), Decision: strings.Repeat("Q", 200), EffectiveDate: domain.Date{Year: 2025, Month: time.March, Day: 1}}
+		more, err := fn(eventstore.StoredEvent{Seq: uint64(i), Stored: apitest.Now.Add(-time.Hour), Recorded: domain.Recorded{Seq: uint64(i), Event: ev}})
+		if err != nil || !more {
+			return err
+		}
+	}
+	if h.bad {
+		_, err := fn(eventstore.StoredEvent{Seq: uint64(h.n + 1), Stored: apitest.Now.Add(-time.Hour), Err: fmt.Errorf("%w: not an event", domain.ErrCorrupt)})
+		return err
+	}
+	return nil
+}
+
+func (fakeHistory) Digest(context.Context, uint64) (string, error) { return "", nil }
+
+func (fakeHistory) Event(context.Context, uint64) (eventstore.StoredEvent, bool, error) {
+	return eventstore.StoredEvent{}, false, nil
+}
+
+// A message found unsound before anything went out is a problem answer;
+// found once the download has begun, it cuts the connection, so that
+// the client never takes a truncated file for a whole one.
+func TestExportCutShort(t *testing.T) {
+	serve := func(h fakeHistory) *httptest.Server {
+		a := api.New(api.Config{History: h, Repudiations: domain.NewRepudiations(), Now: func() time.Time { return apitest.Now },
+			Log: slog.New(slog.DiscardHandler)})
+		auditor := &domain.Account{Name: "kiem-toan", Role: domain.RoleAuditor}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.ServeAs(w, r, auditor) }))
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	get := func(srv *httptest.Server) (*http.Response, []byte, error) {
+		resp, err := srv.Client().Get(srv.URL + api.PathExport + "?format=jsonl")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return resp, body, err
+	}
+
+	// Whole: every line.
+	resp, body, err := get(serve(fakeHistory{n: 1000}))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+	assert.Equal(t, 1000, bytes.Count(body, []byte("\n")))
+	require.Greater(t, len(body), 64<<10, "more than the buffer, so the answer streamed")
+
+	// Unsound early: a problem, and no download.
+	resp, body, err = get(serve(fakeHistory{n: 3, bad: true}))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "%s", body)
+	assert.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
+	var p api.Problem
+	require.NoError(t, json.Unmarshal(body, &p))
+	assert.Equal(t, domain.CodeUnavailable, p.Code)
+	assert.Contains(t, p.Detail, "seq 4")
+	assert.Empty(t, resp.Header.Get("Content-Disposition"))
+
+	// Unsound late: the connection is cut.
+	resp, body, err = get(serve(fakeHistory{n: 1000, bad: true}))
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Error(t, err, "the body ends in an error, not as a whole file (%d bytes read)", len(body))
 }
