@@ -1,11 +1,15 @@
 package ui_test
 
 import (
+	"bytes"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -287,15 +291,63 @@ func TestAddNATSUserWithExternalServer(t *testing.T) {
 	assert.ErrorIs(t, err, domain.ErrNotFound)
 }
 
-// startConsoleWith is startConsole over an API built with o.
-func startConsoleWith(t *testing.T, o apitest.Options) *console {
+// The one-time secrets are in no URL and in none of the console's log
+// lines.
+func TestSecretsAreNotLogged(t *testing.T) {
+	var logged bytes.Buffer
+	var mu sync.Mutex
+	c := startConsoleWith(t, apitest.Options{}, slog.New(slog.NewTextHandler(&lockedWriter{mu: &mu, w: &logged}, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	b, list := adminConsole(t, c)
+	csrf := hidden(t, list, "csrf")
+	secretRE := regexp.MustCompile(`id="secret" class="secret" rows="\d" readonly autocomplete="off" spellcheck="false">([^<]+)</textarea>`)
+	var secrets []string
+	for _, post := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/admin/accounts", url.Values{"csrf": {csrf}, "name": {"ketoan-dn"}, "role": {"auditor"}}},
+		{"/admin/nats-users", url.Values{"csrf": {csrf}, "name": {"kiemtoan-nats"}, "role": {"auditor"}}},
+	} {
+		p := b.post(post.path, post.form)
+		require.Equal(t, http.StatusCreated, p.Status, p.Body)
+		assert.Empty(t, p.Location())
+		m := secretRE.FindStringSubmatch(p.Body)
+		require.Len(t, m, 2)
+		secrets = append(secrets, m[1])
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	require.Contains(t, logged.String(), "path=/admin/nats-users", "the console logged its pages")
+	for _, s := range secrets {
+		assert.NotContains(t, logged.String(), s)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// startConsoleWith is startConsole over an API built with o, its pages
+// logged to log when given.
+func startConsoleWith(t *testing.T, o apitest.Options, log ...*slog.Logger) *console {
 	t.Helper()
 	a := apitest.Start(t, o)
 	js, err := jetstream.New(a.NC)
 	require.NoError(t, err)
 	sessions, err := eventstore.OpenSessions(t.Context(), js, "", 1, time.Hour)
 	require.NoError(t, err)
-	c, err := ui.New(ui.Config{API: a.Server, Accounts: a.Accounts, Sessions: sessions, Now: func() time.Time { return apitest.Now }})
+	cfg := ui.Config{API: a.Server, Accounts: a.Accounts, Sessions: sessions, Now: func() time.Time { return apitest.Now }}
+	if len(log) > 0 {
+		cfg.Log = log[0]
+	}
+	c, err := ui.New(cfg)
 	require.NoError(t, err)
 	srv := httptest.NewServer(c.Handler())
 	t.Cleanup(srv.Close)
