@@ -19,6 +19,7 @@ import (
 	"github.com/kcledger/kcledger/eventstore"
 	"github.com/kcledger/kcledger/projections"
 	webapi "github.com/kcledger/kcledger/web/api"
+	"github.com/kcledger/kcledger/web/workbook"
 )
 
 // movesLedger is the year on the domain ledger: 2 tỷ to 02 Hà
@@ -159,7 +160,7 @@ func TestPlanReportOutputsShowMoves(t *testing.T) {
 	book := filepath.Join(t.TempDir(), "report.xlsx")
 	f, err := os.Create(book)
 	require.NoError(t, err)
-	require.NoError(t, writePlanXLSX(f, []webapi.PlanReportView{v}, projections.LangVI))
+	require.NoError(t, workbook.Write(f, []webapi.PlanReportView{v}, projections.LangVI))
 	require.NoError(t, f.Close())
 	x, err := excelize.OpenFile(book)
 	require.NoError(t, err)

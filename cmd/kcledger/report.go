@@ -19,6 +19,7 @@ import (
 	"github.com/kcledger/kcledger/eventstore"
 	"github.com/kcledger/kcledger/projections"
 	webapi "github.com/kcledger/kcledger/web/api"
+	"github.com/kcledger/kcledger/web/workbook"
 )
 
 // runReport is `kcledger report`.
@@ -110,7 +111,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	// breakdown on its own sheet.
 	bys := []projections.Breakdown{pq.By}
 	if *format == "xlsx" {
-		for _, b := range breakdowns {
+		for _, b := range workbook.Breakdowns {
 			if b != pq.By {
 				bys = append(bys, b)
 			}
@@ -157,7 +158,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	write := func() error { return writePlanReport(out, views[0], *format, *lang) }
 	if *format == "xlsx" {
-		write = func() error { return writePlanXLSX(out, views, *lang) }
+		write = func() error { return workbook.Write(out, views, *lang) }
 	}
 	if err := write(); err != nil {
 		return fail(exitFailure, "%v", err)

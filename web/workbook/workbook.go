@@ -1,4 +1,10 @@
-package main
+// Package workbook writes plan-against-execution reports as an Excel
+// workbook, the one `kcledger report --format xlsx` and the console's
+// download give: one sheet per breakdown, the title and the presentation
+// rules on top, amounts and percentages stored as numbers with vi-VN
+// display formats, and every text (names, codes, labels) a string cell,
+// never a formula, whatever it looks like.
+package workbook
 
 import (
 	"fmt"
@@ -13,8 +19,8 @@ import (
 	webapi "github.com/kcledger/kcledger/web/api"
 )
 
-// breakdowns are the sheets of a workbook, in order.
-var breakdowns = []projections.Breakdown{projections.ByProvince, projections.BySource, projections.ByCategory, projections.ByProject}
+// Breakdowns are the sheets of a workbook, in order.
+var Breakdowns = []projections.Breakdown{projections.ByProvince, projections.BySource, projections.ByCategory, projections.ByProject}
 
 // sheetName is a breakdown's sheet.
 func sheetName(b projections.Breakdown, lang string) string {
@@ -43,11 +49,12 @@ func numberFormat(decimals int, percent bool) string {
 	return viLocale + f
 }
 
-// writePlanXLSX writes one sheet per report (per breakdown), the first
-// one active: the title and the presentation rules on top, then the
-// table, amounts and percentages stored as numbers (as rendered, by the
-// report's rules) with vi-VN display formats.
-func writePlanXLSX(w io.Writer, views []webapi.PlanReportView, lang string) error {
+// Write writes one sheet per report (per breakdown), the first one
+// active: the title and the presentation rules on top, then the table,
+// amounts and percentages stored as numbers (as rendered, by the
+// report's rules) with vi-VN display formats. The views' Title and Rules
+// are written as they are: localize them before (PlanReport.Title(lang)).
+func Write(w io.Writer, views []webapi.PlanReportView, lang string) error {
 	f := excelize.NewFile()
 	defer f.Close()
 	for i, v := range views {
@@ -60,7 +67,7 @@ func writePlanXLSX(w io.Writer, views []webapi.PlanReportView, lang string) erro
 			return err
 		}
 		if err := writePlanSheet(f, name, v, lang); err != nil {
-			return fmt.Errorf("xlsx: sheet %s: %w", name, err)
+			return fmt.Errorf("workbook: sheet %s: %w", name, err)
 		}
 	}
 	f.SetActiveSheet(0)
