@@ -1,0 +1,108 @@
+package ui_test
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/web/api/apitest"
+)
+
+// row is a table row of a page, its cells' text joined by " | ".
+func rows(body string) []string {
+	var out []string
+	for _, m := range regexp.MustCompile(`(?s)<tr>(.*?)</tr>`).FindAllStringSubmatch(body, -1) {
+		var cells []string
+		for _, c := range regexp.MustCompile(`(?s)<t[hd][^>]*>(.*?)</t[hd]>`).FindAllStringSubmatch(m[1], -1) {
+			cells = append(cells, strings.TrimSpace(regexp.MustCompile(`<[^>]+>`).ReplaceAllString(c[1], "")))
+		}
+		out = append(out, strings.Join(cells, " | "))
+	}
+	return out
+}
+
+// The overview of 2025 (a past year by the API's clock: every month
+// counts) for an auditor: the whole country by province, region and
+// source, month by month.
+func TestOverviewFigures(t *testing.T) {
+	c := startConsole(t, consoleOptions{})
+	apitest.ReportLedger(t, c.Client)
+	c.account(t, "kiemtoan", domain.RoleAuditor, nil, nil)
+	b := c.browser(t)
+	b.logIn("kiemtoan", testPassword, "/")
+
+	p := b.get("/?year=2025")
+	require.Equal(t, http.StatusOK, p.Status, p.Body)
+	r := rows(p.Body)
+	assert.Contains(t, p.Body, "Tổng quan năm ngân sách 2025")
+	assert.Contains(t, r, "Hà Nội | 7.000.000.000 ₫ | 1.700.000.000 ₫ | 5.300.000.000 ₫ | 24,29%")
+	assert.Contains(t, r, "Quảng Ninh | 1.000.000.000 ₫ | 0 ₫ | 1.000.000.000 ₫ | 0,00%")
+	assert.Contains(t, r, "Tổng cộng | 17.000.000.000 ₫ | 1.700.000.000 ₫ | 15.300.000.000 ₫ | 10,00%")
+	assert.Contains(t, r, "Miền Bắc | 8.000.000.000 ₫ | 1.700.000.000 ₫ | 6.300.000.000 ₫ | 21,25%")
+	assert.Contains(t, r, "Miền Nam | 9.000.000.000 ₫ | 0 ₫ | 9.000.000.000 ₫ | 0,00%")
+	assert.Contains(t, r, "KCQG | 14.000.000.000 ₫ | 1.200.000.000 ₫ | 12.800.000.000 ₫ | 8,57%")
+	assert.Contains(t, r, "KCĐP | 3.000.000.000 ₫ | 500.000.000 ₫ | 2.500.000.000 ₫ | 16,67%")
+	assert.Contains(t, r, "T2 | 0 ₫ | 0 ₫")
+	assert.Contains(t, r, "T3 | 1.200.000.000 ₫ | 1.200.000.000 ₫")
+	assert.Contains(t, r, "T8 | 500.000.000 ₫ | 1.700.000.000 ₫")
+	assert.Contains(t, r, "T12 | 0 ₫ | 1.700.000.000 ₫")
+
+	// This year: June is under way, July has not come.
+	p = b.get("/")
+	require.Equal(t, http.StatusOK, p.Status, p.Body)
+	r = rows(p.Body)
+	assert.Contains(t, p.Body, "Tổng quan năm ngân sách 2026")
+	assert.Contains(t, r, "T6 | 0 ₫ | 0 ₫")
+	assert.Contains(t, r, "T7 |  | ")
+
+	// In English.
+	b.get("/lang?to=en&back=%2F")
+	p = b.get("/?year=2025")
+	require.Equal(t, http.StatusOK, p.Status, p.Body)
+	r = rows(p.Body)
+	assert.Contains(t, p.Body, "Fiscal year 2025 at a glance")
+	assert.Contains(t, p.Body, "Khuyến công plan and execution, 2025 — whole country (34 provinces)")
+	assert.Contains(t, r, "Hà Nội | 7,000,000,000 đồng | 1,700,000,000 đồng | 5,300,000,000 đồng | 24.29%")
+	assert.Contains(t, r, "Mar | 1,200,000,000 đồng | 1,200,000,000 đồng")
+}
+
+// An officer sees its own province only, by source.
+func TestOverviewOfficerScope(t *testing.T) {
+	c := startConsole(t, consoleOptions{})
+	apitest.ReportLedger(t, c.Client)
+	c.account(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national", "local"})
+	b := c.browser(t)
+	b.logIn("ketoan-hn", testPassword, "/")
+
+	p := b.get("/?year=2025")
+	require.Equal(t, http.StatusOK, p.Status, p.Body)
+	r := rows(p.Body)
+	assert.Contains(t, r, "Hà Nội | 7.000.000.000 ₫ | 1.700.000.000 ₫ | 5.300.000.000 ₫ | 24,29%")
+	assert.Contains(t, r, "KCQG | 5.000.000.000 ₫ | 1.200.000.000 ₫ | 3.800.000.000 ₫ | 24,00%")
+	assert.Contains(t, r, "Tổng cộng | 7.000.000.000 ₫ | 1.700.000.000 ₫ | 5.300.000.000 ₫ | 24,29%")
+	assert.Contains(t, r, "T8 | 500.000.000 ₫ | 1.700.000.000 ₫")
+	for _, other := range []string{"Quảng Ninh", "Hồ Chí Minh", "9.000.000.000", "17.000.000.000", "Miền Bắc"} {
+		assert.NotContains(t, p.Body, other)
+	}
+}
+
+// A year the API refuses is shown beside the year, with the form.
+func TestOverviewRefusedYear(t *testing.T) {
+	c := startConsole(t, consoleOptions{})
+	c.account(t, "kiemtoan", domain.RoleAuditor, nil, nil)
+	b := c.browser(t)
+	b.logIn("kiemtoan", testPassword, "/")
+	for _, y := range []string{"1990", "abc"} {
+		p := b.get("/?year=" + y)
+		assert.Equal(t, http.StatusBadRequest, p.Status, y)
+		assert.Contains(t, p.Body, `id="err-year"`, y)
+		assert.Contains(t, p.Body, `aria-invalid="true"`, y)
+		assert.Contains(t, p.Body, "Năm ngân sách không hợp lệ.", y)
+		assert.Contains(t, p.Body, `value="`+y+`"`, y)
+	}
+}
