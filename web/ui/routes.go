@@ -30,6 +30,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /provinces/{code}", s.member(s.provincePage))
 	mux.HandleFunc("GET /lines/{year}/{province}/{source}", s.member(s.linePage))
 	mux.HandleFunc("GET /events/{seq}", s.member(s.eventPage))
+	// reports.go
+	mux.HandleFunc("GET /reports", s.member(s.reportsPage))
+	mux.HandleFunc("GET /reports.xlsx", s.member(s.reportsWorkbook))
 	// keys.go
 	mux.HandleFunc("GET /keys", s.member(s.keysPage))
 	// record.go
