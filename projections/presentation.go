@@ -1,6 +1,8 @@
 package projections
 
 import (
+	"encoding/json"
+	"fmt"
 	"math/big"
 	"strings"
 
@@ -199,6 +201,26 @@ type Money struct {
 
 // Exact returns the figure in whole đồng.
 func (m Money) Exact() domain.Amount { return m.exact }
+
+// UnmarshalJSON reads a figure back from the API's JSON, the exact
+// figure from Dong: a report read back (by the console, or kcledger
+// report through a server) still knows which of its figures are zero,
+// which decides its movements' columns (Moves).
+func (m *Money) UnmarshalJSON(b []byte) error {
+	var w struct {
+		Dong string `json:"dong"`
+		Text string `json:"text"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	a, err := domain.ParseTotal(w.Dong)
+	if err != nil {
+		return fmt.Errorf("projections: a report's figure: %w", err)
+	}
+	*m = Money{Dong: w.Dong, Text: w.Text, exact: a}
+	return nil
+}
 
 func (p Presentation) money(a domain.Amount) Money {
 	return Money{Dong: a.String(), Text: p.Number(a), exact: a}

@@ -1,6 +1,7 @@
 package projections_test
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -245,4 +246,24 @@ func TestCutNeverEndsInsideATransfer(t *testing.T) {
 		pr := report(t, plans, projections.PlanQuery{FiscalYear: 2025, Scheme: domain.Scheme34, Presentation: inDong})
 		assert.Equal(t, "1000", pr.Total.Available.Dong)
 	}
+}
+
+// TestBudgetYearTableFromJSON: a report read back from the API's JSON
+// (as the console and kcledger report through a server get it) still
+// knows its movements: its table keeps their columns and its rules say
+// how a plan is made of them.
+func TestBudgetYearTableFromJSON(t *testing.T) {
+	p := budgetYear(t).plans(t, projections.Cut{})
+	rep := report(t, p, projections.PlanQuery{FiscalYear: 2025, ComparePrevious: true, Presentation: inDong})
+	b, err := json.Marshal(rep)
+	require.NoError(t, err)
+	var back projections.PlanReport
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.True(t, back.Moves())
+	assert.Equal(t, rep.Table(projections.LangVI), back.Table(projections.LangVI))
+	assert.Equal(t, rep.Rules(projections.LangEN), back.Rules(projections.LangEN))
+	assert.True(t, back.Total.Plan.Exact().Equal(rep.Total.Plan.Exact()))
+
+	var bad projections.Money
+	assert.Error(t, json.Unmarshal([]byte(`{"dong":"1.5","text":"1,5"}`), &bad), "a figure that is not whole đồng")
 }
