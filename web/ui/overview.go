@@ -13,6 +13,7 @@ import (
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/projections"
 	"github.com/kcledger/kcledger/web/api"
+	"github.com/kcledger/kcledger/web/chart"
 	"github.com/kcledger/kcledger/web/i18n"
 )
 
@@ -325,5 +326,48 @@ func percentText(l *i18n.Localizer, pc projections.Percent) string {
 	return s + "%"
 }
 
-// overviewCharts draws the page's charts (package web/chart, to come).
-func (s *Server) overviewCharts(v *visit, p *overviewPage) error { return nil }
+// overviewCharts draws the page's two charts from its tables' figures:
+// plan against execution per province, and execution month by month
+// with its running total against the year's plan.
+func (s *Server) overviewCharts(v *visit, p *overviewPage) error {
+	l := v.l
+	pres := projections.DefaultPresentation()
+	items := make([]chart.Item, 0, len(p.Provinces))
+	for _, f := range p.Provinces {
+		items = append(items, chart.Item{Label: f.Label, Plan: f.Plan, Executed: f.Executed})
+	}
+	if len(items) > 0 {
+		bars, err := chart.Bars{
+			ID:          "overview-provinces",
+			Title:       l.T("overview.by_province"),
+			Description: l.T("overview.bars_desc", i18n.N("year", p.Year)),
+			Items:       items,
+			Amount:      l.Short,
+			Percent: func(executed, plan domain.Amount) string {
+				return percentText(l, pres.Percent(executed, plan, "own_plan"))
+			},
+		}.HTML()
+		if err != nil {
+			return fmt.Errorf("ui: the provinces' chart: %w", err)
+		}
+		p.Bars = bars
+	}
+	c := chart.Columns{
+		ID:          "overview-months",
+		Title:       l.T("overview.by_month"),
+		Description: l.T("overview.columns_desc", i18n.N("year", p.Year)),
+		Cumulative:  true,
+		Plan:        p.Total.Plan,
+		PlanLabel:   l.T("report.plan"), CumulativeLabel: l.T("overview.cumulative"),
+		Amount: l.Short,
+	}
+	for i, m := range p.Months {
+		c.Months[i], c.Executed[i] = m.Label, m.Executed
+	}
+	cols, err := c.HTML()
+	if err != nil {
+		return fmt.Errorf("ui: the months' chart: %w", err)
+	}
+	p.Columns = cols
+	return nil
+}

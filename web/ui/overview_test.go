@@ -51,6 +51,10 @@ func TestOverviewFigures(t *testing.T) {
 	assert.Contains(t, r, "T3 | 1.200.000.000 ₫ | 1.200.000.000 ₫")
 	assert.Contains(t, r, "T8 | 500.000.000 ₫ | 1.700.000.000 ₫")
 	assert.Contains(t, r, "T12 | 0 ₫ | 1.700.000.000 ₫")
+	// The charts, each with the table above as its exact figures.
+	assert.Contains(t, p.Body, `<title id="overview-provinces-title">Kế hoạch và thực hiện theo tỉnh</title>`)
+	assert.Contains(t, p.Body, `<title id="overview-months-title">Thực hiện theo tháng</title>`)
+	assert.Contains(t, p.Body, "Hà Nội: 1,7 tỷ / 7 tỷ")
 
 	// This year: June is under way, July has not come.
 	p = b.get("/")
