@@ -204,3 +204,32 @@ func TestReportsWorkbook(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "Plan", v)
 }
+
+// A year with a carry-over: the page and the workbook have the
+// movements' columns, as kcledger report has, although the console reads
+// the report from the API's JSON.
+func TestReportsShowMoves(t *testing.T) {
+	c := startConsole(t, consoleOptions{})
+	apitest.ReportLedger(t, c.Client)
+	r := c.Post(t, apitest.PathTransfers, uuid.NewString(), []byte(`{"transfer_kind":"carry_over","fiscal_year":2025,"province":"01","source":"local","to_fiscal_year":2026,"to_province":"01","to_source":"local","amount":"300000000","decision":"7/QĐ-UBND","reason":"chuyển nguồn","effective_date":"2026-01-15"}`))
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	c.account(t, "kiemtoan", domain.RoleAuditor, nil, nil)
+	b := c.browser(t)
+	b.logIn("kiemtoan", testPassword, "/")
+
+	p := b.get("/reports?year=2025&province=01")
+	require.Equal(t, http.StatusOK, p.Status, p.Body)
+	assert.Contains(t, rows(p.Body), "01 | Hà Nội | 6.700 | 1.700 | 5.000 | 25,37% | 100,00% | 1 | 1.500 | 7.000 | 0 | 0 | 0 | 300 | 0")
+	assert.Contains(t, p.Body, "kinh phí chuyển nguồn tính vào kế hoạch năm nhận")
+
+	d := b.get("/reports.xlsx?year=2025&province=01")
+	require.Equal(t, http.StatusOK, d.Status, d.Body)
+	f, err := excelize.OpenReader(bytes.NewReader([]byte(d.Body)))
+	require.NoError(t, err)
+	defer f.Close()
+	for ref, want := range map[string]string{"J4": "Dự toán giao", "N4": "Chuyển sang năm sau", "N5": "300", "C5": "6700"} {
+		v, err := f.GetCellValue("Theo tỉnh", ref, excelize.Options{RawCellValue: true})
+		require.NoError(t, err)
+		assert.Equal(t, want, v, ref)
+	}
+}
