@@ -6,8 +6,10 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kcledger/kcledger/domain"
@@ -232,30 +234,51 @@ func (s *Server) overviewFigures(r *http.Request, v *visit, p *overviewPage, tod
 // months is the year's execution month by month: each month's is the
 // executed until its last day less the executed until the month before's,
 // as the report counts them (by effective date). Months after today are
-// left out: nothing can have been executed in them yet.
+// left out: nothing can have been executed in them yet. The reports are
+// asked for side by side, as many at once as there are processors: each
+// costs about a whole year's report.
 func (s *Server) months(year int, today domain.Date, qs []url.Values, report func(url.Values, ...string) (api.PlanReportView, error)) ([]monthFigures, error) {
 	out := make([]monthFigures, 12)
-	var before domain.Amount
+	executed := make([][]domain.Amount, 12)
+	errs := make([][]error, 12)
+	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
 	for m := 1; m <= 12; m++ {
 		out[m-1] = monthFigures{Month: m}
 		first := domain.Date{Year: year, Month: time.Month(m), Day: 1}
 		if first.After(today) {
 			continue
 		}
+		out[m-1].Shown = true
 		last := first.AddDays(daysIn(year, time.Month(m)) - 1)
+		executed[m-1], errs[m-1] = make([]domain.Amount, len(qs)), make([]error, len(qs))
+		for i, scope := range qs {
+			wg.Add(1)
+			slots <- struct{}{}
+			go func() {
+				defer func() { <-slots; wg.Done() }()
+				rep, err := report(scope, "by", "source", "effective_until", last.String())
+				if err == nil {
+					executed[m-1][i], err = domain.ParseTotal(rep.Total.Executed.Dong)
+				}
+				errs[m-1][i] = err
+			}()
+		}
+	}
+	wg.Wait()
+	var before domain.Amount
+	for m := range out {
+		if !out[m].Shown {
+			continue
+		}
 		var cum domain.Amount
-		for _, scope := range qs {
-			rep, err := report(scope, "by", "source", "effective_until", last.String())
-			if err != nil {
+		for i := range qs {
+			if err := errs[m][i]; err != nil {
 				return nil, err
 			}
-			e, err := domain.ParseTotal(rep.Total.Executed.Dong)
-			if err != nil {
-				return nil, fmt.Errorf("ui: the report's executed: %w", err)
-			}
-			cum = cum.Add(e)
+			cum = cum.Add(executed[m][i])
 		}
-		out[m-1].Shown, out[m-1].Cumulative, out[m-1].Executed = true, cum, cum.Sub(before)
+		out[m].Cumulative, out[m].Executed = cum, cum.Sub(before)
 		before = cum
 	}
 	return out, nil
