@@ -37,6 +37,9 @@ type overviewPage struct {
 	Regions []figures
 	Sources []figures
 	Total   figures
+	// More is how many of an officer's provinces the page leaves to the
+	// reports page.
+	More int
 	// Months are the year's twelve months; a month after today (in
 	// Vietnam) is not Shown.
 	Months []monthFigures
@@ -125,6 +128,7 @@ func (s *Server) overviewFigures(r *http.Request, v *visit, p *overviewPage, tod
 	lang := reportLang(v)
 	qs := scopes(v.account)
 	if len(qs) > maxOverviewScopes {
+		p.More = len(qs) - maxOverviewScopes
 		qs = qs[:maxOverviewScopes]
 	}
 	year := strconv.Itoa(p.Year)

@@ -110,3 +110,22 @@ func TestOverviewRefusedYear(t *testing.T) {
 		assert.Contains(t, p.Body, `value="`+y+`"`, y)
 	}
 }
+
+// An officer of two provinces sees both, each and summed, by source.
+func TestOverviewOfficerOfTwoProvinces(t *testing.T) {
+	c := startConsole(t, consoleOptions{})
+	apitest.ReportLedger(t, c.Client)
+	c.account(t, "ketoan-2", domain.RoleOfficer, []string{"01", "22"}, []string{"national", "local"})
+	b := c.browser(t)
+	b.logIn("ketoan-2", testPassword, "/")
+
+	p := b.get("/?year=2025")
+	require.Equal(t, http.StatusOK, p.Status, p.Body)
+	r := rows(p.Body)
+	assert.Contains(t, r, "Hà Nội | 7.000.000.000 ₫ | 1.700.000.000 ₫ | 5.300.000.000 ₫ | 24,29%")
+	assert.Contains(t, r, "Quảng Ninh | 1.000.000.000 ₫ | 0 ₫ | 1.000.000.000 ₫ | 0,00%")
+	assert.Contains(t, r, "Quảng Ninh · KCĐP | 1.000.000.000 ₫ | 0 ₫ | 1.000.000.000 ₫ | 0,00%")
+	assert.Contains(t, r, "Tổng cộng | 8.000.000.000 ₫ | 1.700.000.000 ₫ | 6.300.000.000 ₫ | 21,25%")
+	assert.NotContains(t, p.Body, "Hồ Chí Minh")
+	assert.NotContains(t, p.Body, "9.000.000.000")
+}
