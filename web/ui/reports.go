@@ -125,7 +125,13 @@ func (s *Server) reportsPage(w http.ResponseWriter, r *http.Request, v *visit) {
 				p.AsOf = *rep.AsOf
 			}
 			p.Table = tableOf(rep, lang)
-			p.Download = "/reports.xlsx?" + form.Encode()
+			// The workbook speaks the page's language, whatever the
+			// browser's download asks for.
+			d := url.Values{"lang": {string(v.lang)}}
+			for k, vs := range form {
+				d[k] = vs
+			}
+			p.Download = "/reports.xlsx?" + d.Encode()
 		}
 	}
 	if err != nil {
@@ -243,6 +249,9 @@ func (s *Server) reportsWorkbook(w http.ResponseWriter, r *http.Request, v *visi
 	}
 	var views []api.PlanReportView
 	lang := reportLang(v)
+	if l, ok := i18n.ParseLang(r.URL.Query().Get("lang")); ok { // the page's
+		lang = reportLang(&visit{lang: l})
+	}
 	for _, b := range bys {
 		if err != nil {
 			break

@@ -154,6 +154,7 @@ func TestReportsWorkbook(t *testing.T) {
 	q, err := url.ParseQuery(href[len("/reports.xlsx?"):])
 	require.NoError(t, err)
 	assert.Equal(t, "project", q.Get("by"))
+	assert.Equal(t, "vi", q.Get("lang"), "the page's language")
 
 	d := b.get(href)
 	require.Equal(t, http.StatusOK, d.Status, d.Body)
@@ -203,6 +204,15 @@ func TestReportsWorkbook(t *testing.T) {
 	v, err := f2.GetCellValue("By province", "C4")
 	require.NoError(t, err)
 	assert.Equal(t, "Plan", v)
+
+	// A link drawn in Vietnamese gives a Vietnamese workbook, whatever
+	// the download's request asks for.
+	d = b.get("/reports.xlsx?year=2025&lang=vi")
+	require.Equal(t, http.StatusOK, d.Status, d.Body)
+	f3, err := excelize.OpenReader(bytes.NewReader([]byte(d.Body)))
+	require.NoError(t, err)
+	defer f3.Close()
+	assert.Equal(t, "Theo tỉnh", f3.GetSheetList()[0])
 }
 
 // A year with a carry-over: the page and the workbook have the
