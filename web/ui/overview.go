@@ -43,6 +43,9 @@ type overviewPage struct {
 	// Months are the year's twelve months; a month after today (in
 	// Vietnam) is not Shown.
 	Months []monthFigures
+	// AfterYear is what was executed after 31 December, in the
+	// settlement period, when there is some: in no month's column.
+	AfterYear *domain.Amount
 	// Bars and Columns are the charts, drawn on the server.
 	Bars, Columns template.HTML
 	// The tables of the page, for its "overviewtable" template.
@@ -226,6 +229,11 @@ func (s *Server) overviewFigures(r *http.Request, v *visit, p *overviewPage, tod
 		return err
 	}
 	p.Months = months
+	if dec := months[11]; dec.Shown {
+		if rest := p.Total.Executed.Sub(dec.Cumulative); !rest.IsZero() {
+			p.AfterYear = &rest
+		}
+	}
 	for i := range p.Months {
 		p.Months[i].Label = v.l.T(fmt.Sprintf("overview.month_%02d", i+1))
 	}

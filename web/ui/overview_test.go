@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -128,4 +129,26 @@ func TestOverviewOfficerOfTwoProvinces(t *testing.T) {
 	assert.Contains(t, r, "Tổng cộng | 8.000.000.000 ₫ | 1.700.000.000 ₫ | 6.300.000.000 ₫ | 21,25%")
 	assert.NotContains(t, p.Body, "Hồ Chí Minh")
 	assert.NotContains(t, p.Body, "9.000.000.000")
+}
+
+// What was paid in the settlement period, after 31 December, is in no
+// month: the months' table says so on a row of its own, and ends at the
+// year's executed.
+func TestOverviewSettlementPeriod(t *testing.T) {
+	c := startConsole(t, consoleOptions{})
+	apitest.ReportLedger(t, c.Client)
+	r := c.Post(t, apitest.PathDisbursements, uuid.NewString(), apitest.MustJSON(t, map[string]any{
+		"fiscal_year": 2025, "province": "22", "source": "local", "amount": "250000000",
+		"voucher": "KB-CL", "beneficiary": "Công ty B", "effective_date": "2026-01-20",
+	}))
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	c.account(t, "kiemtoan", domain.RoleAuditor, nil, nil)
+	b := c.browser(t)
+	b.logIn("kiemtoan", testPassword, "/")
+
+	p := b.get("/?year=2025")
+	require.Equal(t, http.StatusOK, p.Status, p.Body)
+	rs := rows(p.Body)
+	assert.Contains(t, rs, "T12 | 0 ₫ | 1.700.000.000 ₫")
+	assert.Contains(t, rs, "Sau 31/12 (thời gian chỉnh lý quyết toán) | 250.000.000 ₫ | 1.950.000.000 ₫")
 }
