@@ -57,6 +57,11 @@ func TestReportsPage(t *testing.T) {
 	assert.Contains(t, p.Body, `<option value="north" selected>`)
 	assert.Contains(t, p.Body, `name="events" type="checkbox" value="true" checked`)
 
+	// Against the previous year.
+	p = b.get("/reports?year=2025&compare_previous_year=true&province=01")
+	require.Equal(t, http.StatusOK, p.Status, p.Body)
+	assert.Contains(t, rows(p.Body), "01 | Hà Nội | 7.000 | 1.700 | 5.300 | 24,29% | 100,00% | 1 | 1.500 | 4.000 | 1.000 | 75,00% | 70,00%")
+
 	// Cut at a moment: before anything was recorded (the ledger's clock
 	// runs ahead of the API's), typed in Vietnam's time.
 	p = b.get("/reports?year=2025&as_of=2026-05-01T08:00")
