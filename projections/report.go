@@ -49,6 +49,9 @@ type PlanQuery struct {
 	// 9 months); the previous year is cut on the same day a year earlier.
 	EffectiveUntil  domain.Date
 	ComparePrevious bool
+	// Monthly adds the scope's executed month by month (PlanReport's
+	// Monthly).
+	Monthly bool
 	// Events lists the sequences behind each row.
 	Events       bool
 	Presentation Presentation
@@ -587,6 +590,26 @@ type PlanReport struct {
 	// Sources are the subtotals per source.
 	Sources []PlanRow `json:"sources"`
 	Total   PlanRow   `json:"total"`
+	// Monthly, when the query asks for it, is the scope's executed (net
+	// disbursed) by effective date: January to December of the fiscal
+	// year, then a thirteenth entry for what is dated after it (the
+	// settlement period). It adds up to Total's Executed.
+	Monthly []Money `json:"monthly,omitempty"`
+}
+
+// MonthsOfYear is the length of PlanReport.Monthly: twelve months and
+// what is dated after the fiscal year.
+const MonthsOfYear = 13
+
+// monthOf is the entry of PlanReport.Monthly an effective date counts in.
+func monthOf(fy int, d domain.Date) int {
+	switch {
+	case d.Year < fy:
+		return 0
+	case d.Year > fy:
+		return MonthsOfYear - 1
+	}
+	return int(d.Month) - 1
 }
 
 // cell sums atoms.
@@ -728,6 +751,7 @@ func (p *Plans) PlanExecution(q PlanQuery) (PlanReport, error) {
 		rows    map[rowKey]*cell
 		sources map[domain.Source]*cell
 		total   cell
+		months  [MonthsOfYear]domain.Amount
 	}
 	collect := func(fy int, until domain.Date) (sums, error) {
 		s := sums{rows: map[rowKey]*cell{}, sources: map[domain.Source]*cell{}}
@@ -811,6 +835,34 @@ func (p *Plans) PlanExecution(q PlanQuery) (PlanReport, error) {
 				s.total.cancel(sc.amount)
 			}
 			return nil
+		}
+		// monthly sums each day's executed into its month, in the scope
+		// and by the cut.
+		monthly := func() error {
+			if !q.Monthly || fy != q.FiscalYear {
+				return nil
+			}
+			for k, sr := range p.days[fy] {
+				if !keep(k) {
+					continue
+				}
+				if _, ok, err := rowOf(k); err != nil || !ok {
+					if err != nil {
+						return err
+					}
+					continue
+				}
+				for day, a := range sr.byDay {
+					if until.IsZero() || !day.After(until) {
+						m := monthOf(fy, day)
+						s.months[m] = s.months[m].Add(a.balance.NetDisbursed())
+					}
+				}
+			}
+			return nil
+		}
+		if err := monthly(); err != nil {
+			return s, err
 		}
 		if until.IsZero() {
 			for k, a := range p.undated[fy] {
@@ -934,6 +986,12 @@ func (p *Plans) PlanExecution(q PlanQuery) (PlanReport, error) {
 		rep.Sources = append(rep.Sources, row(string(s), s.Label(), cur.sources[s], prev.sources[s]))
 	}
 	rep.Total = row("", "Tổng cộng", &cur.total, &prev.total)
+	if q.Monthly {
+		rep.Monthly = make([]Money, MonthsOfYear)
+		for i, a := range cur.months {
+			rep.Monthly[i] = pr.money(a)
+		}
+	}
 	return rep, nil
 }
 

@@ -392,3 +392,48 @@ func TestPlanQueryRefusesBadInput(t *testing.T) {
 	ok := projections.PlanQuery{FiscalYear: 2024, EffectiveUntil: day(2025, time.January, 31)}
 	require.NoError(t, ok.Normalize(domain.Policy{}))
 }
+
+// The monthly series of a report is, month by month, what the reports cut
+// at each month's end add: the executed until the month's last day less
+// the executed until the month before's, and it adds up to the year's.
+func TestPlanExecutionMonthly(t *testing.T) {
+	busy := map[int]bool{} // the months with something executed, in any run
+	for seed := range uint64(20) {
+		rng := rand.New(rand.NewPCG(seed, 13))
+		l := randomLedger(t, rng, 300)
+		p := l.plans(t, projections.Cut{})
+		for year := 2024; year <= 2026; year++ {
+			q := projections.PlanQuery{FiscalYear: year, By: projections.ByProvince, Monthly: true, Presentation: inDong}
+			switch rng.IntN(3) {
+			case 0:
+				q.Region = domain.RegionNorth
+			case 1:
+				q.Source = domain.SourceLocal
+			}
+			rep := report(t, p, q)
+			require.Len(t, rep.Monthly, projections.MonthsOfYear)
+			var sum, before domain.Amount
+			for m := range 12 {
+				last := day(year, time.December, 31)
+				if m < 11 {
+					last = day(year, time.Month(m+2), 1).AddDays(-1)
+				}
+				cq := q
+				cq.Monthly, cq.EffectiveUntil = false, last
+				cum := report(t, p, cq).Total.Executed.Exact()
+				require.True(t, rep.Monthly[m].Exact().Equal(cum.Sub(before)), "seed %d year %d month %d: %s, want %s", seed, year, m+1, rep.Monthly[m].Exact(), cum.Sub(before))
+				before = cum
+				sum = sum.Add(rep.Monthly[m].Exact())
+				if !rep.Monthly[m].Exact().IsZero() {
+					busy[m] = true
+				}
+			}
+			sum = sum.Add(rep.Monthly[12].Exact())
+			require.True(t, sum.Equal(rep.Total.Executed.Exact()), "seed %d year %d: the months add up to %s, the year is %s", seed, year, sum, rep.Total.Executed.Exact())
+			cq := q
+			cq.Monthly = false
+			require.Nil(t, report(t, p, cq).Monthly, "only when asked for")
+		}
+	}
+	require.Greater(t, len(busy), 6, "the histories execute in most months: %v", busy)
+}

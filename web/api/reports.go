@@ -20,7 +20,7 @@ const PathPlanExecution = "/v1/reports/plan-execution"
 // planParams are the query parameters of the report, which the CLI's
 // flags repeat with dashes.
 var planParams = []string{"year", "region", "province", "source", "by", "scheme", "effective_until", "as_of",
-	"compare_previous_year", "unit", "decimals", "percent_decimals", "percent", "share_of", "events"}
+	"compare_previous_year", "unit", "decimals", "percent_decimals", "percent", "share_of", "events", "monthly"}
 
 // ParsePlanQuery reads a report's parameters; every error names the
 // parameter. asOf is zero when not given.
@@ -62,8 +62,8 @@ func ParsePlanQuery(q url.Values, now time.Time, p domain.Policy) (pq projection
 			return pq, asOf, domain.Errorf(domain.CodeInvalidField, "as_of", "as_of %s is in the future", s)
 		}
 	}
-	bools := map[string]*bool{"compare_previous_year": &pq.ComparePrevious, "events": &pq.Events}
-	for _, k := range []string{"compare_previous_year", "events"} {
+	bools := map[string]*bool{"compare_previous_year": &pq.ComparePrevious, "events": &pq.Events, "monthly": &pq.Monthly}
+	for _, k := range []string{"compare_previous_year", "events", "monthly"} {
 		if s := q.Get(k); s != "" {
 			if *bools[k], err = strconv.ParseBool(s); err != nil {
 				return pq, asOf, domain.Errorf(domain.CodeInvalidField, k, "%s %q: want true or false", k, s)

@@ -75,6 +75,14 @@ func testPlanExecutionRoute(t *testing.T, live bool) {
 	assert.Equal(t, "8000000000", half.Rows[0].PercentOfPlan.Denominator)
 	assert.Equal(t, "15,00%", half.Rows[0].PercentOfPlan.Text)
 
+	// Month by month, in the officer's scope as in any other.
+	monthly := getReport(t, ta, "year=2025&region=north&monthly=true&unit=dong")
+	require.Len(t, monthly.Monthly, 13)
+	for m, want := range map[int]string{2: "1200000000", 7: "500000000", 0: "0", 12: "0"} {
+		assert.Equal(t, want, monthly.Monthly[m].Dong, "month %d", m+1)
+	}
+	assert.Empty(t, half.Monthly, "only when asked for")
+
 	// An officer of Hà Nội's national funds sees its own line only.
 	officer := ta.As(ta.AddAccount(t, "officer-hanoi", domain.RoleOfficer, []string{"01"}, []string{"national"}))
 	ov := getReport(t, officer, "year=2025")
@@ -117,6 +125,7 @@ func testPlanExecutionRoute(t *testing.T, live bool) {
 		{"year=2025&effective_until=2026-03-01", "effective_until", domain.CodeInvalidField},
 		{"year=2025&effective_until=31/12/2025", "effective_until", domain.CodeInvalidDate},
 		{"year=2025&compare_previous_year=perhaps", "compare_previous_year", domain.CodeInvalidField},
+		{"year=2025&monthly=sometimes", "monthly", domain.CodeInvalidField},
 		{"year=2025&year=2024", "year", domain.CodeInvalidField},
 	} {
 		t.Run(tc.query, func(t *testing.T) {
