@@ -6,10 +6,8 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/kcledger/kcledger/domain"
@@ -148,14 +146,18 @@ func (s *Server) overviewFigures(r *http.Request, v *visit, p *overviewPage, tod
 		return rep, err
 	}
 	var totals []projections.PlanRow
+	var executed [projections.MonthsOfYear]domain.Amount
 	officer := v.account.Role == domain.RoleOfficer
 	for _, scope := range qs {
 		by := "province"
 		if officer {
 			by = "source"
 		}
-		rep, err := report(scope, "by", by)
+		rep, err := report(scope, "by", by, "monthly", "true")
 		if err != nil {
+			return err
+		}
+		if err := addMonths(&executed, rep); err != nil {
 			return err
 		}
 		if p.Title == "" {
@@ -199,12 +201,18 @@ func (s *Server) overviewFigures(r *http.Request, v *visit, p *overviewPage, tod
 		if err != nil {
 			return err
 		}
-		for _, region := range domain.Regions() {
-			rr, err := report(scope, "region", string(region), "by", "source")
-			if err != nil {
-				return err
+		// A region is the sum of its provinces' rows (a succession moves
+		// money within one province, so within one region).
+		byRegion := map[domain.Region][]projections.PlanRow{}
+		for _, row := range rep.Rows {
+			pv, ok := domain.LookupProvince(rep.Scheme, row.Key)
+			if !ok {
+				return fmt.Errorf("ui: the report's row %q is no province of scheme %s", row.Key, rep.Scheme)
 			}
-			f, err := figuresOf(v.l, v.l.T("region."+string(region)), rr.Total)
+			byRegion[pv.Region] = append(byRegion[pv.Region], row)
+		}
+		for _, region := range domain.Regions() {
+			f, err := sumFigures(v.l, v.l.T("region."+string(region)), byRegion[region])
 			if err != nil {
 				return err
 			}
@@ -224,10 +232,7 @@ func (s *Server) overviewFigures(r *http.Request, v *visit, p *overviewPage, tod
 		}
 		p.Total = total
 	}
-	months, err := s.months(p.Year, today, qs, report)
-	if err != nil {
-		return err
-	}
+	months := monthsOf(p.Year, today, executed)
 	p.Months = months
 	if dec := months[11]; dec.Shown {
 		if rest := p.Total.Executed.Sub(dec.Cumulative); !rest.IsZero() {
@@ -243,61 +248,39 @@ func (s *Server) overviewFigures(r *http.Request, v *visit, p *overviewPage, tod
 	return s.overviewCharts(v, p)
 }
 
-// months is the year's execution month by month: each month's is the
-// executed until its last day less the executed until the month before's,
-// as the report counts them (by effective date). Months after today are
-// left out: nothing can have been executed in them yet. The reports are
-// asked for side by side, as many at once as there are processors: each
-// costs about a whole year's report.
-func (s *Server) months(year int, today domain.Date, qs []url.Values, report func(url.Values, ...string) (api.PlanReportView, error)) ([]monthFigures, error) {
-	out := make([]monthFigures, 12)
-	executed := make([][]domain.Amount, 12)
-	errs := make([][]error, 12)
-	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
-	var wg sync.WaitGroup
-	for m := 1; m <= 12; m++ {
-		out[m-1] = monthFigures{Month: m}
-		first := domain.Date{Year: year, Month: time.Month(m), Day: 1}
-		if first.After(today) {
-			continue
-		}
-		out[m-1].Shown = true
-		last := first.AddDays(daysIn(year, time.Month(m)) - 1)
-		executed[m-1], errs[m-1] = make([]domain.Amount, len(qs)), make([]error, len(qs))
-		for i, scope := range qs {
-			wg.Add(1)
-			slots <- struct{}{}
-			go func() {
-				defer func() { <-slots; wg.Done() }()
-				rep, err := report(scope, "by", "source", "effective_until", last.String())
-				if err == nil {
-					executed[m-1][i], err = domain.ParseTotal(rep.Total.Executed.Dong)
-				}
-				errs[m-1][i] = err
-			}()
-		}
+// addMonths adds a report's executed month by month (the API's
+// monthly=true) to sum.
+func addMonths(sum *[projections.MonthsOfYear]domain.Amount, rep api.PlanReportView) error {
+	if len(rep.Monthly) != projections.MonthsOfYear {
+		return fmt.Errorf("ui: the report has %d months, not %d", len(rep.Monthly), projections.MonthsOfYear)
 	}
-	wg.Wait()
-	var before domain.Amount
-	for m := range out {
-		if !out[m].Shown {
-			continue
+	for i, m := range rep.Monthly {
+		a, err := domain.ParseTotal(m.Dong)
+		if err != nil {
+			return fmt.Errorf("ui: a month of the report: %w", err)
 		}
-		var cum domain.Amount
-		for i := range qs {
-			if err := errs[m][i]; err != nil {
-				return nil, err
-			}
-			cum = cum.Add(executed[m][i])
-		}
-		out[m].Cumulative, out[m].Executed = cum, cum.Sub(before)
-		before = cum
+		sum[i] = sum[i].Add(a)
 	}
-	return out, nil
+	return nil
 }
 
-func daysIn(year int, m time.Month) int {
-	return time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
+// monthsOf is the year's execution month by month, as the report counts
+// it (by effective date), with the running total. Months after today are
+// left out: nothing can have been executed in them yet. What is dated
+// before the year counts in January; what is dated after it (the
+// settlement period) in no month: the page says so apart.
+func monthsOf(year int, today domain.Date, executed [projections.MonthsOfYear]domain.Amount) []monthFigures {
+	out := make([]monthFigures, 12)
+	var cum domain.Amount
+	for m := range out {
+		out[m] = monthFigures{Month: m + 1}
+		if (domain.Date{Year: year, Month: time.Month(m + 1), Day: 1}).After(today) {
+			continue
+		}
+		cum = cum.Add(executed[m])
+		out[m].Shown, out[m].Executed, out[m].Cumulative = true, executed[m], cum
+	}
+	return out
 }
 
 // provinceLabel names a province report's scope.
