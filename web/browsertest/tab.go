@@ -215,6 +215,22 @@ func (tab *Tab) Click(selector string) int {
 	return status
 }
 
+// DoubleClick double-clicks the element the CSS selector finds (a person
+// who double-clicks a form's button) and waits until the new page has
+// loaded; it returns that page's HTTP status.
+func (tab *Tab) DoubleClick(selector string) int {
+	tab.t.Helper()
+	var status int
+	tab.do("double-click "+selector+" and wait for the next page", func(ctx context.Context) error {
+		resp, err := chromedp.RunResponse(ctx, chromedp.DoubleClick(chromedp.CSS(selector)))
+		if resp != nil {
+			status = int(resp.Status)
+		}
+		return err
+	})
+	return status
+}
+
 // ClickInPage clicks the element the CSS selector finds and does not wait
 // for a new page.
 func (tab *Tab) ClickInPage(selector string) {

@@ -2,12 +2,14 @@ package ui_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/xuri/excelize/v2"
 
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/web/api"
@@ -137,4 +139,75 @@ func TestBrowserAuditorAndScope(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, officer.Navigate("/provinces/79"))
 	assert.NotContains(t, officer.Text("main"), "₫", "no figure of another province")
 	look(t, officer, "forbidden")
+}
+
+// An officer's day, as the issue tells it: it records an allocation and
+// a disbursement through the forms, double-clicks the second (recorded
+// once), is refused an overspend beside the amount, switches to English,
+// opens its report and downloads the workbook.
+func TestBrowserOfficerJourney(t *testing.T) {
+	c := startConsole(t, consoleOptions{})
+	c.account(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
+	tab := vietnameseTab(t, c)
+	tab.Navigate("/login")
+	tab.Fill("#name", "ketoan-hn")
+	tab.Fill("#password", testPassword)
+	require.Equal(t, http.StatusOK, tab.Click("form.form button[type=submit]"))
+
+	require.Equal(t, http.StatusOK, tab.Click(`nav a[href="/record"]`))
+	require.Equal(t, http.StatusOK, tab.Click(`main a[href^="/record/allocate"]`))
+	tab.Fill("#f-fiscal_year", "2025")
+	tab.Fill("#f-amount", "5 tỷ")
+	tab.Fill("#f-decision", "3536/QĐ-BCT")
+	tab.Do("set the effective date", chromedp.SetValue(chromedp.CSS("#f-effective_date"), "2025-01-10"))
+	require.Equal(t, http.StatusOK, tab.Click("form.form button[type=submit]"))
+	assert.Equal(t, "5.000.000.000 ₫", tab.Text("table.balance tr:last-child td"))
+
+	tab.Navigate("/record/disburse")
+	tab.Fill("#f-fiscal_year", "2025")
+	tab.Fill("#f-amount", "6 tỷ")
+	tab.Fill("#f-voucher", "KB-2025-0001")
+	tab.Fill("#f-beneficiary", "HTX Gốm Bát Tràng")
+	tab.Do("set the effective date", chromedp.SetValue(chromedp.CSS("#f-effective_date"), "2025-04-01"))
+	tab.ExpectStatus("/record/disburse", http.StatusUnprocessableEntity)
+	require.Equal(t, http.StatusUnprocessableEntity, tab.Click("form.form button[type=submit]"))
+	assert.Contains(t, tab.Text("#err-amount"), "Không đủ kinh phí", "the refusal is beside the amount")
+	assert.Len(t, trail(t, c, "2025", "01", "national").Entries, 1, "nothing recorded")
+	look(t, tab, "record-overspend")
+
+	tab.Fill("#f-amount", "1,2 tỷ")
+	// Chromium itself sends one post for a double click (the second
+	// click lands on a page already leaving); a second post of the same
+	// form while the first is on its way is what a slow network makes of
+	// it: both reach the server.
+	posts := c.requests.count("POST /record/disburse")
+	tab.Do("send the form twice", chromedp.Evaluate[chromedp.Void](`{
+		const f = document.querySelector("form.form");
+		f.requestSubmit();
+		setTimeout(() => f.requestSubmit(), 20);
+	}`))
+	require.Eventually(t, func() bool {
+		return c.requests.count("POST /record/disburse")-posts >= 2 && c.requests.countPrefix("GET /record/done/") > 1
+	}, 30*time.Second, 20*time.Millisecond, "both posts reach the server, then the confirmation is asked for")
+	assert.Equal(t, "3.800.000.000 ₫", tab.Text("table.balance tr:last-child td"))
+	assert.Len(t, trail(t, c, "2025", "01", "national").Entries, 2, "the form sent twice records once")
+
+	require.Equal(t, http.StatusOK, tab.Click(`a[hreflang="en"]`))
+	require.Equal(t, http.StatusOK, tab.Click(`nav a[href="/reports"]`))
+	tab.Fill("#r-year", "2025")
+	require.Equal(t, http.StatusOK, tab.Click("form.report-form button[type=submit]"))
+	assert.Contains(t, tab.Text("caption"), "2025")
+	look(t, tab, "reports-officer-en")
+	path := tab.Download(`a[href^="/reports.xlsx"]`)
+	f, err := excelize.OpenFile(path)
+	require.NoError(t, err)
+	defer f.Close()
+	rows, err := f.GetRows(f.GetSheetList()[0])
+	require.NoError(t, err)
+	var text strings.Builder
+	for _, r := range rows {
+		text.WriteString(strings.Join(r, "\t") + "\n")
+	}
+	assert.Contains(t, text.String(), "Hà Nội", "the workbook is the officer's province's")
+	assert.NotContains(t, text.String(), "Hồ Chí Minh")
 }

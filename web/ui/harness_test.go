@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +29,33 @@ type console struct {
 	*apitest.API
 	URL      string
 	Sessions *eventstore.Sessions
+	// requests counts the requests the console got, by method and path.
+	requests *requestCounter
+}
+
+// requestCounter counts requests by "METHOD /path".
+type requestCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (rc *requestCounter) count(key string) int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.n[key]
+}
+
+// countPrefix counts the requests whose "METHOD /path" starts so.
+func (rc *requestCounter) countPrefix(prefix string) int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	n := 0
+	for k, v := range rc.n {
+		if strings.HasPrefix(k, prefix) {
+			n += v
+		}
+	}
+	return n
 }
 
 type consoleOptions struct {
@@ -43,9 +71,16 @@ func startConsole(t *testing.T, o consoleOptions) *console {
 	require.NoError(t, err)
 	c, err := ui.New(ui.Config{API: a.Server, Accounts: a.Accounts, Sessions: sessions, Throttle: o.throttle, Now: func() time.Time { return apitest.Now }})
 	require.NoError(t, err)
-	srv := httptest.NewServer(c.Handler())
+	rc := &requestCounter{n: map[string]int{}}
+	h := c.Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc.mu.Lock()
+		rc.n[r.Method+" "+r.URL.Path]++
+		rc.mu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
-	return &console{API: a, URL: srv.URL, Sessions: sessions}
+	return &console{API: a, URL: srv.URL, Sessions: sessions, requests: rc}
 }
 
 // password is the console password every test account gets.
