@@ -137,7 +137,13 @@ func (r *Reader) Scan(ctx context.Context, last uint64, fn func(StoredEvent) (bo
 // ScanFilter is Scan of the messages whose subject matches filter (see
 // subjects.go): the server skips the others.
 func (r *Reader) ScanFilter(ctx context.Context, filter string, last uint64, fn func(StoredEvent) (bool, error)) error {
-	if last == 0 {
+	return r.ScanFilterFrom(ctx, filter, 1, last, fn)
+}
+
+// ScanFilterFrom is ScanFilter of the messages from sequence from on: a
+// scan that resumes where a known state leaves off.
+func (r *Reader) ScanFilterFrom(ctx context.Context, filter string, from, last uint64, fn func(StoredEvent) (bool, error)) error {
+	if last == 0 || from > last {
 		return nil
 	}
 	// The last matching message bounds the scan: an ordered consumer
@@ -152,9 +158,14 @@ func (r *Reader) ScanFilter(ctx context.Context, filter string, last uint64, fn 
 		return fmt.Errorf("eventstore: last message of %s: %w", filter, err)
 	}
 	last = min(last, m.Sequence)
-	cons, err := r.js.OrderedConsumer(ctx, r.stream.CachedInfo().Config.Name, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
+	if from > last {
+		return nil // nothing matches from there on: a consumer would wait
+	}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverAllPolicy}
+	if from > 1 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from
+	}
+	cons, err := r.js.OrderedConsumer(ctx, r.stream.CachedInfo().Config.Name, cfg)
 	if err != nil {
 		return fmt.Errorf("eventstore: scan: %w", err)
 	}
