@@ -121,6 +121,8 @@ type Trail struct {
 	last    domain.Recorded // the last message taken
 
 	lines map[domain.LineKey]*domain.LineState
+	// marks, when set, is told each line's state as the trail reads it.
+	marks *TrailMarks
 	// Entries is the page; More says whether entries follow it.
 	Entries []TrailEntry
 	More    bool
@@ -154,6 +156,9 @@ func (t *Trail) Add(r domain.Recorded, stored time.Time) bool {
 		t.lines[k] = st
 	}
 	st.Sum(e)
+	st.Events++
+	st.LastSeq = r.Seq
+	t.marks.note(r.Seq, st)
 	var proj *domain.Balance
 	if e.Project != "" {
 		pb := st.Projects[e.Project]
