@@ -67,7 +67,8 @@ func (a *Server) getAudit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	trail := projections.NewTrail(f, project, cut, after, limit)
-	if err := a.scanTrail(r.Context(), eventstore.Filter(f.FiscalYear, f.Province, f.Source), state.LastSeq, cut, trail, limit); err != nil {
+	from := a.resumeTrail(trail, f, cut, after+1)
+	if err := a.scanTrail(r.Context(), eventstore.Filter(f.FiscalYear, f.Province, f.Source), from, state.LastSeq, cut, trail, limit); err != nil {
 		WriteError(w, r, a.log, err)
 		return
 	}
@@ -78,15 +79,39 @@ func (a *Server) getAudit(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
-// scanTrail feeds trail, in order, the messages of filter up to last
-// within cut: a repudiated message passed over in its place, and a
+// Trail marks: a line's totals every trailMarkEvery of its movements, at
+// most maxTrailMarks of them (projections.TrailMarks): a few megabytes
+// for a stream of millions.
+const (
+	trailMarkEvery = 256
+	maxTrailMarks  = 100_000
+)
+
+// resumeTrail lets trail note its lines' marks, and starts a trail of one
+// line without a cut from the line's latest mark before seq before. It
+// returns the sequence to scan from.
+func (a *Server) resumeTrail(trail *projections.Trail, f projections.Filter, cut projections.Cut, before uint64) uint64 {
+	trail.WithMarks(a.marks)
+	if !cut.IsZero() || f.FiscalYear == 0 || f.Province == "" || f.Source == "" {
+		return 1
+	}
+	seq, st := a.marks.Before(domain.LineKey{FiscalYear: f.FiscalYear, Province: f.Province, Source: f.Source}, before)
+	if st == nil {
+		return 1
+	}
+	trail.Resume(st)
+	return seq + 1
+}
+
+// scanTrail feeds trail, in order, the messages of filter from seq from
+// up to last within cut: a repudiated message passed over in its place, and a
 // refusal, naming it, at a message that is not sound (or past the one the
 // live balances stopped before) unless the page of limit entries is whole
 // before it.
-func (a *Server) scanTrail(ctx context.Context, filter string, last uint64, cut projections.Cut, trail *projections.Trail, limit int) error {
+func (a *Server) scanTrail(ctx context.Context, filter string, from, last uint64, cut projections.Cut, trail *projections.Trail, limit int) error {
 	stalled := a.health.Stalled()
 	var prev domain.Recorded
-	return a.history.ScanFilter(ctx, filter, last, func(se eventstore.StoredEvent) (bool, error) {
+	return a.history.ScanFilterFrom(ctx, filter, from, last, func(se eventstore.StoredEvent) (bool, error) {
 		if a.repudiations.Has(se.Seq) && a.repudiations.Covers(se.Seq, se.Digest()) {
 			return trail.Add(domain.Recorded{Seq: se.Seq, Repudiated: true}, se.Stored), nil
 		}

@@ -98,6 +98,8 @@ func (a *Server) getProvinces(w http.ResponseWriter, r *http.Request) {
 type HistoryReader interface {
 	State(ctx context.Context) (eventstore.StreamState, error)
 	ScanFilter(ctx context.Context, filter string, last uint64, fn func(eventstore.StoredEvent) (bool, error)) error
+	// ScanFilterFrom is ScanFilter from sequence from on.
+	ScanFilterFrom(ctx context.Context, filter string, from, last uint64, fn func(eventstore.StoredEvent) (bool, error)) error
 	// Digest is the domain.MessageDigest of the message at seq ("" when
 	// the stream lacks it): what a repudiation names.
 	Digest(ctx context.Context, seq uint64) (string, error)

@@ -61,9 +61,12 @@ func (a *Server) getEvent(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, a.log, domain.Errorf(domain.CodeForbidden, "source", "account %s may not read the line of seq %d", acc.Name, seq))
 		return
 	}
-	// The totals after it: its line's trail up to it, one entry long.
-	trail := projections.NewTrail(projections.Filter{FiscalYear: k.FiscalYear, Province: k.Province, Source: k.Source}, "", projections.Cut{}, seq-1, 1)
-	if err := a.scanTrail(r.Context(), eventstore.LineFilter(k), seq, projections.Cut{}, trail, 1); err != nil {
+	// The totals after it: its line's trail up to it, one entry long,
+	// from the line's latest mark before it.
+	f := projections.Filter{FiscalYear: k.FiscalYear, Province: k.Province, Source: k.Source}
+	trail := projections.NewTrail(f, "", projections.Cut{}, seq-1, 1)
+	from := a.resumeTrail(trail, f, projections.Cut{}, seq)
+	if err := a.scanTrail(r.Context(), eventstore.LineFilter(k), from, seq, projections.Cut{}, trail, 1); err != nil {
 		WriteError(w, r, a.log, err)
 		return
 	}

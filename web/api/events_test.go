@@ -97,3 +97,72 @@ func TestEventBySequence(t *testing.T) {
 	r = ta.Do(t, http.MethodPost, fmt.Sprint("/v1/events/", last.Seq), nil, nil)
 	assert.Equal(t, http.StatusMethodNotAllowed, r.Status)
 }
+
+// A late event of a long line, and a late page of its trail, are read
+// from the line's latest mark before them (projections.TrailMarks): the
+// same totals as the trail from the start, for at most a mark's interval
+// of the line's messages.
+func TestLateEventsReadFromMarks(t *testing.T) {
+	ta := apitest.Start(t, apitest.Options{})
+	line := map[string]any{"fiscal_year": 2025, "province": "01", "source": "national"}
+	body := func(m map[string]any) []byte {
+		for k, v := range line {
+			m[k] = v
+		}
+		return apitest.MustJSON(t, m)
+	}
+	r := ta.Post(t, apitest.PathAllocations, "alloc", body(map[string]any{"amount": "100000000000", "decision": "1/QĐ-BCT", "effective_date": "2025-01-10", "project": "DA-1"}))
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	const n = 700
+	for i := range n {
+		m := map[string]any{"amount": fmt.Sprint(1000 + i), "voucher": fmt.Sprintf("KB-%d", i), "beneficiary": "HTX", "effective_date": "2025-03-03"}
+		if i%3 == 0 {
+			m["project"] = "DA-1"
+		}
+		r := ta.Post(t, apitest.PathDisbursements, fmt.Sprint("pay-", i), body(m))
+		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	}
+	r = ta.Get(t, "/v1/audit?year=2025&province=01&source=national&limit=1000")
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	var full api.AuditResponse
+	require.NoError(t, json.Unmarshal(r.Body, &full))
+	require.Len(t, full.Entries, n+1)
+
+	event := func(i int) (projections.TrailEntry, int64) {
+		t.Helper()
+		before := ta.ScannedMessages()
+		r := ta.Get(t, fmt.Sprintf("/v1/events/%d", full.Entries[i].Seq))
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+		var e projections.TrailEntry
+		require.NoError(t, json.Unmarshal(r.Body, &e))
+		return e, ta.ScannedMessages() - before
+	}
+	// The full trail above noted the marks: every late event now costs a
+	// mark's interval at most, with the totals of the trail from the start.
+	for _, i := range []int{n, n - 1, 600, 513, 257, 256, 255, 3} {
+		e, read := event(i)
+		assert.LessOrEqual(t, read, int64(256), "entry %d (seq %d) read %d messages", i, e.Seq, read)
+		want := full.Entries[i]
+		assert.Equal(t, want.Seq, e.Seq)
+		assert.Equal(t, want.Line, e.Line, "the line's totals after entry %d", i)
+		assert.Equal(t, want.Project, e.Project, "the project's totals after entry %d", i)
+	}
+	before := ta.ScannedMessages()
+	r = ta.Get(t, fmt.Sprintf("/v1/audit?year=2025&province=01&source=national&after_seq=%d&limit=10", full.Entries[600].Seq))
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	var page api.AuditResponse
+	require.NoError(t, json.Unmarshal(r.Body, &page))
+	assert.LessOrEqual(t, ta.ScannedMessages()-before, int64(256+10))
+	require.Len(t, page.Entries, 10)
+	for j, e := range page.Entries {
+		want := full.Entries[601+j]
+		assert.Equal(t, want.Seq, e.Seq)
+		assert.Equal(t, want.Line, e.Line)
+		assert.Equal(t, want.Project, e.Project)
+	}
+	// A trail with a cut reads from the start: its sums are not the line's.
+	before = ta.ScannedMessages()
+	r = ta.Get(t, fmt.Sprintf("/v1/audit?year=2025&province=01&source=national&after_seq=%d&limit=10&effective_until=2025-12-31", full.Entries[600].Seq))
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	assert.Greater(t, ta.ScannedMessages()-before, int64(600))
+}

@@ -155,6 +155,15 @@ func (h fakeHistory) ScanFilter(_ context.Context, _ string, _ uint64, fn func(e
 	return nil
 }
 
+func (h fakeHistory) ScanFilterFrom(ctx context.Context, filter string, from, last uint64, fn func(eventstore.StoredEvent) (bool, error)) error {
+	return h.ScanFilter(ctx, filter, last, func(se eventstore.StoredEvent) (bool, error) {
+		if se.Seq < from {
+			return true, nil
+		}
+		return fn(se)
+	})
+}
+
 func (fakeHistory) Digest(context.Context, uint64) (string, error) { return "", nil }
 
 func (fakeHistory) Event(context.Context, uint64) (eventstore.StoredEvent, bool, error) {

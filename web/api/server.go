@@ -63,6 +63,9 @@ type Server struct {
 	health       *Health
 	repudiations *domain.Repudiations
 	repudiating  sync.Mutex
+	// marks are the lines' totals the audit trails met, to start later
+	// trails of a line from (audit.go).
+	marks *projections.TrailMarks
 
 	handlerOnce sync.Once
 	handler     http.Handler
@@ -125,6 +128,7 @@ func New(c Config) *Server {
 		now:          c.Now,
 		health:       c.Health,
 		repudiations: c.Repudiations,
+		marks:        projections.NewTrailMarks(trailMarkEvery, maxTrailMarks),
 	}
 	if c.MaxInFlight > 0 {
 		a.inFlight = make(chan struct{}, c.MaxInFlight)

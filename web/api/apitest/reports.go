@@ -34,16 +34,27 @@ func ReportLedger(t *testing.T, ta *Client) {
 	}
 }
 
-// scanCounter counts the scans of the stream a route makes.
+// scanCounter counts the scans of the stream a route makes, and the
+// messages they deliver.
 type scanCounter struct {
 	api.HistoryReader
-	scans atomic.Int64
+	scans, read atomic.Int64
 }
 
 func (s *scanCounter) ScanFilter(ctx context.Context, filter string, last uint64, fn func(eventstore.StoredEvent) (bool, error)) error {
+	return s.ScanFilterFrom(ctx, filter, 1, last, fn)
+}
+
+func (s *scanCounter) ScanFilterFrom(ctx context.Context, filter string, from, last uint64, fn func(eventstore.StoredEvent) (bool, error)) error {
 	s.scans.Add(1)
-	return s.HistoryReader.ScanFilter(ctx, filter, last, fn)
+	return s.HistoryReader.ScanFilterFrom(ctx, filter, from, last, func(se eventstore.StoredEvent) (bool, error) {
+		s.read.Add(1)
+		return fn(se)
+	})
 }
 
 // Scans is how many scans of the stream the API's routes have made.
 func (a *API) Scans() int64 { return a.scans.scans.Load() }
+
+// ScannedMessages is how many messages those scans delivered.
+func (a *API) ScannedMessages() int64 { return a.scans.read.Load() }
