@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"cmp"
 	"slices"
 	"sync"
 
@@ -40,6 +41,9 @@ func NewTrailMarks(every, max int) *TrailMarks {
 
 func max1(n int) int { return max(n, 1) }
 
+// bySeq orders marks by sequence, for binary searches.
+func bySeq(t trailMark, seq uint64) int { return cmp.Compare(t.seq, seq) }
+
 // Before returns the latest mark of line k at a sequence below seq: its
 // sequence and a copy of the line's state there, or 0 and nil.
 func (m *TrailMarks) Before(k domain.LineKey, seq uint64) (uint64, *domain.LineState) {
@@ -49,15 +53,7 @@ func (m *TrailMarks) Before(k domain.LineKey, seq uint64) (uint64, *domain.LineS
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	marks := m.lines[k]
-	i, _ := slices.BinarySearchFunc(marks, seq, func(t trailMark, s uint64) int {
-		switch {
-		case t.seq < s:
-			return -1
-		case t.seq > s:
-			return 1
-		}
-		return 0
-	})
+	i, _ := slices.BinarySearchFunc(marks, seq, bySeq)
 	if i == 0 {
 		return 0, nil
 	}
@@ -75,15 +71,7 @@ func (m *TrailMarks) note(seq uint64, st *domain.LineState) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	marks := m.lines[st.Key]
-	i, found := slices.BinarySearchFunc(marks, seq, func(t trailMark, s uint64) int {
-		switch {
-		case t.seq < s:
-			return -1
-		case t.seq > s:
-			return 1
-		}
-		return 0
-	})
+	i, found := slices.BinarySearchFunc(marks, seq, bySeq)
 	if found || m.n >= m.max {
 		return
 	}
