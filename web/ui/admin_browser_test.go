@@ -21,10 +21,7 @@ func TestBrowserAdminJourney(t *testing.T) {
 	c.account(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
 
 	tab := vietnameseTab(t, c)
-	tab.Navigate("/login")
-	tab.Fill("#name", "quantri")
-	tab.Fill("#password", testPassword)
-	require.Equal(t, http.StatusOK, tab.Click("form.form button[type=submit]"))
+	logInTab(t, tab, "quantri")
 	require.Equal(t, http.StatusOK, tab.Click(`nav a[href="/admin/accounts"]`))
 	assert.Equal(t, "Tài khoản", tab.Text("h1"))
 	look(t, tab, "accounts")
@@ -75,10 +72,7 @@ func TestBrowserExports(t *testing.T) {
 	token := c.account(t, "kiemtoan", domain.RoleAuditor, nil, nil)
 
 	tab := vietnameseTab(t, c)
-	tab.Navigate("/login")
-	tab.Fill("#name", "kiemtoan")
-	tab.Fill("#password", testPassword)
-	require.Equal(t, http.StatusOK, tab.Click("form.form button[type=submit]"))
+	logInTab(t, tab, "kiemtoan")
 	require.Equal(t, http.StatusOK, tab.Click(`nav a[href="/exports"]`))
 	look(t, tab, "exports")
 

@@ -23,10 +23,7 @@ func TestBrowserOverviewAndReports(t *testing.T) {
 	c.account(t, "kiemtoan", domain.RoleAuditor, nil, nil)
 
 	tab := vietnameseTab(t, c)
-	tab.Navigate("/login")
-	tab.Fill("#name", "kiemtoan")
-	tab.Fill("#password", testPassword)
-	require.Equal(t, http.StatusOK, tab.Click("form.form button[type=submit]"))
+	logInTab(t, tab, "kiemtoan")
 	tab.Fill("#year", "2025")
 	require.Equal(t, http.StatusOK, tab.Click("form.filters button[type=submit]"))
 	assert.Equal(t, "Tổng quan năm ngân sách 2025", tab.Text("h1"))

@@ -24,6 +24,15 @@ func vietnameseTab(t *testing.T, c *console, opts ...browsertest.Option) *browse
 	return browsertest.New(t).NewTab(append([]browsertest.Option{browsertest.WithBaseURL(c.URL), browsertest.WithLanguages("vi-VN,vi;q=0.9,en;q=0.5")}, opts...)...)
 }
 
+// logInTab logs a tab in through the log-in form with testPassword.
+func logInTab(t *testing.T, tab *browsertest.Tab, name string) {
+	t.Helper()
+	tab.Navigate("/login")
+	tab.Fill("#name", name)
+	tab.Fill("#password", testPassword)
+	require.Equal(t, http.StatusOK, tab.Click("form.form button[type=submit]"))
+}
+
 // look checks a page as a person would meet it: no serious or critical
 // accessibility violation (axe-core), and a screenshot at a desktop and a
 // phone width (KCLEDGER_SCREENSHOTS names the folder).
@@ -99,10 +108,7 @@ func TestBrowserAuditorAndScope(t *testing.T) {
 	c.account(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
 
 	tab := vietnameseTab(t, c)
-	tab.Navigate("/login")
-	tab.Fill("#name", "kiemtoan")
-	tab.Fill("#password", testPassword)
-	require.Equal(t, http.StatusOK, tab.Click("form.form button[type=submit]"))
+	logInTab(t, tab, "kiemtoan")
 	assert.False(t, tab.Exists(`a[href="/record"]`), "an auditor is offered no recording")
 	look(t, tab, "overview-auditor")
 
@@ -131,10 +137,7 @@ func TestBrowserAuditorAndScope(t *testing.T) {
 	look(t, tab, "event")
 
 	officer := browsertest.New(t).NewTab(browsertest.WithBaseURL(c.URL), browsertest.WithOwnCookies(), browsertest.WithLanguages("vi"))
-	officer.Navigate("/login")
-	officer.Fill("#name", "ketoan-hn")
-	officer.Fill("#password", testPassword)
-	require.Equal(t, http.StatusOK, officer.Click("form.form button[type=submit]"))
+	logInTab(t, officer, "ketoan-hn")
 	officer.ExpectStatus("/provinces/79", http.StatusForbidden)
 	require.Equal(t, http.StatusForbidden, officer.Navigate("/provinces/79"))
 	assert.NotContains(t, officer.Text("main"), "₫", "no figure of another province")
@@ -149,10 +152,7 @@ func TestBrowserOfficerJourney(t *testing.T) {
 	c := startConsole(t, consoleOptions{})
 	c.account(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
 	tab := vietnameseTab(t, c)
-	tab.Navigate("/login")
-	tab.Fill("#name", "ketoan-hn")
-	tab.Fill("#password", testPassword)
-	require.Equal(t, http.StatusOK, tab.Click("form.form button[type=submit]"))
+	logInTab(t, tab, "ketoan-hn")
 
 	require.Equal(t, http.StatusOK, tab.Click(`nav a[href="/record"]`))
 	require.Equal(t, http.StatusOK, tab.Click(`main a[href^="/record/allocate"]`))
