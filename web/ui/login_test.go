@@ -249,3 +249,21 @@ func flip(c byte) string {
 	}
 	return "A"
 }
+
+// Under TLS every cookie of the console is Secure, and pages ask the
+// browser to keep to HTTPS.
+func TestCookiesAreSecureUnderTLS(t *testing.T) {
+	c := startConsole(t, consoleOptions{secure: true})
+	c.account(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
+	b := c.browser(t)
+	form := b.get("/login")
+	assert.True(t, setCookie(t, form, "kcledger_login").Secure)
+	assert.Equal(t, "max-age=31536000", form.Header.Get("Strict-Transport-Security"))
+	p := b.post("/login", url.Values{"token": {hidden(t, form, "token")}, "name": {"ketoan-hn"}, "password": {testPassword}})
+	require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
+	session := setCookie(t, p, "kcledger_session")
+	assert.True(t, session.Secure)
+	assert.True(t, session.HttpOnly)
+	assert.Equal(t, http.SameSiteStrictMode, session.SameSite)
+	assert.True(t, setCookie(t, b.get("/lang?to=en&back=%2F"), "kcledger_lang").Secure)
+}
