@@ -38,6 +38,8 @@ type serveConfig struct {
 	SyncInterval  time.Duration
 	SettlementEnd domain.MonthDay
 	LogLevel      slog.Level
+	// LogFormat is "text" or "json".
+	LogFormat string
 	// LiveReports keeps the reports' model up to date in memory, beside
 	// the balances, so that a report without as_of or events answers from
 	// it instead of from a scan of the stream; it resumes from its
@@ -158,6 +160,7 @@ func parseServeConfig(args []string, stderr io.Writer) (serveConfig, int, bool) 
 	fs.BoolVar(&c.Rebuild, "rebuild", envBool("KCLEDGER_REBUILD"), "ignore the checkpoints: rebuild the idempotency key index, the balances and the reports' model from the whole stream, then save new checkpoints (KCLEDGER_REBUILD)")
 	fs.BoolVar(&c.Insecure, "insecure", envBool("KCLEDGER_INSECURE"), "allow listening beyond loopback without TLS, e.g. behind a TLS-terminating proxy (KCLEDGER_INSECURE)")
 	level := fs.String("log-level", env("KCLEDGER_LOG_LEVEL", "info"), "debug, info, warn or error (KCLEDGER_LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", env("KCLEDGER_LOG_FORMAT", "text"), "text, or json for one JSON object a line (KCLEDGER_LOG_FORMAT)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return c, code, false
 	}
@@ -186,6 +189,9 @@ func parseServeConfig(args []string, stderr io.Writer) (serveConfig, int, bool) 
 	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 		return bad(fmt.Errorf("--log-level: %v", err))
 	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return bad(fmt.Errorf("--log-format %q: want text or json", c.LogFormat))
+	}
 	if err := c.Validate(); err != nil {
 		return bad(err)
 	}
@@ -197,7 +203,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if !ok {
 		return code
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+	var handler slog.Handler = slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: c.LogLevel})
+	if c.LogFormat == "json" {
+		handler = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: c.LogLevel})
+	}
+	log := slog.New(handler)
 	if err := serve(ctx, c, log, stdout); err != nil {
 		log.Error("kcledger serve stopped", "err", err)
 		return exitFailure

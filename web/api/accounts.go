@@ -77,6 +77,9 @@ func (a *Server) requireAccount(next http.Handler) http.Handler {
 			WriteError(w, r, a.log, err)
 			return
 		}
+		if sw, ok := w.(*statusWriter); ok {
+			sw.account = acc.Name
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), accountKey{}, acc)))
 	})
 }

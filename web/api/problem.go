@@ -93,6 +93,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		Field:     de.Field,
 		RequestID: requestID(r),
 	}
+	if sw, ok := w.(*statusWriter); ok {
+		sw.code = de.Code // for the request's log line
+	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)

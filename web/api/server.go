@@ -184,14 +184,25 @@ func (a *Server) middleware(next http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
 		next.ServeHTTP(sw, r)
-		a.log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path,
-			"status", sw.status, "duration_ms", time.Since(start).Milliseconds())
+		attrs := []any{"request_id", id, "method", r.Method, "path", r.URL.Path,
+			"status", sw.status, "duration_ms", time.Since(start).Milliseconds()}
+		if sw.account != "" {
+			attrs = append(attrs, "account", sw.account)
+		}
+		if sw.code != "" {
+			attrs = append(attrs, "code", string(sw.code))
+		}
+		a.log.Info("request", attrs...)
 	})
 }
 
+// statusWriter keeps what a request's log line says of its answer: the
+// status, the account that asked, and the code of a refusal.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	status  int
+	account string
+	code    domain.Code
 }
 
 func (w *statusWriter) WriteHeader(code int) {
