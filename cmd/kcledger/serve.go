@@ -383,6 +383,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 
 		Health:       health,
 		Repudiations: repudiations,
+		Connected:    nc.IsConnected,
 	})
 	sessions, err := eventstore.OpenSessions(ctx, js, "", c.Replicas, webui.DefaultSessionLifetime)
 	if err != nil {

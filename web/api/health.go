@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"sync"
@@ -76,15 +77,43 @@ func readableBefore(seq uint64) string {
 // sound refuses what needs the balances while they stand stopped.
 func (a *Server) sound() error { return a.health.Stalled().unavailable() }
 
-// readyz answers 200 while the balances follow the stream, and 503 naming
-// the bad message while they stand stopped before one. /healthz only says
-// that the process is alive.
+// Readiness bounds.
+const (
+	// readyStreamWait bounds how long /readyz waits for the stream's state.
+	readyStreamWait = 2 * time.Second
+	// readyMaxLag is how many messages the balances may be behind the
+	// stream and still be ready: a process that far behind would answer
+	// reads late (read-your-writes waits for it) and decide on old state.
+	readyMaxLag = 10_000
+)
+
+// readyz answers 200 when the process should be sent requests: connected
+// to NATS, its stream reachable, its balances caught up within
+// readyMaxLag messages and sound. Otherwise 503, with the reason; a load
+// balancer then sends its requests elsewhere. /healthz only says that the
+// process is alive.
 func (a *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if a.connected != nil && !a.connected() {
+		WriteError(w, r, a.log, domain.Errorf(domain.CodeUnavailable, "", "not connected to NATS: the ledger's stream is out of reach; the client reconnects by itself"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), readyStreamWait)
+	defer cancel()
+	state, err := a.history.State(ctx)
+	if err != nil {
+		WriteError(w, r, a.log, domain.Errorf(domain.CodeUnavailable, "", "the stream %s is out of reach: %v", a.stream, err))
+		return
+	}
+	applied := a.balances.Applied()
+	if state.LastSeq > applied+readyMaxLag {
+		WriteError(w, r, a.log, domain.Errorf(domain.CodeUnavailable, "", "the balances are %d messages behind the stream (at seq %d of %d); ready within %d", state.LastSeq-applied, applied, state.LastSeq, readyMaxLag))
+		return
+	}
 	if err := a.sound(); err != nil {
 		WriteError(w, r, a.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "applied_seq": a.balances.Applied()})
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "applied_seq": applied, "stream_last_seq": state.LastSeq})
 }
 
 // unsoundAt is the refusal of a history read that met the message at seq

@@ -63,6 +63,9 @@ type Server struct {
 	health       *Health
 	repudiations *domain.Repudiations
 	repudiating  sync.Mutex
+	// connected says whether the NATS connection is up (/readyz); nil
+	// is always.
+	connected func() bool
 	// marks are the lines' totals the audit trails met, to start later
 	// trails of a line from (audit.go).
 	marks *projections.TrailMarks
@@ -106,6 +109,9 @@ type Config struct {
 	// message (nil: always sound); Repudiations are those known.
 	Health       *Health
 	Repudiations *domain.Repudiations
+	// Connected says whether the NATS connection is up, for /readyz;
+	// nil is always.
+	Connected func() bool
 }
 
 // New is the API over c.
@@ -129,6 +135,7 @@ func New(c Config) *Server {
 		health:       c.Health,
 		repudiations: c.Repudiations,
 		marks:        projections.NewTrailMarks(trailMarkEvery, maxTrailMarks),
+		connected:    c.Connected,
 	}
 	if c.MaxInFlight > 0 {
 		a.inFlight = make(chan struct{}, c.MaxInFlight)

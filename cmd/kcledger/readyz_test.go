@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kcledger/kcledger/eventstore"
+)
+
+// /readyz answers 503, saying why, while serve's NATS server is down,
+// and 200 again once it is back and the client has reconnected; /healthz
+// answers 200 throughout (the process is alive).
+func TestReadyzFollowsTheNATSServer(t *testing.T) {
+	dir := t.TempDir()
+	ns, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: dir, Listen: "127.0.0.1:-1"})
+	require.NoError(t, err)
+	port := ns.Addr().(*net.TCPAddr).Port
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			ns.Shutdown()
+		}
+	})
+	p := startServe(t, "--nats-url", ns.ClientURL())
+	code, body := getJSON(t, p.http, "/readyz")
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, `"status": "ready"`)
+
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	stopped = true
+	var last string
+	require.Eventually(t, func() bool {
+		code, last = getJSON(t, p.http, "/readyz")
+		return code == http.StatusServiceUnavailable
+	}, 30*time.Second, 50*time.Millisecond, "readyz with the NATS server down: %s", last)
+	assert.Contains(t, last, "NATS")
+	code, _ = getJSON(t, p.http, "/healthz")
+	assert.Equal(t, http.StatusOK, code, "alive, though not ready")
+
+	back, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: dir, Listen: fmt.Sprintf("127.0.0.1:%d", port)})
+	require.NoError(t, err)
+	t.Cleanup(back.Shutdown)
+	require.Eventually(t, func() bool {
+		code, last = getJSON(t, p.http, "/readyz")
+		return code == http.StatusOK
+	}, 60*time.Second, 100*time.Millisecond, "readyz once the NATS server is back: %s", last)
+}
