@@ -28,13 +28,24 @@ import (
 // shut down and started again on other ports, a bounded number of times.
 func startCluster(t *testing.T, n int) []*server.Server {
 	t.Helper()
+	servers, _ := startClusterOpts(t, n)
+	return servers
+}
+
+// startClusterOpts is startCluster that also returns each server's
+// options, with its client port fixed, to start it again on its store.
+func startClusterOpts(t *testing.T, n int) ([]*server.Server, []*server.Options) {
+	t.Helper()
 	for attempt := 1; ; attempt++ {
-		servers, ok := tryCluster(t, n)
+		servers, opts, ok := tryCluster(t, n)
 		if ok {
 			for _, s := range servers {
 				t.Cleanup(s.Shutdown)
 			}
-			return servers
+			for i, s := range servers {
+				opts[i].Port = s.Addr().(*net.TCPAddr).Port
+			}
+			return servers, opts
 		}
 		for _, s := range servers {
 			s.Shutdown()
@@ -43,7 +54,7 @@ func startCluster(t *testing.T, n int) []*server.Server {
 	}
 }
 
-func tryCluster(t *testing.T, n int) ([]*server.Server, bool) {
+func tryCluster(t *testing.T, n int) ([]*server.Server, []*server.Options, bool) {
 	t.Helper()
 	ports := make([]int, n)
 	routes := make([]*url.URL, n)
@@ -55,6 +66,7 @@ func tryCluster(t *testing.T, n int) ([]*server.Server, bool) {
 		routes[i] = &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", ports[i])}
 	}
 	servers := make([]*server.Server, 0, n)
+	all := make([]*server.Options, 0, n)
 	for i := range n {
 		opts := &server.Options{
 			ServerName: fmt.Sprintf("kcl-%d", i),
@@ -68,15 +80,16 @@ func tryCluster(t *testing.T, n int) ([]*server.Server, bool) {
 			Cluster:    server.ClusterOpts{Name: "kcledger-test", Host: "127.0.0.1", Port: ports[i]},
 			Routes:     routes,
 		}
+		all = append(all, opts.Clone())
 		s, err := server.NewServer(opts)
 		require.NoError(t, err)
 		s.Start()
 		servers = append(servers, s)
 		if !s.ReadyForConnections(15 * time.Second) {
-			return servers, false
+			return servers, all, false
 		}
 	}
-	return servers, true
+	return servers, all, true
 }
 
 // openReplicated opens the log with three replicas, retrying while the
