@@ -21,6 +21,9 @@ type Reader struct {
 	// verify, when set, has every scanned event's signature checked by
 	// the scan's decoders, on every core (StoredEvent.Unsigned).
 	verify func(*domain.Event) error
+	// decoders is how many goroutines decode a scan's messages; 0 means
+	// scanDecoders (tests compare one with many).
+	decoders int
 }
 
 // CheckSignatures makes every scan check each event's signature against
@@ -79,6 +82,10 @@ type StoredEvent struct {
 	// Unsigned is, when the reader checks signatures, why the event's
 	// signature is not one of the keys' (it wraps domain.ErrForged).
 	Unsigned error
+	// SignatureChecked says that the reader checked the event's
+	// signature, so that Unsigned is its finding: a decoded event, read
+	// by a reader told to check signatures.
+	SignatureChecked bool
 	// Data is the message's body as stored (see domain.MessageDigest).
 	Data []byte
 }
@@ -219,7 +226,11 @@ func (r *Reader) ScanFilterFrom(ctx context.Context, filter string, from, last u
 			}
 		}
 	}()
-	for range scanDecoders {
+	decoders := r.decoders
+	if decoders <= 0 {
+		decoders = scanDecoders
+	}
+	for range decoders {
 		go func() {
 			for j := range jobs {
 				j.decode()
@@ -271,7 +282,7 @@ func (j *scanJob) decode() {
 			// A mismatch is left for Apply to find and name.
 			j.se.Recorded.HashChecked = j.se.Recorded.Event.Hash == j.se.Recorded.Event.ComputeHash()
 			if j.verify != nil {
-				j.se.Unsigned = j.verify(&j.se.Recorded.Event)
+				j.se.Unsigned, j.se.SignatureChecked = j.verify(&j.se.Recorded.Event), true
 			}
 		}
 	}

@@ -92,6 +92,25 @@ func (v *Verification) Check(seq uint64, r domain.Recorded, decodeErr error) {
 // stream re-created in another order keeps the sequence, not the
 // message), otherwise it is a problem and the message is judged.
 func (v *Verification) CheckMessage(seq uint64, digest string, r domain.Recorded, decodeErr error) {
+	v.CheckSigned(seq, digest, r, decodeErr, Signature{})
+}
+
+// Signature is what the keyring's Verify found of a message's event when
+// it was checked ahead of the verification, out of order and on every
+// core (eventstore.Reader.CheckSignatures): a signature check depends on
+// the event alone.
+type Signature struct {
+	// Checked says that Err is the finding; when it is false the
+	// verification checks the signature itself.
+	Checked bool
+	Err     error
+}
+
+// CheckSigned is CheckMessage of a message whose signature was checked
+// ahead by the keys the verification was given: sig stands for their
+// Verify of r's event, and the findings are the same as CheckMessage's,
+// in the same order.
+func (v *Verification) CheckSigned(seq uint64, digest string, r domain.Recorded, decodeErr error, sig Signature) {
 	v.Events++
 	for ; seq > v.next && v.reps.Covers(v.next, ""); v.next++ {
 		// A message removed from the stream, and repudiated: listed as
@@ -112,7 +131,7 @@ func (v *Verification) CheckMessage(seq uint64, digest string, r domain.Recorded
 	if rep, ok := v.reps.Get(seq); ok {
 		if rep.Event.RepudiatedDigest == digest {
 			v.pair(seq, nil)
-			v.repudiated(seq, r, decodeErr, rep)
+			v.repudiated(seq, r, decodeErr, rep, sig)
 			return
 		}
 		v.problem(seq, nil, fmt.Errorf("%w: repudiation %s at seq %d names seq %d, which now holds another message than the one repudiated (digest %s, not %s): the stream was rewritten", domain.ErrCorrupt, rep.Event.ID, rep.Seq, seq, digest, rep.Event.RepudiatedDigest))
@@ -131,7 +150,7 @@ func (v *Verification) CheckMessage(seq uint64, digest string, r domain.Recorded
 	if err := e.Validate(v.policy); err != nil {
 		v.problem(seq, &k, fmt.Errorf("%w: event %s breaks a rule of its own command: %v", domain.ErrCorrupt, e.ID, err))
 	}
-	if err := v.keys.Verify(e); err != nil {
+	if err := v.signature(e, sig); err != nil {
 		v.problem(seq, &k, err)
 	}
 	st := v.lines[k]
@@ -145,6 +164,15 @@ func (v *Verification) CheckMessage(seq uint64, digest string, r domain.Recorded
 		// on their own links rather than all failing on this one.
 		st.LastSeq, st.LastHash = r.Seq, e.Hash
 	}
+}
+
+// signature is the keys' finding on e's signature: sig's, when checked
+// ahead.
+func (v *Verification) signature(e *domain.Event, sig Signature) error {
+	if sig.Checked {
+		return sig.Err
+	}
+	return v.keys.Verify(e)
 }
 
 // pair checks that every transfer is whole: a transferred-out event is
@@ -214,13 +242,13 @@ func sideDiff(out, in *domain.Event) string {
 
 // repudiated judges a repudiated message as if it were not: a sound event
 // must never have been repudiated. It changes no line.
-func (v *Verification) repudiated(seq uint64, r domain.Recorded, decodeErr error, rep domain.Recorded) {
+func (v *Verification) repudiated(seq uint64, r domain.Recorded, decodeErr error, rep domain.Recorded, sig Signature) {
 	found := decodeErr
 	if found == nil {
 		e := &r.Event
 		found = e.Validate(v.policy)
 		if found == nil {
-			found = v.keys.Verify(e)
+			found = v.signature(e, sig)
 		}
 		if found == nil {
 			st := v.lines[e.Line()]

@@ -157,8 +157,11 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		snapshot()
 	}
 	pr := &progress{w: terminal(stderr), what: "verifying", total: last, last: time.Now()}
+	// The signatures are checked by the scan's decoders, on every core and
+	// out of order; the verification takes their findings in stream order.
+	rd.CheckSignatures(ring)
 	err = rd.Scan(ctx, last, func(se eventstore.StoredEvent) (bool, error) {
-		v.CheckMessage(se.Seq, se.Digest(), se.Recorded, se.Err)
+		v.CheckSigned(se.Seq, se.Digest(), se.Recorded, se.Err, projections.Signature{Checked: se.SignatureChecked, Err: se.Unsigned})
 		if served != nil && se.Seq == served.AsOfSeq {
 			snapshot()
 		}
