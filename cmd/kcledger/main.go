@@ -52,6 +52,7 @@ func init() {
 		{"replay", "rebuild the balances from the stream in this process, at any past sequence or moment", runReplay},
 		{"subscribe", "follow the events as they are recorded: JSON lines, or each piped to a command; durable and resumable", runSubscribe},
 		{"export", "write the movements as CSV (Excel), JSON lines or a Beancount journal, straight from the stream", runExport},
+		{"import", "nhập số liệu các năm trước: record a CSV of past movements (as export writes it), each exactly once, checked first", runImport},
 		{"succession", "kết chuyển: transfer every 2025 line of a merged province to its successor, with --dry-run (admins)", runSuccession},
 		{"carry-over", "chuyển nguồn: carry a line, or every line, of year N over to year N+1, with --dry-run (admins)", runCarryOver},
 		{"close-year", "hủy dự toán: lapse what is left on every line of year N after its settlement period, with --dry-run (admins)", runCloseYear},

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/eventstore"
+	webapi "github.com/kcledger/kcledger/web/api"
+)
+
+// importPaths are the API routes that record each kind of movement.
+var importPaths = map[domain.CommandKind]string{
+	domain.Allocate: "/v1/allocations", domain.Adjust: "/v1/adjustments",
+	domain.Disburse: "/v1/disbursements", domain.Refund: "/v1/refunds",
+	domain.Lapse: "/v1/lapses",
+}
+
+// importStop, when set (by tests), is asked after each row recorded
+// whether the import should stop there, as if it were killed.
+var importStop func(recorded int) bool
+
+func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("import", "nhập số liệu các năm trước: record the movements of a CSV file (as export --format csv\n"+
+		"writes it) through the ledger's API, each exactly once, after checking every row against the rules in order", stderr)
+	server := addClientFlags(fs)
+	nf := addReaderFlags(fs)
+	dryRun := fs.Bool("dry-run", false, "only check the file against the ledger; record nothing")
+	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
+		// The flags come after the file; --help is a flag too.
+		if code, ok := parseFlags(fs, args); !ok {
+			return code
+		}
+		fmt.Fprintf(stderr, "kcledger import: the file to import is required: kcledger import FILE [flags]\n")
+		return exitUsage
+	}
+	file := args[0]
+	if code, ok := parseFlags(fs, args[1:]); !ok {
+		return code
+	}
+	fail := func(code int, format string, a ...any) int {
+		fmt.Fprintf(stderr, "kcledger import: "+format+"\n", a...)
+		return code
+	}
+	if err := nf.check(); err != nil {
+		return fail(exitUsage, "%v (to read the lines' states the rows are checked against)", err)
+	}
+	c, err := server.client()
+	if err != nil {
+		return fail(exitUsage, "%v", err)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return fail(exitUsage, "%v", err)
+	}
+	rows, bad := parseImport(data)
+	if len(bad) > 0 {
+		for _, e := range bad {
+			fmt.Fprintf(stderr, "kcledger import: %s: %s\n", file, e)
+		}
+		return fail(exitUsage, "%s: %d bad rows; nothing was recorded", file, len(bad))
+	}
+
+	nc, rd, err := nf.open(ctx, "kcledger-import")
+	if err != nil {
+		return fail(exitFailure, "%v", err)
+	}
+	defer nc.Close()
+	led, err := loadImportLedger(ctx, rd)
+	if err != nil {
+		if errors.Is(err, domain.ErrCorrupt) {
+			return fail(exitRefused, "the stream is not sound; run kcledger verify: %v", err)
+		}
+		return fail(exitFailure, "%v", err)
+	}
+	todo, bad := led.check(rows, domain.Policy{})
+	if len(bad) > 0 {
+		code := exitRefused
+		for _, e := range bad {
+			if !e.Rule {
+				code = exitUsage
+			}
+			fmt.Fprintf(stderr, "kcledger import: %s: %s\n", file, e)
+		}
+		return fail(code, "%s: %d bad rows; nothing was recorded", file, len(bad))
+	}
+	done := len(rows) - len(todo)
+	if *dryRun {
+		fmt.Fprintf(stdout, "%s: %d rows sound: %d to record, %d already recorded; nothing recorded (--dry-run)\n", file, len(rows), len(todo), done)
+		return exitOK
+	}
+	pr := &progress{w: terminal(stderr), what: "importing", total: uint64(len(todo)), last: time.Now()}
+	replayed := 0
+	for i, row := range todo {
+		var res webapi.RecordResponse
+		_, err := c.do(ctx, http.MethodPost, importPaths[row.Cmd.Kind], http.Header{"Idempotency-Key": {row.Cmd.IdempotencyKey}}, importBody(row.Cmd), &res)
+		if err != nil {
+			fmt.Fprintf(stderr, "kcledger import: %s: row %d (idempotency key %s):\n", file, row.Row, row.Cmd.IdempotencyKey)
+			code := exitFor(err, stderr, *server.server)
+			fmt.Fprintf(stderr, "kcledger import: %d of %d rows recorded before it; run the same import again to go on: rows recorded are not recorded twice\n", done+i, len(rows))
+			return code
+		}
+		if res.Replayed {
+			replayed++
+		}
+		pr.at(uint64(i + 1))
+		if importStop != nil && importStop(i+1) {
+			return fail(exitFailure, "stopped after %d rows", i+1)
+		}
+	}
+	fmt.Fprintf(stdout, "%s: %d rows: %d recorded, %d already recorded\n", file, len(rows), len(todo)-replayed, done+replayed)
+	return exitOK
+}
+
+// importBody is the API's request body for cmd, as the movement
+// commands send it.
+func importBody(cmd domain.Command) map[string]any {
+	body := map[string]any{
+		"fiscal_year": cmd.FiscalYear, "province": cmd.Province, "source": cmd.Source, "effective_date": cmd.EffectiveDate.String(),
+	}
+	if cmd.Kind == domain.Adjust {
+		body["delta"] = cmd.Amount.String()
+	} else {
+		body["amount"] = cmd.Amount.String()
+	}
+	for field, v := range map[string]string{"project": cmd.Project, "category": string(cmd.Category), "decision": cmd.Decision, "voucher": cmd.Voucher,
+		"beneficiary": cmd.Beneficiary, "reason": cmd.Reason, "project_name": cmd.ProjectName, "implementing_unit": cmd.ImplementingUnit} {
+		if v != "" {
+			body[field] = v
+		}
+	}
+	if !cmd.Counterpart.IsZero() {
+		body["counterpart"] = cmd.Counterpart.String()
+	}
+	return body
+}
+
+// importLedger is the ledger as an import checks its rows against: every
+// line's state, and the events of every idempotency key, from the stream.
+type importLedger struct {
+	lines   map[domain.LineKey]*domain.LineState
+	keys    map[string]domain.Event
+	lastSeq uint64
+}
+
+// loadImportLedger reads the whole stream.
+func loadImportLedger(ctx context.Context, rd *eventstore.Reader) (*importLedger, error) {
+	state, err := rd.State(ctx)
+	if err != nil {
+		return nil, err
+	}
+	reps, err := readRepudiations(ctx, rd, state.LastSeq, nil, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	l := &importLedger{lines: map[domain.LineKey]*domain.LineState{}, keys: map[string]domain.Event{}, lastSeq: state.LastSeq}
+	err = rd.ScanFilter(ctx, eventstore.Filter(0, "", ""), state.LastSeq, func(se eventstore.StoredEvent) (bool, error) {
+		if reps.Has(se.Seq) && reps.Covers(se.Seq, se.Digest()) {
+			// Its line is in its subject, which the event cannot be
+			// trusted for: its key and its place are the line's own
+			// affair, which the ledger judges when the row comes.
+			return true, nil
+		}
+		if se.Err != nil {
+			return false, se.Err
+		}
+		ev := se.Recorded.Event
+		if ev.Type == domain.TypeRepudiated {
+			return true, nil
+		}
+		if err := l.line(ev.Line()).Apply(se.Recorded); err != nil {
+			return false, err
+		}
+		l.keys[ev.IdempotencyKey] = ev
+		return true, nil
+	})
+	return l, err
+}
+
+func (l *importLedger) line(k domain.LineKey) *domain.LineState {
+	st := l.lines[k]
+	if st == nil {
+		st = domain.NewLineState(k)
+		l.lines[k] = st
+	}
+	return st
+}
+
+// check decides rows in order, as if each were recorded after the ones
+// before it, and returns those still to record (a row whose key the
+// ledger holds for the same movement is recorded already), or every row
+// that is refused, with why.
+func (l *importLedger) check(rows []importRow, p domain.Policy) (todo []importRow, bad []rowError) {
+	inFile := map[string]importRow{}
+	now := time.Now()
+	seq := l.lastSeq
+	for _, row := range rows {
+		if len(bad) >= maxImportErrors {
+			break
+		}
+		cmd := row.Cmd
+		key := cmd.IdempotencyKey
+		if prev, ok := inFile[key]; ok {
+			a, b := prev.Cmd, cmd
+			a.Actor, b.Actor = "", ""
+			if a.Fingerprint() != b.Fingerprint() {
+				bad = append(bad, rowError{Row: row.Row, Field: "idempotency_key", Reason: fmt.Sprintf("key %q is also row %d's, a different movement", key, prev.Row)})
+			}
+			continue
+		}
+		inFile[key] = row
+		if ev, ok := l.keys[key]; ok {
+			// The same movement as the one recorded, by whoever
+			// recorded it (the server answers for the account).
+			cmd.Actor, cmd.EventID, cmd.Now = ev.Actor, ev.ID, ev.RecordedAt
+			if cmd.Fingerprint() != ev.Fingerprint() {
+				bad = append(bad, rowError{Row: row.Row, Field: "idempotency_key", Reason: fmt.Sprintf("key %q is already recorded on the ledger for a different movement (event %s on line %s)", key, ev.ID, ev.Line())})
+			}
+			continue
+		}
+		cmd.EventID, cmd.Actor, cmd.Now = uuid.Must(uuid.NewV7()).String(), "import", now
+		st := l.line(cmd.Line())
+		ev, err := domain.Decide(st, cmd, p)
+		if err != nil {
+			re := rowError{Row: row.Row, Reason: err.Error(), Rule: true}
+			var de *domain.Error
+			if errors.As(err, &de) {
+				re.Field, re.Reason = de.Field, de.Message
+				re.Rule = webapi.StatusOf[de.Code] != http.StatusBadRequest
+			}
+			if re.Field == "delta" {
+				re.Field = "amount"
+			}
+			bad = append(bad, re)
+			continue
+		}
+		seq++
+		if err := st.Apply(domain.Recorded{Event: ev, Seq: seq, HashChecked: true}); err != nil {
+			bad = append(bad, rowError{Row: row.Row, Reason: err.Error(), Rule: true})
+			continue
+		}
+		l.keys[key] = ev
+		todo = append(todo, row)
+	}
+	return todo, bad
+}

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kcledger/kcledger/projections/export"
+)
+
+// importSample records a few movements of every importable kind on two
+// lines, with the texts an export guards against formulas.
+func importSample(t *testing.T) {
+	t.Helper()
+	for _, args := range [][]string{
+		{"allocate", "--year", "2026", "--province", "01", "--source", "national", "--amount", "2 tỷ", "--decision", "1/QĐ-BCT", "--date", "2026-03-02",
+			"--project", "CCN-1", "--category", "industrial_cluster", "--project-name", "Cụm công nghiệp Phú Nghĩa", "--implementing-unit", "UBND huyện Chương Mỹ", "--counterpart", "9,5 tỷ"},
+		{"allocate", "--year", "2026", "--province", "79", "--source", "local", "--amount", "800 triệu", "--decision", "2/QĐ-UBND", "--date", "2026-03-03"},
+		{"disburse", "--year", "2026", "--province", "01", "--source", "national", "--amount", "150.000.000", "--voucher", "KB-01", "--beneficiary", "=HTX Gốm Bát Tràng", "--date", "2026-03-10", "--project", "CCN-1"},
+		{"adjust", "--year", "2026", "--province", "79", "--source", "local", "--delta", "-100 triệu", "--decision", "3/QĐ-UBND", "--reason", "điều chỉnh giảm", "--date", "2026-04-01"},
+		{"refund", "--year", "2026", "--province", "01", "--source", "national", "--amount", "50 triệu", "--voucher", "KB-02", "--reason", "+ nộp trả", "--date", "2026-04-02", "--project", "CCN-1"},
+		{"disburse", "--year", "2026", "--province", "79", "--source", "local", "--amount", "700 triệu", "--voucher", "KB-79", "--beneficiary", "Công ty Mỹ", "--date", "2026-04-03"},
+	} {
+		code, _, stderr := runIn(args...)
+		require.Equal(t, exitOK, code, "%v: %s", args, stderr)
+	}
+}
+
+// exportCSV exports the ledger the CLI points at.
+func exportCSV(t *testing.T) [][]string {
+	t.Helper()
+	code, out, stderr := runIn("export", "--format", "csv")
+	require.Equal(t, exitOK, code, stderr)
+	rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(out, "\uFEFF"))).ReadAll()
+	require.NoError(t, err)
+	return rows
+}
+
+// trailOf is an export's rows without what a new ledger writes anew:
+// sequences, times, ids, hashes, signers and the account.
+func trailOf(rows [][]string) [][]string {
+	drop := map[string]bool{"seq": true, "stored_at": true, "recorded_at": true, "event_id": true, "hash": true, "signed_by": true, "actor": true}
+	var out [][]string
+	for _, r := range rows {
+		var kept []string
+		for i, name := range export.CSVHeader {
+			if !drop[name] {
+				kept = append(kept, r[i])
+			}
+		}
+		out = append(out, kept)
+	}
+	return out
+}
+
+func writeFile(t *testing.T, data string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "import.csv")
+	require.NoError(t, os.WriteFile(path, []byte(data), 0o600))
+	return path
+}
+
+func lastSeq(t *testing.T, ta *testAPI) uint64 {
+	t.Helper()
+	seq, err := ta.store.LastEventSeq(context.Background())
+	require.NoError(t, err)
+	return seq
+}
+
+// TestImportRoundTrip checks that an export imported into an empty
+// ledger gives the same balances and the same audit trail (amounts,
+// kinds, lines, references, keys, the totals after each), and that
+// importing it again records nothing.
+func TestImportRoundTrip(t *testing.T) {
+	from := newTestAPI(t)
+	cliAgainst(t, from)
+	t.Setenv("KCLEDGER_NATS_URL", from.natsURL)
+	importSample(t)
+	want := exportCSV(t)
+	require.Len(t, want, 7)
+	code, wantBalances, stderr := runIn("balances", "--year", "2026")
+	require.Equal(t, exitOK, code, stderr)
+	code, out, stderr := runIn("export", "--format", "csv")
+	require.Equal(t, exitOK, code, stderr)
+	file := writeFile(t, out)
+
+	to := newTestAPI(t)
+	cliAgainst(t, to)
+	t.Setenv("KCLEDGER_NATS_URL", to.natsURL)
+	code, out, stderr = runIn("import", file, "--dry-run")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, out, "6 rows sound: 6 to record, 0 already recorded")
+	require.Zero(t, lastSeq(t, to), "--dry-run records nothing")
+
+	code, out, stderr = runIn("import", file)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, out, "6 rows: 6 recorded, 0 already recorded")
+	got := exportCSV(t)
+	assert.Equal(t, trailOf(want), trailOf(got))
+	code, gotBalances, stderr := runIn("balances", "--year", "2026")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Equal(t, wantBalances, gotBalances)
+
+	seq := lastSeq(t, to)
+	code, out, stderr = runIn("import", file)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, out, "6 rows: 0 recorded, 6 already recorded")
+	assert.Equal(t, seq, lastSeq(t, to), "a second import records nothing")
+}
+
+// TestImportResumesAfterAStop checks that an import stopped after some
+// rows, as if killed, and run again records each row exactly once: a
+// hand-written file with no idempotency keys, whose keys are derived
+// from the file and the row.
+func TestImportResumesAfterAStop(t *testing.T) {
+	ta := newTestAPI(t)
+	cliAgainst(t, ta)
+	t.Setenv("KCLEDGER_NATS_URL", ta.natsURL)
+	var b strings.Builder
+	b.WriteString("type,fiscal_year,province,source,amount,decision,voucher,beneficiary,effective_date\n")
+	b.WriteString("allocate,2026,01,national,1000000000,1/QĐ-BCT,,,2026-03-02\n")
+	for i := range 9 {
+		b.WriteString("disburse,2026,01,national,1.000.000,,KB-" + string(rune('1'+i)) + ",HTX Bát Tràng,2026-03-10\n")
+	}
+	file := writeFile(t, b.String())
+
+	importStop = func(n int) bool { return n == 4 }
+	t.Cleanup(func() { importStop = nil })
+	code, _, stderr := runIn("import", file)
+	require.Equal(t, exitFailure, code, stderr)
+	require.Equal(t, uint64(4), lastSeq(t, ta))
+	importStop = nil
+
+	code, out, stderr := runIn("import", file)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, out, "10 rows: 6 recorded, 4 already recorded")
+	rows := exportCSV(t)
+	require.Len(t, rows, 11, "each row once")
+	key := slices.Index(export.CSVHeader, "idempotency_key")
+	seen := map[string]bool{}
+	for _, r := range rows[1:] {
+		assert.False(t, seen[r[key]], "key %s twice", r[key])
+		seen[r[key]] = true
+		assert.True(t, strings.HasPrefix(r[key], "import-"), r[key])
+	}
+	assert.Equal(t, uint64(10), lastSeq(t, ta))
+}
+
+// TestImportRefusesABadFile checks that a file with any bad row records
+// nothing, and that every bad row is named with its row number and
+// field.
+func TestImportRefusesABadFile(t *testing.T) {
+	ta := newTestAPI(t)
+	cliAgainst(t, ta)
+	t.Setenv("KCLEDGER_NATS_URL", ta.natsURL)
+	const header = "type,fiscal_year,province,source,amount,decision,voucher,beneficiary,effective_date,idempotency_key\n"
+	const alloc = "allocate,2026,01,national,1000000,1/QĐ-BCT,,,2026-03-02,k1\n"
+	for _, tc := range []struct {
+		name string
+		file string
+		code int
+		want []string
+	}{
+		{"wrong header", "\uFEFFtype,fiscal_year,province,source,amount\n" + alloc, exitUsage, []string{"row 1, effective_date: the header has no column"}},
+		{"unknown column", strings.Replace(header, "voucher", "chung_tu", 1) + alloc, exitUsage, []string{`row 1, column 7: unknown column "chung_tu"`}},
+		{"not UTF-8", header + alloc + "disburse,2026,01,national,1000,,KB-1,C\xf4ng ty,2026-03-10,k2\n", exitUsage, []string{"row 3, beneficiary: not UTF-8"}},
+		{"duplicated key, other content", header + alloc + "allocate,2026,01,national,2000000,1/QĐ-BCT,,,2026-03-02,k1\n", exitUsage, []string{`row 3, idempotency_key: key "k1" is also row 2's`}},
+		{"bad amount", header + alloc + "disburse,2026,01,national,1.5e6,,KB-1,HTX,2026-03-10,k2\n" + "disburse,2026,01,national,-5,,KB-1,HTX,2026-03-10,k3\n", exitUsage,
+			[]string{"row 3, amount:", "row 4, amount:"}},
+		{"overspent by the rows before", header + alloc + "disburse,2026,01,national,600000,,KB-1,HTX,2026-03-10,k2\n" + "disburse,2026,01,national,600000,,KB-2,HTX,2026-03-11,k3\n", exitRefused,
+			[]string{"row 4, amount:"}},
+		{"missing field", header + "disburse,2026,01,national,1000,,,HTX,2026-03-10,k2\n", exitUsage, []string{"row 2, voucher:"}},
+		{"not importable", header + "repudiate,2026,01,national,0,,,,2026-03-10,k2\n", exitUsage, []string{"row 2, type:"}},
+		{"cells missing", header + "allocate,2026,01\n", exitUsage, []string{"row 2: 3 cells, the header has 10"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := writeFile(t, tc.file)
+			for _, args := range [][]string{{"import", file, "--dry-run"}, {"import", file}} {
+				code, _, stderr := runIn(args...)
+				assert.Equal(t, tc.code, code, stderr)
+				for _, w := range tc.want {
+					assert.Contains(t, stderr, w)
+				}
+				assert.Contains(t, stderr, "nothing was recorded")
+				assert.Zero(t, lastSeq(t, ta), "nothing appended")
+			}
+		})
+	}
+}
+
+// FuzzImportParse feeds the row parser outside input: it never panics,
+// and what it returns is numbered within the file.
+func FuzzImportParse(f *testing.F) {
+	f.Add([]byte("\uFEFF" + strings.Join(export.CSVHeader, ",") + "\n"))
+	f.Add([]byte("type,fiscal_year,province,source,amount,effective_date\nallocate,2026,01,national,1.000,2026-03-02\n"))
+	f.Add([]byte("type,fiscal_year,province,source,amount,effective_date,reason\ndisburse,2026,01,local,'-5,2026-13-01,\"x\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rows, errs := parseImport(data)
+		lines := bytes.Count(data, []byte("\n")) + 1
+		for _, r := range rows {
+			require.GreaterOrEqual(t, r.Row, 2)
+			require.LessOrEqual(t, r.Row, lines)
+			require.NotEmpty(t, r.Cmd.IdempotencyKey)
+		}
+		for _, e := range errs {
+			require.GreaterOrEqual(t, e.Row, 1)
+			require.NotEmpty(t, e.Reason)
+		}
+		if len(errs) > 0 && len(errs) < maxImportErrors {
+			return
+		}
+	})
+}
