@@ -1,0 +1,150 @@
+package domain
+
+import (
+	"context"
+	"fmt"
+	"sort"
+)
+
+// BatchError is the refusal of one command of a batch: Index is its
+// place in the batch.
+type BatchError struct {
+	Index int
+	Err   error
+}
+
+func (e *BatchError) Error() string {
+	return fmt.Sprintf("command %d of the batch: %v", e.Index, e.Err)
+}
+
+func (e *BatchError) Unwrap() error { return e.Err }
+
+// RecordBatch records cmds, each on a line of its own, in one atomic
+// write (EventLog.AppendAll), as an import of past years does. A
+// command whose idempotency key already produced the same movement is
+// answered as Record answers a retry, with the original event; the rest
+// are decided on their lines' states and appended together. When the
+// atomic write is refused (a line moved on, a key was taken meanwhile)
+// or its outcome is unknown, each command still to record is recorded
+// on its own by Record, which finds any that landed: so a batch retried
+// after any failure records each command once. The first refusal of a
+// command is returned as a *BatchError naming it, with the results of
+// the commands before it.
+func (l *Ledger) RecordBatch(ctx context.Context, cmds []Command) ([]Result, error) {
+	lines := map[LineKey]*lineEntry{}
+	for i := range cmds {
+		if err := cmds[i].Validate(l.policy); err != nil {
+			return nil, &BatchError{Index: i, Err: err}
+		}
+		if cmds[i].Kind == Transfer || cmds[i].Kind == Repudiate {
+			return nil, &BatchError{Index: i, Err: Errorf(CodeInvalidField, "kind", "a batch takes movements on one line each, not %s", cmds[i].Kind.noun())}
+		}
+		k := cmds[i].Line()
+		if lines[k] != nil {
+			return nil, &BatchError{Index: i, Err: Errorf(CodeInvalidField, "", "a batch takes one command per line: line %s is also an earlier command's", k)}
+		}
+		lines[k] = l.entry(k)
+	}
+	results, todo, err := l.decideBatch(ctx, cmds, lines)
+	if err != nil || len(todo) == 0 {
+		return results, err
+	}
+	// One by one, each as a retry would be.
+	for _, i := range todo {
+		res, err := l.Record(ctx, cmds[i])
+		if err != nil {
+			return results[:i], &BatchError{Index: i, Err: err}
+		}
+		results[i] = res
+	}
+	return results, nil
+}
+
+// decideBatch locks the batch's lines, in the order of their keys as
+// Transfer does, answers the retries, decides the rest and appends them
+// at once. It returns the indices of the commands left to record one by
+// one when the atomic write did not go through.
+func (l *Ledger) decideBatch(ctx context.Context, cmds []Command, lines map[LineKey]*lineEntry) ([]Result, []int, error) {
+	keys := make([]LineKey, 0, len(lines))
+	for k := range lines {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+	for _, k := range keys {
+		lines[k].mu.Lock()
+		defer lines[k].mu.Unlock()
+	}
+	results := make([]Result, len(cmds))
+	var props []Proposal
+	var idx []int
+	for i := range cmds {
+		cmd := &cmds[i]
+		e := lines[cmd.Line()]
+		if err := l.refresh(ctx, e, cmd.Line(), false); err != nil {
+			return results[:i], nil, err
+		}
+		c, ok, err := l.log.Claim(ctx, cmd.IdempotencyKey)
+		if err != nil {
+			return results[:i], nil, err
+		}
+		if !ok {
+			if r, found := e.keys[cmd.IdempotencyKey]; found {
+				c, ok = IdempotencyClaim{Fingerprint: r.Event.Fingerprint(), Recorded: r}, true
+			}
+		}
+		if ok {
+			res, err := l.replay(ctx, e, c, cmd)
+			if err != nil {
+				return results[:i], nil, &BatchError{Index: i, Err: err}
+			}
+			results[i] = res
+			continue
+		}
+		ev, err := Decide(e.state, *cmd, l.policy)
+		if err != nil {
+			// The cached line may be stale: only refuse on the line as
+			// the log has it.
+			if rerr := l.refresh(ctx, e, cmd.Line(), true); rerr != nil {
+				return results[:i], nil, rerr
+			}
+			if r, found := e.keys[cmd.IdempotencyKey]; found {
+				res, err := l.replay(ctx, e, IdempotencyClaim{Fingerprint: r.Event.Fingerprint(), Recorded: r}, cmd)
+				if err != nil {
+					return results[:i], nil, &BatchError{Index: i, Err: err}
+				}
+				results[i] = res
+				continue
+			}
+			if ev, err = Decide(e.state, *cmd, l.policy); err != nil {
+				return results[:i], nil, &BatchError{Index: i, Err: err}
+			}
+		}
+		if l.signer != nil {
+			l.signer.Sign(&ev)
+		}
+		props = append(props, Proposal{Event: ev, ExpectedSeq: e.state.LastSeq})
+		idx = append(idx, i)
+	}
+	if len(props) == 0 {
+		return results, nil, nil
+	}
+	seqs, err := l.log.AppendAll(ctx, props)
+	if err != nil || len(seqs) != len(props) {
+		// Refused (ErrStale, ErrKeyTaken) or unknown (a timeout may hide
+		// a success): the lines are reloaded by Record, which takes each
+		// lock in turn once these are released, and finds what landed.
+		for _, i := range idx {
+			lines[cmds[i].Line()].state = nil
+		}
+		return results, idx, nil
+	}
+	for j, i := range idx {
+		e := lines[cmds[i].Line()]
+		r := Recorded{Event: props[j].Event, Seq: seqs[j], HashChecked: true}
+		if err := e.apply(r); err != nil {
+			return results[:i], nil, err
+		}
+		results[i] = Result{Recorded: r, Line: e.state.Clone()}
+	}
+	return results, nil, nil
+}
