@@ -50,6 +50,7 @@ func (a *Server) routes() http.Handler {
 	handle("/v1/users/{name}/enable", post(a.enableUser))
 	handle("/v1/users/{name}/password", post(a.setPassword))
 	handle("/v1/repudiations", post(a.repudiate))
+	handle(PathImports, post(a.importBatch)) // imports.go
 	// The year-end operations (yearend.go).
 	for op, path := range YearEndPaths {
 		handle(path, post(a.yearEnd(op)))

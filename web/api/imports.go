@@ -1,0 +1,143 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+
+	"github.com/google/uuid"
+
+	"github.com/kcledger/kcledger/domain"
+)
+
+// PathImports is the route of `kcledger import`'s batches.
+const PathImports = "/v1/imports"
+
+// MaxImportBatch bounds the movements of one import request: one atomic
+// write of the stream each.
+const MaxImportBatch = 500
+
+// maxImportBodyBytes bounds an import request's body: MaxImportBatch
+// movements of at most a few KiB each.
+const maxImportBodyBytes = MaxImportBatch * 4 * 1024
+
+// ImportRequest is a batch of movements to record at once, each on a
+// line of its own, as `kcledger import` sends a file's rows.
+type ImportRequest struct {
+	Movements []ImportMovement `json:"movements"`
+}
+
+// ImportMovement is one movement of a batch: its kind, its idempotency
+// key (the Idempotency-Key of a recording route) and the body that
+// route takes.
+type ImportMovement struct {
+	Kind           domain.CommandKind `json:"kind"`
+	IdempotencyKey string             `json:"idempotency_key"`
+	Body           json.RawMessage    `json:"body"`
+}
+
+// ImportResponse is what each movement of a batch recorded, in order.
+type ImportResponse struct {
+	Results []RecordResponse `json:"results"`
+}
+
+// importKinds are the kinds a batch takes: the movements on one line.
+var importKinds = map[domain.CommandKind]bool{
+	domain.Allocate: true, domain.Adjust: true, domain.Disburse: true, domain.Refund: true, domain.Lapse: true,
+}
+
+// importBatch records a batch of past movements in one atomic write
+// (domain.Ledger.RecordBatch). Only an admin imports: the movements may be
+// on any line. A refusal names the movement by its place:
+// movements[3].amount.
+func (a *Server) importBatch(w http.ResponseWriter, r *http.Request) {
+	acc := accountOf(r)
+	if acc.Role != domain.RoleAdmin {
+		WriteError(w, r, a.log, domain.Errorf(domain.CodeForbidden, "", "only an admin imports movements, on any line; %s is not one", acc.Name))
+		return
+	}
+	if err := a.sound(); err != nil {
+		WriteError(w, r, a.log, err)
+		return
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		WriteError(w, r, a.log, domain.Errorf(domain.CodeUnsupportedMediaType, "", "send the body as Content-Type: application/json"))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxImportBodyBytes))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		WriteError(w, r, a.log, domain.Errorf(domain.CodeBodyTooLarge, "", "the request body exceeds %d bytes", maxImportBodyBytes))
+		return
+	}
+	if err != nil {
+		WriteError(w, r, a.log, domain.Errorf(domain.CodeMalformedRequest, "", "reading the request body: %v", err))
+		return
+	}
+	req, err := decodeBody[ImportRequest](body, map[string]bool{"movements": true}, "")
+	if err != nil {
+		WriteError(w, r, a.log, err)
+		return
+	}
+	if n := len(req.Movements); n == 0 || n > MaxImportBatch {
+		WriteError(w, r, a.log, domain.Errorf(domain.CodeInvalidField, "movements", "a batch has 1 to %d movements, not %d", MaxImportBatch, n))
+		return
+	}
+	now := a.now().UTC()
+	cmds := make([]domain.Command, len(req.Movements))
+	for i, m := range req.Movements {
+		at := fmt.Sprintf("movements[%d]", i)
+		if !importKinds[m.Kind] {
+			WriteError(w, r, a.log, domain.Errorf(domain.CodeInvalidField, at+".kind", "kind %q: want allocate, adjust, disburse, refund or lapse", m.Kind))
+			return
+		}
+		if m.IdempotencyKey == "" {
+			WriteError(w, r, a.log, domain.Errorf(domain.CodeInvalidIdempotencyKey, at+".idempotency_key", "every movement needs its idempotency key"))
+			return
+		}
+		cmd, err := DecodeMovement(m.Kind, m.Body)
+		if err != nil {
+			WriteError(w, r, a.log, importField(err, at))
+			return
+		}
+		cmd.IdempotencyKey = m.IdempotencyKey
+		cmd.EventID = uuid.Must(uuid.NewV7()).String()
+		cmd.Now = now
+		cmd.Actor = acc.Name // from the token, never from the request body
+		cmds[i] = cmd
+	}
+	res, err := a.ledger.RecordBatch(r.Context(), cmds)
+	for _, rr := range res {
+		a.noteWrite(rr.Recorded.Seq)
+	}
+	if err != nil {
+		var be *domain.BatchError
+		if errors.As(err, &be) {
+			err = importField(be.Err, fmt.Sprintf("movements[%d]", be.Index))
+		}
+		WriteError(w, r, a.log, err)
+		return
+	}
+	out := ImportResponse{Results: make([]RecordResponse, len(res))}
+	for i, rr := range res {
+		out.Results[i] = RecordResponse{Event: rr.Recorded.Event, Seq: rr.Recorded.Seq, Replayed: rr.Replayed,
+			Line: lineViewOf(rr.Line), Project: projectViewOf(rr.Line, rr.Recorded.Event.Project)}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// importField names a movement's field by its place in the batch.
+func importField(err error, at string) error {
+	var de *domain.Error
+	if !errors.As(err, &de) {
+		return err
+	}
+	if de.Field == "" {
+		return withField(err, at)
+	}
+	return withField(err, at+"."+de.Field)
+}

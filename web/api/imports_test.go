@@ -1,0 +1,78 @@
+package api_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/web/api"
+	"github.com/kcledger/kcledger/web/api/apitest"
+)
+
+func importMovement(t *testing.T, kind domain.CommandKind, key string, body map[string]any) api.ImportMovement {
+	t.Helper()
+	return api.ImportMovement{Kind: kind, IdempotencyKey: key, Body: apitest.MustJSON(t, body)}
+}
+
+func postImport(t *testing.T, c *apitest.Client, ms ...api.ImportMovement) apitest.Response {
+	t.Helper()
+	return c.Do(t, http.MethodPost, api.PathImports, http.Header{"Content-Type": {"application/json"}}, apitest.MustJSON(t, api.ImportRequest{Movements: ms}))
+}
+
+// TestImportBatch checks that a batch is recorded in one atomic write,
+// answered as recorded when sent again, refused whole when one of its
+// movements is, with the movement's place in the field, and only for
+// admins.
+func TestImportBatch(t *testing.T) {
+	ta := apitest.Start(t, apitest.Options{})
+	alloc := func(province, key string) api.ImportMovement {
+		return importMovement(t, domain.Allocate, key, map[string]any{"fiscal_year": 2025, "province": province, "source": "national",
+			"amount": "1000000", "decision": "1/QĐ-BCT", "effective_date": "2025-03-02"})
+	}
+	batch := []api.ImportMovement{alloc("01", "k-01"), alloc("79", "k-79")}
+	r := postImport(t, ta.Client, batch...)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	var res api.ImportResponse
+	require.NoError(t, json.Unmarshal(r.Body, &res))
+	require.Len(t, res.Results, 2)
+	assert.Equal(t, res.Results[0].Seq+1, res.Results[1].Seq)
+	assert.False(t, res.Results[0].Replayed)
+	seq := ta.StreamLastSeq(t)
+
+	r = postImport(t, ta.Client, batch...)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	require.NoError(t, json.Unmarshal(r.Body, &res))
+	assert.True(t, res.Results[0].Replayed && res.Results[1].Replayed)
+	assert.Equal(t, seq, ta.StreamLastSeq(t), "sent again: nothing appended")
+
+	officer := ta.AddAccount(t, "can-bo", domain.RoleOfficer, []string{"01"}, []string{"national"})
+	seq = ta.StreamLastSeq(t)
+	overspent := importMovement(t, domain.Disburse, "k-d", map[string]any{"fiscal_year": 2025, "province": "79", "source": "national",
+		"amount": "5000000", "voucher": "KB-1", "beneficiary": "HTX", "effective_date": "2025-03-10"})
+	for _, tc := range []struct {
+		name   string
+		c      *apitest.Client
+		ms     []api.ImportMovement
+		status int
+		code   domain.Code
+		field  string
+	}{
+		{"an officer", ta.Client.As(officer), []api.ImportMovement{alloc("01", "k-o")}, http.StatusForbidden, domain.CodeForbidden, ""},
+		{"overspent", ta.Client, []api.ImportMovement{alloc("02", "k-02"), overspent}, http.StatusUnprocessableEntity, domain.CodeInsufficientFunds, "movements[1].amount"},
+		{"two on one line", ta.Client, []api.ImportMovement{alloc("02", "k-a"), alloc("02", "k-b")}, http.StatusBadRequest, domain.CodeInvalidField, "movements[1]"},
+		{"a bad amount", ta.Client, []api.ImportMovement{importMovement(t, domain.Allocate, "k-x", map[string]any{"fiscal_year": 2025, "province": "02", "source": "national",
+			"amount": "1.5e6", "decision": "1/QĐ-BCT", "effective_date": "2025-03-02"})}, http.StatusBadRequest, domain.CodeInvalidAmount, "movements[0].amount"},
+		{"a transfer", ta.Client, []api.ImportMovement{importMovement(t, domain.Transfer, "k-t", map[string]any{})}, http.StatusBadRequest, domain.CodeInvalidField, "movements[0].kind"},
+		{"no key", ta.Client, []api.ImportMovement{alloc("02", "")}, http.StatusBadRequest, domain.CodeInvalidIdempotencyKey, "movements[0].idempotency_key"},
+		{"empty", ta.Client, nil, http.StatusBadRequest, domain.CodeInvalidField, "movements"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			apitest.RequireProblem(t, postImport(t, tc.c, tc.ms...), tc.status, tc.code, tc.field)
+			assert.Equal(t, seq, ta.StreamLastSeq(t), "nothing appended")
+		})
+	}
+}
