@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,20 +18,22 @@ import (
 	webapi "github.com/kcledger/kcledger/web/api"
 )
 
-// importPaths are the API routes that record each kind of movement.
+// importPaths are the API routes that record each kind of movement
+// (the kinds an import file may name).
 var importPaths = map[domain.CommandKind]string{
 	domain.Allocate: "/v1/allocations", domain.Adjust: "/v1/adjustments",
 	domain.Disburse: "/v1/disbursements", domain.Refund: "/v1/refunds",
 	domain.Lapse: "/v1/lapses",
 }
 
-// importStop, when set (by tests), is asked after each row recorded
+// importStop, when set (by tests), is asked after each batch recorded
 // whether the import should stop there, as if it were killed.
 var importStop func(recorded int) bool
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("import", "nhập số liệu các năm trước: record the movements of a CSV file (as export --format csv\n"+
-		"writes it) through the ledger's API, each exactly once, after checking every row against the rules in order", stderr)
+		"writes it, or with a subset of its columns) through the ledger's API, in atomic batches, each row exactly\n"+
+		"once, after checking every row against the rules in order; admins only", stderr)
 	server := addClientFlags(fs)
 	nf := addReaderFlags(fs)
 	dryRun := fs.Bool("dry-run", false, "only check the file against the ledger; record nothing")
@@ -97,26 +101,96 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitOK
 	}
 	pr := &progress{w: terminal(stderr), what: "importing", total: uint64(len(todo)), last: time.Now()}
-	replayed := 0
-	for i, row := range todo {
-		var res webapi.RecordResponse
-		_, err := c.do(ctx, http.MethodPost, importPaths[row.Cmd.Kind], http.Header{"Idempotency-Key": {row.Cmd.IdempotencyKey}}, importBody(row.Cmd), &res)
+	replayed, sent := 0, 0
+	for _, batch := range importBatches(todo) {
+		req := webapi.ImportRequest{Movements: make([]webapi.ImportMovement, len(batch))}
+		for i, row := range batch {
+			req.Movements[i] = row.movement
+		}
+		var res webapi.ImportResponse
+		_, err := c.do(ctx, http.MethodPost, webapi.PathImports, nil, req, &res)
 		if err != nil {
-			fmt.Fprintf(stderr, "kcledger import: %s: row %d (idempotency key %s):\n", file, row.Row, row.Cmd.IdempotencyKey)
+			first, last := batch[0].Row, batch[len(batch)-1].Row
+			fmt.Fprintf(stderr, "kcledger import: %s: the batch of rows %d to %d:\n", file, first, last)
+			var ae *apiError
+			if errors.As(err, &ae) {
+				if row, field, ok := batchField(ae.Field, batch); ok {
+					fmt.Fprintf(stderr, "kcledger import: %s: row %d, %s: %s\n", file, row, field, ae.Detail)
+				}
+			}
 			code := exitFor(err, stderr, *server.server)
-			fmt.Fprintf(stderr, "kcledger import: %d of %d rows recorded before it; run the same import again to go on: rows recorded are not recorded twice\n", done+i, len(rows))
+			fmt.Fprintf(stderr, "kcledger import: %d of %d rows recorded before it; run the same import again to go on: rows recorded are not recorded twice\n", done+sent, len(rows))
 			return code
 		}
-		if res.Replayed {
-			replayed++
+		if len(res.Results) != len(batch) {
+			return fail(exitFailure, "the ledger answered %d results for a batch of %d", len(res.Results), len(batch))
 		}
-		pr.at(uint64(i + 1))
-		if importStop != nil && importStop(i+1) {
-			return fail(exitFailure, "stopped after %d rows", i+1)
+		for _, r := range res.Results {
+			if r.Replayed {
+				replayed++
+			}
+		}
+		sent += len(batch)
+		pr.at(uint64(sent))
+		if importStop != nil && importStop(sent) {
+			return fail(exitFailure, "stopped after %d rows", sent)
 		}
 	}
 	fmt.Fprintf(stdout, "%s: %d rows: %d recorded, %d already recorded\n", file, len(rows), len(todo)-replayed, done+replayed)
 	return exitOK
+}
+
+// batchRow is a row to send, as the import route takes it.
+type batchRow struct {
+	importRow
+	movement webapi.ImportMovement
+}
+
+// maxImportBatchBytes bounds a batch's JSON well under the route's
+// limit.
+const maxImportBatchBytes = 1 << 20
+
+// importBatches cuts rows, in order, into the batches the import route
+// takes: at most webapi.MaxImportBatch rows, each on a line of its own
+// (one atomic write expects each line's last sequence once).
+func importBatches(rows []importRow) [][]batchRow {
+	var out [][]batchRow
+	var cur []batchRow
+	lines := map[domain.LineKey]bool{}
+	size := 0
+	for _, row := range rows {
+		body, _ := json.Marshal(importBody(row.Cmd))
+		m := webapi.ImportMovement{Kind: row.Cmd.Kind, IdempotencyKey: row.Cmd.IdempotencyKey, Body: body}
+		k := row.Cmd.Line()
+		if len(cur) == webapi.MaxImportBatch || lines[k] || size+len(body) > maxImportBatchBytes {
+			out = append(out, cur)
+			cur, lines, size = nil, map[domain.LineKey]bool{}, 0
+		}
+		cur = append(cur, batchRow{importRow: row, movement: m})
+		lines[k] = true
+		size += len(body) + len(m.IdempotencyKey) + 64
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// batchField turns the route's field, movements[3].amount, into the row
+// and the column of the file.
+func batchField(field string, batch []batchRow) (int, string, bool) {
+	var i int
+	var rest string
+	if n, _ := fmt.Sscanf(field, "movements[%d]", &i); n != 1 || i < 0 || i >= len(batch) {
+		return 0, "", false
+	}
+	if j := strings.Index(field, "]."); j >= 0 {
+		rest = field[j+2:]
+	}
+	if rest == "delta" {
+		rest = "amount"
+	}
+	return batch[i].Row, rest, true
 }
 
 // importBody is the API's request body for cmd, as the movement

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/projections/export"
 )
 
@@ -127,16 +128,21 @@ func TestImportResumesAfterAStop(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("type,fiscal_year,province,source,amount,decision,voucher,beneficiary,effective_date\n")
 	b.WriteString("allocate,2026,01,national,1000000000,1/QĐ-BCT,,,2026-03-02\n")
-	for i := range 9 {
-		b.WriteString("disburse,2026,01,national,1.000.000,,KB-" + string(rune('1'+i)) + ",HTX Bát Tràng,2026-03-10\n")
+	b.WriteString("allocate,2026,79,local,1000000000,2/QĐ-UBND,,,2026-03-02\n")
+	for i := range 8 {
+		// Two lines in turn: batches of two rows, one atomic write each.
+		line := []string{"01,national", "79,local"}[i%2]
+		b.WriteString("disburse,2026," + line + ",1.000.000,,KB-" + string(rune('1'+i)) + ",HTX Bát Tràng,2026-03-10\n")
 	}
 	file := writeFile(t, b.String())
 
-	importStop = func(n int) bool { return n == 4 }
+	var batches []int
+	importStop = func(n int) bool { batches = append(batches, n); return n >= 4 }
 	t.Cleanup(func() { importStop = nil })
 	code, _, stderr := runIn("import", file)
 	require.Equal(t, exitFailure, code, stderr)
 	require.Equal(t, uint64(4), lastSeq(t, ta))
+	assert.Equal(t, []int{2, 4}, batches, "rows recorded after each batch")
 	importStop = nil
 
 	code, out, stderr := runIn("import", file)
@@ -218,4 +224,32 @@ func FuzzImportParse(f *testing.F) {
 			return
 		}
 	})
+}
+
+// TestImportRefusalsOfTheLedger checks that what only the ledger refuses
+// is named by row and field, that its batch is refused whole while the
+// batches before it stay recorded, and that only an admin imports.
+func TestImportRefusalsOfTheLedger(t *testing.T) {
+	ta := newTestAPI(t)
+	cliAgainst(t, ta)
+	t.Setenv("KCLEDGER_NATS_URL", ta.natsURL)
+	file := writeFile(t, "type,fiscal_year,province,source,amount,decision,effective_date\n"+
+		"allocate,2026,01,national,1000000,1/QĐ-BCT,2026-03-02\n"+
+		"allocate,2026,01,national,1000000,2/QĐ-BCT,2026-03-03\n"+
+		// In the past here, in the future on the ledger's clock (testNow).
+		"allocate,2026,79,national,1000000,3/QĐ-BCT,2026-07-01\n")
+
+	officer := ta.AddAccount(t, "can-bo-ha-noi", domain.RoleOfficer, []string{"01"}, []string{"national"})
+	code, _, stderr := runAs(t, officer, "import", file)
+	assert.Equal(t, exitRefused, code, stderr)
+	assert.Contains(t, stderr, "only an admin imports")
+	assert.Zero(t, lastSeq(t, ta))
+
+	code, _, stderr = runIn("import", file)
+	assert.Equal(t, exitRefused, code, stderr)
+	assert.Contains(t, stderr, "row 4, effective_date:")
+	// Rows 3 and 4 are one batch (two lines), refused whole.
+	assert.Contains(t, stderr, "the batch of rows 3 to 4")
+	assert.Contains(t, stderr, "1 of 3 rows recorded before it")
+	assert.Equal(t, uint64(1), lastSeq(t, ta), "the batch before the refused one stays recorded, none of the refused one")
 }
