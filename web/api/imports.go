@@ -41,7 +41,16 @@ type ImportMovement struct {
 
 // ImportResponse is what each movement of a batch recorded, in order.
 type ImportResponse struct {
-	Results []RecordResponse `json:"results"`
+	Results []ImportResult `json:"results"`
+}
+
+// ImportResult is one movement's event: its id and sequence, and whether
+// it was recorded already under its key. It is short on purpose: a batch
+// answers hundreds, and the balances are the balances routes' to tell.
+type ImportResult struct {
+	EventID  string `json:"event_id"`
+	Seq      uint64 `json:"seq"`
+	Replayed bool   `json:"replayed"`
 }
 
 // importKinds are the kinds a batch takes: the movements on one line.
@@ -122,10 +131,9 @@ func (a *Server) importBatch(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, a.log, err)
 		return
 	}
-	out := ImportResponse{Results: make([]RecordResponse, len(res))}
+	out := ImportResponse{Results: make([]ImportResult, len(res))}
 	for i, rr := range res {
-		out.Results[i] = RecordResponse{Event: rr.Recorded.Event, Seq: rr.Recorded.Seq, Replayed: rr.Replayed,
-			Line: lineViewOf(rr.Line), Project: projectViewOf(rr.Line, rr.Recorded.Event.Project)}
+		out.Results[i] = ImportResult{EventID: rr.Recorded.Event.ID, Seq: rr.Recorded.Seq, Replayed: rr.Replayed}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
