@@ -92,6 +92,9 @@ func TestImportRoundTrip(t *testing.T) {
 	code, out, stderr := runIn("export", "--format", "csv")
 	require.Equal(t, exitOK, code, stderr)
 	file := writeFile(t, out)
+	code, out, stderr = runIn("export", "--format", "csv", "--vi-numbers")
+	require.Equal(t, exitOK, code, stderr)
+	viFile := writeFile(t, out)
 
 	to := newTestAPI(t)
 	cliAgainst(t, to)
@@ -115,6 +118,10 @@ func TestImportRoundTrip(t *testing.T) {
 	require.Equal(t, exitOK, code, stderr)
 	assert.Contains(t, out, "6 rows: 0 recorded, 6 already recorded")
 	assert.Equal(t, seq, lastSeq(t, to), "a second import records nothing")
+	code, out, stderr = runIn("import", viFile)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, out, "6 rows: 0 recorded, 6 already recorded", "amounts written the Vietnamese way are the same movements")
+	assert.Equal(t, seq, lastSeq(t, to))
 }
 
 // TestImportResumesAfterAStop checks that an import stopped after some
