@@ -33,7 +33,7 @@ var importStop func(recorded int) bool
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("import", "nhập số liệu các năm trước: record the movements of a CSV file (as export --format csv\n"+
 		"writes it, or with a subset of its columns) through the ledger's API, in atomic batches, each row exactly\n"+
-		"once, after checking every row against the rules in order; admins only", stderr)
+		"once, after checking every row against the rules in order; admins only (usage: kcledger import FILE [--dry-run])", stderr)
 	server := addClientFlags(fs)
 	nf := addReaderFlags(fs)
 	dryRun := fs.Bool("dry-run", false, "only check the file against the ledger; record nothing")
