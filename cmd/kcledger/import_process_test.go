@@ -85,8 +85,8 @@ func TestImportKilledAndRunAgain(t *testing.T) {
 	cmd := exec.Command(binary(t), "import", file)
 	cmd.Env = append(os.Environ(), "KCLEDGER_SERVER="+p.http, "KCLEDGER_TOKEN=", "KCLEDGER_DATA="+os.DevNull)
 	cmd.Env = append(cmd.Env, env...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &lockedBuffer{} // read while the import writes it
+	cmd.Stderr = stderr
 	require.NoError(t, cmd.Start())
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
