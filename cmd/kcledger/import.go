@@ -32,7 +32,7 @@ var importStop func(recorded int) bool
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("import", "nhập số liệu các năm trước: record the movements of a CSV file (as export --format csv\n"+
-		"writes it, or with a subset of its columns) through the ledger's API, in atomic batches, each row exactly\n"+
+		"writes it, or with a subset of its columns) or of JSON lines (as export --format jsonl writes them) through the ledger's API, in atomic batches, each row exactly\n"+
 		"once, after checking every row against the rules in order; admins only (usage: kcledger import FILE [--dry-run])", stderr)
 	server := addClientFlags(fs)
 	nf := addReaderFlags(fs)
@@ -64,7 +64,11 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return fail(exitUsage, "%v", err)
 	}
-	rows, bad := parseImport(data)
+	parse := parseImport
+	if isJSONLines(data) {
+		parse = parseImportJSONL
+	}
+	rows, bad := parse(data)
 	if len(bad) > 0 {
 		for _, e := range bad {
 			fmt.Fprintf(stderr, "kcledger import: %s: %s\n", file, e)

@@ -95,6 +95,9 @@ func TestImportRoundTrip(t *testing.T) {
 	code, out, stderr = runIn("export", "--format", "csv", "--vi-numbers")
 	require.Equal(t, exitOK, code, stderr)
 	viFile := writeFile(t, out)
+	code, out, stderr = runIn("export", "--format", "jsonl")
+	require.Equal(t, exitOK, code, stderr)
+	jsonlFile := writeFile(t, out)
 
 	to := newTestAPI(t)
 	cliAgainst(t, to)
@@ -122,6 +125,16 @@ func TestImportRoundTrip(t *testing.T) {
 	require.Equal(t, exitOK, code, stderr)
 	assert.Contains(t, out, "6 rows: 0 recorded, 6 already recorded", "amounts written the Vietnamese way are the same movements")
 	assert.Equal(t, seq, lastSeq(t, to))
+
+	// JSON lines, as export --format jsonl writes them, into another
+	// empty ledger: the same trail.
+	toJSONL := newTestAPI(t)
+	cliAgainst(t, toJSONL)
+	t.Setenv("KCLEDGER_NATS_URL", toJSONL.natsURL)
+	code, out, stderr = runIn("import", jsonlFile)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, out, "6 rows: 6 recorded, 0 already recorded")
+	assert.Equal(t, trailOf(want), trailOf(exportCSV(t)))
 }
 
 // TestImportResumesAfterAStop checks that an import stopped after some
@@ -259,4 +272,51 @@ func TestImportRefusalsOfTheLedger(t *testing.T) {
 	assert.Contains(t, stderr, "the batch of rows 3 to 4")
 	assert.Contains(t, stderr, "1 of 3 rows recorded before it")
 	assert.Equal(t, uint64(1), lastSeq(t, ta), "the batch before the refused one stays recorded, none of the refused one")
+}
+
+// TestImportRefusesBadJSONLines checks the faults of a file of JSON
+// lines, named by line and field, and that nothing is appended.
+func TestImportRefusesBadJSONLines(t *testing.T) {
+	ta := newTestAPI(t)
+	cliAgainst(t, ta)
+	t.Setenv("KCLEDGER_NATS_URL", ta.natsURL)
+	const good = `{"seq":1,"event":{"type":"funds.allocated.v1","fiscal_year":2026,"province":"01","source":"national","amount":"1000000","decision":"1/QĐ-BCT","effective_date":"2026-03-02","idempotency_key":"k1"}}` + "\n"
+	file := writeFile(t, good+
+		`{"seq":2,"event":{"type":"funds.disbursed.v1","fiscal_year":2026,"province":"01","source":"national","amount":"1,5e6","voucher":"KB-1","beneficiary":"HTX","effective_date":"2026-03-10","idempotency_key":"k2"}}`+"\n"+
+		`{"seq":3,"colour":"red","event":{}}`+"\n"+
+		`{"seq":4,"event":{"type":"funds.allocated.v1","province":"01"}}`+"\n"+
+		"{\"seq\":5,\"event\":{\"beneficiary\":\"C\xf4ng\"}}\n"+
+		`{"seq":6,"event":{"type":"funds.disbursed.v1","fiscal_year":2026,"province":"01","source":"national","amount":"2000000","voucher":"KB-1","beneficiary":"HTX","effective_date":"2026-03-10","idempotency_key":"k6"}}`+"\n")
+	code, _, stderr := runIn("import", file)
+	assert.Equal(t, exitUsage, code, stderr)
+	for _, w := range []string{"row 2, amount:", `row 3, colour: unknown field "colour"`, "row 4, fiscal_year:", "row 5: not UTF-8"} {
+		assert.Contains(t, stderr, w)
+	}
+	assert.Zero(t, lastSeq(t, ta))
+
+	// Well formed, but the last overspends given the first.
+	file = writeFile(t, good+`{"seq":6,"event":{"type":"funds.disbursed.v1","fiscal_year":2026,"province":"01","source":"national","amount":"2000000","voucher":"KB-1","beneficiary":"HTX","effective_date":"2026-03-10","idempotency_key":"k6"}}`+"\n")
+	code, _, stderr = runIn("import", file)
+	assert.Equal(t, exitRefused, code, stderr)
+	assert.Contains(t, stderr, "row 2, amount:")
+	assert.Zero(t, lastSeq(t, ta))
+}
+
+// FuzzImportJSONLines is FuzzImportParse for JSON lines.
+func FuzzImportJSONLines(f *testing.F) {
+	f.Add([]byte(`{"seq":1,"event":{"type":"funds.allocated.v1","fiscal_year":2026,"province":"01","source":"national","amount":"1000000","decision":"1/QĐ","effective_date":"2026-03-02"}}`))
+	f.Add([]byte("{\"event\":{\"from_line\":{},\"amount\":5}}\n{}\n\xff"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rows, errs := parseImportJSONL(data)
+		lines := bytes.Count(data, []byte("\n")) + 1
+		for _, r := range rows {
+			require.GreaterOrEqual(t, r.Row, 1)
+			require.LessOrEqual(t, r.Row, lines)
+			require.NotEmpty(t, r.Cmd.IdempotencyKey)
+		}
+		for _, e := range errs {
+			require.GreaterOrEqual(t, e.Row, 1)
+			require.NotEmpty(t, e.Reason)
+		}
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -124,7 +125,7 @@ func parseImport(data []byte) ([]importRow, []rowError) {
 			bad(n, "", "not CSV: %v", err)
 			break
 		}
-		row, rerrs := parseImportRow(n, rec, col, fileID)
+		row, rerrs := parseImportRow(n, rec, col, fileID, true)
 		if len(rerrs) > 0 {
 			errs = append(errs, rerrs...)
 			continue
@@ -135,8 +136,9 @@ func parseImport(data []byte) ([]importRow, []rowError) {
 }
 
 // parseImportRow reads row n, whose cells are rec, by the header's
-// columns col (1-based, 0 when absent).
-func parseImportRow(n int, rec []string, col map[string]int, fileID string) (importRow, []rowError) {
+// columns col (1-based, 0 when absent); guarded says the texts were
+// written with export's guard against formulas (CSV).
+func parseImportRow(n int, rec []string, col map[string]int, fileID string, guarded bool) (importRow, []rowError) {
 	var errs []rowError
 	bad := func(field, format string, a ...any) {
 		errs = append(errs, rowError{Row: n, Field: field, Reason: fmt.Sprintf(format, a...)})
@@ -144,6 +146,9 @@ func parseImportRow(n int, rec []string, col map[string]int, fileID string) (imp
 	cell := func(name string) string {
 		if col[name] == 0 {
 			return ""
+		}
+		if !guarded {
+			return rec[col[name]-1]
 		}
 		return untext(rec[col[name]-1])
 	}
@@ -224,4 +229,102 @@ func untext(s string) string {
 		return s[1:]
 	}
 	return s
+}
+
+// importEventFields are the fields of an event in JSON (domain.Event),
+// as `export --format jsonl` writes each line's "event".
+var importEventFields = []string{
+	"id", "type", "fiscal_year", "province", "source", "project", "category", "amount", "repudiated_seq", "repudiated_digest",
+	"decision", "voucher", "beneficiary", "reason", "project_name", "implementing_unit", "counterpart",
+	"transfer_kind", "transfer_id", "from_line", "to_line", "effective_date", "recorded_at", "actor", "idempotency_key",
+	"prev_hash", "hash", "signed_by", "signature",
+}
+
+// importEntryFields are the fields of a line of `export --format jsonl`
+// (projections.TrailEntry).
+var importEntryFields = []string{"seq", "stored_at", "event", "line_after", "project_after"}
+
+// isJSONLines tells a file of JSON lines from a CSV by its first byte.
+func isJSONLines(data []byte) bool {
+	data = bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\uFEFF")), " \t\r\n")
+	return len(data) > 0 && data[0] == '{'
+}
+
+// parseImportJSONL reads an import file of JSON lines, as `kcledger
+// export --format jsonl` writes them: one audit-trail entry per line,
+// whose "event" holds the movement. Row n is the file's line n. Its
+// faults are reported as a CSV's are, the field being the event's.
+func parseImportJSONL(data []byte) ([]importRow, []rowError) {
+	var errs []rowError
+	sum := sha256.Sum256(data)
+	fileID := hex.EncodeToString(sum[:8])
+	data = bytes.TrimPrefix(data, []byte("\uFEFF"))
+	col := map[string]int{}
+	for i, name := range importEventFields {
+		col[name] = i + 1
+	}
+	var rows []importRow
+	for n, line := range bytes.Split(data, []byte("\n")) {
+		row := n + 1
+		if len(errs) >= maxImportErrors {
+			break
+		}
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		bad := func(field, format string, a ...any) {
+			errs = append(errs, rowError{Row: row, Field: field, Reason: fmt.Sprintf(format, a...)})
+		}
+		if !utf8.Valid(line) {
+			bad("", "not UTF-8: save the file as UTF-8")
+			continue
+		}
+		var entry map[string]json.RawMessage
+		if err := json.Unmarshal(line, &entry); err != nil {
+			bad("", "not a JSON object: %v", err)
+			continue
+		}
+		before := len(errs)
+		var event map[string]json.RawMessage
+		for k, v := range entry {
+			if !slices.Contains(importEntryFields, k) {
+				bad(k, "unknown field %q: want the lines of kcledger export --format jsonl", k)
+			}
+			if k == "event" {
+				if err := json.Unmarshal(v, &event); err != nil {
+					bad("event", "not a JSON object: %v", err)
+				}
+			}
+		}
+		if event == nil && len(errs) == before {
+			bad("event", "the line has no event")
+		}
+		rec := make([]string, len(importEventFields))
+		for k, v := range event {
+			i := col[k]
+			if i == 0 {
+				bad(k, "unknown field %q of an event", k)
+				continue
+			}
+			var s string
+			if err := json.Unmarshal(v, &s); err == nil {
+				rec[i-1] = s
+			} else {
+				// A number (fiscal_year), an object (a transfer's
+				// lines, refused by its type) or a literal, as written.
+				rec[i-1] = string(v)
+			}
+		}
+		if len(errs) > before {
+			continue
+		}
+		r, rerrs := parseImportRow(row, rec, col, fileID, false)
+		if len(rerrs) > 0 {
+			errs = append(errs, rerrs...)
+			continue
+		}
+		rows = append(rows, r)
+	}
+	return rows, errs
 }
