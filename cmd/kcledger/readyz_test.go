@@ -20,14 +20,19 @@ func TestReadyzFollowsTheNATSServer(t *testing.T) {
 	dir := t.TempDir()
 	ns, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: dir, Listen: "127.0.0.1:-1"})
 	require.NoError(t, err)
-	port := ns.Addr().(*net.TCPAddr).Port
 	stopped := false
 	t.Cleanup(func() {
 		if !stopped {
 			ns.Shutdown()
 		}
 	})
-	p := startServe(t, "--nats-url", ns.ClientURL())
+	// The server comes back on a second port, held until then so that no
+	// other test's server takes it; serve knows both addresses.
+	spare, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	sparePort := spare.Addr().(*net.TCPAddr).Port
+	t.Cleanup(func() { _ = spare.Close() })
+	p := startServe(t, "--nats-url", fmt.Sprintf("%s,nats://127.0.0.1:%d", ns.ClientURL(), sparePort))
 	code, body := getJSON(t, p.http, "/readyz")
 	require.Equal(t, http.StatusOK, code, body)
 	assert.Contains(t, body, `"status": "ready"`)
@@ -44,7 +49,8 @@ func TestReadyzFollowsTheNATSServer(t *testing.T) {
 	code, _ = getJSON(t, p.http, "/healthz")
 	assert.Equal(t, http.StatusOK, code, "alive, though not ready")
 
-	back, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: dir, Listen: fmt.Sprintf("127.0.0.1:%d", port)})
+	require.NoError(t, spare.Close())
+	back, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: dir, Listen: fmt.Sprintf("127.0.0.1:%d", sparePort)})
 	require.NoError(t, err)
 	t.Cleanup(back.Shutdown)
 	require.Eventually(t, func() bool {
