@@ -42,6 +42,7 @@ func (a *Server) record(kind domain.CommandKind) http.HandlerFunc {
 			return
 		}
 		res, err := a.ledger.Record(r.Context(), cmd)
+		a.observeCommand(kind.EventType(), res.Replayed, err)
 		if err != nil {
 			WriteError(w, r, a.log, keyError(err))
 			return

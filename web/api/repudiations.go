@@ -84,6 +84,7 @@ func (a *Server) repudiate(w http.ResponseWriter, r *http.Request) {
 		IdempotencyKey: key, EventID: uuid.Must(uuid.NewV7()).String(), Now: now, Actor: acc.Name,
 	}
 	res, err := a.ledger.Record(r.Context(), cmd)
+	a.observeCommand(domain.TypeRepudiated, res.Replayed, err)
 	if err != nil {
 		if c := domain.ErrorCode(err); c == domain.CodeInvalidIdempotencyKey || c == domain.CodeIdempotencyKeyReused {
 			err = withField(err, "Idempotency-Key")

@@ -21,10 +21,10 @@ func (a *Server) routes() http.Handler {
 	handle := func(path string, methods ...route) {
 		allow := make([]string, len(methods))
 		for i, m := range methods {
-			v1.HandleFunc(m.method+" "+path, m.handler)
+			v1.HandleFunc(m.method+" "+path, routed(m.handler))
 			allow[i] = m.method
 		}
-		v1.HandleFunc(path, a.methodNotAllowed(strings.Join(allow, ", ")))
+		v1.HandleFunc(path, routed(a.methodNotAllowed(strings.Join(allow, ", "))))
 	}
 	for path, kind := range map[string]domain.CommandKind{
 		"/v1/allocations":   domain.Allocate,
@@ -55,7 +55,7 @@ func (a *Server) routes() http.Handler {
 	for op, path := range YearEndPaths {
 		handle(path, post(a.yearEnd(op)))
 	}
-	v1.HandleFunc("/v1/", a.notFound)
+	v1.HandleFunc("/v1/", routed(a.notFound))
 
 	// The web console authenticates its own sessions and calls the same
 	// routes as their account (ServeAs).
@@ -63,9 +63,9 @@ func (a *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	// Every /v1 route needs an account; the health check does not.
 	mux.Handle("/v1/", a.limit(a.requireAccount(v1)))
-	mux.HandleFunc("GET /healthz", a.healthz)
-	mux.HandleFunc("GET /readyz", a.readyz)
-	mux.HandleFunc("/", a.notFound)
+	mux.HandleFunc("GET /healthz", routed(a.healthz))
+	mux.HandleFunc("GET /readyz", routed(a.readyz))
+	mux.HandleFunc("/", routed(a.notFound))
 	return a.middleware(mux)
 }
 

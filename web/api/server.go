@@ -69,6 +69,9 @@ type Server struct {
 	// marks are the lines' totals the audit trails met, to start later
 	// trails of a line from (audit.go).
 	marks *projections.TrailMarks
+	// observer is told of answers, for metrics (observe.go); nil is
+	// none.
+	observer Observer
 
 	handlerOnce sync.Once
 	handler     http.Handler
@@ -112,6 +115,8 @@ type Config struct {
 	// Connected says whether the NATS connection is up, for /readyz;
 	// nil is always.
 	Connected func() bool
+	// Observer is told of answers, for metrics; nil is none.
+	Observer Observer
 }
 
 // New is the API over c.
@@ -136,6 +141,7 @@ func New(c Config) *Server {
 		repudiations: c.Repudiations,
 		marks:        projections.NewTrailMarks(trailMarkEvery, maxTrailMarks),
 		connected:    c.Connected,
+		observer:     c.Observer,
 	}
 	if c.MaxInFlight > 0 {
 		a.inFlight = make(chan struct{}, c.MaxInFlight)
@@ -191,8 +197,10 @@ func (a *Server) middleware(next http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
 		next.ServeHTTP(sw, r)
+		took := time.Since(start)
+		a.observeRequest(sw, r, took)
 		attrs := []any{"request_id", id, "method", r.Method, "path", r.URL.Path,
-			"status", sw.status, "duration_ms", time.Since(start).Milliseconds()}
+			"status", sw.status, "duration_ms", took.Milliseconds()}
 		if sw.account != "" {
 			attrs = append(attrs, "account", sw.account)
 		}
@@ -204,12 +212,14 @@ func (a *Server) middleware(next http.Handler) http.Handler {
 }
 
 // statusWriter keeps what a request's log line says of its answer: the
-// status, the account that asked, and the code of a refusal.
+// status, the account that asked, and the code of a refusal; and the
+// route (the ServeMux pattern) that matched, for metrics.
 type statusWriter struct {
 	http.ResponseWriter
 	status  int
 	account string
 	code    domain.Code
+	route   string
 }
 
 func (w *statusWriter) WriteHeader(code int) {

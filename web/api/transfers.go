@@ -30,6 +30,7 @@ func (a *Server) transfer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := a.ledger.Transfer(r.Context(), cmd)
+	a.observeCommand(domain.TypeTransferredOut, res.Replayed, err)
 	if err != nil {
 		WriteError(w, r, a.log, keyError(err))
 		return

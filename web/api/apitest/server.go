@@ -75,6 +75,8 @@ type Options struct {
 	// ExternalNATS serves as with an external NATS server, whose
 	// operator manages its users: no NATS users are created.
 	ExternalNATS bool
+	// Observer is told of the API's answers (serve --metrics).
+	Observer api.Observer
 }
 
 // Start builds the API and serves it on 127.0.0.1, for the test's life.
@@ -128,6 +130,7 @@ func Start(t *testing.T, o Options) *API {
 		Log:          log,
 		Now:          a.now,
 		Repudiations: repudiations,
+		Observer:     o.Observer,
 	})
 	srv := httptest.NewServer(a.Server.Handler())
 	t.Cleanup(srv.Close)
