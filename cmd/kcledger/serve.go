@@ -25,7 +25,10 @@ import (
 // serveConfig is everything `kcledger serve` needs, parsed from flags and
 // environment variables, or built directly by tests.
 type serveConfig struct {
-	HTTP            string
+	HTTP string
+	// Metrics is where Prometheus metrics are served (/metrics); "" is
+	// off.
+	Metrics         string
 	DataDir         string
 	NATSListen      string
 	NATSURL         string
@@ -85,6 +88,14 @@ func (c *serveConfig) Validate() error {
 	if !isLoopback(c.HTTP) && c.TLSCert == "" && !c.Insecure {
 		return fmt.Errorf("--http %s is reachable from other machines, and tokens would cross the network in clear: give --tls-cert and --tls-key, or --insecure if TLS ends in front of kcledger", c.HTTP)
 	}
+	if c.Metrics != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics); err != nil {
+			return fmt.Errorf("--metrics %q: want host:port: %v", c.Metrics, err)
+		}
+		if !isLoopback(c.Metrics) && c.TLSCert == "" && !c.Insecure {
+			return fmt.Errorf("--metrics %s is reachable from other machines, and the metrics would cross the network in clear: give --tls-cert and --tls-key (the metrics are then served over HTTPS too), or --insecure if TLS ends in front of kcledger", c.Metrics)
+		}
+	}
 	if (c.NATSTLSCert == "") != (c.NATSTLSKey == "") {
 		return errors.New("--nats-tls-cert and --nats-tls-key go together")
 	}
@@ -137,6 +148,7 @@ func parseServeConfig(args []string, stderr io.Writer) (serveConfig, int, bool) 
 	fs := newFlags("serve", "run the ledger", stderr)
 	c := serveConfig{}
 	fs.StringVar(&c.HTTP, "http", env("KCLEDGER_HTTP", "127.0.0.1:8080"), "HTTP API listen address (KCLEDGER_HTTP)")
+	fs.StringVar(&c.Metrics, "metrics", env("KCLEDGER_METRICS", ""), "serve Prometheus metrics at /metrics on this address, e.g. 127.0.0.1:9464; off when empty (KCLEDGER_METRICS)")
 	fs.StringVar(&c.DataDir, "data", env("KCLEDGER_DATA", "./kcledger-data"), "data directory of the embedded JetStream server (KCLEDGER_DATA)")
 	fs.StringVar(&c.NATSListen, "nats-listen", env("KCLEDGER_NATS_LISTEN", "127.0.0.1:4222"), "where the embedded server listens for NATS clients such as the nats CLI (KCLEDGER_NATS_LISTEN)")
 	fs.StringVar(&c.NATSURL, "nats-url", env("KCLEDGER_NATS_URL", ""), "use this external NATS server or cluster instead of the embedded one, e.g. nats://127.0.0.1:4222 (KCLEDGER_NATS_URL)")
@@ -238,6 +250,15 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		return fmt.Errorf("--http %s: %w", c.HTTP, err)
 	}
 	defer ln.Close()
+	metricsLn, err := listenMetrics(c.Metrics)
+	if err != nil {
+		return err
+	}
+	var m *metrics // nil without --metrics
+	if metricsLn != nil {
+		defer metricsLn.Close()
+		m = newMetrics()
+	}
 	if c.NATSURL == "" {
 		password, err := servicePassword(c.DataDir)
 		if err != nil {
@@ -357,7 +378,15 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		saveEvery(ctx, store.Checkpoints(), webapi.BalancesCheckpoint, balancesSaveEvery, balances, log)
 	}()
 
-	ledger := domain.NewLedger(trust.decidedOn(store), domain.Policy{SettlementEndFrom2026: c.SettlementEnd})
+	decided := trust.decidedOn(store)
+	var observer webapi.Observer // a nil *metrics must stay a nil interface
+	if m != nil {
+		decided = m.observe(decided)
+		observer = m
+		m.watchNATS(nc)
+		m.watchStream(store, js, balances.Applied)
+	}
+	ledger := domain.NewLedger(decided, domain.Policy{SettlementEndFrom2026: c.SettlementEnd})
 	ledger.SignWith(signer)
 	history, err := eventstore.OpenReader(ctx, nc, store.Stream())
 	if err != nil {
@@ -384,6 +413,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		Health:       health,
 		Repudiations: repudiations,
 		Connected:    nc.IsConnected,
+		Observer:     observer,
 	})
 	sessions, err := eventstore.OpenSessions(ctx, js, "", c.Replicas, webui.DefaultSessionLifetime)
 	if err != nil {
@@ -425,6 +455,11 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	if !isLoopback(c.HTTP) && c.TLSCert == "" {
 		log.Warn("the API listens beyond loopback without TLS (--insecure): tokens cross the network in clear unless a proxy adds TLS", "http", c.HTTP)
 	}
+	metricsErr := make(<-chan error) // never, without --metrics
+	if m != nil {
+		metricsErr = m.serve(ctx, metricsLn, c.TLSCert, c.TLSKey, log)
+		log.Info("Prometheus metrics served", "metrics", scheme+"://"+metricsLn.Addr().String()+"/metrics")
+	}
 	log.Info("kcledger ready", "http", scheme+"://"+ln.Addr().String(), "nats", natsURL, "stream", store.Stream(), "data", c.DataDir, "applied_seq", balances.Applied())
 	fmt.Fprintf(stdout, "kcledger: HTTP API and web console on %s://%s, NATS on %s, stream %s\n", scheme, ln.Addr(), natsURL, store.Stream())
 
@@ -433,6 +468,8 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	case <-ctx.Done():
 	case err := <-httpErr:
 		runErr = fmt.Errorf("http: %w", err)
+	case err := <-metricsErr:
+		runErr = fmt.Errorf("metrics: %w", err)
 	case err := <-projErr:
 		runErr = fmt.Errorf("balances projection stopped: %w", err)
 	case err := <-plansErr: // nil only on shutdown

@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/eventstore"
+	webapi "github.com/kcledger/kcledger/web/api"
+)
+
+// Outcomes of kcledger_appends_total that the event log sees; the API
+// adds replayed and refused (webapi.Observer).
+const (
+	outcomeRecorded      = "recorded"
+	outcomeConflictRetry = "conflict_retry"
+)
+
+// scrapeTimeout bounds what one scrape asks of JetStream: a scrape must
+// answer, if without the stream's figures, while NATS does not.
+const scrapeTimeout = 2 * time.Second
+
+// metrics are serve's Prometheus metrics, in a registry of their own (not
+// the process-wide default, which any imported package may fill).
+type metrics struct {
+	reg             *prometheus.Registry
+	appends         *prometheus.CounterVec
+	appendDuration  prometheus.Histogram
+	refusals        *prometheus.CounterVec
+	requests        *prometheus.CounterVec
+	requestDuration *prometheus.HistogramVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		appends: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kcledger_appends_total",
+			Help: "Events offered to the ledger, by event type and outcome: recorded, replayed (idempotency key already used), refused (by a rule; see kcledger_refusals_total), conflict_retry (the line moved on; the ledger re-decides).",
+		}, []string{"type", "outcome"}),
+		appendDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "kcledger_append_duration_seconds",
+			Help:    "Time of one append to the event stream (one message, or one atomic batch), whatever its outcome.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kcledger_refusals_total",
+			Help: "HTTP API answers that are problems (RFC 9457), by their code.",
+		}, []string{"code"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kcledger_http_requests_total",
+			Help: "HTTP API requests, by route (the pattern that matched), method and status.",
+		}, []string{"route", "method", "status"}),
+		requestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "kcledger_http_request_duration_seconds",
+			Help:    "Time to answer an HTTP API request, by route.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route"}),
+	}
+	m.reg.MustRegister(m.appends, m.appendDuration, m.refusals, m.requests, m.requestDuration,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Every type and outcome from the start, at 0, so that a rate
+	// over the first append is not lost.
+	for _, t := range domain.EventTypes {
+		for _, o := range []string{outcomeRecorded, outcomeConflictRetry, webapi.OutcomeReplayed, webapi.OutcomeRefused} {
+			m.appends.WithLabelValues(string(t), o)
+		}
+	}
+	return m
+}
+
+// Request implements webapi.Observer.
+func (m *metrics) Request(route, method string, status int, d time.Duration) {
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.requestDuration.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// Refused implements webapi.Observer.
+func (m *metrics) Refused(code domain.Code) { m.refusals.WithLabelValues(string(code)).Inc() }
+
+// Command implements webapi.Observer.
+func (m *metrics) Command(t domain.EventType, outcome string) {
+	m.appends.WithLabelValues(string(t), outcome).Inc()
+}
+
+var _ webapi.Observer = (*metrics)(nil)
+
+// observedLog counts the appends of the event log the ledger decides on:
+// recorded, and lost races (conflict_retry), with their latency.
+type observedLog struct {
+	domain.EventLog
+	m *metrics
+}
+
+func (m *metrics) observe(log domain.EventLog) domain.EventLog {
+	return observedLog{EventLog: log, m: m}
+}
+
+func (l observedLog) Append(ctx context.Context, p domain.Proposal) (uint64, error) {
+	start := time.Now()
+	seq, err := l.EventLog.Append(ctx, p)
+	l.m.appendDuration.Observe(time.Since(start).Seconds())
+	l.count(err, p)
+	return seq, err
+}
+
+func (l observedLog) AppendAll(ctx context.Context, ps []domain.Proposal) ([]uint64, error) {
+	start := time.Now()
+	seqs, err := l.EventLog.AppendAll(ctx, ps)
+	l.m.appendDuration.Observe(time.Since(start).Seconds())
+	l.count(err, ps...)
+	return seqs, err
+}
+
+// count counts each proposal of a write that landed as recorded, and of
+// one refused because its line moved on as conflict_retry. Other
+// outcomes are the ledger's answer (the API counts them).
+func (l observedLog) count(err error, ps ...domain.Proposal) {
+	outcome := ""
+	switch {
+	case err == nil:
+		outcome = outcomeRecorded
+	case errors.Is(err, domain.ErrStale):
+		outcome = outcomeConflictRetry
+	default:
+		return
+	}
+	for _, p := range ps {
+		l.m.appends.WithLabelValues(string(p.Event.Type), outcome).Inc()
+	}
+}
+
+// watchNATS adds the connection's state and reconnects, read from nc at
+// each scrape.
+func (m *metrics) watchNATS(nc *nats.Conn) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "kcledger_nats_connected",
+			Help: "1 while kcledger's connection to NATS is up, 0 otherwise.",
+		}, func() float64 {
+			if nc.IsConnected() {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "kcledger_nats_reconnects_total",
+			Help: "Reconnections of kcledger's connection to NATS since start.",
+		}, func() float64 { return float64(nc.Stats().Reconnects) }),
+	)
+}
+
+// watchStream adds the stream's size and the balances' lag behind it.
+func (m *metrics) watchStream(store *eventstore.JetStream, js jetstream.JetStream, applied func() uint64) {
+	m.reg.MustRegister(&streamCollector{store: store, js: js, applied: applied})
+}
+
+// streamCollector reads the stream's state at each scrape, within
+// scrapeTimeout; when JetStream does not answer in time the scrape goes
+// on without these metrics (and kcledger_nats_connected says why).
+type streamCollector struct {
+	store   *eventstore.JetStream
+	js      jetstream.JetStream
+	applied func() uint64
+}
+
+var (
+	streamMessagesDesc = prometheus.NewDesc("kcledger_stream_messages",
+		"Messages in the event stream.", nil, nil)
+	streamBytesDesc = prometheus.NewDesc("kcledger_stream_bytes",
+		"Bytes of the event stream's messages.", nil, nil)
+	balancesLagDesc = prometheus.NewDesc("kcledger_balances_lag_messages",
+		"Events in the stream that the balances have not applied yet: the last event's sequence minus the balances' applied sequence.", nil, nil)
+)
+
+func (c *streamCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- streamMessagesDesc
+	ch <- streamBytesDesc
+	ch <- balancesLagDesc
+}
+
+func (c *streamCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	// Read applied first: the lag then never comes out negative for a
+	// write applied between the two reads.
+	applied := c.applied()
+	if last, err := c.store.LastEventSeq(ctx); err == nil {
+		lag := float64(0)
+		if last > applied {
+			lag = float64(last - applied)
+		}
+		ch <- prometheus.MustNewConstMetric(balancesLagDesc, prometheus.GaugeValue, lag)
+	}
+	s, err := c.js.Stream(ctx, c.store.Stream())
+	if err != nil {
+		return
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(streamMessagesDesc, prometheus.GaugeValue, float64(info.State.Msgs))
+	ch <- prometheus.MustNewConstMetric(streamBytesDesc, prometheus.GaugeValue, float64(info.State.Bytes))
+}
+
+// serve serves /metrics on ln until ctx ends, over TLS when certFile
+// is given (the API's certificate).
+func (m *metrics) serve(ctx context.Context, ln net.Listener, certFile, keyFile string, log *slog.Logger) <-chan error {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		Timeout:  2 * scrapeTimeout,
+	}))
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() {
+		var err error
+		if certFile != "" {
+			err = srv.ServeTLS(ln, certFile, keyFile)
+		} else {
+			err = srv.Serve(ln)
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		errc <- err
+	}()
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	return errc
+}
+
+// listenMetrics takes the metrics listener, if --metrics was given.
+func listenMetrics(addr string) (net.Listener, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics %s: %w", addr, err)
+	}
+	return ln, nil
+}
