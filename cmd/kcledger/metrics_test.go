@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -102,17 +104,64 @@ func TestMetricsScrapedAndChecked(t *testing.T) {
 		assert.Contains(t, after, name, "the Go and process collectors")
 	}
 
+	// The example alert rules name only metrics that serve exports.
+	for _, rules := range alertRules(t) {
+		for _, name := range kcledgerMetric.FindAllString(rules, -1) {
+			base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, "_bucket"), "_count"), "_sum")
+			_, ok := after[base]
+			assert.True(t, ok, "docs/operations.md's rules name %s, which serve does not export", name)
+		}
+	}
+
+	promtool := requirePromtool(t)
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(text)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "promtool check metrics:\n%s", out)
+}
+
+// docs/operations.md's example alert rules are rules promtool accepts.
+func TestMetricsAlertRulesChecked(t *testing.T) {
+	blocks := alertRules(t)
+	require.NotEmpty(t, blocks, "no yaml block in docs/operations.md")
+	promtool := requirePromtool(t)
+	for i, rules := range blocks {
+		file := filepath.Join(t.TempDir(), fmt.Sprintf("rules-%d.yaml", i))
+		require.NoError(t, os.WriteFile(file, []byte(rules), 0o600))
+		out, err := exec.Command(promtool, "check", "rules", file).CombinedOutput()
+		require.NoError(t, err, "promtool check rules on block %d of docs/operations.md:\n%s\n%s", i, out, rules)
+	}
+}
+
+var (
+	yamlBlock      = regexp.MustCompile("(?s)```yaml\n(.*?)```")
+	kcledgerMetric = regexp.MustCompile(`\bkcledger_[a-z_]+`)
+)
+
+// alertRules are the yaml blocks of docs/operations.md.
+func alertRules(t *testing.T) []string {
+	t.Helper()
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "operations.md"))
+	require.NoError(t, err)
+	var blocks []string
+	for _, m := range yamlBlock.FindAllStringSubmatch(string(doc), -1) {
+		blocks = append(blocks, m[1])
+	}
+	return blocks
+}
+
+// requirePromtool is the path of promtool (Debian package prometheus);
+// the test is skipped without it, or fails with KCLEDGER_REQUIRE_TOOLS=1.
+func requirePromtool(t *testing.T) string {
+	t.Helper()
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
 		if os.Getenv("KCLEDGER_REQUIRE_TOOLS") == "1" {
 			t.Fatal("promtool is not installed (Debian package prometheus), and KCLEDGER_REQUIRE_TOOLS=1")
 		}
-		t.Skip("promtool is not installed (Debian package prometheus): the scrape was not linted")
+		t.Skip("promtool is not installed (Debian package prometheus): install it with apt-get install prometheus")
 	}
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = bytes.NewReader(text)
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "promtool check metrics:\n%s", out)
+	return promtool
 }
 
 // A metrics address beyond loopback needs TLS or --insecure, as --http.
