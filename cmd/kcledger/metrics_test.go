@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/kcledger/kcledger/eventstore"
 )
 
 // metricsLine is serve's log line naming where its metrics are served.
@@ -30,14 +32,7 @@ var metricsLine = regexp.MustCompile(`metrics=(http://127\.0\.0\.1:\d+/metrics)`
 // promtool accepts the exposition.
 func TestMetricsScrapedAndChecked(t *testing.T) {
 	p := startServe(t, "--metrics", "127.0.0.1:0", "--log-level", "info")
-	var url string
-	require.Eventually(t, func() bool {
-		m := metricsLine.FindStringSubmatch(p.stderr.String())
-		if m != nil {
-			url = m[1]
-		}
-		return m != nil
-	}, 10*time.Second, 20*time.Millisecond, "no metrics line in:\n%s", p.stderr.String())
+	url := metricsURL(t, p)
 
 	before, _ := scrape(t, url)
 	ctx := t.Context()
@@ -118,6 +113,55 @@ func TestMetricsScrapedAndChecked(t *testing.T) {
 	cmd.Stdin = bytes.NewReader(text)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "promtool check metrics:\n%s", out)
+}
+
+// With the NATS server down a scrape still answers, promptly: the
+// connection is 0 and the stream's figures, which JetStream would give,
+// are left out rather than waited for.
+func TestMetricsScrapeAnswersWithNATSDown(t *testing.T) {
+	ns, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:-1"})
+	require.NoError(t, err)
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			ns.Shutdown()
+		}
+	})
+	p := startServe(t, "--nats-url", ns.ClientURL(), "--metrics", "127.0.0.1:0", "--log-level", "info")
+	url := metricsURL(t, p)
+	families, _ := scrape(t, url)
+	_, ok := sample(families, "kcledger_stream_messages", nil)
+	require.True(t, ok, "the stream's figures while NATS is up")
+
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	stopped = true
+	require.Eventually(t, func() bool {
+		families, _ = scrape(t, url)
+		v, ok := sample(families, "kcledger_nats_connected", nil)
+		return ok && v == 0
+	}, 30*time.Second, 50*time.Millisecond, "kcledger_nats_connected never came to 0")
+	start := time.Now()
+	families, _ = scrape(t, url)
+	took := time.Since(start)
+	assert.Less(t, took, 2*scrapeTimeout+time.Second, "a scrape with NATS down took %s", took)
+	_, ok = sample(families, "kcledger_stream_messages", nil)
+	assert.False(t, ok, "no stream figures without JetStream")
+	assert.Contains(t, families, "kcledger_appends_total", "the process's own metrics still answer")
+}
+
+// metricsURL is where p serves its metrics, as its log says.
+func metricsURL(t *testing.T, p *serveProc) string {
+	t.Helper()
+	var url string
+	require.Eventually(t, func() bool {
+		m := metricsLine.FindStringSubmatch(p.stderr.String())
+		if m != nil {
+			url = m[1]
+		}
+		return m != nil
+	}, 10*time.Second, 20*time.Millisecond, "no metrics line in:\n%s", p.stderr.String())
+	return url
 }
 
 // docs/operations.md's example alert rules are rules promtool accepts.
