@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
@@ -87,7 +88,7 @@ func fillVerifyStream(tb testing.TB, n int, tamper tamper) (*verifyStream, jetst
 	command := func(kind domain.CommandKind, k domain.LineKey, amount int64) domain.Command {
 		c := domain.Command{Kind: kind, FiscalYear: k.FiscalYear, Province: k.Province, Source: k.Source,
 			Amount: domain.AmountFromInt64(amount), EffectiveDate: domain.Date{Year: 2025, Month: time.March, Day: 1},
-			EventID: fmt.Sprintf("ev-%d", i+1), Actor: "tester", IdempotencyKey: fmt.Sprintf("k-%d", i+1), Now: now}
+			EventID: uuid.Must(uuid.NewV7()).String(), Actor: "tester", IdempotencyKey: fmt.Sprintf("k-%d", i+1), Now: now}
 		switch kind {
 		case domain.Allocate:
 			c.Decision = "1/QĐ-BCT"
@@ -118,7 +119,7 @@ func fillVerifyStream(tb testing.TB, n int, tamper tamper) (*verifyStream, jetst
 		c := command(domain.Transfer, from, 1_000)
 		c.TransferKind, c.To, c.Decision = domain.TransferCarryOver, to, "27/QĐ-BCT"
 		c.EffectiveDate = domain.Date{Year: 2026, Month: time.January, Day: 20}
-		c.InEventID = fmt.Sprintf("ev-%d-in", i+1)
+		c.InEventID = uuid.Must(uuid.NewV7()).String()
 		out, in, err := domain.DecideTransfer(state(from), state(to), c, domain.Policy{})
 		require.NoError(tb, err)
 		signer.Sign(&out)
