@@ -225,15 +225,7 @@ func (m *metrics) serve(ctx context.Context, ln net.Listener, certFile, keyFile 
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		Timeout:  2 * scrapeTimeout,
 	}))
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(mux, log)
 	errc := make(chan error, 1)
 	go func() {
 		var err error
