@@ -35,7 +35,7 @@ var commands []command
 
 func init() {
 	commands = []command{
-		{"serve", "run the ledger: embedded JetStream, HTTP API, live balances", runServe},
+		{"serve", "run the ledger: embedded JetStream, HTTP API and web console, live balances", runServe},
 		{"allocate", "record an allocation (giao kế hoạch) on a budget line", movementCommand("allocate")},
 		{"adjust", "record an adjustment (điều chỉnh) of a line's allocation", movementCommand("adjust")},
 		{"disburse", "record a disbursement (giải ngân) to a beneficiary", movementCommand("disburse")},

@@ -145,7 +145,7 @@ func btoi(b bool) int {
 }
 
 func parseServeConfig(args []string, stderr io.Writer) (serveConfig, int, bool) {
-	fs := newFlags("serve", "run the ledger", stderr)
+	fs := newFlags("serve", "run the ledger: embedded JetStream (or --nats-url), the HTTP API and the web console on --http, live balances and reports", stderr)
 	c := serveConfig{}
 	fs.StringVar(&c.HTTP, "http", env("KCLEDGER_HTTP", "127.0.0.1:8080"), "HTTP API listen address (KCLEDGER_HTTP)")
 	fs.StringVar(&c.Metrics, "metrics", env("KCLEDGER_METRICS", ""), "serve Prometheus metrics at /metrics on this address, e.g. 127.0.0.1:9464; off when empty (KCLEDGER_METRICS)")
