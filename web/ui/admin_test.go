@@ -27,9 +27,7 @@ import (
 // adminConsole is a console with an admin, quantri, logged in.
 func adminConsole(t *testing.T, c *console) (*browser, page) {
 	t.Helper()
-	c.account(t, "quantri", domain.RoleAdmin, nil, nil)
-	b := c.browser(t)
-	b.logIn("quantri", testPassword, "/")
+	b := c.loggedIn(t, "quantri", domain.RoleAdmin, nil, nil)
 	p := b.get("/admin/accounts")
 	require.Equal(t, http.StatusOK, p.Status, p.Body)
 	return b, p

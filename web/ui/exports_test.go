@@ -115,9 +115,7 @@ func TestExportDownloads(t *testing.T) {
 func TestExportOfAnOfficer(t *testing.T) {
 	c := startConsole(t, consoleOptions{})
 	exportsLedger(t, c)
-	c.account(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
-	b := c.browser(t)
-	b.logIn("ketoan-hn", testPassword, "/")
+	b := c.loggedIn(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
 
 	rows := csvOf(t, b.get("/exports/download?format=csv").Body)
 	require.Len(t, rows, 1+len(hostile))
@@ -141,9 +139,7 @@ func TestExportOfAnOfficer(t *testing.T) {
 // A value the API refuses is shown beside its field on the exports page.
 func TestExportRefusals(t *testing.T) {
 	c := startConsole(t, consoleOptions{})
-	c.account(t, "kiemtoan", domain.RoleAuditor, nil, nil)
-	b := c.browser(t)
-	b.logIn("kiemtoan", testPassword, "/")
+	b := c.loggedIn(t, "kiemtoan", domain.RoleAuditor, nil, nil)
 	for _, tc := range []struct {
 		query, field string
 		status       int
@@ -166,9 +162,7 @@ func TestExportRefusals(t *testing.T) {
 		})
 	}
 	// A subscriber reads no trail at all.
-	c.account(t, "kho-bac", domain.RoleSubscriber, nil, nil)
-	s := c.browser(t)
-	s.logIn("kho-bac", testPassword, "/")
+	s := c.loggedIn(t, "kho-bac", domain.RoleSubscriber, nil, nil)
 	p := s.get("/exports/download?format=csv")
 	assert.Equal(t, http.StatusForbidden, p.Status, p.Body)
 	assert.Empty(t, p.Header.Get("Content-Disposition"))
@@ -176,9 +170,7 @@ func TestExportRefusals(t *testing.T) {
 
 func TestExportsInEnglish(t *testing.T) {
 	c := startConsole(t, consoleOptions{})
-	c.account(t, "kiemtoan", domain.RoleAuditor, nil, nil)
-	b := c.browser(t)
-	b.logIn("kiemtoan", testPassword, "/")
+	b := c.loggedIn(t, "kiemtoan", domain.RoleAuditor, nil, nil)
 	b.get("/lang?to=en&back=%2F")
 	p := b.get("/exports")
 	require.Equal(t, http.StatusOK, p.Status, p.Body)

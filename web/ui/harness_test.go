@@ -99,6 +99,16 @@ func (c *console) account(t *testing.T, name string, role domain.Role, provinces
 	return token
 }
 
+// loggedIn creates an account with testPassword and returns a browser
+// logged in as it, on the overview.
+func (c *console) loggedIn(t *testing.T, name string, role domain.Role, provinces, sources []string) *browser {
+	t.Helper()
+	c.account(t, name, role, provinces, sources)
+	b := c.browser(t)
+	b.logIn(name, testPassword, "/")
+	return b
+}
+
 // browser is a cookie-keeping client that does not follow redirects, so
 // that tests see them.
 type browser struct {

@@ -109,9 +109,7 @@ func TestProvincesPage(t *testing.T) {
 func TestProvincePage(t *testing.T) {
 	c := startConsole(t, consoleOptions{})
 	ledgerOfTwoProvinces(t, c)
-	c.account(t, "can-bo-01", domain.RoleOfficer, []string{"01"}, []string{"national"})
-	b := c.browser(t)
-	b.logIn("can-bo-01", testPassword, "/")
+	b := c.loggedIn(t, "can-bo-01", domain.RoleOfficer, []string{"01"}, []string{"national"})
 
 	p := b.get("/provinces/01")
 	require.Equal(t, http.StatusOK, p.Status, p.Body)
@@ -149,9 +147,7 @@ func TestProvincePage(t *testing.T) {
 func TestLinePageAndTrail(t *testing.T) {
 	c := startConsole(t, consoleOptions{})
 	ledgerOfTwoProvinces(t, c)
-	c.account(t, "kiemtoan", domain.RoleAuditor, nil, nil)
-	b := c.browser(t)
-	b.logIn("kiemtoan", testPassword, "/")
+	b := c.loggedIn(t, "kiemtoan", domain.RoleAuditor, nil, nil)
 	seqs := trailOf(t, c, "year=2025&province=01&source=national")
 	require.Len(t, seqs, 4)
 
@@ -227,9 +223,7 @@ func TestLineTrailIsPaged(t *testing.T) {
 	}
 	want := trailOf(t, c, "year=2025&province=01&source=national")
 	require.Len(t, want, 12)
-	c.account(t, "kiemtoan", domain.RoleAuditor, nil, nil)
-	b := c.browser(t)
-	b.logIn("kiemtoan", testPassword, "/")
+	b := c.loggedIn(t, "kiemtoan", domain.RoleAuditor, nil, nil)
 
 	var got []uint64
 	path := "/lines/2025/01/national?limit=5"
@@ -290,9 +284,7 @@ func TestLinesAsOfAMoment(t *testing.T) {
 		time.Sleep(10 * time.Millisecond) // polling the clock itself
 	}
 	record(t, c.API, apitest.PathDisbursements, line(map[string]any{"project": "DA-1", "amount": "200000000", "voucher": "UNC-LATER", "beneficiary": "Recorded later", "effective_date": "2025-02-02"}))
-	c.account(t, "kiemtoan", domain.RoleAuditor, nil, nil)
-	b := c.browser(t)
-	b.logIn("kiemtoan", testPassword, "/")
+	b := c.loggedIn(t, "kiemtoan", domain.RoleAuditor, nil, nil)
 
 	vn := moment.In(time.FixedZone("UTC+7", 7*3600))
 	q := url.Values{"date": {vn.Format(time.DateOnly)}, "time": {vn.Format(time.TimeOnly)}}.Encode()

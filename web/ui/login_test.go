@@ -116,9 +116,7 @@ func TestLogInThrottles(t *testing.T) {
 // enabling it again does not bring them back.
 func TestDisablingEndsSessions(t *testing.T) {
 	c := startConsole(t, consoleOptions{})
-	c.account(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
-	b := c.browser(t)
-	b.logIn("ketoan-hn", testPassword, "/")
+	b := c.loggedIn(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
 	require.Equal(t, http.StatusOK, b.get("/").Status)
 
 	r := c.Post(t, "/v1/users/ketoan-hn/disable", "", nil)
@@ -197,9 +195,7 @@ func TestPasswordSetByAdminMustBeChanged(t *testing.T) {
 // another session's token does nothing.
 func TestFormsFromElsewhereAreRefused(t *testing.T) {
 	c := startConsole(t, consoleOptions{})
-	c.account(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
-	b := c.browser(t)
-	b.logIn("ketoan-hn", testPassword, "/")
+	b := c.loggedIn(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
 	csrf := hidden(t, b.get("/"), "csrf")
 	other := c.browser(t)
 	other.logIn("ketoan-hn", testPassword, "/")
@@ -232,9 +228,7 @@ func TestFormsFromElsewhereAreRefused(t *testing.T) {
 
 func TestTamperedSessionCookie(t *testing.T) {
 	c := startConsole(t, consoleOptions{})
-	c.account(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
-	b := c.browser(t)
-	b.logIn("ketoan-hn", testPassword, "/")
+	b := c.loggedIn(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
 	secret := b.cookie("kcledger_session")
 	require.NotEmpty(t, secret)
 	for _, v := range []string{secret[:len(secret)-1] + flip(secret[len(secret)-1]), "", "x", strings.Repeat("A", 500), "../../etc/passwd", "a.b*c>"} {

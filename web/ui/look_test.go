@@ -24,9 +24,7 @@ func TestLookAtReportPages(t *testing.T) {
 	c := startConsole(t, consoleOptions{})
 	apitest.ReportLedger(t, c.Client)
 	hostileProjects(t, c)
-	c.account(t, "kiemtoan", domain.RoleAuditor, nil, nil)
-	b := c.browser(t)
-	b.logIn("kiemtoan", testPassword, "/")
+	b := c.loggedIn(t, "kiemtoan", domain.RoleAuditor, nil, nil)
 	css := b.get("/static/app.css").Body
 	for name, path := range map[string]string{
 		"overview": "/?year=2025", "reports": "/reports?year=2025", "reports-project": "/reports?year=2025&by=project&events=true",

@@ -33,9 +33,7 @@ func rows(body string) []string {
 func TestOverviewFigures(t *testing.T) {
 	c := startConsole(t, consoleOptions{})
 	apitest.ReportLedger(t, c.Client)
-	c.account(t, "kiemtoan", domain.RoleAuditor, nil, nil)
-	b := c.browser(t)
-	b.logIn("kiemtoan", testPassword, "/")
+	b := c.loggedIn(t, "kiemtoan", domain.RoleAuditor, nil, nil)
 
 	p := b.get("/?year=2025")
 	require.Equal(t, http.StatusOK, p.Status, p.Body)
@@ -80,9 +78,7 @@ func TestOverviewFigures(t *testing.T) {
 func TestOverviewOfficerScope(t *testing.T) {
 	c := startConsole(t, consoleOptions{})
 	apitest.ReportLedger(t, c.Client)
-	c.account(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national", "local"})
-	b := c.browser(t)
-	b.logIn("ketoan-hn", testPassword, "/")
+	b := c.loggedIn(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national", "local"})
 
 	p := b.get("/?year=2025")
 	require.Equal(t, http.StatusOK, p.Status, p.Body)
@@ -99,9 +95,7 @@ func TestOverviewOfficerScope(t *testing.T) {
 // A year the API refuses is shown beside the year, with the form.
 func TestOverviewRefusedYear(t *testing.T) {
 	c := startConsole(t, consoleOptions{})
-	c.account(t, "kiemtoan", domain.RoleAuditor, nil, nil)
-	b := c.browser(t)
-	b.logIn("kiemtoan", testPassword, "/")
+	b := c.loggedIn(t, "kiemtoan", domain.RoleAuditor, nil, nil)
 	for _, y := range []string{"1990", "abc"} {
 		p := b.get("/?year=" + y)
 		assert.Equal(t, http.StatusBadRequest, p.Status, y)
@@ -116,9 +110,7 @@ func TestOverviewRefusedYear(t *testing.T) {
 func TestOverviewOfficerOfTwoProvinces(t *testing.T) {
 	c := startConsole(t, consoleOptions{})
 	apitest.ReportLedger(t, c.Client)
-	c.account(t, "ketoan-2", domain.RoleOfficer, []string{"01", "22"}, []string{"national", "local"})
-	b := c.browser(t)
-	b.logIn("ketoan-2", testPassword, "/")
+	b := c.loggedIn(t, "ketoan-2", domain.RoleOfficer, []string{"01", "22"}, []string{"national", "local"})
 
 	p := b.get("/?year=2025")
 	require.Equal(t, http.StatusOK, p.Status, p.Body)
@@ -142,9 +134,7 @@ func TestOverviewSettlementPeriod(t *testing.T) {
 		"voucher": "KB-CL", "beneficiary": "Công ty B", "effective_date": "2026-01-20",
 	}))
 	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
-	c.account(t, "kiemtoan", domain.RoleAuditor, nil, nil)
-	b := c.browser(t)
-	b.logIn("kiemtoan", testPassword, "/")
+	b := c.loggedIn(t, "kiemtoan", domain.RoleAuditor, nil, nil)
 
 	p := b.get("/?year=2025")
 	require.Equal(t, http.StatusOK, p.Status, p.Body)

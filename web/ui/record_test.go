@@ -182,9 +182,7 @@ func TestRecordFormsOfferTheScope(t *testing.T) {
 // records nothing.
 func TestRecordAllocationThenDisbursement(t *testing.T) {
 	c := startConsole(t, consoleOptions{})
-	c.account(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
-	b := c.browser(t)
-	b.logIn("ketoan-hn", testPassword, "/")
+	b := c.loggedIn(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
 
 	form := openForm(t, b, "/record/allocate")
 	done := submit(t, b, "/record/allocate", fill(t, form, allocation))
@@ -227,9 +225,7 @@ func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
 // balance beside the line's.
 func TestRecordAllocationToAProject(t *testing.T) {
 	c := startConsole(t, consoleOptions{})
-	c.account(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
-	b := c.browser(t)
-	b.logIn("ketoan-hn", testPassword, "/")
+	b := c.loggedIn(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
 	form := openForm(t, b, "/record/allocate")
 	done := submit(t, b, "/record/allocate", fill(t, form, with(allocation, "amount", "1 tỷ 500 triệu",
 		"project", "DA-01", "project_name", "Đề án <b>gốm</b>", "implementing_unit", "Trung tâm Khuyến công", "counterpart", "500 triệu")))
@@ -254,9 +250,7 @@ func TestRecordAllocationToAProject(t *testing.T) {
 // refused, and that form gets a key of its own.
 func TestRecordTwiceRecordsOnce(t *testing.T) {
 	c := startConsole(t, consoleOptions{})
-	c.account(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
-	b := c.browser(t)
-	b.logIn("ketoan-hn", testPassword, "/")
+	b := c.loggedIn(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
 
 	form := openForm(t, b, "/record/allocate")
 	values := fill(t, form, allocation)
@@ -309,9 +303,7 @@ func TestRecordTwiceRecordsOnce(t *testing.T) {
 // to the one movement recorded.
 func TestRecordDoubleClickAtOnce(t *testing.T) {
 	c := startConsole(t, consoleOptions{})
-	c.account(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
-	b := c.browser(t)
-	b.logIn("ketoan-hn", testPassword, "/")
+	b := c.loggedIn(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
 	form := openForm(t, b, "/record/allocate")
 	body := fill(t, form, allocation).Encode()
 	const clicks = 4
@@ -408,9 +400,7 @@ func TestRecordRefusals(t *testing.T) {
 // A refusal that names no field of the form is shown above it.
 func TestRecordRefusalAboveTheForm(t *testing.T) {
 	c := startConsole(t, consoleOptions{})
-	c.account(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
-	b := c.browser(t)
-	b.logIn("ketoan-hn", testPassword, "/")
+	b := c.loggedIn(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
 	form := openForm(t, b, "/record/allocate")
 	v := fill(t, form, allocation)
 	v.Set("idempotency_key", "")
@@ -425,9 +415,7 @@ func TestRecordRefusalAboveTheForm(t *testing.T) {
 // A form without its session's token is refused, and records nothing.
 func TestRecordNeedsTheFormToken(t *testing.T) {
 	c := startConsole(t, consoleOptions{})
-	c.account(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
-	b := c.browser(t)
-	b.logIn("ketoan-hn", testPassword, "/")
+	b := c.loggedIn(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
 	form := openForm(t, b, "/record/allocate")
 	v := fill(t, form, allocation)
 	v.Del("csrf")
@@ -440,9 +428,7 @@ func TestRecordNeedsTheFormToken(t *testing.T) {
 // and figures spell the unit out.
 func TestRecordInEnglish(t *testing.T) {
 	c := startConsole(t, consoleOptions{})
-	c.account(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
-	b := c.browser(t)
-	b.logIn("ketoan-hn", testPassword, "/")
+	b := c.loggedIn(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national"})
 	require.Equal(t, http.StatusSeeOther, b.get("/lang?to=en&back=%2F").Status)
 
 	list := b.get("/record")

@@ -88,9 +88,7 @@ func TestTemplatesUseCatalogueKeys(t *testing.T) {
 
 func TestLanguageSwitchIsRemembered(t *testing.T) {
 	c := startConsole(t, consoleOptions{})
-	c.account(t, "kiemtoan", domain.RoleAuditor, nil, nil)
-	b := c.browser(t)
-	b.logIn("kiemtoan", testPassword, "/")
+	b := c.loggedIn(t, "kiemtoan", domain.RoleAuditor, nil, nil)
 	vi := b.get("/keys")
 	assert.Contains(t, vi.Body, `<html lang="vi">`)
 	assert.Contains(t, vi.Body, "Khóa công khai ký sự kiện")
@@ -127,9 +125,7 @@ func urlEscape(s string) string {
 
 func TestKeysPage(t *testing.T) {
 	c := startConsole(t, consoleOptions{})
-	c.account(t, "kiemtoan", domain.RoleAuditor, nil, nil)
-	b := c.browser(t)
-	b.logIn("kiemtoan", testPassword, "/")
+	b := c.loggedIn(t, "kiemtoan", domain.RoleAuditor, nil, nil)
 	r := c.Get(t, "/v1/keys")
 	require.Equal(t, http.StatusOK, r.Status)
 	var keys api.KeysResponse

@@ -32,9 +32,7 @@ func hostileProjects(t *testing.T, c *console) {
 func TestReportsPage(t *testing.T) {
 	c := startConsole(t, consoleOptions{})
 	apitest.ReportLedger(t, c.Client)
-	c.account(t, "kiemtoan", domain.RoleAuditor, nil, nil)
-	b := c.browser(t)
-	b.logIn("kiemtoan", testPassword, "/")
+	b := c.loggedIn(t, "kiemtoan", domain.RoleAuditor, nil, nil)
 
 	p := b.get("/reports?year=2025")
 	require.Equal(t, http.StatusOK, p.Status, p.Body)
@@ -84,9 +82,7 @@ func TestReportsPage(t *testing.T) {
 func TestReportsRefusals(t *testing.T) {
 	c := startConsole(t, consoleOptions{})
 	apitest.ReportLedger(t, c.Client)
-	c.account(t, "kiemtoan", domain.RoleAuditor, nil, nil)
-	b := c.browser(t)
-	b.logIn("kiemtoan", testPassword, "/")
+	b := c.loggedIn(t, "kiemtoan", domain.RoleAuditor, nil, nil)
 	for _, tc := range []struct {
 		query, field string
 		status       int
@@ -119,9 +115,7 @@ func TestReportsRefusals(t *testing.T) {
 func TestReportsOfficerScope(t *testing.T) {
 	c := startConsole(t, consoleOptions{})
 	apitest.ReportLedger(t, c.Client)
-	c.account(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national", "local"})
-	b := c.browser(t)
-	b.logIn("ketoan-hn", testPassword, "/")
+	b := c.loggedIn(t, "ketoan-hn", domain.RoleOfficer, []string{"01"}, []string{"national", "local"})
 
 	p := b.get("/reports?year=2025&by=source")
 	require.Equal(t, http.StatusOK, p.Status, p.Body)
@@ -145,9 +139,7 @@ func TestReportsWorkbook(t *testing.T) {
 	c := startConsole(t, consoleOptions{})
 	apitest.ReportLedger(t, c.Client)
 	hostileProjects(t, c)
-	c.account(t, "kiemtoan", domain.RoleAuditor, nil, nil)
-	b := c.browser(t)
-	b.logIn("kiemtoan", testPassword, "/")
+	b := c.loggedIn(t, "kiemtoan", domain.RoleAuditor, nil, nil)
 
 	p := b.get("/reports?year=2025&by=project")
 	require.Equal(t, http.StatusOK, p.Status, p.Body)
@@ -228,9 +220,7 @@ func TestReportsShowMoves(t *testing.T) {
 	apitest.ReportLedger(t, c.Client)
 	r := c.Post(t, apitest.PathTransfers, uuid.NewString(), []byte(`{"transfer_kind":"carry_over","fiscal_year":2025,"province":"01","source":"local","to_fiscal_year":2026,"to_province":"01","to_source":"local","amount":"300000000","decision":"7/QĐ-UBND","reason":"chuyển nguồn","effective_date":"2026-01-15"}`))
 	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
-	c.account(t, "kiemtoan", domain.RoleAuditor, nil, nil)
-	b := c.browser(t)
-	b.logIn("kiemtoan", testPassword, "/")
+	b := c.loggedIn(t, "kiemtoan", domain.RoleAuditor, nil, nil)
 
 	p := b.get("/reports?year=2025&province=01")
 	require.Equal(t, http.StatusOK, p.Status, p.Body)

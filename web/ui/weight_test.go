@@ -36,9 +36,7 @@ func TestOverviewWeight(t *testing.T) {
 			}
 		}
 	}
-	c.account(t, "kiemtoan", domain.RoleAuditor, nil, nil)
-	b := c.browser(t)
-	b.logIn("kiemtoan", testPassword, "/")
+	b := c.loggedIn(t, "kiemtoan", domain.RoleAuditor, nil, nil)
 
 	p := b.get("/?year=2025")
 	require.Equal(t, http.StatusOK, p.Status, p.Body)
