@@ -95,6 +95,14 @@ func TestCheckCloudEventsNamesTheHeader(t *testing.T) {
 // could), and returns both as the auditor's reader sees them.
 func scanAfterHonest(t *testing.T, forge func(honest domain.Event) *nats.Msg) []eventstore.StoredEvent {
 	t.Helper()
+	_, _, got := readAfterHonest(t, forge)
+	return got
+}
+
+// readAfterHonest is scanAfterHonest that also returns the reader and the
+// honest event.
+func readAfterHonest(t *testing.T, forge func(honest domain.Event) *nats.Msg) (*eventstore.Reader, domain.Event, []eventstore.StoredEvent) {
+	t.Helper()
 	s := startServer(t)
 	log := openLog(t, s, eventstore.StreamConfig{})
 	honest := eventstoretest.Event(ceLine, "honest", 1000)
@@ -114,7 +122,7 @@ func scanAfterHonest(t *testing.T, forge func(honest domain.Event) *nats.Msg) []
 		return true, nil
 	}))
 	require.Len(t, got, 2)
-	return got
+	return r, honest, got
 }
 
 func TestReaderRefusesContradictingCloudEvents(t *testing.T) {

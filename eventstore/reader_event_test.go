@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -16,29 +16,13 @@ import (
 // One message read by its sequence is the message a scan delivers there,
 // decoded and checked alike: a forged one is named, not taken.
 func TestReaderEventIsTheScannedMessage(t *testing.T) {
-	s := startServer(t)
-	log := openLog(t, s, eventstore.StreamConfig{})
-	honest := eventstoretest.Event(ceLine, "honest", 1000)
-	_, err := log.Append(context.Background(), domain.Proposal{Event: honest})
-	require.NoError(t, err)
-	forged := eventstoretest.Event(domain.LineKey{FiscalYear: 2025, Province: "79", Source: domain.SourceLocal}, "forged", 1000)
-	m, err := eventstore.NewMessage(domain.Proposal{Event: forged})
-	require.NoError(t, err)
-	m.Header.Set("ce-id", honest.ID)
-	nc := connect(t, s)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	_, err = js.PublishMsg(context.Background(), m)
-	require.NoError(t, err)
-
-	r, err := eventstore.OpenReader(context.Background(), nc, "")
-	require.NoError(t, err)
-	var scanned []eventstore.StoredEvent
-	require.NoError(t, r.Scan(context.Background(), 2, func(se eventstore.StoredEvent) (bool, error) {
-		scanned = append(scanned, se)
-		return true, nil
-	}))
-	require.Len(t, scanned, 2)
+	r, honest, scanned := readAfterHonest(t, func(honest domain.Event) *nats.Msg {
+		forged := eventstoretest.Event(domain.LineKey{FiscalYear: 2025, Province: "79", Source: domain.SourceLocal}, "forged", 1000)
+		m, err := eventstore.NewMessage(domain.Proposal{Event: forged})
+		require.NoError(t, err)
+		m.Header.Set("ce-id", honest.ID)
+		return m
+	})
 	for _, want := range scanned {
 		got, ok, err := r.Event(context.Background(), want.Seq)
 		require.NoError(t, err)
