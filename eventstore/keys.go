@@ -129,6 +129,10 @@ func (x *keyIndex) lookup(key string) (uint64, bool, error) {
 	return seq, ok, nil
 }
 
+// KeyIndexApplied is the sequence of the last stream message the
+// idempotency key index holds, for its lag behind the stream.
+func (s *JetStream) KeyIndexApplied() uint64 { return s.keys.appliedSeq() }
+
 func (x *keyIndex) appliedSeq() uint64 {
 	x.mu.RLock()
 	defer x.mu.RUnlock()

@@ -41,6 +41,8 @@ type metrics struct {
 	refusals        *prometheus.CounterVec
 	requests        *prometheus.CounterVec
 	requestDuration *prometheus.HistogramVec
+	checkpointTime  *prometheus.GaugeVec
+	checkpointBytes *prometheus.GaugeVec
 }
 
 func newMetrics() *metrics {
@@ -68,8 +70,16 @@ func newMetrics() *metrics {
 			Help:    "Time to answer an HTTP API request, by route.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route"}),
+		checkpointTime: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "kcledger_checkpoint_saved_timestamp_seconds",
+			Help: "When this process last saved a projection's checkpoint (Unix time); its age is time() minus it. Absent until the first save.",
+		}, []string{"checkpoint"}),
+		checkpointBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "kcledger_checkpoint_bytes",
+			Help: "Size of the checkpoint this process last saved, by checkpoint.",
+		}, []string{"checkpoint"}),
 	}
-	m.reg.MustRegister(m.appends, m.appendDuration, m.refusals, m.requests, m.requestDuration,
+	m.reg.MustRegister(m.appends, m.appendDuration, m.refusals, m.requests, m.requestDuration, m.checkpointTime, m.checkpointBytes,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Every type and outcome from the start, at 0, so that a rate
@@ -163,18 +173,33 @@ func (m *metrics) watchNATS(nc *nats.Conn) {
 	)
 }
 
-// watchStream adds the stream's size and the balances' lag behind it.
-func (m *metrics) watchStream(store *eventstore.JetStream, js jetstream.JetStream, applied func() uint64) {
-	m.reg.MustRegister(&streamCollector{store: store, js: js, applied: applied})
+// Projections whose lag behind the stream is measured: a bounded set.
+const (
+	projectionBalances = "balances"
+	projectionReports  = "reports"
+	projectionKeyIndex = "key_index"
+)
+
+// projection is a read model that follows the stream: applied is the
+// sequence of the last event it holds.
+type projection struct {
+	name    string
+	applied func() uint64
+}
+
+// watchStream adds the stream's size and each projection's lag behind it.
+func (m *metrics) watchStream(store *eventstore.JetStream, js jetstream.JetStream, ps ...projection) {
+	m.reg.MustRegister(&streamCollector{store: store, js: js, projections: ps, now: time.Now})
 }
 
 // streamCollector reads the stream's state at each scrape, within
 // scrapeTimeout; when JetStream does not answer in time the scrape goes
 // on without these metrics (and kcledger_nats_connected says why).
 type streamCollector struct {
-	store   *eventstore.JetStream
-	js      jetstream.JetStream
-	applied func() uint64
+	store       *eventstore.JetStream
+	js          jetstream.JetStream
+	projections []projection
+	now         func() time.Time
 }
 
 var (
@@ -182,30 +207,46 @@ var (
 		"Messages in the event stream.", nil, nil)
 	streamBytesDesc = prometheus.NewDesc("kcledger_stream_bytes",
 		"Bytes of the event stream's messages.", nil, nil)
-	balancesLagDesc = prometheus.NewDesc("kcledger_balances_lag_messages",
-		"Events in the stream that the balances have not applied yet: the last event's sequence minus the balances' applied sequence.", nil, nil)
+	projectionLagDesc = prometheus.NewDesc("kcledger_projection_lag_messages",
+		"Events in the stream that a projection has not applied yet: the last event's sequence minus the projection's applied sequence.", []string{"projection"}, nil)
+	projectionLagSecondsDesc = prometheus.NewDesc("kcledger_projection_lag_seconds",
+		"How long ago the oldest event a projection has not applied yet was stored; 0 when it holds every event.", []string{"projection"}, nil)
 )
 
 func (c *streamCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- streamMessagesDesc
 	ch <- streamBytesDesc
-	ch <- balancesLagDesc
+	ch <- projectionLagDesc
+	ch <- projectionLagSecondsDesc
 }
 
 func (c *streamCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
-	// Read applied first: the lag then never comes out negative for a
-	// write applied between the two reads.
-	applied := c.applied()
-	if last, err := c.store.LastEventSeq(ctx); err == nil {
-		lag := float64(0)
-		if last > applied {
-			lag = float64(last - applied)
-		}
-		ch <- prometheus.MustNewConstMetric(balancesLagDesc, prometheus.GaugeValue, lag)
+	// Read the applied sequences first: a lag then never comes out
+	// negative for a write applied between the two reads.
+	applied := make([]uint64, len(c.projections))
+	for i, p := range c.projections {
+		applied[i] = p.applied()
 	}
 	s, err := c.js.Stream(ctx, c.store.Stream())
+	if last, lerr := c.store.LastEventSeq(ctx); lerr == nil {
+		for i, p := range c.projections {
+			lag, age := uint64(0), time.Duration(0)
+			if last > applied[i] {
+				lag = last - applied[i]
+				// The next message may be an idempotency claim or a
+				// removed one: then only the count is given.
+				if err == nil {
+					if m, gerr := s.GetMsg(ctx, applied[i]+1); gerr == nil {
+						age = max(0, c.now().Sub(m.Time))
+					}
+				}
+			}
+			ch <- prometheus.MustNewConstMetric(projectionLagDesc, prometheus.GaugeValue, float64(lag), p.name)
+			ch <- prometheus.MustNewConstMetric(projectionLagSecondsDesc, prometheus.GaugeValue, age.Seconds(), p.name)
+		}
+	}
 	if err != nil {
 		return
 	}
@@ -215,6 +256,16 @@ func (c *streamCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(streamMessagesDesc, prometheus.GaugeValue, float64(info.State.Msgs))
 	ch <- prometheus.MustNewConstMetric(streamBytesDesc, prometheus.GaugeValue, float64(info.State.Bytes))
+}
+
+// checkpointSaved records a checkpoint's save: its time and size. It is
+// a no-op on a nil *metrics (no --metrics).
+func (m *metrics) checkpointSaved(name string, size int, at time.Time) {
+	if m == nil {
+		return
+	}
+	m.checkpointTime.WithLabelValues(name).Set(float64(at.UnixNano()) / 1e9)
+	m.checkpointBytes.WithLabelValues(name).Set(float64(size))
 }
 
 // serve serves /metrics on ln until ctx ends, over TLS when certFile

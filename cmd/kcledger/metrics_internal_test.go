@@ -1,16 +1,22 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
+	"github.com/kcledger/kcledger/web/api/apitest"
 )
 
 // The ledger's event log, observed, counts each event it records and
@@ -67,4 +73,70 @@ func histogramCount(t *testing.T, m *metrics) int {
 	}
 	t.Fatal("no kcledger_append_duration_seconds")
 	return 0
+}
+
+// A projection's lag is the events it has not applied and the age of the
+// oldest of them; a projection that holds every event lags by 0 and 0 s.
+func TestMetricsProjectionLag(t *testing.T) {
+	ta := newTestAPI(t)
+	for i, amount := range []string{"5000000000", "7000000000"} {
+		r := ta.Post(t, apitest.PathAllocations, fmt.Sprint("lag-", i), apitest.MustJSON(t, allocationBody(amount)))
+		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	}
+	js, err := jetstream.New(ta.nc)
+	require.NoError(t, err)
+	last, err := ta.store.LastEventSeq(t.Context())
+	require.NoError(t, err)
+	s, err := js.Stream(t.Context(), ta.store.Stream())
+	require.NoError(t, err)
+	first, err := s.GetMsg(t.Context(), 1)
+	require.NoError(t, err)
+	now := first.Time.Add(90 * time.Second)
+
+	m := newMetrics()
+	m.reg.MustRegister(&streamCollector{store: ta.store, js: js, now: func() time.Time { return now },
+		projections: []projection{{"behind", func() uint64 { return 0 }}, {"current", func() uint64 { return last }}}})
+	families, err := m.reg.Gather()
+	require.NoError(t, err)
+	got := map[string]float64{}
+	for _, f := range families {
+		for _, s := range f.GetMetric() {
+			if len(s.GetLabel()) == 1 && s.GetLabel()[0].GetName() == "projection" {
+				got[f.GetName()+"/"+s.GetLabel()[0].GetValue()] = s.GetGauge().GetValue()
+			}
+		}
+	}
+	assert.Equal(t, map[string]float64{
+		"kcledger_projection_lag_messages/behind":  float64(last),
+		"kcledger_projection_lag_seconds/behind":   90,
+		"kcledger_projection_lag_messages/current": 0,
+		"kcledger_projection_lag_seconds/current":  0,
+	}, got)
+}
+
+// Every checkpoint save is counted: its time and size, under its name.
+func TestMetricsCheckpointSaved(t *testing.T) {
+	ta := newTestAPI(t)
+	r := ta.Post(t, apitest.PathAllocations, "cp-1", apitest.MustJSON(t, allocationBody("5000000000")))
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	last, err := ta.store.LastEventSeq(t.Context())
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, ta.balances.WaitFor(ctx, last))
+
+	m := newMetrics()
+	before := time.Now()
+	done, stop := context.WithCancel(t.Context())
+	stop() // saveEvery saves once more as its context ends
+	saveEvery(done, ta.store.Checkpoints(), "balances", time.Hour, ta.balances, m, slog.New(slog.DiscardHandler))
+
+	data, _ := ta.balances.Checkpoint()
+	assert.Equal(t, float64(len(data)), testutil.ToFloat64(m.checkpointBytes.WithLabelValues("balances")))
+	at := testutil.ToFloat64(m.checkpointTime.WithLabelValues("balances"))
+	assert.GreaterOrEqual(t, at, float64(before.UnixNano())/1e9)
+	assert.LessOrEqual(t, at, float64(time.Now().UnixNano())/1e9)
+	saved, err := ta.store.Checkpoints().Load(t.Context(), "balances")
+	require.NoError(t, err)
+	assert.Len(t, saved, len(data))
 }

@@ -54,7 +54,7 @@ func TestMetricsScrapedAndChecked(t *testing.T) {
 	refused := map[string]string{"route": "POST /v1/disbursements", "method": "POST", "status": "422"}
 	require.Eventually(t, func() bool {
 		after, text = scrape(t, url)
-		lag, ok := sample(after, "kcledger_balances_lag_messages", nil)
+		lag, ok := sample(after, "kcledger_projection_lag_messages", map[string]string{"projection": "balances"})
 		was, _ := sample(before, "kcledger_http_requests_total", refused)
 		now, _ := sample(after, "kcledger_http_requests_total", refused)
 		return ok && lag == 0 && now == was+1
@@ -84,6 +84,12 @@ func TestMetricsScrapedAndChecked(t *testing.T) {
 	require.Contains(t, after, "kcledger_append_duration_seconds")
 	assert.GreaterOrEqual(t, after["kcledger_append_duration_seconds"].GetMetric()[0].GetHistogram().GetSampleCount(), uint64(1))
 	assert.NotContains(t, string(text), `route="/v1/allocations"`)
+	for _, p := range []string{"key_index", "reports"} {
+		_, ok := sample(after, "kcledger_projection_lag_messages", map[string]string{"projection": p})
+		assert.True(t, ok, "the %s' lag", p)
+		_, ok = sample(after, "kcledger_projection_lag_seconds", map[string]string{"projection": p})
+		assert.True(t, ok, "the %s' lag in seconds", p)
+	}
 	v, ok := sample(after, "kcledger_nats_connected", nil)
 	require.True(t, ok)
 	assert.Equal(t, 1.0, v)

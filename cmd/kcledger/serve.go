@@ -368,14 +368,14 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		}()
 		go func() {
 			defer close(plansSaved)
-			saveEvery(ctx, store.Checkpoints(), plansCheckpoint, plansSaveEvery, plans, log)
+			saveEvery(ctx, store.Checkpoints(), plansCheckpoint, plansSaveEvery, plans, m, log)
 		}()
 	} else {
 		close(plansSaved)
 	}
 	go func() {
 		defer close(saved)
-		saveEvery(ctx, store.Checkpoints(), webapi.BalancesCheckpoint, balancesSaveEvery, balances, log)
+		saveEvery(ctx, store.Checkpoints(), webapi.BalancesCheckpoint, balancesSaveEvery, balances, m, log)
 	}()
 
 	decided := trust.decidedOn(store)
@@ -384,7 +384,11 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		decided = m.observe(decided)
 		observer = m
 		m.watchNATS(nc)
-		m.watchStream(store, js, balances.Applied)
+		ps := []projection{{projectionBalances, balances.Applied}, {projectionKeyIndex, store.KeyIndexApplied}}
+		if plans != nil {
+			ps = append(ps, projection{projectionReports, plans.Applied})
+		}
+		m.watchStream(store, js, ps...)
 	}
 	ledger := domain.NewLedger(decided, domain.Policy{SettlementEndFrom2026: c.SettlementEnd})
 	ledger.SignWith(signer)
@@ -642,8 +646,9 @@ type checkpointed interface {
 
 // saveEvery saves m's checkpoint under name at most every interval, once
 // balancesSaveAfter events have been applied since the last, and once
-// more when ctx ends.
-func saveEvery(ctx context.Context, cps *eventstore.Checkpoints, name string, every time.Duration, m checkpointed, log *slog.Logger) {
+// more when ctx ends. Each save is counted in met (nil without
+// --metrics).
+func saveEvery(ctx context.Context, cps *eventstore.Checkpoints, name string, every time.Duration, m checkpointed, met *metrics, log *slog.Logger) {
 	var savedSeq uint64
 	save := func(ctx context.Context) {
 		data, seq := m.Checkpoint()
@@ -655,6 +660,7 @@ func saveEvery(ctx context.Context, cps *eventstore.Checkpoints, name string, ev
 			return
 		}
 		savedSeq = seq
+		met.checkpointSaved(name, len(data), time.Now())
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
