@@ -19,6 +19,7 @@ import (
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
 	webapi "github.com/kcledger/kcledger/web/api"
+	webui "github.com/kcledger/kcledger/web/ui"
 )
 
 // Outcomes of kcledger_appends_total that the event log sees; the API
@@ -63,11 +64,11 @@ func newMetrics() *metrics {
 		}, []string{"code"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kcledger_http_requests_total",
-			Help: "HTTP API requests, by route (the pattern that matched), method and status.",
+			Help: "HTTP requests to the API and the web console's pages, by route (the pattern that matched), method and status.",
 		}, []string{"route", "method", "status"}),
 		requestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "kcledger_http_request_duration_seconds",
-			Help:    "Time to answer an HTTP API request, by route.",
+			Help:    "Time to answer an HTTP request to the API or a web console page, by route.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route"}),
 		checkpointTime: prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -106,7 +107,10 @@ func (m *metrics) Command(t domain.EventType, outcome string) {
 	m.appends.WithLabelValues(string(t), outcome).Inc()
 }
 
-var _ webapi.Observer = (*metrics)(nil)
+var (
+	_ webapi.Observer    = (*metrics)(nil)
+	_ webui.PageObserver = (*metrics)(nil)
+)
 
 // observedLog counts the appends of the event log the ledger decides on:
 // recorded, and lost races (conflict_retry), with their latency.

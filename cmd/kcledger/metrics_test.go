@@ -42,6 +42,10 @@ func TestMetricsScrapedAndChecked(t *testing.T) {
 	status, body, err = post(ctx, p.http, "/v1/allocations", "metrics-alloc", allocationBody("5000000000"))
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, status, body)
+	page, err := http.Get(p.http + "/login")
+	require.NoError(t, err)
+	require.NoError(t, page.Body.Close())
+	require.Equal(t, http.StatusOK, page.StatusCode)
 	status, body, err = post(ctx, p.http, "/v1/disbursements", "metrics-disb", disbursementBody("6000000000"))
 	require.NoError(t, err)
 	require.Equal(t, http.StatusUnprocessableEntity, status, body)
@@ -52,13 +56,16 @@ func TestMetricsScrapedAndChecked(t *testing.T) {
 	var after map[string]*dto.MetricFamily
 	var text []byte
 	refused := map[string]string{"route": "POST /v1/disbursements", "method": "POST", "status": "422"}
+	login := map[string]string{"route": "GET /login", "method": "GET", "status": "200"}
 	require.Eventually(t, func() bool {
 		after, text = scrape(t, url)
 		lag, ok := sample(after, "kcledger_projection_lag_messages", map[string]string{"projection": "balances"})
 		was, _ := sample(before, "kcledger_http_requests_total", refused)
 		now, _ := sample(after, "kcledger_http_requests_total", refused)
-		return ok && lag == 0 && now == was+1
-	}, 10*time.Second, 50*time.Millisecond, "the balances' lag never came to 0, or the last request was not counted")
+		loginWas, _ := sample(before, "kcledger_http_requests_total", login)
+		loginNow, _ := sample(after, "kcledger_http_requests_total", login)
+		return ok && lag == 0 && now == was+1 && loginNow == loginWas+1
+	}, 10*time.Second, 50*time.Millisecond, "the balances' lag never came to 0, or a request was not counted")
 
 	for _, c := range []struct {
 		name   string
@@ -74,6 +81,7 @@ func TestMetricsScrapedAndChecked(t *testing.T) {
 		{"kcledger_http_requests_total", map[string]string{"route": "POST /v1/allocations", "method": "POST", "status": "201"}, 1},
 		{"kcledger_http_requests_total", map[string]string{"route": "POST /v1/allocations", "method": "POST", "status": "200"}, 1},
 		{"kcledger_http_requests_total", map[string]string{"route": "POST /v1/disbursements", "method": "POST", "status": "422"}, 1},
+		{"kcledger_http_requests_total", map[string]string{"route": "GET /login", "method": "GET", "status": "200"}, 1},
 	} {
 		was, _ := sample(before, c.name, c.labels)
 		now, ok := sample(after, c.name, c.labels)

@@ -423,7 +423,11 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	if err != nil {
 		return err
 	}
-	console, err := webui.New(webui.Config{API: a, Accounts: accounts, Sessions: sessions, Secure: c.TLSCert != "", Log: log, Now: time.Now})
+	var pages webui.PageObserver // a nil *metrics must stay a nil interface
+	if m != nil {
+		pages = m
+	}
+	console, err := webui.New(webui.Config{API: a, Accounts: accounts, Sessions: sessions, Secure: c.TLSCert != "", Log: log, Now: time.Now, Observer: pages})
 	if err != nil {
 		return err
 	}

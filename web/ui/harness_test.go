@@ -62,6 +62,8 @@ type consoleOptions struct {
 	throttle *password.Throttle
 	// secure serves the console as behind TLS (serve --tls-cert).
 	secure bool
+	// observer is told of every page's answer.
+	observer ui.PageObserver
 }
 
 func startConsole(t *testing.T, o consoleOptions) *console {
@@ -71,7 +73,7 @@ func startConsole(t *testing.T, o consoleOptions) *console {
 	require.NoError(t, err)
 	sessions, err := eventstore.OpenSessions(t.Context(), js, "", 1, time.Hour)
 	require.NoError(t, err)
-	c, err := ui.New(ui.Config{API: a.Server, Accounts: a.Accounts, Sessions: sessions, Throttle: o.throttle, Secure: o.secure, Now: func() time.Time { return apitest.Now }})
+	c, err := ui.New(ui.Config{API: a.Server, Accounts: a.Accounts, Sessions: sessions, Throttle: o.throttle, Secure: o.secure, Now: func() time.Time { return apitest.Now }, Observer: o.observer})
 	require.NoError(t, err)
 	rc := &requestCounter{n: map[string]int{}}
 	h := c.Handler()

@@ -42,6 +42,16 @@ type Config struct {
 	Secure bool
 	Log    *slog.Logger
 	Now    func() time.Time
+	// Observer is told of every page's answer (serve's --metrics); nil
+	// is none.
+	Observer PageObserver
+}
+
+// PageObserver is told what the console answers. Its labels are from
+// bounded sets: route is the pattern of routes.go that matched, method
+// GET, HEAD, POST or "other".
+type PageObserver interface {
+	Request(route, method string, status int, d time.Duration)
 }
 
 // DefaultSessionLifetime is a working day.
@@ -57,6 +67,7 @@ type Server struct {
 	secure   bool
 	log      *slog.Logger
 	now      func() time.Time
+	observer PageObserver
 	pages    *pages
 
 	handlerOnce sync.Once
@@ -71,6 +82,7 @@ func New(c Config) (*Server, error) {
 	s := &Server{
 		api: c.API, accounts: c.Accounts, sessions: c.Sessions, throttle: c.Throttle,
 		lifetime: c.SessionLifetime, secure: c.Secure, log: c.Log, now: c.Now,
+		observer: c.Observer,
 	}
 	if s.lifetime <= 0 {
 		s.lifetime = DefaultSessionLifetime
@@ -141,12 +153,32 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			h.Set("Strict-Transport-Security", "max-age=31536000")
 		}
 		r = r.WithContext(api.WithRequestID(r.Context(), id))
+		r.Pattern = "" // Handler's "/", until the routes' own matches
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
 		next.ServeHTTP(sw, r)
-		s.log.Info("page", "request_id", id, "method", r.Method, "path", r.URL.Path,
-			"status", sw.status, "account", sw.account, "duration_ms", time.Since(start).Milliseconds())
+		d := time.Since(start)
+		// The routes' ServeMux has set the pattern on r, this request.
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched" // refused before routing: another origin's form
+		}
+		s.log.Info("page", "request_id", id, "method", r.Method, "path", r.URL.Path, "route", route,
+			"status", sw.status, "account", sw.account, "duration_ms", d.Milliseconds())
+		if s.observer != nil {
+			s.observer.Request(route, pageMethod(r.Method), sw.status, d)
+		}
 	})
+}
+
+// pageMethod bounds the method label: "/" answers any method a client
+// sends with the page not found.
+func pageMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost:
+		return m
+	}
+	return "other"
 }
 
 type statusWriter struct {
