@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Backups copy whole JetStream streams with the server's own snapshot
@@ -258,4 +259,17 @@ func answerError(data []byte) error {
 		return fmt.Errorf("the server answered %q", bytes.TrimSpace(data))
 	}
 	return a.Error
+}
+
+// RegisteredSigners lists the keys of an existing signers bucket, which
+// it never creates: a backup that finds none is pointed at a server that
+// holds no ledger.
+func RegisteredSigners(ctx context.Context, js jetstream.JetStream) ([]SignerKey, error) {
+	lookCtx, cancel := withTimeout(ctx)
+	kv, err := js.KeyValue(lookCtx, DefaultSignersBucket)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: signers bucket: %w", err)
+	}
+	return (&Signers{kv: kv}).List(ctx)
 }

@@ -58,6 +58,8 @@ func init() {
 		{"close-year", "hủy dự toán: lapse what is left on every line of year N after its settlement period, with --dry-run (admins)", runCloseYear},
 		{"repudiate", "record that a message the ledger found not sound is repudiated, so that every reader passes it over (admins)", runRepudiate},
 		{"rebuild", "rebuild the running ledger's balances from the whole stream (admins)", runRebuild},
+		{"backup", "back up the running ledger: stream, accounts, signer keys, checkpoints and secrets, with a signed manifest", runBackup},
+		{"restore", "restore a backup into a new data directory, every checksum checked before anything is written", runRestore},
 		{"keys", "print the public keys that sign events, to pin for verify", runKeys},
 		{"bench", "measure append throughput and latency against a NATS server", runBench},
 	}
