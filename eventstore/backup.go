@@ -273,3 +273,16 @@ func RegisteredSigners(ctx context.Context, js jetstream.JetStream) ([]SignerKey
 	}
 	return (&Signers{kv: kv}).List(ctx)
 }
+
+// WithReplicas returns a stream configuration, as a snapshot holds it,
+// with n replicas: a backup of a cluster's stream restores onto the
+// single embedded server only as a stream of one replica. Every other
+// field is kept as it is.
+func WithReplicas(config json.RawMessage, n int) (json.RawMessage, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(config, &fields); err != nil {
+		return nil, fmt.Errorf("eventstore: stream configuration: %w", err)
+	}
+	fields["num_replicas"] = json.RawMessage(fmt.Sprint(n))
+	return json.Marshal(fields)
+}

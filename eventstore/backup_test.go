@@ -111,3 +111,31 @@ func TestSnapshotOfNoStream(t *testing.T) {
 	_, err := eventstore.SnapshotStream(context.Background(), connect(t, startServer(t)), "NONE", &bytes.Buffer{}, nil)
 	require.ErrorContains(t, err, "stream not found")
 }
+
+// A backup of a replicated stream (a cluster's) restores onto a single
+// server once its configuration asks for one replica.
+func TestRestoreOfAReplicatedStreamOnOneServer(t *testing.T) {
+	ctx := context.Background()
+	src := startServer(t)
+	openLog(t, src, eventstore.StreamConfig{})
+	var buf bytes.Buffer
+	snap, err := eventstore.SnapshotStream(ctx, connect(t, src), eventstore.DefaultStream, &buf, nil)
+	require.NoError(t, err)
+	snap.Config = bytes.Replace(snap.Config, []byte(`"num_replicas":1`), []byte(`"num_replicas":3`), 1)
+	require.Contains(t, string(snap.Config), `"num_replicas":3`)
+
+	dnc := connect(t, startServer(t))
+	_, err = eventstore.RestoreStream(ctx, dnc, eventstore.DefaultStream, snap, bytes.NewReader(buf.Bytes()), nil)
+	require.Error(t, err, "a single server took a stream of 3 replicas")
+
+	snap.Config, err = eventstore.WithReplicas(snap.Config, 1)
+	require.NoError(t, err)
+	dnc = connect(t, startServer(t))
+	_, err = eventstore.RestoreStream(ctx, dnc, eventstore.DefaultStream, snap, bytes.NewReader(buf.Bytes()), nil)
+	require.NoError(t, err)
+	js, err := jetstream.New(dnc)
+	require.NoError(t, err)
+	s, err := js.Stream(ctx, eventstore.DefaultStream)
+	require.NoError(t, err)
+	assert.Equal(t, 1, s.CachedInfo().Config.Replicas)
+}

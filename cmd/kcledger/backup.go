@@ -355,7 +355,12 @@ func checkRestores(ctx context.Context, dir string, m *backupManifest, progress 
 			return err
 		}
 		p := byteProgress{w: progress, what: "checking " + s.Name, last: time.Now()}
-		state, err := eventstore.RestoreStream(ctx, nc, s.Name, eventstore.Snapshot{Config: s.Config, State: s.State}, f, p.at)
+		config, err := eventstore.WithReplicas(s.Config, 1)
+		if err != nil {
+			f.Close()
+			return err
+		}
+		state, err := eventstore.RestoreStream(ctx, nc, s.Name, eventstore.Snapshot{Config: config, State: s.State}, f, p.at)
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("the backup of %s does not restore: %w", s.Name, err)

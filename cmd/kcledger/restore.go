@@ -297,7 +297,12 @@ func restoreOne(ctx context.Context, nc *nats.Conn, dir string, s backupStream, 
 	h := sha256.New()
 	p := byteProgress{w: progress, what: "restoring " + s.Name, last: time.Now()}
 	r := &checkedReader{r: io.LimitReader(file, f.Bytes), h: h}
-	state, err := eventstore.RestoreStream(ctx, nc, s.Name, eventstore.Snapshot{Config: s.Config, State: s.State}, r, p.at)
+	// The embedded server is a single node, whatever the stream was on.
+	config, err := eventstore.WithReplicas(s.Config, 1)
+	if err != nil {
+		return err
+	}
+	state, err := eventstore.RestoreStream(ctx, nc, s.Name, eventstore.Snapshot{Config: config, State: s.State}, r, p.at)
 	if got := hex.EncodeToString(h.Sum(nil)); r.n != f.Bytes || got != f.SHA256 {
 		return badBackup("%s changed since it was checked", f.Path)
 	}
