@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/kcledger/kcledger/eventstore"
 )
 
 // backupOf records an allocation on p and backs p up into a new
@@ -52,8 +54,9 @@ func flipByte(t *testing.T, path string, at int64) {
 // empty; and a target that is not empty is refused whatever the backup.
 func TestRestoreRefusesABadBackup(t *testing.T) {
 	a := startServe(t)
+	b := startServe(t)
 	good, keys := backupOf(t, a)
-	other, otherKeys := backupOf(t, startServe(t))
+	other, otherKeys := backupOf(t, b)
 	events := filepath.Join(streamsDir, "KCLEDGER.snapshot")
 
 	cases := []struct {
@@ -145,6 +148,42 @@ func TestRestoreRefusesABadBackup(t *testing.T) {
 		names, err := dirNames(target)
 		require.NoError(t, err)
 		assert.Equal(t, []string{"notes.txt"}, names)
+	})
+
+	// backup refuses, and leaves nothing behind: an --output that is
+	// not empty, a --data that is no ledger's, and the data directory of
+	// one ledger with the NATS server of another.
+	t.Run("backup refusals", func(t *testing.T) {
+		full := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(full, "x"), nil, 0o600))
+		empty := t.TempDir()
+		aPassword, err := readSecretFile(filepath.Join(a.data, natsServiceFile))
+		require.NoError(t, err)
+		for _, tc := range []struct {
+			name, output, data string
+			more               []string
+			code               int
+			says               string
+		}{
+			{"output not empty", full, a.data, nil, exitUsage, "not empty"},
+			{"no ledger in --data", filepath.Join(t.TempDir(), "b"), empty, nil, exitUsage, "no ledger-root.key"},
+			{"another ledger's password", filepath.Join(t.TempDir(), "b"), b.data, nil, exitFailure, "Authorization Violation"},
+			{"two ledgers", filepath.Join(t.TempDir(), "b"), b.data, []string{"--nats-user", eventstore.ServiceUser, "--nats-password", aPassword}, exitFailure, "not the same ledger's"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				code, stdout, stderr := runIn(append([]string{"backup", "--output", tc.output, "--data", tc.data, "--nats-url", a.nats}, tc.more...)...)
+				assert.Equal(t, tc.code, code, stderr)
+				assert.Empty(t, stdout)
+				assert.Contains(t, stderr, tc.says)
+				if tc.output != full {
+					_, err := os.Stat(tc.output)
+					assert.ErrorIs(t, err, os.ErrNotExist)
+					siblings, err := dirNames(filepath.Dir(tc.output))
+					require.NoError(t, err)
+					assert.Empty(t, siblings, "a partial backup was left")
+				}
+			})
+		}
 	})
 
 	t.Run("no ledger expected", func(t *testing.T) {
