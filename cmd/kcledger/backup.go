@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -38,7 +39,8 @@ type backupConfig struct {
 func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("backup", backupSummary+`.
 Run it beside serve, with serve's --data: it reads the secrets there and
-connects to serve's NATS server as its service user. The stream is taken
+connects to serve's NATS server as its service user; with serve stopped,
+it opens the data directory's store itself. The stream is taken
 as it stands at one moment of the backup, whose manifest names its last
 sequence; appends go on meanwhile, and the later ones are not in it. Exit 0 done,
 2 usage, 3 failed (nothing is left in --output)`, stderr)
@@ -59,7 +61,7 @@ sequence; appends go on meanwhile, and the later ones are not in it. Exit 0 done
 		fmt.Fprintf(stderr, "kcledger backup: %v\n", err)
 		return exitUsage
 	}
-	m, err := backup(ctx, c, terminal(stderr))
+	m, err := backup(ctx, c, terminal(stderr), stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "kcledger backup: %v\n", err)
 		return exitFailure
@@ -131,7 +133,7 @@ func (m *backupManifest) events() backupStream {
 // backup writes the backup into a directory beside c.Output, checks it,
 // and renames it to c.Output only once it is whole: a backup that
 // failed leaves nothing that looks like one.
-func backup(ctx context.Context, c backupConfig, progress io.Writer) (backupManifest, error) {
+func backup(ctx context.Context, c backupConfig, progress, note io.Writer) (backupManifest, error) {
 	rootKey, err := readSeed(filepath.Join(c.DataDir, ledgerRootFile), "ledger root")
 	if err != nil {
 		return backupManifest{}, err
@@ -173,11 +175,11 @@ func backup(ctx context.Context, c backupConfig, progress io.Writer) (backupMani
 		m.Files = append(m.Files, f)
 	}
 
-	nc, err := c.connect()
+	nc, stop, err := c.connectOrStart(note)
 	if err != nil {
 		return m, err
 	}
-	defer nc.Close()
+	defer stop()
 	if err := c.sameLedger(ctx, nc, root); err != nil {
 		return m, err
 	}
@@ -225,6 +227,58 @@ func backup(ctx context.Context, c backupConfig, progress io.Writer) (backupMani
 	return m, syncDir(parent)
 }
 
+// connectOrStart connects to serve's NATS server, or, when no serve
+// holds the data directory and it has an embedded store, starts the
+// embedded server on it in this process, as serve would, holding the
+// directory's lock until stop: a backup runs whether serve is up or not.
+func (c backupConfig) connectOrStart(note io.Writer) (nc *nats.Conn, stop func(), err error) {
+	// Where flock is missing (datalock_other.go), the lock says nothing
+	// of a running serve.
+	noLocks := runtime.GOOS == "windows" || runtime.GOOS == "plan9"
+	if c.Creds.Creds != "" || c.Creds.User != "" || noLocks {
+		nc, err := c.connect()
+		return nc, func() { closeConn(nc) }, err
+	}
+	unlock, err := lockDataDir(c.DataDir, "backup", time.Now())
+	if errors.Is(err, errDataDirInUse) {
+		nc, err := c.connect()
+		return nc, func() { closeConn(nc) }, err
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := os.Stat(filepath.Join(c.DataDir, "jetstream")); err != nil {
+		unlock() // no embedded store: serve ran on an external server
+		nc, err := c.connect()
+		return nc, func() { closeConn(nc) }, err
+	}
+	fail := func(err error) (*nats.Conn, func(), error) {
+		unlock()
+		return nil, nil, err
+	}
+	pw, err := readSecretFile(filepath.Join(c.DataDir, natsServiceFile))
+	if err != nil {
+		return fail(fmt.Errorf("the embedded server's service password: %w", err))
+	}
+	fmt.Fprintf(note, "kcledger backup: no serve holds %s: backing up its store with an embedded server of this process\n", c.DataDir)
+	ns, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: c.DataDir, Listen: "127.0.0.1:-1", Auth: eventstore.NewNATSAuth(pw, c.Stream)})
+	if err != nil {
+		return fail(err)
+	}
+	nc, err = eventstore.ConnectEmbedded(ns, "kcledger-backup", pw)
+	if err != nil {
+		shutdown(ns)
+		return fail(err)
+	}
+	return nc, func() { nc.Close(); shutdown(ns); unlock() }, nil
+}
+
+func closeConn(nc *nats.Conn) {
+	if nc != nil {
+		nc.Close()
+	}
+}
+
 // connect connects to serve's NATS server: as its service user, with
 // the data directory's password, unless credentials were given.
 func (c backupConfig) connect() (*nats.Conn, error) {
@@ -239,7 +293,7 @@ func (c backupConfig) connect() (*nats.Conn, error) {
 	opts := append(creds.options("kcledger-backup"), nats.MaxReconnects(5), nats.CustomInboxPrefix(eventstore.ServiceInboxPrefix))
 	nc, err := nats.Connect(c.NATSURL, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", c.NATSURL, err)
+		return nil, fmt.Errorf("connect to %s: %w (is serve running there? give its NATS address with --nats-url)", c.NATSURL, err)
 	}
 	return nc, nil
 }

@@ -225,3 +225,26 @@ func streamOf(t *testing.T, p *serveProc) jetstream.Stream {
 	require.NoError(t, err)
 	return s
 }
+
+// With serve stopped, backup opens the data directory's store itself,
+// and lets it go: serve starts again on it afterwards.
+func TestBackupOfAStoppedLedger(t *testing.T) {
+	p := startServe(t)
+	dir, keys := backupOf(t, p)
+	require.NoError(t, os.RemoveAll(dir))
+	p.stop(t)
+
+	code, out, stderr := runIn("backup", "--output", dir, "--data", p.data, "--nats-url", "nats://127.0.0.1:1")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stderr, "no serve holds")
+	assert.Contains(t, out, "up to seq 1")
+
+	again := startServe(t, "--data", p.data)
+	code, _, stderr = cli(t, again.http, "balances")
+	require.Equal(t, 0, code, stderr)
+
+	target := filepath.Join(t.TempDir(), "restored")
+	code, out, stderr = runIn("restore", "--input", dir, "--data", target, "--keys", keys)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, out, "up to seq 1")
+}
