@@ -408,7 +408,8 @@ func checkRestores(ctx context.Context, dir string, m *backupManifest, progress 
 		if err != nil {
 			return err
 		}
-		p := byteProgress{w: progress, what: "checking " + s.Name, last: time.Now()}
+		f0, _ := m.file(s.File)
+		p := byteProgress{w: progress, what: "checking " + s.Name, total: f0.Bytes, last: time.Now()}
 		config, err := eventstore.WithReplicas(s.Config, 1)
 		if err != nil {
 			f.Close()
@@ -434,11 +435,12 @@ func shutdown(ns *server.Server) {
 }
 
 // byteProgress reports a copy's advance on w at most every
-// progressEvery; w nil reports nothing.
+// progressEvery, against total when it is known; w nil reports nothing.
 type byteProgress struct {
-	w    io.Writer
-	what string
-	last time.Time
+	w     io.Writer
+	what  string
+	total int64
+	last  time.Time
 }
 
 func (p *byteProgress) at(n int64) {
@@ -446,5 +448,9 @@ func (p *byteProgress) at(n int64) {
 		return
 	}
 	p.last = time.Now()
+	if p.total > 0 {
+		fmt.Fprintf(p.w, "kcledger: %s: %s of %s bytes (%.0f%%)\n", p.what, groupDigits(uint64(n)), groupDigits(uint64(p.total)), 100*float64(n)/float64(p.total))
+		return
+	}
 	fmt.Fprintf(p.w, "kcledger: %s: %s bytes\n", p.what, groupDigits(uint64(n)))
 }

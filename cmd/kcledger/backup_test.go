@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -247,4 +248,19 @@ func TestBackupOfAStoppedLedger(t *testing.T) {
 	code, out, stderr = runIn("restore", "--input", dir, "--data", target, "--keys", keys)
 	require.Equal(t, exitOK, code, stderr)
 	assert.Contains(t, out, "up to seq 1")
+}
+
+// Long copies report their advance, against the size when it is known,
+// at most every progressEvery, and nothing off a terminal.
+func TestByteProgress(t *testing.T) {
+	var b strings.Builder
+	p := byteProgress{w: &b, what: "restoring KCLEDGER", total: 2_000_000}
+	p.at(500_000)
+	p.at(600_000) // too soon after the last
+	assert.Equal(t, "kcledger: restoring KCLEDGER: 500.000 of 2.000.000 bytes (25%)\n", b.String())
+	b.Reset()
+	p = byteProgress{w: &b, what: "backing up KCLEDGER"}
+	p.at(1_234_567)
+	assert.Equal(t, "kcledger: backing up KCLEDGER: 1.234.567 bytes\n", b.String())
+	(&byteProgress{total: 1}).at(1) // no terminal: nothing, no panic
 }

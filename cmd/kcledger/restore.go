@@ -295,7 +295,7 @@ func restoreOne(ctx context.Context, nc *nats.Conn, dir string, s backupStream, 
 	}
 	defer file.Close()
 	h := sha256.New()
-	p := byteProgress{w: progress, what: "restoring " + s.Name, last: time.Now()}
+	p := byteProgress{w: progress, what: "restoring " + s.Name, total: f.Bytes, last: time.Now()}
 	r := &checkedReader{r: io.LimitReader(file, f.Bytes), h: h}
 	// The embedded server is a single node, whatever the stream was on.
 	config, err := eventstore.WithReplicas(s.Config, 1)
