@@ -228,7 +228,8 @@ func streamOf(t *testing.T, p *serveProc) jetstream.Stream {
 }
 
 // With serve stopped, backup opens the data directory's store itself,
-// and lets it go: serve starts again on it afterwards.
+// and lets it go: serve starts again on it afterwards. The checkpoints
+// backed up are taken up by the restored ledger.
 func TestBackupOfAStoppedLedger(t *testing.T) {
 	p := startServe(t)
 	dir, keys := backupOf(t, p)
@@ -248,6 +249,13 @@ func TestBackupOfAStoppedLedger(t *testing.T) {
 	code, out, stderr = runIn("restore", "--input", dir, "--data", target, "--keys", keys)
 	require.Equal(t, exitOK, code, stderr)
 	assert.Contains(t, out, "up to seq 1")
+
+	// serve stopped saved its checkpoints, sealed with its key: the
+	// restored ledger resumes from them, its keys and signers restored.
+	again.stop(t)
+	r := startServe(t, "--data", target, "--log-level", "info")
+	r.waitLog(t, "balances resumed from their checkpoint")
+	r.waitLog(t, "idempotency key index resumed from its checkpoint")
 }
 
 // Long copies report their advance, against the size when it is known,
