@@ -20,8 +20,7 @@ import (
 // notices, reads again through a new consumer, and delivers every event
 // in order.
 func TestFollowReplacesAnAlteredConsumer(t *testing.T) {
-	defer func(d time.Duration) { consumerCheckEvery = d }(consumerCheckEvery)
-	consumerCheckEvery = 100 * time.Millisecond
+	defer consumerCheckEvery.Store(consumerCheckEvery.Swap(int64(100 * time.Millisecond)))
 	for _, tc := range []struct {
 		name  string
 		alter func(*jetstream.ConsumerConfig)

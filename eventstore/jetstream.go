@@ -473,7 +473,7 @@ func (s *JetStream) consume(ctx context.Context, filter string, after uint64, he
 	watch, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go func() {
-		t := time.NewTicker(consumerCheckEvery)
+		t := time.NewTicker(time.Duration(consumerCheckEvery.Load()))
 		defer t.Stop()
 		for {
 			if info := cons.CachedInfo(); info != nil {
@@ -544,8 +544,11 @@ func (s *JetStream) consume(ctx context.Context, filter string, after uint64, he
 }
 
 // consumerCheckEvery is how often a consume asks the server for its
-// consumer's configuration.
-var consumerCheckEvery = 5 * time.Second
+// consumer's configuration, in nanoseconds. It is atomic because a test
+// shortens it while consumes of earlier tests may still be winding down.
+var consumerCheckEvery atomic.Int64
+
+func init() { consumerCheckEvery.Store(int64(5 * time.Second)) }
 
 // ErrConsumerAltered marks a consumer whose configuration or deliveries
 // are not the ones kcledger asked for: someone changed it. Reading again,
