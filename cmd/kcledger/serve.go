@@ -62,6 +62,9 @@ type serveConfig struct {
 	NATSTLSCert, NATSTLSKey string
 	// Credentials of kcledger's own connection to an external server.
 	NATSCreds, NATSUser, NATSPassword, NATSToken, NATSCA string
+	// DebugPprof is where Go's profiles are served (pprof.go); "" is
+	// off.
+	DebugPprof string
 }
 
 // isLoopback says whether a listen address is reachable only from this
@@ -149,6 +152,7 @@ func parseServeConfig(args []string, stderr io.Writer) (serveConfig, int, bool) 
 	c := serveConfig{}
 	fs.StringVar(&c.HTTP, "http", env("KCLEDGER_HTTP", "127.0.0.1:8080"), "HTTP API listen address (KCLEDGER_HTTP)")
 	fs.StringVar(&c.Metrics, "metrics", env("KCLEDGER_METRICS", ""), "serve Prometheus metrics at /metrics on this address, e.g. 127.0.0.1:9464; off when empty (KCLEDGER_METRICS)")
+	fs.StringVar(&c.DebugPprof, "debug-pprof", env("KCLEDGER_DEBUG_PPROF", ""), "serve Go's CPU, block and mutex profiles (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060; off when empty (KCLEDGER_DEBUG_PPROF)")
 	fs.StringVar(&c.DataDir, "data", env("KCLEDGER_DATA", "./kcledger-data"), "data directory of the embedded JetStream server (KCLEDGER_DATA)")
 	fs.StringVar(&c.NATSListen, "nats-listen", env("KCLEDGER_NATS_LISTEN", "127.0.0.1:4222"), "where the embedded server listens for NATS clients such as the nats CLI (KCLEDGER_NATS_LISTEN)")
 	fs.StringVar(&c.NATSURL, "nats-url", env("KCLEDGER_NATS_URL", ""), "use this external NATS server or cluster instead of the embedded one, e.g. nats://127.0.0.1:4222 (KCLEDGER_NATS_URL)")
@@ -320,6 +324,13 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		return err
 	}
 	defer store.Close()
+	// After the embedded server, which sets the block profile's rate to
+	// its own option's.
+	stopPprof, err := startPprof(c.DebugPprof, log)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 	accounts, err := eventstore.OpenAccounts(ctx, js, c.AccountsBucket, c.Replicas)
 	if err != nil {
 		return err
