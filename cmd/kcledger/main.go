@@ -62,6 +62,7 @@ func init() {
 		{"restore", "restore a backup into a new data directory, every checksum checked before anything is written", runRestore},
 		{"keys", "print the public keys that sign events, to pin for verify", runKeys},
 		{"bench", "measure append throughput and latency against a NATS server", runBench},
+		{"bench-api", "measure recording over HTTP and the NATS service against the domain ledger, on a running serve", runBenchAPI},
 	}
 }
 
