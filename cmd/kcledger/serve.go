@@ -340,6 +340,13 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Every request's account, from memory while a watch keeps it
+	// current (eventstore.AccountCache: a disable is refused here at
+	// once, and by other processes within eventstore.AccountsMaxStale).
+	cached, err := accounts.Cache(ctx)
+	if err != nil {
+		return err
+	}
 	if natsAuth != nil {
 		// Readers may connect once their accounts are known; a disabled
 		// account is refused, and its connections closed, at once.
@@ -418,7 +425,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		Feed:        feed,
 		Checkpoints: store.Checkpoints(),
 		Balances:    balances,
-		Accounts:    accounts,
+		Accounts:    cached,
 		NATSURL:     natsURL,
 		NATSUsers:   natsUsersOf(natsAuth),
 		Stream:      store.Stream(),
@@ -438,7 +445,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	if m != nil {
 		pages = m
 	}
-	console, err := webui.New(webui.Config{API: a, Accounts: accounts, Sessions: sessions, Secure: c.TLSCert != "", Log: log, Now: time.Now, Observer: pages})
+	console, err := webui.New(webui.Config{API: a, Accounts: cached, Sessions: sessions, Secure: c.TLSCert != "", Log: log, Now: time.Now, Observer: pages})
 	if err != nil {
 		return err
 	}

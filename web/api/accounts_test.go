@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/eventstore"
 	"github.com/kcledger/kcledger/projections"
 	"github.com/kcledger/kcledger/web/api"
 	"github.com/kcledger/kcledger/web/api/apitest"
@@ -200,6 +202,39 @@ func TestDisableTakesEffectAtOnce(t *testing.T) {
 
 	apitest.RequireProblem(t, ta.Do(t, http.MethodPost, "/v1/users/"+apitest.FirstAdmin+"/disable", nil, nil), http.StatusForbidden, domain.CodeForbidden, "name")
 	apitest.RequireProblem(t, ta.Do(t, http.MethodPost, "/v1/users/nobody/disable", nil, nil), http.StatusNotFound, domain.CodeNotFound, "name")
+}
+
+// Two processes share the NATS server, each with its own connection and
+// account cache: a disable is refused at once by the process that made
+// it, and within eventstore.AccountsMaxStale by the other (by its watch,
+// in milliseconds; the bound holds even when the watch is behind:
+// eventstore's TestAccountCacheBehindWatchReadsTheBucket).
+func TestDisableTakesEffectOnAnotherProcessWithinTheBound(t *testing.T) {
+	ta := apitest.Start(t, apitest.Options{})
+	// Made before B starts, they are in both caches from the start.
+	tokens := []string{
+		ta.AddAccount(t, "kiem-toan-0", domain.RoleAuditor, nil, nil),
+		ta.AddAccount(t, "kiem-toan-1", domain.RoleAuditor, nil, nil),
+	}
+	tb := apitest.Start(t, apitest.Options{Beside: ta})
+	for round, p := range []struct {
+		name          string
+		disabler, far *apitest.API
+	}{{"disabled on A", ta, tb}, {"disabled on B", tb, ta}} {
+		name, token := fmt.Sprintf("kiem-toan-%d", round), tokens[round]
+		require.Eventually(t, func() bool { return p.far.As(token).Get(t, "/v1/balances").Status == http.StatusOK }, 5*time.Second, time.Millisecond,
+			"%s: the other process knows the new account", p.name)
+		require.Equal(t, http.StatusOK, p.disabler.As(token).Get(t, "/v1/balances").Status)
+
+		r := p.disabler.Do(t, http.MethodPost, "/v1/users/"+name+"/disable", nil, nil)
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+		disabled := time.Now()
+		apitest.RequireProblem(t, p.disabler.As(token).Get(t, "/v1/balances"), http.StatusUnauthorized, domain.CodeUnauthenticated, "Authorization")
+		require.Eventually(t, func() bool { return p.far.As(token).Get(t, "/v1/balances").Status == http.StatusUnauthorized },
+			eventstore.AccountsMaxStale, time.Millisecond, "%s: the other process refuses it within the bound", p.name)
+		t.Logf("%s: refused by the other process %s after the disable", p.name, time.Since(disabled).Round(time.Microsecond))
+		apitest.RequireProblem(t, p.far.As(token).Get(t, "/v1/balances"), http.StatusUnauthorized, domain.CodeUnauthenticated, "Authorization")
+	}
 }
 
 // An officer's balances hold its own lines only.

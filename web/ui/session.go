@@ -108,9 +108,12 @@ func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge tim
 	http.SetCookie(w, c)
 }
 
-// resume finds the session of r's cookie and its account, read now: a
+// resume finds the session of r's cookie and its account, as the API's
+// account store has it (serve's cache, eventstore.AccountCache): a
 // disabled account, a password set since the log-in, or a session past
-// its lifetime ends the session there and then, in every process.
+// its lifetime ends the session there and then, at once in the process
+// that disabled it or set the password, and within
+// eventstore.AccountsMaxStale in every other.
 func (s *Server) resume(ctx context.Context, r *http.Request) (string, *session, *domain.Account, error) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" || len(c.Value) > 128 {

@@ -37,15 +37,19 @@ var Now = time.Date(2026, time.June, 1, 3, 0, 0, 0, time.UTC)
 type API struct {
 	// Client sends as the first admin by default.
 	*Client
-	Server   *api.Server
-	NC       *nats.Conn
-	NATSURL  string
-	Accounts *eventstore.Accounts
+	Server  *api.Server
+	NC      *nats.Conn
+	NATSURL string
+	// Accounts is the API's account cache, as serve's.
+	Accounts *eventstore.AccountCache
 	Ledger   *domain.Ledger
 	Store    *eventstore.JetStream
 	// realTime switches the API's clock from Now to the real time.
 	realTime *atomic.Bool
-	scans    *scanCounter
+	// ns is the NATS server; firstAdmin the first admin's token.
+	ns         *server.Server
+	firstAdmin string
+	scans      *scanCounter
 }
 
 // As is the API seen with another token.
@@ -77,12 +81,32 @@ type Options struct {
 	ExternalNATS bool
 	// Observer is told of the API's answers (serve --metrics).
 	Observer api.Observer
+	// Beside serves as a second process beside another API: on its
+	// NATS server, through connections, a ledger and an account cache
+	// of its own, its first admin's token in hand.
+	Beside *API
 }
 
 // Start builds the API and serves it on 127.0.0.1, for the test's life.
 func Start(t *testing.T, o Options) *API {
 	t.Helper()
-	ns, nc, store := StartStore(t)
+	var (
+		ns    *server.Server
+		nc    *nats.Conn
+		store *eventstore.JetStream
+	)
+	if o.Beside != nil {
+		ns = o.Beside.ns
+		var err error
+		nc, err = eventstore.ConnectEmbedded(ns, "kcledger-test-beside", "")
+		require.NoError(t, err)
+		t.Cleanup(nc.Close)
+		store, err = eventstore.Open(t.Context(), nc, eventstore.StreamConfig{})
+		require.NoError(t, err)
+		t.Cleanup(store.Close)
+	} else {
+		ns, nc, store = StartStore(t)
+	}
 	repudiations := domain.NewRepudiations()
 	store.SkipRepudiated(repudiations)
 
@@ -97,12 +121,20 @@ func Start(t *testing.T, o Options) *API {
 
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
-	accounts, err := eventstore.OpenAccounts(t.Context(), js, "", 1)
+	bucket, err := eventstore.OpenAccounts(t.Context(), js, "", 1)
+	require.NoError(t, err)
+	accounts, err := bucket.Cache(ctx)
 	require.NoError(t, err)
 	history, err := eventstore.OpenReader(t.Context(), nc, store.Stream())
 	require.NoError(t, err)
-	secret, hash := domain.NewSecret()
-	require.NoError(t, accounts.Create(t.Context(), domain.Account{Name: FirstAdmin, Role: domain.RoleAdmin, TokenHash: hash, CreatedAt: Now, CreatedBy: "apitest"}))
+	token := ""
+	if o.Beside != nil {
+		token = o.Beside.firstAdmin
+	} else {
+		secret, hash := domain.NewSecret()
+		require.NoError(t, accounts.Create(t.Context(), domain.Account{Name: FirstAdmin, Role: domain.RoleAdmin, TokenHash: hash, CreatedAt: Now, CreatedBy: "apitest"}))
+		token = domain.Token(FirstAdmin, secret)
+	}
 
 	pub, key, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
@@ -113,7 +145,7 @@ func Start(t *testing.T, o Options) *API {
 	if o.ExternalNATS {
 		natsUsers = nil
 	}
-	a := &API{NC: nc, NATSURL: ns.ClientURL(), Accounts: accounts, Ledger: ledger, Store: store, realTime: new(atomic.Bool), scans: &scanCounter{HistoryReader: history}}
+	a := &API{ns: ns, firstAdmin: token, NC: nc, NATSURL: ns.ClientURL(), Accounts: accounts, Ledger: ledger, Store: store, realTime: new(atomic.Bool), scans: &scanCounter{HistoryReader: history}}
 	a.Server = api.New(api.Config{
 		Ledger:       ledger,
 		Balances:     balances,
@@ -134,7 +166,7 @@ func Start(t *testing.T, o Options) *API {
 	})
 	srv := httptest.NewServer(a.Server.Handler())
 	t.Cleanup(srv.Close)
-	a.Client = &Client{URL: srv.URL, HTTP: srv.Client(), Token: domain.Token(FirstAdmin, secret)}
+	a.Client = &Client{URL: srv.URL, HTTP: srv.Client(), Token: token}
 	return a
 }
 
