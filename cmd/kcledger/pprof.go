@@ -35,9 +35,10 @@ func startPprof(addr string, log *slog.Logger) (stop func(), err error) {
 	}
 	runtime.SetBlockProfileRate(pprofBlockRate)
 	runtime.SetMutexProfileFraction(pprofMutexFraction)
+	// No /debug/pprof/cmdline: the command line may hold a secret
+	// (--nats-password).
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
