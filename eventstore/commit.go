@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/google/uuid"
@@ -15,30 +17,58 @@ import (
 
 // Group commit. With an fsync on every write, one publish costs a disk
 // flush, and concurrent publishers mostly queue behind each other's
-// flushes. Appends that arrive while a commit is in flight are gathered
+// flushes. Appends that arrive while commits are in flight are gathered
 // into one JetStream atomic batch (nats-server 2.12+): the server checks
 // each message's own expectation and message id, stores all of them or
 // none, and flushes once. Callers of Append see no difference.
 //
-// A refused batch tells which rule failed but not which message broke
-// it, so its messages are then published one by one, each getting its
-// own answer (stale line, duplicate key, or success). A batch whose
-// outcome is unknown (timeout, lost connection) reports that to each
-// caller, who reloads its line and looks for its key, as for a single
-// publish.
-
-// Limits of one atomic batch. The server's own limit is 1000 messages.
+// It is adaptive, as a database's group commit, which only waits when
+// other commits are in flight. While fewer than batchFrom appends are
+// under way (queued or waiting for their answer), each is published at
+// once on its own, from its caller's goroutine, as without group commit:
+// a lone append is never delayed, nor are a few concurrent ones. From batchFrom on, appends
+// wait while maxInFlight commits are in flight, and those waiting are
+// gathered into one batch.
 //
-// Group commit is off by default: on a single-replica file stream,
-// nats-server 2.15 stages every atomic batch in a file store of its own,
-// created and deleted per batch, which costs more than the flushes it
-// saves at the batch sizes a few dozen writers produce (measured with
-// TestGroupCommitDebug and scripts/bench: 16 writers went from about
-// 3,300 to 2,000 appends/s). Replicated streams stage batches in memory.
+// On a single-replica file stream nats-server 2.15 stages every atomic
+// batch in a file store of its own, created and deleted per batch, one
+// after the other on the stream: a fixed cost per batch that is worth
+// several fsyncs (about a dozen single publishes on a quiet disk of the
+// build machine, a few dozen on a busy one). So batches pay there only
+// when they are large: from batchFromR1 concurrent appends, one batch at
+// a time, which makes each as large as it can be. Replicated streams
+// stage batches in memory, and two in flight keep the replicas busy.
+//
+// Several commits in flight may arrive in any order as far as the
+// expectations are concerned: each names an absolute sequence of its
+// line, which the server checks against the line as it is when it
+// commits the message, whatever was committed before; and one process
+// never has two appends of a line pending but by a caller that gave up
+// waiting (an unknown outcome, which it resolves by reloading the line).
+//
+// A refused batch tells which rule failed but not which message broke
+// it. For a stale expectation, the lines' heads say which: those whose
+// line has moved past their expectation are answered stale, as the server
+// would answer them, and the others are committed again. Any other
+// refusal, or a second one, republishes the messages one by one, each
+// getting its own answer (stale line, duplicate key, or success). A
+// batch whose outcome is unknown (timeout, lost connection) reports that
+// to each caller, who reloads its line and looks for its key, as for a
+// single publish.
+
+// Limits of group commit. The server's own limit is 1000 messages a
+// batch and 50 atomic batches in flight a stream. A gathered batch of
+// fewer than minBatch messages is published as single messages.
 const (
-	DefaultMaxBatch  = 1
-	maxBatchMessages = 1000
-	maxBatchBytes    = 4 << 20
+	DefaultMaxBatch     = maxBatchMessages
+	maxBatchMessages    = 1000
+	maxBatchBytes       = 4 << 20
+	batchFromR1         = 32
+	batchFromReplicas   = 2
+	maxInFlightR1       = 1
+	maxInFlightReplicas = 2
+	minBatchR1          = 4
+	minBatchReplicas    = 2
 )
 
 // JetStream's atomic batch headers.
@@ -51,7 +81,12 @@ const (
 // pendingAppend is one message waiting for the committer.
 type pendingAppend struct {
 	msg  *nats.Msg
+	line string             // its expectation's filter: the line
 	done chan publishResult // buffered: the committer never blocks on it
+}
+
+func newPending(m *nats.Msg) *pendingAppend {
+	return &pendingAppend{msg: m, line: m.Header.Get(hdrExpectedSubjSeqSub), done: make(chan publishResult, 1)}
 }
 
 type publishResult struct {
@@ -60,12 +95,43 @@ type publishResult struct {
 	err       error
 }
 
-// commitStats counts what the committer did, for tests and benchmarks.
+// commitStats counts what the committer did, for tests, benchmarks and
+// metrics.
 type commitStats struct {
+	singles   atomic.Uint64 // messages published on their own
 	batches   atomic.Uint64 // atomic batches committed
 	batched   atomic.Uint64 // messages committed in them
 	fallbacks atomic.Uint64 // refused batches republished one by one
+	resolved  atomic.Uint64 // refused batches split by the lines' heads
+	waits     atomic.Uint64 // times an append waited for a commit slot
+	deferred  atomic.Uint64 // appends left for a later batch: their line was in this one
 }
+
+// CommitStats is what group commit did since Open.
+type CommitStats struct {
+	// Singles are messages published on their own; Batches the atomic
+	// batches committed, holding Batched messages.
+	Singles, Batches, Batched uint64
+	// Fallbacks are refused batches republished one by one; Resolved
+	// refused batches split by their lines' heads.
+	Fallbacks, Resolved uint64
+	// Waits counts the times appends waited for a commit in flight.
+	Waits uint64
+}
+
+// CommitStats says what group commit did since Open.
+func (s *JetStream) CommitStats() CommitStats {
+	return CommitStats{
+		Singles: s.stats.singles.Load(), Batches: s.stats.batches.Load(), Batched: s.stats.batched.Load(),
+		Fallbacks: s.stats.fallbacks.Load(), Resolved: s.stats.resolved.Load(), Waits: s.stats.waits.Load(),
+	}
+}
+
+// OnCommit makes group commit call fn with the number of messages of
+// each commit (1 for a message published alone), from its own
+// goroutines: fn must be quick and safe for concurrent use. Call it
+// before appending.
+func (s *JetStream) OnCommit(fn func(messages int)) { s.onCommit = fn }
 
 // publish stores m and returns its sequence, through the committer when
 // group commit is on.
@@ -73,7 +139,16 @@ func (s *JetStream) publish(ctx context.Context, m *nats.Msg) (publishResult, er
 	if s.queue == nil {
 		return s.publishOne(ctx, m)
 	}
-	p := &pendingAppend{msg: m, done: make(chan publishResult, 1)}
+	n := s.underWay.Add(1)
+	defer s.underWay.Add(-1)
+	if n < int64(s.batchFrom) {
+		// Few appends under way: this one goes at once, on its own, from
+		// the caller's goroutine, as without group commit.
+		s.stats.singles.Add(1)
+		s.observeCommit(1)
+		return s.publishOne(ctx, m)
+	}
+	p := newPending(m)
 	select {
 	case s.queue <- p:
 	case <-ctx.Done():
@@ -108,55 +183,125 @@ func (s *JetStream) publishOne(ctx context.Context, m *nats.Msg) (publishResult,
 	return publishResult{seq: ack.Sequence, duplicate: ack.Duplicate}, nil
 }
 
-// runCommitter gathers queued appends into batches until ctx ends; then it
-// answers whatever is still queued with an error.
+// runCommitter publishes queued appends, or gathers them into batches,
+// until ctx ends; then it waits for the commits in flight and answers
+// whatever is still queued with an error.
 func (s *JetStream) runCommitter(ctx context.Context) {
-	defer close(s.committerDone)
-	var carry *pendingAppend
+	slots := make(chan struct{}, s.maxInFlight)
+	var inFlight sync.WaitGroup
+	defer func() {
+		inFlight.Wait()
+		s.failQueued()
+		close(s.committerDone)
+	}()
 	for {
-		first := carry
-		carry = nil
-		if first == nil {
+		var first *pendingAppend
+		if len(s.deferred) > 0 {
+			first, s.deferred = s.deferred[0], s.deferred[1:]
+		} else {
 			select {
 			case <-ctx.Done():
-				s.failQueued()
 				return
 			case first = <-s.queue:
 			}
 		}
-		var batch []*pendingAppend
-		batch, carry = s.gather(first)
-		s.commit(ctx, batch)
+		if s.underWay.Load() < int64(s.batchFrom) {
+			// Fewer appends under way than when this one was queued:
+			// it goes at once, on its own.
+			s.stats.singles.Add(1)
+			s.observeCommit(1)
+			inFlight.Add(1)
+			go func() {
+				defer inFlight.Done()
+				cctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
+				defer cancel()
+				r, _ := s.publishOne(cctx, first.msg)
+				first.done <- r
+			}()
+			continue
+		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			// Every slot is taken: this append waits, and the ones
+			// arriving meanwhile gather behind it.
+			s.stats.waits.Add(1)
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				first.done <- publishResult{err: errClosed}
+				return
+			}
+		}
+		// The appends just answered are runnable, and their writers
+		// about to append again: let them queue before gathering, rather
+		// than take the first of them alone. (A channel wakes the
+		// committer first, ahead of them.) Nothing waits if nothing else
+		// is runnable: this is no timer.
+		runtime.Gosched()
+		batch := s.gather(first)
+		inFlight.Add(1)
+		go func() {
+			defer inFlight.Done()
+			s.commit(ctx, batch)
+			<-slots
+		}()
 	}
 }
 
-// gather returns first and the appends queued behind it, up to the batch
-// limits, and the append that had to wait for the next batch, if any.
-func (s *JetStream) gather(first *pendingAppend) (batch []*pendingAppend, carry *pendingAppend) {
-	batch = []*pendingAppend{first}
-	lines := map[string]bool{first.msg.Header.Get(hdrExpectedSubjSeqSub): true}
+func (s *JetStream) observeCommit(messages int) {
+	if s.onCommit != nil {
+		s.onCommit(messages)
+	}
+}
+
+// gather returns first and the appends waiting behind it (those deferred
+// from earlier batches first), up to the batch limits. An append on a
+// line already in the batch is deferred to a later one: two expectations
+// on one line in one batch are both checked against the line as it was
+// before the batch, and both pass (nats-server 2.15).
+func (s *JetStream) gather(first *pendingAppend) []*pendingAppend {
+	batch := []*pendingAppend{first}
+	lines := map[string]bool{first.line: true}
 	size := len(first.msg.Data)
-	for len(batch) < s.maxBatch && size < maxBatchBytes {
-		select {
-		case p := <-s.queue:
-			// Two expectations on one line in one batch are both checked
-			// against the line as it was before the batch, and both pass
-			// (nats-server 2.15): the second waits for the next batch.
-			line := p.msg.Header.Get(hdrExpectedSubjSeqSub)
-			if lines[line] {
-				return batch, p
-			}
-			lines[line] = true
-			batch = append(batch, p)
-			size += len(p.msg.Data)
-		default:
-			return batch, nil
+	full := func() bool { return len(batch) >= s.maxBatch || size >= maxBatchBytes }
+	add := func(p *pendingAppend) bool {
+		if lines[p.line] {
+			return false
+		}
+		lines[p.line] = true
+		batch = append(batch, p)
+		size += len(p.msg.Data)
+		return true
+	}
+	kept := s.deferred[:0]
+	for _, p := range s.deferred {
+		if full() || !add(p) {
+			kept = append(kept, p)
 		}
 	}
-	return batch, nil
+	s.deferred = kept
+	// The deferred are bounded by what the queue held: at most maxBatch
+	// more are taken from it than the batch holds.
+	for !full() && len(s.deferred) < s.maxBatch {
+		select {
+		case p := <-s.queue:
+			if !add(p) {
+				s.stats.deferred.Add(1)
+				s.deferred = append(s.deferred, p)
+			}
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 func (s *JetStream) failQueued() {
+	for _, p := range s.deferred {
+		p.done <- publishResult{err: errClosed}
+	}
+	s.deferred = nil
 	for {
 		select {
 		case p := <-s.queue:
@@ -171,11 +316,21 @@ func (s *JetStream) failQueued() {
 func (s *JetStream) commit(ctx context.Context, batch []*pendingAppend) {
 	ctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
 	defer cancel()
-	if len(batch) == 1 {
-		r, _ := s.publishOne(ctx, batch[0].msg)
-		batch[0].done <- r
+	if len(batch) < s.minBatch {
+		s.stats.singles.Add(uint64(len(batch)))
+		for range batch {
+			s.observeCommit(1)
+		}
+		s.oneByOne(ctx, batch)
 		return
 	}
+	s.observeCommit(len(batch))
+	s.commitBatch(ctx, batch, true)
+}
+
+// commitBatch publishes batch as one atomic batch; if it is refused for a
+// stale expectation and resolve is set, it splits it by the lines' heads.
+func (s *JetStream) commitBatch(ctx context.Context, batch []*pendingAppend, resolve bool) {
 	first, err := s.publishBatch(ctx, batch)
 	var refused *batchRefusedError
 	switch {
@@ -185,26 +340,80 @@ func (s *JetStream) commit(ctx context.Context, batch []*pendingAppend) {
 		for i, p := range batch {
 			p.done <- publishResult{seq: first + uint64(i)}
 		}
+	case errors.As(err, &refused) && resolve && (refused.code == errCodeWrongLastSeq || refused.code == errCodeWrongLastSeqClustered):
+		s.stats.resolved.Add(1)
+		rest := s.answerStale(ctx, batch, refused)
+		switch {
+		case len(rest) == len(batch):
+			s.stats.fallbacks.Add(1)
+			s.oneByOne(ctx, rest)
+		case len(rest) >= s.minBatch:
+			s.commitBatch(ctx, rest, false)
+		default:
+			s.oneByOne(ctx, rest)
+		}
 	case errors.As(err, &refused):
 		// Nothing of the batch was stored: one by one, each message gets
 		// its own verdict.
 		s.stats.fallbacks.Add(1)
-		done := make(chan struct{}, len(batch))
-		for _, p := range batch {
-			go func() {
-				r, _ := s.publishOne(ctx, p.msg)
-				p.done <- r
-				done <- struct{}{}
-			}()
-		}
-		for range batch {
-			<-done
-		}
+		s.oneByOne(ctx, batch)
 	default:
 		for _, p := range batch {
 			p.done <- publishResult{err: err}
 		}
 	}
+}
+
+// oneByOne publishes each message of batch on its own, all at once.
+func (s *JetStream) oneByOne(ctx context.Context, batch []*pendingAppend) {
+	if len(batch) == 1 {
+		r, _ := s.publishOne(ctx, batch[0].msg)
+		batch[0].done <- r
+		return
+	}
+	var wg sync.WaitGroup
+	for _, p := range batch {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, _ := s.publishOne(ctx, p.msg)
+			p.done <- r
+		}()
+	}
+	wg.Wait()
+}
+
+// answerStale answers, as the server would, the appends of a batch
+// refused for a stale expectation whose line has moved past their
+// expectation, and returns the others. Lines only grow, so a head past
+// the expectation is proof; a head not past it, or one that could not be
+// read, leaves the append to be committed again.
+func (s *JetStream) answerStale(ctx context.Context, batch []*pendingAppend, refused *batchRefusedError) []*pendingAppend {
+	stale := make([]bool, len(batch))
+	var wg sync.WaitGroup
+	for i, p := range batch {
+		want, err := strconv.ParseUint(p.msg.Header.Get(hdrExpectedSubjSeq), 10, 64)
+		if err != nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			head, err := s.lastSeq(ctx, p.line)
+			stale[i] = err == nil && head > want
+		}()
+	}
+	wg.Wait()
+	var rest []*pendingAppend
+	for i, p := range batch {
+		if !stale[i] {
+			rest = append(rest, p)
+			continue
+		}
+		err := &jetstream.APIError{Code: 400, ErrorCode: jetstream.ErrorCode(refused.code), Description: refused.description}
+		p.done <- publishResult{err: err}
+	}
+	return rest
 }
 
 // batchRefusedError is the server's refusal of a whole atomic batch: none

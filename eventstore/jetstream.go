@@ -33,11 +33,19 @@ type JetStream struct {
 	keysResumed uint64
 	keysProblem error
 
-	// Group commit (commit.go); queue is nil when it is off.
+	// Group commit (commit.go); queue is nil when it is off. deferred
+	// belongs to the committer's goroutine; underWay counts the appends
+	// queued or waiting for their answer.
 	queue         chan *pendingAppend
+	deferred      []*pendingAppend
+	underWay      atomic.Int64
 	maxBatch      int
+	minBatch      int
+	batchFrom     int
+	maxInFlight   int
 	committerDone chan struct{}
 	stats         commitStats
+	onCommit      func(messages int)
 
 	// repudiated, when set, names the messages Load and Follow deliver
 	// as repudiated, without decoding them (SkipRepudiated).
@@ -106,12 +114,20 @@ func Open(ctx context.Context, nc *nats.Conn, c StreamConfig) (*JetStream, error
 		stop()
 		return nil, fmt.Errorf("eventstore: building the idempotency key index: %w", ctx.Err())
 	}
+	log.minBatch, log.batchFrom, log.maxInFlight = minBatchR1, batchFromR1, maxInFlightR1
+	if c.Replicas > 1 {
+		log.minBatch, log.batchFrom, log.maxInFlight = minBatchReplicas, batchFromReplicas, maxInFlightReplicas
+	}
 	if log.maxBatch > 1 {
-		log.queue = make(chan *pendingAppend, log.maxBatch)
-		log.committerDone = make(chan struct{})
-		go log.runCommitter(runCtx)
+		log.startCommitter(runCtx)
 	}
 	return log, nil
+}
+
+func (s *JetStream) startCommitter(ctx context.Context) {
+	s.queue = make(chan *pendingAppend, s.maxBatch)
+	s.committerDone = make(chan struct{})
+	go s.runCommitter(ctx)
 }
 
 // Close stops following the stream and committing (appends still queued
