@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +38,11 @@ type benchResult struct {
 	P99Micros   int64   `json:"p99_us"`
 	Errors      int     `json:"errors"`
 	Durability  string  `json:"durability"`
+	// What group commit did: messages published alone, atomic batches
+	// and the messages in them.
+	Singles uint64 `json:"singles"`
+	Batches uint64 `json:"batches"`
+	Batched uint64 `json:"batched"`
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -46,13 +52,21 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	count := fs.Int("count", 2000, "disbursements to record in all")
 	limit := fs.Duration("duration", 2*time.Minute, "stop after this long even if --count is not reached")
 	allowExisting := fs.Bool("allow-existing", false, "write into a stream that already holds events (never do this on a real ledger: benchmark movements are real events)")
-	groupCommit := fs.Int("group-commit", 1, "appends gathered per JetStream atomic batch; 1 is off, as in serve")
+	groupCommit := fs.Int("group-commit", eventstore.DefaultMaxBatch, "at most this many waiting appends gathered per JetStream atomic batch, as in serve; 1 is off")
+	sample := fs.String("message-sample", "", "instead: write the body of a typical disbursement's message to this file, and print its headers as Name:Value lines (the line's expectation as padding of the same size), for raw benchmarks of kcledger's message size")
 	fillN := fs.Int("fill", 0, "instead: fill an empty stream with this many valid, signed events, as fast as JetStream takes them, for replay and verify benchmarks (needs --nats-url, --keys-out and --data)")
 	keysOut := fs.String("keys-out", "", "with --fill: where to write the signing key, for kcledger verify --keys")
 	fillData := fs.String("data", "", "with --fill: the data directory of the serve that will read the stream; fill signs with its signing key, endorsed by its ledger root (both made if missing)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
+	}
+	if *sample != "" {
+		if err := writeMessageSample(*sample, stdout); err != nil {
+			fmt.Fprintf(stderr, "kcledger bench --message-sample: %v\n", err)
+			return exitFailure
+		}
+		return exitOK
 	}
 	if *fillN > 0 {
 		if *natsURL == "" || *keysOut == "" || *fillData == "" || *fillN > maxBenchFill {
@@ -126,21 +140,10 @@ func bench(ctx context.Context, natsURL string, writers, count, groupCommit int,
 	defer store.Close()
 	ledger := domain.NewLedger(store, domain.Policy{})
 	provinces := domain.Provinces(domain.Scheme63)
-	const fy = 2024
 	now := time.Now().UTC()
 	run := uuid.NewString()[:8]
 	cmd := func(kind domain.CommandKind, province string, key string) domain.Command {
-		c := domain.Command{
-			Kind: kind, FiscalYear: fy, Province: province, Source: domain.SourceLocal,
-			EffectiveDate: domain.Date{Year: fy, Month: time.March, Day: 1},
-			EventID:       uuid.Must(uuid.NewV7()).String(), Actor: "bench", IdempotencyKey: key, Now: now,
-		}
-		if kind == domain.Allocate {
-			c.Amount, c.Decision = domain.MaxMovement, "1/QĐ-BENCH"
-		} else {
-			c.Amount, c.Voucher, c.Beneficiary = domain.AmountFromInt64(1000), "KB-BENCH", "Cơ sở CNNT thử tải"
-		}
-		return c
+		return benchCommand(kind, province, key, now)
 	}
 	for _, p := range provinces {
 		if _, err := ledger.Record(ctx, cmd(domain.Allocate, p.Code, "bench-"+run+"-alloc-"+p.Code)); err != nil {
@@ -185,6 +188,8 @@ func bench(ctx context.Context, natsURL string, writers, count, groupCommit int,
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	st := store.CommitStats()
+	res.Singles, res.Batches, res.Batched = st.Singles, st.Batches, st.Batched
 	var all []time.Duration
 	for w := range writers {
 		all = append(all, latencies[w]...)
@@ -199,4 +204,67 @@ func bench(ctx context.Context, natsURL string, writers, count, groupCommit int,
 		res.P99Micros = all[min(len(all)-1, len(all)*99/100)].Microseconds()
 	}
 	return res, nil
+}
+
+// benchCommand is a command of the benchmark on the local line of
+// province in 2024: an allocation of the largest movement, or a
+// disbursement of 1 000 đồng.
+func benchCommand(kind domain.CommandKind, province, key string, now time.Time) domain.Command {
+	const fy = 2024
+	c := domain.Command{
+		Kind: kind, FiscalYear: fy, Province: province, Source: domain.SourceLocal,
+		EffectiveDate: domain.Date{Year: fy, Month: time.March, Day: 1},
+		EventID:       uuid.Must(uuid.NewV7()).String(), Actor: "bench", IdempotencyKey: key, Now: now,
+	}
+	if kind == domain.Allocate {
+		c.Amount, c.Decision = domain.MaxMovement, "1/QĐ-BENCH"
+	} else {
+		c.Amount, c.Voucher, c.Beneficiary = domain.AmountFromInt64(1000), "KB-BENCH", "Cơ sở CNNT thử tải"
+	}
+	return c
+}
+
+// writeMessageSample writes the body of the message of a disbursement as
+// kcledger bench records it to path, and its headers to w, one Name:Value
+// a line, but for the message id (a raw benchmark sets its own) and the
+// line's expectation (which a raw benchmark cannot meet), written as
+// padding headers of the same size.
+func writeMessageSample(path string, w io.Writer) error {
+	ctx := context.Background()
+	ledger := domain.NewLedger(eventstore.NewMemory(), domain.Policy{})
+	now := time.Now().UTC()
+	if _, err := ledger.Record(ctx, benchCommand(domain.Allocate, "01", "bench-sample-alloc", now)); err != nil {
+		return err
+	}
+	res, err := ledger.Record(ctx, benchCommand(domain.Disburse, "01", "bench-sample-0-0", now))
+	if err != nil {
+		return err
+	}
+	m, err := eventstore.NewMessage(domain.Proposal{Event: res.Recorded.Event, ExpectedSeq: 12345})
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, m.Data, 0o600); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(m.Header))
+	for k := range m.Header {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	pad := 0
+	for _, k := range names {
+		switch {
+		case k == nats.MsgIdHdr:
+		case strings.HasPrefix(k, "Nats-Expected-"):
+			// "X-Pad-N" and a value: as many bytes as the expectation.
+			pad++
+			name := fmt.Sprintf("X-Pad-%d", pad)
+			v := m.Header.Get(k)
+			fmt.Fprintf(w, "%s:%s\n", name, strings.Repeat("x", len(k)+len(v)-len(name)))
+		default:
+			fmt.Fprintf(w, "%s:%s\n", k, m.Header.Get(k))
+		}
+	}
+	return nil
 }

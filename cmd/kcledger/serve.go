@@ -51,8 +51,9 @@ type serveConfig struct {
 	// Rebuild ignores every checkpoint: the projections are rebuilt from
 	// the whole stream, and new checkpoints saved.
 	Rebuild bool
-	// GroupCommit bounds the appends gathered into one atomic batch; 1
-	// (the default) publishes each on its own.
+	// GroupCommit bounds the appends gathered into one atomic batch
+	// (adaptive group commit, eventstore.DefaultMaxBatch by default); 1
+	// publishes each on its own.
 	GroupCommit int
 	// TLSCert and TLSKey make the API speak HTTPS.
 	TLSCert, TLSKey string
@@ -162,7 +163,7 @@ func parseServeConfig(args []string, stderr io.Writer) (serveConfig, int, bool) 
 	dup := fs.String("duplicate-window", env("KCLEDGER_DUPLICATE_WINDOW", eventstore.DefaultDuplicateWindow.String()), "JetStream duplicate window; idempotency itself lasts forever (KCLEDGER_DUPLICATE_WINDOW)")
 	fsync := fs.String("fsync-interval", env("KCLEDGER_FSYNC_INTERVAL", "0"), "0 fsyncs every write before acknowledging it (durable across power cuts); a duration such as 1s fsyncs periodically: faster, but a power cut can lose acknowledged writes (KCLEDGER_FSYNC_INTERVAL)")
 	settle := fs.String("settlement-end-2026", env("KCLEDGER_SETTLEMENT_END_2026", "01-31"), "MM-DD in the next year: end of the settlement-adjustment period for fiscal years from 2026 (Law 89/2025) (KCLEDGER_SETTLEMENT_END_2026)")
-	groupCommit := fs.String("group-commit", env("KCLEDGER_GROUP_COMMIT", "1"), "gather up to this many concurrent appends into one JetStream atomic batch; 1 publishes each on its own, faster on a single-replica stream (KCLEDGER_GROUP_COMMIT)")
+	groupCommit := fs.String("group-commit", env("KCLEDGER_GROUP_COMMIT", strconv.Itoa(eventstore.DefaultMaxBatch)), "adaptive group commit: appends that wait while commits are in flight are gathered, up to this many, into one JetStream atomic batch; a lone append is never delayed; 1 publishes each on its own (KCLEDGER_GROUP_COMMIT)")
 	fs.StringVar(&c.TLSCert, "tls-cert", env("KCLEDGER_TLS_CERT", ""), "PEM certificate for HTTPS (KCLEDGER_TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", env("KCLEDGER_TLS_KEY", ""), "PEM private key for HTTPS (KCLEDGER_TLS_KEY)")
 	fs.StringVar(&c.NATSTLSCert, "nats-tls-cert", env("KCLEDGER_NATS_TLS_CERT", ""), "PEM certificate: the embedded NATS server speaks TLS to its clients (KCLEDGER_NATS_TLS_CERT)")
