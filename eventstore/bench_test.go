@@ -105,8 +105,25 @@ func benchEvent(line domain.LineKey, i int) domain.Event {
 
 // BenchmarkRecord16 is BenchmarkRecord with 16 concurrent writers spread
 // over the 63 provinces, one line each at a time.
-func BenchmarkRecord16(b *testing.B) {
-	_, log := benchServer(b)
+func BenchmarkRecord16(b *testing.B) { benchRecordConcurrent(b, 16, 0) }
+
+// BenchmarkRecord64 is the same with 64 writers, where group commit
+// (on by default) gathers batches; BenchmarkRecord64Off without it.
+// Profile with -cpuprofile: the client and the server share the
+// process.
+func BenchmarkRecord64(b *testing.B)    { benchRecordConcurrent(b, 64, 0) }
+func BenchmarkRecord64Off(b *testing.B) { benchRecordConcurrent(b, 64, 1) }
+
+func benchRecordConcurrent(b *testing.B, writers, maxBatch int) {
+	s, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: b.TempDir(), Listen: "127.0.0.1:-1"})
+	require.NoError(b, err)
+	b.Cleanup(s.Shutdown)
+	nc, err := nats.Connect(s.ClientURL())
+	require.NoError(b, err)
+	b.Cleanup(nc.Close)
+	log, err := eventstore.Open(context.Background(), nc, eventstore.StreamConfig{MaxBatch: maxBatch})
+	require.NoError(b, err)
+	b.Cleanup(log.Close)
 	ctx := context.Background()
 	ledger := domain.NewLedger(log, domain.Policy{})
 	now := time.Now().UTC()
@@ -118,7 +135,7 @@ func BenchmarkRecord16(b *testing.B) {
 		_, err := ledger.Record(ctx, cmd(domain.Allocate, p.Code, "alloc-"+p.Code))
 		require.NoError(b, err)
 	}
-	const writers = 16
+	before := log.CommitStats()
 	b.ResetTimer()
 	var wg sync.WaitGroup
 	for w := range writers {
@@ -135,4 +152,10 @@ func BenchmarkRecord16(b *testing.B) {
 		}()
 	}
 	wg.Wait()
+	b.StopTimer()
+	after := log.CommitStats()
+	if batches := after.Batches - before.Batches; batches > 0 {
+		b.ReportMetric(float64(after.Batched-before.Batched)/float64(batches), "msgs/batch")
+	}
+	b.ReportMetric(float64(after.Singles-before.Singles)/float64(b.N), "singles/op")
 }

@@ -24,20 +24,25 @@ import (
 //
 // It is adaptive, as a database's group commit, which only waits when
 // other commits are in flight. While fewer than batchFrom appends are
-// under way (queued or waiting for their answer), each is published at
-// once on its own, from its caller's goroutine, as without group commit:
-// a lone append is never delayed, nor are a few concurrent ones. From batchFrom on, appends
-// wait while maxInFlight commits are in flight, and those waiting are
-// gathered into one batch.
+// under way (queued or waiting for their answer), and no batch went of
+// late, each is published at once on its own, from its caller's
+// goroutine, as without group commit: a lone append is never delayed,
+// nor are a few concurrent ones, and no timer is involved anywhere.
+// From batchFrom on, appends go through the committer: they wait while
+// maxInFlight commits are in flight, and those waiting are gathered
+// into one batch. The committer stays at it while its last two batches
+// held batchFrom appends between them; a small batch hands back to the
+// single publishes.
 //
 // On a single-replica file stream nats-server 2.15 stages every atomic
 // batch in a file store of its own, created and deleted per batch, one
-// after the other on the stream: a fixed cost per batch that is worth
-// several fsyncs (about a dozen single publishes on a quiet disk of the
-// build machine, a few dozen on a busy one). So batches pay there only
-// when they are large: from batchFromR1 concurrent appends, one batch at
-// a time, which makes each as large as it can be. Replicated streams
-// stage batches in memory, and two in flight keep the replicas busy.
+// after the other on the stream: a fixed cost per batch worth many
+// fsyncs (about a dozen single publishes on the quiet build machine, in
+// the figures; several dozen when its disk is busy). So batches
+// pay there only when they are large: from batchFromR1 appends under
+// way, one batch at a time, which makes each as large as it can be.
+// Replicated streams stage batches in memory, and two in flight keep the
+// replicas busy.
 //
 // Several commits in flight may arrive in any order as far as the
 // expectations are concerned: each names an absolute sequence of its
@@ -69,6 +74,8 @@ const (
 	maxInFlightReplicas = 2
 	minBatchR1          = 4
 	minBatchReplicas    = 2
+	maxYields           = 64
+	maxYieldsStill      = 4
 )
 
 // JetStream's atomic batch headers.
@@ -141,14 +148,19 @@ func (s *JetStream) publish(ctx context.Context, m *nats.Msg) (publishResult, er
 	}
 	n := s.underWay.Add(1)
 	defer s.underWay.Add(-1)
-	if n < int64(s.batchFrom) {
-		// Few appends under way: this one goes at once, on its own, from
-		// the caller's goroutine, as without group commit.
+	if n < int64(s.batchFrom) && s.queued.Load() == 0 && !s.batching() {
+		// Few appends under way, none of them through the committer, and
+		// no batches of late: this one goes at once, on its own, from the
+		// caller's goroutine, as without group commit. (While batches
+		// go, appends join them: the writers a batch has just answered
+		// would otherwise come back one by one, each alone.)
 		s.stats.singles.Add(1)
 		s.observeCommit(1)
 		return s.publishOne(ctx, m)
 	}
 	p := newPending(m)
+	s.queued.Add(1)
+	defer s.queued.Add(-1)
 	select {
 	case s.queue <- p:
 	case <-ctx.Done():
@@ -205,7 +217,7 @@ func (s *JetStream) runCommitter(ctx context.Context) {
 			case first = <-s.queue:
 			}
 		}
-		if s.underWay.Load() < int64(s.batchFrom) {
+		if s.underWay.Load() < int64(s.batchFrom) && !s.batching() {
 			// Fewer appends under way than when this one was queued:
 			// it goes at once, on its own.
 			s.stats.singles.Add(1)
@@ -233,20 +245,49 @@ func (s *JetStream) runCommitter(ctx context.Context) {
 				return
 			}
 		}
-		// The appends just answered are runnable, and their writers
-		// about to append again: let them queue before gathering, rather
-		// than take the first of them alone. (A channel wakes the
-		// committer first, ahead of them.) Nothing waits if nothing else
-		// is runnable: this is no timer.
-		runtime.Gosched()
+		s.letAnsweredQueue()
 		batch := s.gather(first)
 		inFlight.Add(1)
 		go func() {
 			defer inFlight.Done()
 			s.commit(ctx, batch)
+			s.prevAnswered.Store(s.lastAnswered.Swap(int32(len(batch))))
 			<-slots
 		}()
 	}
+}
+
+// letAnsweredQueue yields to the writers the last batch has just
+// answered, while they keep queueing their next appends, before the
+// committer gathers: a channel wakes the committer ahead of them, and it
+// would otherwise take the first of them alone, then the others in the
+// next batch, and so on (two cohorts taking turns, each batch half as
+// large as it could be). Nothing waits when nothing else is runnable:
+// this is no timer, and only batches get here.
+func (s *JetStream) letAnsweredQueue() {
+	target := min(len(s.queue)+int(s.lastAnswered.Load()), cap(s.queue))
+	still := 0
+	for range maxYields {
+		n := len(s.queue)
+		if n >= target || still >= maxYieldsStill {
+			return
+		}
+		runtime.Gosched()
+		if len(s.queue) == n {
+			still++
+		} else {
+			still = 0
+		}
+	}
+}
+
+// batching says whether the last two batches held batchFrom appends or
+// more between them: the load that made them is still there, though the
+// writers they answered are not all back yet. (At steady load, the
+// writers tend to come back in two cohorts, one per batch.) Once load
+// falls, a small batch ends it.
+func (s *JetStream) batching() bool {
+	return s.lastAnswered.Load()+s.prevAnswered.Load() >= int32(s.batchFrom)
 }
 
 func (s *JetStream) observeCommit(messages int) {

@@ -35,10 +35,13 @@ type JetStream struct {
 
 	// Group commit (commit.go); queue is nil when it is off. deferred
 	// belongs to the committer's goroutine; underWay counts the appends
-	// queued or waiting for their answer.
+	// under way, queued those of them that went through the committer.
 	queue         chan *pendingAppend
 	deferred      []*pendingAppend
 	underWay      atomic.Int64
+	queued        atomic.Int64
+	lastAnswered  atomic.Int32 // messages of the last batch committed
+	prevAnswered  atomic.Int32 // and of the one before
 	maxBatch      int
 	minBatch      int
 	batchFrom     int
