@@ -136,9 +136,9 @@ func (s *JetStream) CommitStats() CommitStats {
 
 // OnCommit makes group commit call fn with the number of messages of
 // each commit (1 for a message published alone), from its own
-// goroutines: fn must be quick and safe for concurrent use. Call it
-// before appending.
-func (s *JetStream) OnCommit(fn func(messages int)) { s.onCommit = fn }
+// goroutines and its appenders': fn must be quick and safe for
+// concurrent use.
+func (s *JetStream) OnCommit(fn func(messages int)) { s.onCommit.Store(&fn) }
 
 // publish stores m and returns its sequence, through the committer when
 // group commit is on.
@@ -291,8 +291,8 @@ func (s *JetStream) batching() bool {
 }
 
 func (s *JetStream) observeCommit(messages int) {
-	if s.onCommit != nil {
-		s.onCommit(messages)
+	if fn := s.onCommit.Load(); fn != nil {
+		(*fn)(messages)
 	}
 }
 

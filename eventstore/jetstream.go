@@ -48,7 +48,7 @@ type JetStream struct {
 	maxInFlight   int
 	committerDone chan struct{}
 	stats         commitStats
-	onCommit      func(messages int)
+	onCommit      atomic.Pointer[func(messages int)]
 
 	// repudiated, when set, names the messages Load and Follow deliver
 	// as repudiated, without decoding them (SkipRepudiated).

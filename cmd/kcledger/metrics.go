@@ -39,6 +39,7 @@ type metrics struct {
 	reg             *prometheus.Registry
 	appends         *prometheus.CounterVec
 	appendDuration  prometheus.Histogram
+	commitMessages  prometheus.Histogram
 	refusals        *prometheus.CounterVec
 	requests        *prometheus.CounterVec
 	requestDuration *prometheus.HistogramVec
@@ -57,6 +58,11 @@ func newMetrics() *metrics {
 			Name:    "kcledger_append_duration_seconds",
 			Help:    "Time of one append to the event stream (one message, or one atomic batch), whatever its outcome.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}),
+		commitMessages: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "kcledger_group_commit_messages",
+			Help:    "Messages of each write group commit makes to the event stream: 1 for a message published alone, more for an atomic batch of appends gathered while others were in flight.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000},
 		}),
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kcledger_refusals_total",
@@ -80,7 +86,7 @@ func newMetrics() *metrics {
 			Help: "Size of the checkpoint this process last saved, by checkpoint.",
 		}, []string{"checkpoint"}),
 	}
-	m.reg.MustRegister(m.appends, m.appendDuration, m.refusals, m.requests, m.requestDuration, m.checkpointTime, m.checkpointBytes,
+	m.reg.MustRegister(m.appends, m.appendDuration, m.commitMessages, m.refusals, m.requests, m.requestDuration, m.checkpointTime, m.checkpointBytes,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Every type and outcome from the start, at 0, so that a rate
@@ -191,9 +197,11 @@ type projection struct {
 	applied func() uint64
 }
 
-// watchStream adds the stream's size and each projection's lag behind it.
+// watchStream adds the stream's size, each projection's lag behind it
+// and the sizes of group commit's writes.
 func (m *metrics) watchStream(store *eventstore.JetStream, js jetstream.JetStream, ps ...projection) {
 	m.reg.MustRegister(&streamCollector{store: store, js: js, projections: ps, now: time.Now})
+	store.OnCommit(func(n int) { m.commitMessages.Observe(float64(n)) })
 }
 
 // streamCollector reads the stream's state at each scrape, within

@@ -91,6 +91,9 @@ func TestMetricsScrapedAndChecked(t *testing.T) {
 	// An append was timed; the route is the pattern, never the raw path.
 	require.Contains(t, after, "kcledger_append_duration_seconds")
 	assert.GreaterOrEqual(t, after["kcledger_append_duration_seconds"].GetMetric()[0].GetHistogram().GetSampleCount(), uint64(1))
+	// The allocation was published alone: group commit's writes of one.
+	require.Contains(t, after, "kcledger_group_commit_messages")
+	assert.GreaterOrEqual(t, after["kcledger_group_commit_messages"].GetMetric()[0].GetHistogram().GetBucket()[0].GetCumulativeCount(), uint64(1))
 	assert.NotContains(t, string(text), `route="/v1/allocations"`)
 	for _, p := range []string{"key_index", "reports"} {
 		_, ok := sample(after, "kcledger_projection_lag_messages", map[string]string{"projection": p})
