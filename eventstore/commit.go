@@ -31,7 +31,7 @@ import (
 // From batchFrom on, appends go through the committer: they wait while
 // maxInFlight commits are in flight, and those waiting are gathered
 // into one batch. The committer stays at it while its last two batches
-// held batchFrom appends between them; a small batch hands back to the
+// held batchFrom appends between them; small batches hand back to the
 // single publishes.
 //
 // On a single-replica file stream nats-server 2.15 stages every atomic
@@ -106,6 +106,7 @@ type publishResult struct {
 // metrics.
 type commitStats struct {
 	singles   atomic.Uint64 // messages published on their own
+	queued    atomic.Uint64 // appends that went through the committer
 	batches   atomic.Uint64 // atomic batches committed
 	batched   atomic.Uint64 // messages committed in them
 	fallbacks atomic.Uint64 // refused batches republished one by one
@@ -122,15 +123,17 @@ type CommitStats struct {
 	// Fallbacks are refused batches republished one by one; Resolved
 	// refused batches split by their lines' heads.
 	Fallbacks, Resolved uint64
-	// Waits counts the times appends waited for a commit in flight.
-	Waits uint64
+	// Queued counts the appends that went through the committer, and
+	// Waits the times they waited for a commit in flight.
+	Queued, Waits uint64
 }
 
 // CommitStats says what group commit did since Open.
 func (s *JetStream) CommitStats() CommitStats {
 	return CommitStats{
 		Singles: s.stats.singles.Load(), Batches: s.stats.batches.Load(), Batched: s.stats.batched.Load(),
-		Fallbacks: s.stats.fallbacks.Load(), Resolved: s.stats.resolved.Load(), Waits: s.stats.waits.Load(),
+		Fallbacks: s.stats.fallbacks.Load(), Resolved: s.stats.resolved.Load(),
+		Queued: s.stats.queued.Load(), Waits: s.stats.waits.Load(),
 	}
 }
 
@@ -159,6 +162,7 @@ func (s *JetStream) publish(ctx context.Context, m *nats.Msg) (publishResult, er
 		return s.publishOne(ctx, m)
 	}
 	p := newPending(m)
+	s.stats.queued.Add(1)
 	s.queued.Add(1)
 	defer s.queued.Add(-1)
 	select {
@@ -285,7 +289,7 @@ func (s *JetStream) letAnsweredQueue() {
 // more between them: the load that made them is still there, though the
 // writers they answered are not all back yet. (At steady load, the
 // writers tend to come back in two cohorts, one per batch.) Once load
-// falls, a small batch ends it.
+// falls, two small batches end it.
 func (s *JetStream) batching() bool {
 	return s.lastAnswered.Load()+s.prevAnswered.Load() >= int32(s.batchFrom)
 }

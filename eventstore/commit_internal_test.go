@@ -49,7 +49,8 @@ func openTuned(t *testing.T, nc *nats.Conn, tune func(*JetStream)) *JetStream {
 
 // Group commit is on by default, and a lone append is not delayed by it:
 // appends one after the other are each published at once on their own,
-// never gathered and never held while a commit was in flight.
+// by their caller, never queued for the committer, never gathered and
+// never held while a commit was in flight.
 func TestGroupCommitDoesNotDelayALoneAppend(t *testing.T) {
 	log := openGroupCommit(t, 0) // the default
 	require.NotNil(t, log.queue, "group commit is on by default")
@@ -61,7 +62,7 @@ func TestGroupCommitDoesNotDelayALoneAppend(t *testing.T) {
 		require.NoError(t, err)
 		last = seq
 	}
-	assert.Equal(t, CommitStats{Singles: n}, log.CommitStats(), "n single publishes, no batch, no wait")
+	assert.Equal(t, CommitStats{Singles: n}, log.CommitStats(), "n single publishes from the callers, none through the committer, no batch, no wait")
 	assert.Zero(t, log.stats.deferred.Load())
 }
 
