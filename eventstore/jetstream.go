@@ -251,28 +251,39 @@ func (s *JetStream) Append(ctx context.Context, p domain.Proposal) (uint64, erro
 	return ack.seq, nil
 }
 
-// AppendAll implements domain.EventLog with one JetStream atomic batch,
-// each message expecting its own line's last sequence: the server stores
-// every message of the batch or none. It goes around the group commit's
-// queue, whose batches are split up when refused.
+// AppendAll implements domain.EventLog with one JetStream atomic batch:
+// the server stores every message of the batch or none, contiguously. It
+// goes around the group commit's queue, whose batches are split up when
+// refused.
+//
+// Within a batch the server checks each message's expectation against
+// the stream as it was before the batch, so only the first message of
+// each line carries the line's expected last sequence; the line's later
+// messages carry none and are chained after it here: they must expect
+// the same sequence (the line before the write), and land right after it
+// or not at all.
 func (s *JetStream) AppendAll(ctx context.Context, ps []domain.Proposal) ([]uint64, error) {
 	if len(ps) == 0 || len(ps) > maxBatchMessages {
 		return nil, fmt.Errorf("eventstore: atomic append of %d events (1 to %d)", len(ps), maxBatchMessages)
 	}
 	msgs := make([]*nats.Msg, len(ps))
-	lines := map[domain.LineKey]bool{}
+	expected := make(map[domain.LineKey]uint64, len(ps))
 	for i, p := range ps {
-		k := p.Event.Line()
-		if lines[k] {
-			// The server checks both expectations against the line as it
-			// was before the batch (commit.go's gather): refuse it here.
-			return nil, fmt.Errorf("eventstore: atomic append: two events on line %s", k)
-		}
-		lines[k] = true
 		m, err := message(p)
 		if err != nil {
 			return nil, err
 		}
+		k := p.Event.Line()
+		if seq, ok := expected[k]; ok {
+			if seq != p.ExpectedSeq {
+				// The line was at one sequence before the write: one of
+				// the two expectations is stale.
+				return nil, fmt.Errorf("eventstore: atomic append: events on line %s expect seq %d and %d: %w", k, seq, p.ExpectedSeq, domain.ErrStale)
+			}
+			m.Header.Del(hdrExpectedSubjSeq)
+			m.Header.Del(hdrExpectedSubjSeqSub)
+		}
+		expected[k] = p.ExpectedSeq
 		msgs[i] = m
 	}
 	ctx, cancel := withTimeout(ctx)

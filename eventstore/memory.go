@@ -2,7 +2,6 @@ package eventstore
 
 import (
 	"context"
-	"fmt"
 	"sync"
 
 	"github.com/kcledger/kcledger/domain"
@@ -49,31 +48,35 @@ func (m *Memory) Append(_ context.Context, p domain.Proposal) (uint64, error) {
 }
 
 // AppendAll implements domain.EventLog: every proposal's expectation and
-// key is checked before any is appended.
+// key is checked, against the log as it was before the write, before any
+// is appended. Several proposals on one line all expect the line's last
+// sequence before the write and land in order, as on JetStream.
 func (m *Memory) AppendAll(_ context.Context, ps []domain.Proposal) ([]uint64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	lines := map[domain.LineKey]bool{}
+	ids := make(map[string]bool, len(ps))
 	for _, p := range ps {
-		k := p.Event.Line()
-		if lines[k] {
-			return nil, fmt.Errorf("eventstore: atomic append: two proposals on line %s", k)
-		}
-		lines[k] = true
-		if m.last[k] != p.ExpectedSeq {
+		if m.last[p.Event.Line()] != p.ExpectedSeq {
 			return nil, domain.ErrStale
 		}
-		if _, ok := m.claims[p.Event.IdempotencyKey]; ok {
+		// The message id JetStream would give it (eventMsgID): the
+		// transferred-in side of a transfer shares its key.
+		id := p.Event.IdempotencyKey
+		if p.Event.Type == domain.TypeTransferredIn {
+			id += " in"
+		}
+		if _, ok := m.claims[p.Event.IdempotencyKey]; ok || ids[id] {
 			return nil, domain.ErrKeyTaken
 		}
+		ids[id] = true
 	}
 	seqs := make([]uint64, len(ps))
 	for i, p := range ps {
 		m.seq++
 		rec := domain.Recorded{Event: p.Event, Seq: m.seq}
 		m.events = append(m.events, rec)
-		if i == 0 {
-			// A write's key is the first event's, as on JetStream (msgID).
+		if _, ok := m.claims[p.Event.IdempotencyKey]; !ok {
+			// A transfer's key is its first event's, as on JetStream.
 			m.claims[p.Event.IdempotencyKey] = domain.IdempotencyClaim{Fingerprint: p.Event.Fingerprint(), Recorded: rec}
 		}
 		m.last[p.Event.Line()] = rec.Seq

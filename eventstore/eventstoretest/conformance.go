@@ -230,13 +230,88 @@ func Run(t *testing.T, open func(t *testing.T) domain.EventLog) {
 		assert.Empty(t, gotB)
 	})
 
-	t.Run("an atomic append of two events on one line is refused", func(t *testing.T) {
+	// Several events on one line in one write, as an import appends a
+	// line's past movements: each expects the line as it was before the
+	// write, and they land in order, one after the other.
+	chained := func(k domain.LineKey, prefix string, n int, prev string) []domain.Event {
+		evs := make([]domain.Event, n)
+		for i := range evs {
+			evs[i] = Event(k, fmt.Sprintf("%s-%d", prefix, i), int64(i+1))
+			evs[i].PrevHash = prev
+			evs[i].Hash = evs[i].ComputeHash()
+			prev = evs[i].Hash
+		}
+		return evs
+	}
+
+	t.Run("an atomic append of several events on one line stores them in order", func(t *testing.T) {
 		log := open(t)
-		_, err := log.AppendAll(ctx, []domain.Proposal{{Event: Event(lineA, "x1", 1)}, {Event: Event(lineA, "x2", 1)}})
-		require.Error(t, err)
-		got, err := log.Load(ctx, lineA, 0)
+		sa, err := log.Append(ctx, domain.Proposal{Event: Event(lineA, "a0", 10), ExpectedSeq: 0})
 		require.NoError(t, err)
-		assert.Empty(t, got)
+		onA := chained(lineA, "many-a", 3, domain.GenesisHash)
+		onB := chained(lineB, "many-b", 2, domain.GenesisHash)
+		ps := []domain.Proposal{
+			{Event: onA[0], ExpectedSeq: sa}, {Event: onB[0], ExpectedSeq: 0}, {Event: onA[1], ExpectedSeq: sa},
+			{Event: onA[2], ExpectedSeq: sa}, {Event: onB[1], ExpectedSeq: 0},
+		}
+		seqs, err := log.AppendAll(ctx, ps)
+		require.NoError(t, err)
+		require.Len(t, seqs, len(ps))
+		for i := 1; i < len(seqs); i++ {
+			assert.Equal(t, seqs[i-1]+1, seqs[i], "one write: consecutive sequences")
+		}
+		gotA, err := log.Load(ctx, lineA, sa)
+		require.NoError(t, err)
+		require.Len(t, gotA, 3)
+		for i, r := range gotA {
+			assert.Equal(t, onA[i].ID, r.Event.ID, "line A, event %d in the write's order", i)
+		}
+		assert.Equal(t, []uint64{seqs[0], seqs[2], seqs[3]}, []uint64{gotA[0].Seq, gotA[1].Seq, gotA[2].Seq})
+		gotB, err := log.Load(ctx, lineB, 0)
+		require.NoError(t, err)
+		require.Len(t, gotB, 2)
+		assert.Equal(t, onB[1].ID, gotB[1].Event.ID)
+		for _, e := range append(onA, onB...) {
+			c := eventuallyClaimed(t, log, e.IdempotencyKey)
+			assert.Equal(t, e.ID, c.Recorded.Event.ID, "each event's key is claimed")
+		}
+		// The next write expects the line's last event, the write's last.
+		next := chained(lineA, "after", 1, onA[2].Hash)
+		_, err = log.AppendAll(ctx, []domain.Proposal{{Event: next[0], ExpectedSeq: seqs[2]}})
+		require.ErrorIs(t, err, domain.ErrStale, "not the write's second event on the line")
+		_, err = log.AppendAll(ctx, []domain.Proposal{{Event: next[0], ExpectedSeq: seqs[3]}})
+		require.NoError(t, err)
+	})
+
+	t.Run("an atomic append of several events on one line expects the line once", func(t *testing.T) {
+		log := open(t)
+		sa, err := log.Append(ctx, domain.Proposal{Event: Event(lineA, "a0", 10), ExpectedSeq: 0})
+		require.NoError(t, err)
+		for name, ps := range map[string][]domain.Proposal{
+			// The line as it was before: the first is right, the second
+			// is not.
+			"a later event expecting another sequence": {
+				{Event: Event(lineB, "b-x", 1), ExpectedSeq: 0},
+				{Event: Event(lineA, "x1", 1), ExpectedSeq: sa}, {Event: Event(lineA, "x2", 1), ExpectedSeq: sa + 1}},
+			"every event expecting a line that moved on": {
+				{Event: Event(lineA, "y1", 1), ExpectedSeq: 0}, {Event: Event(lineA, "y2", 1), ExpectedSeq: 0}},
+		} {
+			_, err := log.AppendAll(ctx, ps)
+			require.ErrorIs(t, err, domain.ErrStale, name)
+		}
+		_, err = log.AppendAll(ctx, []domain.Proposal{{Event: Event(lineA, "z1", 1), ExpectedSeq: sa}, {Event: Event(lineA, "z1", 1), ExpectedSeq: sa}})
+		require.ErrorIs(t, err, domain.ErrKeyTaken, "one key twice in a write")
+		gotA, err := log.Load(ctx, lineA, 0)
+		require.NoError(t, err)
+		assert.Len(t, gotA, 1, "nothing stored")
+		gotB, err := log.Load(ctx, lineB, 0)
+		require.NoError(t, err)
+		assert.Empty(t, gotB)
+		for _, key := range []string{"x1", "x2", "y1", "y2", "b-x", "z1"} {
+			_, ok, err := log.Claim(ctx, key)
+			require.NoError(t, err)
+			assert.False(t, ok, "a refused write must not claim key %s", key)
+		}
 	})
 
 	t.Run("concurrent atomic appends on a shared line: exactly one wins", func(t *testing.T) {
