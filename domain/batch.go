@@ -19,17 +19,20 @@ func (e *BatchError) Error() string {
 
 func (e *BatchError) Unwrap() error { return e.Err }
 
-// RecordBatch records cmds, each on a line of its own, in one atomic
-// write (EventLog.AppendAll), as an import of past years does. A
-// command whose idempotency key already produced the same movement is
-// answered as Record answers a retry, with the original event; the rest
-// are decided on their lines' states and appended together. When the
-// atomic write is refused (a line moved on, a key was taken meanwhile)
-// or its outcome is unknown, each command still to record is recorded
-// on its own by Record, which finds any that landed: so a batch retried
-// after any failure records each command once. The first refusal of a
-// command is returned as a *BatchError naming it, with the results of
-// the commands before it.
+// RecordBatch records cmds in one atomic write (EventLog.AppendAll), as
+// an import of past years does. Several commands may be on one line: they
+// are decided in order, each on the line as the ones before it in the
+// batch left it (totals and hash chain), and all expect the line's last
+// sequence as it was before the write. A command whose idempotency key
+// already produced the same movement is answered as Record answers a
+// retry, with the original event; the rest are appended together. When
+// the atomic write is refused (a line moved on, a key was taken
+// meanwhile) or its outcome is unknown, or a command is refused on a
+// line that turns out to have moved on, each command still to record is
+// recorded on its own by Record, in order, which finds any that landed:
+// so a batch retried after any failure records each command once. The
+// first refusal of a command is returned as a *BatchError naming it,
+// with the results of the commands before it.
 func (l *Ledger) RecordBatch(ctx context.Context, cmds []Command) ([]Result, error) {
 	lines := map[LineKey]*lineEntry{}
 	for i := range cmds {
@@ -39,11 +42,9 @@ func (l *Ledger) RecordBatch(ctx context.Context, cmds []Command) ([]Result, err
 		if cmds[i].Kind == Transfer || cmds[i].Kind == Repudiate {
 			return nil, &BatchError{Index: i, Err: Errorf(CodeInvalidField, "kind", "a batch takes movements on one line each, not %s", cmds[i].Kind.noun())}
 		}
-		k := cmds[i].Line()
-		if lines[k] != nil {
-			return nil, &BatchError{Index: i, Err: Errorf(CodeInvalidField, "", "a batch takes one command per line: line %s is also an earlier command's", k)}
+		if k := cmds[i].Line(); lines[k] == nil {
+			lines[k] = l.entry(k)
 		}
-		lines[k] = l.entry(k)
 	}
 	results, todo, err := l.decideBatch(ctx, cmds, lines)
 	if err != nil || len(todo) == 0 {
@@ -58,6 +59,15 @@ func (l *Ledger) RecordBatch(ctx context.Context, cmds []Command) ([]Result, err
 		results[i] = res
 	}
 	return results, nil
+}
+
+// batchLine is a line as a batch decides on it: its state with the
+// batch's events so far, and the sequence the line had before the batch,
+// which all of them expect.
+type batchLine struct {
+	state    *LineState
+	expected uint64
+	decided  int // commands of the batch decided on it
 }
 
 // decideBatch locks the batch's lines, in the order of their keys as
@@ -75,13 +85,31 @@ func (l *Ledger) decideBatch(ctx context.Context, cmds []Command, lines map[Line
 		defer lines[k].mu.Unlock()
 	}
 	results := make([]Result, len(cmds))
-	var props []Proposal
-	var idx []int
+	work := make(map[LineKey]*batchLine, len(lines))
+	props := make([]Proposal, 0, len(cmds))
+	idx := make([]int, 0, len(cmds))
+	// rest: the commands from i on, and those decided, are recorded one
+	// by one (a line moved on under the batch).
+	rest := func(i int) []int {
+		for j := i; j < len(cmds); j++ {
+			idx = append(idx, j)
+		}
+		for k := range lines {
+			lines[k].state = nil
+		}
+		return idx
+	}
 	for i := range cmds {
 		cmd := &cmds[i]
-		e := lines[cmd.Line()]
-		if err := l.refresh(ctx, e, cmd.Line(), false); err != nil {
-			return results[:i], nil, err
+		k := cmd.Line()
+		e := lines[k]
+		w := work[k]
+		if w == nil {
+			if err := l.refresh(ctx, e, k, false); err != nil {
+				return results[:i], nil, err
+			}
+			w = &batchLine{state: e.state.Clone(), expected: e.state.LastSeq}
+			work[k] = w
 		}
 		c, ok, err := l.log.Claim(ctx, cmd.IdempotencyKey)
 		if err != nil {
@@ -98,31 +126,44 @@ func (l *Ledger) decideBatch(ctx context.Context, cmds []Command, lines map[Line
 				return results[:i], nil, &BatchError{Index: i, Err: err}
 			}
 			results[i] = res
+			if e.state.LastSeq != w.expected {
+				// The replay caught the line up: it moved on.
+				if w.decided > 0 {
+					return results, rest(i + 1), nil
+				}
+				w.state, w.expected = e.state.Clone(), e.state.LastSeq
+			}
 			continue
 		}
-		ev, err := Decide(e.state, *cmd, l.policy)
+		ev, err := Decide(w.state, *cmd, l.policy)
 		if err != nil {
 			// The cached line may be stale: only refuse on the line as
-			// the log has it.
-			if rerr := l.refresh(ctx, e, cmd.Line(), true); rerr != nil {
+			// the log has it. When it moved on, every command from
+			// here is recorded on its own, on the line as it is.
+			if rerr := l.refresh(ctx, e, k, true); rerr != nil {
 				return results[:i], nil, rerr
 			}
-			if r, found := e.keys[cmd.IdempotencyKey]; found {
-				res, err := l.replay(ctx, e, IdempotencyClaim{Fingerprint: r.Event.Fingerprint(), Recorded: r}, cmd)
-				if err != nil {
-					return results[:i], nil, &BatchError{Index: i, Err: err}
+			if e.state.LastSeq != w.expected {
+				if w.decided > 0 {
+					return results, rest(i), nil
 				}
-				results[i] = res
-				continue
+				w.state, w.expected = e.state.Clone(), e.state.LastSeq
+				ev, err = Decide(w.state, *cmd, l.policy)
 			}
-			if ev, err = Decide(e.state, *cmd, l.policy); err != nil {
+			if err != nil {
 				return results[:i], nil, &BatchError{Index: i, Err: err}
 			}
 		}
 		if l.signer != nil {
 			l.signer.Sign(&ev)
 		}
-		props = append(props, Proposal{Event: ev, ExpectedSeq: e.state.LastSeq})
+		// Its place in the write is not known yet: no sequence, which
+		// Apply takes as the next one.
+		if err := w.state.Apply(Recorded{Event: ev, HashChecked: true}); err != nil {
+			return results[:i], nil, err
+		}
+		w.decided++
+		props = append(props, Proposal{Event: ev, ExpectedSeq: w.expected})
 		idx = append(idx, i)
 	}
 	if len(props) == 0 {

@@ -68,8 +68,8 @@ func TestRecordBatch(t *testing.T) {
 
 	// Refusals name the command, and record nothing.
 	for name, cmds := range map[string][]domain.Command{
-		"two on one line": {newCommand(domain.Disburse, lineHCM, 1, ""), newCommand(domain.Disburse, lineHCM, 1, "")},
-		"overspent":       {newCommand(domain.Disburse, lineHaNoi, 1, ""), newCommand(domain.Disburse, lineHCM, 100*million, "")},
+		"overspent on one line, given the one before": {newCommand(domain.Disburse, lineHaNoi, 7*million, ""), newCommand(domain.Disburse, lineHaNoi, 1, "")},
+		"overspent": {newCommand(domain.Disburse, lineHaNoi, 1, ""), newCommand(domain.Disburse, lineHCM, 100*million, "")},
 	} {
 		_, err := l.RecordBatch(ctx, cmds)
 		var be *domain.BatchError
@@ -77,4 +77,92 @@ func TestRecordBatch(t *testing.T) {
 		assert.Equal(t, 1, be.Index, name)
 		assert.Len(t, mem.Events(), 7, name)
 	}
+}
+
+// Several commands on one line in one batch, as an import of past years
+// sends them: decided in order, each on the line as the ones before it
+// left it, and appended in one atomic write, chained.
+func TestRecordBatchOneLine(t *testing.T) {
+	ctx := context.Background()
+	mem := &appendCounter{Memory: eventstore.NewMemory()}
+	l := domain.NewLedger(mem, domain.Policy{})
+	mustRecord(t, l, newCommand(domain.Allocate, lineHaNoi, million, ""))
+	batch := []domain.Command{
+		newCommand(domain.Allocate, lineHaNoi, 10*million, ""),
+		newCommand(domain.Allocate, lineHCM, 5*million, ""),
+		newCommand(domain.Disburse, lineHaNoi, 4*million, ""),
+		newCommand(domain.Disburse, lineHCM, 5*million, ""),
+		newCommand(domain.Disburse, lineHaNoi, 7*million, ""),
+	}
+	res, err := l.RecordBatch(ctx, batch)
+	require.NoError(t, err)
+	require.Len(t, res, len(batch))
+	assert.Equal(t, 1, mem.atomic, "one atomic write")
+	for i := 1; i < len(res); i++ {
+		assert.Equal(t, res[i-1].Recorded.Seq+1, res[i].Recorded.Seq)
+	}
+	requireVND(t, "7000000", res[2].Line.Balance.Available())
+	requireVND(t, "0", res[4].Line.Balance.Available())
+	requireVND(t, "0", res[3].Line.Balance.Available())
+	assert.Equal(t, res[0].Recorded.Event.Hash, res[2].Recorded.Event.PrevHash, "chained in the write")
+	assert.Equal(t, res[2].Recorded.Event.Hash, res[4].Recorded.Event.PrevHash)
+
+	// The log has them as the ledger does: another ledger replays the
+	// lines from it, hash chain and totals.
+	other := domain.NewLedger(mem, domain.Policy{})
+	st, err := other.State(ctx, lineHaNoi)
+	require.NoError(t, err)
+	requireVND(t, "0", st.Balance.Available())
+	assert.Equal(t, 4, st.Events)
+	assert.Equal(t, res[4].Recorded.Event.Hash, st.LastHash)
+
+	// Retried whole: answered, nothing appended.
+	again := make([]domain.Command, len(batch))
+	for i := range batch {
+		again[i] = retry(batch[i])
+	}
+	res, err = l.RecordBatch(ctx, again)
+	require.NoError(t, err)
+	for i := range res {
+		assert.True(t, res[i].Replayed, "command %d", i)
+	}
+	assert.Equal(t, 1, mem.atomic)
+	assert.Len(t, mem.Events(), 6)
+}
+
+// A batch whose line moved on under another ledger after it was read is
+// recorded one by one, each command once, in order, the later commands on
+// the line decided after the earlier ones.
+func TestRecordBatchOneLineStale(t *testing.T) {
+	ctx := context.Background()
+	mem := &appendCounter{Memory: eventstore.NewMemory()}
+	l := domain.NewLedger(mem, domain.Policy{})
+	mustRecord(t, l, newCommand(domain.Allocate, lineHaNoi, 10*million, ""))
+	other := domain.NewLedger(mem, domain.Policy{})
+	mustRecord(t, other, newCommand(domain.Disburse, lineHaNoi, million, ""))
+	batch := []domain.Command{
+		newCommand(domain.Disburse, lineHaNoi, 4*million, ""),
+		newCommand(domain.Allocate, lineHCM, million, ""),
+		newCommand(domain.Disburse, lineHaNoi, 5*million, ""),
+	}
+	res, err := l.RecordBatch(ctx, batch)
+	require.NoError(t, err)
+	assert.Equal(t, 1, mem.atomic, "the refused write, then one by one")
+	assert.Len(t, mem.Events(), 5)
+	requireVND(t, "0", res[2].Line.Balance.Available())
+	assert.Less(t, res[0].Recorded.Seq, res[2].Recorded.Seq)
+
+	// Stale, and the line as the log has it refuses the last: the
+	// refusal names it, and nothing of the batch is recorded.
+	mustRecord(t, other, newCommand(domain.Allocate, lineHaNoi, 2*million, ""))
+	mustRecord(t, other, newCommand(domain.Disburse, lineHaNoi, million, ""))
+	_, err = l.RecordBatch(ctx, []domain.Command{
+		newCommand(domain.Disburse, lineHaNoi, million, ""),
+		newCommand(domain.Disburse, lineHaNoi, million, ""),
+	})
+	var be *domain.BatchError
+	require.ErrorAs(t, err, &be)
+	assert.Equal(t, 1, be.Index)
+	assert.ErrorIs(t, be.Err, domain.ErrInsufficientFunds)
+	assert.Len(t, mem.Events(), 7)
 }
