@@ -154,24 +154,25 @@ type batchRow struct {
 // limit.
 const maxImportBatchBytes = 1 << 20
 
+// importBatchRows is how many rows a batch takes at most: the route's
+// limit (tests make it smaller).
+var importBatchRows = webapi.MaxImportBatch
+
 // importBatches cuts rows, in order, into the batches the import route
-// takes: at most webapi.MaxImportBatch rows, each on a line of its own
-// (one atomic write expects each line's last sequence once).
+// takes: at most importBatchRows rows and maxImportBatchBytes of JSON.
+// Rows of one line may share a batch: the ledger decides them in order.
 func importBatches(rows []importRow) [][]batchRow {
 	var out [][]batchRow
 	var cur []batchRow
-	lines := map[domain.LineKey]bool{}
 	size := 0
 	for _, row := range rows {
 		body, _ := json.Marshal(importBody(row.Cmd))
 		m := webapi.ImportMovement{Kind: row.Cmd.Kind, IdempotencyKey: row.Cmd.IdempotencyKey, Body: body}
-		k := row.Cmd.Line()
-		if len(cur) == webapi.MaxImportBatch || lines[k] || size+len(body) > maxImportBatchBytes {
+		if len(cur) == importBatchRows || size+len(body) > maxImportBatchBytes {
 			out = append(out, cur)
-			cur, lines, size = nil, map[domain.LineKey]bool{}, 0
+			cur, size = nil, 0
 		}
 		cur = append(cur, batchRow{importRow: row, movement: m})
-		lines[k] = true
 		size += len(body) + len(m.IdempotencyKey) + 64
 	}
 	if len(cur) > 0 {

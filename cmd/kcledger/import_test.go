@@ -149,8 +149,11 @@ func TestImportResumesAfterAStop(t *testing.T) {
 	b.WriteString("type,fiscal_year,province,source,amount,decision,voucher,beneficiary,effective_date\n")
 	b.WriteString("allocate,2026,01,national,1000000000,1/QĐ-BCT,,,2026-03-02\n")
 	b.WriteString("allocate,2026,79,local,1000000000,2/QĐ-UBND,,,2026-03-02\n")
+	// Batches of two rows, one atomic write each.
+	saved := importBatchRows
+	importBatchRows = 2
+	t.Cleanup(func() { importBatchRows = saved })
 	for i := range 8 {
-		// Two lines in turn: batches of two rows, one atomic write each.
 		line := []string{"01,national", "79,local"}[i%2]
 		b.WriteString("disburse,2026," + line + ",1.000.000,,KB-" + string(rune('1'+i)) + ",HTX Bát Tràng,2026-03-10\n")
 	}
@@ -253,11 +256,15 @@ func TestImportRefusalsOfTheLedger(t *testing.T) {
 	ta := newTestAPI(t)
 	cliAgainst(t, ta)
 	t.Setenv("KCLEDGER_NATS_URL", ta.natsURL)
+	saved := importBatchRows
+	importBatchRows = 2
+	t.Cleanup(func() { importBatchRows = saved })
 	file := writeFile(t, "type,fiscal_year,province,source,amount,decision,effective_date\n"+
 		"allocate,2026,01,national,1000000,1/QĐ-BCT,2026-03-02\n"+
 		"allocate,2026,01,national,1000000,2/QĐ-BCT,2026-03-03\n"+
+		"allocate,2026,79,local,1000000,3/QĐ-UBND,2026-03-04\n"+
 		// In the past here, in the future on the ledger's clock (testNow).
-		"allocate,2026,79,national,1000000,3/QĐ-BCT,2026-07-01\n")
+		"allocate,2026,79,national,1000000,4/QĐ-BCT,2026-07-01\n")
 
 	officer := ta.AddAccount(t, "can-bo-ha-noi", domain.RoleOfficer, []string{"01"}, []string{"national"})
 	code, _, stderr := runAs(t, officer, "import", file)
@@ -267,11 +274,11 @@ func TestImportRefusalsOfTheLedger(t *testing.T) {
 
 	code, _, stderr = runIn("import", file)
 	assert.Equal(t, exitRefused, code, stderr)
-	assert.Contains(t, stderr, "row 4, effective_date:")
-	// Rows 3 and 4 are one batch (two lines), refused whole.
-	assert.Contains(t, stderr, "the batch of rows 3 to 4")
-	assert.Contains(t, stderr, "1 of 3 rows recorded before it")
-	assert.Equal(t, uint64(1), lastSeq(t, ta), "the batch before the refused one stays recorded, none of the refused one")
+	assert.Contains(t, stderr, "row 5, effective_date:")
+	// Rows 4 and 5 are one batch, refused whole.
+	assert.Contains(t, stderr, "the batch of rows 4 to 5")
+	assert.Contains(t, stderr, "2 of 4 rows recorded before it")
+	assert.Equal(t, uint64(2), lastSeq(t, ta), "the batch before the refused one stays recorded, none of the refused one")
 }
 
 // TestImportRefusesBadJSONLines checks the faults of a file of JSON

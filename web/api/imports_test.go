@@ -49,6 +49,16 @@ func TestImportBatch(t *testing.T) {
 	assert.True(t, res.Results[0].Replayed && res.Results[1].Replayed)
 	assert.Equal(t, seq, ta.StreamLastSeq(t), "sent again: nothing appended")
 
+	// Several movements of one line: one write, decided in order.
+	paid := importMovement(t, domain.Disburse, "k-d01", map[string]any{"fiscal_year": 2025, "province": "01", "source": "national",
+		"amount": "1000000", "voucher": "KB-1", "beneficiary": "HTX", "effective_date": "2025-03-10"})
+	r = postImport(t, ta.Client, alloc("01", "k-01b"), paid, alloc("79", "k-79b"))
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	require.NoError(t, json.Unmarshal(r.Body, &res))
+	require.Len(t, res.Results, 3)
+	assert.Equal(t, res.Results[0].Seq+1, res.Results[1].Seq)
+	assert.Equal(t, res.Results[1].Seq+1, res.Results[2].Seq)
+
 	officer := ta.AddAccount(t, "can-bo", domain.RoleOfficer, []string{"01"}, []string{"national"})
 	seq = ta.StreamLastSeq(t)
 	overspent := importMovement(t, domain.Disburse, "k-d", map[string]any{"fiscal_year": 2025, "province": "79", "source": "national",
@@ -63,7 +73,8 @@ func TestImportBatch(t *testing.T) {
 	}{
 		{"an officer", ta.Client.As(officer), []api.ImportMovement{alloc("01", "k-o")}, http.StatusForbidden, domain.CodeForbidden, ""},
 		{"overspent", ta.Client, []api.ImportMovement{alloc("02", "k-02"), overspent}, http.StatusUnprocessableEntity, domain.CodeInsufficientFunds, "movements[1].amount"},
-		{"two on one line", ta.Client, []api.ImportMovement{alloc("02", "k-a"), alloc("02", "k-b")}, http.StatusBadRequest, domain.CodeInvalidField, "movements[1]"},
+		{"overspent on one line, given the one before", ta.Client, []api.ImportMovement{alloc("04", "k-04"), importMovement(t, domain.Disburse, "k-d3", map[string]any{"fiscal_year": 2025, "province": "04", "source": "national",
+			"amount": "1000001", "voucher": "KB-1", "beneficiary": "HTX", "effective_date": "2025-03-10"})}, http.StatusUnprocessableEntity, domain.CodeInsufficientFunds, "movements[1].amount"},
 		{"a bad amount", ta.Client, []api.ImportMovement{importMovement(t, domain.Allocate, "k-x", map[string]any{"fiscal_year": 2025, "province": "02", "source": "national",
 			"amount": "1.5e6", "decision": "1/QĐ-BCT", "effective_date": "2025-03-02"})}, http.StatusBadRequest, domain.CodeInvalidAmount, "movements[0].amount"},
 		{"a transfer", ta.Client, []api.ImportMovement{importMovement(t, domain.Transfer, "k-t", map[string]any{})}, http.StatusBadRequest, domain.CodeInvalidField, "movements[0].kind"},
