@@ -3,7 +3,9 @@ package domain
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sort"
+	"sync"
 )
 
 // BatchError is the refusal of one command of a batch: Index is its
@@ -154,9 +156,6 @@ func (l *Ledger) decideBatch(ctx context.Context, cmds []Command, lines map[Line
 				return results[:i], nil, &BatchError{Index: i, Err: err}
 			}
 		}
-		if l.signer != nil {
-			l.signer.Sign(&ev)
-		}
 		// Its place in the write is not known yet: no sequence, which
 		// Apply takes as the next one.
 		if err := w.state.Apply(Recorded{Event: ev, HashChecked: true}); err != nil {
@@ -169,6 +168,7 @@ func (l *Ledger) decideBatch(ctx context.Context, cmds []Command, lines map[Line
 	if len(props) == 0 {
 		return results, nil, nil
 	}
+	l.signAll(props)
 	seqs, err := l.log.AppendAll(ctx, props)
 	if err != nil || len(seqs) != len(props) {
 		// Refused (ErrStale, ErrKeyTaken) or unknown (a timeout may hide
@@ -188,4 +188,37 @@ func (l *Ledger) decideBatch(ctx context.Context, cmds []Command, lines map[Line
 		results[i] = Result{Recorded: r, Line: e.state.Clone()}
 	}
 	return results, nil, nil
+}
+
+// signBatchPer is how many events a goroutine signs at least: below it,
+// starting one costs more than it saves.
+const signBatchPer = 64
+
+// signAll signs the proposals' events, on every core: a signature covers
+// the hash alone, final once an event is decided, and Ed25519 is most of
+// the time a batch takes to record.
+func (l *Ledger) signAll(props []Proposal) {
+	if l.signer == nil {
+		return
+	}
+	workers := min(runtime.GOMAXPROCS(0), (len(props)+signBatchPer-1)/signBatchPer)
+	if workers <= 1 {
+		for i := range props {
+			l.signer.Sign(&props[i].Event)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	per := (len(props) + workers - 1) / workers
+	for from := 0; from < len(props); from += per {
+		part := props[from:min(from+per, len(props))]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range part {
+				l.signer.Sign(&part[i].Event)
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -166,3 +166,31 @@ func TestRecordBatchOneLineStale(t *testing.T) {
 	assert.ErrorIs(t, be.Err, domain.ErrInsufficientFunds)
 	assert.Len(t, mem.Events(), 7)
 }
+
+// Every event of a batch is signed, however many goroutines sign them,
+// and the log holds the signed events.
+func TestRecordBatchSigned(t *testing.T) {
+	ctx := context.Background()
+	mem := eventstore.NewMemory()
+	l := domain.NewLedger(mem, domain.Policy{})
+	signer := domain.NewSigner(testKey(t))
+	l.SignWith(signer)
+	keys := domain.Keyring{}
+	keys.Add(signer.Public())
+	for _, n := range []int{1, 63, 64, 65, 300} {
+		batch := make([]domain.Command, n)
+		for i := range batch {
+			batch[i] = newCommand(domain.Allocate, []domain.LineKey{lineHaNoi, lineHCM}[i%2], 1, "")
+		}
+		res, err := l.RecordBatch(ctx, batch)
+		require.NoError(t, err)
+		for i := range res {
+			require.NoError(t, keys.Verify(&res[i].Recorded.Event), "batch of %d, event %d", n, i)
+		}
+	}
+	evs := mem.Events()
+	require.Len(t, evs, 1+63+64+65+300)
+	for i := range evs {
+		require.NoError(t, keys.Verify(&evs[i].Event), "event %d in the log", i)
+	}
+}
