@@ -131,16 +131,21 @@ type Event struct {
 	// a transfer, and on no other event. TransferID is the id of the
 	// transferred-out event; FromLine and ToLine are the source and the
 	// destination, one of them the event's own line.
-	TransferKind   TransferKind `json:"transfer_kind,omitempty"`
-	TransferID     string       `json:"transfer_id,omitempty"`
-	FromLine       LineKey      `json:"from_line,omitzero"`
-	ToLine         LineKey      `json:"to_line,omitzero"`
-	EffectiveDate  Date         `json:"effective_date"`
-	RecordedAt     time.Time    `json:"recorded_at"`
-	Actor          string       `json:"actor"`
-	IdempotencyKey string       `json:"idempotency_key"`
-	PrevHash       string       `json:"prev_hash"`
-	Hash           string       `json:"hash"`
+	TransferKind  TransferKind `json:"transfer_kind,omitempty"`
+	TransferID    string       `json:"transfer_id,omitempty"`
+	FromLine      LineKey      `json:"from_line,omitzero"`
+	ToLine        LineKey      `json:"to_line,omitzero"`
+	EffectiveDate Date         `json:"effective_date"`
+	RecordedAt    time.Time    `json:"recorded_at"`
+	Actor         string       `json:"actor"`
+	// ImportedBy is, on a movement an admin imported on behalf of
+	// another account (kcledger import --as), the importing account;
+	// Actor is then the account the movement was originally by. Absent
+	// on every other event.
+	ImportedBy     string `json:"imported_by,omitempty"`
+	IdempotencyKey string `json:"idempotency_key"`
+	PrevHash       string `json:"prev_hash"`
+	Hash           string `json:"hash"`
 	// SignedBy and Signature: the key id of the kcledger process that
 	// recorded the event, and its Ed25519 signature of Hash (signature.go).
 	// Not covered by the hash, which they sign.
@@ -166,8 +171,10 @@ func (e *Event) Line() LineKey {
 // project_name, implementing_unit and counterpart (in machine form, "0"
 // when absent); then, only on the two sides of a transfer, the tag
 // "transfer-v1", transfer_kind, transfer_id, and from_line's and
-// to_line's fiscal_year, province and source. Events without facts or
-// transfer hash as they did before those existed. Every field but hash, signed_by and signature is covered, so
+// to_line's fiscal_year, province and source; then, only on a movement
+// imported on behalf of another account, the tag "imported-by-v1" and
+// imported_by. Events without facts, transfer or imported_by hash as they
+// did before those existed. Every field but hash, signed_by and signature is covered, so
 // altering any of them, or
 // the order of a line's events, breaks the chain. docs/events.md repeats
 // this recipe for verifiers written in other languages.
@@ -219,6 +226,10 @@ func (e *Event) ComputeHash() string {
 			field(string(k.Source))
 		}
 	}
+	if e.ImportedBy != "" {
+		field("imported-by-v1")
+		field(e.ImportedBy)
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
@@ -251,6 +262,9 @@ func (e *Event) Fingerprint() string {
 		fields = append(fields, "transfer-v1", string(e.TransferKind),
 			strconv.Itoa(e.FromLine.FiscalYear), e.FromLine.Province, string(e.FromLine.Source),
 			strconv.Itoa(e.ToLine.FiscalYear), e.ToLine.Province, string(e.ToLine.Source))
+	}
+	if e.ImportedBy != "" {
+		fields = append(fields, "imported-by-v1", e.ImportedBy)
 	}
 	for _, s := range fields {
 		buf = strconv.AppendInt(buf[:0], int64(len(s)), 10)
@@ -302,7 +316,7 @@ func (e *Event) Validate(p Policy) error {
 		ProjectName: e.ProjectName, ImplementingUnit: e.ImplementingUnit, Counterpart: e.Counterpart,
 		TransferKind: e.TransferKind, To: e.ToLine,
 		RepudiatedSeq: e.RepudiatedSeq, RepudiatedDigest: e.RepudiatedDigest,
-		EventID: e.ID, Actor: e.Actor, IdempotencyKey: e.IdempotencyKey, Now: e.RecordedAt,
+		EventID: e.ID, Actor: e.Actor, ImportedBy: e.ImportedBy, IdempotencyKey: e.IdempotencyKey, Now: e.RecordedAt,
 	}
 	if kind != Transfer {
 		switch {

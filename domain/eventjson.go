@@ -119,6 +119,8 @@ func eventFieldBit(key string) uint32 {
 		return 1 << 23
 	case "counterpart":
 		return 1 << 24
+	case "imported_by":
+		return 1 << 25
 	}
 	return 0
 }
@@ -334,6 +336,8 @@ func (d *eventDecoder) field(key string, e *Event) error {
 		e.ImplementingUnit = s
 	case "actor":
 		e.Actor = s
+	case "imported_by":
+		e.ImportedBy = s
 	case "idempotency_key":
 		e.IdempotencyKey = s
 	case "prev_hash":
@@ -407,6 +411,7 @@ func appendEventFast(b []byte, e *Event) ([]byte, bool) {
 	w.key("recorded_at")
 	w.b = append(w.b, at...)
 	w.str("actor", e.Actor, false)
+	w.str("imported_by", e.ImportedBy, true)
 	w.str("idempotency_key", e.IdempotencyKey, false)
 	w.str("prev_hash", e.PrevHash, false)
 	w.str("hash", e.Hash, false)
