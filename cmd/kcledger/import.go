@@ -33,10 +33,11 @@ var importStop func(recorded int) bool
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("import", "nhập số liệu các năm trước: record the movements of a CSV file (as export --format csv\n"+
 		"writes it, or with a subset of its columns) or of JSON lines (as export --format jsonl writes them) through the ledger's API, in atomic batches, each row exactly\n"+
-		"once, after checking every row against the rules in order; admins only (usage: kcledger import FILE [--dry-run])", stderr)
+		"once, after checking every row against the rules in order; admins only (usage: kcledger import FILE [--dry-run] [--as ACTOR])", stderr)
 	server := addClientFlags(fs)
 	nf := addReaderFlags(fs)
 	dryRun := fs.Bool("dry-run", false, "only check the file against the ledger; record nothing")
+	as := fs.String("as", "", "record the movements as by this account (who they were by in the years imported), with yours as imported_by; admins only")
 	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
 		// The flags come after the file; --help is a flag too.
 		if code, ok := parseFlags(fs, args); !ok {
@@ -107,7 +108,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	pr := &progress{w: terminal(stderr), what: "importing", total: uint64(len(todo)), last: time.Now()}
 	replayed, sent := 0, 0
 	for _, batch := range importBatches(todo) {
-		req := webapi.ImportRequest{Movements: make([]webapi.ImportMovement, len(batch))}
+		req := webapi.ImportRequest{As: *as, Movements: make([]webapi.ImportMovement, len(batch))}
 		for i, row := range batch {
 			req.Movements[i] = row.movement
 		}
@@ -298,7 +299,7 @@ func (l *importLedger) check(rows []importRow, p domain.Policy) (todo []importRo
 		if ev, ok := l.keys[key]; ok {
 			// The same movement as the one recorded, by whoever
 			// recorded it (the server answers for the account).
-			cmd.Actor, cmd.EventID, cmd.Now = ev.Actor, ev.ID, ev.RecordedAt
+			cmd.Actor, cmd.ImportedBy, cmd.EventID, cmd.Now = ev.Actor, ev.ImportedBy, ev.ID, ev.RecordedAt
 			if cmd.Fingerprint() != ev.Fingerprint() {
 				bad = append(bad, rowError{Row: row.Row, Field: "idempotency_key", Reason: fmt.Sprintf("key %q is already recorded on the ledger for a different movement (event %s on line %s)", key, ev.ID, ev.Line())})
 			}

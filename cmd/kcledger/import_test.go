@@ -327,3 +327,44 @@ func FuzzImportJSONLines(f *testing.F) {
 		}
 	})
 }
+
+// TestImportAs checks that an admin imports rows as the account they
+// were by (--as): the events name it as actor and the admin as
+// imported_by, a second run records nothing, and an officer's --as is
+// refused naming the rule, with nothing recorded.
+func TestImportAs(t *testing.T) {
+	ta := newTestAPI(t)
+	cliAgainst(t, ta)
+	t.Setenv("KCLEDGER_NATS_URL", ta.natsURL)
+	file := writeFile(t, "type,fiscal_year,province,source,amount,decision,voucher,beneficiary,effective_date\n"+
+		"allocate,2026,01,national,1000000000,1/QĐ-BCT,,,2026-03-02\n"+
+		"disburse,2026,01,national,1.000.000,,KB-1,HTX Bát Tràng,2026-03-10\n")
+
+	officer := ta.AddAccount(t, "can-bo-ha-noi", domain.RoleOfficer, []string{"01"}, []string{"national"})
+	code, _, stderr := runAs(t, officer, "import", file, "--as", "so-cong-thuong-ha-noi")
+	assert.Equal(t, exitRefused, code, stderr)
+	assert.Contains(t, stderr, "only an admin imports movements on behalf of another account (as)")
+	assert.Zero(t, lastSeq(t, ta))
+
+	code, out, stderr := runIn("import", file, "--as", "so-cong-thuong-ha-noi")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, out, "2 rows: 2 recorded")
+	rows := exportCSV(t)
+	require.Len(t, rows, 3)
+	actor := slices.Index(export.CSVHeader, "actor")
+	for _, r := range rows[1:] {
+		assert.Equal(t, "so-cong-thuong-ha-noi", r[actor])
+	}
+	recs, err := ta.store.Load(context.Background(), domain.LineKey{FiscalYear: 2026, Province: "01", Source: domain.SourceNational}, 0)
+	require.NoError(t, err)
+	require.Len(t, recs, 2)
+	for _, r := range recs {
+		assert.Equal(t, "so-cong-thuong-ha-noi", r.Event.Actor)
+		assert.Equal(t, "admin", r.Event.ImportedBy)
+	}
+
+	code, out, stderr = runIn("import", file, "--as", "so-cong-thuong-ha-noi")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, out, "2 rows: 0 recorded, 2 already recorded")
+	assert.Equal(t, uint64(2), lastSeq(t, ta))
+}

@@ -7,6 +7,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -27,6 +30,10 @@ const maxImportBodyBytes = MaxImportBatch * 4 * 1024
 // ImportRequest is a batch of movements to record at once, each on a
 // line of its own, as `kcledger import` sends a file's rows.
 type ImportRequest struct {
+	// As, when set, is the account the movements were originally by
+	// (kcledger import --as): their events name it as actor, and the
+	// importing admin as imported_by.
+	As        string           `json:"as,omitempty"`
 	Movements []ImportMovement `json:"movements"`
 }
 
@@ -60,11 +67,16 @@ var importKinds = map[domain.CommandKind]bool{
 
 // importBatch records a batch of past movements in one atomic write
 // (domain.Ledger.RecordBatch). Only an admin imports: the movements may be
-// on any line. A refusal names the movement by its place:
-// movements[3].amount.
+// on any line, and on behalf of another account (as). A refusal names the
+// movement by its place: movements[3].amount.
 func (a *Server) importBatch(w http.ResponseWriter, r *http.Request) {
 	acc := accountOf(r)
 	if acc.Role != domain.RoleAdmin {
+		// Read the batch first only to name the rule it breaks.
+		if req, err := a.readImport(w, r); err == nil && req.As != "" {
+			WriteError(w, r, a.log, domain.Errorf(domain.CodeForbidden, "as", "only an admin imports movements on behalf of another account (as); %s is not one", acc.Name))
+			return
+		}
 		WriteError(w, r, a.log, domain.Errorf(domain.CodeForbidden, "", "only an admin imports movements, on any line; %s is not one", acc.Name))
 		return
 	}
@@ -72,25 +84,22 @@ func (a *Server) importBatch(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, a.log, err)
 		return
 	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		WriteError(w, r, a.log, domain.Errorf(domain.CodeUnsupportedMediaType, "", "send the body as Content-Type: application/json"))
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxImportBodyBytes))
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		WriteError(w, r, a.log, domain.Errorf(domain.CodeBodyTooLarge, "", "the request body exceeds %d bytes", maxImportBodyBytes))
-		return
-	}
-	if err != nil {
-		WriteError(w, r, a.log, domain.Errorf(domain.CodeMalformedRequest, "", "reading the request body: %v", err))
-		return
-	}
-	req, err := decodeBody[ImportRequest](body, map[string]bool{"movements": true}, "")
+	req, err := a.readImport(w, r)
 	if err != nil {
 		WriteError(w, r, a.log, err)
 		return
+	}
+	actor, importedBy := acc.Name, ""
+	if req.As != "" {
+		if req.As == acc.Name {
+			WriteError(w, r, a.log, domain.Errorf(domain.CodeInvalidField, "as", "as names the account the movements were by, another than yours (%s): leave it out to import as yourself", acc.Name))
+			return
+		}
+		if n := utf8.RuneCountInString(req.As); n > domain.MaxActorLen || !utf8.ValidString(req.As) || strings.TrimSpace(req.As) != req.As || strings.ContainsFunc(req.As, unicode.IsControl) {
+			WriteError(w, r, a.log, domain.Errorf(domain.CodeInvalidField, "as", "as is an account name: 1 to %d characters of UTF-8, without control characters or surrounding spaces", domain.MaxActorLen))
+			return
+		}
+		actor, importedBy = req.As, acc.Name
 	}
 	if n := len(req.Movements); n == 0 || n > MaxImportBatch {
 		WriteError(w, r, a.log, domain.Errorf(domain.CodeInvalidField, "movements", "a batch has 1 to %d movements, not %d", MaxImportBatch, n))
@@ -116,7 +125,9 @@ func (a *Server) importBatch(w http.ResponseWriter, r *http.Request) {
 		cmd.IdempotencyKey = m.IdempotencyKey
 		cmd.EventID = uuid.Must(uuid.NewV7()).String()
 		cmd.Now = now
-		cmd.Actor = acc.Name // from the token, never from the request body
+		// From the token, never from the request body; as, only for an
+		// admin, names the movement's original account.
+		cmd.Actor, cmd.ImportedBy = actor, importedBy
 		cmds[i] = cmd
 	}
 	res, err := a.ledger.RecordBatch(r.Context(), cmds)
@@ -136,6 +147,23 @@ func (a *Server) importBatch(w http.ResponseWriter, r *http.Request) {
 		out.Results[i] = ImportResult{EventID: rr.Recorded.Event.ID, Seq: rr.Recorded.Seq, Replayed: rr.Replayed}
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// readImport reads and decodes an import request's body.
+func (a *Server) readImport(w http.ResponseWriter, r *http.Request) (ImportRequest, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return ImportRequest{}, domain.Errorf(domain.CodeUnsupportedMediaType, "", "send the body as Content-Type: application/json")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxImportBodyBytes))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return ImportRequest{}, domain.Errorf(domain.CodeBodyTooLarge, "", "the request body exceeds %d bytes", maxImportBodyBytes)
+	}
+	if err != nil {
+		return ImportRequest{}, domain.Errorf(domain.CodeMalformedRequest, "", "reading the request body: %v", err)
+	}
+	return decodeBody[ImportRequest](body, map[string]bool{"movements": true, "as": true}, "")
 }
 
 // importField names a movement's field by its place in the batch.

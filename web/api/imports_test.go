@@ -2,13 +2,16 @@ package api_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/projections"
 	"github.com/kcledger/kcledger/web/api"
 	"github.com/kcledger/kcledger/web/api/apitest"
 )
@@ -86,4 +89,55 @@ func TestImportBatch(t *testing.T) {
 			assert.Equal(t, seq, ta.StreamLastSeq(t), "nothing appended")
 		})
 	}
+}
+
+// TestImportAs checks that an admin imports movements on behalf of the
+// account they were by: the events name both, a retry is answered, and
+// anyone else is refused, naming the field, with nothing recorded.
+func TestImportAs(t *testing.T) {
+	ta := apitest.Start(t, apitest.Options{})
+	alloc := importMovement(t, domain.Allocate, "k-as", map[string]any{"fiscal_year": 2025, "province": "01", "source": "national",
+		"amount": "1000000", "decision": "1/QĐ-BCT", "effective_date": "2025-03-02"})
+	post := func(c *apitest.Client, req api.ImportRequest) apitest.Response {
+		return c.Do(t, http.MethodPost, api.PathImports, http.Header{"Content-Type": {"application/json"}}, apitest.MustJSON(t, req))
+	}
+	officer := ta.AddAccount(t, "can-bo", domain.RoleOfficer, []string{"01"}, []string{"national"})
+	for _, tc := range []struct {
+		name   string
+		c      *apitest.Client
+		as     string
+		status int
+		code   domain.Code
+		field  string
+	}{
+		{"an officer", ta.Client.As(officer), "so-cong-thuong-ha-noi", http.StatusForbidden, domain.CodeForbidden, "as"},
+		{"the admin itself", ta.Client, "admin", http.StatusBadRequest, domain.CodeInvalidField, "as"},
+		{"too long", ta.Client, strings.Repeat("a", domain.MaxActorLen+1), http.StatusBadRequest, domain.CodeInvalidField, "as"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := post(tc.c, api.ImportRequest{As: tc.as, Movements: []api.ImportMovement{alloc}})
+			apitest.RequireProblem(t, r, tc.status, tc.code, tc.field)
+			assert.Zero(t, ta.StreamLastSeq(t), "nothing appended")
+		})
+	}
+
+	req := api.ImportRequest{As: "so-cong-thuong-ha-noi", Movements: []api.ImportMovement{alloc}}
+	r := post(ta.Client, req)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	var res api.ImportResponse
+	require.NoError(t, json.Unmarshal(r.Body, &res))
+	require.Len(t, res.Results, 1)
+	// The audit trail's entry shows both.
+	r = ta.Get(t, fmt.Sprint("/v1/events/", res.Results[0].Seq))
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	var e projections.TrailEntry
+	require.NoError(t, json.Unmarshal(r.Body, &e))
+	assert.Equal(t, "so-cong-thuong-ha-noi", e.Event.Actor)
+	assert.Equal(t, "admin", e.Event.ImportedBy)
+
+	r = post(ta.Client, req)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	require.NoError(t, json.Unmarshal(r.Body, &res))
+	assert.True(t, res.Results[0].Replayed, "sent again: answered")
+	assert.Equal(t, uint64(1), ta.StreamLastSeq(t))
 }
