@@ -8,6 +8,10 @@ import (
 	"sync"
 )
 
+// MaxAppendBatch is how many events RecordBatch appends in one atomic
+// write (EventLog.AppendAll); a larger batch takes several, in order.
+const MaxAppendBatch = 500
+
 // BatchError is the refusal of one command of a batch: Index is its
 // place in the batch.
 type BatchError struct {
@@ -21,8 +25,9 @@ func (e *BatchError) Error() string {
 
 func (e *BatchError) Unwrap() error { return e.Err }
 
-// RecordBatch records cmds in one atomic write (EventLog.AppendAll), as
-// an import of past years does. Several commands may be on one line: they
+// RecordBatch records cmds in atomic writes (EventLog.AppendAll) of at
+// most MaxAppendBatch events, in order, as an import of past years does;
+// every command is decided before the first write. Several commands may be on one line: they
 // are decided in order, each on the line as the ones before it in the
 // batch left it (totals and hash chain), and all expect the line's last
 // sequence as it was before the write. A command whose idempotency key
@@ -168,24 +173,50 @@ func (l *Ledger) decideBatch(ctx context.Context, cmds []Command, lines map[Line
 	if len(props) == 0 {
 		return results, nil, nil
 	}
-	l.signAll(props)
-	seqs, err := l.log.AppendAll(ctx, props)
-	if err != nil || len(seqs) != len(props) {
-		// Refused (ErrStale, ErrKeyTaken) or unknown (a timeout may hide
-		// a success): the lines are reloaded by Record, which takes each
-		// lock in turn once these are released, and finds what landed.
-		for _, i := range idx {
-			lines[cmds[i].Line()].state = nil
-		}
-		return results, idx, nil
+	// In atomic writes of MaxAppendBatch, in order, each expecting the
+	// lines as the writes before it left them. Every command was decided
+	// before the first write, so a refusal by the rules records nothing;
+	// the next write's events are signed while one is in flight.
+	last := make(map[LineKey]uint64, len(work))
+	for k, w := range work {
+		last[k] = w.expected
 	}
-	for j, i := range idx {
-		e := lines[cmds[i].Line()]
-		r := Recorded{Event: props[j].Event, Seq: seqs[j], HashChecked: true}
-		if err := e.apply(r); err != nil {
-			return results[:i], nil, err
+	chunk := func(c int) []Proposal { return props[c*MaxAppendBatch : min((c+1)*MaxAppendBatch, len(props))] }
+	chunks := (len(props) + MaxAppendBatch - 1) / MaxAppendBatch
+	l.signAll(chunk(0))
+	for c := range chunks {
+		ps := chunk(c)
+		signed := make(chan struct{})
+		if c+1 < chunks {
+			go func() { defer close(signed); l.signAll(chunk(c + 1)) }()
+		} else {
+			close(signed)
 		}
-		results[i] = Result{Recorded: r, Line: e.state.Clone()}
+		for j := range ps {
+			ps[j].ExpectedSeq = last[ps[j].Event.Line()]
+		}
+		seqs, err := l.log.AppendAll(ctx, ps)
+		<-signed
+		from := c * MaxAppendBatch
+		if err != nil || len(seqs) != len(ps) {
+			// Refused (ErrStale, ErrKeyTaken) or unknown (a timeout may
+			// hide a success): the lines are reloaded by Record, which
+			// takes each lock in turn once these are released, and finds
+			// what landed.
+			for k := range lines {
+				lines[k].state = nil
+			}
+			return results, idx[from:], nil
+		}
+		for j, i := range idx[from : from+len(ps)] {
+			e := lines[cmds[i].Line()]
+			r := Recorded{Event: ps[j].Event, Seq: seqs[j], HashChecked: true}
+			if err := e.apply(r); err != nil {
+				return results[:i], nil, err
+			}
+			last[cmds[i].Line()] = seqs[j]
+			results[i] = Result{Recorded: r, Line: e.state.Clone()}
+		}
 	}
 	return results, nil, nil
 }

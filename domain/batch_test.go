@@ -2,6 +2,7 @@ package domain_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -192,5 +193,68 @@ func TestRecordBatchSigned(t *testing.T) {
 	require.Len(t, evs, 1+63+64+65+300)
 	for i := range evs {
 		require.NoError(t, keys.Verify(&evs[i].Event), "event %d in the log", i)
+	}
+}
+
+// failingAppends refuses the atomic writes it is told to, as a line
+// moved on under them would be.
+type failingAppends struct {
+	*eventstore.Memory
+	calls  int
+	refuse map[int]bool // by call, from 1
+	sizes  []int
+}
+
+func (f *failingAppends) AppendAll(ctx context.Context, ps []domain.Proposal) ([]uint64, error) {
+	f.calls++
+	f.sizes = append(f.sizes, len(ps))
+	if f.refuse[f.calls] {
+		return nil, domain.ErrStale
+	}
+	return f.Memory.AppendAll(ctx, ps)
+}
+
+// A batch larger than one atomic write is appended in writes of
+// domain.MaxAppendBatch, in order, each expecting the lines as the one
+// before left them; a refused write leaves the ones before it recorded
+// and the rest recorded one by one, each command once.
+func TestRecordBatchInSeveralWrites(t *testing.T) {
+	ctx := context.Background()
+	const n = 2*domain.MaxAppendBatch + 100
+	batch := func() []domain.Command {
+		cmds := []domain.Command{newCommand(domain.Allocate, lineHaNoi, 10*million, ""), newCommand(domain.Allocate, lineHCM, 10*million, "")}
+		for i := len(cmds); i < n; i++ {
+			cmds = append(cmds, newCommand(domain.Disburse, []domain.LineKey{lineHaNoi, lineHCM}[i%2], 1000, ""))
+		}
+		return cmds
+	}
+	for name, refuse := range map[string]map[int]bool{"every write lands": nil, "the second write refused": {2: true}} {
+		t.Run(name, func(t *testing.T) {
+			log := &failingAppends{Memory: eventstore.NewMemory(), refuse: refuse}
+			l := domain.NewLedger(log, domain.Policy{})
+			l.SignWith(domain.NewSigner(testKey(t)))
+			cmds := batch()
+			res, err := l.RecordBatch(ctx, cmds)
+			require.NoError(t, err)
+			require.Len(t, res, n)
+			if refuse == nil {
+				assert.Equal(t, []int{domain.MaxAppendBatch, domain.MaxAppendBatch, 100}, log.sizes)
+			} else {
+				assert.Equal(t, []int{domain.MaxAppendBatch, domain.MaxAppendBatch}, log.sizes, "then one by one")
+			}
+			evs := log.Events()
+			require.Len(t, evs, n, "each command once")
+			for i, r := range res {
+				assert.Equal(t, cmds[i].IdempotencyKey, r.Recorded.Event.IdempotencyKey)
+				assert.Equal(t, evs[i].Seq, r.Recorded.Seq, "in order")
+				assert.NotEmpty(t, r.Recorded.Event.Signature)
+			}
+			other := domain.NewLedger(log.Memory, domain.Policy{})
+			for _, k := range []domain.LineKey{lineHaNoi, lineHCM} {
+				st, err := other.State(ctx, k)
+				require.NoError(t, err, "the chain replays")
+				requireVND(t, fmt.Sprint(10*million-(n/2-1)*1000), st.Balance.Available())
+			}
+		})
 	}
 }

@@ -72,7 +72,7 @@ func streamKeys(t *testing.T, p *serveProc) (events int, keys map[string]int) {
 // once. KCLEDGER_IMPORT_ROWS sets the file's size (the measurement of
 // docs runs it with 100000 and prints the rate).
 func TestImportKilledAndRunAgain(t *testing.T) {
-	n := 3000
+	n := 12000
 	if v := os.Getenv("KCLEDGER_IMPORT_ROWS"); v != "" {
 		var err error
 		n, err = strconv.Atoi(v)

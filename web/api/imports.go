@@ -19,12 +19,14 @@ import (
 // PathImports is the route of `kcledger import`'s batches.
 const PathImports = "/v1/imports"
 
-// MaxImportBatch bounds the movements of one import request: one atomic
-// write of the stream each.
-const MaxImportBatch = 500
+// MaxImportBatch bounds the movements of one import request, recorded
+// in atomic writes of domain.MaxAppendBatch: a few writes a request, so
+// that the next write's events are signed while one is in flight, and
+// fewer requests to make.
+const MaxImportBatch = 5000
 
 // maxImportBodyBytes bounds an import request's body: MaxImportBatch
-// movements of at most a few KiB each.
+// movements of at most a few KiB each (the CLI sends at most 4 MiB).
 const maxImportBodyBytes = MaxImportBatch * 4 * 1024
 
 // ImportRequest is a batch of movements to record at once, each on a
