@@ -153,7 +153,7 @@ type batchRow struct {
 
 // maxImportBatchBytes bounds a batch's JSON well under the route's
 // limit.
-const maxImportBatchBytes = 1 << 20
+const maxImportBatchBytes = 4 << 20
 
 // importBatchRows is how many rows a batch takes at most: the route's
 // limit (tests make it smaller).
@@ -200,26 +200,42 @@ func batchField(field string, batch []batchRow) (int, string, bool) {
 }
 
 // importBody is the API's request body for cmd, as the movement
-// commands send it.
-func importBody(cmd domain.Command) map[string]any {
-	body := map[string]any{
-		"fiscal_year": cmd.FiscalYear, "province": cmd.Province, "source": cmd.Source, "effective_date": cmd.EffectiveDate.String(),
+// commands send it: a struct, which encoding/json writes several times
+// faster than a map (it was a tenth of an import's time).
+func importBody(cmd domain.Command) movementBody {
+	b := movementBody{
+		FiscalYear: cmd.FiscalYear, Province: cmd.Province, Source: cmd.Source, EffectiveDate: cmd.EffectiveDate.String(),
+		Project: cmd.Project, Category: cmd.Category, Decision: cmd.Decision, Voucher: cmd.Voucher,
+		Beneficiary: cmd.Beneficiary, Reason: cmd.Reason, ProjectName: cmd.ProjectName, ImplementingUnit: cmd.ImplementingUnit,
 	}
 	if cmd.Kind == domain.Adjust {
-		body["delta"] = cmd.Amount.String()
+		b.Delta = cmd.Amount.String()
 	} else {
-		body["amount"] = cmd.Amount.String()
-	}
-	for field, v := range map[string]string{"project": cmd.Project, "category": string(cmd.Category), "decision": cmd.Decision, "voucher": cmd.Voucher,
-		"beneficiary": cmd.Beneficiary, "reason": cmd.Reason, "project_name": cmd.ProjectName, "implementing_unit": cmd.ImplementingUnit} {
-		if v != "" {
-			body[field] = v
-		}
+		b.Amount = cmd.Amount.String()
 	}
 	if !cmd.Counterpart.IsZero() {
-		body["counterpart"] = cmd.Counterpart.String()
+		b.Counterpart = cmd.Counterpart.String()
 	}
-	return body
+	return b
+}
+
+// movementBody is the JSON of a recording route's body.
+type movementBody struct {
+	FiscalYear       int             `json:"fiscal_year"`
+	Province         string          `json:"province"`
+	Source           domain.Source   `json:"source"`
+	EffectiveDate    string          `json:"effective_date"`
+	Amount           string          `json:"amount,omitempty"`
+	Delta            string          `json:"delta,omitempty"`
+	Project          string          `json:"project,omitempty"`
+	Category         domain.Category `json:"category,omitempty"`
+	Decision         string          `json:"decision,omitempty"`
+	Voucher          string          `json:"voucher,omitempty"`
+	Beneficiary      string          `json:"beneficiary,omitempty"`
+	Reason           string          `json:"reason,omitempty"`
+	ProjectName      string          `json:"project_name,omitempty"`
+	ImplementingUnit string          `json:"implementing_unit,omitempty"`
+	Counterpart      string          `json:"counterpart,omitempty"`
 }
 
 // importLedger is the ledger as an import checks its rows against: every
