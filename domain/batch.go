@@ -27,10 +27,11 @@ func (e *BatchError) Unwrap() error { return e.Err }
 
 // RecordBatch records cmds in atomic writes (EventLog.AppendAll) of at
 // most MaxAppendBatch events, in order, as an import of past years does;
-// every command is decided before the first write. Several commands may be on one line: they
+// every command is decided before the first write, and the batch's lines
+// stay locked until the last. Several commands may be on one line: they
 // are decided in order, each on the line as the ones before it in the
-// batch left it (totals and hash chain), and all expect the line's last
-// sequence as it was before the write. A command whose idempotency key
+// batch left it (totals and hash chain), and those of one write all
+// expect the line's last sequence as it was before that write. A command whose idempotency key
 // already produced the same movement is answered as Record answers a
 // retry, with the original event; the rest are appended together. When
 // the atomic write is refused (a line moved on, a key was taken
