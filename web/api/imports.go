@@ -7,7 +7,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"runtime"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -107,30 +109,19 @@ func (a *Server) importBatch(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, a.log, domain.Errorf(domain.CodeInvalidField, "movements", "a batch has 1 to %d movements, not %d", MaxImportBatch, n))
 		return
 	}
+	cmds, err := decodeMovements(req.Movements)
+	if err != nil {
+		WriteError(w, r, a.log, err)
+		return
+	}
 	now := a.now().UTC()
-	cmds := make([]domain.Command, len(req.Movements))
-	for i, m := range req.Movements {
-		at := fmt.Sprintf("movements[%d]", i)
-		if !importKinds[m.Kind] {
-			WriteError(w, r, a.log, domain.Errorf(domain.CodeInvalidField, at+".kind", "kind %q: want allocate, adjust, disburse, refund or lapse", m.Kind))
-			return
-		}
-		if m.IdempotencyKey == "" {
-			WriteError(w, r, a.log, domain.Errorf(domain.CodeInvalidIdempotencyKey, at+".idempotency_key", "every movement needs its idempotency key"))
-			return
-		}
-		cmd, err := DecodeMovement(m.Kind, m.Body)
-		if err != nil {
-			WriteError(w, r, a.log, importField(err, at))
-			return
-		}
-		cmd.IdempotencyKey = m.IdempotencyKey
-		cmd.EventID = uuid.Must(uuid.NewV7()).String()
-		cmd.Now = now
+	for i := range cmds {
+		// In order: the event ids (UUID v7) grow with the file's rows.
+		cmds[i].EventID = uuid.Must(uuid.NewV7()).String()
+		cmds[i].Now = now
 		// From the token, never from the request body; as, only for an
 		// admin, names the movement's original account.
-		cmd.Actor, cmd.ImportedBy = actor, importedBy
-		cmds[i] = cmd
+		cmds[i].Actor, cmds[i].ImportedBy = actor, importedBy
 	}
 	res, err := a.ledger.RecordBatch(r.Context(), cmds)
 	for _, rr := range res {
@@ -149,6 +140,57 @@ func (a *Server) importBatch(w http.ResponseWriter, r *http.Request) {
 		out.Results[i] = ImportResult{EventID: rr.Recorded.Event.ID, Seq: rr.Recorded.Seq, Replayed: rr.Replayed}
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// decodeMovementsPer is how many movements a goroutine decodes at least.
+const decodeMovementsPer = 256
+
+// decodeMovements decodes a batch's movements, on every core: each is
+// decoded on its own, and decoding was a fifth of the time a batch took.
+// A refusal names the first bad movement, as a decoding in order would.
+func decodeMovements(ms []ImportMovement) ([]domain.Command, error) {
+	cmds := make([]domain.Command, len(ms))
+	errs := make([]error, len(ms))
+	decode := func(from, to int) {
+		for i := from; i < to; i++ {
+			m := ms[i]
+			at := fmt.Sprintf("movements[%d]", i)
+			switch {
+			case !importKinds[m.Kind]:
+				errs[i] = domain.Errorf(domain.CodeInvalidField, at+".kind", "kind %q: want allocate, adjust, disburse, refund or lapse", m.Kind)
+			case m.IdempotencyKey == "":
+				errs[i] = domain.Errorf(domain.CodeInvalidIdempotencyKey, at+".idempotency_key", "every movement needs its idempotency key")
+			default:
+				cmd, err := DecodeMovement(m.Kind, m.Body)
+				if err != nil {
+					errs[i] = importField(err, at)
+				}
+				cmd.IdempotencyKey = m.IdempotencyKey
+				cmds[i] = cmd
+			}
+			if errs[i] != nil {
+				return // the later ones of this part cannot come first
+			}
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), (len(ms)+decodeMovementsPer-1)/decodeMovementsPer)
+	if workers <= 1 {
+		decode(0, len(ms))
+	} else {
+		var wg sync.WaitGroup
+		per := (len(ms) + workers - 1) / workers
+		for from := 0; from < len(ms); from += per {
+			wg.Add(1)
+			go func() { defer wg.Done(); decode(from, min(from+per, len(ms))) }()
+		}
+		wg.Wait()
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return cmds, nil
 }
 
 // readImport reads and decodes an import request's body.

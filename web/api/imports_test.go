@@ -141,3 +141,36 @@ func TestImportAs(t *testing.T) {
 	assert.True(t, res.Results[0].Replayed, "sent again: answered")
 	assert.Equal(t, uint64(1), ta.StreamLastSeq(t))
 }
+
+// TestImportNamesTheFirstBadMovement checks that a large batch, decoded
+// in parts, is refused on its first bad movement, whichever part finds
+// which, and records nothing.
+func TestImportNamesTheFirstBadMovement(t *testing.T) {
+	ta := apitest.Start(t, apitest.Options{})
+	ms := make([]api.ImportMovement, 1200)
+	for i := range ms {
+		ms[i] = importMovement(t, domain.Allocate, fmt.Sprintf("k-%d", i), map[string]any{"fiscal_year": 2025, "province": "01", "source": "national",
+			"amount": "1000", "decision": "1/QĐ-BCT", "effective_date": "2025-03-02"})
+	}
+	ms[1100].IdempotencyKey = ""
+	ms[650].Kind = domain.Transfer
+	ms[301] = importMovement(t, domain.Allocate, "k-301", map[string]any{"fiscal_year": 2025, "province": "01", "source": "national",
+		"amount": "1,5", "decision": "1/QĐ-BCT", "effective_date": "2025-03-02"})
+	apitest.RequireProblem(t, postImport(t, ta.Client, ms...), http.StatusBadRequest, domain.CodeInvalidAmount, "movements[301].amount")
+	ms[301] = ms[0]
+	apitest.RequireProblem(t, postImport(t, ta.Client, ms...), http.StatusBadRequest, domain.CodeInvalidField, "movements[650].kind")
+	assert.Zero(t, ta.StreamLastSeq(t), "nothing appended")
+
+	ms[301], ms[650], ms[1100] = importMovement(t, domain.Allocate, "k-301", map[string]any{"fiscal_year": 2025, "province": "01", "source": "national",
+		"amount": "1000", "decision": "1/QĐ-BCT", "effective_date": "2025-03-02"}), ms[0], ms[0]
+	ms[650].IdempotencyKey, ms[1100].IdempotencyKey = "k-650", "k-1100"
+	r := postImport(t, ta.Client, ms...)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	var res api.ImportResponse
+	require.NoError(t, json.Unmarshal(r.Body, &res))
+	require.Len(t, res.Results, len(ms))
+	for i := 1; i < len(res.Results); i++ {
+		assert.Equal(t, res.Results[i-1].Seq+1, res.Results[i].Seq)
+		assert.Less(t, res.Results[i-1].EventID, res.Results[i].EventID, "event ids grow with the rows")
+	}
+}
