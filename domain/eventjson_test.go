@@ -129,6 +129,7 @@ func FuzzUnmarshalEvent(f *testing.F) {
 	f.Add([]byte(`{"fiscal_year": 2025, "amount": "10", "beneficiary": "Hà \"Nội\""}`))
 	f.Add([]byte(`{"effective_date": "2025-01-02", "recorded_at": "2025-01-02T03:04:05Z", "ID": "x"}`))
 	f.Add([]byte(`{"project_name": "Cụm CN", "implementing_unit": "TTKC", "counterpart": "9500000000"}`))
+	f.Add([]byte(`{"actor": "so-cong-thuong-ha-noi", "imported_by": "admin", "idempotency_key": "k"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sameAsEncodingJSON(t, data, domain.Event{})
 	})
@@ -247,7 +248,7 @@ func FuzzMarshalEvent(f *testing.F) {
 	f.Fuzz(func(t *testing.T, beneficiary, voucher, actor string, amount int64, year, month, day int, unixNano int64, offset int) {
 		e := sampleEvent(t)
 		e.Beneficiary, e.Voucher, e.Actor, e.Reason = beneficiary, voucher, actor, beneficiary+voucher
-		e.ProjectName, e.ImplementingUnit = voucher, beneficiary
+		e.ProjectName, e.ImplementingUnit, e.ImportedBy = voucher, beneficiary, actor+voucher
 		e.Amount = domain.AmountFromInt64(amount)
 		e.Counterpart = domain.AmountFromInt64(amount / 3)
 		e.ToLine = domain.LineKey{FiscalYear: year + 1, Province: voucher, Source: domain.Source(actor)}
