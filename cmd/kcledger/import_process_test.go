@@ -136,5 +136,12 @@ func TestImportKilledAndRunAgain(t *testing.T) {
 		}
 		assert.True(t, strings.HasPrefix(k, "import-"), k)
 	}
+	// Chains, signatures and rules hold, and the served balances equal
+	// those recomputed from the stream.
+	code, out, errs = cliEnv(t, p.http, env, "verify", "--keys", pinKeys(t, p.http), "--compare")
+	require.Equal(t, exitOK, code, "%s\n%s", out, errs)
+	assert.Contains(t, out, "events on 126 budget lines")
+	assert.Contains(t, out, "equal those recomputed")
+	assert.Contains(t, out, "No problem found")
 	t.Logf("import: %d rows after a kill at %d: the rest in %s, %.0f rows/s", n, before, elapsed, float64(n-before)/elapsed.Seconds())
 }
