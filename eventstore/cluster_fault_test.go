@@ -3,10 +3,7 @@ package eventstore_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,22 +11,12 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
+	"github.com/kcledger/kcledger/eventstore/eventstoretest"
 )
-
-// faultAck is one acknowledged write: its command and the event the
-// ledger answered with.
-type faultAck struct {
-	cmd      domain.Command
-	eventID  string
-	started  time.Time
-	answered time.Time
-	replayed bool // acknowledged on a retry, as the original event
-}
 
 // Under writes from 16 concurrent clients through three ledgers (one
 // connection each, to the whole cluster) on an R3 stream, the stream's
@@ -46,13 +33,7 @@ func TestClusterFaultLeaderLoss(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a 3-server cluster; -short skips it")
 	}
-	faults := 1
-	if v := os.Getenv("FAULTS"); v != "" {
-		n, err := strconv.Atoi(v)
-		require.NoError(t, err, "FAULTS")
-		require.Positive(t, n, "FAULTS")
-		faults = n
-	}
+	faults := eventstoretest.Faults(t, 1)
 	servers, opts := startClusterOpts(t, 3)
 	urls := make([]string, len(servers))
 	for i, s := range servers {
@@ -88,76 +69,42 @@ func TestClusterFaultLeaderLoss(t *testing.T) {
 
 	provinces := []string{"01", "79", "48", "31"}
 	const allocated = 1_000_000_000_000
+	var setup []eventstoretest.Ack
 	for _, p := range provinces {
-		_, err := ledgers[0].Record(context.Background(), faultCommand(domain.Allocate, p, "alloc-"+p, allocated))
+		cmd := faultCommand(domain.Allocate, p, "alloc-"+p, allocated)
+		res, err := ledgers[0].Record(context.Background(), cmd)
 		require.NoError(t, err)
+		setup = append(setup, ackOf(cmd, res))
 	}
 
-	const clients = 16
-	var (
-		mu   sync.Mutex
-		acks []faultAck
-		wg   sync.WaitGroup
-	)
-	stop := make(chan struct{})
-	acked := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(acks)
-	}
-	for c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				cmd := faultCommand(domain.Disburse, provinces[c%len(provinces)], fmt.Sprintf("c%d-%d", c, i), int64(1000+c))
-				ack, err := recordUntilAcknowledged(ledgers, c, cmd)
-				if err != nil {
-					t.Errorf("%s: never acknowledged: %v", cmd.IdempotencyKey, err)
-					return
-				}
-				mu.Lock()
-				acks = append(acks, ack)
-				mu.Unlock()
+	w := eventstoretest.StartWriters(t, 16, func(c, i int) (eventstoretest.Ack, error) {
+		cmd := faultCommand(domain.Disburse, provinces[c%len(provinces)], fmt.Sprintf("c%d-%d", c, i), int64(1000+c))
+		// While the outcome is unknown, the same command again, through
+		// the next ledger each time.
+		return eventstoretest.Retry(func(attempt int) (eventstoretest.Ack, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			res, err := ledgers[(c+attempt)%len(ledgers)].Record(ctx, cmd)
+			if err != nil {
+				return eventstoretest.Ack{}, err
 			}
-		}()
-	}
-	waitForAcks := func(n int) {
-		t.Helper()
-		target := acked() + n
-		require.Eventually(t, func() bool { return acked() >= target }, 60*time.Second, 20*time.Millisecond,
-			"fewer than %d writes acknowledged", target)
-	}
+			return ackOf(cmd, res), nil
+		})
+	})
 
-	waitForAcks(20)
+	w.WaitFor(t, 20)
 	for f := 1; f <= faults; f++ {
-		leader := streamLeader(t, js)
+		leader := eventstoretest.StreamLeader(t, js, eventstore.DefaultStream)
 		i := serverIndex(t, servers, leader)
 		t0 := time.Now()
 		servers[i].Shutdown()
 		servers[i].WaitForShutdown()
 		// Writes are unavailable until one begun after the fault is
 		// acknowledged.
-		var back time.Time
-		require.Eventually(t, func() bool {
-			mu.Lock()
-			defer mu.Unlock()
-			for _, a := range acks {
-				if a.started.After(t0) {
-					back = a.answered
-					return true
-				}
-			}
-			return false
-		}, 60*time.Second, 10*time.Millisecond, "fault %d: no write acknowledged after %s was shut down", f, leader)
-		newLeader := streamLeader(t, js)
+		down := w.Unavailable(t, t0)
+		newLeader := eventstoretest.StreamLeader(t, js, eventstore.DefaultStream)
 		t.Logf("fault %d: leader %s shut down; writes unavailable for %s; new leader %s",
-			f, leader, back.Sub(t0).Round(time.Millisecond), newLeader)
+			f, leader, down.Round(time.Millisecond), newLeader)
 
 		s, err := server.NewServer(opts[i].Clone())
 		require.NoError(t, err)
@@ -165,66 +112,28 @@ func TestClusterFaultLeaderLoss(t *testing.T) {
 		t.Cleanup(s.Shutdown)
 		require.True(t, s.ReadyForConnections(15*time.Second), "%s did not start again", leader)
 		servers[i] = s
-		waitForCurrentReplicas(t, js)
-		waitForAcks(20)
+		eventstoretest.WaitCurrentReplicas(t, js, eventstore.DefaultStream, 3)
+		w.WaitFor(t, 20)
 	}
-	close(stop)
-	wg.Wait()
-	require.False(t, t.Failed())
+	acks := append(setup, w.Stop(t)...)
 
 	// The acknowledged set against the stream.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	inStream := map[string][]string{} // idempotency key → event ids
-	replayed := 0
-	for _, a := range acks {
-		if a.replayed {
-			replayed++
-		}
-	}
+	var stream []domain.Recorded
 	for _, p := range provinces {
-		key := domain.LineKey{FiscalYear: 2025, Province: p, Source: domain.SourceNational}
-		recs, err := logs[1].Load(ctx, key, 0)
+		recs, err := logs[1].Load(ctx, domain.LineKey{FiscalYear: 2025, Province: p, Source: domain.SourceNational}, 0)
 		require.NoError(t, err)
-		st := domain.NewLineState(key)
-		for _, r := range recs {
-			require.NoError(t, st.Apply(r), "line %s: chain", key)
-			inStream[r.Event.IdempotencyKey] = append(inStream[r.Event.IdempotencyKey], r.Event.ID)
-		}
-		want := domain.AmountFromInt64(0)
-		for _, a := range acks {
-			if a.cmd.Province == p {
-				want = want.Add(a.cmd.Amount)
-			}
-		}
-		assert.True(t, st.Balance.Allocated.Equal(domain.AmountFromInt64(allocated)), "line %s: allocated %s", key, st.Balance.Allocated)
-		assert.True(t, st.Balance.Disbursed.Equal(want), "line %s: disbursed %s in the stream, %s acknowledged", key, st.Balance.Disbursed, want)
+		stream = append(stream, recs...)
 	}
-	lost, twice := 0, 0
-	ackedKeys := map[string]bool{}
-	for _, a := range acks {
-		ackedKeys[a.cmd.IdempotencyKey] = true
-		ids := inStream[a.cmd.IdempotencyKey]
-		switch {
-		case len(ids) == 0:
-			lost++
-		case len(ids) > 1:
-			twice++
-		default:
-			assert.Equal(t, a.eventID, ids[0], "%s: acknowledged as another event", a.cmd.IdempotencyKey)
-		}
-	}
-	unacked := 0
-	for k := range inStream {
-		if !ackedKeys[k] && !strings.HasPrefix(k, "alloc-") {
-			unacked++
-		}
-	}
-	t.Logf("%d faults: %d writes acknowledged (%d on a retry, as the original event), %d lost, %d duplicated, %d in the stream unacknowledged",
-		faults, len(acks), replayed, lost, twice, unacked)
-	assert.Zero(t, lost, "acknowledged writes lost")
-	assert.Zero(t, twice, "writes in the stream twice")
-	assert.Zero(t, unacked, "writes in the stream that no client saw acknowledged")
+	t.Logf("%d faults", faults)
+	eventstoretest.CheckHistory(t, acks, stream)
+}
+
+// ackOf is the acknowledgement of cmd, recorded as res.
+func ackOf(cmd domain.Command, res domain.Result) eventstoretest.Ack {
+	return eventstoretest.Ack{Key: cmd.IdempotencyKey, EventID: res.Recorded.Event.ID, Type: res.Recorded.Event.Type,
+		Line: res.Recorded.Event.Line(), Amount: cmd.Amount, Replayed: res.Replayed}
 }
 
 func faultCommand(kind domain.CommandKind, province, key string, amount int64) domain.Command {
@@ -241,69 +150,6 @@ func faultCommand(kind domain.CommandKind, province, key string, amount int64) d
 		c.Voucher, c.Beneficiary = "KB-"+key, "HTX Gốm"
 	}
 	return c
-}
-
-// recordUntilAcknowledged records cmd, and while its outcome is unknown
-// records the same command again, through the next ledger each time, for
-// at most a minute.
-func recordUntilAcknowledged(ledgers []*domain.Ledger, c int, cmd domain.Command) (faultAck, error) {
-	started := time.Now()
-	deadline := started.Add(time.Minute)
-	var last error
-	for attempt := 0; time.Now().Before(deadline); attempt++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		res, err := ledgers[(c+attempt)%len(ledgers)].Record(ctx, cmd)
-		cancel()
-		if err == nil {
-			return faultAck{cmd: cmd, eventID: res.Recorded.Event.ID, started: started, answered: time.Now(), replayed: res.Replayed}, nil
-		}
-		last = err
-		<-time.After(20 * time.Millisecond) // a retry's pause
-	}
-	return faultAck{}, last
-}
-
-// streamLeader is the name of the stream's leader, once there is one.
-func streamLeader(t *testing.T, js jetstream.JetStream) string {
-	t.Helper()
-	var leader string
-	require.Eventually(t, func() bool {
-		info, err := faultStreamInfo(js)
-		if err != nil || info.Cluster == nil {
-			return false
-		}
-		leader = info.Cluster.Leader
-		return leader != ""
-	}, 60*time.Second, 50*time.Millisecond, "the stream has no leader")
-	return leader
-}
-
-// waitForCurrentReplicas waits until the stream has a leader and two
-// replicas, both online and current.
-func waitForCurrentReplicas(t *testing.T, js jetstream.JetStream) {
-	t.Helper()
-	require.Eventually(t, func() bool {
-		info, err := faultStreamInfo(js)
-		if err != nil || info.Cluster == nil || info.Cluster.Leader == "" || len(info.Cluster.Replicas) != 2 {
-			return false
-		}
-		for _, r := range info.Cluster.Replicas {
-			if !r.Current || r.Offline {
-				return false
-			}
-		}
-		return true
-	}, 60*time.Second, 50*time.Millisecond, "the restarted server never caught up")
-}
-
-func faultStreamInfo(js jetstream.JetStream) (*jetstream.StreamInfo, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	s, err := js.Stream(ctx, eventstore.DefaultStream)
-	if err != nil {
-		return nil, err
-	}
-	return s.Info(ctx)
 }
 
 func serverIndex(t *testing.T, servers []*server.Server, name string) int {
