@@ -379,14 +379,22 @@ func startTwoServes(t *testing.T) (a, b *serveProc, ns *server.Server) {
 	ns, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:-1"})
 	require.NoError(t, err)
 	t.Cleanup(ns.Shutdown)
-	a = startServe(t, "--nats-url", ns.ClientURL())
+	a, b = startServePair(t, "--nats-url", ns.ClientURL())
+	return a, b, ns
+}
+
+// startServePair starts two serve processes of one ledger with args
+// (which name the NATS server), each with its own data directory.
+func startServePair(t *testing.T, args ...string) (a, b *serveProc) {
+	t.Helper()
+	a = startServe(t, args...)
 	// A second process of the same ledger is given a copy of the ledger
 	// root, which endorses its signing key: each takes the other's events.
 	bData := t.TempDir()
 	root, err := os.ReadFile(filepath.Join(a.data, ledgerRootFile))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(bData, ledgerRootFile), root, 0o600))
-	b = startServe(t, "--nats-url", ns.ClientURL(), "--data", bData)
+	b = startServe(t, append(append([]string{}, args...), "--data", bData)...)
 	// They share the accounts: the first admin, made by one of them.
 	for _, p := range []*serveProc{a, b} {
 		if _, err := os.Stat(p.tokenFile()); err == nil {
@@ -394,7 +402,7 @@ func startTwoServes(t *testing.T) (a, b *serveProc, ns *server.Server) {
 			useTokenFile(b.http, p.tokenFile())
 		}
 	}
-	return a, b, ns
+	return a, b
 }
 
 // Two serve processes share one nats-server; 32 clients try to overspend

@@ -74,6 +74,26 @@ func (h *History) firstStartedAfter(t0 time.Time) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// AckedSince waits until n writes begun after t0 are acknowledged, for
+// at most within, and returns how many are.
+func (h *History) AckedSince(t0 time.Time, n int, within time.Duration) int {
+	deadline := time.Now().Add(within)
+	for {
+		count := 0
+		h.mu.Lock()
+		for _, a := range h.acks {
+			if a.Started.After(t0) {
+				count++
+			}
+		}
+		h.mu.Unlock()
+		if count >= n || !time.Now().Before(deadline) {
+			return count
+		}
+		<-time.After(10 * time.Millisecond)
+	}
+}
+
 // faultWait bounds every wait of the fault tests for writes.
 const faultWait = 60 * time.Second
 

@@ -1,0 +1,295 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/eventstore"
+	"github.com/kcledger/kcledger/eventstore/eventstoretest"
+)
+
+// The fault tests of a ledger on a cluster of real processes: three
+// nats-server processes (the pinned binary scripts/test installs) on one
+// R3 stream, two `kcledger serve --replicas 3` in front of them, and 16
+// HTTP clients writing disbursements through both. A client whose write
+// has an unknown outcome (an error, a 5xx, a dead process) retries it with
+// the same Idempotency-Key through the other serve until it is
+// acknowledged. After the faults, Jepsen-style: every acknowledged write
+// in the stream once and as the event it was acknowledged as, nothing
+// there unacknowledged, every chain intact, the lines' sums those of the
+// acknowledged set; verify clean against both serves; both serves'
+// balances, caught up, equal to replay's.
+//
+// The default run injects a few faults; FAULTS=N injects N in each test
+// and logs how long writes were unavailable after each, e.g.
+// FAULTS=20 go test -run 'TestCluster' ./cmd/kcledger
+
+// clusterProvinces are the lines the clients write to, each allocated
+// far more than they spend.
+var clusterProvinces = []string{"01", "79", "48", "31"}
+
+// clusterLedger is the ledger of a fault test, on a cluster of real
+// nats-server processes.
+type clusterLedger struct {
+	nats  *eventstoretest.Cluster
+	js    jetstream.JetStream // the test's own connection, to any node
+	args  []string            // serve's, but --data
+	token string              // the first admin's token file
+	mu    sync.Mutex
+	serve [2]*serveProc
+	setup []eventstoretest.Ack // the allocations
+	w     *eventstoretest.Writers
+}
+
+func startClusterLedger(t *testing.T) *clusterLedger {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a 3-node nats-server cluster and two serves; -short skips it")
+	}
+	cl := eventstoretest.StartCluster(t, 3)
+	l := &clusterLedger{nats: cl, args: []string{"--nats-url", cl.URLs(), "--replicas", "3"}}
+	l.serve[0], l.serve[1] = startServePair(t, l.args...)
+	l.token = tokenFileOf(l.serve[0].http)
+	nc := cl.Connect()
+	t.Cleanup(nc.Close)
+	var err error
+	l.js, err = jetstream.New(nc)
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const allocated = 1_000_000_000_000
+	for _, p := range clusterProvinces {
+		key := "alloc-" + p
+		status, res, err := post(ctx, l.serve[0].http, "/v1/allocations", key, map[string]any{
+			"fiscal_year": 2025, "province": p, "source": "national", "amount": fmt.Sprint(allocated),
+			"decision": "3536/QĐ-BCT", "effective_date": "2025-01-10"})
+		require.NoError(t, err)
+		require.Equal(t, http.StatusCreated, status, "%v", res)
+		l.setup = append(l.setup, eventstoretest.Ack{Key: key, EventID: eventID(res), Type: domain.TypeAllocated,
+			Line: clusterLine(p), Amount: domain.AmountFromInt64(allocated)})
+	}
+	l.w = eventstoretest.StartWriters(t, 16, l.disburse)
+	l.w.WaitFor(t, 20)
+	return l
+}
+
+func clusterLine(province string) domain.LineKey {
+	return domain.LineKey{FiscalYear: 2025, Province: province, Source: domain.SourceNational}
+}
+
+// addr is serve i's HTTP address now (a restarted serve has a new one).
+func (l *clusterLedger) addr(i int) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.serve[i].http
+}
+
+// disburse is client c's i-th write: a disbursement, retried through the
+// other serve each time while its outcome is unknown.
+func (l *clusterLedger) disburse(c, i int) (eventstoretest.Ack, error) {
+	p := clusterProvinces[c%len(clusterProvinces)]
+	key := fmt.Sprintf("c%d-%d", c, i)
+	amount := int64(1000 + c)
+	body := map[string]any{"fiscal_year": 2025, "province": p, "source": "national", "amount": fmt.Sprint(amount),
+		"voucher": "KB-" + key, "beneficiary": "HTX Gốm Bát Tràng", "effective_date": "2025-03-03"}
+	return eventstoretest.Retry(func(attempt int) (eventstoretest.Ack, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		status, res, err := post(ctx, l.addr((c+attempt)%2), "/v1/disbursements", key, body)
+		switch {
+		case err != nil:
+			return eventstoretest.Ack{}, err
+		case status == http.StatusCreated || status == http.StatusOK:
+			return eventstoretest.Ack{Key: key, EventID: eventID(res), Type: domain.TypeDisbursed, Line: clusterLine(p),
+				Amount: domain.AmountFromInt64(amount), Replayed: status == http.StatusOK}, nil
+		case status >= 500 || status == http.StatusConflict && res["code"] == string(domain.CodeConflict):
+			return eventstoretest.Ack{}, fmt.Errorf("%s: status %d: %v", key, status, res)
+		default:
+			return eventstoretest.Ack{}, eventstoretest.Final(fmt.Errorf("%s: status %d: %v", key, status, res))
+		}
+	})
+}
+
+func (l *clusterLedger) node(t *testing.T, name string) *eventstoretest.Node {
+	t.Helper()
+	return l.nats.Node(name)
+}
+
+// check stops the writers and checks the acknowledged set against the
+// stream, verify against both serves, and both serves' balances against
+// replay's.
+func (l *clusterLedger) check(t *testing.T) {
+	t.Helper()
+	acks := append(append([]eventstoretest.Ack{}, l.setup...), l.w.Stop(t)...)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	nc := l.nats.Connect()
+	defer nc.Close()
+	rd, err := eventstore.OpenReader(ctx, nc, eventstore.DefaultStream)
+	require.NoError(t, err)
+	state, err := rd.State(ctx)
+	require.NoError(t, err)
+	var stream []domain.Recorded
+	require.NoError(t, rd.Scan(ctx, state.LastSeq, func(se eventstore.StoredEvent) (bool, error) {
+		require.NoError(t, se.Err, "seq %d", se.Seq)
+		stream = append(stream, se.At())
+		return true, nil
+	}))
+	eventstoretest.CheckHistory(t, acks, stream)
+
+	keysFile := pinKeys(t, l.addr(0))
+	env := []string{"KCLEDGER_NATS_URL=" + l.nats.URLs()}
+	code, out, stderr := cliEnv(t, "", env, "replay", "--keys", keysFile, "--json")
+	require.Equal(t, 0, code, stderr)
+	var replayed map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &replayed))
+	require.EqualValues(t, state.LastSeq, replayed["as_of_seq"], "replay read the whole stream")
+
+	for i := range l.serve {
+		srv := l.addr(i)
+		served := caughtUpBalances(t, srv, state.LastSeq)
+		assert.Equal(t, replayed, served, "serve %d's balances are replay's", i+1)
+		code, out, stderr := cliEnv(t, srv, append(env, "KCLEDGER_TOKEN_FILE="+l.token), "verify", "--keys", keysFile, "--compare")
+		require.Equal(t, 0, code, "verify against serve %d:\n%s\n%s", i+1, out, stderr)
+		assert.Contains(t, out, "No problem found")
+		assert.Contains(t, out, "equal those recomputed")
+	}
+}
+
+// caughtUpBalances polls srv's GET /v1/balances until they are as of seq,
+// for at most a minute, and returns them.
+func caughtUpBalances(t *testing.T, srv string, seq uint64) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	var last string
+	for {
+		body, err := balancesOf(srv)
+		if err == nil {
+			if at, _ := body["as_of_seq"].(float64); uint64(at) == seq {
+				return body
+			}
+			last = fmt.Sprintf("as of seq %v", body["as_of_seq"])
+		} else {
+			last = err.Error()
+		}
+		require.True(t, time.Now().Before(deadline), "%s never caught up with seq %d: %s", srv, seq, last)
+		<-time.After(50 * time.Millisecond)
+	}
+}
+
+func balancesOf(srv string) (map[string]any, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv+"/v1/balances", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+tokenFor(srv))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %d: %s", resp.StatusCode, b)
+	}
+	var body map[string]any
+	return body, json.Unmarshal(b, &body)
+}
+
+// While the writes go on, a follower of the stream is paused with
+// SIGSTOP and, once writes went on without it (or after 10 seconds),
+// resumed with SIGCONT; then the leader's process is killed with
+// SIGKILL, a new leader elected, and the old one started again on its
+// store. Faults alternate between the two, two by default.
+func TestClusterFollowerPausedLeaderKilled(t *testing.T) {
+	l := startClusterLedger(t)
+	faults := eventstoretest.Faults(t, 2)
+	for f := 1; f <= faults; f++ {
+		if f%2 == 1 {
+			nd := l.node(t, eventstoretest.StreamFollower(t, l.js, eventstore.DefaultStream))
+			t0 := time.Now()
+			l.nats.Pause(nd)
+			meanwhile := l.w.AckedSince(t0, 50, 10*time.Second)
+			l.nats.Resume(nd)
+			down := l.w.Unavailable(t, t0)
+			t.Logf("fault %d: follower %s paused for %s, %d writes acknowledged meanwhile; writes unavailable for %s",
+				f, nd.Name, time.Since(t0).Round(time.Millisecond), meanwhile, down.Round(time.Millisecond))
+		} else {
+			nd := l.node(t, eventstoretest.StreamLeader(t, l.js, eventstore.DefaultStream))
+			t0 := time.Now()
+			l.nats.Kill(nd)
+			down := l.w.Unavailable(t, t0)
+			t.Logf("fault %d: leader %s killed; writes unavailable for %s; new leader %s",
+				f, nd.Name, down.Round(time.Millisecond), eventstoretest.StreamLeader(t, l.js, eventstore.DefaultStream))
+			l.nats.Restart(nd)
+		}
+		eventstoretest.WaitCurrentReplicas(t, l.js, eventstore.DefaultStream, 3)
+		l.w.WaitFor(t, 20)
+	}
+	l.check(t)
+}
+
+// While the writes go on, all three nats-server processes are killed
+// with SIGKILL at once and started again on their stores: writes resume
+// and nothing acknowledged is lost. One restart by default.
+func TestClusterWholeRestart(t *testing.T) {
+	l := startClusterLedger(t)
+	faults := eventstoretest.Faults(t, 1)
+	for f := 1; f <= faults; f++ {
+		t0 := time.Now()
+		l.nats.Kill(l.nats.Nodes...)
+		l.nats.Restart(l.nats.Nodes...)
+		down := l.w.Unavailable(t, t0)
+		t.Logf("fault %d: the whole cluster killed and restarted; writes unavailable for %s", f, down.Round(time.Millisecond))
+		eventstoretest.WaitCurrentReplicas(t, l.js, eventstore.DefaultStream, 3)
+		l.w.WaitFor(t, 20)
+	}
+	l.check(t)
+}
+
+// While the writes go on, one serve process is killed with SIGKILL (its
+// requests in flight have unknown outcomes, which the clients retry
+// through the other); the other carries on alone; the killed one starts
+// again on its data directory and catches up. Faults alternate between
+// the two serves, one by default.
+func TestClusterServeKilled(t *testing.T) {
+	l := startClusterLedger(t)
+	faults := eventstoretest.Faults(t, 1)
+	for f := 1; f <= faults; f++ {
+		i := (f - 1) % 2
+		l.mu.Lock()
+		p := l.serve[i]
+		l.mu.Unlock()
+		t0 := time.Now()
+		p.kill()
+		down := l.w.Unavailable(t, t0)
+		l.w.WaitFor(t, 20)
+		back := startServe(t, append(append([]string{}, l.args...), "--data", p.data)...)
+		useTokenFile(back.http, l.token)
+		l.mu.Lock()
+		l.serve[i] = back
+		l.mu.Unlock()
+		t.Logf("fault %d: serve %d killed; writes unavailable for %s; started again in %s",
+			f, i+1, down.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
+		l.w.WaitFor(t, 20)
+	}
+	l.check(t)
+}
