@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -54,11 +55,18 @@ type clusterLedger struct {
 
 func startClusterLedger(t *testing.T) *clusterLedger {
 	t.Helper()
+	return startClusterLedgerVia(t, (*eventstoretest.Cluster).URLs)
+}
+
+// startClusterLedgerVia is startClusterLedger with the serves given the
+// --nats-url that urls returns.
+func startClusterLedgerVia(t *testing.T, urls func(*eventstoretest.Cluster) string) *clusterLedger {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a 3-node nats-server cluster and two serves; -short skips it")
 	}
 	cl := eventstoretest.StartCluster(t, 3)
-	l := &clusterLedger{nats: cl, args: []string{"--nats-url", cl.URLs(), "--replicas", "3"}}
+	l := &clusterLedger{nats: cl, args: []string{"--nats-url", urls(cl), "--replicas", "3"}}
 	l.serve[0], l.serve[1] = startServePair(t, l.args...)
 	l.token = tokenFileOf(l.serve[0].http)
 	nc := cl.Connect()
@@ -133,26 +141,26 @@ func (l *clusterLedger) node(t *testing.T, name string) *eventstoretest.Node {
 func (l *clusterLedger) check(t *testing.T) {
 	t.Helper()
 	acks := append(append([]eventstoretest.Ack{}, l.setup...), l.w.Stop(t)...)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 
+	// A cluster that has just taken a server back may answer "JetStream
+	// system temporarily unavailable" (10008) for a moment, to readers
+	// as to writers: reads are retried, for at most a minute.
 	nc := l.nats.Connect()
 	defer nc.Close()
-	rd, err := eventstore.OpenReader(ctx, nc, eventstore.DefaultStream)
-	require.NoError(t, err)
-	state, err := rd.State(ctx)
-	require.NoError(t, err)
-	var stream []domain.Recorded
-	require.NoError(t, rd.Scan(ctx, state.LastSeq, func(se eventstore.StoredEvent) (bool, error) {
-		require.NoError(t, se.Err, "seq %d", se.Seq)
-		stream = append(stream, se.At())
-		return true, nil
-	}))
+	var (
+		state  eventstore.StreamState
+		stream []domain.Recorded
+	)
+	settled(t, "read the stream", func() error {
+		var err error
+		state, stream, err = readStream(nc)
+		return err
+	})
 	eventstoretest.CheckHistory(t, acks, stream)
 
 	keysFile := pinKeys(t, l.addr(0))
 	env := []string{"KCLEDGER_NATS_URL=" + l.nats.URLs()}
-	code, out, stderr := cliEnv(t, "", env, "replay", "--keys", keysFile, "--json")
+	code, out, stderr := settledCLI(t, "", env, "replay", "--keys", keysFile, "--json")
 	require.Equal(t, 0, code, stderr)
 	var replayed map[string]any
 	require.NoError(t, json.Unmarshal([]byte(out), &replayed))
@@ -162,11 +170,66 @@ func (l *clusterLedger) check(t *testing.T) {
 		srv := l.addr(i)
 		served := caughtUpBalances(t, srv, state.LastSeq)
 		assert.Equal(t, replayed, served, "serve %d's balances are replay's", i+1)
-		code, out, stderr := cliEnv(t, srv, append(env, "KCLEDGER_TOKEN_FILE="+l.token), "verify", "--keys", keysFile, "--compare")
+		code, out, stderr := settledCLI(t, srv, append(env, "KCLEDGER_TOKEN_FILE="+l.token), "verify", "--keys", keysFile, "--compare")
 		require.Equal(t, 0, code, "verify against serve %d:\n%s\n%s", i+1, out, stderr)
 		assert.Contains(t, out, "No problem found")
 		assert.Contains(t, out, "equal those recomputed")
 	}
+}
+
+// readStream reads the state of the stream and every message in it.
+func readStream(nc *nats.Conn) (eventstore.StreamState, []domain.Recorded, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	rd, err := eventstore.OpenReader(ctx, nc, eventstore.DefaultStream)
+	if err != nil {
+		return eventstore.StreamState{}, nil, err
+	}
+	state, err := rd.State(ctx)
+	if err != nil {
+		return state, nil, err
+	}
+	var stream []domain.Recorded
+	err = rd.Scan(ctx, state.LastSeq, func(se eventstore.StoredEvent) (bool, error) {
+		if se.Err != nil {
+			return false, fmt.Errorf("seq %d: %w", se.Seq, se.Err)
+		}
+		stream = append(stream, se.At())
+		return true, nil
+	})
+	if err != nil {
+		return state, nil, fmt.Errorf("read %d of %d messages through %s: %w", len(stream), state.LastSeq, nc.ConnectedServerName(), err)
+	}
+	return state, stream, nil
+}
+
+// settled calls try until it succeeds, for at most a minute.
+func settled(t *testing.T, what string, try func() error) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := try()
+		if err == nil {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "%s: %v", what, err)
+		t.Logf("%s: %v; again", what, err)
+		<-time.After(250 * time.Millisecond)
+	}
+}
+
+// settledCLI is cliEnv, run again while it fails to reach the stream
+// (exit 3), for at most a minute.
+func settledCLI(t *testing.T, server string, env []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	settled(t, args[0], func() error {
+		code, stdout, stderr = cliEnv(t, server, env, args...)
+		if code == exitFailure {
+			return fmt.Errorf("exit %d: %s", code, stderr)
+		}
+		return nil
+	})
+	return code, stdout, stderr
 }
 
 // caughtUpBalances polls srv's GET /v1/balances until they are as of seq,

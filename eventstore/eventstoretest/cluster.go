@@ -87,9 +87,12 @@ func (n *Node) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.Client
 func StartCluster(t *testing.T, n int) *Cluster {
 	t.Helper()
 	c := &Cluster{t: t, bin: NATSServer(t)}
+	// The stores outlive stopAll, which shows their logs when the test
+	// failed: cleanups run last registered first.
+	root := t.TempDir()
 	t.Cleanup(c.stopAll)
 	for attempt := 1; ; attempt++ {
-		err := c.tryStart(n)
+		err := c.tryStart(filepath.Join(root, fmt.Sprint("try", attempt)), n)
 		if err == nil {
 			break
 		}
@@ -100,9 +103,8 @@ func StartCluster(t *testing.T, n int) *Cluster {
 	return c
 }
 
-func (c *Cluster) tryStart(n int) error {
+func (c *Cluster) tryStart(root string, n int) error {
 	c.Nodes = nil
-	root := c.t.TempDir()
 	for i := range n {
 		c.Nodes = append(c.Nodes, &Node{Name: fmt.Sprintf("kcl-%d", i), ClientPort: freePort(c.t), ClusterPort: freePort(c.t),
 			dir: filepath.Join(root, fmt.Sprintf("node%d", i))})
