@@ -356,3 +356,34 @@ func TestClusterServeKilled(t *testing.T) {
 	}
 	l.check(t)
 }
+
+// Both serves are given only node 0's address (they learn the others'
+// from it), and node 0, a follower of the stream, is paused with SIGSTOP
+// and left paused: its TCP connections stay open and nothing answers on
+// them. Each serve must notice that its server hangs and go to another,
+// so that writes resume while node 0 is still paused.
+func TestClusterServesServerPaused(t *testing.T) {
+	l := startClusterLedgerVia(t, func(cl *eventstoretest.Cluster) string { return cl.Nodes[0].URL() })
+	nd := l.nats.Nodes[0]
+	// Node 0 is made a follower, if it leads: the leader steps down.
+	for attempt := 0; eventstoretest.StreamLeader(t, l.js, eventstore.DefaultStream) == nd.Name; attempt++ {
+		require.Less(t, attempt, 5, "%s stays the stream's leader", nd.Name)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := l.js.Conn().RequestWithContext(ctx, "$JS.API.STREAM.LEADER.STEPDOWN."+eventstore.DefaultStream, nil)
+		cancel()
+		require.NoError(t, err)
+		eventstoretest.WaitCurrentReplicas(t, l.js, eventstore.DefaultStream, 3)
+	}
+	l.w.WaitFor(t, 20)
+
+	t0 := time.Now()
+	l.nats.Pause(nd)
+	meanwhile := l.w.AckedSince(t0, 20, 30*time.Second)
+	t.Logf("%s paused: %d writes acknowledged within %s; writes unavailable for %s",
+		nd.Name, meanwhile, time.Since(t0).Round(time.Millisecond), l.w.Unavailable(t, t0).Round(time.Millisecond))
+	require.GreaterOrEqual(t, meanwhile, 20, "writes resume while the serves' server hangs")
+	l.nats.Resume(nd)
+	eventstoretest.WaitCurrentReplicas(t, l.js, eventstore.DefaultStream, 3)
+	l.w.WaitFor(t, 20)
+	l.check(t)
+}
