@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"testing"
@@ -53,6 +52,8 @@ type clusterLedger struct {
 	w     *eventstoretest.Writers
 }
 
+// startClusterLedger starts the cluster and the two serves, allocates
+// the lines, and returns once the 16 writers have 20 writes acknowledged.
 func startClusterLedger(t *testing.T) *clusterLedger {
 	t.Helper()
 	return startClusterLedgerVia(t, (*eventstoretest.Cluster).URLs)
@@ -130,11 +131,6 @@ func (l *clusterLedger) disburse(c, i int) (eventstoretest.Ack, error) {
 	})
 }
 
-func (l *clusterLedger) node(t *testing.T, name string) *eventstoretest.Node {
-	t.Helper()
-	return l.nats.Node(name)
-}
-
 // check stops the writers and checks the acknowledged set against the
 // stream, verify against both serves, and both serves' balances against
 // replay's.
@@ -177,9 +173,10 @@ func (l *clusterLedger) check(t *testing.T) {
 	}
 }
 
-// readStream reads the state of the stream and every message in it.
+// readStream reads the state of the stream and every message in it,
+// within 10 seconds (a few thousand messages take under two).
 func readStream(nc *nats.Conn) (eventstore.StreamState, []domain.Recorded, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	rd, err := eventstore.OpenReader(ctx, nc, eventstore.DefaultStream)
 	if err != nil {
@@ -237,44 +234,18 @@ func settledCLI(t *testing.T, server string, env []string, args ...string) (code
 func caughtUpBalances(t *testing.T, srv string, seq uint64) map[string]any {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
-	var last string
 	for {
-		body, err := balancesOf(srv)
-		if err == nil {
-			if at, _ := body["as_of_seq"].(float64); uint64(at) == seq {
-				return body
+		code, body := getJSON(t, srv, "/v1/balances")
+		var report map[string]any
+		if code == http.StatusOK {
+			require.NoError(t, json.Unmarshal([]byte(body), &report))
+			if at, _ := report["as_of_seq"].(float64); uint64(at) == seq {
+				return report
 			}
-			last = fmt.Sprintf("as of seq %v", body["as_of_seq"])
-		} else {
-			last = err.Error()
 		}
-		require.True(t, time.Now().Before(deadline), "%s never caught up with seq %d: %s", srv, seq, last)
+		require.True(t, time.Now().Before(deadline), "%s never caught up with seq %d: %d %s", srv, seq, code, body)
 		<-time.After(50 * time.Millisecond)
 	}
-}
-
-func balancesOf(srv string) (map[string]any, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv+"/v1/balances", nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+tokenFor(srv))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("status %d: %s", resp.StatusCode, b)
-	}
-	var body map[string]any
-	return body, json.Unmarshal(b, &body)
 }
 
 // While the writes go on, a follower of the stream is paused with
@@ -287,7 +258,7 @@ func TestClusterFollowerPausedLeaderKilled(t *testing.T) {
 	faults := eventstoretest.Faults(t, 2)
 	for f := 1; f <= faults; f++ {
 		if f%2 == 1 {
-			nd := l.node(t, eventstoretest.StreamFollower(t, l.js, eventstore.DefaultStream))
+			nd := l.nats.Node(eventstoretest.StreamFollower(t, l.js, eventstore.DefaultStream))
 			t0 := time.Now()
 			l.nats.Pause(nd)
 			meanwhile := l.w.AckedSince(t0, 50, 10*time.Second)
@@ -296,7 +267,7 @@ func TestClusterFollowerPausedLeaderKilled(t *testing.T) {
 			t.Logf("fault %d: follower %s paused for %s, %d writes acknowledged meanwhile; writes unavailable for %s",
 				f, nd.Name, time.Since(t0).Round(time.Millisecond), meanwhile, down.Round(time.Millisecond))
 		} else {
-			nd := l.node(t, eventstoretest.StreamLeader(t, l.js, eventstore.DefaultStream))
+			nd := l.nats.Node(eventstoretest.StreamLeader(t, l.js, eventstore.DefaultStream))
 			t0 := time.Now()
 			l.nats.Kill(nd)
 			down := l.w.Unavailable(t, t0)
