@@ -627,25 +627,7 @@ func TestCLIUserManagement(t *testing.T) {
 // fails the test instead of skipping it.
 func natsCLI(t *testing.T) string {
 	t.Helper()
-	candidates := []string{os.Getenv("KCLEDGER_NATS_CLI"), filepath.Join("..", "..", ".tools", "bin", "nats")}
-	if p, err := exec.LookPath("nats"); err == nil {
-		candidates = append(candidates, p)
-	}
-	for _, c := range candidates {
-		if c == "" {
-			continue
-		}
-		if abs, err := filepath.Abs(c); err == nil {
-			if st, err := os.Stat(abs); err == nil && !st.IsDir() {
-				return abs
-			}
-		}
-	}
-	if os.Getenv("KCLEDGER_REQUIRE_TOOLS") != "" {
-		t.Fatal("the nats CLI is not installed: scripts/test installs it into .tools/bin")
-	}
-	t.Skip("the nats CLI is not installed (scripts/test installs it; set KCLEDGER_NATS_CLI to use another)")
-	return ""
+	return eventstoretest.Tool(t, "nats", "KCLEDGER_NATS_CLI")
 }
 
 // A subscriber's NATS user, made with `kcledger nats-user add`, reads the

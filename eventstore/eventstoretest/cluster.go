@@ -19,23 +19,29 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// NATSServer returns the path of the real nats-server binary:
-// $KCLEDGER_NATS_SERVER, then .tools/bin/nats-server in the module's
-// root (scripts/test installs the pinned version there), then $PATH.
-// Without one it skips the test, or fails it when KCLEDGER_REQUIRE_TOOLS
-// is set, as scripts/test sets it.
+// NATSServer returns the path of the real nats-server binary, the
+// pinned one scripts/test installs, as Tool finds it.
 func NATSServer(t *testing.T) string {
 	t.Helper()
-	candidates := []string{os.Getenv("KCLEDGER_NATS_SERVER")}
+	return Tool(t, "nats-server", "KCLEDGER_NATS_SERVER")
+}
+
+// Tool returns the path of a program the tests drive that scripts/test
+// installs into .tools/bin: $env, then .tools/bin/name in the module's
+// root, then $PATH. Without one it skips the test, or fails it when
+// KCLEDGER_REQUIRE_TOOLS is set, as scripts/test sets it.
+func Tool(t *testing.T, name, env string) string {
+	t.Helper()
+	candidates := []string{os.Getenv(env)}
 	if dir, err := os.Getwd(); err == nil {
 		for ; dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
 			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				candidates = append(candidates, filepath.Join(dir, ".tools", "bin", "nats-server"))
+				candidates = append(candidates, filepath.Join(dir, ".tools", "bin", name))
 				break
 			}
 		}
 	}
-	if p, err := exec.LookPath("nats-server"); err == nil {
+	if p, err := exec.LookPath(name); err == nil {
 		candidates = append(candidates, p)
 	}
 	for _, c := range candidates {
@@ -49,9 +55,9 @@ func NATSServer(t *testing.T) string {
 		}
 	}
 	if os.Getenv("KCLEDGER_REQUIRE_TOOLS") != "" {
-		t.Fatal("nats-server is not installed: scripts/test installs it into .tools/bin")
+		t.Fatalf("%s is not installed: scripts/test installs it into .tools/bin", name)
 	}
-	t.Skip("nats-server is not installed (scripts/test installs it; set KCLEDGER_NATS_SERVER to use another)")
+	t.Skipf("%s is not installed (scripts/test installs it into .tools/bin; set %s to use another)", name, env)
 	return ""
 }
 
