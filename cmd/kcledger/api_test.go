@@ -157,8 +157,7 @@ func newTestAPIWith(t *testing.T, liveReports bool) *testAPI {
 		Plans:        plans,
 		PlansHealth:  plansHealth,
 	})
-	srv := httptest.NewServer(a.Handler())
-	t.Cleanup(srv.Close)
+	srv := apitest.NewServer(t, a.Handler())
 	return &testAPI{Client: &apitest.Client{URL: srv.URL, HTTP: srv.Client(), Token: token}, nc: nc, accounts: accounts, api: a,
 		natsURL: ns.ClientURL(), store: store, balances: balances, plans: plans, health: health, clock: clock,
 		ledger: ledger, repudiations: repudiations}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -319,8 +318,7 @@ func TestAddNATSUser(t *testing.T) {
 	// With an external NATS server its operator manages the users.
 	external := *ta
 	a := api.New(api.Config{Accounts: ta.Accounts, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return apitest.Now }})
-	srv := httptest.NewServer(a.Handler())
-	t.Cleanup(srv.Close)
+	srv := apitest.NewServer(t, a.Handler())
 	external.Client = &apitest.Client{URL: srv.URL, HTTP: srv.Client(), Token: ta.Token}
 	r = external.Do(t, http.MethodPost, "/v1/nats-users", http.Header{"Content-Type": {"application/json"}}, []byte(`{"name":"y","role":"auditor"}`))
 	apitest.RequireProblem(t, r, http.StatusUnprocessableEntity, domain.CodeUnsupported, "")
@@ -332,8 +330,7 @@ func TestConcurrentRequestLimit(t *testing.T) {
 	// Rebuild the handler with a limit of one.
 	limited := *ta
 	a := api.New(api.Config{Accounts: ta.Accounts, Balances: projections.NewBalances(), Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return apitest.Now }, MaxInFlight: 1})
-	srv := httptest.NewServer(a.Handler())
-	t.Cleanup(srv.Close)
+	srv := apitest.NewServer(t, a.Handler())
 	limited.Client = &apitest.Client{URL: srv.URL, HTTP: srv.Client(), Token: ta.Token}
 
 	// The first request holds its slot while its body trickles in.

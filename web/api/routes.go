@@ -12,8 +12,9 @@ import (
 // (the recording routes), transfers.go, balances.go (balances, past
 // balances, provinces), audit.go, reports.go, accounts.go (accounts,
 // read-only NATS users, and the authentication every /v1 route needs),
-// keys.go, rebuild.go, repudiations.go, yearend.go, and health.go
-// (/readyz).
+// keys.go, rebuild.go, repudiations.go, yearend.go, health.go
+// (/readyz), and openapi.go (this API's description, docs/openapi.yaml,
+// which a test holds to this list).
 func (a *Server) routes() http.Handler {
 	v1 := http.NewServeMux()
 	// handle registers a path's handlers, one per method, and answers
@@ -23,6 +24,7 @@ func (a *Server) routes() http.Handler {
 		for i, m := range methods {
 			v1.HandleFunc(m.method+" "+path, routed(m.handler))
 			allow[i] = m.method
+			a.patterns = append(a.patterns, m.method+" "+path)
 		}
 		v1.HandleFunc(path, routed(a.methodNotAllowed(strings.Join(allow, ", "))))
 	}
@@ -65,6 +67,10 @@ func (a *Server) routes() http.Handler {
 	mux.Handle("/v1/", a.limit(a.requireAccount(v1)))
 	mux.HandleFunc("GET /healthz", routed(a.healthz))
 	mux.HandleFunc("GET /readyz", routed(a.readyz))
+	// The API's description needs none either: it describes no data.
+	mux.HandleFunc("GET "+PathOpenAPI, routed(a.openAPI))
+	mux.HandleFunc(PathOpenAPI, routed(a.methodNotAllowed(http.MethodGet)))
+	a.patterns = append(a.patterns, "GET /healthz", "GET /readyz", "GET "+PathOpenAPI)
 	mux.HandleFunc("/", routed(a.notFound))
 	return a.middleware(mux)
 }

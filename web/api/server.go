@@ -77,6 +77,8 @@ type Server struct {
 	handler     http.Handler
 	// asAccount is the /v1 routes without their authentication (ServeAs).
 	asAccount http.Handler
+	// patterns are the routes' "METHOD /path" (routes.go).
+	patterns []string
 }
 
 // Config is what a Server serves and answers with.

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"log/slog"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -164,8 +163,7 @@ func Start(t *testing.T, o Options) *API {
 		Repudiations: repudiations,
 		Observer:     o.Observer,
 	})
-	srv := httptest.NewServer(a.Server.Handler())
-	t.Cleanup(srv.Close)
+	srv := NewServer(t, a.Server.Handler())
 	a.Client = &Client{URL: srv.URL, HTTP: srv.Client(), Token: token}
 	return a
 }
