@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kcledger/kcledger/eventstore"
+	"github.com/kcledger/kcledger/web/api/apitest"
 )
 
 // Two serve processes share one NATS server, each with its own account
@@ -38,7 +39,7 @@ func TestDisableAcrossTwoServes(t *testing.T) {
 		if body != nil {
 			req.Header.Set("Content-Type", "application/json")
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := apitest.CheckedClient.Do(req)
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		var out bytes.Buffer

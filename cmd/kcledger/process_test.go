@@ -223,7 +223,7 @@ func post(ctx context.Context, base, path, key string, body any) (int, map[strin
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", key)
 	req.Header.Set("Authorization", "Bearer "+tokenFor(base))
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := apitest.CheckedClient.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}

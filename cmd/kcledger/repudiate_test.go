@@ -30,7 +30,7 @@ func getJSON(t *testing.T, base, path string) (int, string) {
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+path, nil)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+tokenFor(base))
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := apitest.CheckedClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)

@@ -192,14 +192,31 @@ func TestOpenAPIHookCatchesDrift(t *testing.T) {
 			require.NoError(t, err)
 			resp.Body.Close()
 			srv.Close() // the check is done once the handler returns
+
+			// The same exchange with a server in another process, through
+			// the client the process tests use: the mismatch is the error.
+			plain := httptest.NewServer(h)
+			t.Cleanup(plain.Close)
+			req, err = http.NewRequestWithContext(t.Context(), tc.method, plain.URL+tc.path, bytes.NewReader([]byte(tc.reqBody)))
+			require.NoError(t, err)
+			req.Header = resp.Request.Header.Clone()
+			got, clientErr := apitest.CheckedClient.Do(req)
+			if clientErr == nil {
+				got.Body.Close()
+			}
+
 			if tc.mismatch == "" {
 				assert.Empty(t, rt.failures)
+				assert.NoError(t, clientErr)
 				return
 			}
 			require.NotEmpty(t, rt.failures, "the hook let the drift pass")
 			assert.True(t, slices.ContainsFunc(rt.failures, func(f string) bool {
 				return strings.Contains(f, tc.method+" "+tc.path) && strings.Contains(f, tc.mismatch)
 			}), "want a failure naming %s %s and %q, got %q", tc.method, tc.path, tc.mismatch, rt.failures)
+			require.Error(t, clientErr, "the checked client let the drift pass")
+			assert.Contains(t, clientErr.Error(), tc.method+" "+tc.path)
+			assert.Contains(t, clientErr.Error(), tc.mismatch)
 		})
 	}
 }

@@ -130,7 +130,59 @@ func Checked(t testing.TB, h http.Handler) http.Handler {
 // CheckExchange is what of one exchange docs/openapi.yaml does not
 // allow; nothing when it matches.
 func CheckExchange(t testing.TB, req *http.Request, reqBody []byte, status int, header http.Header, body []byte) []string {
-	v := Contract(t)
+	return checkExchange(Contract(t), req, reqBody, status, header, body)
+}
+
+// CheckedClient is an HTTP client, for tests of a server in another
+// process, that holds every exchange to docs/openapi.yaml as Checked
+// does: a mismatch is the error of the request, which names it.
+var CheckedClient = &http.Client{Transport: checkedTransport{http.DefaultTransport}}
+
+type checkedTransport struct{ next http.RoundTripper }
+
+func (c checkedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	contractOnce.Do(func() { contract, contractErr = compileContract() })
+	if contractErr != nil {
+		return nil, fmt.Errorf("apitest: docs/openapi.yaml: %w", contractErr)
+	}
+	var reqBody []byte
+	if req.Body != nil {
+		b, err := io.ReadAll(req.Body)
+		_ = req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		reqBody = b
+		req = req.Clone(req.Context())
+		req.Body = io.NopCloser(bytes.NewReader(reqBody))
+	}
+	resp, err := c.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	sent := resp.Body
+	body, err := io.ReadAll(io.LimitReader(sent, maxCheckedBytes+1))
+	if err != nil {
+		_ = sent.Close()
+		return nil, err
+	}
+	if len(body) > maxCheckedBytes {
+		// Too long to hold: passed on unchecked, as Checked does.
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(body), sent), sent}
+		return resp, nil
+	}
+	_ = sent.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	if ms := checkExchange(contract, req, reqBody, resp.StatusCode, resp.Header, body); len(ms) > 0 {
+		return nil, fmt.Errorf("openapi: %s %s answered %d: %s\nresponse body: %.2000s", req.Method, req.URL.RequestURI(), resp.StatusCode, strings.Join(ms, "; "), body)
+	}
+	return resp, nil
+}
+
+func checkExchange(v validator.Validator, req *http.Request, reqBody []byte, status int, header http.Header, body []byte) []string {
 	req = req.Clone(req.Context())
 	req.Body = io.NopCloser(bytes.NewReader(reqBody))
 	resp := &http.Response{StatusCode: status, Header: header, Body: io.NopCloser(bytes.NewReader(body)), Request: req}
