@@ -80,6 +80,13 @@ func (a *Server) StartNATS(nc *nats.Conn) (micro.Service, error) {
 	return startNATSService(nc, a.Handler(), a.log)
 }
 
+// StartNATSThrough is StartNATS with every request served by h, which
+// wraps the API's Handler: tests hold the service's answers to the
+// API's contract (apitest.Checked) this way.
+func (a *Server) StartNATSThrough(nc *nats.Conn, h func(http.Handler) http.Handler) (micro.Service, error) {
+	return startNATSService(nc, h(a.Handler()), a.log)
+}
+
 // startNATSService serves handler's recording and balance routes on nc.
 func startNATSService(nc *nats.Conn, handler http.Handler, log *slog.Logger) (micro.Service, error) {
 	svc, err := micro.AddService(nc, micro.Config{

@@ -2,6 +2,7 @@ package apitest
 
 import (
 	"encoding/json"
+	"net/http"
 	"strconv"
 	"testing"
 	"time"
@@ -26,7 +27,9 @@ type NATSClient struct {
 // returns a client of it connected to natsURL that sends token.
 func StartNATS(t *testing.T, srv *api.Server, nc *nats.Conn, natsURL, token string) *NATSClient {
 	t.Helper()
-	svc, err := srv.StartNATS(nc)
+	// Each request is served by the HTTP handler: held to the contract
+	// as the HTTP tests' answers are.
+	svc, err := srv.StartNATSThrough(nc, func(h http.Handler) http.Handler { return Checked(t, h) })
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = svc.Stop() })
 	c, err := nats.Connect(natsURL)
