@@ -388,7 +388,7 @@ func usageErrorOf(name string, stderr io.Writer) func(format string, a ...any) i
 }
 
 // recordAndPrint sends a recording request and prints the server's
-// answer: as it came with asJSON, else decoded and printed by print. It
+// answer: as JSON with asJSON, else decoded and printed by print. It
 // returns the exit code.
 func recordAndPrint[T any](ctx context.Context, c *client, path, key string, body map[string]any, server string, asJSON bool, stdout, stderr io.Writer, print func(io.Writer, T)) int {
 	raw, code := postMovement(ctx, c, path, key, body, stderr, server)
@@ -396,7 +396,7 @@ func recordAndPrint[T any](ctx context.Context, c *client, path, key string, bod
 		return code
 	}
 	if asJSON {
-		_, _ = stdout.Write(append(raw, '\n'))
+		printAnswer(stdout, raw)
 		return exitOK
 	}
 	var res T
@@ -406,6 +406,18 @@ func recordAndPrint[T any](ctx context.Context, c *client, path, key string, bod
 	}
 	print(stdout, res)
 	return exitOK
+}
+
+// printAnswer prints an API answer for --json, indented for a person to
+// read (the API answers compact JSON); as it came if it is not JSON.
+func printAnswer(w io.Writer, raw []byte) {
+	var b bytes.Buffer
+	if json.Indent(&b, raw, "", "  ") != nil {
+		b.Reset()
+		b.Write(raw)
+	}
+	b.WriteByte('\n')
+	_, _ = w.Write(b.Bytes())
 }
 
 // postMovement sends a recording request and returns the server's
@@ -579,7 +591,7 @@ func runBalances(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return exitFor(err, stderr, *server.server)
 	}
 	if *asJSON {
-		_, _ = stdout.Write(append(raw, '\n'))
+		printAnswer(stdout, raw)
 		return exitOK
 	}
 	var r projections.Report
@@ -755,7 +767,7 @@ func runProvinces(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return exitFor(err, stderr, *server.server)
 	}
 	if *asJSON {
-		_, _ = stdout.Write(append(raw, '\n'))
+		printAnswer(stdout, raw)
 		return exitOK
 	}
 	var r webapi.ProvincesResponse

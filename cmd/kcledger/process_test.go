@@ -680,7 +680,9 @@ func TestNATSSubscriberWithTheNATSCLI(t *testing.T) {
 	}
 	code, out = natsCmd("request", "kcledger.api.v1.balances", `{"year": 2025, "province": "01"}`, "-H", "Authorization:Bearer "+tokenFor(p.http))
 	require.Equal(t, 0, code, out)
-	require.Contains(t, out, `"allocated": "5000000000"`)
+	rep := reportIn(t, out)
+	require.Len(t, rep.Lines, 1, out)
+	apitest.RequireAmount(t, "5000000000", rep.Lines[0].Totals.Balance.Allocated)
 	code, out = natsCmd("request", "kcledger.api.v1.disbursements", string(apitest.MustJSON(t, disbursementBody("1000"))), "-H", "Authorization:Bearer "+tokenFor(p.http))
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "invalid_idempotency_key")

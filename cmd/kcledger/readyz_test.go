@@ -36,7 +36,11 @@ func TestReadyzFollowsTheNATSServer(t *testing.T) {
 	p := startServe(t, "--nats-url", fmt.Sprintf("%s,nats://127.0.0.1:%d", ns.ClientURL(), sparePort))
 	code, body := getJSON(t, p.http, "/readyz")
 	require.Equal(t, http.StatusOK, code, body)
-	assert.Contains(t, body, `"status": "ready"`)
+	var ready struct {
+		Status string `json:"status"`
+	}
+	require.NoError(t, decodeAnswer(body, &ready), body)
+	assert.Equal(t, "ready", ready.Status)
 
 	ns.Shutdown()
 	ns.WaitForShutdown()

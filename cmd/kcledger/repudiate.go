@@ -315,7 +315,7 @@ func runRepudiate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return exitFor(err, stderr, *server.server)
 	}
 	if *asJSON {
-		_, _ = stdout.Write(append(raw, '\n'))
+		printAnswer(stdout, raw)
 		return exitOK
 	}
 	var res webapi.RepudiationResponse

@@ -179,7 +179,7 @@ func (y *yearEndCLI) run(ctx context.Context, body map[string]any, stdout, stder
 	}
 	if *y.dryRun {
 		if *y.asJSON {
-			_, _ = stdout.Write(append(raw, '\n'))
+			printAnswer(stdout, raw)
 			return exitOK
 		}
 		printYearEndPlan(stdout, plan)

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/projections"
 	"github.com/kcledger/kcledger/web/api"
 	"github.com/kcledger/kcledger/web/api/apitest"
 )
@@ -51,7 +52,10 @@ func TestNATSServiceRecordsAndReadsLikeHTTP(t *testing.T) {
 
 	a = c.Request(t, "kcledger.api.v1.balances", nil, []byte(`{"year": 2026, "province": "01"}`))
 	require.Equal(t, http.StatusOK, a.Status, "%s", a.Body)
-	assert.Contains(t, string(a.Body), `"net_disbursed": "250000000"`)
+	var rep projections.Report
+	require.NoError(t, json.Unmarshal(a.Body, &rep), "%s", a.Body)
+	require.Len(t, rep.Lines, 1, "%s", a.Body)
+	apitest.RequireAmount(t, "250000000", rep.Lines[0].Totals.Balance.NetDisbursed())
 	a = c.Request(t, "kcledger.api.v1.balances", nil, nil)
 	require.Equal(t, http.StatusOK, a.Status, "an empty query is every line: %s", a.Body)
 }

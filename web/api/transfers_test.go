@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kcledger/kcledger/domain"
+	"github.com/kcledger/kcledger/projections"
 	"github.com/kcledger/kcledger/web/api"
 	"github.com/kcledger/kcledger/web/api/apitest"
 )
@@ -275,7 +276,10 @@ func TestTransferAndRetry(t *testing.T) {
 	// The balances show both sides.
 	r = ta.Get(t, "/v1/balances?year=2025&province=08")
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
-	assert.Contains(t, string(r.Body), `"transferred_in": "100000000"`)
+	var rep projections.Report
+	require.NoError(t, json.Unmarshal(r.Body, &rep), "%s", r.Body)
+	require.Len(t, rep.Lines, 1, "%s", r.Body)
+	apitest.RequireAmount(t, "100000000", rep.Lines[0].Totals.Balance.TransferredIn)
 }
 
 // A lapse of the whole line takes what is available and closes it: a
