@@ -25,6 +25,8 @@ import (
 type Signer struct {
 	id  string
 	key ed25519.PrivateKey
+	// signed, when set, is told of every signature Sign makes (OnSign).
+	signed func(hash, signature string)
 }
 
 // NewSigner returns the signer of a private key.
@@ -48,6 +50,18 @@ func (s *Signer) Public() ed25519.PublicKey { return s.key.Public().(ed25519.Pub
 func (s *Signer) Sign(e *Event) {
 	e.SignedBy = s.id
 	e.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(s.key, []byte(e.Hash)))
+	if s.signed != nil {
+		s.signed(e.Hash, e.Signature)
+	}
+}
+
+// OnSign returns a signer with s's key that also calls fn with the hash
+// and the signature of every event it signs, once the event is signed:
+// a process can remember which signatures it made itself, and need not
+// verify them again when the events come back from the log. fn may be
+// called from several goroutines at once.
+func (s *Signer) OnSign(fn func(hash, signature string)) *Signer {
+	return &Signer{id: s.id, key: s.key, signed: fn}
 }
 
 // SignBytes signs msg with the signer's key (checkpoints are sealed so).

@@ -90,3 +90,23 @@ func BenchmarkKeyringVerify(b *testing.B) {
 		}
 	}
 }
+
+// A signer made by OnSign signs as its parent does, and tells fn the
+// hash and the signature of every event it signs; the parent tells
+// nobody.
+func TestSignerOnSign(t *testing.T) {
+	parent := domain.NewSigner(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{11}, ed25519.SeedSize)))
+	var told [][2]string
+	s := parent.OnSign(func(hash, sig string) { told = append(told, [2]string{hash, sig}) })
+	require.Equal(t, parent.ID(), s.ID())
+	e := domain.Event{ID: "e1", Hash: "ab"}
+	s.Sign(&e)
+	require.Equal(t, [][2]string{{e.Hash, e.Signature}}, told)
+	same := domain.Event{ID: "e1", Hash: "ab"}
+	parent.Sign(&same)
+	require.Equal(t, e.Signature, same.Signature)
+	require.Len(t, told, 1)
+	ring := domain.Keyring{}
+	ring.Add(parent.Public())
+	require.NoError(t, ring.Verify(&e))
+}

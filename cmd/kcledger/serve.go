@@ -410,7 +410,9 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		m.watchStream(store, js, ps...)
 	}
 	ledger := domain.NewLedger(decided, domain.Policy{SettlementEndFrom2026: c.SettlementEnd})
-	ledger.SignWith(signer)
+	// Remembering what it signs: the balances need not verify those
+	// signatures again when the events come back (ownSignatures).
+	ledger.SignWith(trust.ledgerSigner())
 	history, err := eventstore.OpenReader(ctx, nc, store.Stream())
 	if err != nil {
 		return err

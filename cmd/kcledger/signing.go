@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kcledger/kcledger/domain"
@@ -122,6 +123,15 @@ type signerTrust struct {
 	// last looked up, so that events signed by it do not each re-read
 	// the bucket.
 	refused map[string]refusal
+
+	// own is this process's signer, and signing is the same key
+	// remembering in made each signature it makes: the ledger signs with
+	// it, and check need not verify those signatures again.
+	own     *domain.Signer
+	signing *domain.Signer
+	made    *ownSignatures
+	// verifications counts the Ed25519 verifications check made.
+	verifications atomic.Uint64
 }
 
 type refusal struct {
@@ -146,7 +156,9 @@ func trustSigners(ctx context.Context, dataDir string, bucket signerBucket, sign
 	if err != nil {
 		return nil, err
 	}
-	t := &signerTrust{root: root, bucket: bucket, log: log, ring: domain.Keyring{}, refused: map[string]refusal{}}
+	t := &signerTrust{root: root, bucket: bucket, log: log, ring: domain.Keyring{}, refused: map[string]refusal{},
+		own: signer, made: newOwnSignatures(ownSignaturesKept)}
+	t.signing = signer.OnSign(t.made.add)
 	own := eventstore.SignerKey{ID: signer.ID(), PublicKey: signer.Public(), RegisteredAt: now.UTC()}
 	for _, k := range registered {
 		if k.ID == own.ID && k.PublicKey.Equal(own.PublicKey) {
@@ -200,8 +212,14 @@ func (t *signerTrust) check(ctx context.Context, r domain.Recorded) error {
 		pub = t.ring[e.SignedBy]
 	}
 	t.mu.Unlock()
+	if pub != nil && e.SignedBy == t.own.ID() && pub.Equal(t.own.Public()) && t.made.has(e.Hash, e.Signature) {
+		// This process's own key made this very signature of this very
+		// hash (ownSignatures): verifying it would say yes.
+		return nil
+	}
 	// The signature itself is checked outside the lock: the scans of the
 	// past check on every core.
+	t.verifications.Add(1)
 	one := domain.Keyring{}
 	if pub != nil {
 		one[e.SignedBy] = pub
@@ -210,6 +228,71 @@ func (t *signerTrust) check(ctx context.Context, r domain.Recorded) error {
 		return fmt.Errorf("event at seq %d: %w", r.Seq, err)
 	}
 	return nil
+}
+
+// ledgerSigner is the signer the ledger signs with: this process's key,
+// remembering what it signs so that check need not verify it again.
+func (t *signerTrust) ledgerSigner() *domain.Signer { return t.signing }
+
+// ownSignaturesKept bounds the signatures a process remembers having made
+// (about 250 bytes each): many more than its events in flight between
+// being signed and being checked by the balances' feed (at most
+// checkWindow ahead) or by a decision, so that evicting the oldest costs
+// only a verification of those few that come back later.
+const ownSignaturesKept = 4096
+
+// ownSignatures remembers the last signatures this process's signer made,
+// each by the event hash it signs. A verification is a pure function of
+// the public key, the hash and the signature, and an Ed25519 signature
+// made with a key always verifies under that key's public key: so an
+// event that comes back from the log signed by this process's key, with
+// exactly the hash and the signature remembered, is known to pass
+// Keyring.Verify without doing it. Anything else (another hash, another
+// signature, another key, or one forgotten) is verified as before. The
+// hash itself is checked against the event's content apart, as before.
+type ownSignatures struct {
+	mu   sync.Mutex
+	sig  map[string]string // hash → the signature made of it
+	ring []string          // the hashes in the order signed; the oldest at next once full
+	next int
+}
+
+func newOwnSignatures(n int) *ownSignatures {
+	return &ownSignatures{sig: make(map[string]string, n), ring: make([]string, 0, n)}
+}
+
+// add remembers that this process signed hash with sig.
+func (o *ownSignatures) add(hash, sig string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if _, ok := o.sig[hash]; ok {
+		o.sig[hash] = sig // the same signature: Ed25519 signs deterministically
+		return
+	}
+	if len(o.ring) < cap(o.ring) {
+		o.ring = append(o.ring, hash)
+	} else {
+		delete(o.sig, o.ring[o.next])
+		o.ring[o.next] = hash
+		o.next = (o.next + 1) % len(o.ring)
+	}
+	o.sig[hash] = sig
+}
+
+// has reports whether this process signed hash with exactly sig, among
+// the signatures it remembers.
+func (o *ownSignatures) has(hash, sig string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	s, ok := o.sig[hash]
+	return ok && s == sig
+}
+
+// len is how many signatures are remembered.
+func (o *ownSignatures) len() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.sig)
 }
 
 // verify is check of an event read outside the balances' feed (the
