@@ -201,16 +201,29 @@ func (a *Server) middleware(next http.Handler) http.Handler {
 		next.ServeHTTP(sw, r)
 		took := time.Since(start)
 		a.observeRequest(sw, r, took)
-		attrs := []any{"request_id", id, "method", r.Method, "path", r.URL.Path,
-			"status", sw.status, "duration_ms", took.Milliseconds()}
-		if sw.account != "" {
-			attrs = append(attrs, "account", sw.account)
-		}
-		if sw.code != "" {
-			attrs = append(attrs, "code", string(sw.code))
-		}
-		a.log.Info("request", attrs...)
+		a.logRequest(r, sw, id, took)
 	})
+}
+
+// logRequest writes a request's line: its id, method, path, status,
+// duration, and the account and refusal code when there are. Below the
+// logger's level it builds nothing; above it, typed attributes, which
+// slog keeps without boxing them.
+func (a *Server) logRequest(r *http.Request, sw *statusWriter, id string, took time.Duration) {
+	ctx := r.Context()
+	if !a.log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	var buf [7]slog.Attr
+	attrs := append(buf[:0], slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		slog.Int("status", sw.status), slog.Int64("duration_ms", took.Milliseconds()))
+	if sw.account != "" {
+		attrs = append(attrs, slog.String("account", sw.account))
+	}
+	if sw.code != "" {
+		attrs = append(attrs, slog.String("code", string(sw.code)))
+	}
+	a.log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
 }
 
 // statusWriter keeps what a request's log line says of its answer: the
