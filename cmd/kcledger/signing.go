@@ -124,10 +124,12 @@ type signerTrust struct {
 	// the bucket.
 	refused map[string]refusal
 
-	// own is this process's signer, and signing is the same key
-	// remembering in made each signature it makes: the ledger signs with
-	// it, and check need not verify those signatures again.
+	// own is this process's signer (ownPub its public key), and signing
+	// is the same key remembering in made each signature it makes: the
+	// ledger signs with it, and check need not verify those signatures
+	// again.
 	own     *domain.Signer
+	ownPub  ed25519.PublicKey
 	signing *domain.Signer
 	made    *ownSignatures
 	// verifications counts the Ed25519 verifications check made.
@@ -157,7 +159,7 @@ func trustSigners(ctx context.Context, dataDir string, bucket signerBucket, sign
 		return nil, err
 	}
 	t := &signerTrust{root: root, bucket: bucket, log: log, ring: domain.Keyring{}, refused: map[string]refusal{},
-		own: signer, made: newOwnSignatures(ownSignaturesKept)}
+		own: signer, ownPub: signer.Public(), made: newOwnSignatures(ownSignaturesKept)}
 	t.signing = signer.OnSign(t.made.add)
 	own := eventstore.SignerKey{ID: signer.ID(), PublicKey: signer.Public(), RegisteredAt: now.UTC()}
 	for _, k := range registered {
@@ -212,7 +214,7 @@ func (t *signerTrust) check(ctx context.Context, r domain.Recorded) error {
 		pub = t.ring[e.SignedBy]
 	}
 	t.mu.Unlock()
-	if pub != nil && e.SignedBy == t.own.ID() && pub.Equal(t.own.Public()) && t.made.has(e.Hash, e.Signature) {
+	if pub != nil && e.SignedBy == t.own.ID() && pub.Equal(t.ownPub) && t.made.has(e.Hash, e.Signature) {
 		// This process's own key made this very signature of this very
 		// hash (ownSignatures): verifying it would say yes.
 		return nil
