@@ -31,7 +31,7 @@ func TestServeLogsJSON(t *testing.T) {
 			if m["msg"] != "request" {
 				continue
 			}
-			recorded = recorded || m["path"] == "/v1/allocations" && m["status"] == float64(201) && m["account"] == "admin"
+			recorded = recorded || m["path"] == "/v1/allocations" && m["route"] == "POST /v1/allocations" && m["status"] == float64(201) && m["account"] == "admin"
 			refused = refused || m["path"] == "/v1/disbursements" && m["status"] == float64(422) && m["code"] == "insufficient_funds" && m["account"] == "admin"
 		}
 		return recorded && refused

@@ -46,22 +46,23 @@ func BenchmarkRequestLog(b *testing.B) {
 // logRequestFixture is a request as the middleware logs it, refused.
 func logRequestFixture() (*http.Request, *statusWriter) {
 	req := httptest.NewRequest(http.MethodPost, "/v1/disbursements", nil)
-	sw := &statusWriter{status: http.StatusUnprocessableEntity, account: "officer-hanoi", code: domain.CodeInsufficientFunds}
+	sw := &statusWriter{status: http.StatusUnprocessableEntity, account: "officer-hanoi", code: domain.CodeInsufficientFunds, route: "POST /v1/disbursements"}
 	return req, sw
 }
 
 // Each request's line says what issue 16 asks of it: its id, method,
-// path, status, duration, account and refusal code.
+// path, route, status, duration (under a millisecond too), account and
+// refusal code.
 func TestRequestLogLine(t *testing.T) {
 	var out bytes.Buffer
 	a := &Server{log: slog.New(slog.NewJSONHandler(&out, nil))}
 	req, sw := logRequestFixture()
-	a.logRequest(req, sw, "req-1", 3*time.Millisecond)
+	a.logRequest(req, sw, "req-1", 3250*time.Microsecond)
 	var line map[string]any
 	require.NoError(t, json.Unmarshal(out.Bytes(), &line), out.String())
 	delete(line, "time")
 	require.Equal(t, map[string]any{"level": "INFO", "msg": "request", "request_id": "req-1", "method": "POST",
-		"path": "/v1/disbursements", "status": float64(422), "duration_ms": float64(3),
+		"path": "/v1/disbursements", "route": "POST /v1/disbursements", "status": float64(422), "duration_ms": 3.25,
 		"account": "officer-hanoi", "code": "insufficient_funds"}, line)
 
 	// Neither account nor code when there is none.
@@ -71,6 +72,7 @@ func TestRequestLogLine(t *testing.T) {
 	require.NoError(t, json.Unmarshal(out.Bytes(), &line), out.String())
 	require.NotContains(t, line, "account")
 	require.NotContains(t, line, "code")
+	require.Equal(t, "unmatched", line["route"], "refused before any route matched")
 }
 
 // Below the logger's level the line costs nothing: no attribute is

@@ -205,18 +205,23 @@ func (a *Server) middleware(next http.Handler) http.Handler {
 	})
 }
 
-// logRequest writes a request's line: its id, method, path, status,
-// duration, and the account and refusal code when there are. Below the
-// logger's level it builds nothing; above it, typed attributes, which
-// slog keeps without boxing them.
+// logRequest writes a request's line: its id, method, path, route (the
+// pattern that matched, as the metrics count it), status, duration in
+// milliseconds to the microsecond, and the account and refusal code
+// when there are. Below the logger's level it builds nothing; above it,
+// typed attributes, which slog keeps without boxing them.
 func (a *Server) logRequest(r *http.Request, sw *statusWriter, id string, took time.Duration) {
 	ctx := r.Context()
 	if !a.log.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
-	var buf [7]slog.Attr
+	route := sw.route
+	if route == "" {
+		route = routeUnmatched
+	}
+	var buf [8]slog.Attr
 	attrs := append(buf[:0], slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
-		slog.Int("status", sw.status), slog.Int64("duration_ms", took.Milliseconds()))
+		slog.String("route", route), slog.Int("status", sw.status), slog.Float64("duration_ms", float64(took.Microseconds())/1000))
 	if sw.account != "" {
 		attrs = append(attrs, slog.String("account", sw.account))
 	}
