@@ -121,12 +121,30 @@ func (x *keyIndex) skipOwn() uint64 {
 func (x *keyIndex) lookup(key string) (uint64, bool, error) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	if lag := time.Since(x.confirmed); lag > x.maxLag {
-		return 0, false, domain.Errorf(domain.CodeUnavailable, "",
-			"the idempotency key index is catching up with the stream (last confirmed %s ago, limit %s); retry shortly with the same key", lag.Round(time.Millisecond), x.maxLag)
+	if err := x.currentLocked(); err != nil {
+		return 0, false, err
 	}
 	seq, ok := x.seqs[idOf(key)]
 	return seq, ok, nil
+}
+
+// currentLocked is the refusal of a lookup while the index cannot vouch
+// for holding every key of the stream within its allowed lag.
+func (x *keyIndex) currentLocked() error {
+	if lag := time.Since(x.confirmed); lag > x.maxLag {
+		return domain.Errorf(domain.CodeUnavailable, "",
+			"the idempotency key index is catching up with the stream (last confirmed %s ago, limit %s); retry shortly with the same key", lag.Round(time.Millisecond), x.maxLag)
+	}
+	return nil
+}
+
+// KeyIndexCurrent says why a recording would now be refused for the
+// idempotency key index lagging behind the stream; nil when it would
+// not (for /readyz).
+func (s *JetStream) KeyIndexCurrent() error {
+	s.keys.mu.RLock()
+	defer s.keys.mu.RUnlock()
+	return s.keys.currentLocked()
 }
 
 // KeyIndexApplied is the sequence of the last stream message the

@@ -438,6 +438,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		Health:       health,
 		Repudiations: repudiations,
 		Connected:    nc.IsConnected,
+		KeysCurrent:  store.KeyIndexCurrent,
 		Observer:     observer,
 	})
 	sessions, err := eventstore.OpenSessions(ctx, js, "", c.Replicas, webui.DefaultSessionLifetime)

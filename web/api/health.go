@@ -89,7 +89,8 @@ const (
 
 // readyz answers 200 when the process should be sent requests: connected
 // to NATS, its stream reachable, its balances caught up within
-// readyMaxLag messages and sound. Otherwise 503, with the reason; a load
+// readyMaxLag messages and sound, and its idempotency key index within
+// its allowed lag (a recording would be refused otherwise). Otherwise 503, with the reason; a load
 // balancer then sends its requests elsewhere. /healthz only says that the
 // process is alive.
 func (a *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -108,6 +109,12 @@ func (a *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if state.LastSeq > applied+readyMaxLag {
 		WriteError(w, r, a.log, domain.Errorf(domain.CodeUnavailable, "", "the balances are %d messages behind the stream (at seq %d of %d); ready within %d", state.LastSeq-applied, applied, state.LastSeq, readyMaxLag))
 		return
+	}
+	if a.keysCurrent != nil {
+		if err := a.keysCurrent(); err != nil {
+			WriteError(w, r, a.log, err)
+			return
+		}
 	}
 	if err := a.sound(); err != nil {
 		WriteError(w, r, a.log, err)

@@ -66,6 +66,9 @@ type Server struct {
 	// connected says whether the NATS connection is up (/readyz); nil
 	// is always.
 	connected func() bool
+	// keysCurrent says why the idempotency key index would refuse a
+	// recording now (/readyz); nil is never.
+	keysCurrent func() error
 	// marks are the lines' totals the audit trails met, to start later
 	// trails of a line from (audit.go).
 	marks *projections.TrailMarks
@@ -117,6 +120,9 @@ type Config struct {
 	// Connected says whether the NATS connection is up, for /readyz;
 	// nil is always.
 	Connected func() bool
+	// KeysCurrent says why the idempotency key index would refuse a
+	// recording now, for /readyz; nil when there is no such index.
+	KeysCurrent func() error
 	// Observer is told of answers, for metrics; nil is none.
 	Observer Observer
 }
@@ -143,6 +149,7 @@ func New(c Config) *Server {
 		repudiations: c.Repudiations,
 		marks:        projections.NewTrailMarks(trailMarkEvery, maxTrailMarks),
 		connected:    c.Connected,
+		keysCurrent:  c.KeysCurrent,
 		observer:     c.Observer,
 	}
 	if c.MaxInFlight > 0 {

@@ -80,6 +80,9 @@ type Options struct {
 	ExternalNATS bool
 	// Observer is told of the API's answers (serve --metrics).
 	Observer api.Observer
+	// KeysCurrent stands for the idempotency key index's currency
+	// (/readyz); nil is the store's own.
+	KeysCurrent func() error
 	// Beside serves as a second process beside another API: on its
 	// NATS server, through connections, a ledger and an account cache
 	// of its own, its first admin's token in hand.
@@ -145,6 +148,10 @@ func Start(t *testing.T, o Options) *API {
 		natsUsers = nil
 	}
 	a := &API{ns: ns, firstAdmin: token, NC: nc, NATSURL: ns.ClientURL(), Accounts: accounts, Ledger: ledger, Store: store, realTime: new(atomic.Bool), scans: &scanCounter{HistoryReader: history}}
+	keysCurrent := o.KeysCurrent
+	if keysCurrent == nil {
+		keysCurrent = store.KeyIndexCurrent
+	}
 	a.Server = api.New(api.Config{
 		Ledger:       ledger,
 		Balances:     balances,
@@ -162,6 +169,7 @@ func Start(t *testing.T, o Options) *API {
 		Now:          a.now,
 		Repudiations: repudiations,
 		Observer:     o.Observer,
+		KeysCurrent:  keysCurrent,
 	})
 	srv := NewServer(t, a.Server.Handler())
 	a.Client = &Client{URL: srv.URL, HTTP: srv.Client(), Token: token}
