@@ -343,18 +343,9 @@ func (c *AccountCache) watch(ctx context.Context) (jetstream.KeyWatcher, error) 
 // run applies the watch's changes, restarts the watch when it stops,
 // and shows the cache current every accountsProbeEvery, until ctx ends.
 func (c *AccountCache) run(ctx context.Context, w jetstream.KeyWatcher) {
-	go func() {
-		t := time.NewTicker(accountsProbeEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				_ = c.probe(ctx) // when it fails, the cache ages, and reads go to the bucket
-			}
-		}
-	}()
+	go every(ctx, accountsProbeEvery, func() {
+		_ = c.probe(ctx) // when it fails, the cache ages, and reads go to the bucket
+	})
 	for {
 		for w != nil {
 			select {

@@ -172,23 +172,28 @@ func (x *keyIndex) confirm(at time.Time) {
 // at most; short duplicate windows (tests) make it check more often.
 const keyIndexConfirmEvery = 500 * time.Millisecond
 
+// every calls fn every d until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
+}
+
 // runKeyIndex keeps the index caught up with the stream, and confirms it,
 // every keyIndexConfirmEvery until ctx ends; it also saves checkpoints.
 func (s *JetStream) runKeyIndex(ctx context.Context) {
-	go func() {
-		t := time.NewTicker(keyIndexSaveEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if s.keys.appliedSeq() >= s.keysSaved.Load()+keyIndexSaveAfter {
-					_ = s.saveKeyIndex(ctx) // best effort: the next save, or a rebuild, makes up for it
-				}
-			}
+	go every(ctx, keyIndexSaveEvery, func() {
+		if s.keys.appliedSeq() >= s.keysSaved.Load()+keyIndexSaveAfter {
+			_ = s.saveKeyIndex(ctx) // best effort: the next save, or a rebuild, makes up for it
 		}
-	}()
+	})
 	go func() {
 		t := time.NewTicker(min(keyIndexConfirmEvery, s.keys.maxLag/4))
 		defer t.Stop()

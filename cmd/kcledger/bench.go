@@ -195,14 +195,9 @@ func bench(ctx context.Context, natsURL string, writers, count, groupCommit int,
 		all = append(all, latencies[w]...)
 		res.Errors += errs[w]
 	}
-	slices.Sort(all)
 	res.Events = len(all)
 	res.Seconds = elapsed.Seconds()
-	if len(all) > 0 {
-		res.PerSecond = float64(len(all)) / elapsed.Seconds()
-		res.P50Micros = all[len(all)/2].Microseconds()
-		res.P99Micros = all[min(len(all)-1, len(all)*99/100)].Microseconds()
-	}
+	res.PerSecond, res.P50Micros, res.P99Micros = rate(all, elapsed)
 	return res, nil
 }
 
@@ -267,4 +262,15 @@ func writeMessageSample(path string, w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// rate is how many of the latencies all (in any order; sorted here)
+// went by per second of elapsed, and their median and 99th percentile
+// in microseconds; zeros when there are none.
+func rate(all []time.Duration, elapsed time.Duration) (perSecond float64, p50, p99 int64) {
+	if len(all) == 0 {
+		return 0, 0, 0
+	}
+	slices.Sort(all)
+	return float64(len(all)) / elapsed.Seconds(), all[len(all)/2].Microseconds(), all[min(len(all)-1, len(all)*99/100)].Microseconds()
 }

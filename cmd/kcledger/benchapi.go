@@ -383,13 +383,8 @@ func (b *benchAPI) run(ctx context.Context, via string, n, count int, d time.Dur
 	if firstErr != nil {
 		fmt.Fprintf(b.stderr, "kcledger bench-api: %s, %d clients: %d errors, the first: %v\n", via, n, c.Errors, firstErr)
 	}
-	slices.Sort(all)
 	c.Events = len(all)
-	if len(all) > 0 {
-		c.PerSecond = float64(len(all)) / elapsed.Seconds()
-		c.P50Micros = all[len(all)/2].Microseconds()
-		c.P99Micros = all[min(len(all)-1, len(all)*99/100)].Microseconds()
-	}
+	c.PerSecond, c.P50Micros, c.P99Micros = rate(all, elapsed)
 	return c
 }
 
