@@ -49,6 +49,7 @@ type JetStream struct {
 	committerDone chan struct{}
 	stats         commitStats
 	onCommit      atomic.Pointer[func(messages int)]
+	onKeysSaved   atomic.Pointer[func(bytes int)]
 
 	// repudiated, when set, names the messages Load and Follow deliver
 	// as repudiated, without decoding them (SkipRepudiated).

@@ -357,5 +357,12 @@ func (s *JetStream) saveKeyIndex(ctx context.Context) error {
 		return err
 	}
 	s.keysSaved.Store(applied)
+	if fn := s.onKeysSaved.Load(); fn != nil {
+		(*fn)(len(data))
+	}
 	return nil
 }
+
+// OnKeyIndexSaved has fn told the size of each checkpoint of the
+// idempotency key index saved from now on (serve's metrics).
+func (s *JetStream) OnKeyIndexSaved(fn func(bytes int)) { s.onKeysSaved.Store(&fn) }

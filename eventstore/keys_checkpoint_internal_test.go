@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,7 +45,11 @@ func TestKeyIndexCheckpoint(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.Eventually(t, func() bool { return log.keys.appliedSeq() == last }, 10*time.Second, 5*time.Millisecond)
+	var saved atomic.Int64
+	log.OnKeyIndexSaved(func(n int) { saved.Store(int64(n)) })
 	log.Close()
+	snap, _ := log.keys.snapshot()
+	require.Equal(t, int64(len(snap)), saved.Load(), "the save on Close is told, with its size")
 
 	claimed := func(log *JetStream, key string) uint64 {
 		t.Helper()

@@ -202,6 +202,7 @@ type projection struct {
 func (m *metrics) watchStream(store *eventstore.JetStream, js jetstream.JetStream, ps ...projection) {
 	m.reg.MustRegister(&streamCollector{store: store, js: js, projections: ps, now: time.Now})
 	store.OnCommit(func(n int) { m.commitMessages.Observe(float64(n)) })
+	store.OnKeyIndexSaved(func(n int) { m.checkpointSaved(projectionKeyIndex, n, time.Now()) })
 }
 
 // streamCollector reads the stream's state at each scrape, within
