@@ -56,19 +56,14 @@ func (a *Server) getAudit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	state, err := a.history.State(r.Context())
-	if err != nil {
-		WriteError(w, r, a.log, err)
-		return
-	}
-	cut, err := parseCut(q, a.now(), state.LastSeq)
+	cut, last, err := a.cutOfStream(r, q)
 	if err != nil {
 		WriteError(w, r, a.log, err)
 		return
 	}
 	trail := projections.NewTrail(f, project, cut, after, limit)
 	from := a.resumeTrail(trail, f, cut, after+1)
-	if err := a.scanTrail(r.Context(), eventstore.Filter(f.FiscalYear, f.Province, f.Source), from, state.LastSeq, cut, trail, limit); err != nil {
+	if err := a.scanTrail(r.Context(), eventstore.Filter(f.FiscalYear, f.Province, f.Source), from, last, cut, trail, limit); err != nil {
 		WriteError(w, r, a.log, err)
 		return
 	}

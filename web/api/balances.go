@@ -129,6 +129,17 @@ func viewOfCut(c projections.Cut) *CutView {
 	return v
 }
 
+// cutOfStream reads the request's cut (parseCut) against the stream as it
+// stands now, and returns it with the stream's last sequence.
+func (a *Server) cutOfStream(r *http.Request, q url.Values) (projections.Cut, uint64, error) {
+	state, err := a.history.State(r.Context())
+	if err != nil {
+		return projections.Cut{}, 0, err
+	}
+	cut, err := parseCut(q, a.now(), state.LastSeq)
+	return cut, state.LastSeq, err
+}
+
 // parseCut reads ?as_of=&until_seq=&effective_until=, all optional, and
 // checks them against the stream, whose last sequence is last.
 func parseCut(q url.Values, now time.Time, last uint64) (projections.Cut, error) {

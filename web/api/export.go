@@ -58,12 +58,7 @@ func (a *Server) getExport(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	state, err := a.history.State(r.Context())
-	if err != nil {
-		WriteError(w, r, a.log, err)
-		return
-	}
-	cut, err := parseCut(q, a.now(), state.LastSeq)
+	cut, last, err := a.cutOfStream(r, q)
 	if err != nil {
 		WriteError(w, r, a.log, err)
 		return
@@ -80,7 +75,7 @@ func (a *Server) getExport(w http.ResponseWriter, r *http.Request) {
 	bw := bufio.NewWriterSize(out, exportBuffer)
 	ex, err := export.New(bw, format, export.Options{VINumbers: vi})
 	if err == nil {
-		err = a.scanExport(r, f, cut, state.LastSeq, export.NewFeed(projections.NewTrail(f, "", cut, 0, maxExportEntries), ex))
+		err = a.scanExport(r, f, cut, last, export.NewFeed(projections.NewTrail(f, "", cut, 0, maxExportEntries), ex))
 	}
 	if err == nil {
 		err = ex.Close()

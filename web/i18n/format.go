@@ -18,9 +18,10 @@ var vietnam = time.FixedZone("UTC+7", 7*60*60)
 // time.
 func Vietnam() *time.Location { return vietnam }
 
-// swapSeparators turns vi-VN digits into English ones: dots group
-// thousands in one, commas in the other, and the decimal marks swap too.
-func swapSeparators(s string) string {
+// SwapSeparators turns vi-VN digits into English ones ("1.234,5" into
+// "1,234.5"): dots group thousands in one, commas in the other, and the
+// decimal marks swap too.
+func SwapSeparators(s string) string {
 	return strings.Map(func(r rune) rune {
 		switch r {
 		case '.':
@@ -36,7 +37,7 @@ func swapSeparators(s string) string {
 // "1,500,000,000 đồng" in English.
 func (l *Localizer) Amount(a domain.Amount) string {
 	if l.lang == English {
-		return swapSeparators(a.Grouped()) + " đồng"
+		return SwapSeparators(a.Grouped()) + " đồng"
 	}
 	return a.VND()
 }
@@ -52,7 +53,7 @@ func (l *Localizer) Short(a domain.Amount) string {
 	}
 	for _, u := range []struct{ vi, en string }{{" tỷ", " billion đồng"}, {" triệu", " million đồng"}, {" ₫", " đồng"}} {
 		if n, ok := strings.CutSuffix(s, u.vi); ok {
-			return swapSeparators(n) + u.en
+			return SwapSeparators(n) + u.en
 		}
 	}
 	panic(fmt.Sprintf("i18n: domain.Amount.Short returned %q, in no known unit", s))
@@ -63,7 +64,7 @@ func (l *Localizer) Short(a domain.Amount) string {
 // in English.
 func (l *Localizer) Millions(a domain.Amount) string {
 	if l.lang == English {
-		return swapSeparators(a.Millions())
+		return SwapSeparators(a.Millions())
 	}
 	return a.Millions()
 }

@@ -209,27 +209,13 @@ func tableOf(rep api.PlanReportView, lang string) reportTable {
 		out := reportRow{Code: cells[0], Label: cells[1], Seqs: row.Seqs, Sum: i >= len(rep.Rows)}
 		for _, c := range cells[2 : 2+figures] {
 			if lang == projections.LangEN {
-				c = swapMarks(c)
+				c = i18n.SwapSeparators(c)
 			}
 			out.Figures = append(out.Figures, c)
 		}
 		t.Rows = append(t.Rows, out)
 	}
 	return t
-}
-
-// swapMarks turns a vi-VN figure ("1.234,5") into an English one
-// ("1,234.5").
-func swapMarks(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch r {
-		case '.':
-			return ','
-		case ',':
-			return '.'
-		}
-		return r
-	}, s)
 }
 
 // reportsWorkbook answers GET /reports.xlsx: the workbook kcledger
