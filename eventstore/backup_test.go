@@ -14,6 +14,7 @@ import (
 
 	"github.com/kcledger/kcledger/domain"
 	"github.com/kcledger/kcledger/eventstore"
+	"github.com/kcledger/kcledger/eventstore/eventstoretest"
 )
 
 // A snapshot restored on another server is the same stream: every
@@ -54,16 +55,7 @@ func TestSnapshotRestoresEveryMessage(t *testing.T) {
 	require.NoError(t, err)
 	ds, err := djs.Stream(ctx, eventstore.DefaultStream)
 	require.NoError(t, err)
-	for seq := uint64(1); seq <= 21; seq++ {
-		want, err := ss.GetMsg(ctx, seq)
-		require.NoError(t, err)
-		got, err := ds.GetMsg(ctx, seq)
-		require.NoError(t, err)
-		assert.Equal(t, want.Subject, got.Subject, "seq %d", seq)
-		assert.Equal(t, want.Data, got.Data, "seq %d", seq)
-		assert.Equal(t, want.Header, got.Header, "seq %d", seq)
-		assert.True(t, want.Time.Equal(got.Time), "seq %d", seq)
-	}
+	eventstoretest.RequireSameMessages(ctx, t, ss, ds, 21)
 
 	// The restored stream is kcledger's: a retry of an old command is
 	// answered with its event, nothing appended.

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kcledger/kcledger/eventstore"
+	"github.com/kcledger/kcledger/eventstore/eventstoretest"
 )
 
 var tokenRE = regexp.MustCompile(`kcl_[a-z0-9-]+_[0-9a-f]{64}`)
@@ -144,16 +145,7 @@ func TestBackupUnderWritesRestoresTheLedger(t *testing.T) {
 	info, err := dst.Info(ctx)
 	require.NoError(t, err)
 	require.Equal(t, n, info.State.LastSeq)
-	for seq := uint64(1); seq <= n; seq++ {
-		want, err := src.GetMsg(ctx, seq)
-		require.NoError(t, err)
-		got, err := dst.GetMsg(ctx, seq)
-		require.NoError(t, err)
-		require.Equal(t, want.Subject, got.Subject, "seq %d", seq)
-		require.Equal(t, want.Header, got.Header, "seq %d", seq)
-		require.Equal(t, want.Data, got.Data, "seq %d", seq)
-		require.True(t, want.Time.Equal(got.Time), "seq %d", seq)
-	}
+	eventstoretest.RequireSameMessages(ctx, t, src, dst, n)
 
 	code, out, stderr = cliEnv(t, r.http, natsAuditor(t, r), "verify", "--keys", keysFile)
 	require.Equal(t, 0, code, "%s\n%s", out, stderr)
